@@ -1,0 +1,95 @@
+"""PowerCredit (电力征信): the application factory.
+
+``create_app`` only wires: settings, database, extensions, blueprints and error handlers.
+It creates no tables and seeds nothing (``powercredit db upgrade`` / ``seed`` do).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from app.config import load_settings
+from app.crypto import FieldCipher, load_keyring
+from app.db import Database
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    settings = load_settings(overrides)
+    app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        TESTING=settings.testing,
+        MAX_CONTENT_LENGTH=settings.max_batch_bytes,
+        JSON_AS_ASCII=False,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        WTF_CSRF_TIME_LIMIT=None,
+        WTF_CSRF_CHECK_DEFAULT=True,
+        API_TITLE="PowerCredit 电力征信 API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="/api/docs/static/",
+        OAUTH2_TOKEN_EXPIRES_IN={"client_credentials": settings.access_token_ttl},
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        RATELIMIT_ENABLED=not settings.testing,
+        RATELIMIT_HEADERS_ENABLED=True,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["pc_settings"] = settings
+    app.extensions["pc_db"] = Database(settings.database_url)
+    app.extensions["pc_cipher"] = FieldCipher(load_keyring(settings))
+
+    from app import request_log
+    from app.errors import register_error_handlers
+    from app.extensions import api, close_session, csrf, finish_session, limiter, login_manager
+
+    request_log.configure_logging(settings.log_level)
+    request_log.init_app(app)
+    register_error_handlers(app)
+    app.after_request(finish_session)
+    app.teardown_request(close_session)
+
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "请先登录。"
+
+    from consent.server import authorization
+
+    authorization.init_app(app)
+
+    api.init_app(app)
+    api.spec.components.security_scheme(
+        "oauth2",
+        {
+            "type": "oauth2",
+            "flows": {"clientCredentials": {"tokenUrl": "/oauth/token", "scopes": _scopes()}},
+        },
+    )
+    from app.archive.api import blp as archive_api
+    from app.health import blp as health_api
+
+    api.register_blueprint(health_api)
+    api.register_blueprint(archive_api)
+
+    from app.accounts import web as accounts_web
+    from app.web import bp as web_bp
+    from consent.api import bp as oauth_bp
+
+    app.register_blueprint(oauth_bp)
+    app.register_blueprint(accounts_web.bp)
+    app.register_blueprint(web_bp)
+    return app
+
+
+def _scopes() -> dict[str, str]:
+    from consent.server import SCOPES
+
+    return dict(SCOPES)

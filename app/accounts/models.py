@@ -1,0 +1,90 @@
+"""People who sign in (users with one role) and the financial institutions banks belong to."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.archive.models import Enterprise
+from app.db import Base, UTCDateTime, intpk, str_enum, utcnow
+
+
+class Role(enum.StrEnum):
+    operator = "operator"  # 征信机构工作人员
+    firm = "firm"  # 企业（信息主体）管理员, bound to one enterprise
+    bank = "bank"  # 金融机构信贷人员, bound to one institution
+
+
+ROLE_LABELS = {Role.operator: "征信机构", Role.firm: "企业", Role.bank: "金融机构"}
+
+
+class InstitutionKind(enum.StrEnum):
+    bank = "bank"
+    rural_bank = "rural_bank"
+    finance_company = "finance_company"
+    guarantee = "guarantee"
+    leasing = "leasing"
+    other = "other"
+
+
+class Institution(Base):
+    """A financial institution (金融机构) that may pull reports and publish products."""
+
+    __tablename__ = "institution"
+
+    id: Mapped[intpk]
+    name: Mapped[str] = mapped_column(sa.String(200))
+    licence_no: Mapped[str] = mapped_column(sa.String(64), unique=True)  # 金融许可证号
+    kind: Mapped[InstitutionKind] = mapped_column(
+        str_enum("institution_kind", list(InstitutionKind))
+    )
+    uscc: Mapped[str | None] = mapped_column(sa.String(18), unique=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "app_user"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(role = 'firm' AND enterprise_id IS NOT NULL AND institution_id IS NULL)"
+            " OR (role = 'bank' AND institution_id IS NOT NULL AND enterprise_id IS NULL)"
+            " OR (role = 'operator' AND enterprise_id IS NULL AND institution_id IS NULL)",
+            name="role_binding",
+        ),
+    )
+
+    id: Mapped[intpk]
+    username: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(100))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[Role] = mapped_column(str_enum("user_role", list(Role)))
+    enterprise_id: Mapped[int | None] = mapped_column(sa.ForeignKey("enterprise.id"), index=True)
+    institution_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("institution.id"), index=True
+    )
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    enterprise: Mapped[Enterprise | None] = relationship()
+    institution: Mapped[Institution | None] = relationship()
+
+    # Flask-Login protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)

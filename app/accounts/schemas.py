@@ -1,0 +1,22 @@
+"""Sign-in and user schemas (the web form and the API share them)."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from app.schemas_base import StrictSchema
+
+
+class LoginSchema(StrictSchema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64, error="请输入用户名。"))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=200, error="请输入密码。"))
+    next = fields.String(load_default=None)
+    csrf_token = fields.String(load_default=None)
+
+
+class MeSchema(StrictSchema):
+    username = fields.String()
+    display_name = fields.String()
+    role = fields.String()
+    enterprise_uscc = fields.Function(lambda u: u.enterprise.uscc if u.enterprise else None)
+    institution = fields.Function(lambda u: u.institution.name if u.institution else None)

@@ -1,0 +1,125 @@
+"""Users, institutions, password hashing (Argon2id) and the access policy on the archive."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.orm import Session
+
+from app.accounts.errors import RoleDenied, TenancyDenied, UserExists
+from app.accounts.models import Institution, InstitutionKind, Role, User
+from app.archive.models import Enterprise
+from app.archive.services import get_enterprise
+from app.db import utcnow
+from app.errors import InvalidInput, NotFound
+
+_hasher = PasswordHasher()
+# Verifying against this keeps sign-in time the same for unknown usernames.
+_DUMMY_HASH = _hasher.hash("powercredit-dummy-password")
+MIN_PASSWORD_LENGTH = 10
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput("密码过短", errors={"password": [f"至少 {MIN_PASSWORD_LENGTH} 个字符。"]})
+    return _hasher.hash(password)
+
+
+def create_institution(
+    session: Session, *, name: str, licence_no: str, kind: str = "bank", uscc: str | None = None
+) -> Institution:
+    if kind not in InstitutionKind.__members__:
+        raise InvalidInput("机构类型无效", errors={"kind": [f"应为 {', '.join(InstitutionKind)} 之一。"]})
+    if session.scalar(sa.select(Institution.id).where(Institution.licence_no == licence_no)):
+        raise InvalidInput("金融许可证号已登记", errors={"licence_no": [f"{licence_no} 已登记。"]})
+    inst = Institution(name=name, licence_no=licence_no, kind=InstitutionKind(kind), uscc=uscc)
+    session.add(inst)
+    session.flush()
+    return inst
+
+
+def get_institution(session: Session, licence_no: str) -> Institution:
+    inst = session.scalar(sa.select(Institution).where(Institution.licence_no == licence_no))
+    if inst is None:
+        raise NotFound(f"没有金融许可证号为 {licence_no} 的机构")
+    return inst
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str | None = None,
+    enterprise_uscc: str | None = None,
+    institution_licence: str | None = None,
+) -> User:
+    if role not in Role.__members__:
+        raise InvalidInput("角色无效", errors={"role": ["应为 operator、firm 或 bank。"]})
+    if session.scalar(sa.select(User.id).where(User.username == username)):
+        raise UserExists(f"用户名 {username} 已存在", errors={"username": ["已存在。"]})
+    user = User(username=username, display_name=display_name or username, role=Role(role),
+                password_hash=hash_password(password))
+    if role == Role.firm:
+        if not enterprise_uscc:
+            raise InvalidInput("企业用户须绑定企业", errors={"enterprise": ["企业用户须指定统一社会信用代码。"]})
+        user.enterprise_id = get_enterprise(session, enterprise_uscc).id
+    elif role == Role.bank:
+        if not institution_licence:
+            raise InvalidInput("金融机构用户须绑定机构", errors={"institution": ["须指定金融许可证号。"]})
+        user.institution_id = get_institution(session, institution_licence).id
+    elif enterprise_uscc or institution_licence:
+        raise InvalidInput("运营人员不绑定企业或机构", errors={"role": ["operator 不能绑定企业或机构。"]})
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    user.password_hash = hash_password(password)
+    session.flush()
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    user = session.scalar(sa.select(User).where(User.username == username))
+    if user is None or not user.active:
+        try:
+            _hasher.verify(_DUMMY_HASH, password)
+        except VerificationError:
+            pass
+        return None
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    user.last_login_at = utcnow()
+    session.flush()
+    return user
+
+
+def load_user(session: Session, user_id: str) -> User | None:
+    if not user_id.isdigit():
+        return None
+    user = session.get(User, int(user_id))
+    return user if user is not None and user.active else None
+
+
+def require_archive_access(user: User, enterprise: Enterprise) -> None:
+    """Operators read every archive; a firm only its own; banks only through a consent."""
+    if user.role == Role.operator:
+        return
+    if user.role == Role.firm:
+        if user.enterprise_id != enterprise.id:
+            raise TenancyDenied("企业用户只能查看本企业的信用档案")
+        return
+    raise RoleDenied("金融机构须经企业授权、通过征信报告接口查询，不能直接浏览信用档案")
+
+
+def require_role(user: User, *roles: Role) -> None:
+    if user.role not in roles:
+        names = "、".join(str(r) for r in roles)
+        raise RoleDenied(f"此操作仅限以下角色：{names}")

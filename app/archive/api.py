@@ -1,0 +1,155 @@
+"""Archive API: enterprise search and profile (public), records (operator / the firm),
+registration (operator) and the providers' batch ingestion endpoint (OAuth2)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.accounts.auth import require_user
+from app.accounts.models import Role
+from app.accounts.services import require_archive_access
+from app.archive import schemas, services
+from app.archive.errors import BatchTooLarge
+from app.errors import InvalidInput, UnsupportedMediaType
+from app.extensions import cipher, csrf, db_session, settings
+from consent.models import OAuthToken
+from consent.server import require_oauth
+
+blp = Blueprint("archive", __name__, url_prefix="/api/v1", description="信用档案：企业与信用记录")
+
+NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
+
+
+@blp.route("/enterprises")
+class Enterprises(MethodView):
+    @blp.arguments(schemas.EnterpriseSearchArgs, location="query")
+    @blp.response(200, schemas.EnterprisePageSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """按名称或统一社会信用代码检索企业（公开信息，分页）"""
+        page = services.search_enterprises(db_session(), **args)
+        return {"items": page.items, "meta": page.meta}
+
+    @blp.arguments(schemas.EnterpriseInSchema)
+    @blp.response(201, schemas.EnterpriseDetailSchema)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """登记新企业（运营人员；严格校验统一社会信用代码）"""
+        require_user(Role.operator)
+        ent, _ = services.register_enterprise(db_session(), cipher(), data)
+        return services.enterprise_detail(cipher(), ent)
+
+
+@blp.route("/enterprises/<string:uscc>")
+class EnterpriseProfile(MethodView):
+    @blp.response(200, schemas.EnterprisePublicSchema)
+    def get(self, uscc: str) -> Any:
+        """企业公开登记信息"""
+        return services.get_enterprise(db_session(), uscc)
+
+
+@blp.route("/enterprises/<string:uscc>/profile")
+class EnterprisePrivateProfile(MethodView):
+    @blp.response(200, schemas.EnterpriseDetailSchema)
+    def get(self, uscc: str) -> Any:
+        """企业完整登记信息，含法定代表人与联系方式（运营人员或企业本身）"""
+        user = require_user()
+        ent = services.get_enterprise(db_session(), uscc)
+        require_archive_access(user, ent)
+        return services.enterprise_detail(cipher(), ent)
+
+
+@blp.route("/enterprises/<string:uscc>/records")
+class EnterpriseRecords(MethodView):
+    @blp.arguments(schemas.RecordFilterArgs, location="query")
+    @blp.response(200, schemas.RecordPageSchema)
+    def get(self, args: dict[str, Any], uscc: str) -> dict[str, Any]:
+        """企业的信用记录（运营人员或企业本身；可按类别、性质、状态、日期筛选）"""
+        user = require_user()
+        session = db_session()
+        ent = services.get_enterprise(session, uscc)
+        require_archive_access(user, ent)
+        page = services.list_records(session, ent, **args)
+        return {"items": page.items, "meta": page.meta}
+
+
+def _parse_batch_body() -> list[Any]:
+    request.max_content_length = settings().max_batch_bytes
+    mimetype = request.mimetype
+    if mimetype not in ("application/json", *NDJSON_TYPES):
+        raise UnsupportedMediaType(
+            f"不支持的内容类型 {mimetype or '（未指定）'}：请使用 application/json（JSON 数组）"
+            " 或 application/x-ndjson（每行一个 JSON 对象）"
+        )
+    body = request.get_data(cache=False).decode("utf-8", errors="strict") if request.content_length != 0 else ""
+    if mimetype == "application/json":
+        try:
+            rows = json.loads(body, parse_float=Decimal)
+        except ValueError as exc:
+            raise InvalidInput("请求体不是合法的 JSON", errors={"_batch": [str(exc)]}) from exc
+        if not isinstance(rows, list):
+            raise InvalidInput("请求体应为 JSON 数组", errors={"_batch": ["应为记录的 JSON 数组。"]})
+        return rows
+    out: list[Any] = []
+    for n, line in enumerate(body.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            out.append(json.loads(line, parse_float=Decimal))
+        except ValueError as exc:
+            out.append(services.RowError(f"第 {n} 行不是合法的 JSON：{exc}"))
+    return out
+
+
+@blp.route("/records/batch")
+class RecordBatch(MethodView):
+    decorators = [csrf.exempt]
+
+    @blp.arguments(schemas.BatchArgs, location="query")
+    @blp.response(200, schemas.BatchResultSchema)
+    @blp.doc(
+        security=[{"oauth2": ["records:write"]}],
+        requestBody={
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "array", "items": schemas.RecordInSchema}},
+                "application/x-ndjson": {"schema": {"type": "string"}},
+            },
+        },
+    )
+    @require_oauth("records:write")
+    def post(self, args: dict[str, Any]) -> Any:
+        """数据源批量报送信用记录（OAuth2 客户端凭证，scope records:write）
+
+        逐行校验；合格行在同一事务中写入，不合格行按行号、字段与原因返回。
+        mode=all_or_nothing 时只要有一行不合格，整批不写入（422）。
+        """
+        from authlib.integrations.flask_oauth2 import current_token
+
+        token: OAuthToken = current_token._get_current_object()
+        session = db_session()
+        client = token.client
+        if client.provider_id is None:
+            raise InvalidInput("该客户端不属于任何数据源", code="not_a_provider")
+        provider = session.get_one(services.DataProvider, client.provider_id)
+        rows = _parse_batch_body()
+        limit = settings().max_batch_rows
+        if not rows:
+            raise InvalidInput("批次为空", errors={"_batch": ["至少一条记录。"]})
+        if len(rows) > limit:
+            raise BatchTooLarge(f"一批最多 {limit} 条记录，本批 {len(rows)} 条，请拆分后重试",
+                                errors={"_batch": [f"超过每批 {limit} 条的上限。"]})
+        result = services.ingest_records(session, provider, rows, source="api", mode=args["mode"])
+        if not result.committed:
+            errors = {
+                f"rows[{r.index}].{field}": msgs
+                for r in result.refusals for field, msgs in (r.errors or {}).items()
+            }
+            raise InvalidInput(
+                f"整批模式下有 {result.refused} 行未通过校验，整批未写入", code="batch_refused", errors=errors
+            )
+        return result

@@ -1,0 +1,239 @@
+"""The credit archive (信用档案): enterprises, data providers, credit records, ingestion runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base, JSONType, UTCDateTime, intpk, str_enum, utcnow
+
+
+class Segment(enum.StrEnum):
+    generation = "generation"
+    grid = "grid"
+    construction = "construction"
+    supplier = "supplier"
+    retail = "retail"
+    consumer = "consumer"
+    integrated = "integrated"
+
+
+SEGMENT_LABELS = {
+    Segment.generation: "发电", Segment.grid: "电网", Segment.construction: "电力建设",
+    Segment.supplier: "供应商", Segment.retail: "售电", Segment.consumer: "电力用户",
+    Segment.integrated: "综合能源服务",
+}
+
+
+class Category(enum.StrEnum):
+    tax = "tax"
+    contract = "contract"
+    quality = "quality"
+    safety = "safety"
+    environment = "environment"
+    licence = "licence"
+    penalty = "penalty"
+    judicial = "judicial"
+    bidding = "bidding"
+    commitment = "commitment"
+    loan = "loan"
+    honour = "honour"
+    utility = "utility"
+
+
+CATEGORY_LABELS = {
+    Category.tax: "纳税", Category.contract: "合同履约", Category.quality: "产品质量",
+    Category.safety: "安全生产", Category.environment: "环保", Category.licence: "行政许可",
+    Category.penalty: "行政处罚", Category.judicial: "司法", Category.bidding: "招投标",
+    Category.commitment: "信用承诺", Category.loan: "信贷", Category.honour: "荣誉",
+    Category.utility: "电费缴纳",
+}
+
+
+class Polarity(enum.StrEnum):
+    good = "good"
+    bad = "bad"
+    neutral = "neutral"
+
+
+class RecordStatus(enum.StrEnum):
+    active = "active"
+    disputed = "disputed"
+    corrected = "corrected"  # active, and its content is a correction of an earlier version
+    revoked = "revoked"
+    expired = "expired"
+
+
+# Statuses whose records count in evaluations and appear on reports.
+LIVE_STATUSES = (RecordStatus.active, RecordStatus.disputed, RecordStatus.corrected)
+
+
+class EnterpriseStatus(enum.StrEnum):
+    active = "active"  # 存续
+    cancelled = "cancelled"  # 注销
+    revoked = "revoked"  # 吊销
+
+
+class ProviderKind(enum.StrEnum):
+    tax_authority = "tax_authority"
+    court = "court"
+    market_regulator = "market_regulator"
+    procurement_platform = "procurement_platform"
+    grid_company = "grid_company"
+    industry_body = "industry_body"
+    financial_institution = "financial_institution"
+    other = "other"
+
+
+class DataProvider(Base):
+    __tablename__ = "data_provider"
+
+    id: Mapped[intpk]
+    code: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[ProviderKind] = mapped_column(str_enum("provider_kind", list(ProviderKind)))
+    categories: Mapped[list[str]] = mapped_column(JSONType)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def may_submit(self, category: str) -> bool:
+        return self.active and category in self.categories
+
+
+class Enterprise(Base):
+    __tablename__ = "enterprise"
+    __table_args__ = (
+        sa.CheckConstraint("length(uscc) = 18", name="uscc_length"),
+        sa.CheckConstraint("registered_capital >= 0", name="capital_not_negative"),
+        sa.Index("ix_enterprise_name", "name"),
+        sa.Index("ix_enterprise_segment_province", "segment", "province_code"),
+    )
+
+    id: Mapped[intpk]
+    uscc: Mapped[str] = mapped_column(sa.String(18), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    segment: Mapped[Segment] = mapped_column(str_enum("segment", list(Segment)))
+    region_code: Mapped[str] = mapped_column(sa.String(6))
+    province_code: Mapped[str] = mapped_column(sa.String(2))
+    registered_capital: Mapped[Decimal | None]
+    founded_on: Mapped[dt.date | None]
+    status: Mapped[EnterpriseStatus] = mapped_column(
+        str_enum("enterprise_status", list(EnterpriseStatus)), default=EnterpriseStatus.active
+    )
+    address: Mapped[str | None] = mapped_column(sa.String(300))
+    legacy_uscc: Mapped[bool] = mapped_column(default=False)
+    # Personal data, AES-GCM encrypted (app.crypto); never read these columns directly.
+    legal_rep_name_enc: Mapped[str | None] = mapped_column(sa.Text)
+    legal_rep_id_enc: Mapped[str | None] = mapped_column(sa.Text)
+    contact_phone_enc: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+ENCRYPTED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "enterprise": ("legal_rep_name_enc", "legal_rep_id_enc", "contact_phone_enc"),
+}
+
+
+class IngestionRun(Base):
+    """One batch from a provider (API call or file import) and its per-row outcome."""
+
+    __tablename__ = "ingestion_run"
+
+    id: Mapped[intpk]
+    provider_id: Mapped[int] = mapped_column(sa.ForeignKey("data_provider.id"), index=True)
+    source: Mapped[str] = mapped_column(str_enum("ingestion_source", ["api", "file"]))
+    filename: Mapped[str | None] = mapped_column(sa.String(500))
+    mode: Mapped[str] = mapped_column(
+        str_enum("ingestion_mode", ["partial", "all_or_nothing"]), default="partial"
+    )
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    total: Mapped[int] = mapped_column(default=0)
+    accepted: Mapped[int] = mapped_column(default=0)
+    unchanged: Mapped[int] = mapped_column(default=0)
+    corrected: Mapped[int] = mapped_column(default=0)
+    refused: Mapped[int] = mapped_column(default=0)
+    committed: Mapped[bool] = mapped_column(default=False)
+
+    provider: Mapped[DataProvider] = relationship(lazy="joined")
+    refusals: Mapped[list[IngestionRefusal]] = relationship(
+        back_populates="run", order_by="IngestionRefusal.row_index"
+    )
+
+
+class IngestionRefusal(Base):
+    __tablename__ = "ingestion_refusal"
+
+    id: Mapped[intpk]
+    run_id: Mapped[int] = mapped_column(sa.ForeignKey("ingestion_run.id"), index=True)
+    row_index: Mapped[int]
+    provider_ref: Mapped[str | None] = mapped_column(sa.String(128))
+    errors: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+    run: Mapped[IngestionRun] = relationship(back_populates="refusals")
+
+
+class CreditRecord(Base):
+    """The current version of one fact about one enterprise from one provider."""
+
+    __tablename__ = "credit_record"
+    __table_args__ = (
+        sa.UniqueConstraint("provider_id", "provider_ref"),
+        sa.CheckConstraint("severity BETWEEN 0 AND 3", name="severity_range"),
+        sa.CheckConstraint("version >= 1", name="version_positive"),
+        sa.Index("ix_credit_record_enterprise_category", "enterprise_id", "category"),
+        sa.Index("ix_credit_record_status_expires", "status", "expires_on"),
+    )
+
+    id: Mapped[intpk]
+    enterprise_id: Mapped[int] = mapped_column(sa.ForeignKey("enterprise.id"))
+    provider_id: Mapped[int] = mapped_column(sa.ForeignKey("data_provider.id"))
+    provider_ref: Mapped[str] = mapped_column(sa.String(128))
+    category: Mapped[Category] = mapped_column(str_enum("record_category", list(Category)))
+    polarity: Mapped[Polarity] = mapped_column(str_enum("record_polarity", list(Polarity)))
+    # 0 none, 1 轻微 minor, 2 一般 general, 3 严重 serious
+    severity: Mapped[int] = mapped_column(sa.SmallInteger, default=0)
+    occurred_on: Mapped[dt.date]
+    ended_on: Mapped[dt.date | None]
+    # Negative records stop counting on this date (征信业管理条例 art. 16: 5 years after end).
+    expires_on: Mapped[dt.date | None]
+    status: Mapped[RecordStatus] = mapped_column(
+        str_enum("record_status", list(RecordStatus)), default=RecordStatus.active
+    )
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    content_digest: Mapped[str] = mapped_column(sa.String(64))
+    version: Mapped[int] = mapped_column(default=1)
+    run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ingestion_run.id"))
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    enterprise: Mapped[Enterprise] = relationship()
+    provider: Mapped[DataProvider] = relationship()
+
+
+class CreditRecordVersion(Base):
+    """A superseded version of a credit record (kept when a provider sends a correction)."""
+
+    __tablename__ = "credit_record_version"
+    __table_args__ = (sa.UniqueConstraint("record_id", "version"),)
+
+    id: Mapped[intpk]
+    record_id: Mapped[int] = mapped_column(sa.ForeignKey("credit_record.id"))
+    version: Mapped[int]
+    polarity: Mapped[Polarity] = mapped_column(str_enum("record_polarity", list(Polarity)))
+    severity: Mapped[int] = mapped_column(sa.SmallInteger)
+    occurred_on: Mapped[dt.date]
+    ended_on: Mapped[dt.date | None]
+    expires_on: Mapped[dt.date | None]
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    content_digest: Mapped[str] = mapped_column(sa.String(64))
+    run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ingestion_run.id"))
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    superseded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    superseded_by_run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ingestion_run.id"))

@@ -1,0 +1,161 @@
+"""Archive schemas: what comes in (registrations, record envelopes) and what goes out.
+
+Output schemas whitelist their fields: the public enterprise view carries registration
+facts only; personal fields appear only in the detail view for operators and the firm.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from app.archive.categories import UsccField
+from app.archive.models import Category, EnterpriseStatus, Polarity, RecordStatus, Segment
+from app.archive.regions import describe_region
+from app.schemas_base import Amount, Int, PageArgs, PastDate, StrictSchema, one_of, text
+
+ID_NUMBER = r"^\d{17}[\dX]$"
+PHONE = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
+
+
+class EnterpriseInSchema(StrictSchema):
+    """A registration (operator API, enterprise import)."""
+
+    uscc = fields.String(required=True)  # checked by the service (legacy allow-list rules)
+    name = text(200)
+    segment = fields.String(required=True, validate=one_of(list(Segment)))
+    registered_capital = Amount()
+    founded_on = PastDate()
+    status = fields.String(load_default="active", validate=one_of(list(EnterpriseStatus)))
+    address = text(300, required=False)
+    legal_rep_name = text(50, required=False)
+    legal_rep_id = fields.String(
+        validate=validate.Regexp(ID_NUMBER, error="法定代表人身份证号应为 18 位。")
+    )
+    contact_phone = fields.String(validate=validate.Regexp(PHONE, error="联系电话格式不正确。"))
+
+
+class RecordInSchema(StrictSchema):
+    """The envelope of one record in a batch; ``payload`` is checked per category."""
+
+    provider_ref = fields.String(
+        required=True,
+        validate=validate.Regexp(
+            r"^[A-Za-z0-9._:/\-]{1,128}$", error="应为 1–128 位字母、数字或 ._:/- 。"
+        ),
+    )
+    uscc = UsccField(required=True)
+    category = fields.String(required=True, validate=one_of(list(Category)))
+    payload = fields.Dict(required=True)
+    ended_on = PastDate()  # when the behaviour ended, if the provider knows better
+
+
+class EnterprisePublicSchema(StrictSchema):
+    uscc = fields.String()
+    name = fields.String()
+    segment = fields.String()
+    region_code = fields.String()
+    region = fields.Function(lambda e: describe_region(e["region_code"] if isinstance(e, dict) else e.region_code))
+    registered_capital = Amount()
+    founded_on = fields.Date()
+    status = fields.String()
+
+
+class EnterpriseDetailSchema(EnterprisePublicSchema):
+    """For operators and the firm itself: adds the decrypted personal fields."""
+
+    address = fields.String()
+    legal_rep_name = fields.String()
+    legal_rep_id = fields.String()
+    contact_phone = fields.String()
+    legacy_uscc = fields.Boolean()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class EnterpriseSearchArgs(PageArgs):
+    q = fields.String(load_default=None, validate=validate.Length(max=100))
+    segment = fields.String(load_default=None, validate=one_of(list(Segment)))
+    province = fields.String(
+        load_default=None, validate=validate.Regexp(r"^\d{2}$", error="省份代码应为 2 位数字。")
+    )
+
+
+class PageMetaSchema(StrictSchema):
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+    pages = fields.Integer()
+
+
+class EnterprisePageSchema(StrictSchema):
+    items = fields.List(fields.Nested(EnterprisePublicSchema))
+    meta = fields.Nested(PageMetaSchema)
+
+
+class RecordOutSchema(StrictSchema):
+    id = fields.Integer()
+    provider = fields.Function(lambda r: r.provider.code)
+    provider_ref = fields.String()
+    category = fields.String()
+    polarity = fields.String()
+    severity = fields.Integer()
+    occurred_on = fields.Date()
+    ended_on = fields.Date()
+    expires_on = fields.Date()
+    status = fields.String()
+    disputed = fields.Function(lambda r: r.status == RecordStatus.disputed)
+    version = fields.Integer()
+    payload = fields.Dict()
+    received_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class RecordFilterArgs(PageArgs):
+    category = fields.String(load_default=None, validate=one_of(list(Category)))
+    polarity = fields.String(load_default=None, validate=one_of(list(Polarity)))
+    status = fields.String(load_default=None, validate=one_of(list(RecordStatus)))
+    include_expired = fields.Boolean(load_default=False)
+    occurred_from = fields.Date(load_default=None)
+    occurred_to = fields.Date(load_default=None)
+
+    @validates_schema(skip_on_field_errors=True)
+    def _range(self, data: dict[str, Any], **_: Any) -> None:
+        if data["occurred_from"] and data["occurred_to"] and data["occurred_to"] < data["occurred_from"]:
+            raise ValidationError({"occurred_to": ["结束日期不能早于开始日期。"]})
+
+
+class RecordPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(RecordOutSchema))
+    meta = fields.Nested(PageMetaSchema)
+
+
+class RowResultSchema(StrictSchema):
+    index = fields.Integer()
+    provider_ref = fields.String(allow_none=True)
+    status = fields.String()
+    record_id = fields.Integer(allow_none=True)
+    version = fields.Integer(allow_none=True)
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class BatchResultSchema(StrictSchema):
+    run_id = fields.Integer()
+    committed = fields.Boolean()
+    mode = fields.String()
+    total = fields.Integer()
+    accepted = fields.Integer()
+    unchanged = fields.Integer()
+    corrected = fields.Integer()
+    refused = fields.Integer()
+    rows = fields.List(fields.Nested(RowResultSchema))
+
+
+class BatchArgs(StrictSchema):
+    mode = fields.String(load_default="partial", validate=one_of(("partial", "all_or_nothing")))
+
+
+class RetentionResultSchema(StrictSchema):
+    expired = Int()
+    as_of = fields.Date()

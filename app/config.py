@@ -1,0 +1,115 @@
+"""Settings: read from the environment in one place.
+
+Every setting has an environment variable (``PC_…`` or the conventional name such as
+``DATABASE_URL``) and a safe default.  Secrets (the Flask secret key, the field-encryption
+keys, the signing keys) are never given insecure defaults: when the environment does not
+supply them they are generated once into the instance folder (mode 0600) and reused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_instance_path() -> Path:
+    return Path(os.environ.get("PC_INSTANCE_PATH", PROJECT_ROOT / "instance")).resolve()
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:  # a misconfiguration must stop start-up, loudly
+        raise RuntimeError(f"环境变量 {name} 必须是整数，当前为 {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    instance_path: Path
+    database_url: str
+    secret_key: str
+    log_level: str = "INFO"
+    timezone: str = "Asia/Shanghai"
+    # Ingestion API limits: a body over max_batch_bytes is a 413, more rows than
+    # max_batch_rows is refused as a whole.
+    max_batch_bytes: int = 16 * 1024 * 1024
+    max_batch_rows: int = 10_000
+    access_token_ttl: int = 3600
+    ratelimit_storage_uri: str = "memory://"
+    testing: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _load_or_create_secret(instance_path: Path) -> str:
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    write_private(path, value)
+    return value
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a secret file readable by its owner only (created 0600, atomically replaced)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
+    """Build the settings from the environment, then apply ``overrides`` (by field name)."""
+    overrides = dict(overrides or {})
+    instance_path = Path(overrides.pop("instance_path", _default_instance_path())).resolve()
+    database_url = overrides.pop("database_url", None) or os.environ.get("DATABASE_URL") or (
+        f"sqlite:///{instance_path / 'powercredit.db'}"
+    )
+    secret_key = overrides.pop("secret_key", None) or os.environ.get("PC_SECRET_KEY")
+    if not secret_key:
+        secret_key = _load_or_create_secret(instance_path)
+    settings = Settings(
+        instance_path=instance_path,
+        database_url=database_url,
+        secret_key=secret_key,
+        log_level=os.environ.get("PC_LOG_LEVEL", "INFO"),
+        max_batch_bytes=_env_int("PC_MAX_BATCH_BYTES", 16 * 1024 * 1024),
+        max_batch_rows=_env_int("PC_MAX_BATCH_ROWS", 10_000),
+        access_token_ttl=_env_int("PC_ACCESS_TOKEN_TTL", 3600),
+        ratelimit_storage_uri=os.environ.get("PC_RATELIMIT_STORAGE_URI", "memory://"),
+    )
+    known = {f.name for f in fields(Settings)}
+    unknown = set(overrides) - known
+    if unknown:
+        raise RuntimeError(f"未知配置项: {', '.join(sorted(unknown))}")
+    return replace(settings, **overrides)
+
+
+def field_keys_path(settings: Settings) -> Path:
+    return settings.instance_path / "field-keys.json"
+
+
+def load_field_keys_document(settings: Settings) -> dict[str, Any] | None:
+    """The field-encryption keyring document from ``PC_FIELD_KEYS`` or the instance file."""
+    raw = os.environ.get("PC_FIELD_KEYS")
+    if raw:
+        return dict(json.loads(raw))
+    path = field_keys_path(settings)
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    return None

@@ -1,0 +1,179 @@
+"""Database: declarative base, reusable column types, engine and session discipline.
+
+One transaction per unit of work: a request (committed by the app after a successful
+response, rolled back otherwise), a CLI command (``Database.transaction``) or a job.
+Services only ``flush()``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Annotated, Any, Generic, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC timestamps on every backend (SQLite stores naive UTC)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Money(sa.types.TypeDecorator[Decimal]):
+    """CNY amounts: ``Decimal`` yuan in code, integer fen (分) in the database."""
+
+    impl = sa.BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | int | None, dialect: Any) -> int | None:
+        if value is None:
+            return None
+        fen = Decimal(value) * 100
+        if fen != fen.to_integral_value():
+            raise ValueError(f"amount {value} has more than 2 decimal places")
+        return int(fen)
+
+    def process_result_value(self, value: int | None, dialect: Any) -> Decimal | None:
+        if value is None:
+            return None
+        return (Decimal(value) / 100).quantize(Decimal("0.01"))
+
+
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+BigIntPK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+intpk = Annotated[int, mapped_column(BigIntPK, primary_key=True, autoincrement=True)]
+utcnow_col = Annotated[dt.datetime, mapped_column(UTCDateTime, nullable=False)]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dt.datetime: UTCDateTime, Decimal: Money}
+
+
+def str_enum(name: str, values: list[str] | tuple[str, ...], length: int = 32) -> sa.Enum:
+    """A portable enum column: VARCHAR with a named CHECK constraint."""
+    return sa.Enum(
+        *[str(v) for v in values], name=name, native_enum=False, create_constraint=True, length=length,
+        validate_strings=True,
+    )
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not pysqlite, emit BEGIN: SAVEPOINTs then work as documented.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return sa.create_engine(url, **kwargs)
+
+
+class Database:
+    """The engine and session factory of one application (or CLI invocation)."""
+
+    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+        self.url = url
+        self.engine = make_engine(url, **engine_kwargs)
+        self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    def bind_to(self, connection: Connection) -> None:
+        """Tests: run every session inside an outer transaction rolled back at the end."""
+        self.sessionmaker = sessionmaker(
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+
+    def session(self) -> Session:
+        return self.sessionmaker()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: commit on success, roll back on any error."""
+        session = self.session()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+T = TypeVar("T")
+
+
+class Page(Generic[T]):  # noqa: UP046 (Python 3.11)
+    """One page of a query's results, with the total count."""
+
+    def __init__(self, items: list[T], page: int, per_page: int, total: int) -> None:
+        self.items = items
+        self.page = page
+        self.per_page = per_page
+        self.total = total
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def meta(self) -> dict[str, int]:
+        return {"page": self.page, "per_page": self.per_page, "total": self.total, "pages": self.pages}
+
+
+def paginate(session: Session, stmt: sa.Select[Any], page: int, per_page: int) -> Page[Any]:
+    total = session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
+    items = list(session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)))
+    return Page(items, page, per_page, int(total or 0))

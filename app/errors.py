@@ -1,0 +1,241 @@
+"""The one error contract: everything becomes RFC 7807 ``application/problem+json``.
+
+A problem carries ``type``, ``title``, ``status``, ``detail``, a machine ``code`` and, for
+validation failures, ``errors``: a mapping from the dotted field path to its messages.
+Domain code raises :class:`DomainError` subclasses; it never builds HTTP responses.
+Browsers asking for a page get the same information as an HTML page.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, g, json, render_template, request
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+# Chinese titles for the HTTP statuses the service returns.
+HTTP_TITLES = {
+    400: "请求格式错误",
+    401: "未认证",
+    403: "无权访问",
+    404: "资源不存在",
+    405: "不支持该请求方法",
+    409: "状态冲突",
+    410: "资源已失效",
+    413: "请求体过大",
+    415: "不支持的内容类型",
+    422: "数据校验未通过",
+    429: "请求过于频繁",
+    500: "服务器内部错误",
+    503: "服务暂不可用",
+}
+
+
+class DomainError(Exception):
+    """Base of the errors services raise; maps to one problem response."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        errors: Mapping[str, list[str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code:
+            self.code = code
+        self.errors = dict(errors) if errors else None
+        self.headers = dict(headers) if headers else {}
+
+
+class InvalidInput(DomainError):
+    status = 422
+    code = "validation_failed"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class ServiceUnavailable(DomainError):
+    status = 503
+    code = "service_unavailable"
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages → ``{"payload.amount": ["…"], "_schema": […]}``."""
+    out: dict[str, list[str]] = {}
+    if isinstance(messages, Mapping):
+        for key, value in messages.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(value, Mapping):
+                out.update(flatten_messages(value, path))
+            elif isinstance(value, list | tuple) and value and isinstance(value[0], Mapping):
+                for item in value:
+                    out.update(flatten_messages(item, path))
+            else:
+                out.setdefault(path, []).extend(
+                    [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)]
+                )
+    elif isinstance(messages, list | tuple):
+        out.setdefault(prefix or "_schema", []).extend(str(m) for m in messages)
+    else:
+        out.setdefault(prefix or "_schema", []).append(str(messages))
+    return out
+
+
+def wants_html() -> bool:
+    path = request.path
+    if path.startswith(("/api/", "/oauth/", "/.well-known/", "/healthz")):
+        return False
+    best = request.accept_mimetypes.best_match(["text/html", "application/json", PROBLEM_JSON])
+    return best == "text/html"
+
+
+def problem_response(
+    status: int,
+    *,
+    detail: str | None = None,
+    code: str | None = None,
+    errors: Mapping[str, list[str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+    title: str | None = None,
+) -> Response:
+    title = title or HTTP_TITLES.get(status, "错误")
+    body: dict[str, Any] = {
+        "type": f"/problems/{code}" if code else "about:blank",
+        "title": title,
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    if code:
+        body["code"] = code
+    if errors:
+        body["errors"] = dict(errors)
+    body["instance"] = request.path
+    rid = g.get("request_id")
+    if rid:
+        body["request_id"] = rid
+    if wants_html():
+        html = render_template("error.html", problem=body)
+        resp = Response(html, status=status, mimetype="text/html")
+    else:
+        resp = Response(
+            json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_JSON
+        )
+    for key, value in (headers or {}).items():
+        resp.headers[key] = value
+    return resp
+
+
+def _http_code_slug(exc: HTTPException) -> str:
+    return (exc.name or "error").lower().replace(" ", "_").replace("'", "")
+
+
+def handle_http_exception(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    data = getattr(exc, "data", None) or {}
+    errors: dict[str, list[str]] | None = None
+    if "messages" in data or "errors" in data:
+        raw = data.get("errors", data.get("messages"))
+        # webargs groups messages by location ({"json": {...}, "query": {...}})
+        errors = {}
+        if isinstance(raw, Mapping):
+            for location, msgs in raw.items():
+                if location in ("json", "form", "files", "view_args"):
+                    errors.update(flatten_messages(msgs))
+                elif location in ("query", "headers", "cookies"):
+                    errors.update(flatten_messages(msgs, location))
+                else:
+                    errors.update(flatten_messages({location: msgs}))
+        else:
+            errors = flatten_messages(raw)
+    if isinstance(exc, InternalServerError):
+        original = getattr(exc, "original_exception", None)
+        if original is not None:
+            log.error("unhandled error", exc_info=original)
+        detail = "服务器处理请求时出错，请稍后重试；如问题持续，请提供 request_id 联系我们"
+    elif errors:
+        fields = ", ".join(sorted(errors))
+        detail = data.get("message") or f"以下字段未通过校验：{fields}"
+    else:
+        detail = data.get("message") or _http_detail(status, exc)
+    headers = dict(exc.get_headers())
+    headers.pop("Content-Type", None)
+    headers.update(data.get("headers", {}) or {})
+    code = "validation_failed" if errors else _http_code_slug(exc)
+    return problem_response(status, detail=detail, code=code, errors=errors, headers=headers)
+
+
+def _http_detail(status: int, exc: HTTPException) -> str:
+    if status == 404:
+        return f"找不到 {request.path}"
+    if status == 405:
+        return f"{request.path} 不支持 {request.method} 方法"
+    if status == 413:
+        limit = request.max_content_length
+        return f"请求体超过上限（{limit} 字节）" if limit else "请求体过大"
+    if status == 415:
+        return f"不支持的内容类型：{request.mimetype or '未指定'}"
+    return exc.description or HTTP_TITLES.get(status, "错误")
+
+
+def handle_domain_error(exc: DomainError) -> Response:
+    return problem_response(
+        exc.status, detail=exc.detail, code=exc.code, errors=exc.errors, headers=exc.headers
+    )
+
+
+def handle_validation_error(exc: ValidationError) -> Response:
+    errors = flatten_messages(exc.messages)
+    return problem_response(
+        422,
+        detail=f"以下字段未通过校验：{', '.join(sorted(errors))}",
+        code="validation_failed",
+        errors=errors,
+    )
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(ValidationError, handle_validation_error)

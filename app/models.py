@@ -1,0 +1,8 @@
+"""Imports every model module so the metadata is complete (migrations, tests)."""
+
+from app.accounts import models as accounts_models
+from app.archive import models as archive_models
+from app.db import Base
+from consent import models as consent_models
+
+__all__ = ["Base", "accounts_models", "archive_models", "consent_models"]

@@ -1,0 +1,159 @@
+"""Shared marshmallow building blocks: strict base schema, Chinese messages, typed fields.
+
+Bodies refuse unknown fields; numbers are never silently truncated; dates in the past are
+checked against today in China Standard Time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+CHINA_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def today_cn() -> dt.date:
+    return dt.datetime.now(CHINA_TZ).date()
+
+
+# Chinese default messages for the field types we use (user-facing text is Chinese).
+fields.Field.default_error_messages.update(
+    {"required": "缺少必填字段。", "null": "不能为空值。", "validator_failed": "取值无效。"}
+)
+fields.String.default_error_messages.update({"invalid": "应为字符串。"})
+fields.Date.default_error_messages.update({"invalid": "应为 YYYY-MM-DD 格式的日期。"})
+fields.DateTime.default_error_messages.update({"invalid": "应为 ISO 8601 时间。"})
+fields.Boolean.default_error_messages.update({"invalid": "应为布尔值 true 或 false。"})
+fields.List.default_error_messages.update({"invalid": "应为列表。"})
+fields.Dict.default_error_messages.update({"invalid": "应为对象。"})
+fields.Integer.default_error_messages.update({"invalid": "应为整数。"})
+fields.Nested.default_error_messages.update({"type": "应为对象。"})
+
+
+class StrictSchema(Schema):
+    """Refuses unknown fields, with a Chinese message."""
+
+    class Meta:
+        unknown = RAISE
+
+    error_messages = {"unknown": "未知字段。", "type": "应为 JSON 对象。"}
+
+
+def one_of(choices: Any) -> validate.OneOf:
+    values = [str(c) for c in choices]
+    return validate.OneOf(values, error="取值应为以下之一：" + "、".join(values) + "。")
+
+
+def text(max_len: int, *, required: bool = True, **kw: Any) -> fields.String:
+    return fields.String(
+        required=required,
+        validate=validate.Length(min=1, max=max_len, error=f"长度应为 1–{max_len} 个字符。"),
+        **kw,
+    )
+
+
+class Int(fields.Integer):
+    """An integer: JSON integers or (for CSV) digit strings; never floats or booleans."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+            return int(value.strip())
+        raise self.make_error("invalid")
+
+
+class Amount(fields.Field):
+    """A non-negative amount with at most ``places`` decimals, as ``Decimal``.
+
+    Accepts JSON numbers (parsed as Decimal, never float) and numeric strings.
+    """
+
+    def __init__(self, *, places: int = 2, positive: bool = False, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.places = places
+        self.positive = positive
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+            raise ValidationError("应为数字金额。")
+        try:
+            amount = Decimal(str(value).strip())
+        except InvalidOperation as exc:
+            raise ValidationError("应为数字金额。") from exc
+        if not amount.is_finite():
+            raise ValidationError("应为有限数字。")
+        if amount < 0:
+            raise ValidationError("金额不能为负数。")
+        if self.positive and amount == 0:
+            raise ValidationError("金额应大于 0。")
+        if amount != amount.quantize(Decimal(1).scaleb(-self.places)):
+            raise ValidationError(f"最多 {self.places} 位小数。")
+        return amount
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else str(value)
+
+
+class PastDate(fields.Date):
+    """A date that has already happened (today counts)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.date:
+        day = super()._deserialize(value, attr, data, **kwargs)
+        if day > today_cn():
+            raise ValidationError(f"日期 {day.isoformat()} 晚于今天，不能是未来日期。")
+        if day.year < 1949:
+            raise ValidationError("日期早于 1949 年，不可能。")
+        return day
+
+
+class Month(fields.String):
+    """``YYYY-MM``, not in the future; loads to the first day of that month."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.date:  # type: ignore[override]
+        raw = super()._deserialize(value, attr, data, **kwargs)
+        m = re.fullmatch(r"(\d{4})-(\d{2})", raw.strip())
+        if not m or not 1 <= int(m.group(2)) <= 12:
+            raise ValidationError("应为 YYYY-MM 格式的月份。")
+        day = dt.date(int(m.group(1)), int(m.group(2)), 1)
+        if day > today_cn().replace(day=1):
+            raise ValidationError(f"月份 {raw} 晚于本月，不能是未来月份。")
+        if day.year < 1949:
+            raise ValidationError("月份早于 1949 年，不可能。")
+        return day
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else value.strftime("%Y-%m")
+
+
+class StrList(fields.List):
+    """A list of strings; CSV cells give them separated by ``;`` or ``|``."""
+
+    def __init__(self, inner: fields.Field, **kw: Any) -> None:
+        super().__init__(inner, **kw)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list[Any]:
+        if isinstance(value, str):
+            value = [v.strip() for v in re.split(r"[;|；]", value) if v.strip()]
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Flag(fields.Boolean):
+    truthy = {True, "true", "True", "TRUE", "1", 1, "是", "yes"}
+    falsy = {False, "false", "False", "FALSE", "0", 0, "否", "no"}
+
+
+class PageArgs(StrictSchema):
+    """Query-string pagination shared by every list endpoint."""
+
+    page = Int(load_default=1, validate=validate.Range(min=1, error="页码应不小于 1。"))
+    per_page = Int(
+        load_default=20, validate=validate.Range(min=1, max=100, error="每页条数应为 1–100。")
+    )

@@ -1,0 +1,80 @@
+"""The web shell: home by role, public enterprise search and profile, the archive pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, render_template, request
+from flask_login import current_user
+from marshmallow import ValidationError
+
+from app.accounts.auth import require_user
+from app.accounts.models import ROLE_LABELS, Role
+from app.accounts.services import require_archive_access
+from app.archive import services
+from app.archive.models import CATEGORY_LABELS, SEGMENT_LABELS, Category, Segment
+from app.archive.regions import PROVINCES, describe_region
+from app.archive.schemas import EnterpriseSearchArgs, RecordFilterArgs
+from app.errors import InvalidInput, flatten_messages
+from app.extensions import cipher, db_session
+
+bp = Blueprint("web", __name__)
+
+
+@bp.app_context_processor
+def _labels() -> dict[str, Any]:
+    return {
+        "SEGMENT_LABELS": {str(k): v for k, v in SEGMENT_LABELS.items()},
+        "CATEGORY_LABELS": {str(k): v for k, v in CATEGORY_LABELS.items()},
+        "ROLE_LABELS": {str(k): v for k, v in ROLE_LABELS.items()},
+        "PROVINCES": PROVINCES,
+        "describe_region": describe_region,
+    }
+
+
+def _load_args(schema: Any) -> dict[str, Any]:
+    try:
+        return dict(schema.load(request.args.to_dict()))
+    except ValidationError as exc:
+        raise InvalidInput("查询条件有误", errors=flatten_messages(exc.messages)) from exc
+
+
+@bp.get("/")
+def home() -> str:
+    ent = None
+    if current_user.is_authenticated and current_user.role == Role.firm:
+        ent = current_user.enterprise
+    return render_template("home.html", enterprise=ent)
+
+
+@bp.get("/enterprises")
+def search() -> str:
+    args = _load_args(EnterpriseSearchArgs())
+    page = services.search_enterprises(db_session(), **args) if any(
+        args.get(k) for k in ("q", "segment", "province")
+    ) else None
+    return render_template("archive/search.html", args=args, page=page, segments=list(Segment))
+
+
+@bp.get("/enterprises/<string:uscc>")
+def enterprise(uscc: str) -> str:
+    ent = services.get_enterprise(db_session(), uscc)
+    can_see_archive = current_user.is_authenticated and (
+        current_user.role == Role.operator or current_user.enterprise_id == ent.id
+    )
+    return render_template("archive/enterprise.html", ent=ent, can_see_archive=can_see_archive)
+
+
+@bp.get("/enterprises/<string:uscc>/records")
+def records(uscc: str) -> str:
+    user = require_user()
+    session = db_session()
+    ent = services.get_enterprise(session, uscc)
+    require_archive_access(user, ent)
+    args = _load_args(RecordFilterArgs())
+    page = services.list_records(session, ent, **args)
+    personal = services.personal_fields(cipher(), ent)
+    return render_template(
+        "archive/records.html", ent=ent, page=page, args=args, personal=personal,
+        categories=list(Category),
+    )
