@@ -367,7 +367,7 @@ class _Ingestor:
             self.enterprise_ids.update(
                 self.session.execute(
                     sa.select(Enterprise.uscc, Enterprise.id).where(Enterprise.uscc.in_(part))
-                ).tuples()
+                ).tuples().all()
             )
 
     def _existing(self, refs: list[str]) -> dict[str, tuple[int, str]]:

@@ -1,0 +1,411 @@
+"""``powercredit``: the command line for operators and set-up.
+
+Every command is one unit of work (one transaction) on the configured database.  Long
+work shows a progress bar on a terminal and a line per chunk otherwise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from app.config import Settings, load_settings
+from app.crypto import FieldCipher, load_keyring, save_keyring
+from app.db import Database
+from app.errors import DomainError
+
+console = Console(stderr=True)
+out = Console(soft_wrap=True)
+
+
+class Context:
+    def __init__(self) -> None:
+        self.settings: Settings = load_settings()
+        self._db: Database | None = None
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = Database(self.settings.database_url)
+        return self._db
+
+    def cipher(self) -> FieldCipher:
+        return FieldCipher(load_keyring(self.settings))
+
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]错误：[/red]{message}")
+    sys.exit(1)
+
+
+def _domain_error(exc: DomainError) -> None:
+    lines = [exc.detail] + [f"  {f}: {'；'.join(m)}" for f, m in (exc.errors or {}).items()]
+    _fail("\n".join(lines))
+
+
+@click.group(help="PowerCredit 电力征信：服务、数据库、导入与演示数据")
+def main() -> None:
+    logging.basicConfig(level=os.environ.get("PC_LOG_LEVEL", "WARNING"))
+
+
+@main.command(help="以 gunicorn 启动服务")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    from app import create_app
+
+    class _App(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", "-")
+            self.cfg.set("timeout", 60)
+
+        def load(self) -> Any:
+            return create_app()
+
+    console.print(f"PowerCredit 服务地址：http://{host}:{port}/  （API 文档 /api/docs）")
+    _App().run()
+
+
+@main.group(help="数据库迁移")
+def db() -> None:
+    pass
+
+
+@db.command("upgrade", help="执行全部迁移（创建或升级数据库结构）")
+@pass_ctx
+def db_upgrade(ctx: Context) -> None:
+    from app import migrate
+
+    if ctx.settings.is_sqlite:
+        ctx.settings.instance_path.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(ctx.settings.database_url)
+    console.print("数据库已升级到最新版本。")
+
+
+@db.command("revision", help="（开发）根据模型变化生成迁移脚本")
+@click.option("-m", "--message", required=True)
+@pass_ctx
+def db_revision(ctx: Context, message: str) -> None:
+    from app import migrate
+
+    migrate.revision(ctx.settings.database_url, message)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=False,
+    )
+
+
+@main.command("import", help="导入数据源报送的记录文件（CSV、JSON 数组或 NDJSON），逐行报告")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True))
+@click.option("--provider", "provider_code", required=True, help="数据源编码")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "ndjson"]), help="默认按扩展名判断")
+@click.option("--mode", type=click.Choice(["partial", "all_or_nothing"]), default="partial", show_default=True)
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="把被拒行写入此文件（NDJSON）")
+@click.option("--chunk-size", default=2000, show_default=True, type=int)
+@pass_ctx
+def import_records(ctx: Context, file: Path, provider_code: str, fmt: str | None, mode: str,
+                   report_path: Path | None, chunk_size: int) -> None:
+    from app.archive.readers import detect_format, iter_file, iter_stream
+    from app.archive.services import get_provider, ingest_records
+
+    try:
+        if str(file) == "-":
+            if not fmt:
+                _fail("从标准输入导入时须用 --format 指定格式")
+            rows = iter_stream(sys.stdin.buffer, fmt or "ndjson")
+        else:
+            if not file.exists():
+                _fail(f"文件不存在：{file}")
+            fmt = fmt or detect_format(file)
+            rows = iter_file(file, fmt)
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+    tty = console.is_terminal
+    total = None if str(file) == "-" or fmt == "json" else _count_rows(file, fmt or "")
+    try:
+        with ctx.db.transaction() as session, _progress() as progress:
+            task = progress.add_task(f"导入 {file.name}", total=total)
+            provider = get_provider(session, provider_code)
+
+            def on_chunk(res: Any) -> None:
+                progress.update(task, completed=res.total)
+                if not tty:
+                    print(f"已处理 {res.total} 行（接受 {res.accepted}，未变 {res.unchanged}，"
+                          f"更正 {res.corrected}，拒绝 {res.refused}），尚未提交", file=sys.stderr, flush=True)
+
+            result = ingest_records(session, provider, rows, source="file", filename=str(file), mode=mode,
+                                    chunk_size=chunk_size, keep_rows=False, on_chunk=on_chunk)
+    except DomainError as exc:
+        _domain_error(exc)
+        return
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+    verdict = "已提交" if result.committed else "整批未写入（all_or_nothing 模式下存在被拒行）"
+    out.print(f"批次 #{result.run_id}：共 {result.total} 行，接受 {result.accepted}，未变 {result.unchanged}，"
+              f"更正 {result.corrected}，拒绝 {result.refused}。{verdict}")
+    for row in result.refusals[:20]:
+        reasons = "；".join(f"{f}: {'，'.join(m)}" for f, m in (row.errors or {}).items())
+        out.print(f"  第 {row.index + 1} 行 {row.provider_ref or ''} 被拒：{reasons}")
+    if len(result.refusals) > 20:
+        out.print(f"  ……另有 {len(result.refusals) - 20} 行被拒" + ("，详见报告文件" if report_path else "；用 --report 导出全部"))
+    if report_path:
+        with report_path.open("w", encoding="utf-8") as fh:
+            for row in result.refusals:
+                fh.write(json.dumps({"row": row.index + 1, "provider_ref": row.provider_ref, "errors": row.errors},
+                                    ensure_ascii=False) + "\n")
+    if not result.committed:
+        sys.exit(2)
+
+
+def _count_rows(file: Path, fmt: str) -> int | None:
+    if file.stat().st_size > 512 * 1024 * 1024:
+        return None
+    with file.open("rb") as fh:
+        n = sum(1 for line in fh if line.strip())
+    return n - 1 if fmt == "csv" else n
+
+
+@main.group(help="企业登记")
+def enterprises() -> None:
+    pass
+
+
+@enterprises.command("import", help="导入存量企业（CSV/JSON/NDJSON）；白名单内的早期试点代码予以接受并警告")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "ndjson"]))
+@pass_ctx
+def enterprises_import(ctx: Context, file: Path, fmt: str | None) -> None:
+    from app.archive.readers import iter_file
+    from app.archive.services import RowError, upsert_enterprise
+
+    created = updated = 0
+    refused: list[tuple[int, str]] = []
+    cipher = ctx.cipher()
+    with ctx.db.transaction() as session, _progress() as progress:
+        task = progress.add_task(f"导入企业 {file.name}", total=None)
+        for index, raw in enumerate(iter_file(file, fmt, envelope=False), start=1):
+            if isinstance(raw, RowError):
+                refused.append((index, raw.message))
+                continue
+            try:
+                with session.begin_nested():
+                    _, was_created, warnings = upsert_enterprise(session, cipher, raw)
+            except DomainError as exc:
+                detail = "；".join(f"{f}: {'，'.join(m)}" for f, m in (exc.errors or {}).items()) or exc.detail
+                refused.append((index, detail))
+                continue
+            created += int(was_created)
+            updated += int(not was_created)
+            for w in warnings:
+                console.print(f"[yellow]警告（第 {index} 行）：[/yellow]{w}")
+            progress.advance(task)
+    out.print(f"新增 {created} 家，更新 {updated} 家，拒绝 {len(refused)} 行。")
+    for index, reason in refused[:50]:
+        out.print(f"  第 {index} 行被拒：{reason}")
+
+
+@enterprises.command("add", help="登记一家新企业（严格校验统一社会信用代码）")
+@click.option("--uscc", required=True)
+@click.option("--name", required=True)
+@click.option("--segment", required=True)
+@click.option("--capital", "registered_capital", default=None)
+@click.option("--founded", "founded_on", default=None)
+@pass_ctx
+def enterprises_add(ctx: Context, **fields: Any) -> None:
+    from app.archive.services import load_enterprise, register_enterprise
+
+    raw = {k: v for k, v in fields.items() if v is not None}
+    try:
+        with ctx.db.transaction() as session:
+            ent, _ = register_enterprise(session, ctx.cipher(), load_enterprise(raw))
+            out.print(f"已登记：{ent.name}（{ent.uscc}）")
+    except DomainError as exc:
+        _domain_error(exc)
+
+
+@main.group(help="数据源与其接入客户端")
+def providers() -> None:
+    pass
+
+
+@providers.command("add", help="登记数据源，并签发一个客户端凭证（scope records:write）")
+@click.option("--code", required=True)
+@click.option("--name", required=True)
+@click.option("--kind", required=True, help="tax_authority / court / market_regulator / ...")
+@click.option("--categories", required=True, help="逗号分隔，如 tax,contract")
+@pass_ctx
+def providers_add(ctx: Context, code: str, name: str, kind: str, categories: str) -> None:
+    from app.archive.services import create_provider
+    from consent.services import register_client
+
+    try:
+        with ctx.db.transaction() as session:
+            provider = create_provider(session, code=code, name=name, kind=kind,
+                                       categories=[c.strip() for c in categories.split(",") if c.strip()])
+            client, secret = register_client(session, name=f"{name} 报送客户端", scope="records:write",
+                                             grant_types=["client_credentials"], provider_id=provider.id)
+    except DomainError as exc:
+        _domain_error(exc)
+        return
+    out.print(f"数据源 {code} 已登记。客户端凭证（密钥只显示这一次）：")
+    out.print(f"  client_id     = {client.client_id}\n  client_secret = {secret}")
+
+
+@providers.command("list", help="列出数据源")
+@pass_ctx
+def providers_list(ctx: Context) -> None:
+    import sqlalchemy as sa
+
+    from app.archive.models import DataProvider
+
+    with ctx.db.transaction() as session:
+        for p in session.scalars(sa.select(DataProvider).order_by(DataProvider.code)):
+            out.print(f"{p.code:16} {p.name}  [{', '.join(p.categories)}]")
+
+
+@providers.command("rotate-secret", help="为数据源客户端换发新密钥（旧令牌全部撤销）")
+@click.argument("client_id")
+@pass_ctx
+def providers_rotate_secret(ctx: Context, client_id: str) -> None:
+    from consent.services import rotate_client_secret
+
+    try:
+        with ctx.db.transaction() as session:
+            secret = rotate_client_secret(session, client_id)
+    except DomainError as exc:
+        _domain_error(exc)
+        return
+    out.print(f"client_secret = {secret}")
+
+
+@main.group(help="金融机构")
+def institutions() -> None:
+    pass
+
+
+@institutions.command("add", help="登记金融机构")
+@click.option("--name", required=True)
+@click.option("--licence", "licence_no", required=True, help="金融许可证号")
+@click.option("--kind", default="bank", show_default=True)
+@click.option("--uscc", default=None)
+@pass_ctx
+def institutions_add(ctx: Context, name: str, licence_no: str, kind: str, uscc: str | None) -> None:
+    from app.accounts.services import create_institution
+
+    try:
+        with ctx.db.transaction() as session:
+            create_institution(session, name=name, licence_no=licence_no, kind=kind, uscc=uscc)
+    except DomainError as exc:
+        _domain_error(exc)
+        return
+    out.print(f"已登记金融机构：{name}（{licence_no}）")
+
+
+@main.group(help="用户")
+def users() -> None:
+    pass
+
+
+@users.command("add", help="创建用户：operator（征信机构）、firm（企业，须 --enterprise）、bank（须 --institution）")
+@click.option("--username", required=True)
+@click.option("--role", required=True, type=click.Choice(["operator", "firm", "bank"]))
+@click.option("--name", "display_name", default=None)
+@click.option("--enterprise", "enterprise_uscc", default=None, help="企业的统一社会信用代码")
+@click.option("--institution", "institution_licence", default=None, help="金融许可证号")
+@click.option("--password", default=None, help="不提供则交互输入（或读取 PC_NEW_PASSWORD）")
+@pass_ctx
+def users_add(ctx: Context, username: str, role: str, display_name: str | None, enterprise_uscc: str | None,
+              institution_licence: str | None, password: str | None) -> None:
+    from app.accounts.services import create_user
+
+    password = password or os.environ.get("PC_NEW_PASSWORD") or click.prompt(
+        "密码", hide_input=True, confirmation_prompt=True
+    )
+    try:
+        with ctx.db.transaction() as session:
+            create_user(session, username=username, password=password, role=role, display_name=display_name,
+                        enterprise_uscc=enterprise_uscc, institution_licence=institution_licence)
+    except DomainError as exc:
+        _domain_error(exc)
+        return
+    out.print(f"已创建用户 {username}（{role}）")
+
+
+@main.command(help="生成确定性的演示数据（可重复执行，结果不变）")
+@click.option("--firms", default=300, show_default=True, type=int)
+@click.option("--seed", default=2026, show_default=True, type=int)
+@click.option("--as-of", "as_of", default=None, help="数据的基准日期（默认今天）")
+@click.option("--password", default=None, help="演示账号的密码（默认随机生成并打印）")
+@pass_ctx
+def seed(ctx: Context, firms: int, seed: int, as_of: str | None, password: str | None) -> None:
+    from app.schemas_base import today_cn
+    from app.seed import seed_demo
+
+    today = dt.date.fromisoformat(as_of) if as_of else today_cn()
+    passwords = {u: password or secrets.token_urlsafe(9) for u in ("operator", "firm", "bank")}
+    with ctx.db.transaction() as session, _progress() as progress:
+        task = progress.add_task("生成演示企业", total=firms)
+        report = seed_demo(session, ctx.cipher(), firms=firms, seed=seed, today=today, passwords=passwords,
+                           progress=lambda n: progress.advance(task, n))
+    out.print(f"演示数据：企业 {report.firms_total} 家（本次新增 {report.firms_created}），"
+              f"记录 {sum(report.records.values())} 条。")
+    for code, (client_id, secret) in report.provider_clients.items():
+        out.print(f"  数据源 {code} 客户端：client_id={client_id} client_secret={secret}")
+    out.print("演示账号（用户名 / 密码）：")
+    for username, (role, pw) in report.users.items():
+        out.print(f"  {username:9} / {pw}   （{role}）")
+
+
+@main.command(help="把超过保存期限（行为终止后 5 年）的不良记录标记为已过期；可重复执行")
+@click.option("--as-of", "as_of", default=None)
+@pass_ctx
+def retention(ctx: Context, as_of: str | None) -> None:
+    from app.archive.services import expire_records
+
+    day = dt.date.fromisoformat(as_of) if as_of else None
+    with ctx.db.transaction() as session:
+        n = expire_records(session, day)
+    out.print(f"已将 {n} 条不良记录标记为已过期。")
+
+
+@main.group(help="字段加密密钥")
+def keys() -> None:
+    pass
+
+
+@keys.command("rotate", help="生成新密钥并用它重新加密全部加密字段（旧密钥保留以便读取备份）")
+@pass_ctx
+def keys_rotate(ctx: Context) -> None:
+    from app.archive.services import reencrypt_all
+
+    old_ring = load_keyring(ctx.settings)
+    new_ring = old_ring.with_new_key()
+    old, new = FieldCipher(old_ring), FieldCipher(new_ring)
+    with ctx.db.transaction() as session:
+        n = reencrypt_all(session, old, new)
+        save_keyring(ctx.settings, new_ring)  # written before commit: both keys can read
+    out.print(f"当前密钥为 {new_ring.active}，已重新加密 {n} 个字段。")
