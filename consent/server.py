@@ -26,6 +26,8 @@ SCOPES = {
     "records:write": "向信用档案报送记录（数据源）",
 }
 
+REALM = "powercredit"
+
 OAUTH_ERROR_TEXT = {
     "missing_authorization": "缺少 Authorization: Bearer 访问令牌",
     "invalid_token": "访问令牌无效、已过期或已撤销",
@@ -92,8 +94,11 @@ class HashedBearerTokenValidator(BearerTokenValidator):  # type: ignore[misc]
 
 class Protector(ResourceProtector):  # type: ignore[misc]
     def raise_error_response(self, error: OAuth2Error) -> None:
-        headers = dict(error.get_headers())
-        headers.pop("Content-Type", None)
+        # RFC 6750 §3: no error code when the request had no credentials at all.
+        challenge = f'Bearer realm="{REALM}"'
+        if error.error != "missing_authorization":
+            challenge += f', error="{error.error}"'
+        headers = {"WWW-Authenticate": challenge, "Cache-Control": "no-store"}
         problem = OAuthProblem(
             OAUTH_ERROR_TEXT.get(error.error, error.description or error.error),
             code=error.error,

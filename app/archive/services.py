@@ -301,7 +301,14 @@ def validate_record(provider: DataProvider, raw: Any) -> _Valid | dict[str, list
     try:
         env = _ENVELOPE.load(raw)
     except ValidationError as exc:
-        return flatten_messages(exc.messages)
+        errors = flatten_messages(exc.messages)
+        spec = CATEGORIES.get(str(raw.get("category")))
+        if spec is not None and isinstance(raw.get("payload"), Mapping) and "payload" not in errors:
+            try:  # report the payload's errors in the same answer
+                spec.schema.load(raw["payload"])
+            except ValidationError as payload_exc:
+                errors.update(flatten_messages(payload_exc.messages, "payload"))
+        return errors
     category = env["category"]
     if not provider.may_submit(category):
         return {"category": [f"数据源 {provider.code} 无权报送“{CATEGORY_LABELS[Category(category)]}”（{category}）类记录。"]}
@@ -367,7 +374,7 @@ class _Ingestor:
             self.enterprise_ids.update(
                 self.session.execute(
                     sa.select(Enterprise.uscc, Enterprise.id).where(Enterprise.uscc.in_(part))
-                ).tuples().all()
+                ).all()
             )
 
     def _existing(self, refs: list[str]) -> dict[str, tuple[int, str]]:
@@ -511,6 +518,8 @@ def ingest_records(
     except BaseException:
         savepoint.rollback()
         raise
+    result.rows.sort(key=lambda r: r.index)
+    result.refusals.sort(key=lambda r: r.index)
     if mode == "all_or_nothing" and result.refused:
         savepoint.rollback()
         for row in result.rows:

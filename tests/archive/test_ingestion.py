@@ -1,0 +1,146 @@
+"""Ingestion service: per-row results, idempotent resend, corrections with history,
+provider categories, all-or-nothing batches and retention."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.archive.models import CreditRecord, CreditRecordVersion, IngestionRefusal, IngestionRun, RecordStatus
+from app.archive.services import RowError, expire_records, ingest_records, record_history
+from app.schemas_base import today_cn
+
+
+def _count(db: Session, model: Any) -> int:
+    return int(db.scalar(sa.select(sa.func.count()).select_from(model)) or 0)
+
+
+def test_good_rows_land_and_bad_rows_are_reported_by_index_and_field(db, make_enterprise, make_provider, rows):
+    ent = make_enterprise()
+    provider = make_provider()
+    batch = [
+        rows.contract(ent.uscc, "c-1"),
+        rows.contract(ent.uscc, "c-2", amount="-5"),
+        rows.utility(ent.uscc, "u-1"),
+        {"provider_ref": "x", "uscc": ent.uscc, "category": "contract", "payload": {}, "extra": 1},
+        RowError("第 5 行不是合法的 JSON"),
+    ]
+    result = ingest_records(db, provider, batch)
+    assert result.committed
+    assert (result.accepted, result.refused) == (2, 3)
+    by_index = {r.index: r for r in result.rows}
+    assert by_index[0].status == "accepted" and by_index[0].record_id
+    assert by_index[1].status == "refused" and "payload.amount" in by_index[1].errors
+    assert "extra" in by_index[3].errors and "payload.contract_no" in by_index[3].errors
+    assert by_index[4].errors == {"_row": ["第 5 行不是合法的 JSON"]}
+    assert _count(db, CreditRecord) == 2
+    refusals = db.scalars(sa.select(IngestionRefusal).where(IngestionRefusal.run_id == result.run_id)).all()
+    assert sorted(r.row_index for r in refusals) == [1, 3, 4]
+    run = db.get(IngestionRun, result.run_id)
+    assert (run.total, run.accepted, run.refused, run.committed) == (5, 2, 3, True)
+
+
+def test_resending_a_batch_changes_nothing(db, make_enterprise, make_provider, rows):
+    ent = make_enterprise()
+    provider = make_provider()
+    batch = [rows.contract(ent.uscc, "c-1"), rows.utility(ent.uscc, "u-1")]
+    first = ingest_records(db, provider, batch)
+    before = db.execute(sa.select(CreditRecord.id, CreditRecord.version, CreditRecord.updated_at)).all()
+    again = ingest_records(db, provider, batch)
+    assert (again.accepted, again.unchanged, again.corrected) == (0, 2, 0)
+    assert [r.record_id for r in again.rows] == [r.record_id for r in first.rows]
+    assert db.execute(sa.select(CreditRecord.id, CreditRecord.version, CreditRecord.updated_at)).all() == before
+    assert _count(db, CreditRecordVersion) == 0
+
+
+def test_correction_supersedes_and_keeps_history(db, make_enterprise, make_provider, rows):
+    ent = make_enterprise()
+    provider = make_provider()
+    ingest_records(db, provider, [rows.contract(ent.uscc, "c-1")])
+    due = today_cn() - dt.timedelta(days=100)
+    corrected = rows.contract(ent.uscc, "c-1", status="late",
+                              fulfilled_on=(due + dt.timedelta(days=9)).isoformat())
+    result = ingest_records(db, provider, [corrected])
+    assert result.corrected == 1 and result.rows[0].version == 2
+    record = db.get(CreditRecord, result.rows[0].record_id)
+    db.refresh(record)
+    assert record.version == 2
+    assert record.status == RecordStatus.corrected
+    assert record.polarity == "bad" and record.severity == 1
+    history = record_history(db, record)
+    assert [h.version for h in history] == [1]
+    assert history[0].payload["status"] == "on_time"
+    assert history[0].superseded_by_run_id == result.run_id
+
+
+def test_same_ref_twice_in_one_batch_is_a_correction_of_the_first(db, make_enterprise, make_provider, rows):
+    ent = make_enterprise()
+    provider = make_provider()
+    result = ingest_records(db, provider, [rows.contract(ent.uscc, "c-9"),
+                                           rows.contract(ent.uscc, "c-9", amount="999.00")])
+    assert [r.status for r in result.rows] == ["accepted", "corrected"]
+    assert _count(db, CreditRecordVersion) == 1
+
+
+def test_provider_may_only_submit_its_own_categories(db, make_enterprise, make_provider, rows):
+    ent = make_enterprise()
+    provider = make_provider(categories=["utility"])
+    result = ingest_records(db, provider, [rows.contract(ent.uscc), rows.utility(ent.uscc)])
+    assert [r.status for r in result.rows] == ["refused", "accepted"]
+    assert "category" in result.rows[0].errors
+    assert provider.code in result.rows[0].errors["category"][0]
+
+
+def test_records_for_unregistered_firms_are_refused(db, make_provider, rows):
+    provider = make_provider()
+    result = ingest_records(db, provider, [rows.contract("91440101MA5CJQ4N59")])
+    assert result.refused == 1 and "uscc" in result.rows[0].errors
+
+
+def test_all_or_nothing_writes_nothing_when_a_row_is_refused(db, make_enterprise, make_provider, rows):
+    ent = make_enterprise()
+    provider = make_provider()
+    result = ingest_records(db, provider, [rows.contract(ent.uscc, "ok"), rows.contract(ent.uscc, "bad", amount="x")],
+                            mode="all_or_nothing")
+    assert not result.committed
+    assert [r.status for r in result.rows] == ["rolled_back", "refused"]
+    assert _count(db, CreditRecord) == 0
+    run = db.get(IngestionRun, result.run_id)
+    assert run.committed is False and run.refused == 1
+
+
+def test_negative_records_expire_five_years_after_the_behaviour_ended(db, make_enterprise, make_provider, rows):
+    ent = make_enterprise()
+    provider = make_provider()
+    due = today_cn() - dt.timedelta(days=400)
+    late = rows.contract(ent.uscc, "late-1", status="late", signed_on=(due - dt.timedelta(days=30)).isoformat(),
+                         due_on=due.isoformat(), fulfilled_on=(due + dt.timedelta(days=10)).isoformat())
+    good = rows.contract(ent.uscc, "good-1")
+    result = ingest_records(db, provider, [late, good])
+    late_rec = db.get(CreditRecord, result.rows[0].record_id)
+    good_rec = db.get(CreditRecord, result.rows[1].record_id)
+    ended = due + dt.timedelta(days=10)
+    assert late_rec.expires_on == ended.replace(year=ended.year + 5)
+    assert good_rec.expires_on is None
+    assert expire_records(db, as_of=late_rec.expires_on - dt.timedelta(days=1)) == 0
+    assert expire_records(db, as_of=late_rec.expires_on) == 1
+    assert expire_records(db, as_of=late_rec.expires_on) == 0  # idempotent
+    db.refresh(late_rec)
+    db.refresh(good_rec)
+    assert late_rec.status == RecordStatus.expired
+    assert good_rec.status == RecordStatus.active
+
+
+def test_a_record_already_past_retention_is_archived_as_expired(db, make_enterprise, make_provider, rows):
+    ent = make_enterprise()
+    provider = make_provider()
+    due = today_cn() - dt.timedelta(days=6 * 366)
+    old = rows.contract(ent.uscc, "old", status="breached", signed_on=(due - dt.timedelta(days=30)).isoformat(),
+                        due_on=due.isoformat(), fulfilled_on=None)
+    old["payload"].pop("fulfilled_on")
+    result = ingest_records(db, provider, [old])
+    assert result.accepted == 1
+    assert db.get(CreditRecord, result.rows[0].record_id).status == RecordStatus.expired

@@ -1,0 +1,262 @@
+"""Shared fixtures: a database built by the migrations on SQLite and (when
+``TEST_DATABASE_URL`` is set) on PostgreSQL; every test runs in a transaction that is
+rolled back; factories build the data a test needs."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from app import create_app, migrate
+from app.accounts.models import User
+from app.accounts.services import create_institution, create_user
+from app.archive.models import DataProvider, Enterprise
+from app.archive.services import create_provider, load_enterprise, register_enterprise
+from app.archive.uscc import make_uscc
+from app.crypto import FieldCipher
+from app.schemas_base import today_cn
+from consent.services import register_client
+
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+PASSWORD = "correct-horse-battery"
+
+
+def pg_url_with_schema(base: str, schema: str) -> str:
+    url = sa.make_url(base)
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    sep = "&" if "?" in url.render_as_string(hide_password=False) else "?"
+    return url.render_as_string(hide_password=False) + f"{sep}options={quote(f'-csearch_path={schema}')}"
+
+
+class FreshDatabases:
+    """Makes committed, empty databases built by the migrations (for CLI and subprocess tests)."""
+
+    def __init__(self, backend: str, tmp: Path) -> None:
+        self.backend = backend
+        self.tmp = tmp
+        self.schemas: list[str] = []
+
+    def new(self) -> str:
+        if self.backend == "sqlite":
+            url = f"sqlite:///{self.tmp / f'{uuid.uuid4().hex}.db'}"
+        else:
+            schema = f"pc_t_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+            base = os.environ["TEST_DATABASE_URL"]
+            engine = sa.create_engine(pg_url_with_schema(base, "public"))
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+            engine.dispose()
+            self.schemas.append(schema)
+            url = pg_url_with_schema(base, schema)
+        migrate.upgrade(url)
+        return url
+
+    def drop_all(self) -> None:
+        if not self.schemas:
+            return
+        engine = sa.create_engine(pg_url_with_schema(os.environ["TEST_DATABASE_URL"], "public"))
+        with engine.begin() as conn:
+            for schema in self.schemas:
+                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        engine.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def fresh_databases(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FreshDatabases]:
+    factory = FreshDatabases(backend, tmp_path_factory.mktemp(f"fresh-{backend}"))
+    yield factory
+    factory.drop_all()
+
+
+@pytest.fixture(scope="session")
+def database_url(fresh_databases: FreshDatabases) -> str:
+    return fresh_databases.new()
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    application = create_app(
+        {
+            "database_url": database_url,
+            "instance_path": tmp_path_factory.mktemp("instance"),
+            "secret_key": "test-secret-key",
+            "testing": True,
+        }
+    )
+    yield application
+    application.extensions["pc_db"].dispose()
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[Session]:
+    """A session inside an outer transaction that is rolled back after the test; requests
+    made by the test client join the same transaction."""
+    database = app.extensions["pc_db"]
+    conn = database.engine.connect()
+    outer = conn.begin()
+    original = database.sessionmaker
+    database.bind_to(conn)
+    session = database.session()
+    try:
+        yield session
+    finally:
+        session.close()
+        database.sessionmaker = original
+        outer.rollback()
+        conn.close()
+
+
+@pytest.fixture
+def client(app: Flask, db: Session) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def cipher(app: Flask) -> FieldCipher:
+    return app.extensions["pc_cipher"]  # type: ignore[no-any-return]
+
+
+# --- factories ----------------------------------------------------------------------------
+
+_counter = iter(range(10_000_000, 99_999_999))
+
+
+@pytest.fixture
+def make_enterprise(db: Session, cipher: FieldCipher) -> Callable[..., Enterprise]:
+    def make(**overrides: Any) -> Enterprise:
+        region = overrides.pop("region", "330106")
+        data = {
+            "uscc": make_uscc("9", "1", region, str(next(_counter))),
+            "name": f"测试电力设备有限公司{next(_counter)}",
+            "segment": "supplier",
+            "registered_capital": "5000000",
+            "founded_on": "2015-03-01",
+            "legal_rep_name": "张伟",
+            "legal_rep_id": "330106198001011234",
+            "contact_phone": "13900001111",
+        }
+        data.update(overrides)
+        ent, _ = register_enterprise(db, cipher, load_enterprise(data))
+        return ent
+
+    return make
+
+
+@pytest.fixture
+def make_provider(db: Session) -> Callable[..., DataProvider]:
+    def make(categories: list[str] | None = None, code: str | None = None) -> DataProvider:
+        return create_provider(
+            db, code=code or f"prov-{next(_counter)}", name="测试数据源", kind="procurement_platform",
+            categories=categories or ["contract", "utility"],
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_client(db: Session) -> Callable[..., tuple[Any, str]]:
+    def make(provider: DataProvider | None = None, scope: str = "records:write") -> tuple[Any, str]:
+        return register_client(
+            db, name="测试客户端", scope=scope, grant_types=["client_credentials"],
+            provider_id=provider.id if provider else None,
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_user(db: Session) -> Callable[..., User]:
+    def make(role: str, enterprise: Enterprise | None = None, username: str | None = None) -> User:
+        licence = None
+        if role == "bank":
+            licence = f"B{next(_counter)}"
+            create_institution(db, name="测试银行股份有限公司", licence_no=licence)
+        return create_user(
+            db, username=username or f"{role}-{next(_counter)}", password=PASSWORD, role=role,
+            enterprise_uscc=enterprise.uscc if enterprise else None, institution_licence=licence,
+        )
+
+    return make
+
+
+@pytest.fixture
+def token_for(client: FlaskClient) -> Callable[[Any, str], str]:
+    def get(oauth_client: Any, secret: str, scope: str | None = None) -> str:
+        basic = base64.b64encode(f"{oauth_client.client_id}:{secret}".encode()).decode()
+        data = {"grant_type": "client_credentials"}
+        if scope is not None:
+            data["scope"] = scope
+        resp = client.post("/oauth/token", data=data, headers={"Authorization": f"Basic {basic}"})
+        assert resp.status_code == 200, resp.get_json()
+        return str(resp.get_json()["access_token"])
+
+    return get
+
+
+@pytest.fixture
+def login(client: FlaskClient) -> Callable[[User], None]:
+    def do(user: User, password: str = PASSWORD) -> None:
+        page = client.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
+        assert token is not None
+        resp = client.post("/login", data={"username": user.username, "password": password,
+                                           "csrf_token": token.group(1)})
+        assert resp.status_code == 302, resp.get_data(as_text=True)
+
+    return do
+
+
+def contract_row(uscc: str, ref: str = "c-1", **payload: Any) -> dict[str, Any]:
+    today = today_cn()
+    body = {
+        "contract_no": "HT-2024-001",
+        "counterparty_uscc": "91110000053621038D",
+        "amount": "120000.00",
+        "signed_on": (today - dt.timedelta(days=200)).isoformat(),
+        "due_on": (today - dt.timedelta(days=100)).isoformat(),
+        "fulfilled_on": (today - dt.timedelta(days=110)).isoformat(),
+        "status": "on_time",
+    }
+    body.update(payload)
+    return {"provider_ref": ref, "uscc": uscc, "category": "contract", "payload": body}
+
+
+def utility_row(uscc: str, ref: str = "u-1", **payload: Any) -> dict[str, Any]:
+    month = (today_cn().replace(day=1) - dt.timedelta(days=40)).replace(day=1)
+    body = {
+        "month": month.strftime("%Y-%m"),
+        "consumption_kwh": "15000",
+        "amount_due": "9300.00",
+        "status": "on_time",
+        "paid_on": (month + dt.timedelta(days=35)).isoformat(),
+    }
+    body.update(payload)
+    return {"provider_ref": ref, "uscc": uscc, "category": "utility", "payload": body}
+
+
+@pytest.fixture
+def rows() -> Any:
+    class Rows:
+        contract = staticmethod(contract_row)
+        utility = staticmethod(utility_row)
+
+    return Rows
