@@ -37,6 +37,7 @@ class Context:
     def db(self) -> Database:
         if self._db is None:
             self._db = Database(self.settings.database_url)
+            click.get_current_context().call_on_close(self._db.dispose)
         return self._db
 
     def cipher(self) -> FieldCipher:
@@ -182,7 +183,8 @@ def import_records(ctx: Context, file: Path, provider_code: str, fmt: str | None
 
 
 def _count_rows(file: Path, fmt: str) -> int | None:
-    if file.stat().st_size > 512 * 1024 * 1024:
+    """Rows in a regular file, for the progress bar (pipes and huge files: unknown)."""
+    if not file.is_file() or file.stat().st_size > 512 * 1024 * 1024:
         return None
     with file.open("rb") as fh:
         n = sum(1 for line in fh if line.strip())

@@ -1,0 +1,103 @@
+"""Every error is RFC 7807 problem+json (HTML only for browser pages)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def _is_problem(resp, status: int) -> dict:
+    assert resp.status_code == status
+    assert resp.mimetype == "application/problem+json"
+    body = resp.get_json()
+    assert body["status"] == status
+    assert body["title"] and body["type"]
+    assert resp.headers["X-Request-ID"] == body["request_id"]
+    return body
+
+
+def test_404_from_flask(client):
+    body = _is_problem(client.get("/api/v1/nothing-here"), 404)
+    assert body["instance"] == "/api/v1/nothing-here"
+
+
+def test_404_from_the_domain(client):
+    body = _is_problem(client.get("/api/v1/enterprises/91110000053621038D"), 404)
+    assert body["code"] == "enterprise_not_found"
+
+
+def test_405(client):
+    resp = client.delete("/healthz")
+    _is_problem(resp, 405)
+    assert "GET" in resp.headers["Allow"]
+
+
+def test_400_malformed_json_body(client, login, make_user):
+    import re
+
+    login(make_user("operator"))
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+    resp = client.post("/api/v1/enterprises", data="{bad json", content_type="application/json",
+                       headers={"X-CSRFToken": token})
+    _is_problem(resp, 400)
+
+
+def test_400_missing_csrf_token_on_a_cookie_authenticated_write(client, login, make_user):
+    login(make_user("operator"))
+    resp = client.post("/api/v1/enterprises", json={"uscc": "91440101MA5CJQ4N59", "name": "x", "segment": "retail"})
+    _is_problem(resp, 400)
+
+
+def test_422_query_parameter_names_the_field(client):
+    body = _is_problem(client.get("/api/v1/enterprises?page=0&per_page=1000"), 422)
+    assert set(body["errors"]) == {"query.page", "query.per_page"}
+
+
+def test_request_id_is_echoed_when_sane(client):
+    resp = client.get("/healthz", headers={"X-Request-ID": "abc12345-xyz"})
+    assert resp.headers["X-Request-ID"] == "abc12345-xyz"
+    resp = client.get("/healthz", headers={"X-Request-ID": "<script>"})
+    assert resp.headers["X-Request-ID"] != "<script>"
+
+
+def test_browser_gets_an_html_error_page(client):
+    resp = client.get("/enterprises/91110000053621038D", headers={"Accept": "text/html"})
+    assert resp.status_code == 404
+    assert resp.mimetype == "text/html"
+    assert "资源不存在" in resp.get_data(as_text=True)
+
+
+def test_healthz_checks_the_database(client):
+    resp = client.get("/healthz")
+    assert resp.status_code == 200
+    assert resp.get_json() == {"status": "ok", "database": "ok"}
+
+
+def test_healthz_is_503_when_the_database_is_down(tmp_path):
+    from app import create_app
+
+    broken = create_app({"database_url": f"sqlite:///{tmp_path}/no/such/dir/x.db", "instance_path": tmp_path,
+                         "secret_key": "k", "testing": True})
+    resp = broken.test_client().get("/healthz")
+    assert resp.status_code == 503
+    assert resp.get_json()["code"] == "database_unavailable"
+
+
+def test_openapi_document_is_generated_from_the_schemas(client):
+    doc = client.get("/api/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.")
+    paths = doc["paths"]
+    for path in ("/api/v1/enterprises", "/api/v1/enterprises/{uscc}", "/api/v1/enterprises/{uscc}/records",
+                 "/api/v1/records/batch", "/healthz"):
+        assert path in paths, path
+    assert "RecordOut" in doc["components"]["schemas"]
+    assert "oauth2" in doc["components"]["securitySchemes"]
+    page = client.get("/api/docs")
+    assert page.status_code == 200 and b"/api/docs/static/swagger-ui-bundle.js" in page.data
+    asset = client.get("/api/docs/static/swagger-ui-bundle.js")
+    assert asset.status_code == 200
+    asset.close()
+
+
+@pytest.mark.parametrize("path", ["/", "/login", "/enterprises", "/enterprises?q=电力"])
+def test_pages_render(client, path):
+    assert client.get(path).status_code == 200

@@ -1,0 +1,153 @@
+"""``powercredit import``: CSV / JSON / NDJSON files, per-row report, and a kill half-way
+leaves the database unchanged."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from app.archive.models import CreditRecord, IngestionRun
+from app.archive.services import create_provider, load_enterprise, register_enterprise
+from app.archive.uscc import make_uscc
+from app.cli import main
+from app.crypto import FieldCipher, KeyRing
+from app.db import Database
+from tests.conftest import contract_row, utility_row
+
+FIRM = make_uscc("9", "1", "330106", "70000001")
+
+
+@pytest.fixture
+def cli_db(fresh_databases, tmp_path, monkeypatch):
+    url = fresh_databases.new()
+    database = Database(url)
+    with database.transaction() as session:
+        create_provider(session, code="grid", name="电网营销系统", kind="grid_company", categories=["utility", "contract"])
+        register_enterprise(session, FieldCipher(KeyRing.generate()),
+                            load_enterprise({"uscc": FIRM, "name": "杭州某电气设备有限公司", "segment": "supplier"}))
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("PC_INSTANCE_PATH", str(tmp_path / "instance"))
+    yield database
+    database.dispose()
+
+
+def _count(database: Database, model) -> int:
+    with database.transaction() as session:
+        return int(session.scalar(sa.select(sa.func.count()).select_from(model)) or 0)
+
+
+def test_import_csv_with_a_refused_row_and_a_report(cli_db, tmp_path):
+    csv_file = tmp_path / "utility.csv"
+    good = utility_row(FIRM, "u-1")["payload"]
+    header = "provider_ref,uscc,category,month,consumption_kwh,amount_due,status,paid_on\n"
+    lines = [f"u-1,{FIRM},utility,{good['month']},15000,9300.00,on_time,{good['paid_on']}",
+             f"u-2,{FIRM},utility,{good['month']},-3,9300.00,on_time,{good['paid_on']}"]
+    csv_file.write_text(header + "\n".join(lines) + "\n", encoding="utf-8")
+    report = tmp_path / "refused.ndjson"
+    result = CliRunner().invoke(main, ["import", str(csv_file), "--provider", "grid", "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    assert "接受 1" in result.output and "拒绝 1" in result.output
+    assert "payload.consumption_kwh" in result.output
+    refused = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()]
+    assert refused == [{"row": 2, "provider_ref": "u-2", "errors": {"payload.consumption_kwh": ["金额不能为负数。"]}}]
+    assert _count(cli_db, CreditRecord) == 1
+    again = CliRunner().invoke(main, ["import", str(csv_file), "--provider", "grid"])
+    assert "未变 1" in again.output
+    assert _count(cli_db, CreditRecord) == 1
+
+
+def test_import_json_array_and_ndjson(cli_db, tmp_path):
+    array = tmp_path / "contracts.json"
+    array.write_text(json.dumps([contract_row(FIRM, "c-1"), contract_row(FIRM, "c-2")]), encoding="utf-8")
+    nd = tmp_path / "more.ndjson"
+    nd.write_text(json.dumps(utility_row(FIRM, "u-9")) + "\n", encoding="utf-8")
+    for path in (array, nd):
+        result = CliRunner().invoke(main, ["import", str(path), "--provider", "grid"])
+        assert result.exit_code == 0, result.output
+    assert _count(cli_db, CreditRecord) == 3
+
+
+def test_all_or_nothing_import_exits_non_zero_and_writes_nothing(cli_db, tmp_path):
+    nd = tmp_path / "mixed.ndjson"
+    nd.write_text(json.dumps(utility_row(FIRM, "a")) + "\n" + json.dumps(utility_row(FIRM, "b", amount_due="x")) + "\n",
+                  encoding="utf-8")
+    result = CliRunner().invoke(main, ["import", str(nd), "--provider", "grid", "--mode", "all_or_nothing"])
+    assert result.exit_code == 2
+    assert _count(cli_db, CreditRecord) == 0
+
+
+def test_unknown_provider_is_a_clear_error(cli_db, tmp_path):
+    nd = tmp_path / "x.ndjson"
+    nd.write_text(json.dumps(utility_row(FIRM)) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["import", str(nd), "--provider", "nobody"])
+    assert result.exit_code == 1
+    assert "nobody" in result.output
+
+
+def test_an_import_killed_half_way_leaves_the_database_unchanged(cli_db, tmp_path):
+    fifo = tmp_path / "feed.ndjson"
+    os.mkfifo(fifo)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from app.cli import main; main()", "import", str(fifo), "--provider", "grid",
+         "--format", "ndjson", "--chunk-size", "100"],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, cwd=Path(__file__).resolve().parents[2],
+    )
+    writer = open(fifo, "w", encoding="utf-8")  # noqa: SIM115 (kept open across the kill)
+    try:
+        for i in range(350):
+            writer.write(json.dumps(contract_row(FIRM, f"k-{i}")) + "\n")
+        writer.flush()
+        seen = b""
+        deadline = time.monotonic() + 60
+        while "已处理 300 行".encode() not in seen:
+            assert time.monotonic() < deadline, seen.decode(errors="replace")
+            ready, _, _ = select.select([proc.stderr], [], [], 1)
+            if ready:
+                chunk = os.read(proc.stderr.fileno(), 4096)
+                assert chunk, f"importer exited early: {seen.decode(errors='replace')}"
+                seen += chunk
+        assert "尚未提交".encode() in seen  # 300 rows were written inside the open transaction
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        try:
+            writer.close()
+        except BrokenPipeError:
+            pass
+        if proc.poll() is None:
+            proc.kill()
+        proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    assert _count(cli_db, CreditRecord) == 0
+    assert _count(cli_db, IngestionRun) == 0
+    # and the database is usable: the same rows import cleanly afterwards
+    complete = tmp_path / "complete.ndjson"
+    complete.write_text("".join(json.dumps(contract_row(FIRM, f"k-{i}")) + "\n" for i in range(350)), encoding="utf-8")
+    result = CliRunner().invoke(main, ["import", str(complete), "--provider", "grid"])
+    assert result.exit_code == 0, result.output
+    assert _count(cli_db, CreditRecord) == 350
+
+
+def test_enterprise_import_accepts_legacy_codes_with_a_warning(cli_db, tmp_path):
+    csv_file = tmp_path / "firms.csv"
+    csv_file.write_text(
+        "uscc,name,segment\n91350100M0001TGQXM,福州某电力工程有限公司,construction\n"
+        "91350100M0001TGQXA,校验位错误公司,construction\n91440101MA5CJQ4N59,广州某售电有限公司,retail\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["enterprises", "import", str(csv_file)])
+    assert result.exit_code == 0, result.output
+    assert "新增 2 家" in result.output and "拒绝 1 行" in result.output
+    assert "早期试点" in result.output
+    assert "第 2 行被拒" in result.output

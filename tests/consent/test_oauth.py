@@ -1,0 +1,72 @@
+"""Token endpoint (client credentials) and RFC 8414 metadata."""
+
+from __future__ import annotations
+
+import base64
+
+import sqlalchemy as sa
+
+from consent.models import OAuthClient, OAuthToken, hash_secret
+
+
+def _basic(client_id: str, secret: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
+
+
+def test_client_credentials_issue_a_bearer_token_stored_only_as_a_hash(client, db, make_provider, make_client):
+    oc, secret = make_client(make_provider())
+    resp = client.post("/oauth/token", data={"grant_type": "client_credentials"}, headers=_basic(oc.client_id, secret))
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert body["token_type"].lower() == "bearer"
+    assert body["scope"] == "records:write"
+    assert 0 < body["expires_in"] <= 3600
+    stored = db.scalar(sa.select(OAuthToken).where(OAuthToken.client_pk == oc.id))
+    assert stored.access_token_hash == hash_secret(body["access_token"])
+    columns = db.execute(sa.select(OAuthToken.__table__)).all() + db.execute(sa.select(OAuthClient.__table__)).all()
+    flat = " ".join(str(v) for row in columns for v in row)
+    assert body["access_token"] not in flat
+    assert secret not in flat
+
+
+def test_wrong_secret_is_invalid_client_in_rfc6749_shape(client, make_provider, make_client):
+    oc, _ = make_client(make_provider())
+    resp = client.post("/oauth/token", data={"grant_type": "client_credentials"}, headers=_basic(oc.client_id, "nope"))
+    assert resp.status_code == 401
+    assert resp.get_json()["error"] == "invalid_client"
+
+
+def test_scope_beyond_the_client_is_refused(client, make_provider, make_client):
+    oc, secret = make_client(make_provider())
+    resp = client.post("/oauth/token", data={"grant_type": "client_credentials", "scope": "records:write reports:read"},
+                       headers=_basic(oc.client_id, secret))
+    assert resp.status_code == 400
+    assert resp.get_json()["error"] == "invalid_scope"
+
+
+def test_unsupported_grants_are_refused(client, make_provider, make_client):
+    oc, secret = make_client(make_provider())
+    for grant in ("password", "implicit", "authorization_code"):
+        resp = client.post("/oauth/token", data={"grant_type": grant}, headers=_basic(oc.client_id, secret))
+        assert resp.status_code == 400, grant
+        assert resp.get_json()["error"] in ("unsupported_grant_type", "unauthorized_client", "invalid_request")
+
+
+def test_disabled_client_cannot_get_tokens(client, db, make_provider, make_client):
+    import datetime as dt
+
+    oc, secret = make_client(make_provider())
+    oc.disabled_at = dt.datetime.now(dt.UTC)
+    db.flush()
+    resp = client.post("/oauth/token", data={"grant_type": "client_credentials"}, headers=_basic(oc.client_id, secret))
+    assert resp.status_code == 401
+
+
+def test_authorization_server_metadata(client):
+    resp = client.get("/.well-known/oauth-authorization-server")
+    assert resp.status_code == 200
+    meta = resp.get_json()
+    assert meta["token_endpoint"].endswith("/oauth/token")
+    assert "client_credentials" in meta["grant_types_supported"]
+    assert "records:write" in meta["scopes_supported"]
+    assert meta["issuer"].startswith("http")
