@@ -146,8 +146,8 @@ class StrList(fields.List):
 
 
 class Flag(fields.Boolean):
-    truthy = {True, "true", "True", "TRUE", "1", 1, "是", "yes"}
-    falsy = {False, "false", "False", "FALSE", "0", 0, "否", "no"}
+    truthy = {True, "true", "True", "TRUE", "1", "是", "yes"}
+    falsy = {False, "false", "False", "FALSE", "0", "否", "no"}
 
 
 class PageArgs(StrictSchema):

@@ -3,6 +3,7 @@ leaves the database unchanged."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -121,10 +122,8 @@ def test_an_import_killed_half_way_leaves_the_database_unchanged(cli_db, tmp_pat
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
-        try:
+        with contextlib.suppress(BrokenPipeError):
             writer.close()
-        except BrokenPipeError:
-            pass
         if proc.poll() is None:
             proc.kill()
         proc.stderr.close()

@@ -9,7 +9,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.archive.models import CreditRecord, CreditRecordVersion, IngestionRefusal, IngestionRun, RecordStatus
+from app.archive.models import (
+    CreditRecord,
+    CreditRecordVersion,
+    IngestionRefusal,
+    IngestionRun,
+    RecordStatus,
+)
 from app.archive.services import RowError, expire_records, ingest_records, record_history
 from app.schemas_base import today_cn
 

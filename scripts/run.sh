@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# 一条命令：安装到 .venv、通过迁移创建 SQLite 数据库、生成演示数据并启动服务。
+# One command: install into .venv, build the SQLite database through the migrations,
+# seed the demo data and start the service (gunicorn) on http://127.0.0.1:8000/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+"$PYTHON" - <<'PY' || { echo "需要 Python 3.11 或更高版本" >&2; exit 1; }
+import sys
+sys.exit(0 if sys.version_info >= (3, 11) else 1)
+PY
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
+
+.venv/bin/powercredit db upgrade
+.venv/bin/powercredit seed --firms "${PC_DEMO_FIRMS:-300}" --seed "${PC_DEMO_SEED:-2026}"
+exec .venv/bin/powercredit serve --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}" --workers "${WORKERS:-2}"

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# 一条命令：安装开发依赖并运行全部测试（SQLite；设置 TEST_DATABASE_URL 时同时在 PostgreSQL 上运行）。
+# One command: install the dev extras and run the whole suite (SQLite, and PostgreSQL too
+# when TEST_DATABASE_URL is set, as .ci/run does).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+
+.venv/bin/ruff check app consent reports marketplace migrations tests bench
+exec .venv/bin/pytest "$@"
