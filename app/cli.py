@@ -71,6 +71,9 @@ def serve(host: str, port: int, workers: int) -> None:
 
     from app import create_app
 
+    # Generate the instance secrets once, in the master, before workers fork.
+    load_keyring(load_settings())
+
     class _App(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
