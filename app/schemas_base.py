@@ -70,6 +70,10 @@ class Int(fields.Integer):
         raise self.make_error("invalid")
 
 
+# Larger than any real amount (¥100 trillion) and safely inside a BIGINT of fen.
+MAX_AMOUNT = Decimal(10) ** 14
+
+
 class Amount(fields.Field):
     """A non-negative amount with at most ``places`` decimals, as ``Decimal``.
 
@@ -94,12 +98,28 @@ class Amount(fields.Field):
             raise ValidationError("金额不能为负数。")
         if self.positive and amount == 0:
             raise ValidationError("金额应大于 0。")
-        if amount != amount.quantize(Decimal(1).scaleb(-self.places)):
+        if amount >= MAX_AMOUNT:
+            raise ValidationError("金额过大（应小于 10^14）。")
+        try:
+            exact = amount == amount.quantize(Decimal(1).scaleb(-self.places))
+        except InvalidOperation:
+            exact = False
+        if not exact:
             raise ValidationError(f"最多 {self.places} 位小数。")
         return amount
 
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
         return None if value is None else str(value)
+
+
+class Day(fields.Date):
+    """A calendar date no earlier than 1949 (due dates and validity ends may lie ahead)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.date:
+        day = super()._deserialize(value, attr, data, **kwargs)
+        if day.year < 1949:
+            raise ValidationError("日期早于 1949 年，不可能。")
+        return day
 
 
 class PastDate(fields.Date):

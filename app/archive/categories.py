@@ -22,6 +22,7 @@ from app.archive.models import Category, Polarity
 from app.archive.uscc import check_uscc
 from app.schemas_base import (
     Amount,
+    Day,
     Flag,
     Int,
     Month,
@@ -85,7 +86,9 @@ class TaxPayload(StrictSchema):
     @validates_schema(skip_on_field_errors=True)
     def _check(self, data: dict[str, Any], **_: Any) -> None:
         errors: dict[str, list[str]] = {}
-        if data["year"] >= today_cn().year:
+        today = today_cn()
+        latest = today.year - 1 if today.month >= 4 else today.year - 2
+        if data["year"] > latest:
             errors["year"] = [f"{data['year']} 年度的纳税信用评价尚未发布（次年 4 月发布）。"]
         points, grade = data.get("points"), data["grade"]
         if points is not None:
@@ -119,7 +122,7 @@ class ContractPayload(StrictSchema):
     subject = text(200, required=False)
     amount = Amount(required=True, positive=True)
     signed_on = PastDate()
-    due_on = fields.Date(required=True)
+    due_on = Day(required=True)
     fulfilled_on = PastDate()
     status = fields.String(required=True, validate=one_of(CONTRACT_STATUSES))
     breach_amount = Amount()
@@ -262,8 +265,8 @@ class LicencePayload(StrictSchema):
     certificate_no = text(100, required=False)
     content = text(2000)
     decided_on = PastDate(required=True)
-    valid_from = fields.Date(required=True)
-    valid_to = fields.Date()
+    valid_from = Day(required=True)
+    valid_to = Day()
     authority = text(200)
     authority_uscc = UsccField(required=True)
     status = fields.String(load_default="valid", validate=one_of(("valid", "invalid", "revoked")))
@@ -301,7 +304,7 @@ class PenaltyPayload(StrictSchema):
     fine_amount = Amount(places=6)  # 万元
     confiscated_amount = Amount(places=6)  # 万元
     decided_on = PastDate(required=True)
-    publish_until = fields.Date(required=True)  # 公示截止期
+    publish_until = Day(required=True)  # 公示截止期
     authority = text(200)
     authority_uscc = UsccField(required=True)
     serious = Flag(load_default=False)  # 严重失信行为
@@ -315,6 +318,8 @@ class PenaltyPayload(StrictSchema):
             errors["publish_until"] = ["公示截止期应晚于处罚决定日期。"]
         elif until > add_years(decided, 3):
             errors["publish_until"] = ["公示期最长 3 年。"]
+        elif not data.get("serious") and until > add_years(decided, 1):
+            errors["publish_until"] = ["一般行政处罚公示期最长 1 年（严重失信行为最长 3 年）。"]
         if "fine" in data["penalty_types"] and not data.get("fine_amount"):
             errors["fine_amount"] = ["处罚类别含罚款，须填写罚款金额（万元）。"]
         if "confiscation" in data["penalty_types"] and not data.get("confiscated_amount"):
@@ -391,7 +396,7 @@ class BiddingPayload(StrictSchema):
     result = fields.String(required=True, validate=one_of(BID_RESULTS))
     amount = Amount()
     violation = fields.String(validate=one_of(BID_VIOLATIONS))
-    ban_until = fields.Date()
+    ban_until = Day()
 
     @validates_schema(skip_on_field_errors=True)
     def _check(self, data: dict[str, Any], **_: Any) -> None:
@@ -435,7 +440,7 @@ class LoanPayload(StrictSchema):
     lender_uscc = UsccField()
     amount = Amount(required=True, positive=True)
     start_on = PastDate(required=True)
-    end_on = fields.Date(required=True)
+    end_on = Day(required=True)
     status = fields.String(required=True, validate=one_of(LOAN_STATUSES))
     overdue_days = Int(validate=validate.Range(min=1, error="逾期天数应大于 0。"))
     overdue_amount = Amount()

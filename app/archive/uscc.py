@@ -16,9 +16,13 @@ ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 VALUES = {c: i for i, c in enumerate(ALPHABET)}
 WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
 ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
+# GB 32100-2015 appendix A: registration authority (position 1) and entity type (position 2).
 REGISTRATION_AUTHORITIES = {
-    "1": "机构编制", "5": "民政", "9": "工商（市场监管）", "Y": "其他",
+    "1": "机构编制", "2": "外交", "3": "司法行政", "4": "文化", "5": "民政", "6": "旅游",
+    "7": "宗教", "8": "工会", "9": "工商（市场监管）", "A": "中央军委改革和编制办公室",
+    "N": "农业", "Y": "其他",
 }
+ENTITY_TYPES = frozenset("1239")
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,10 @@ def check_uscc(raw: str, *, allow_legacy: bool = False) -> UsccCheck:
             code, False,
             error=f"统一社会信用代码含非法字符 {''.join(dict.fromkeys(bad))}（不使用 I、O、S、V、Z）",
         )
+    if code[0] not in REGISTRATION_AUTHORITIES:
+        return UsccCheck(code, False, error=f"第 1 位登记管理部门代码 {code[0]} 不存在（应为 1–9、A、N、Y）")
+    if code[1] not in ENTITY_TYPES:
+        return UsccCheck(code, False, error=f"第 2 位机构类别代码 {code[1]} 不存在（应为 1、2、3 或 9）")
     if not code[2:8].isdigit():
         return UsccCheck(code, False, error="第 3–8 位应为行政区划代码（6 位数字）")
     expected = check_char(code[:17])
