@@ -206,7 +206,9 @@ class RowGen:
 
     def tax(self, uscc: str) -> dict[str, Any]:
         rng = self.rng
-        year = rng.randint(max(2014, self.today.year - 6), self.today.year - 1)
+        # Grades for year Y are published in April of Y+1.
+        latest = self.today.year - 1 if self.today.month >= 4 else self.today.year - 2
+        year = rng.randint(max(2014, latest - 5), latest)
         grade = rng.choices("ABMCD", [40, 35, 5, 15, 5])[0]
         p: dict[str, Any] = {"year": year, "grade": grade}
         if grade in "CD" and rng.random() < 0.5:

@@ -407,8 +407,11 @@ class _Ingestor:
             }
             for v, _ in pending
         ]
+        # Table-level insert: every row has the same keys, so one multi-row statement per
+        # batch (the ORM bulk path splits rows whose None keys differ into tiny statements).
+        table = CreditRecord.__table__
         ids = self.session.scalars(
-            sa.insert(CreditRecord).returning(CreditRecord.id, sort_by_parameter_order=True), params
+            sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), params
         ).all()
         for (v, row), rid in zip(pending, ids, strict=True):
             row.record_id = rid
