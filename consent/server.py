@@ -111,7 +111,3 @@ class Protector(ResourceProtector):  # type: ignore[misc]
 authorization = Server()
 require_oauth = Protector()
 require_oauth.register_token_validator(HashedBearerTokenValidator())
-
-
-def client_of(token: OAuthToken) -> OAuthClient:
-    return token.client
