@@ -113,10 +113,10 @@ def db_revision(ctx: Context, message: str) -> None:
     migrate.revision(ctx.settings.database_url, message)
 
 
-def _progress() -> Progress:
+def _progress(*, auto_refresh: bool = True) -> Progress:
     return Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=False,
+        console=console, transient=False, auto_refresh=auto_refresh,
     )
 
 
@@ -127,41 +127,46 @@ def _progress() -> Progress:
 @click.option("--mode", type=click.Choice(["partial", "all_or_nothing"]), default="partial", show_default=True)
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               help="把被拒行写入此文件（NDJSON）")
-@click.option("--chunk-size", default=2000, show_default=True, type=int)
+@click.option("--chunk-size", default=2000, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--workers", type=click.IntRange(0, 64), default=None,
+              help="校验进程数（默认每个 CPU 核一个；0 表示在本进程内校验）")
 @pass_ctx
 def import_records(ctx: Context, file: Path, provider_code: str, fmt: str | None, mode: str,
-                   report_path: Path | None, chunk_size: int) -> None:
+                   report_path: Path | None, chunk_size: int, workers: int | None) -> None:
+    from app.archive.ingestion import default_workers, ingest_records
     from app.archive.readers import detect_format, iter_file, iter_stream
-    from app.archive.services import get_provider, ingest_records
+    from app.archive.services import get_provider
 
     try:
         if str(file) == "-":
             if not fmt:
                 _fail("从标准输入导入时须用 --format 指定格式")
-            rows = iter_stream(sys.stdin.buffer, fmt or "ndjson")
+            rows = iter_stream(sys.stdin.buffer, fmt or "ndjson", lazy=True)
         else:
             if not file.exists():
                 _fail(f"文件不存在：{file}")
             fmt = fmt or detect_format(file)
-            rows = iter_file(file, fmt)
+            rows = iter_file(file, fmt, lazy=True)
     except ValueError as exc:
         _fail(str(exc))
         return
     tty = console.is_terminal
     total = None if str(file) == "-" or fmt == "json" else _count_rows(file, fmt or "")
     try:
-        with ctx.db.transaction() as session, _progress() as progress:
+        # No refresh thread: the bar is redrawn per chunk, and validation workers can fork.
+        with ctx.db.transaction() as session, _progress(auto_refresh=False) as progress:
             task = progress.add_task(f"导入 {file.name}", total=total)
             provider = get_provider(session, provider_code)
 
             def on_chunk(res: Any) -> None:
-                progress.update(task, completed=res.total)
+                progress.update(task, completed=res.total, refresh=True)
                 if not tty:
                     print(f"已处理 {res.total} 行（接受 {res.accepted}，未变 {res.unchanged}，"
                           f"更正 {res.corrected}，拒绝 {res.refused}），尚未提交", file=sys.stderr, flush=True)
 
             result = ingest_records(session, provider, rows, source="file", filename=str(file), mode=mode,
-                                    chunk_size=chunk_size, keep_rows=False, on_chunk=on_chunk)
+                                    chunk_size=chunk_size, keep_rows=False, on_chunk=on_chunk,
+                                    workers=default_workers() if workers is None else workers)
     except DomainError as exc:
         _domain_error(exc)
         return
@@ -204,8 +209,9 @@ def enterprises() -> None:
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "ndjson"]))
 @pass_ctx
 def enterprises_import(ctx: Context, file: Path, fmt: str | None) -> None:
+    from app.archive.ingestion import RowError
     from app.archive.readers import iter_file
-    from app.archive.services import RowError, upsert_enterprise
+    from app.archive.services import upsert_enterprise
 
     created = updated = 0
     refused: list[tuple[int, str]] = []

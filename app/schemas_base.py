@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,8 +18,16 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 CHINA_TZ = ZoneInfo("Asia/Shanghai")
 
 
+_today: tuple[int, dt.date] = (0, dt.date.min)
+
+
 def today_cn() -> dt.date:
-    return dt.datetime.now(CHINA_TZ).date()
+    """Today in China Standard Time (looked up at most once a second: validation asks a lot)."""
+    global _today
+    second = int(time.time())
+    if _today[0] != second:
+        _today = (second, dt.datetime.now(CHINA_TZ).date())
+    return _today[1]
 
 
 # Chinese default messages for the field types we use (user-facing text is Chinese).
@@ -49,10 +58,16 @@ def one_of(choices: Any) -> validate.OneOf:
     return validate.OneOf(values, error="取值应为以下之一：" + "、".join(values) + "。")
 
 
+def no_nul(value: str) -> None:
+    # PostgreSQL text and jsonb cannot hold U+0000; refuse it rather than fail the batch.
+    if "\x00" in value:
+        raise ValidationError("不能包含空字符（U+0000）。")
+
+
 def text(max_len: int, *, required: bool = True, **kw: Any) -> fields.String:
     return fields.String(
         required=required,
-        validate=validate.Length(min=1, max=max_len, error=f"长度应为 1–{max_len} 个字符。"),
+        validate=[validate.Length(min=1, max=max_len, error=f"长度应为 1–{max_len} 个字符。"), no_nul],
         **kw,
     )
 

@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import Institution, User
 from app.accounts.services import create_institution, create_user, set_password
+from app.archive.ingestion import ingest_records
 from app.archive.models import DataProvider, Segment
 from app.archive.regions import COUNTIES
-from app.archive.services import create_provider, ingest_records, upsert_enterprise
+from app.archive.services import create_provider, upsert_enterprise
 from app.archive.uscc import ALPHABET, make_uscc
 from app.crypto import FieldCipher
 from consent.services import clients_of_provider, register_client

@@ -4,7 +4,7 @@ SQLite and PostgreSQL, against the floor of a bare SQLAlchemy Core ``insert``.
     .venv/bin/python bench/ingest.py [--records 100000] [--firms 2000]
                                      [--backend sqlite|postgresql|both]
                                      [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
-                                     [--chunk-size 2000] [--profile 25] [--tracemalloc]
+                                     [--chunk-size 2000] [--workers N] [--profile 25] [--tracemalloc]
 
 For each backend:
 
@@ -79,6 +79,12 @@ def rss_now_mb() -> float:
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
+
+
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and its exited children (the workers)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def pg_url(base: str, schema: str) -> str:
@@ -344,13 +350,16 @@ def populate(url: str, firms: list[dict[str, Any]]) -> int:
 
 
 def measure_service(url: str, path: str, chunk_size: int, profile_top: int,
-                    trace: bool) -> dict[str, Any]:
+                    trace: bool, workers: int | None) -> dict[str, Any]:
     import tracemalloc
 
+    from app.archive.ingestion import default_workers, ingest_records
     from app.archive.models import CreditRecord
     from app.archive.readers import iter_file
-    from app.archive.services import get_provider, ingest_records
+    from app.archive.services import get_provider
     from app.db import Database
+
+    workers = default_workers() if workers is None else workers
 
     db = Database(url)
     with db.engine.connect() as conn:  # open the pooled connection outside the timing
@@ -361,19 +370,23 @@ def measure_service(url: str, path: str, chunk_size: int, profile_top: int,
         tracemalloc.start()
     if profiler:
         profiler.enable()
+    cpu0 = cpu_seconds()
     t0 = time.perf_counter()
     with db.transaction() as s:
         provider = get_provider(s, PROVIDER_CODE)
-        result = ingest_records(s, provider, iter_file(Path(path)), source="file",
+        result = ingest_records(s, provider, iter_file(Path(path), lazy=True), source="file",
                                 filename=Path(path).name, mode="partial", chunk_size=chunk_size,
-                                keep_rows=False)
+                                keep_rows=False, workers=workers)
     seconds = time.perf_counter() - t0
+    cpu = cpu_seconds() - cpu0
     if profiler:
         profiler.disable()
     traced = tracemalloc.get_traced_memory()[1] / 2**20 if trace else None
     if trace:
         tracemalloc.stop()
     peak = peak_rss_mb()
+    # The validation workers have exited; the largest one's peak, counted once per worker.
+    worker_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 if workers else 0.0
     with db.transaction() as s:
         stored = s.scalar(sa.select(sa.func.count()).select_from(CreditRecord))
     db.dispose()
@@ -387,15 +400,21 @@ def measure_service(url: str, path: str, chunk_size: int, profile_top: int,
     return {
         "seconds": seconds, "total": result.total, "accepted": result.accepted,
         "refused": result.refused, "first_refusal": result.refusals[0].errors if result.refusals else None,
-        "stored": stored, "base_rss": base_rss, "peak_rss": peak, "traced_peak": traced,
+        "stored": stored, "base_rss": base_rss, "peak_rss": peak + workers * worker_peak,
+        "cpu": cpu, "main_peak": peak, "worker_peak": worker_peak, "workers": workers, "traced_peak": traced,
         "profile": profile_text,
     }
 
 
+def day(iso: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(iso) if iso else None
+
+
 def measure_floor(url: str, path: str, chunk_size: int, run_id: int, variant: str) -> dict[str, Any]:
+    from app.archive.ingestion import validate_record
     from app.archive.models import CreditRecord, Enterprise, RecordStatus
     from app.archive.readers import iter_file
-    from app.archive.services import get_provider, validate_record
+    from app.archive.services import get_provider
     from app.db import Database, utcnow
     from app.schemas_base import today_cn
 
@@ -411,12 +430,12 @@ def measure_floor(url: str, path: str, chunk_size: int, run_id: int, variant: st
         for raw in iter_file(Path(path)):
             v = validate_record(provider, raw)
             assert not isinstance(v, dict), v
-            expired = v.expires_on is not None and v.expires_on <= today
+            expired = v.expires_on is not None and v.expires_on <= today.isoformat()
             params.append({
                 "enterprise_id": ent_ids[v.uscc], "provider_id": provider_id,
                 "provider_ref": v.ref, "category": v.category, "polarity": v.polarity,
-                "severity": v.severity, "occurred_on": v.occurred_on, "ended_on": v.ended_on,
-                "expires_on": v.expires_on,
+                "severity": v.severity, "occurred_on": day(v.occurred_on), "ended_on": day(v.ended_on),
+                "expires_on": day(v.expires_on),
                 "status": RecordStatus.expired if expired else RecordStatus.active,
                 "payload": v.payload, "content_digest": v.digest, "version": 1, "run_id": run_id,
                 "received_at": now, "updated_at": now,
@@ -451,11 +470,13 @@ def bench_backend(backend: str, args: argparse.Namespace, firms: list[dict[str, 
     print(f"  [{backend}] three fresh databases with {len(firms)} firms each "
           f"in {time.perf_counter() - t:.1f} s", flush=True)
 
-    svc = in_child(measure_service, url, str(ndjson), args.chunk_size, args.profile, args.tracemalloc)
+    svc = in_child(measure_service, url, str(ndjson), args.chunk_size, args.profile, args.tracemalloc,
+                   args.workers)
     if svc["refused"]:
         raise SystemExit(f"[{backend}] {svc['refused']} rows refused, e.g. {svc['first_refusal']}")
     assert svc["accepted"] == svc["total"] == svc["stored"] == args.records, svc
-    print(f"  [{backend}] service: {svc['seconds']:.2f} s", flush=True)
+    print(f"  [{backend}] service: {svc['seconds']:.2f} s, {svc['cpu']:.2f} CPU s "
+          f"({svc['workers']} validation workers)", flush=True)
     if svc["profile"]:
         print(svc["profile"])
 
@@ -475,6 +496,8 @@ def main() -> None:
     ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     ap.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     ap.add_argument("--chunk-size", type=int, default=2000)
+    ap.add_argument("--workers", type=int, default=None,
+                    help="validation processes (default: as `powercredit import`, one per core)")
     ap.add_argument("--seed", type=int, default=20240601)
     ap.add_argument("--profile", type=int, default=0, metavar="N",
                     help="cProfile the service run and print its top N functions (distorts timing)")
@@ -528,7 +551,8 @@ def main() -> None:
         svc, floor = r["svc"], r["floor"]
         extra = f", tracemalloc peak {svc['traced_peak']:.1f} MB" if svc["traced_peak"] is not None else ""
         print(f"{r['backend']}: service RSS {svc['base_rss']:.1f} MB before ingest -> peak "
-              f"{svc['peak_rss']:.1f} MB{extra}; floor child peak RSS {floor['peak_rss']:.1f} MB "
+              f"{svc['main_peak']:.1f} MB in the main process + {svc['workers']} validation worker(s) "
+              f"x {svc['worker_peak']:.1f} MB = {svc['peak_rss']:.1f} MB{extra}; floor child peak RSS {floor['peak_rss']:.1f} MB "
               f"(validated rows held in memory, outside the timing)")
     print(f"targets: >= {TARGETS['sqlite']:,} rec/s SQLite, >= {TARGETS['postgresql']:,} rec/s PostgreSQL, "
           f"peak RSS < {RSS_LIMIT_MB} MB; ratio = service rec/s / floor rec/s")

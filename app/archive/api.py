@@ -14,7 +14,7 @@ from flask_smorest import Blueprint
 from app.accounts.auth import require_user
 from app.accounts.models import Role
 from app.accounts.services import require_archive_access
-from app.archive import schemas, services
+from app.archive import ingestion, schemas, services
 from app.archive.errors import BatchTooLarge
 from app.errors import InvalidInput, UnsupportedMediaType
 from app.extensions import cipher, csrf, db_session, settings
@@ -101,7 +101,7 @@ def _parse_batch_body() -> list[Any]:
         try:
             out.append(json.loads(line, parse_float=Decimal))
         except ValueError as exc:
-            out.append(services.RowError(f"第 {n} 行不是合法的 JSON：{exc}"))
+            out.append(ingestion.RowError(f"第 {n} 行不是合法的 JSON：{exc}"))
     return out
 
 
@@ -143,7 +143,7 @@ class RecordBatch(MethodView):
         if len(rows) > limit:
             raise BatchTooLarge(f"一批最多 {limit} 条记录，本批 {len(rows)} 条，请拆分后重试",
                                 errors={"_batch": [f"超过每批 {limit} 条的上限。"]})
-        result = services.ingest_records(session, provider, rows, source="api", mode=args["mode"])
+        result = ingestion.ingest_records(session, provider, rows, source="api", mode=args["mode"])
         if not result.committed:
             errors = {
                 f"rows[{r.index}].{field}": msgs

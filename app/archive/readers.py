@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import ijson
 
-from app.archive.services import RowError
+from app.archive.ingestion import JsonLine, RowError
 
 ENVELOPE_COLUMNS = ("provider_ref", "uscc", "category", "ended_on")
 FORMATS = ("csv", "json", "ndjson")
@@ -57,9 +57,13 @@ def iter_csv(fh: IO[str], *, envelope: bool = True) -> Iterator[Any]:
         yield out
 
 
-def iter_ndjson(fh: IO[str]) -> Iterator[Any]:
+def iter_ndjson(fh: IO[str], *, lazy: bool = False) -> Iterator[Any]:
+    """Parsed lines; with ``lazy``, ``JsonLine``s that ingestion parses where it validates."""
     for line_no, line in enumerate(fh, start=1):
         if not line.strip():
+            continue
+        if lazy:
+            yield JsonLine(line_no, line.rstrip("\n"))
             continue
         try:
             yield json.loads(line, parse_float=Decimal)
@@ -74,14 +78,14 @@ def iter_json_array(fh: IO[bytes]) -> Iterator[Any]:
         yield RowError(f"JSON 文件在此处无法解析：{exc}")
 
 
-def iter_file(path: Path, fmt: str | None = None, *, envelope: bool = True) -> Iterator[Any]:
+def iter_file(path: Path, fmt: str | None = None, *, envelope: bool = True, lazy: bool = False) -> Iterator[Any]:
     fmt = fmt or detect_format(path)
     if fmt == "json":
         with path.open("rb") as fh:
             yield from iter_json_array(fh)
     elif fmt == "ndjson":
         with path.open("r", encoding="utf-8-sig") as fh:
-            yield from iter_ndjson(fh)
+            yield from iter_ndjson(fh, lazy=lazy)
     elif fmt == "csv":
         with path.open("r", encoding="utf-8-sig", newline="") as fh:
             yield from iter_csv(fh, envelope=envelope)
@@ -89,10 +93,10 @@ def iter_file(path: Path, fmt: str | None = None, *, envelope: bool = True) -> I
         raise ValueError(f"不支持的格式 {fmt}")
 
 
-def iter_stream(fh: IO[bytes], fmt: str, *, envelope: bool = True) -> Iterator[Any]:
+def iter_stream(fh: IO[bytes], fmt: str, *, envelope: bool = True, lazy: bool = False) -> Iterator[Any]:
     """The same, from an open binary stream (stdin, a pipe)."""
     if fmt == "json":
         yield from iter_json_array(fh)
     else:
         text = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="" if fmt == "csv" else None)
-        yield from (iter_csv(text, envelope=envelope) if fmt == "csv" else iter_ndjson(text))
+        yield from (iter_csv(text, envelope=envelope) if fmt == "csv" else iter_ndjson(text, lazy=lazy))

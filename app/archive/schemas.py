@@ -36,13 +36,16 @@ class EnterpriseInSchema(StrictSchema):
     contact_phone = fields.String(validate=validate.Regexp(PHONE, error="联系电话格式不正确。"))
 
 
+PROVIDER_REF_PATTERN = r"\A[A-Za-z0-9._:/\-]{1,128}\Z"
+
+
 class RecordInSchema(StrictSchema):
     """The envelope of one record in a batch; ``payload`` is checked per category."""
 
     provider_ref = fields.String(
         required=True,
         validate=validate.Regexp(
-            r"^[A-Za-z0-9._:/\-]{1,128}$", error="应为 1–128 位字母、数字或 ._:/- 。"
+            PROVIDER_REF_PATTERN, error="应为 1–128 位字母、数字或 ._:/- 。"
         ),
     )
     uscc = UsccField(required=True)

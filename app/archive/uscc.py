@@ -9,7 +9,7 @@ check digit yet are legally valid; they are accepted only when on the allow-list
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -60,8 +60,12 @@ def legacy_codes() -> frozenset[str]:
     )
 
 
+@lru_cache(maxsize=65536)
 def check_uscc(raw: str, *, allow_legacy: bool = False) -> UsccCheck:
-    """Verify a USCC. ``allow_legacy`` admits the allow-listed pilot codes (imports only)."""
+    """Verify a USCC. ``allow_legacy`` admits the allow-listed pilot codes (imports only).
+
+    Cached: a batch names the same firms over and over (the result is immutable).
+    """
     code = (raw or "").strip().upper()
     if len(code) != 18:
         return UsccCheck(code, False, error=f"统一社会信用代码应为 18 位，实为 {len(code)} 位")

@@ -13,7 +13,7 @@ def test_anonymous_cannot_read_records(client, make_enterprise):
 
 
 def test_firm_reads_its_own_records_but_not_another_firms(client, login, make_user, make_enterprise, make_provider, rows, db):
-    from app.archive.services import ingest_records
+    from app.archive.ingestion import ingest_records
 
     mine, other = make_enterprise(), make_enterprise()
     ingest_records(db, make_provider(), [rows.contract(mine.uscc, "m-1"), rows.contract(other.uscc, "o-1")])
@@ -37,7 +37,7 @@ def test_bank_officer_cannot_browse_archives(client, login, make_user, make_ente
 
 
 def test_operator_reads_any_archive_with_filters(client, login, make_user, make_enterprise, make_provider, rows, db):
-    from app.archive.services import ingest_records
+    from app.archive.ingestion import ingest_records
 
     ent = make_enterprise()
     ingest_records(db, make_provider(), [rows.contract(ent.uscc, "c-1"), rows.utility(ent.uscc, "u-1")])

@@ -101,7 +101,7 @@ def test_an_import_killed_half_way_leaves_the_database_unchanged(cli_db, tmp_pat
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-c", "from app.cli import main; main()", "import", str(fifo), "--provider", "grid",
-         "--format", "ndjson", "--chunk-size", "100"],
+         "--format", "ndjson", "--chunk-size", "100", "--workers", "0"],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, cwd=Path(__file__).resolve().parents[2],
     )
     writer = open(fifo, "w", encoding="utf-8")  # noqa: SIM115 (kept open across the kill)
@@ -150,3 +150,49 @@ def test_enterprise_import_accepts_legacy_codes_with_a_warning(cli_db, tmp_path)
     assert "新增 2 家" in result.output and "拒绝 1 行" in result.output
     assert "早期试点" in result.output
     assert "第 2 行被拒" in result.output
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+    return found
+
+
+def test_killing_an_import_with_validation_workers_leaves_nothing_behind(cli_db, tmp_path):
+    big = tmp_path / "big.ndjson"
+    big.write_text("".join(json.dumps(contract_row(FIRM, f"w-{i}")) + "\n" for i in range(20_000)), encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from app.cli import main; main()", "import", str(big), "--provider", "grid",
+         "--chunk-size", "100", "--workers", "2"],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        seen = b""
+        deadline = time.monotonic() + 60
+        while "已处理 300 行".encode() not in seen:
+            assert time.monotonic() < deadline, seen.decode(errors="replace")
+            chunk = os.read(proc.stderr.fileno(), 4096)
+            assert chunk, f"importer exited early: {seen.decode(errors='replace')}"
+            seen += chunk
+        assert len(_processes_mentioning(str(big))) >= 2  # the importer and its workers
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stderr.close()
+    assert _count(cli_db, CreditRecord) == 0
+    assert _count(cli_db, IngestionRun) == 0
+    deadline = time.monotonic() + 30  # orphaned workers notice their parent is gone and exit
+    while _processes_mentioning(str(big)):
+        assert time.monotonic() < deadline, "validation workers outlived the killed import"
+        time.sleep(0.2)
+    result = CliRunner().invoke(main, ["import", str(big), "--provider", "grid", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert "接受 20000" in result.output
+    assert _count(cli_db, CreditRecord) == 20_000

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app.archive.ingestion import RowError, ingest_records
 from app.archive.models import (
     CreditRecord,
     CreditRecordVersion,
@@ -16,7 +17,7 @@ from app.archive.models import (
     IngestionRun,
     RecordStatus,
 )
-from app.archive.services import RowError, expire_records, ingest_records, record_history
+from app.archive.services import expire_records, record_history
 from app.schemas_base import today_cn
 
 
@@ -150,3 +151,65 @@ def test_a_record_already_past_retention_is_archived_as_expired(db, make_enterpr
     result = ingest_records(db, provider, [old])
     assert result.accepted == 1
     assert db.get(CreditRecord, result.rows[0].record_id).status == RecordStatus.expired
+
+
+AWKWARD = ["反斜杠 \\ 与 \\N 与 \\t", 'quote " and \\"escaped\\"', "tab\there", "new\nline", "cr\rhere",
+           "line\u2028separator", "emoji 🔌 电力", "trailing space "]
+
+
+def test_awkward_text_survives_the_bulk_writer_byte_for_byte(db, make_enterprise, make_provider, rows):
+    """The bulk path (COPY text format on PostgreSQL, executemany on SQLite) stores exactly
+    what was sent: backslashes, quotes, control characters, Unicode line separators."""
+    ent = make_enterprise()
+    provider = make_provider()
+    batch = [rows.contract(ent.uscc, f"t-{i}", subject=text, counterparty_name=text)
+             for i, text in enumerate(AWKWARD)]
+    result = ingest_records(db, provider, batch)
+    assert result.accepted == len(AWKWARD), result.refusals
+    stored = {r.provider_ref: r.payload for r in db.scalars(sa.select(CreditRecord))}
+    for i, text in enumerate(AWKWARD):
+        assert stored[f"t-{i}"]["subject"] == text
+        assert stored[f"t-{i}"]["counterparty_name"] == text
+    # and a resend is recognised as unchanged: the digest is over what was stored
+    again = ingest_records(db, provider, batch)
+    assert again.unchanged == len(AWKWARD)
+
+
+def test_record_ids_reported_are_the_stored_ones(db, make_enterprise, make_provider, rows):
+    ent = make_enterprise()
+    provider = make_provider()
+    result = ingest_records(db, provider, [rows.contract(ent.uscc, f"id-{i}") for i in range(25)], chunk_size=7)
+    stored = dict(db.execute(sa.select(CreditRecord.provider_ref, CreditRecord.id)).all())
+    assert {r.provider_ref: r.record_id for r in result.rows} == stored
+    assert len(set(stored.values())) == 25
+    # a second batch continues the id sequence without collisions
+    more = ingest_records(db, provider, [rows.contract(ent.uscc, f"id-b{i}") for i in range(5)])
+    assert min(r.record_id for r in more.rows) > max(stored.values())
+
+
+def test_a_nul_character_is_refused_with_the_field_named(db, make_enterprise, make_provider, rows):
+    ent = make_enterprise()
+    result = ingest_records(db, make_provider(), [rows.contract(ent.uscc, "nul", subject="a\u0000b")])
+    assert result.refused == 1
+    assert "payload.subject" in result.refusals[0].errors
+
+
+def test_validation_workers_give_the_same_report_as_in_process(db, make_enterprise, make_provider, rows):
+    ent = make_enterprise()
+    provider = make_provider()
+    batch: list[Any] = []
+    for i in range(60):
+        row = rows.contract(ent.uscc, f"w-{i}") if i % 2 else rows.utility(ent.uscc, f"w-{i}")
+        if i % 7 == 0:
+            row["payload"]["status"] = "nonsense"
+        batch.append(row)
+    batch.append(RowError("第 61 行不是合法的 JSON"))
+    with_workers = ingest_records(db, provider, batch, chunk_size=8, workers=2)
+    in_process = ingest_records(db, make_provider(), batch, chunk_size=8, workers=0)
+
+    def report(result: Any) -> list[tuple[int, str, str | None, Any]]:
+        return [(r.index, r.status, r.provider_ref, r.errors) for r in result.rows]
+
+    assert report(with_workers) == report(in_process)
+    assert with_workers.refused == in_process.refused == 10
+    assert with_workers.accepted == in_process.accepted == 51
