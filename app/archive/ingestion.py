@@ -375,8 +375,9 @@ def _validated(rights: ProviderRights, rows: Iterable[Any], chunk_size: int,
         ahead.append(pool.submit(_validate_in_worker, rights, _LineBlock.pack(second)))
         for chunk in chunks:
             ahead.append(pool.submit(_validate_in_worker, rights, _LineBlock.pack(chunk)))
-            # At most 2 chunks per worker in flight; hand on what is ready at once.
-            while ahead and (len(ahead) > workers * 2 or ahead[0].done()):
+            # At most 2 chunks per worker in flight; what is ready is handed on early as
+            # long as every worker still has a chunk to chew on.
+            while len(ahead) > workers * 2 or (len(ahead) > workers and ahead[0].done()):
                 yield _from_worker(ahead.popleft())
         while ahead:
             yield _from_worker(ahead.popleft())
