@@ -13,7 +13,7 @@ import calendar
 import datetime as dt
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -33,6 +33,7 @@ from app.schemas_base import (
     text,
     today_cn,
 )
+from app.schemas_fast import FastLoader
 
 RETENTION_YEARS = 5
 
@@ -528,6 +529,10 @@ class CategorySpec:
     category: Category
     schema: Schema
     classify: Callable[[dict[str, Any]], Classification]
+    fast: FastLoader = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fast", FastLoader(self.schema))
 
 
 CATEGORIES: dict[str, CategorySpec] = {

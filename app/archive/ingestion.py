@@ -235,10 +235,12 @@ def validate_record(provider: ProviderRights | DataProvider, raw: Any, index: in
     if not provider.may_submit(category):
         return {"category": [f"数据源 {provider.code} 无权报送“{CATEGORY_LABELS[Category(category)]}”（{category}）类记录。"]}
     spec = CATEGORIES[category]
-    try:
-        payload = spec.schema.load(raw_payload)
-    except ValidationError as exc:
-        return flatten_messages(exc.messages, "payload")
+    payload = spec.fast.load(raw_payload)  # clean payloads; anything doubtful goes through load
+    if payload is None:
+        try:
+            payload = spec.schema.load(raw_payload)
+        except ValidationError as exc:
+            return flatten_messages(exc.messages, "payload")
     cls = spec.classify(payload)
     ended_on = given_end or cls.ended_on
     if ended_on is not None and ended_on < cls.occurred_on:

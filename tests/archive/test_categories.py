@@ -875,3 +875,57 @@ def test_future_date_message_mentions_future(category: str, field: str) -> None:
         load(category, payload(category, **{field: FUTURE}))
     assert field in info.value.messages
     assert "未来" in info.value.messages[field][0]
+
+
+# --- the fast path used by bulk ingestion (app/schemas_fast.py) ----------------------------
+
+
+def _agrees(category: str, body: Any) -> Any:
+    """The fast path returns what schema.load returns, or None; never accepts what it refuses."""
+    spec = CATEGORIES[category]
+    fast = spec.fast.load(body)
+    try:
+        slow = spec.schema.load(body)
+    except ValidationError:
+        assert fast is None, (category, body, fast)
+        return None
+    assert fast is None or fast == slow, (category, body, fast, slow)
+    return fast
+
+
+@pytest.mark.parametrize("category", ALL_CATEGORIES, ids=ALL_CATEGORIES)
+def test_fast_path_loads_every_valid_payload_exactly_like_the_schema(category: str) -> None:
+    assert CATEGORIES[category].fast.supported
+    assert _agrees(category, payload(category)) is not None
+
+
+@pytest.mark.parametrize(("category", "drop", "changes", "field"), BAD_PAYLOADS)
+def test_fast_path_never_accepts_a_bad_payload(
+    category: str, drop: tuple[str, ...], changes: dict[str, Any], field: str
+) -> None:
+    assert _agrees(category, payload(category, drop=drop, **changes)) is None
+
+
+@pytest.mark.parametrize(("category", "drop", "changes", "polarity", "severity"), CLASSIFICATIONS)
+def test_fast_path_agrees_on_every_classification_case(
+    category: str, drop: tuple[str, ...], changes: dict[str, Any], polarity: Polarity, severity: int
+) -> None:
+    assert _agrees(category, payload(category, drop=drop, **changes)) is not None
+
+
+JUNK = ["", " ", "abc", "2099-01-01", FUTURE, "1900-01-01", "-1", "1e3", "12.345", -1, 0, 1.5, True,
+        None, [], {}, ["a"], "０", "9" * 30, "2024-13", "2024-02-30", USCC_BAD, LEGACY_USCC, "a\u0000b"]
+
+
+@pytest.mark.parametrize("category", ALL_CATEGORIES, ids=ALL_CATEGORIES)
+def test_fast_path_agrees_with_the_schema_on_junk_in_every_field(category: str) -> None:
+    body = payload(category)
+    fields_ = list(CATEGORIES[category].schema.load_fields)
+    checked = 0
+    for name in fields_:
+        for junk in JUNK:
+            _agrees(category, {**body, name: junk})
+            checked += 1
+        without = {k: v for k, v in body.items() if k != name}
+        _agrees(category, without)
+    assert checked == len(fields_) * len(JUNK)
