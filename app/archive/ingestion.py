@@ -492,12 +492,13 @@ class _Ingestor:
                       "WHERE uscc IN (SELECT jsonb_array_elements_text(CAST(:codes AS jsonb)))",
         "sqlite": "SELECT uscc, id FROM enterprise WHERE uscc IN (SELECT value FROM json_each(:codes))",
     }
-    # The join on the unnested list keeps PostgreSQL on the unique (provider_id,
-    # provider_ref) index even while the table's statistics still say "empty" mid-import.
+    # One index probe per ref (LATERAL … LIMIT 1): mid-import the table's statistics still
+    # say "empty", and a plain join would scan every row the provider has sent so far.
     _EXISTING = {
-        "postgresql": "SELECT r.id, r.provider_ref, r.content_digest "
+        "postgresql": "SELECT r.id, q.ref, r.content_digest "
                       "FROM jsonb_array_elements_text(CAST(:refs AS jsonb)) AS q(ref) "
-                      "JOIN credit_record r ON r.provider_id = :pid AND r.provider_ref = q.ref",
+                      "CROSS JOIN LATERAL (SELECT c.id, c.content_digest FROM credit_record c "
+                      "WHERE c.provider_id = :pid AND c.provider_ref = q.ref LIMIT 1) AS r",
         "sqlite": "SELECT id, provider_ref, content_digest FROM credit_record "
                   "WHERE provider_id = :pid AND provider_ref IN (SELECT value FROM json_each(:refs))",
     }
