@@ -117,6 +117,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if url.startswith("postgresql"):  # COPY and jsonb text are UTF-8, whatever PGCLIENTENCODING says
+        kwargs.setdefault("connect_args", {}).setdefault("client_encoding", "utf8")
     return sa.create_engine(url, **kwargs)
 
 

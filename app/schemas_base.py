@@ -59,9 +59,14 @@ def one_of(choices: Any) -> validate.OneOf:
 
 
 def no_nul(value: str) -> None:
-    # PostgreSQL text and jsonb cannot hold U+0000; refuse it rather than fail the batch.
+    """Text every database can store: no U+0000 (PostgreSQL refuses it) and no lone
+    surrogates (JSON can spell them, "\\ud800", but no encoding can store them)."""
     if "\x00" in value:
         raise ValidationError("不能包含空字符（U+0000）。")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError("含有无法编码的字符（孤立的 UTF-16 代理项）。") from exc
 
 
 def text(max_len: int, *, required: bool = True, **kw: Any) -> fields.String:

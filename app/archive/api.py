@@ -85,11 +85,14 @@ def _parse_batch_body() -> list[Any]:
             f"不支持的内容类型 {mimetype or '（未指定）'}：请使用 application/json（JSON 数组）"
             " 或 application/x-ndjson（每行一个 JSON 对象）"
         )
-    body = request.get_data(cache=False).decode("utf-8", errors="strict") if request.content_length != 0 else ""
+    try:
+        body = request.get_data(cache=False).decode("utf-8", errors="strict") if request.content_length != 0 else ""
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("请求体不是合法的 UTF-8 文本", errors={"_batch": [str(exc)]}) from exc
     if mimetype == "application/json":
         try:
             rows = json.loads(body, parse_float=Decimal)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise InvalidInput("请求体不是合法的 JSON", errors={"_batch": [str(exc)]}) from exc
         if not isinstance(rows, list):
             raise InvalidInput("请求体应为 JSON 数组", errors={"_batch": ["应为记录的 JSON 数组。"]})
@@ -98,10 +101,7 @@ def _parse_batch_body() -> list[Any]:
     for n, line in enumerate(body.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            out.append(json.loads(line, parse_float=Decimal))
-        except ValueError as exc:
-            out.append(ingestion.RowError(f"第 {n} 行不是合法的 JSON：{exc}"))
+        out.append(ingestion.JsonLine(n, line).parse())
     return out
 
 

@@ -83,6 +83,8 @@ class JsonLine:
             return json.loads(self.text, parse_float=Decimal)
         except ValueError as exc:
             return RowError(f"第 {self.line_no} 行不是合法的 JSON：{exc}")
+        except RecursionError:
+            return RowError(f"第 {self.line_no} 行的 JSON 嵌套过深。")
 
 
 @dataclass
@@ -458,13 +460,15 @@ class _Writer:
         cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             with cursor.copy(f"COPY credit_record ({columns}) FROM STDIN") as copy:
-                copy.write("".join(lines).encode())
+                copy.write("".join(lines))  # psycopg encodes for the connection
         finally:
             cursor.close()
 
 
 class _Ingestor:
     """Classifies and writes validated chunks of one batch inside one transaction."""
+
+    ENTERPRISE_CACHE = 200_000  # USCC -> id entries kept between chunks
 
     def __init__(self, session: Session, provider: DataProvider, run: IngestionRun,
                  result: BatchResult, keep_rows: bool, today: str) -> None:
@@ -508,11 +512,11 @@ class _Ingestor:
         return json.dumps(values)
 
     def _lookup_enterprises(self, usccs: set[str]) -> None:
+        if len(self.enterprise_ids) > self.ENTERPRISE_CACHE:  # bounded; clear before looking
+            self.enterprise_ids.clear()
         missing = [u for u in usccs if u not in self.enterprise_ids]
         if not missing:
             return
-        if len(self.enterprise_ids) > 200_000:
-            self.enterprise_ids.clear()
         query = sa.text(self._ENTERPRISES[self.writer.dialect_name])
         self.enterprise_ids.update(self.session.execute(query, {"codes": self._list(missing)}).all())
 

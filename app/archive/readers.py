@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
@@ -62,13 +60,8 @@ def iter_ndjson(fh: IO[str], *, lazy: bool = False) -> Iterator[Any]:
     for line_no, line in enumerate(fh, start=1):
         if not line.strip():
             continue
-        if lazy:
-            yield JsonLine(line_no, line.rstrip("\n"))
-            continue
-        try:
-            yield json.loads(line, parse_float=Decimal)
-        except ValueError as exc:
-            yield RowError(f"第 {line_no} 行不是合法的 JSON：{exc}")
+        raw = JsonLine(line_no, line.rstrip("\n"))
+        yield raw if lazy else raw.parse()
 
 
 def iter_json_array(fh: IO[bytes]) -> Iterator[Any]:

@@ -136,3 +136,20 @@ def test_a_client_that_is_not_a_provider_cannot_submit(client, make_client, toke
                        headers=_auth(token_for(oc, secret)))
     assert resp.status_code == 422
     assert resp.get_json()["code"] == "not_a_provider"
+
+
+def test_hostile_bodies_are_problems_or_refused_rows_never_500(client, make_enterprise, make_provider, make_client,
+                                                               token_for, rows):
+    ent = make_enterprise()
+    oc, secret = make_client(make_provider())
+    auth = _auth(token_for(oc, secret))
+    nested = json.dumps(rows.utility(ent.uscc, "u-1")) + "\n" + "[" * 100_000 + "\n"
+    resp = client.post("/api/v1/records/batch", data=nested.encode(),
+                       headers={**auth, "Content-Type": "application/x-ndjson"})
+    assert resp.status_code == 200
+    assert (resp.get_json()["accepted"], resp.get_json()["refused"]) == (1, 1)
+    resp = client.post("/api/v1/records/batch", data=b"[" * 100_000, headers={**auth, "Content-Type": "application/json"})
+    assert resp.status_code == 422 and resp.mimetype == "application/problem+json"
+    resp = client.post("/api/v1/records/batch", data=b"[\xff\xfe]", headers={**auth, "Content-Type": "application/json"})
+    assert resp.status_code == 422 and resp.mimetype == "application/problem+json"
+    assert "_batch" in resp.get_json()["errors"]

@@ -213,3 +213,48 @@ def test_validation_workers_give_the_same_report_as_in_process(db, make_enterpri
     assert report(with_workers) == report(in_process)
     assert with_workers.refused == in_process.refused == 10
     assert with_workers.accepted == in_process.accepted == 51
+
+
+def test_firms_seen_before_the_enterprise_cache_is_cleared_are_still_found(db, make_enterprise, make_provider,
+                                                                          rows, monkeypatch):
+    from app.archive import ingestion
+
+    monkeypatch.setattr(ingestion._Ingestor, "ENTERPRISE_CACHE", 1)
+    a, b = make_enterprise(), make_enterprise()
+    batch = [rows.contract(a.uscc, "a-1"), rows.contract(b.uscc, "b-1"), rows.contract(a.uscc, "a-2")]
+    result = ingest_records(db, make_provider(), batch, chunk_size=1)
+    assert (result.accepted, result.refused) == (3, 0), result.refusals
+
+
+def test_a_lone_surrogate_is_refused_with_the_field_named(db, make_enterprise, make_provider, rows):
+    ent = make_enterprise()
+    result = ingest_records(db, make_provider(), [rows.contract(ent.uscc, "s-1", subject="bad \ud800 text"),
+                                                  rows.contract(ent.uscc, "s-2")])
+    assert (result.accepted, result.refused) == (1, 1)
+    assert "payload.subject" in result.refusals[0].errors
+
+
+def test_absurdly_nested_json_is_one_refused_row(db, make_enterprise, make_provider, rows):
+    import json
+
+    from app.archive.ingestion import JsonLine
+
+    ent = make_enterprise()
+    batch = [JsonLine(1, "[" * 100_000), JsonLine(2, json.dumps(rows.contract(ent.uscc, "n-1")))]
+    result = ingest_records(db, make_provider(), batch)
+    assert (result.accepted, result.refused) == (1, 1)
+    assert result.refusals[0].errors == {"_row": ["第 1 行的 JSON 嵌套过深。"]}
+
+
+def test_postgresql_connections_speak_utf8_whatever_the_environment_says(db, monkeypatch):
+    from app.db import make_engine
+
+    if db.get_bind().dialect.name != "postgresql":
+        return  # SQLite has no client encoding
+    monkeypatch.setenv("PGCLIENTENCODING", "GBK")
+    engine = make_engine(db.get_bind().engine.url.render_as_string(hide_password=False))
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW client_encoding").scalar() == "UTF8"
+    finally:
+        engine.dispose()
