@@ -88,18 +88,11 @@ def cpu_seconds() -> float:
 
 
 def settle(db: Any) -> None:
-    """Open the pooled connection, and on PostgreSQL write out the dirty buffers the set-up
-    left (the firms, the previous run's dropped schemas) so that a checkpoint does not land
-    inside the timed section.  CHECKPOINT needs superuser or pg_checkpoint; without it the
-    figures are simply noisier."""
+    """Open the pooled connection outside the timing.  (No CHECKPOINT here: right after one,
+    PostgreSQL writes a full-page image of every page it touches first, which made the timed
+    section 10-20 % slower than the steady state.)"""
     with db.engine.connect() as conn:
         conn.execute(sa.text("SELECT 1"))
-        if conn.dialect.name == "postgresql":
-            try:
-                conn.execute(sa.text("CHECKPOINT"))
-            except sa.exc.DBAPIError:
-                print("  (CHECKPOINT not permitted: timings include background writes)", flush=True)
-            conn.commit()
 
 
 def pg_url(base: str, schema: str) -> str:
