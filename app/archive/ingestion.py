@@ -133,7 +133,7 @@ class ProviderRights:
 class Valid(NamedTuple):
     """A validated, normalised record: what gets written (a tuple: cheap to pickle)."""
 
-    index: int
+    row: int  # index of the row in its batch
     ref: str
     uscc: str
     category: str
@@ -252,7 +252,7 @@ def validate_record(provider: ProviderRights | DataProvider, raw: Any, index: in
         expires_on = add_years(ended_on or cls.occurred_on, RETENTION_YEARS)
     payload_json = _CANONICAL.encode(payload)
     return Valid(
-        index=index, ref=ref, uscc=uscc, category=category, polarity=cls.polarity.value,
+        row=index, ref=ref, uscc=uscc, category=category, polarity=cls.polarity.value,
         severity=cls.severity, occurred_on=cls.occurred_on.isoformat(),
         ended_on=ended_on.isoformat() if ended_on else None,
         expires_on=expires_on.isoformat() if expires_on else None,
@@ -426,13 +426,16 @@ class _Writer:
         first, self.next_id = self.next_id, self.next_id + n
         return list(range(first, first + n))
 
-    def insert(self, rows: list[tuple[Valid, int, str]], provider_id: int, run_id: int) -> list[int]:
-        """Insert ``(valid, enterprise_id, status)`` rows; their new ids, in order."""
-        ids = self._ids(len(rows))
-        columns = ", ".join(_INSERT_COLUMNS)
+    def insert(self, rows: list[tuple[Valid, int, str]], provider_id: int, run_id: int,
+               want_ids: bool = True) -> list[int | None]:
+        """Insert ``(valid, enterprise_id, status)`` rows; their new ids, in order (on
+        PostgreSQL without ``want_ids``: ``None``s, and the column default numbers them)."""
         if self.postgres:
-            self._copy(columns, ids, rows, provider_id, run_id)
+            ids: list[int | None] = list(self._ids(len(rows))) if want_ids else [None] * len(rows)
+            self._copy(ids, rows, provider_id, run_id)
             return ids
+        ids = list(self._ids(len(rows)))
+        columns = ", ".join(_INSERT_COLUMNS)
         now = self.now
         values = [
             (rid, ent_id, provider_id, v.ref, v.category, v.polarity, v.severity, v.occurred_on,
@@ -443,7 +446,7 @@ class _Writer:
         self.conn.exec_driver_sql(f"INSERT INTO credit_record ({columns}) VALUES ({marks})", values)
         return ids
 
-    def _copy(self, columns: str, ids: list[int], rows: list[tuple[Valid, int, str]],
+    def _copy(self, ids: list[int | None], rows: list[tuple[Valid, int, str]],
               provider_id: int, run_id: int) -> None:
         """PostgreSQL ``COPY … FROM STDIN`` in text format, the rows formatted here: every
         value is a validated code, number, ISO date or canonical JSON, so the only character
@@ -451,12 +454,16 @@ class _Writer:
         tabs and newlines)."""
         now = self.now.isoformat()
         tail = f"\t1\t{run_id}\t{now}\t{now}\n"
+        numbered = ids[0] is not None
+        columns = ", ".join(_INSERT_COLUMNS if numbered else _INSERT_COLUMNS[1:])
         lines = [
             f"{rid}\t{ent_id}\t{provider_id}\t{v.ref}\t{v.category}\t{v.polarity}\t{v.severity}\t"
             f"{v.occurred_on}\t{v.ended_on or NULL}\t{v.expires_on or NULL}\t{status}\t"
             f"{v.payload_json.replace(BACKSLASH, BACKSLASH * 2)}\t{v.digest}{tail}"
             for rid, (v, ent_id, status) in zip(ids, rows, strict=True)
         ]
+        if not numbered:  # the id column's default numbers them
+            lines = [line.partition("\t")[2] for line in lines]
         cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             with cursor.copy(f"COPY credit_record ({columns}) FROM STDIN") as copy:
@@ -520,7 +527,7 @@ class _Ingestor:
         query = sa.text(self._ENTERPRISES[self.writer.dialect_name])
         self.enterprise_ids.update(self.session.execute(query, {"codes": self._list(missing)}).all())
 
-    def _existing(self, refs: list[str]) -> dict[str, tuple[int, str]]:
+    def _existing(self, refs: list[str]) -> dict[str, tuple[int | None, str]]:
         query = sa.text(self._EXISTING[self.writer.dialect_name])
         rows = self.session.execute(query, {"refs": self._list(refs), "pid": self.provider_id})
         return {ref: (rid, digest) for rid, ref, digest in rows}
@@ -530,25 +537,31 @@ class _Ingestor:
             return RecordStatus.expired
         return RecordStatus.active
 
-    def _insert(self, pending: list[Valid], known: dict[str, tuple[int, str]]) -> None:
+    def _insert(self, pending: list[Valid], known: dict[str, tuple[int | None, str]]) -> None:
         if not pending:
             return
         today, ent = self.today, self.enterprise_ids
         ids = self.writer.insert(
             [(v, ent[v.uscc], "expired" if v.expires_on is not None and v.expires_on <= today else "active")
              for v in pending],
-            self.provider_id, self.run_id,
+            self.provider_id, self.run_id, want_ids=self.keep_rows,
         )
         self.result.accepted += len(pending)
         for v, rid in zip(pending, ids, strict=True):
             known[v.ref] = (rid, v.digest)
         if self.keep_rows:
             self.result.rows.extend(
-                RowResult(v.index, "accepted", v.ref, record_id=rid) for v, rid in zip(pending, ids, strict=True)
+                RowResult(v.row, "accepted", v.ref, record_id=rid) for v, rid in zip(pending, ids, strict=True)
             )
         pending.clear()
 
-    def _correct(self, record_id: int, v: Valid) -> int:
+    def _correct(self, record_id: int | None, v: Valid) -> tuple[int, int]:
+        """Supersede a record with ``v``; its id and new version."""
+        if record_id is None:  # written earlier in this chunk without asking for its id
+            record_id = self.session.scalars(
+                sa.select(CreditRecord.id).where(CreditRecord.provider_id == self.provider_id,
+                                                 CreditRecord.provider_ref == v.ref)
+            ).one()
         rec = self.session.get_one(CreditRecord, record_id)
         self.session.add(
             CreditRecordVersion(
@@ -575,7 +588,7 @@ class _Ingestor:
                 else RecordStatus.corrected
             )
         self.session.flush()
-        return rec.version
+        return rec.id, rec.version
 
     def chunk(self, valid: list[Valid], refused: list[Refused]) -> None:
         self.result.total += len(valid) + len(refused)
@@ -589,7 +602,7 @@ class _Ingestor:
         pending_refs: set[str] = set()
         for v in valid:
             if v.uscc not in self.enterprise_ids:
-                self._emit(RowResult(v.index, "refused", v.ref,
+                self._emit(RowResult(v.row, "refused", v.ref,
                                      errors={"uscc": [f"企业 {v.uscc} 未在信用档案中登记，请先登记企业。"]}))
                 continue
             if v.ref in pending_refs:  # the same ref twice in one chunk: write the first
@@ -600,11 +613,11 @@ class _Ingestor:
                 pending.append(v)
                 pending_refs.add(v.ref)
             elif prev[1] == v.digest:
-                self._emit(RowResult(v.index, "unchanged", v.ref, record_id=prev[0]))
+                self._emit(RowResult(v.row, "unchanged", v.ref, record_id=prev[0]))
             else:
-                version = self._correct(prev[0], v)
-                known[v.ref] = (prev[0], v.digest)
-                self._emit(RowResult(v.index, "corrected", v.ref, record_id=prev[0], version=version))
+                rid, version = self._correct(prev[0], v)
+                known[v.ref] = (rid, v.digest)
+                self._emit(RowResult(v.row, "corrected", v.ref, record_id=rid, version=version))
         self._insert(pending, known)
 
 

@@ -258,3 +258,16 @@ def test_postgresql_connections_speak_utf8_whatever_the_environment_says(db, mon
             assert conn.exec_driver_sql("SHOW client_encoding").scalar() == "UTF8"
     finally:
         engine.dispose()
+
+
+def test_a_ref_corrected_within_one_chunk_without_row_results(db, make_enterprise, make_provider, rows):
+    """keep_rows=False (imports) writes without asking for ids; a correction later in the same
+    chunk still finds the record it supersedes."""
+    ent = make_enterprise()
+    first = rows.contract(ent.uscc, "dup-1")
+    second = rows.contract(ent.uscc, "dup-1", amount="99.00")
+    result = ingest_records(db, make_provider(), [first, second], keep_rows=False)
+    assert (result.accepted, result.corrected, result.refused) == (1, 1, 0)
+    record = db.scalars(sa.select(CreditRecord).where(CreditRecord.provider_ref == "dup-1")).one()
+    assert record.version == 2 and record.payload["amount"] == "99.00"
+    assert [v.version for v in record_history(db, record)] == [1]
