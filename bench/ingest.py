@@ -4,7 +4,7 @@ SQLite and PostgreSQL, against the floor of a bare SQLAlchemy Core ``insert``.
     .venv/bin/python bench/ingest.py [--records 100000] [--firms 2000]
                                      [--backend sqlite|postgresql|both]
                                      [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
-                                     [--chunk-size 2000] [--workers N] [--profile 25] [--tracemalloc]
+                                     [--chunk-size 2000] [--repeat 3] [--workers N] [--profile 25] [--tracemalloc]
 
 For each backend:
 
@@ -476,15 +476,25 @@ def bench_backend(backend: str, args: argparse.Namespace, firms: list[dict[str, 
     print(f"  [{backend}] three fresh databases with {len(firms)} firms each "
           f"in {time.perf_counter() - t:.1f} s", flush=True)
 
-    svc = in_child(measure_service, url, str(ndjson), args.chunk_size, args.profile, args.tracemalloc,
-                   args.workers)
-    if svc["refused"]:
-        raise SystemExit(f"[{backend}] {svc['refused']} rows refused, e.g. {svc['first_refusal']}")
-    assert svc["accepted"] == svc["total"] == svc["stored"] == args.records, svc
-    print(f"  [{backend}] service: {svc['seconds']:.2f} s, {svc['cpu']:.2f} CPU s "
-          f"({svc['workers']} validation workers)", flush=True)
-    if svc["profile"]:
-        print(svc["profile"])
+    runs = []
+    for n in range(args.repeat):
+        if n:  # every run writes into a fresh database
+            if backend == "sqlite":
+                Path(sa.make_url(url).database or "").unlink()
+            url = fresh_database(backend, tmp, args.pg_url, PG_SCHEMAS[0])
+            populate(url, firms)
+        svc = in_child(measure_service, url, str(ndjson), args.chunk_size, args.profile, args.tracemalloc,
+                       args.workers)
+        if svc["refused"]:
+            raise SystemExit(f"[{backend}] {svc['refused']} rows refused, e.g. {svc['first_refusal']}")
+        assert svc["accepted"] == svc["total"] == svc["stored"] == args.records, svc
+        print(f"  [{backend}] service run {n + 1}: {svc['seconds']:.2f} s = {args.records / svc['seconds']:,.0f} "
+              f"rec/s, {svc['cpu']:.2f} CPU s ({svc['workers']} validation workers)", flush=True)
+        if svc["profile"]:
+            print(svc["profile"])
+        runs.append(svc)
+    svc = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]  # the median run
+    svc["all_seconds"] = [r["seconds"] for r in runs]
 
     floor = in_child(measure_floor, floor_url, str(ndjson), args.chunk_size, run_id, "orm")
     assert floor["rows"] == floor["stored"] == args.records, floor
@@ -502,6 +512,8 @@ def main() -> None:
     ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     ap.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     ap.add_argument("--chunk-size", type=int, default=2000)
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="service runs per backend, each into a fresh database; the median is judged")
     ap.add_argument("--workers", type=int, default=None,
                     help="validation processes (default: as `powercredit import`, one per core)")
     ap.add_argument("--seed", type=int, default=20240601)
@@ -556,6 +568,8 @@ def main() -> None:
     for r in rows:
         svc, floor = r["svc"], r["floor"]
         extra = f", tracemalloc peak {svc['traced_peak']:.1f} MB" if svc["traced_peak"] is not None else ""
+        rates = ", ".join(f"{args.records / sec:,.0f}" for sec in svc["all_seconds"])
+        print(f"{r['backend']}: service runs {rates} rec/s (the table shows the median run)")
         print(f"{r['backend']}: service RSS {svc['base_rss']:.1f} MB before ingest -> peak "
               f"{svc['main_peak']:.1f} MB in the main process + {svc['workers']} validation worker(s) "
               f"x {svc['worker_peak']:.1f} MB = {svc['peak_rss']:.1f} MB{extra}; floor child peak RSS {floor['peak_rss']:.1f} MB "
