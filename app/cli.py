@@ -420,3 +420,32 @@ def keys_rotate(ctx: Context) -> None:
         n = reencrypt_all(session, old, new)
         save_keyring(ctx.settings, new_ring)  # written before commit: both keys can read
     out.print(f"当前密钥为 {new_ring.active}，已重新加密 {n} 个字段。")
+
+
+@main.group(help="信用评价评分卡")
+def scorecard() -> None:
+    pass
+
+
+@scorecard.command("check", help="校验评分卡文件并列出维度、因子、权重与等级线（不给文件时校验内置评分卡）")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def scorecard_check(file: Path | None) -> None:
+    from rich.table import Table
+
+    from app.scoring.scorecard import DIMENSIONS, MEASURES, ScorecardError, load_scorecard
+
+    try:
+        card = load_scorecard(file)
+    except ScorecardError as exc:
+        _fail(str(exc))
+        return
+    out.print(f"评分卡 {card.id} 版本 {card.version}：{card.name}（回溯 {card.lookback_years} 年）")
+    table = Table("维度", "因子", "权重", "总权重", "度量")
+    for dim, weight in card.dimension_weights.items():
+        for factor in (f for f in card.factors if f.dimension == dim):
+            table.add_row(f"{DIMENSIONS[dim]} {weight:.0%}", factor.label, f"{factor.weight:.0%}",
+                          f"{weight * factor.weight:.1%}", MEASURES[factor.measure])
+    out.print(table)
+    out.print("等级线：" + "，".join(f"{g} ≥ {m:g}" for g, m in card.thresholds))
+    for cap in card.caps:
+        out.print(f"封顶：{cap.label} → 最高 {cap.max_grade}")
