@@ -1,0 +1,141 @@
+"""Evaluating firms: records loaded in bulk, the pure engine applied, results stored with
+their scorecard version and input digest; an unchanged result is not stored twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.archive.models import CreditRecord, Enterprise
+from app.db import utcnow
+from app.schemas_base import today_cn
+from app.scoring.engine import LIVE, FirmFact, Outcome, RecordFact, evaluate_facts
+from app.scoring.models import Evaluation, EvaluationRun
+from app.scoring.scorecard import Scorecard, load_scorecard
+
+BATCH = 500  # firms per bulk load
+
+
+@cache
+def current_scorecard() -> Scorecard:
+    return load_scorecard()
+
+
+def list_memberships(session: Session, enterprise_ids: Sequence[int]) -> dict[int, set[str]]:
+    """Red/black/watch list memberships by firm.  The lists are kept by the oversight
+    module; until a firm is on one, this is empty."""
+    return {}
+
+
+@dataclass
+class BatchStats:
+    firms: int = 0
+    evaluated: int = 0
+    unchanged: int = 0
+
+
+def _record_facts(session: Session, card: Scorecard, ids: Sequence[int]) -> dict[int, list[RecordFact]]:
+    facts: dict[int, list[RecordFact]] = defaultdict(list)
+    rows = session.execute(
+        sa.select(CreditRecord.id, CreditRecord.enterprise_id, CreditRecord.category, CreditRecord.polarity,
+                  CreditRecord.severity, CreditRecord.occurred_on, CreditRecord.status, CreditRecord.payload)
+        .where(CreditRecord.enterprise_id.in_(ids), CreditRecord.category.in_(sorted(card.categories())),
+               CreditRecord.status.in_(LIVE))
+    )
+    for rid, ent_id, category, polarity, severity, occurred_on, status, payload in rows:
+        facts[ent_id].append(RecordFact(rid, str(category), str(polarity), severity, occurred_on, str(status), payload))
+    return facts
+
+
+def _row(ent_id: int, card: Scorecard, outcome: Outcome, as_of: dt.date, records: int,
+         run_id: int | None) -> dict[str, object]:
+    return {
+        "enterprise_id": ent_id, "run_id": run_id, "scorecard_id": card.id, "scorecard_version": card.version,
+        "as_of": as_of, "score": Decimal(f"{outcome.score:.2f}"), "grade": outcome.grade,
+        "uncapped_grade": outcome.uncapped_grade, "supervision_class": outcome.supervision_class,
+        "willingness": Decimal(f"{outcome.dimensions['willingness']:.2f}"),
+        "capability": Decimal(f"{outcome.dimensions['capability']:.2f}"),
+        "performance": Decimal(f"{outcome.dimensions['performance']:.2f}"),
+        "explanation": outcome.explanation(), "inputs_digest": outcome.digest, "record_count": records,
+        "current": True, "evaluated_at": utcnow(),
+    }
+
+
+def evaluate_many(session: Session, enterprise_ids: Iterable[int], as_of: dt.date | None = None, *,
+                  card: Scorecard | None = None, run: EvaluationRun | None = None,
+                  on_progress: Callable[[BatchStats], None] | None = None) -> BatchStats:
+    """Evaluate firms in batches of ``BATCH``: three queries per batch, whatever its size."""
+    card = card or current_scorecard()
+    as_of = as_of or today_cn()
+    stats = BatchStats()
+    ids = list(enterprise_ids)
+    for start in range(0, len(ids), BATCH):
+        part = ids[start : start + BATCH]
+        firms = {
+            ent_id: FirmFact(founded, capital)
+            for ent_id, founded, capital in session.execute(
+                sa.select(Enterprise.id, Enterprise.founded_on, Enterprise.registered_capital)
+                .where(Enterprise.id.in_(part))
+            )
+        }
+        records = _record_facts(session, card, part)
+        lists = list_memberships(session, part)
+        current = {
+            ent_id: (eid, version, digest)
+            for eid, ent_id, version, digest in session.execute(
+                sa.select(Evaluation.id, Evaluation.enterprise_id, Evaluation.scorecard_version,
+                          Evaluation.inputs_digest)
+                .where(Evaluation.enterprise_id.in_(part), Evaluation.current.is_(True))
+            )
+        }
+        new_rows, superseded = [], []
+        for ent_id in part:
+            if ent_id not in firms:
+                continue
+            stats.firms += 1
+            recs = records.get(ent_id, [])
+            outcome = evaluate_facts(card, firms[ent_id], recs, lists.get(ent_id, set()), as_of)
+            prev = current.get(ent_id)
+            if prev and prev[1] == card.version and prev[2] == outcome.digest:
+                stats.unchanged += 1  # same inputs, same scorecard: the stored result stands
+                continue
+            if prev:
+                superseded.append(prev[0])
+            new_rows.append(_row(ent_id, card, outcome, as_of, len(recs), run.id if run else None))
+            stats.evaluated += 1
+        if superseded:
+            session.execute(sa.update(Evaluation).where(Evaluation.id.in_(superseded)).values(current=False))
+        if new_rows:
+            session.execute(sa.insert(Evaluation), new_rows)
+        if on_progress is not None:
+            on_progress(stats)
+    session.flush()
+    return stats
+
+
+def evaluate(session: Session, enterprise: Enterprise, as_of: dt.date | None = None,
+             card: Scorecard | None = None) -> Evaluation:
+    """Evaluate one firm; its current evaluation (new, or the stored one if nothing changed)."""
+    evaluate_many(session, [enterprise.id], as_of, card=card)
+    return current_evaluation(session, enterprise)
+
+
+def current_evaluation(session: Session, enterprise: Enterprise) -> Evaluation:
+    return session.scalars(
+        sa.select(Evaluation).where(Evaluation.enterprise_id == enterprise.id, Evaluation.current.is_(True))
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def timeline(session: Session, enterprise: Enterprise) -> list[Evaluation]:
+    return list(session.scalars(
+        sa.select(Evaluation).where(Evaluation.enterprise_id == enterprise.id)
+        .order_by(Evaluation.evaluated_at, Evaluation.id)
+    ))
