@@ -449,3 +449,41 @@ def scorecard_check(file: Path | None) -> None:
     out.print("等级线：" + "，".join(f"{g} ≥ {m:g}" for g, m in card.thresholds))
     for cap in card.caps:
         out.print(f"封顶：{cap.label} → 最高 {cap.max_grade}")
+
+
+@main.command(help="信用评价：评价全部企业（--all）、记录有变化的企业（--changed）或指定企业（--uscc）")
+@click.option("--all", "all_", is_flag=True, help="评价全部企业")
+@click.option("--changed", is_flag=True, help="只评价记录在上次评价后有变化（或从未评价）的企业")
+@click.option("--uscc", multiple=True, help="统一社会信用代码（可重复）")
+@click.option("--as-of", "as_of", default=None, help="评价基准日（默认今天，YYYY-MM-DD）")
+@pass_ctx
+def evaluate(ctx: Context, all_: bool, changed: bool, uscc: tuple[str, ...], as_of: str | None) -> None:
+    from app.archive.services import get_enterprise
+    from app.scoring.scorecard import GRADES
+    from app.scoring.services import grade_distribution, run_evaluations
+
+    if sum((all_, changed, bool(uscc))) != 1:
+        _fail("请且只请选择 --all、--changed 或 --uscc 之一")
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        _fail(f"--as-of 应为 YYYY-MM-DD 格式的日期，实为 {as_of}")
+        return
+    try:
+        with ctx.db.transaction() as session, _progress() as progress:
+            ids = [get_enterprise(session, code).id for code in uscc]
+            task = progress.add_task("信用评价", total=None)
+
+            def on_progress(stats: Any) -> None:
+                progress.update(task, completed=stats.firms)
+
+            mode = "all" if all_ else "changed" if changed else "single"
+            run = run_evaluations(session, mode, ids, day, on_progress=on_progress)
+            progress.update(task, total=run.firms, completed=run.firms)
+            distribution = grade_distribution(session)
+    except DomainError as exc:
+        _domain_error(exc)
+        return
+    out.print(f"评价批次 #{run.id}（评分卡 {run.scorecard_id} {run.scorecard_version}，基准日 {run.as_of}）："
+              f"企业 {run.firms} 家，新评价 {run.evaluated}，结果未变 {run.unchanged}。")
+    out.print("当前等级分布：" + "，".join(f"{g} {distribution.get(g, 0)}" for g in GRADES))

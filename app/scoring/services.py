@@ -139,3 +139,44 @@ def timeline(session: Session, enterprise: Enterprise) -> list[Evaluation]:
         sa.select(Evaluation).where(Evaluation.enterprise_id == enterprise.id)
         .order_by(Evaluation.evaluated_at, Evaluation.id)
     ))
+
+
+def changed_enterprise_ids(session: Session) -> list[int]:
+    """Firms with records and no current evaluation, or with records changed since it."""
+    current = sa.select(Evaluation.enterprise_id, Evaluation.evaluated_at).where(
+        Evaluation.current.is_(True)).subquery()
+    query = (
+        sa.select(CreditRecord.enterprise_id).distinct()
+        .join(current, current.c.enterprise_id == CreditRecord.enterprise_id, isouter=True)
+        .where(sa.or_(current.c.evaluated_at.is_(None), CreditRecord.updated_at > current.c.evaluated_at))
+        .order_by(CreditRecord.enterprise_id)
+    )
+    return list(session.scalars(query))
+
+
+def run_evaluations(session: Session, mode: str, enterprise_ids: Sequence[int] | None = None,
+                    as_of: dt.date | None = None, card: Scorecard | None = None,
+                    on_progress: Callable[[BatchStats], None] | None = None) -> EvaluationRun:
+    """A recorded batch: every firm (``all``), the changed ones (``changed``) or the given ones."""
+    card = card or current_scorecard()
+    as_of = as_of or today_cn()
+    if mode == "all":
+        ids = list(session.scalars(sa.select(Enterprise.id).order_by(Enterprise.id)))
+    elif mode == "changed":
+        ids = changed_enterprise_ids(session)
+    else:
+        ids = list(enterprise_ids or [])
+    run = EvaluationRun(mode=mode, scorecard_id=card.id, scorecard_version=card.version, as_of=as_of, firms=len(ids))
+    session.add(run)
+    session.flush()
+    stats = evaluate_many(session, ids, as_of, card=card, run=run, on_progress=on_progress)
+    run.evaluated, run.unchanged, run.finished_at = stats.evaluated, stats.unchanged, utcnow()
+    session.flush()
+    return run
+
+
+def grade_distribution(session: Session) -> dict[str, int]:
+    rows = session.execute(
+        sa.select(Evaluation.grade, sa.func.count()).where(Evaluation.current.is_(True)).group_by(Evaluation.grade)
+    )
+    return {str(grade): n for grade, n in rows}

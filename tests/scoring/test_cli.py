@@ -1,0 +1,60 @@
+"""`powercredit evaluate`: all, changed only, one firm; runs recorded."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from app.archive.ingestion import ingest_records
+from app.archive.services import create_provider, load_enterprise, register_enterprise
+from app.archive.uscc import make_uscc
+from app.cli import main
+from app.crypto import FieldCipher, KeyRing
+from app.db import Database
+from app.scoring.models import Evaluation, EvaluationRun
+from tests.conftest import contract_row
+
+FIRMS = [make_uscc("9", "1", "330106", "MA2H0001"), make_uscc("9", "1", "330106", "MA2H0002")]
+
+
+def _setup(fresh_databases, tmp_path, monkeypatch) -> Database:  # noqa: ANN001
+    url = fresh_databases.new()
+    database = Database(url)
+    with database.transaction() as session:
+        provider = create_provider(session, code="ecp", name="电工交易平台", kind="procurement_platform",
+                                   categories=["contract"])
+        for code in FIRMS:
+            register_enterprise(session, FieldCipher(KeyRing.generate()),
+                                load_enterprise({"uscc": code, "name": f"企业{code[-4:]}", "segment": "supplier"}))
+        ingest_records(session, provider, [contract_row(FIRMS[0], "c-1")])
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("PC_INSTANCE_PATH", str(tmp_path / "instance"))
+    return database
+
+
+def test_evaluate_all_then_changed_then_one(fresh_databases, tmp_path, monkeypatch):
+    database = _setup(fresh_databases, tmp_path, monkeypatch)
+    try:
+        first = CliRunner().invoke(main, ["evaluate", "--all"])
+        assert first.exit_code == 0, first.output
+        assert "企业 2 家，新评价 2" in first.output and "当前等级分布" in first.output
+        nothing = CliRunner().invoke(main, ["evaluate", "--changed"])
+        assert "企业 0 家" in nothing.output
+        with database.transaction() as session:
+            provider_id = session.scalar(sa.text("SELECT id FROM data_provider WHERE code = 'ecp'"))
+            from app.archive.models import DataProvider
+
+            ingest_records(session, session.get(DataProvider, provider_id), [contract_row(FIRMS[1], "c-2")])
+        changed = CliRunner().invoke(main, ["evaluate", "--changed"])
+        assert "企业 1 家，新评价 1" in changed.output, changed.output
+        one = CliRunner().invoke(main, ["evaluate", "--uscc", FIRMS[0]])
+        assert "企业 1 家，新评价 0，结果未变 1" in one.output, one.output
+        with database.transaction() as session:
+            assert session.scalar(sa.select(sa.func.count()).select_from(EvaluationRun)) == 4
+            assert session.scalar(sa.select(sa.func.count()).select_from(Evaluation)) == 3
+        refused = CliRunner().invoke(main, ["evaluate"])
+        assert refused.exit_code == 1
+        bad_day = CliRunner().invoke(main, ["evaluate", "--all", "--as-of", "2026-13-01"])
+        assert bad_day.exit_code == 1
+    finally:
+        database.dispose()
