@@ -75,9 +75,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     from app.archive.api import blp as archive_api
     from app.health import blp as health_api
+    from app.scoring.api import blp as scoring_api
 
     api.register_blueprint(health_api)
     api.register_blueprint(archive_api)
+    api.register_blueprint(scoring_api)
 
     from app.accounts import web as accounts_web
     from app.web import bp as web_bp

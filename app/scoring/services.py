@@ -17,8 +17,9 @@ from app.archive.models import CreditRecord, Enterprise
 from app.db import utcnow
 from app.schemas_base import today_cn
 from app.scoring.engine import LIVE, FirmFact, Outcome, RecordFact, evaluate_facts
+from app.scoring.errors import NotEvaluated
 from app.scoring.models import Evaluation, EvaluationRun
-from app.scoring.scorecard import Scorecard, load_scorecard
+from app.scoring.scorecard import GRADES, Scorecard, load_scorecard
 
 BATCH = 500  # firms per bulk load
 
@@ -128,10 +129,13 @@ def evaluate(session: Session, enterprise: Enterprise, as_of: dt.date | None = N
 
 
 def current_evaluation(session: Session, enterprise: Enterprise) -> Evaluation:
-    return session.scalars(
+    evaluation = session.scalars(
         sa.select(Evaluation).where(Evaluation.enterprise_id == enterprise.id, Evaluation.current.is_(True))
         .execution_options(populate_existing=True)
-    ).one()
+    ).one_or_none()
+    if evaluation is None:
+        raise NotEvaluated(f"企业 {enterprise.uscc} 尚未进行信用评价")
+    return evaluation
 
 
 def timeline(session: Session, enterprise: Enterprise) -> list[Evaluation]:
@@ -175,8 +179,20 @@ def run_evaluations(session: Session, mode: str, enterprise_ids: Sequence[int] |
     return run
 
 
-def grade_distribution(session: Session) -> dict[str, int]:
+def grade_distribution(session: Session, segment: str | None = None) -> dict[str, int]:
+    """Current grades counted, every grade listed (zeros included), optionally for one segment."""
+    by_segment = segment_distribution(session)
+    segments = [segment] if segment else list(by_segment)
+    return {g: sum(by_segment.get(s, {}).get(g, 0) for s in segments) for g in GRADES}
+
+
+def segment_distribution(session: Session) -> dict[str, dict[str, int]]:
     rows = session.execute(
-        sa.select(Evaluation.grade, sa.func.count()).where(Evaluation.current.is_(True)).group_by(Evaluation.grade)
+        sa.select(Enterprise.segment, Evaluation.grade, sa.func.count())
+        .join(Enterprise, Enterprise.id == Evaluation.enterprise_id)
+        .where(Evaluation.current.is_(True)).group_by(Enterprise.segment, Evaluation.grade)
     )
-    return {str(grade): n for grade, n in rows}
+    out: dict[str, dict[str, int]] = {}
+    for seg, grade, n in rows:
+        out.setdefault(str(seg), dict.fromkeys(GRADES, 0))[str(grade)] = n
+    return out

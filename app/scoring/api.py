@@ -1,0 +1,68 @@
+"""Evaluation API: a firm's current evaluation and timeline, and the grade distribution."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_login import current_user
+from flask_smorest import Blueprint
+
+from app.accounts.models import Role
+from app.archive.services import get_enterprise
+from app.extensions import db_session
+from app.scoring import schemas, services
+from app.scoring.models import Evaluation
+
+blp = Blueprint("scoring", __name__, url_prefix="/api/v1", description="信用评价：等级、三维度与分布")
+
+
+PUBLIC_ATTRIBUTES = (
+    "grade", "score", "uncapped_grade", "supervision_class", "willingness", "capability", "performance",
+    "scorecard_id", "scorecard_version", "as_of", "evaluated_at", "inputs_digest",
+)
+
+
+def _may_see_explanation(enterprise_id: int) -> bool:
+    if not current_user.is_authenticated:
+        return False
+    return bool(current_user.role == Role.operator
+                or (current_user.role == Role.firm and current_user.enterprise_id == enterprise_id))
+
+
+@blp.route("/enterprises/<string:uscc>/evaluation")
+class CurrentEvaluation(MethodView):
+    @blp.response(200, schemas.ExplainedEvaluationSchema)
+    def get(self, uscc: str) -> Any:
+        """当前信用评价：等级、分数与三维度公开；逐项解释仅企业本身与运营人员可见"""
+        session = db_session()
+        ent = get_enterprise(session, uscc)
+        evaluation = services.current_evaluation(session, ent)
+        # Dumped by the response schema; ``explanation`` left out unless the reader may see it.
+        data = {name: getattr(evaluation, name) for name in PUBLIC_ATTRIBUTES}
+        if _may_see_explanation(ent.id):
+            data["explanation"] = evaluation.explanation
+        return data
+
+
+@blp.route("/enterprises/<string:uscc>/evaluations")
+class EvaluationTimeline(MethodView):
+    @blp.response(200, schemas.TimelineSchema)
+    def get(self, uscc: str) -> dict[str, list[Evaluation]]:
+        """评价历史（等级时间线），按评价时间先后"""
+        session = db_session()
+        return {"items": services.timeline(session, get_enterprise(session, uscc))}
+
+
+@blp.route("/grades/distribution")
+class GradeDistribution(MethodView):
+    @blp.arguments(schemas.DistributionArgs, location="query")
+    @blp.response(200, schemas.DistributionSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """当前信用等级分布：合计与按业态"""
+        session = db_session()
+        grades = services.grade_distribution(session, args["segment"])
+        segments = services.segment_distribution(session)
+        if args["segment"]:
+            segments = {args["segment"]: segments.get(args["segment"], grades)}
+        return {"total": sum(grades.values()), "grades": grades, "segments": segments}

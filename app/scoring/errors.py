@@ -1,0 +1,9 @@
+"""Errors the scoring services raise."""
+
+from __future__ import annotations
+
+from app.errors import NotFound
+
+
+class NotEvaluated(NotFound):
+    code = "not_evaluated"

@@ -1,0 +1,67 @@
+"""Evaluation API: the grade is public, the explanation only for the firm itself and operators."""
+
+from __future__ import annotations
+
+from app.archive.ingestion import ingest_records
+from app.scoring.services import evaluate
+
+
+def _evaluated(db, make_enterprise, make_provider, rows, **kw):  # noqa: ANN001, ANN202
+    ent = make_enterprise(**kw)
+    ingest_records(db, make_provider(), [rows.contract(ent.uscc, f"c-{ent.id}")])
+    evaluate(db, ent)
+    return ent
+
+
+def test_the_current_grade_is_public_without_the_explanation(client, db, make_enterprise, make_provider, rows):
+    ent = _evaluated(db, make_enterprise, make_provider, rows)
+    resp = client.get(f"/api/v1/enterprises/{ent.uscc}/evaluation")
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert body["grade"] in ("AAA", "AA", "A", "BBB", "BB", "B", "CCC", "CC", "C")
+    assert set(body["dimensions"]) == {"willingness", "capability", "performance"}
+    assert body["supervision_class"] in ("A", "B", "C", "D") and body["scorecard_version"] == "1.0"
+    assert "explanation" not in body
+
+
+def test_the_firm_itself_and_operators_see_the_explanation(client, db, make_enterprise, make_provider, make_user,
+                                                           login, rows):
+    ent = _evaluated(db, make_enterprise, make_provider, rows)
+    login(make_user("firm", ent))
+    body = client.get(f"/api/v1/enterprises/{ent.uscc}/evaluation").get_json()
+    assert {f["key"] for f in body["explanation"]["factors"]} >= {"contract_performance", "tax_grade"}
+    client.get("/logout")
+    login(make_user("operator"))
+    assert "explanation" in client.get(f"/api/v1/enterprises/{ent.uscc}/evaluation").get_json()
+
+
+def test_another_firm_and_a_bank_do_not_see_the_explanation(client, db, make_enterprise, make_provider, make_user,
+                                                            login, rows):
+    ent = _evaluated(db, make_enterprise, make_provider, rows)
+    other = make_enterprise()
+    login(make_user("firm", other))
+    assert "explanation" not in client.get(f"/api/v1/enterprises/{ent.uscc}/evaluation").get_json()
+    client.get("/logout")
+    login(make_user("bank"))
+    assert "explanation" not in client.get(f"/api/v1/enterprises/{ent.uscc}/evaluation").get_json()
+
+
+def test_a_firm_never_evaluated_is_a_404_problem(client, make_enterprise):
+    ent = make_enterprise()
+    resp = client.get(f"/api/v1/enterprises/{ent.uscc}/evaluation")
+    assert resp.status_code == 404 and resp.mimetype == "application/problem+json"
+    assert resp.get_json()["code"] == "not_evaluated"
+
+
+def test_timeline_and_distribution(client, db, make_enterprise, make_provider, rows):
+    a = _evaluated(db, make_enterprise, make_provider, rows, segment="retail")
+    _evaluated(db, make_enterprise, make_provider, rows, segment="supplier")
+    items = client.get(f"/api/v1/enterprises/{a.uscc}/evaluations").get_json()["items"]
+    assert len(items) == 1 and "explanation" not in items[0]
+    dist = client.get("/api/v1/grades/distribution").get_json()
+    assert dist["total"] == 2 and sum(dist["grades"].values()) == 2
+    assert set(dist["segments"]) == {"retail", "supplier"}
+    retail = client.get("/api/v1/grades/distribution?segment=retail").get_json()
+    assert retail["total"] == 1 and list(retail["segments"]) == ["retail"]
+    bad = client.get("/api/v1/grades/distribution?segment=moon")
+    assert bad.status_code == 422 and "query.segment" in bad.get_json()["errors"]
