@@ -130,9 +130,11 @@ def _progress(*, auto_refresh: bool = True) -> Progress:
 @click.option("--chunk-size", default=2000, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--workers", type=click.IntRange(0, 64), default=None,
               help="校验进程数（默认每个 CPU 核一个；0 表示在本进程内校验）")
+@click.option("--evaluate/--no-evaluate", "reevaluate", default=True, show_default=True,
+              help="导入后重新评价记录有变化的企业")
 @pass_ctx
 def import_records(ctx: Context, file: Path, provider_code: str, fmt: str | None, mode: str,
-                   report_path: Path | None, chunk_size: int, workers: int | None) -> None:
+                   report_path: Path | None, chunk_size: int, workers: int | None, reevaluate: bool) -> None:
     from app.archive.ingestion import default_workers, ingest_records
     from app.archive.readers import detect_format, iter_file, iter_stream
     from app.archive.services import get_provider
@@ -167,6 +169,11 @@ def import_records(ctx: Context, file: Path, provider_code: str, fmt: str | None
             result = ingest_records(session, provider, rows, source="file", filename=str(file), mode=mode,
                                     chunk_size=chunk_size, keep_rows=False, on_chunk=on_chunk,
                                     workers=default_workers() if workers is None else workers)
+            if reevaluate and result.committed and (result.accepted or result.corrected):
+                from app.scoring.services import reevaluate_after_ingestion
+
+                evaluation = reevaluate_after_ingestion(session, result.run_id)
+                result.reevaluated = evaluation.firms if evaluation else 0
     except DomainError as exc:
         _domain_error(exc)
         return
@@ -176,6 +183,8 @@ def import_records(ctx: Context, file: Path, provider_code: str, fmt: str | None
     verdict = "已提交" if result.committed else "整批未写入（all_or_nothing 模式下存在被拒行）"
     out.print(f"批次 #{result.run_id}：共 {result.total} 行，接受 {result.accepted}，未变 {result.unchanged}，"
               f"更正 {result.corrected}，拒绝 {result.refused}。{verdict}")
+    if result.reevaluated:
+        out.print(f"已重新评价记录有变化的企业 {result.reevaluated} 家。")
     for row in result.refusals[:20]:
         reasons = "；".join(f"{f}: {'，'.join(m)}" for f, m in (row.errors or {}).items())
         out.print(f"  第 {row.index + 1} 行 {row.provider_ref or ''} 被拒：{reasons}")

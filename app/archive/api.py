@@ -18,6 +18,7 @@ from app.archive import ingestion, schemas, services
 from app.archive.errors import BatchTooLarge
 from app.errors import InvalidInput, UnsupportedMediaType
 from app.extensions import cipher, csrf, db_session, settings
+from app.scoring.services import reevaluate_after_ingestion
 from consent.models import OAuthToken
 from consent.server import require_oauth
 
@@ -152,4 +153,6 @@ class RecordBatch(MethodView):
             raise InvalidInput(
                 f"整批模式下有 {result.refused} 行未通过校验，整批未写入", code="batch_refused", errors=errors
             )
+        evaluation = reevaluate_after_ingestion(session, result.run_id)
+        result.reevaluated = evaluation.firms if evaluation else 0
         return result

@@ -107,6 +107,7 @@ class BatchResult:
     unchanged: int = 0
     corrected: int = 0
     refused: int = 0
+    reevaluated: int = 0  # firms re-evaluated after the batch (set by the caller that does it)
     rows: list[RowResult] = field(default_factory=list)
     refusals: list[RowResult] = field(default_factory=list)
 

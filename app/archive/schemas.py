@@ -152,6 +152,7 @@ class BatchResultSchema(StrictSchema):
     unchanged = fields.Integer()
     corrected = fields.Integer()
     refused = fields.Integer()
+    reevaluated = fields.Integer(metadata={"description": "本批写入或更正了记录、随即重新评价的企业数"})
     rows = fields.List(fields.Nested(RowResultSchema))
 
 

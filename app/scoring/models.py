@@ -22,7 +22,7 @@ class EvaluationRun(Base):
     __tablename__ = "evaluation_run"
 
     id: Mapped[intpk]
-    mode: Mapped[str] = mapped_column(str_enum("evaluation_mode", ["all", "changed", "single"]))
+    mode: Mapped[str] = mapped_column(str_enum("evaluation_mode", ["all", "changed", "single", "ingestion"]))
     scorecard_id: Mapped[str] = mapped_column(sa.String(64))
     scorecard_version: Mapped[str] = mapped_column(sa.String(32))
     as_of: Mapped[dt.date]

@@ -161,7 +161,8 @@ def changed_enterprise_ids(session: Session) -> list[int]:
 def run_evaluations(session: Session, mode: str, enterprise_ids: Sequence[int] | None = None,
                     as_of: dt.date | None = None, card: Scorecard | None = None,
                     on_progress: Callable[[BatchStats], None] | None = None) -> EvaluationRun:
-    """A recorded batch: every firm (``all``), the changed ones (``changed``) or the given ones."""
+    """A recorded batch: every firm (``all``), the changed ones (``changed``) or the given ones
+    (``single``, ``ingestion``)."""
     card = card or current_scorecard()
     as_of = as_of or today_cn()
     if mode == "all":
@@ -196,3 +197,12 @@ def segment_distribution(session: Session) -> dict[str, dict[str, int]]:
     for seg, grade, n in rows:
         out.setdefault(str(seg), dict.fromkeys(GRADES, 0))[str(grade)] = n
     return out
+
+
+def reevaluate_after_ingestion(session: Session, ingestion_run_id: int) -> EvaluationRun | None:
+    """Re-evaluate the firms whose records an ingestion batch wrote or corrected."""
+    ids = list(session.scalars(
+        sa.select(CreditRecord.enterprise_id).distinct().where(CreditRecord.run_id == ingestion_run_id)
+        .order_by(CreditRecord.enterprise_id)
+    ))
+    return run_evaluations(session, "ingestion", ids) if ids else None

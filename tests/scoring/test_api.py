@@ -65,3 +65,20 @@ def test_timeline_and_distribution(client, db, make_enterprise, make_provider, r
     assert retail["total"] == 1 and list(retail["segments"]) == ["retail"]
     bad = client.get("/api/v1/grades/distribution?segment=moon")
     assert bad.status_code == 422 and "query.segment" in bad.get_json()["errors"]
+
+
+def test_a_batch_re_evaluates_the_firms_it_touched(client, db, make_enterprise, make_provider, make_client,
+                                                   token_for, rows):
+    import json
+
+    from app.scoring.services import current_evaluation
+
+    ent, untouched = make_enterprise(), make_enterprise()
+    oc, secret = make_client(make_provider())
+    resp = client.post("/api/v1/records/batch", data=json.dumps([rows.contract(ent.uscc, "c-1")]),
+                       headers={"Authorization": f"Bearer {token_for(oc, secret)}",
+                                "Content-Type": "application/json"})
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["reevaluated"] == 1
+    assert current_evaluation(db, ent).record_count == 1
+    assert client.get(f"/api/v1/enterprises/{untouched.uscc}/evaluation").status_code == 404

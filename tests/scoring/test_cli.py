@@ -58,3 +58,23 @@ def test_evaluate_all_then_changed_then_one(fresh_databases, tmp_path, monkeypat
         assert bad_day.exit_code == 1
     finally:
         database.dispose()
+
+
+def test_import_re_evaluates_unless_told_not_to(fresh_databases, tmp_path, monkeypatch):
+    import json
+
+    database = _setup(fresh_databases, tmp_path, monkeypatch)
+    try:
+        nd = tmp_path / "more.ndjson"
+        nd.write_text(json.dumps(contract_row(FIRMS[1], "c-9")) + "\n", encoding="utf-8")
+        quiet = CliRunner().invoke(main, ["import", str(nd), "--provider", "ecp", "--no-evaluate"])
+        assert quiet.exit_code == 0, quiet.output
+        assert "重新评价" not in quiet.output
+        nd.write_text(json.dumps(contract_row(FIRMS[1], "c-10")) + "\n", encoding="utf-8")
+        loud = CliRunner().invoke(main, ["import", str(nd), "--provider", "ecp"])
+        assert "已重新评价记录有变化的企业 1 家" in loud.output, loud.output
+        with database.transaction() as session:
+            runs = session.scalars(sa.select(EvaluationRun.mode)).all()
+            assert runs == ["ingestion"]
+    finally:
+        database.dispose()
