@@ -391,8 +391,15 @@ def seed(ctx: Context, firms: int, seed: int, as_of: str | None, password: str |
         task = progress.add_task("生成演示企业", total=firms)
         report = seed_demo(session, ctx.cipher(), firms=firms, seed=seed, today=today, passwords=passwords,
                            progress=lambda n: progress.advance(task, n))
+        from app.scoring.scorecard import GRADES
+        from app.scoring.services import grade_distribution, run_evaluations
+
+        evaluation = run_evaluations(session, "changed", as_of=today)
+        distribution = grade_distribution(session)
     out.print(f"演示数据：企业 {report.firms_total} 家（本次新增 {report.firms_created}），"
               f"记录 {sum(report.records.values())} 条。")
+    out.print(f"信用评价：新评价 {evaluation.evaluated} 家；等级分布 "
+              + "，".join(f"{g} {distribution.get(g, 0)}" for g in GRADES))
     for code, (client_id, secret) in report.provider_clients.items():
         out.print(f"  数据源 {code} 客户端：client_id={client_id} client_secret={secret}")
     out.print("演示账号（用户名 / 密码）：")
