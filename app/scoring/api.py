@@ -8,11 +8,14 @@ from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint
 
+from app.accounts.auth import require_user
 from app.accounts.models import Role
 from app.archive.services import get_enterprise
+from app.errors import InvalidInput
 from app.extensions import db_session
 from app.scoring import schemas, services
 from app.scoring.models import Evaluation
+from app.scoring.scorecard import SUPERVISION_CLASSES
 
 blp = Blueprint("scoring", __name__, url_prefix="/api/v1", description="信用评价：等级、三维度与分布")
 
@@ -66,3 +69,16 @@ class GradeDistribution(MethodView):
         if args["segment"]:
             segments = {args["segment"]: segments.get(args["segment"], grades)}
         return {"total": sum(grades.values()), "grades": grades, "segments": segments}
+
+
+@blp.route("/supervision/<string:supervision_class>")
+class SupervisionClass(MethodView):
+    @blp.arguments(schemas.ClassArgs, location="query")
+    @blp.response(200, schemas.ClassPageSchema)
+    def get(self, args: dict[str, Any], supervision_class: str) -> dict[str, Any]:
+        """信用分类监管：某一监管类别（A 绿色通道、B 常规、C 加强、D 重点监管）的企业，分数低者在前（运营人员）"""
+        require_user(Role.operator)
+        if supervision_class not in SUPERVISION_CLASSES:
+            raise InvalidInput("监管类别不存在", errors={"supervision_class": ["应为 A、B、C、D 之一。"]})
+        page = services.firms_in_class(db_session(), supervision_class, **args)
+        return {"supervision_class": supervision_class, "items": page.items, "meta": page.meta}

@@ -6,7 +6,9 @@ from __future__ import annotations
 from marshmallow import fields
 
 from app.archive.models import Segment
-from app.schemas_base import StrictSchema, one_of
+from app.archive.schemas import PageMetaSchema
+from app.schemas_base import PageArgs, StrictSchema, one_of
+from app.scoring.scorecard import SUPERVISION_CLASSES
 
 
 class DimensionsSchema(StrictSchema):
@@ -47,3 +49,23 @@ class DistributionSchema(StrictSchema):
     total = fields.Integer()
     grades = fields.Dict(keys=fields.String(), values=fields.Integer())
     segments = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Integer()))
+
+
+class ClassArgs(PageArgs):
+    segment = fields.String(load_default=None, validate=one_of(list(Segment)))
+
+
+class ClassMemberSchema(StrictSchema):
+    uscc = fields.Function(lambda ev: ev.enterprise.uscc)
+    name = fields.Function(lambda ev: ev.enterprise.name)
+    segment = fields.Function(lambda ev: str(ev.enterprise.segment))
+    grade = fields.String()
+    score = fields.Decimal(as_string=True)
+    supervision_class = fields.String()
+    as_of = fields.Date()
+
+
+class ClassPageSchema(StrictSchema):
+    supervision_class = fields.String(validate=one_of(SUPERVISION_CLASSES))
+    items = fields.List(fields.Nested(ClassMemberSchema))
+    meta = fields.Nested(PageMetaSchema)

@@ -9,12 +9,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app.archive.models import CreditRecord, Enterprise
-from app.db import utcnow
+from app.db import Page, paginate, utcnow
 from app.schemas_base import today_cn
 from app.scoring.engine import LIVE, FirmFact, Outcome, RecordFact, evaluate_facts
 from app.scoring.errors import NotEvaluated
@@ -206,3 +207,18 @@ def reevaluate_after_ingestion(session: Session, ingestion_run_id: int) -> Evalu
         .order_by(CreditRecord.enterprise_id)
     ))
     return run_evaluations(session, "ingestion", ids) if ids else None
+
+
+def firms_in_class(session: Session, supervision_class: str, page: int, per_page: int,
+                   segment: str | None = None) -> Page[Any]:
+    """Firms whose current evaluation puts them in a supervision class, lowest scores first
+    (the ones a regulator looks at first), with their evaluation."""
+    stmt = (
+        sa.select(Evaluation).join(Enterprise, Enterprise.id == Evaluation.enterprise_id)
+        .where(Evaluation.current.is_(True), Evaluation.supervision_class == supervision_class)
+        .order_by(Evaluation.score, Enterprise.uscc)
+        .options(joinedload(Evaluation.enterprise))
+    )
+    if segment:
+        stmt = stmt.where(Enterprise.segment == segment)
+    return paginate(session, stmt, page, per_page)

@@ -82,3 +82,33 @@ def test_a_batch_re_evaluates_the_firms_it_touched(client, db, make_enterprise, 
     assert resp.get_json()["reevaluated"] == 1
     assert current_evaluation(db, ent).record_count == 1
     assert client.get(f"/api/v1/enterprises/{untouched.uscc}/evaluation").status_code == 404
+
+
+def test_an_operator_lists_firms_per_supervision_class(client, db, make_enterprise, make_provider, make_user,
+                                                       login, rows):
+    from app.scoring.services import current_evaluation
+
+    firms = [_evaluated(db, make_enterprise, make_provider, rows) for _ in range(3)]
+    classes = {current_evaluation(db, f).supervision_class for f in firms}
+    login(make_user("operator"))
+    seen = 0
+    for cls in "ABCD":
+        body = client.get(f"/api/v1/supervision/{cls}?per_page=100").get_json()
+        assert body["supervision_class"] == cls
+        assert all(item["supervision_class"] == cls for item in body["items"])
+        scores = [float(item["score"]) for item in body["items"]]
+        assert scores == sorted(scores)
+        seen += body["meta"]["total"]
+        assert (body["meta"]["total"] > 0) == (cls in classes)
+    assert seen == 3
+    assert client.get("/api/v1/supervision/E").status_code == 422
+
+
+def test_only_operators_list_supervision_classes(client, db, make_enterprise, make_provider, make_user, login, rows):
+    ent = _evaluated(db, make_enterprise, make_provider, rows)
+    assert client.get("/api/v1/supervision/B").status_code == 401
+    login(make_user("firm", ent))
+    assert client.get("/api/v1/supervision/B").status_code == 403
+    client.get("/logout")
+    login(make_user("bank"))
+    assert client.get("/api/v1/supervision/B").status_code == 403
