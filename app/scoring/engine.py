@@ -29,7 +29,8 @@ class RecordFact:
     severity: int
     occurred_on: dt.date
     status: str
-    payload: Mapping[str, Any]
+    payload: Mapping[str, Any]  # only what the scorecard reads (may be empty)
+    digest: str = ""  # the record's content digest (over its full payload)
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,11 @@ def _cap_hits(cap: Cap, records: list[RecordFact], lists: set[str], as_of: dt.da
     return hits or None
 
 
+def _payload_digest(rec: RecordFact) -> str:
+    text = json.dumps([rec.category, dict(rec.payload)], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def inputs_digest(card: Scorecard, firm: FirmFact, records: list[RecordFact], lists: set[str],
                   as_of: dt.date) -> str:
     canonical = json.dumps(
@@ -157,7 +163,7 @@ def inputs_digest(card: Scorecard, firm: FirmFact, records: list[RecordFact], li
                      str(firm.registered_capital) if firm.registered_capital is not None else None],
             "lists": sorted(lists),
             "records": sorted(
-                [r.id, r.category, r.polarity, r.severity, r.occurred_on.isoformat(), r.status, dict(r.payload)]
+                f"{r.id}:{r.digest or _payload_digest(r)}:{r.status}:{r.polarity}:{r.severity}:{r.occurred_on}"
                 for r in records
             ),
         },
@@ -169,10 +175,14 @@ def inputs_digest(card: Scorecard, firm: FirmFact, records: list[RecordFact], li
 def evaluate_facts(card: Scorecard, firm: FirmFact, records: Iterable[RecordFact], lists: set[str],
                    as_of: dt.date) -> Outcome:
     live = [r for r in records if r.status in LIVE and r.occurred_on <= as_of]
+    by_category: dict[str, list[RecordFact]] = {}
+    for r in live:
+        by_category.setdefault(r.category, []).append(r)
     factors: list[FactorResult] = []
     dims = dict.fromkeys(card.dimension_weights, 0.0)
     for factor in card.factors:
-        value, used = measure(factor, firm, live, as_of)
+        relevant = [r for c in factor.categories for r in by_category.get(c, ())]
+        value, used = measure(factor, firm, relevant, as_of)
         points = factor.points_for(value)
         dims[factor.dimension] += factor.weight * points
         factors.append(FactorResult(
@@ -185,7 +195,7 @@ def evaluate_facts(card: Scorecard, firm: FirmFact, records: Iterable[RecordFact
     uncapped = grade = card.grade_for(score)
     caps = []
     for cap in card.caps:
-        hits = _cap_hits(cap, live, lists, as_of)
+        hits = _cap_hits(cap, [r for c in cap.categories for r in by_category.get(c, ())], lists, as_of)
         if hits is None:
             continue
         caps.append({"key": cap.key, "label": cap.label, "max_grade": cap.max_grade,

@@ -233,6 +233,12 @@ class Scorecard:
     def worse(a: str, b: str) -> str:
         return a if GRADES.index(a) >= GRADES.index(b) else b
 
+    def payload_categories(self) -> set[str]:
+        """Categories whose payload fields the scorecard reads (the rest need no payload)."""
+        cats = {c for f in self.factors if f.where or f.field or f.measure == "consumption_trend"
+                for c in f.categories}
+        return cats | {c for cap in self.caps if cap.where for c in cap.categories}
+
     def categories(self) -> set[str]:
         cats = {c for f in self.factors for c in f.categories}
         return cats | {c for cap in self.caps for c in cap.categories}

@@ -45,14 +45,20 @@ class BatchStats:
 
 def _record_facts(session: Session, card: Scorecard, ids: Sequence[int]) -> dict[int, list[RecordFact]]:
     facts: dict[int, list[RecordFact]] = defaultdict(list)
-    rows = session.execute(
+    # Payloads only for the categories whose fields the scorecard reads; the content digest
+    # stands for the rest in the evaluation's input digest.
+    payload = sa.case((CreditRecord.category.in_(sorted(card.payload_categories())), CreditRecord.payload),
+                      else_=sa.null()).label("payload")
+    rows = session.connection().execute(  # Core: plain rows, no ORM loading machinery
         sa.select(CreditRecord.id, CreditRecord.enterprise_id, CreditRecord.category, CreditRecord.polarity,
-                  CreditRecord.severity, CreditRecord.occurred_on, CreditRecord.status, CreditRecord.payload)
+                  CreditRecord.severity, CreditRecord.occurred_on, CreditRecord.status, payload,
+                  CreditRecord.content_digest)
         .where(CreditRecord.enterprise_id.in_(ids), CreditRecord.category.in_(sorted(card.categories())),
                CreditRecord.status.in_(LIVE))
     )
-    for rid, ent_id, category, polarity, severity, occurred_on, status, payload in rows:
-        facts[ent_id].append(RecordFact(rid, str(category), str(polarity), severity, occurred_on, str(status), payload))
+    for rid, ent_id, category, polarity, severity, occurred_on, status, body, digest in rows:
+        facts[ent_id].append(RecordFact(rid, str(category), str(polarity), severity, occurred_on, str(status),
+                                        body or {}, digest))
     return facts
 
 

@@ -1,0 +1,162 @@
+"""Evaluation benchmark: a batch over every firm, and single evaluations, on SQLite and
+PostgreSQL.
+
+    .venv/bin/python bench/evaluate.py [--firms 100000] [--per-firm 20]
+                                       [--backend sqlite|postgresql|both] [--samples 300]
+                                       [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
+
+Per backend: a fresh database built by the migrations; ``--firms`` firms registered and
+``--per-firm`` valid records each (the category mix of bench/ingest.py) written through the
+ingestion service (set-up, not timed).  Then, timed:
+
+1. **Batch**: ``run_evaluations(session, "all")`` — what ``powercredit evaluate --all`` runs —
+   in one transaction including the commit; printed as seconds and firms/s.
+2. **Single**: ``--samples`` random firms evaluated one at a time with ``evaluate()`` at the
+   next day (so that each is a real new evaluation, written), each in its own transaction
+   including the commit; printed as p50 / p95 milliseconds.
+
+Targets (2-core machine): the batch under 60 s for 100,000 firms, a single evaluation p50
+under 5 ms.  Exits 1 when a target is missed.  It prints figures; it is not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+
+from bench.ingest import PG_SCHEMAS, RowGen, drop_schemas, fresh_database, make_firms, populate  # noqa: E402
+
+BATCH_TARGET_S = 60.0
+SINGLE_TARGET_MS = 5.0
+
+
+def write_records(path: Path, usccs: list[str], per_firm: int, seed: int) -> int:
+    gen = RowGen(usccs, seed)
+    n = 0
+    with path.open("w", encoding="utf-8") as fh:
+        for uscc in usccs:
+            for k in range(per_firm):
+                category = gen.rng.choices(gen.cats, gen.weights)[0]
+                row = {"provider_ref": f"{uscc}-{k}", "uscc": uscc, "category": category,
+                       "payload": getattr(gen, category)(uscc)}
+                fh.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+                n += 1
+    return n
+
+
+def load(url: str, path: Path) -> int:
+    from app.archive.ingestion import default_workers, ingest_records
+    from app.archive.readers import iter_file
+    from app.archive.services import get_provider
+    from app.db import Database
+    from bench.ingest import PROVIDER_CODE
+
+    db = Database(url)
+    try:
+        with db.transaction() as s:
+            result = ingest_records(s, get_provider(s, PROVIDER_CODE), iter_file(path, lazy=True), source="file",
+                                    keep_rows=False, workers=default_workers(), chunk_size=2000)
+        assert result.refused == 0, result.refusals[:3]
+        return result.accepted
+    finally:
+        db.dispose()
+
+
+def measure(url: str, samples: int, seed: int) -> dict[str, Any]:
+    from app.archive.models import Enterprise
+    from app.db import Database
+    from app.schemas_base import today_cn
+    from app.scoring.services import evaluate, grade_distribution, run_evaluations
+
+    db = Database(url)
+    try:
+        with db.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        t0 = time.perf_counter()
+        with db.transaction() as s:
+            run = run_evaluations(s, "all")
+            firms = run.firms
+        batch_s = time.perf_counter() - t0
+        with db.transaction() as s:
+            distribution = grade_distribution(s)
+            ids = list(s.scalars(sa.select(Enterprise.id)))
+        tomorrow = today_cn() + dt.timedelta(days=1)
+        picks = random.Random(seed).sample(ids, min(samples, len(ids)))
+        timings = []
+        for ent_id in picks:
+            t = time.perf_counter()
+            with db.transaction() as s:
+                evaluate(s, s.get_one(Enterprise, ent_id), tomorrow)
+            timings.append((time.perf_counter() - t) * 1000)
+        timings.sort()
+        return {"firms": firms, "batch_s": batch_s, "p50": statistics.median(timings),
+                "p95": timings[int(len(timings) * 0.95) - 1], "distribution": distribution}
+    finally:
+        db.dispose()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--firms", type=int, default=100_000)
+    ap.add_argument("--per-firm", type=int, default=20)
+    ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    ap.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    ap.add_argument("--samples", type=int, default=300)
+    ap.add_argument("--seed", type=int, default=20261123)
+    args = ap.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    firms = make_firms(args.firms, args.seed)
+    usccs = [f["uscc"] for f in firms]
+    results = []
+    with tempfile.TemporaryDirectory(prefix="pc-bench-eval-") as tmp_name:
+        tmp = Path(tmp_name)
+        path = tmp / "records.ndjson"
+        t = time.perf_counter()
+        total = write_records(path, usccs, args.per_firm, args.seed)
+        print(f"Generated {total:,} records for {len(firms):,} firms in {time.perf_counter() - t:.1f} s", flush=True)
+        try:
+            for backend in backends:
+                t = time.perf_counter()
+                url = fresh_database(backend, tmp, args.pg_url, PG_SCHEMAS[0])
+                populate(url, firms)
+                loaded = load(url, path)
+                print(f"  [{backend}] set-up: {len(firms):,} firms, {loaded:,} records in "
+                      f"{time.perf_counter() - t:.1f} s", flush=True)
+                res = measure(url, args.samples, args.seed)
+                print(f"  [{backend}] batch {res['batch_s']:.1f} s; single p50 {res['p50']:.2f} ms", flush=True)
+                results.append((backend, res))
+        finally:
+            if "postgresql" in backends:
+                drop_schemas(args.pg_url)
+    print()
+    print(f"{'backend':<11}{'firms':>9}{'records':>11}{'batch s':>9}{'firms/s':>10}{'single p50 ms':>15}"
+          f"{'p95 ms':>8}  result")
+    failed = False
+    for backend, res in results:
+        ok = res["batch_s"] < BATCH_TARGET_S * res["firms"] / 100_000 and res["p50"] < SINGLE_TARGET_MS
+        failed |= not ok
+        print(f"{backend:<11}{res['firms']:>9,}{res['firms'] * args.per_firm:>11,}{res['batch_s']:>9.1f}"
+              f"{res['firms'] / res['batch_s']:>10,.0f}{res['p50']:>15.2f}{res['p95']:>8.2f}  "
+              f"{'PASS' if ok else 'FAIL'}")
+    for backend, res in results:
+        print(f"{backend}: grade distribution " + ", ".join(f"{g} {n}" for g, n in res["distribution"].items()))
+    print(f"targets: batch < {BATCH_TARGET_S:.0f} s per 100,000 firms, single evaluation p50 < {SINGLE_TARGET_MS} ms")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
