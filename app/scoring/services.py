@@ -57,8 +57,7 @@ def _record_facts(session: Session, card: Scorecard, ids: Sequence[int]) -> dict
                CreditRecord.status.in_(LIVE))
     )
     for rid, ent_id, category, polarity, severity, occurred_on, status, body, digest in rows:
-        facts[ent_id].append(RecordFact(rid, str(category), str(polarity), severity, occurred_on, str(status),
-                                        body or {}, digest))
+        facts[ent_id].append(RecordFact(rid, category, polarity, severity, occurred_on, status, body or {}, digest))
     return facts
 
 
