@@ -135,9 +135,10 @@ def _progress(*, auto_refresh: bool = True) -> Progress:
 @pass_ctx
 def import_records(ctx: Context, file: Path, provider_code: str, fmt: str | None, mode: str,
                    report_path: Path | None, chunk_size: int, workers: int | None, reevaluate: bool) -> None:
-    from app.archive.ingestion import default_workers, ingest_records
+    from app.archive.ingestion import ingest_records
     from app.archive.readers import detect_format, iter_file, iter_stream
     from app.archive.services import get_provider
+    from app.workers import default_workers
 
     try:
         if str(file) == "-":

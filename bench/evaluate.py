@@ -59,10 +59,11 @@ def write_records(path: Path, usccs: list[str], per_firm: int, seed: int) -> int
 
 
 def load(url: str, path: Path) -> int:
-    from app.archive.ingestion import default_workers, ingest_records
+    from app.archive.ingestion import ingest_records
     from app.archive.readers import iter_file
     from app.archive.services import get_provider
     from app.db import Database
+    from app.workers import default_workers
     from bench.ingest import PROVIDER_CODE
 
     db = Database(url)

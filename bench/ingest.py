@@ -361,11 +361,12 @@ def measure_service(url: str, path: str, chunk_size: int, profile_top: int,
                     trace: bool, workers: int | None) -> dict[str, Any]:
     import tracemalloc
 
-    from app.archive.ingestion import default_workers, ingest_records
+    from app.archive.ingestion import ingest_records
     from app.archive.models import CreditRecord
     from app.archive.readers import iter_file
     from app.archive.services import get_provider
     from app.db import Database
+    from app.workers import default_workers
 
     workers = default_workers() if workers is None else workers
 

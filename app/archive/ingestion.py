@@ -21,15 +21,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import multiprocessing
-import os
 import re
-import signal
-import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -55,6 +50,7 @@ from app.archive.uscc import check_uscc
 from app.db import utcnow
 from app.errors import flatten_messages
 from app.schemas_base import today_cn
+from app.workers import make_pool
 
 # --- results ----------------------------------------------------------------------------
 
@@ -326,36 +322,6 @@ def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[tuple[int, Any]]]:
         yield chunk
 
 
-def _die_with_parent(parent: int) -> None:
-    """Worker initializer: a killed import must not leave its workers behind (they would
-    wait on the task queue for ever, since siblings hold its other end)."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(1, signal.SIGKILL, 0, 0, 0) == 0:  # PR_SET_PDEATHSIG (Linux)
-            if os.getppid() != parent:  # the parent died before prctl took effect
-                os._exit(1)
-            return
-    except (OSError, AttributeError):
-        pass
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
-
-
-def _pool_context() -> Any:
-    # fork starts a worker in milliseconds; it is only safe while this process has a single
-    # thread (a forked child inherits other threads' locks).  Otherwise spawn.
-    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
-
-
 def _validated(rights: ProviderRights, rows: Iterable[Any], chunk_size: int,
                workers: int) -> Iterator[Validated]:
     """Validated chunks, in order; with ``workers`` > 1 and more than one chunk, validated in
@@ -372,8 +338,7 @@ def _validated(rights: ProviderRights, rows: Iterable[Any], chunk_size: int,
             for chunk in chunks:
                 yield validate_chunk(rights, chunk)
         return
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(),
-                               initializer=_die_with_parent, initargs=(os.getpid(),))
+    pool = make_pool(workers)
     try:
         ahead: deque[Future[WorkerResult]] = deque()
         ahead.append(pool.submit(_validate_in_worker, rights, _LineBlock.pack(first)))
@@ -620,12 +585,6 @@ class _Ingestor:
                 known[v.ref] = (rid, v.digest)
                 self._emit(RowResult(v.row, "corrected", v.ref, record_id=rid, version=version))
         self._insert(pending, known)
-
-
-def default_workers() -> int:
-    """Validation processes for large imports: one per core (0 on a single core)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return cores if cores > 1 else 0
 
 
 def ingest_records(
