@@ -82,6 +82,7 @@ def measure(url: str, samples: int, seed: int) -> dict[str, Any]:
     from app.db import Database
     from app.schemas_base import today_cn
     from app.scoring.services import evaluate, grade_distribution, run_evaluations
+    from app.workers import default_workers
 
     db = Database(url)
     try:
@@ -89,7 +90,7 @@ def measure(url: str, samples: int, seed: int) -> dict[str, Any]:
             conn.execute(sa.text("SELECT 1"))
         t0 = time.perf_counter()
         with db.transaction() as s:
-            run = run_evaluations(s, "all")
+            run = run_evaluations(s, "all", workers=default_workers())
             firms = run.firms
         batch_s = time.perf_counter() - t0
         with db.transaction() as s:

@@ -35,8 +35,7 @@ class RecordFact(NamedTuple):
     digest: str = ""  # the record's content digest (over its full payload)
 
 
-@dataclass(frozen=True)
-class FirmFact:
+class FirmFact(NamedTuple):
     founded_on: dt.date | None
     registered_capital: Decimal | None  # yuan
 

@@ -4,12 +4,13 @@ their scorecard version and input digest; an unchanged result is not stored twic
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload
@@ -21,6 +22,7 @@ from app.scoring.engine import LIVE, FirmFact, Outcome, RecordFact, evaluate_fac
 from app.scoring.errors import NotEvaluated
 from app.scoring.models import Evaluation, EvaluationRun
 from app.scoring.scorecard import GRADES, Scorecard, load_scorecard
+from app.workers import make_pool
 
 BATCH = 500  # firms per bulk load
 
@@ -61,68 +63,119 @@ def _record_facts(session: Session, card: Scorecard, ids: Sequence[int]) -> dict
     return facts
 
 
-def _row(ent_id: int, card: Scorecard, outcome: Outcome, as_of: dt.date, records: int,
-         run_id: int | None) -> dict[str, object]:
+def _row(ent_id: int, card: Scorecard, outcome: Outcome, as_of: dt.date, records: int) -> dict[str, object]:
     return {
-        "enterprise_id": ent_id, "run_id": run_id, "scorecard_id": card.id, "scorecard_version": card.version,
+        "enterprise_id": ent_id, "scorecard_id": card.id, "scorecard_version": card.version,
         "as_of": as_of, "score": Decimal(f"{outcome.score:.2f}"), "grade": outcome.grade,
         "uncapped_grade": outcome.uncapped_grade, "supervision_class": outcome.supervision_class,
         "willingness": Decimal(f"{outcome.dimensions['willingness']:.2f}"),
         "capability": Decimal(f"{outcome.dimensions['capability']:.2f}"),
         "performance": Decimal(f"{outcome.dimensions['performance']:.2f}"),
         "explanation": outcome.explanation(), "inputs_digest": outcome.digest, "record_count": records,
-        "current": True, "evaluated_at": utcnow(),
+        "current": True,
     }
 
 
+# A batch of firms to evaluate: ids, facts, records (plain tuples), list memberships.
+Job = tuple[list[int], dict[int, tuple[Any, ...]], dict[int, list[tuple[Any, ...]]], dict[int, set[str]]]
+
+
+def compute(card: Scorecard, as_of: dt.date, job: Job) -> list[dict[str, object]]:
+    """The pure part of a batch (in a worker process with ``workers``): one row per firm."""
+    part, firms, records, lists = job
+    out = []
+    for ent_id in part:
+        if ent_id not in firms:
+            continue
+        recs = [RecordFact._make(r) for r in records.get(ent_id, ())]
+        outcome = evaluate_facts(card, FirmFact._make(firms[ent_id]), recs, lists.get(ent_id, set()), as_of)
+        out.append(_row(ent_id, card, outcome, as_of, len(recs)))
+    return out
+
+
+_worker_card: Scorecard | None = None
+
+
+def _hold_card(card: Scorecard) -> None:
+    global _worker_card
+    _worker_card = card
+
+
+def _compute_in_worker(as_of: dt.date, job: Job) -> list[dict[str, object]]:
+    assert _worker_card is not None
+    return compute(_worker_card, as_of, job)
+
+
+def _load(session: Session, card: Scorecard, part: list[int]) -> Job:
+    firms = {
+        ent_id: (founded, capital)
+        for ent_id, founded, capital in session.connection().execute(
+            sa.select(Enterprise.id, Enterprise.founded_on, Enterprise.registered_capital)
+            .where(Enterprise.id.in_(part))
+        )
+    }
+    records = {ent_id: [tuple(r) for r in recs] for ent_id, recs in _record_facts(session, card, part).items()}
+    return part, firms, records, list_memberships(session, part)
+
+
+def _store(session: Session, card: Scorecard, part: list[int], rows: list[dict[str, object]],
+           run: EvaluationRun | None, stats: BatchStats) -> None:
+    current = {
+        ent_id: (eid, version, digest)
+        for eid, ent_id, version, digest in session.execute(
+            sa.select(Evaluation.id, Evaluation.enterprise_id, Evaluation.scorecard_version, Evaluation.inputs_digest)
+            .where(Evaluation.enterprise_id.in_(part), Evaluation.current.is_(True))
+        )
+    }
+    now = utcnow()
+    new_rows, superseded = [], []
+    for row in rows:
+        stats.firms += 1
+        prev = current.get(cast(int, row["enterprise_id"]))
+        if prev and prev[1] == card.version and prev[2] == row["inputs_digest"]:
+            stats.unchanged += 1  # same inputs, same scorecard: the stored result stands
+            continue
+        if prev:
+            superseded.append(prev[0])
+        new_rows.append({**row, "run_id": run.id if run else None, "evaluated_at": now})
+        stats.evaluated += 1
+    if superseded:
+        session.execute(sa.update(Evaluation).where(Evaluation.id.in_(superseded)).values(current=False))
+    if new_rows:
+        session.execute(sa.insert(Evaluation), new_rows)
+
+
 def evaluate_many(session: Session, enterprise_ids: Iterable[int], as_of: dt.date | None = None, *,
-                  card: Scorecard | None = None, run: EvaluationRun | None = None,
+                  card: Scorecard | None = None, run: EvaluationRun | None = None, workers: int = 0,
                   on_progress: Callable[[BatchStats], None] | None = None) -> BatchStats:
-    """Evaluate firms in batches of ``BATCH``: three queries per batch, whatever its size."""
+    """Evaluate firms in batches of ``BATCH`` (three queries per batch, whatever its size).
+    With ``workers`` > 1 and more than one batch, the engine runs in worker processes while
+    this process loads the next batches and stores the results, in order."""
     card = card or current_scorecard()
     as_of = as_of or today_cn()
     stats = BatchStats()
     ids = list(enterprise_ids)
-    for start in range(0, len(ids), BATCH):
-        part = ids[start : start + BATCH]
-        firms = {
-            ent_id: FirmFact(founded, capital)
-            for ent_id, founded, capital in session.execute(
-                sa.select(Enterprise.id, Enterprise.founded_on, Enterprise.registered_capital)
-                .where(Enterprise.id.in_(part))
-            )
-        }
-        records = _record_facts(session, card, part)
-        lists = list_memberships(session, part)
-        current = {
-            ent_id: (eid, version, digest)
-            for eid, ent_id, version, digest in session.execute(
-                sa.select(Evaluation.id, Evaluation.enterprise_id, Evaluation.scorecard_version,
-                          Evaluation.inputs_digest)
-                .where(Evaluation.enterprise_id.in_(part), Evaluation.current.is_(True))
-            )
-        }
-        new_rows, superseded = [], []
-        for ent_id in part:
-            if ent_id not in firms:
-                continue
-            stats.firms += 1
-            recs = records.get(ent_id, [])
-            outcome = evaluate_facts(card, firms[ent_id], recs, lists.get(ent_id, set()), as_of)
-            prev = current.get(ent_id)
-            if prev and prev[1] == card.version and prev[2] == outcome.digest:
-                stats.unchanged += 1  # same inputs, same scorecard: the stored result stands
-                continue
-            if prev:
-                superseded.append(prev[0])
-            new_rows.append(_row(ent_id, card, outcome, as_of, len(recs), run.id if run else None))
-            stats.evaluated += 1
-        if superseded:
-            session.execute(sa.update(Evaluation).where(Evaluation.id.in_(superseded)).values(current=False))
-        if new_rows:
-            session.execute(sa.insert(Evaluation), new_rows)
+    parts = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
+
+    def stored(part: list[int], rows: list[dict[str, object]]) -> None:
+        _store(session, card, part, rows, run, stats)
         if on_progress is not None:
             on_progress(stats)
+
+    if workers <= 1 or len(parts) < 2:
+        for part in parts:
+            stored(part, compute(card, as_of, _load(session, card, part)))
+    else:
+        with make_pool(workers, _hold_card, (card,)) as pool:
+            ahead: deque[tuple[list[int], Future[list[dict[str, object]]]]] = deque()
+            for part in parts:
+                ahead.append((part, pool.submit(_compute_in_worker, as_of, _load(session, card, part))))
+                while len(ahead) > workers * 2 or (len(ahead) > workers and ahead[0][1].done()):
+                    done_part, future = ahead.popleft()
+                    stored(done_part, future.result())
+            while ahead:
+                done_part, future = ahead.popleft()
+                stored(done_part, future.result())
     session.flush()
     return stats
 
@@ -166,7 +219,7 @@ def changed_enterprise_ids(session: Session) -> list[int]:
 
 def run_evaluations(session: Session, mode: str, enterprise_ids: Sequence[int] | None = None,
                     as_of: dt.date | None = None, card: Scorecard | None = None,
-                    on_progress: Callable[[BatchStats], None] | None = None) -> EvaluationRun:
+                    on_progress: Callable[[BatchStats], None] | None = None, workers: int = 0) -> EvaluationRun:
     """A recorded batch: every firm (``all``), the changed ones (``changed``) or the given ones
     (``single``, ``ingestion``)."""
     card = card or current_scorecard()
@@ -180,7 +233,7 @@ def run_evaluations(session: Session, mode: str, enterprise_ids: Sequence[int] |
     run = EvaluationRun(mode=mode, scorecard_id=card.id, scorecard_version=card.version, as_of=as_of, firms=len(ids))
     session.add(run)
     session.flush()
-    stats = evaluate_many(session, ids, as_of, card=card, run=run, on_progress=on_progress)
+    stats = evaluate_many(session, ids, as_of, card=card, run=run, on_progress=on_progress, workers=workers)
     run.evaluated, run.unchanged, run.finished_at = stats.evaluated, stats.unchanged, utcnow()
     session.flush()
     return run

@@ -103,3 +103,21 @@ def test_a_batch_loads_in_bulk_not_per_firm(db, make_enterprise, make_provider, 
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert len(selects) <= 4, selects  # firms, records, current evaluations (+ no per-firm queries)
     assert all(current_evaluation(db, f).record_count == 1 for f in firms)
+
+
+def test_worker_processes_give_the_same_evaluations(db, make_enterprise, make_provider, rows, monkeypatch):
+    from app.scoring import services
+
+    monkeypatch.setattr(services, "BATCH", 3)
+    provider = make_provider()
+    firms = [make_enterprise() for _ in range(10)]
+    ingest_records(db, provider, [rows.contract(f.uscc, f"c-{i}") for i, f in enumerate(firms)]
+                   + [breached(rows, f.uscc, f"b-{i}") for i, f in enumerate(firms[::3])])
+    stats = evaluate_many(db, [f.id for f in firms], workers=2)
+    assert (stats.firms, stats.evaluated) == (10, 10)
+    in_parallel = {f.id: (current_evaluation(db, f).grade, current_evaluation(db, f).inputs_digest) for f in firms}
+    again = evaluate_many(db, [f.id for f in firms], workers=0)
+    assert (again.evaluated, again.unchanged) == (0, 10)  # same digests: nothing new stored
+    assert {f.id: (current_evaluation(db, f).grade, current_evaluation(db, f).inputs_digest)
+            for f in firms} == in_parallel
+    assert len({g for g, _ in in_parallel.values()}) >= 2
