@@ -473,15 +473,14 @@ def scorecard_check(file: Path | None) -> None:
 @click.option("--changed", is_flag=True, help="只评价记录在上次评价后有变化（或从未评价）的企业")
 @click.option("--uscc", multiple=True, help="统一社会信用代码（可重复）")
 @click.option("--as-of", "as_of", default=None, help="评价基准日（默认今天，YYYY-MM-DD）")
-@click.option("--workers", type=click.IntRange(0, 64), default=None,
-              help="评价进程数（默认每个 CPU 核一个；0 表示在本进程内计算）")
+@click.option("--workers", type=click.IntRange(0, 64), default=0, show_default=True,
+              help="评价计算进程数（0：在本进程内计算；批量读取记录仍在本进程，2 核机器上不划算）")
 @pass_ctx
 def evaluate(ctx: Context, all_: bool, changed: bool, uscc: tuple[str, ...], as_of: str | None,
-             workers: int | None) -> None:
+             workers: int) -> None:
     from app.archive.services import get_enterprise
     from app.scoring.scorecard import GRADES
     from app.scoring.services import grade_distribution, run_evaluations
-    from app.workers import default_workers
 
     if sum((all_, changed, bool(uscc))) != 1:
         _fail("请且只请选择 --all、--changed 或 --uscc 之一")
@@ -501,7 +500,7 @@ def evaluate(ctx: Context, all_: bool, changed: bool, uscc: tuple[str, ...], as_
 
             mode = "all" if all_ else "changed" if changed else "single"
             run = run_evaluations(session, mode, ids, day, on_progress=on_progress,
-                                  workers=default_workers() if workers is None else workers)
+                                  workers=workers)
             progress.update(task, total=run.firms, completed=run.firms)
             distribution = grade_distribution(session)
     except DomainError as exc:

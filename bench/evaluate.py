@@ -77,12 +77,11 @@ def load(url: str, path: Path) -> int:
         db.dispose()
 
 
-def measure(url: str, samples: int, seed: int) -> dict[str, Any]:
+def measure(url: str, samples: int, seed: int, workers: int) -> dict[str, Any]:
     from app.archive.models import Enterprise
     from app.db import Database
     from app.schemas_base import today_cn
     from app.scoring.services import evaluate, grade_distribution, run_evaluations
-    from app.workers import default_workers
 
     db = Database(url)
     try:
@@ -90,7 +89,7 @@ def measure(url: str, samples: int, seed: int) -> dict[str, Any]:
             conn.execute(sa.text("SELECT 1"))
         t0 = time.perf_counter()
         with db.transaction() as s:
-            run = run_evaluations(s, "all", workers=default_workers())
+            run = run_evaluations(s, "all", workers=workers)
             firms = run.firms
         batch_s = time.perf_counter() - t0
         with db.transaction() as s:
@@ -118,6 +117,7 @@ def main() -> None:
     ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     ap.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     ap.add_argument("--samples", type=int, default=300)
+    ap.add_argument("--workers", type=int, default=0, help="as `powercredit evaluate --workers` (default 0)")
     ap.add_argument("--seed", type=int, default=20261123)
     args = ap.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
@@ -138,7 +138,7 @@ def main() -> None:
                 loaded = load(url, path)
                 print(f"  [{backend}] set-up: {len(firms):,} firms, {loaded:,} records in "
                       f"{time.perf_counter() - t:.1f} s", flush=True)
-                res = measure(url, args.samples, args.seed)
+                res = measure(url, args.samples, args.seed, args.workers)
                 print(f"  [{backend}] batch {res['batch_s']:.1f} s; single p50 {res['p50']:.2f} ms", flush=True)
                 results.append((backend, res))
         finally:
