@@ -509,3 +509,38 @@ def evaluate(ctx: Context, all_: bool, changed: bool, uscc: tuple[str, ...], as_
     out.print(f"评价批次 #{run.id}（评分卡 {run.scorecard_id} {run.scorecard_version}，基准日 {run.as_of}）："
               f"企业 {run.firms} 家，新评价 {run.evaluated}，结果未变 {run.unchanged}。")
     out.print("当前等级分布：" + "，".join(f"{g} {distribution.get(g, 0)}" for g in GRADES))
+
+
+@main.command("index", help="信用电力指数：按月显示（可按业态、省份筛选或分组）")
+@click.option("--segment", default=None, help="业态，如 retail、grid")
+@click.option("--region", default=None, help="省级代码（2 位）或行政区划代码（6 位）")
+@click.option("--from", "first", default=None, help="起始月份 YYYY-MM")
+@click.option("--to", "last", default=None, help="结束月份 YYYY-MM")
+@click.option("--by", type=click.Choice(["all", "segment", "province"]), default="all", show_default=True)
+@pass_ctx
+def index_cmd(ctx: Context, segment: str | None, region: str | None, first: str | None, last: str | None,
+              by: str) -> None:
+    from marshmallow import ValidationError
+    from rich.table import Table
+
+    from app.errors import flatten_messages
+    from app.scoring.api import INDEX_DEFINITION
+    from app.scoring.index import credit_power_index
+    from app.scoring.schemas import IndexArgs
+
+    try:
+        args = IndexArgs().load({k: v for k, v in {"segment": segment, "region": region, "from": first, "to": last,
+                                                   "by": by}.items() if v is not None})
+    except ValidationError as exc:
+        _fail("；".join(f"{f}: {'，'.join(m)}" for f, m in flatten_messages(exc.messages).items()))
+        return
+    with ctx.db.transaction() as session:
+        rows = credit_power_index(session, segment=args["segment"],
+                                  province=args["region"][:2] if args["region"] else None,
+                                  first=args["from_"], last=args["to"], by=args["by"])
+    table = Table("月份", "分组", "企业数", "信用电力指数", "守信意愿", "守信能力", "守信表现")
+    for r in rows:
+        table.add_row(r["month"], r["group"], str(r["firms"]), f"{r['index']:.2f}", f"{r['willingness']:.2f}",
+                      f"{r['capability']:.2f}", f"{r['performance']:.2f}")
+    out.print(table)
+    out.print(INDEX_DEFINITION)

@@ -14,6 +14,7 @@ from app.archive.services import get_enterprise
 from app.errors import InvalidInput
 from app.extensions import db_session
 from app.scoring import schemas, services
+from app.scoring.index import credit_power_index
 from app.scoring.models import Evaluation
 from app.scoring.scorecard import SUPERVISION_CLASSES
 
@@ -82,3 +83,19 @@ class SupervisionClass(MethodView):
             raise InvalidInput("监管类别不存在", errors={"supervision_class": ["应为 A、B、C、D 之一。"]})
         page = services.firms_in_class(db_session(), supervision_class, **args)
         return {"supervision_class": supervision_class, "items": page.items, "meta": page.meta}
+
+
+INDEX_DEFINITION = ("信用电力指数：每月各企业（当月有评价者，取当月最新一次）评价分数的均值（0–100）；"
+                    "守信意愿、守信能力、守信表现三个分指数为对应维度得分的均值。")
+
+
+@blp.route("/index")
+class CreditPowerIndex(MethodView):
+    @blp.arguments(schemas.IndexArgs, location="query")
+    @blp.response(200, schemas.IndexSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """信用电力指数：按月，可按业态、省份筛选或分组，含三维度分指数"""
+        region = args["region"]
+        rows = credit_power_index(db_session(), segment=args["segment"], province=region[:2] if region else None,
+                                  first=args["from_"], last=args["to"], by=args["by"])
+        return {"definition": INDEX_DEFINITION, "items": rows}

@@ -3,7 +3,9 @@ and what only the firm itself and operators see (the factor-by-factor explanatio
 
 from __future__ import annotations
 
-from marshmallow import fields
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from app.archive.models import Segment
 from app.archive.schemas import PageMetaSchema
@@ -69,3 +71,37 @@ class ClassPageSchema(StrictSchema):
     supervision_class = fields.String(validate=one_of(SUPERVISION_CLASSES))
     items = fields.List(fields.Nested(ClassMemberSchema))
     meta = fields.Nested(PageMetaSchema)
+
+
+MONTH = r"\A\d{4}-(0[1-9]|1[0-2])\Z"
+
+
+class IndexArgs(StrictSchema):
+    segment = fields.String(load_default=None, validate=one_of(list(Segment)))
+    region = fields.String(load_default=None, validate=validate.Regexp(
+        r"\A\d{2}(\d{4})?\Z", error="应为 2 位省级代码或 6 位行政区划代码。"),
+        metadata={"description": "省级代码（2 位）或行政区划代码（6 位，取其省份）"})
+    from_ = fields.String(data_key="from", load_default=None,
+                          validate=validate.Regexp(MONTH, error="应为 YYYY-MM 格式的月份。"))
+    to = fields.String(load_default=None, validate=validate.Regexp(MONTH, error="应为 YYYY-MM 格式的月份。"))
+    by = fields.String(load_default="all", validate=one_of(("all", "segment", "province")))
+
+    @validates_schema(skip_on_field_errors=True)
+    def _check(self, data: dict[str, Any], **_: Any) -> None:
+        if data["from_"] and data["to"] and data["from_"] > data["to"]:
+            raise ValidationError({"to": ["结束月份不能早于起始月份。"]})
+
+
+class IndexRowSchema(StrictSchema):
+    month = fields.String()
+    group = fields.String(metadata={"description": "all，或业态、省级代码（按 by 分组时）"})
+    firms = fields.Integer()
+    index = fields.Float(metadata={"description": "信用电力指数：当月各企业最新评价分数的均值（0–100）"})
+    willingness = fields.Float()
+    capability = fields.Float()
+    performance = fields.Float()
+
+
+class IndexSchema(StrictSchema):
+    definition = fields.String()
+    items = fields.List(fields.Nested(IndexRowSchema))

@@ -1,0 +1,93 @@
+"""The 信用电力指数 on a hand-built data set, checked against values worked out by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from app.scoring.index import credit_power_index
+from app.scoring.models import Evaluation
+
+UTC = dt.UTC
+
+
+def _ev(db, ent, as_of: str, score: str, w: str, c: str, p: str, at: str, current: bool = True) -> None:  # noqa: ANN001
+    db.add(Evaluation(
+        enterprise_id=ent.id, scorecard_id="power-credit", scorecard_version="1.0",
+        as_of=dt.date.fromisoformat(as_of), score=Decimal(score), grade="A", uncapped_grade="A",
+        supervision_class="B", willingness=Decimal(w), capability=Decimal(c), performance=Decimal(p),
+        explanation={}, inputs_digest="0" * 64, record_count=0, current=current,
+        evaluated_at=dt.datetime.fromisoformat(at).replace(tzinfo=UTC),
+    ))
+
+
+@pytest.fixture
+def data(db, make_enterprise):  # noqa: ANN001, ANN201
+    a = make_enterprise(segment="retail", region="330106")      # 浙江
+    b = make_enterprise(segment="retail", region="110101")      # 北京
+    c = make_enterprise(segment="supplier", region="330106")    # 浙江
+    # October: a evaluated twice (the later one counts), b once; c not at all.
+    _ev(db, a, "2026-10-05", "50.00", "40.00", "50.00", "60.00", "2026-10-05T01:00:00", current=False)
+    _ev(db, a, "2026-10-20", "80.00", "70.00", "80.00", "90.00", "2026-10-20T01:00:00", current=False)
+    _ev(db, b, "2026-10-31", "60.00", "60.00", "60.00", "60.00", "2026-10-31T01:00:00")
+    # November: a and c.
+    _ev(db, a, "2026-11-02", "90.00", "90.00", "90.00", "90.00", "2026-11-02T01:00:00")
+    _ev(db, c, "2026-11-15", "45.50", "30.00", "50.00", "55.00", "2026-11-15T01:00:00")
+    db.flush()
+    return a, b, c
+
+
+def test_the_index_is_the_mean_of_each_firms_latest_score_in_the_month(db, data):
+    rows = credit_power_index(db)
+    assert [(r["month"], r["firms"]) for r in rows] == [("2026-10", 2), ("2026-11", 2)]
+    october, november = rows
+    # October: (80 + 60) / 2 = 70; willingness (70 + 60) / 2 = 65; capability 70; performance 75.
+    assert (october["index"], october["willingness"], october["capability"], october["performance"]) == (
+        70.0, 65.0, 70.0, 75.0)
+    # November: (90 + 45.5) / 2 = 67.75; (90 + 30) / 2 = 60; (90 + 50) / 2 = 70; (90 + 55) / 2 = 72.5.
+    assert (november["index"], november["willingness"], november["capability"], november["performance"]) == (
+        67.75, 60.0, 70.0, 72.5)
+
+
+def test_filters_and_groupings(db, data):
+    retail = credit_power_index(db, segment="retail")
+    assert [(r["month"], r["index"]) for r in retail] == [("2026-10", 70.0), ("2026-11", 90.0)]
+    zhejiang = credit_power_index(db, province="33")
+    assert [(r["month"], r["index"]) for r in zhejiang] == [("2026-10", 80.0), ("2026-11", 67.75)]
+    by_segment = credit_power_index(db, by="segment", first="2026-11", last="2026-11")
+    assert [(r["group"], r["index"]) for r in by_segment] == [("retail", 90.0), ("supplier", 45.5)]
+    by_province = credit_power_index(db, by="province", last="2026-10")
+    assert [(r["group"], r["index"]) for r in by_province] == [("11", 60.0), ("33", 80.0)]
+
+
+def test_the_api_publishes_it_with_its_definition(client, db, data):
+    body = client.get("/api/v1/index?region=330106&from=2026-10&to=2026-11").get_json()
+    assert "均值" in body["definition"]
+    assert [(r["month"], r["index"]) for r in body["items"]] == [("2026-10", 80.0), ("2026-11", 67.75)]
+    assert client.get("/api/v1/index?segment=retail&by=segment").get_json()["items"][0]["group"] == "retail"
+
+
+@pytest.mark.parametrize(("query", "field"), [("from=2026-13", "query.from"), ("to=26-01", "query.to"),
+                                              ("region=3301", "query.region"), ("by=city", "query.by"),
+                                              ("from=2026-11&to=2026-10", "query.to")])
+def test_bad_index_queries_are_problems_naming_the_field(client, query, field):
+    resp = client.get(f"/api/v1/index?{query}")
+    assert resp.status_code == 422 and resp.mimetype == "application/problem+json"
+    assert field in resp.get_json()["errors"], resp.get_json()
+
+
+def test_the_cli_prints_the_index_table(fresh_databases, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", fresh_databases.new())
+    monkeypatch.setenv("PC_INSTANCE_PATH", str(tmp_path / "instance"))
+    seeded = CliRunner().invoke(main, ["seed", "--firms", "20", "--seed", "7", "--password", "demo-pass-1"])
+    assert seeded.exit_code == 0, seeded.output
+    result = CliRunner().invoke(main, ["index", "--by", "segment"])
+    assert result.exit_code == 0, result.output
+    assert "信用电力指数" in result.output and "均值" in result.output
+    assert CliRunner().invoke(main, ["index", "--region", "3301"]).exit_code == 1
