@@ -7,13 +7,15 @@ fork when that is safe (single-threaded parent) and by spawn otherwise.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -59,3 +61,17 @@ def make_pool(workers: int, initializer: Callable[..., None] | None = None,
               initargs: tuple[Any, ...] = ()) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_die_with_parent,
                                initargs=(os.getpid(), initializer, initargs))
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector around a batch loop.  Such loops allocate millions of
+    short-lived, acyclic objects (freed by reference counting anyway); the collector's repeated
+    passes over a growing heap cost about a third of the loop's time.  Restored on exit."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -22,7 +22,7 @@ from app.scoring.engine import LIVE, FirmFact, Outcome, RecordFact, evaluate_fac
 from app.scoring.errors import NotEvaluated
 from app.scoring.models import Evaluation, EvaluationRun
 from app.scoring.scorecard import GRADES, Scorecard, load_scorecard
-from app.workers import make_pool
+from app.workers import gc_paused, make_pool
 
 BATCH = 500  # firms per bulk load
 
@@ -106,20 +106,23 @@ def _compute_in_worker(as_of: dt.date, job: Job) -> list[dict[str, object]]:
     return compute(_worker_card, as_of, job)
 
 
-def _load(session: Session, card: Scorecard, part: list[int]) -> Job:
-    firms = {
-        ent_id: (founded, capital)
-        for ent_id, founded, capital in session.connection().execute(
-            sa.select(Enterprise.id, Enterprise.founded_on, Enterprise.registered_capital)
-            .where(Enterprise.id.in_(part))
-        )
-    }
+def _load(session: Session, card: Scorecard, part: list[int],
+          firms: dict[int, tuple[Any, ...]] | None = None) -> Job:
+    if firms is None:
+        firms = {
+            ent_id: (founded, capital)
+            for ent_id, founded, capital in session.connection().execute(
+                sa.select(Enterprise.id, Enterprise.founded_on, Enterprise.registered_capital)
+                .where(Enterprise.id.in_(part))
+            )
+        }
     records = {ent_id: [tuple(r) for r in recs] for ent_id, recs in _record_facts(session, card, part).items()}
     return part, firms, records, list_memberships(session, part)
 
 
 def _store(session: Session, card: Scorecard, part: list[int], rows: list[dict[str, object]],
            run: EvaluationRun | None, stats: BatchStats) -> None:
+    """Store the rows whose inputs (or scorecard version) changed; retire what they replace."""
     current = {
         ent_id: (eid, version, digest)
         for eid, ent_id, version, digest in session.execute(
@@ -163,8 +166,9 @@ def evaluate_many(session: Session, enterprise_ids: Iterable[int], as_of: dt.dat
             on_progress(stats)
 
     if workers <= 1 or len(parts) < 2:
-        for part in parts:
-            stored(part, compute(card, as_of, _load(session, card, part)))
+        with gc_paused():
+            for part in parts:
+                stored(part, compute(card, as_of, _load(session, card, part)))
     else:
         with make_pool(workers, _hold_card, (card,)) as pool:
             ahead: deque[tuple[list[int], Future[list[dict[str, object]]]]] = deque()
@@ -183,8 +187,29 @@ def evaluate_many(session: Session, enterprise_ids: Iterable[int], as_of: dt.dat
 def evaluate(session: Session, enterprise: Enterprise, as_of: dt.date | None = None,
              card: Scorecard | None = None) -> Evaluation:
     """Evaluate one firm; its current evaluation (new, or the stored one if nothing changed)."""
-    evaluate_many(session, [enterprise.id], as_of, card=card)
-    return current_evaluation(session, enterprise)
+    card = card or current_scorecard()
+    as_of = as_of or today_cn()
+    firm = {enterprise.id: (enterprise.founded_on, enterprise.registered_capital)}
+    [row] = compute(card, as_of, _load(session, card, [enterprise.id], firm))
+    # One statement both finds the current evaluation and, unless its version and digest are
+    # the same as now, retires it.
+    unchanged = sa.and_(Evaluation.scorecard_version == card.version,
+                        Evaluation.inputs_digest == row["inputs_digest"])
+    previous = session.execute(
+        sa.update(Evaluation).where(Evaluation.enterprise_id == enterprise.id, Evaluation.current.is_(True))
+        .values(current=unchanged).returning(Evaluation.id, Evaluation.current)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if previous is not None:
+        stale = session.identity_map.get(sa.inspect(Evaluation).identity_key_from_primary_key((previous.id,)))
+        if stale is not None:
+            session.expire(stale, ["current"])
+        if previous.current:  # same inputs, same scorecard: the stored result stands
+            return session.get_one(Evaluation, previous.id)
+    created = session.scalars(sa.insert(Evaluation).returning(Evaluation),
+                              [{**row, "run_id": None, "evaluated_at": utcnow()}]).one()
+    session.flush()
+    return created
 
 
 def current_evaluation(session: Session, enterprise: Enterprise) -> Evaluation:
