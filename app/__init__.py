@@ -13,6 +13,7 @@ from flask import Flask
 from app.config import load_settings
 from app.crypto import FieldCipher, load_keyring
 from app.db import Database
+from app.signing import load_signing_keys
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -35,7 +36,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL="/api/docs/static/",
-        OAUTH2_TOKEN_EXPIRES_IN={"client_credentials": settings.access_token_ttl},
+        OAUTH2_TOKEN_EXPIRES_IN={"client_credentials": settings.access_token_ttl,
+                                 "authorization_code": settings.access_token_ttl,
+                                 "refresh_token": settings.access_token_ttl},
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
         RATELIMIT_ENABLED=not settings.testing,
         RATELIMIT_HEADERS_ENABLED=True,
@@ -44,6 +47,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.extensions["pc_settings"] = settings
     app.extensions["pc_db"] = Database(settings.database_url)
     app.extensions["pc_cipher"] = FieldCipher(load_keyring(settings))
+    app.extensions["pc_signing_keys"] = load_signing_keys(settings)
 
     from app import request_log
     from app.errors import register_error_handlers
@@ -70,28 +74,36 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         "oauth2",
         {
             "type": "oauth2",
-            "flows": {"clientCredentials": {"tokenUrl": "/oauth/token", "scopes": _scopes()}},
+            "flows": {
+                "clientCredentials": {"tokenUrl": "/oauth/token", "scopes": _scopes()},
+                "authorizationCode": {"authorizationUrl": "/oauth/authorize", "tokenUrl": "/oauth/token",
+                                      "refreshUrl": "/oauth/token", "scopes": _scopes()},
+            },
         },
     )
     from app.archive.api import blp as archive_api
     from app.health import blp as health_api
     from app.scoring.api import blp as scoring_api
+    from consent.api import blp as consent_api
 
     api.register_blueprint(health_api)
     api.register_blueprint(archive_api)
     api.register_blueprint(scoring_api)
+    api.register_blueprint(consent_api)
 
     from app.accounts import web as accounts_web
     from app.web import bp as web_bp
     from consent.api import bp as oauth_bp
+    from consent.web import bp as consent_web
 
     app.register_blueprint(oauth_bp)
+    app.register_blueprint(consent_web)
     app.register_blueprint(accounts_web.bp)
     app.register_blueprint(web_bp)
     return app
 
 
 def _scopes() -> dict[str, str]:
-    from consent.server import SCOPES
+    from consent.scopes import SCOPES
 
     return dict(SCOPES)

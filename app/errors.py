@@ -220,6 +220,12 @@ def _http_detail(status: int, exc: HTTPException) -> str:
 
 
 def handle_domain_error(exc: DomainError) -> Response:
+    pending = getattr(exc, "audit", None)
+    if pending is not None:  # a refusal to audit: written after the request's rollback
+        from app.audit.services import refuse_later
+        from app.extensions import db_session
+
+        refuse_later(db_session(), pending)
     return problem_response(
         exc.status, detail=exc.detail, code=exc.code, errors=exc.errors, headers=exc.headers
     )

@@ -3,6 +3,8 @@ the database session, the settings and the field cipher."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any, cast
 
 from flask import current_app, g
@@ -13,9 +15,11 @@ from flask_smorest import Api
 from flask_wtf import CSRFProtect
 from sqlalchemy.orm import Session
 
+from app.audit import services as audit
 from app.config import Settings
 from app.crypto import FieldCipher
 from app.db import Database
+from app.signing import SigningKeys
 
 
 class PowerCreditApi(Api):  # type: ignore[misc]
@@ -25,6 +29,8 @@ class PowerCreditApi(Api):  # type: ignore[misc]
         return None
 
 
+log = logging.getLogger(__name__)
+
 api = PowerCreditApi()
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -33,6 +39,10 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 def settings() -> Settings:
     return cast(Settings, current_app.extensions["pc_settings"])
+
+
+def signing_keys() -> SigningKeys:
+    return cast(SigningKeys, current_app.extensions["pc_signing_keys"])
 
 
 def database() -> Database:
@@ -50,15 +60,42 @@ def db_session() -> Session:
     return cast(Session, g.db_session)
 
 
+AFTER_ROLLBACK = "pc_after_rollback"
+
+
+def after_rollback(session: Session, action: Callable[[Session], None]) -> None:
+    """Work that must persist although the request fails (e.g. revoking the tokens of a
+    reused code): run in a fresh transaction after the failed request's rollback."""
+    session.info.setdefault(AFTER_ROLLBACK, []).append(action)
+
+
 def finish_session(response: Any) -> Any:
-    """After the view: commit the unit of work on success, roll it back on an error status."""
+    """After the view: commit the unit of work on success, roll it back on an error status.
+    After a rollback, refusals are audited and ``after_rollback`` work is done and committed."""
     session: Session | None = g.get("db_session")
     if session is not None:
         if response.status_code < 400:
+            session.info.pop(AFTER_ROLLBACK, None)
+            audit.discard_pending(session)
             session.commit()
         else:
             session.rollback()
+            settle_after_rollback(session, g.get("request_id"))
     return response
+
+
+def settle_after_rollback(session: Session, request_id: str | None = None) -> None:
+    actions: list[Callable[[Session], None]] = session.info.pop(AFTER_ROLLBACK, [])
+    if not actions and not audit.has_pending(session):
+        return
+    try:
+        for action in actions:
+            action(session)
+        audit.write_pending(session, request_id)
+        session.commit()
+    except Exception:  # never let bookkeeping turn a refusal into a 500
+        log.exception("写入拒绝审计失败")
+        session.rollback()
 
 
 def close_session(exc: BaseException | None) -> None:

@@ -2,8 +2,9 @@
 
 from app.accounts import models as accounts_models
 from app.archive import models as archive_models
+from app.audit import models as audit_models
 from app.db import Base
 from app.scoring import models as scoring_models
 from consent import models as consent_models
 
-__all__ = ["Base", "accounts_models", "archive_models", "consent_models", "scoring_models"]
+__all__ = ["Base", "accounts_models", "audit_models", "archive_models", "consent_models", "scoring_models"]

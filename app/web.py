@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, render_template, request
 from flask_login import current_user
@@ -30,6 +32,14 @@ def _labels() -> dict[str, Any]:
         "PROVINCES": PROVINCES,
         "describe_region": describe_region,
     }
+
+
+@bp.app_template_filter("cn_time")
+def cn_time(moment: dt.datetime | None) -> str:
+    """A stored UTC time shown in Beijing time."""
+    if moment is None:
+        return "—"
+    return moment.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
 
 
 def _load_args(schema: Any) -> dict[str, Any]:

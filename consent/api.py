@@ -1,36 +1,266 @@
-"""OAuth endpoints (RFC shapes, not problem+json): token and RFC 8414 metadata."""
+"""OAuth endpoints (RFC shapes: token, revocation, introspection, metadata, JWKS, the
+consent screen) and the consent API (problem+json): banks request consents, firms grant,
+pause, resume and revoke them, everyone sees only their own, and the consent-gated data
+fetch."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+import sqlalchemy as sa
+from flask import Blueprint, Response, g, jsonify, request
+from flask.views import MethodView
+from flask_smorest import Blueprint as ApiBlueprint
 
-from app.extensions import csrf, limiter
-from consent.server import SCOPES, authorization
+from app.accounts.auth import require_user
+from app.accounts.models import Institution, Role
+from app.archive.services import get_enterprise
+from app.audit.services import Pending, refuse_later
+from app.errors import Forbidden, InvalidInput
+from app.extensions import csrf, db_session, limiter, signing_keys
+from consent import schemas, services
+from consent.models import OAuthToken, hash_secret
+from consent.scopes import SCOPES
+from consent.server import PRIVATE_KEY_JWT, authorization, issuer, require_oauth
+from reports.sections import build_sections
 
 bp = Blueprint("oauth", __name__)
+blp = ApiBlueprint("consents", __name__, url_prefix="/api/v1", description="授权（征信授权）与查询记录")
+
+BANK_LIMIT = "120/minute"
+
+
+def client_rate_key() -> str:
+    """Rate-limit key: the OAuth client behind the request (its token, Basic credentials or
+    client assertion), else the remote address."""
+    auth = request.headers.get("Authorization", "")
+    if auth[:7].lower() == "bearer ":
+        pk = db_session().scalar(sa.select(OAuthToken.client_pk).where(
+            OAuthToken.access_token_hash == hash_secret(auth[7:].strip())))
+        if pk is not None:
+            return f"client-pk:{pk}"
+    if request.authorization is not None and request.authorization.username:
+        return f"client:{request.authorization.username}"
+    if request.form.get("client_id"):
+        return f"client:{request.form['client_id']}"
+    assertion = request.form.get("client_assertion")
+    if assertion:
+        return "assertion:" + hashlib.sha256(assertion.split(".")[1].encode()).hexdigest()[:16] \
+            if assertion.count(".") == 2 else "assertion:bad"
+    return f"ip:{request.remote_addr}"
+
+
+def _audit_oauth_failure(response: Response, action: str) -> None:
+    if response.status_code < 400:
+        return
+    body = response.get_json(silent=True) or {}
+    code = g.pop("pc_oauth_refusal", None) or body.get("error") or "error"
+    refuse_later(db_session(), Pending(
+        actor=f"client:{request.authorization.username}" if request.authorization and request.authorization.username
+        else f"ip:{request.remote_addr}",
+        action=action, code=code,
+        detail={"grant_type": request.form.get("grant_type"), "description": body.get("error_description")},
+        request_id=g.get("request_id")))
 
 
 @bp.post("/oauth/token")
 @csrf.exempt
-@limiter.limit("60/minute")
+@limiter.limit(BANK_LIMIT, key_func=client_rate_key)
 def token() -> Response:
-    """RFC 6749 token endpoint (client_credentials for data providers)."""
-    return authorization.create_token_response()  # type: ignore[no-any-return]
+    """RFC 6749 token endpoint: client_credentials, authorization_code (PKCE S256), refresh_token."""
+    response: Response = authorization.create_token_response()
+    _audit_oauth_failure(response, "oauth.token")
+    return response
+
+
+@bp.post("/oauth/revoke")
+@csrf.exempt
+@limiter.limit(BANK_LIMIT, key_func=client_rate_key)
+def revoke() -> Response:
+    """RFC 7009 token revocation (own tokens only)."""
+    response: Response = authorization.create_endpoint_response("revocation")
+    _audit_oauth_failure(response, "oauth.revoke")
+    return response
+
+
+@bp.post("/oauth/introspect")
+@csrf.exempt
+@limiter.limit(BANK_LIMIT, key_func=client_rate_key)
+def introspect() -> Response:
+    """RFC 7662 token introspection (own tokens only)."""
+    response: Response = authorization.create_endpoint_response("introspection")
+    _audit_oauth_failure(response, "oauth.introspect")
+    return response
 
 
 @bp.get("/.well-known/oauth-authorization-server")
 def metadata() -> Any:
-    issuer = request.host_url.rstrip("/")
+    base = issuer()
     return jsonify(
         {
-            "issuer": issuer,
-            "token_endpoint": f"{issuer}/oauth/token",
-            "grant_types_supported": ["client_credentials"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "issuer": base,
+            "authorization_endpoint": f"{base}/oauth/authorize",
+            "token_endpoint": f"{base}/oauth/token",
+            "revocation_endpoint": f"{base}/oauth/revoke",
+            "introspection_endpoint": f"{base}/oauth/introspect",
+            "jwks_uri": f"{base}/.well-known/jwks.json",
+            "grant_types_supported": ["client_credentials", "authorization_code", "refresh_token"],
+            "response_types_supported": ["code"],
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", PRIVATE_KEY_JWT],
+            "token_endpoint_auth_signing_alg_values_supported": ["Ed25519", "EdDSA", "ES256", "PS256"],
+            "revocation_endpoint_auth_methods_supported": ["client_secret_basic", PRIVATE_KEY_JWT],
+            "introspection_endpoint_auth_methods_supported": ["client_secret_basic", PRIVATE_KEY_JWT],
+            "authorization_response_iss_parameter_supported": True,
             "scopes_supported": list(SCOPES),
-            "response_types_supported": [],
-            "service_documentation": f"{issuer}/api/docs",
+            "service_documentation": f"{base}/api/docs",
         }
     )
+
+
+@bp.get("/.well-known/jwks.json")
+def jwks() -> Any:
+    """The platform's public signing keys (consents, reports, commitments), retired ones too."""
+    response = jsonify(signing_keys().jwks())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+# --- who is asking --------------------------------------------------------------------------
+
+def bank_token(*scopes: str) -> OAuthToken:
+    """The bank's OAuth token (Authorization: Bearer only — never the query string)."""
+    tok = require_oauth.acquire_token(list(scopes) if scopes else None)
+    if tok.client.institution_id is None:
+        raise Forbidden("只有金融机构的客户端可以访问", code="not_an_institution")
+    return tok  # type: ignore[no-any-return]
+
+
+def current_actor() -> services.Actor:
+    """A bank's system (Bearer token) or a signed-in user (firm, bank officer, operator)."""
+    if "Authorization" in request.headers or "access_token" in request.args or "access_token" in request.form:
+        return services.Actor(client=bank_token().client)
+    return services.Actor(user=require_user())
+
+
+# --- consents -------------------------------------------------------------------------------
+
+@blp.route("/consents")
+class Consents(MethodView):
+    decorators = [csrf.exempt, limiter.limit(BANK_LIMIT, key_func=client_rate_key)]
+
+    @blp.arguments(schemas.ConsentListArgs, location="query")
+    @blp.response(200, schemas.ConsentPageSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """授权列表：企业看本企业的，金融机构看本机构的，运营人员看全部（含使用次数与最近使用）"""
+        page = services.list_consents(db_session(), current_actor(), **args)
+        return {"items": page.items, "meta": page.meta}
+
+    @blp.response(201, schemas.ConsentSchema)
+    def post(self) -> Any:
+        """发起授权：金融机构（client_credentials 令牌，范围 consents:write）→ PENDING，
+        再将企业引导至 /oauth/authorize?…&consent_id=；企业（登录）为线下申请的机构直接授权 → ACTIVE"""
+        session = db_session()
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise InvalidInput("请求体应为 JSON 对象", errors={"_schema": ["应为 JSON 对象。"]})
+        if "Authorization" in request.headers:
+            tok = bank_token("consents:write")
+            data = schemas.ConsentRequestSchema().load(body)
+            ent = get_enterprise(session, data["uscc"])
+            return services.request_consent(session, tok.client, ent, data["terms"], g.get("request_id"))
+        user = require_user(Role.firm)
+        data = schemas.FirmGrantSchema().load(body)
+        institution = session.scalar(sa.select(Institution).where(Institution.licence_no == data["institution"]))
+        if institution is None:
+            raise InvalidInput("金融机构不存在", errors={"institution": ["没有该金融许可证号的机构。"]})
+        return services.grant_consent(session, signing_keys(), user, institution=institution, terms=data["terms"],
+                                      via="firm", request_id=g.get("request_id"))
+
+
+@blp.route("/consents/<string:consent_id>")
+class ConsentDetail(MethodView):
+    decorators = [limiter.limit(BANK_LIMIT, key_func=client_rate_key)]
+
+    @blp.response(200, schemas.ConsentDetailSchema)
+    def get(self, consent_id: str) -> Any:
+        """一项授权及其状态变更记录（他方的授权为 404）"""
+        session = db_session()
+        consent = services.get_consent(session, consent_id, current_actor())
+        return schemas.dump_consent(consent, services.consent_events(session, consent))
+
+
+@blp.route("/consents/<string:consent_id>/artefact")
+class ConsentArtefact(MethodView):
+    @blp.response(200, {"type": "string"}, content_type="application/jose")
+    def get(self, consent_id: str) -> Response:
+        """平台签名的授权文书（紧凑 JWS，Ed25519）；用 /.well-known/jwks.json 的公钥离线验证"""
+        consent = services.get_consent(db_session(), consent_id, current_actor())
+        if consent.artefact is None:
+            raise InvalidInput("授权尚未生效，没有签名文书", code="no_artefact",
+                               errors={"consent_id": ["授权尚未生效。"]})
+        return Response(consent.artefact, mimetype="application/jose")
+
+
+def _firm_action(consent_id: str, action: str) -> Any:
+    session = db_session()
+    user = require_user()
+    data = schemas.ActionSchema().load(request.get_json(silent=True) or {})
+    consent = services.get_consent(session, consent_id, services.Actor(user=user))
+    rid = g.get("request_id")
+    if action == "approve":
+        consent = services.grant_consent(session, signing_keys(), user, consent=consent, request_id=rid)
+    elif action == "reject":
+        consent = services.reject_consent(session, consent, user, data["reason"], rid)
+    else:
+        consent = services.change_consent(session, consent, user, action, data["reason"], rid)
+    return schemas.dump_consent(consent, services.consent_events(session, consent))
+
+
+for _action, _doc in (("approve", "企业同意待确认的授权请求"), ("reject", "企业拒绝待确认的授权请求"),
+                      ("pause", "企业暂停授权（可恢复）"), ("resume", "企业恢复已暂停的授权"),
+                      ("revoke", "企业撤销授权：立即生效，已签发的令牌一并作废，不可恢复")):
+    def _view(consent_id: str, _a: str = _action) -> Any:
+        return _firm_action(consent_id, _a)
+
+    _view.__doc__ = _doc
+    _view.__name__ = f"consent_{_action}"
+    blp.route(f"/consents/<string:consent_id>/{_action}", methods=["POST"], endpoint=f"consent_{_action}")(
+        csrf.exempt(blp.response(200, schemas.ConsentDetailSchema)(_view)))
+
+
+@blp.route("/query-log")
+class QueryLogView(MethodView):
+    decorators = [limiter.limit(BANK_LIMIT, key_func=client_rate_key)]
+
+    @blp.arguments(schemas.QueryLogArgs, location="query")
+    @blp.response(200, schemas.QueryLogPageSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """查询记录：企业看谁查询了本企业，金融机构看本机构的查询，运营人员看全部（可按 uscc 筛选）"""
+        session = db_session()
+        actor = current_actor()
+        ent_id = get_enterprise(session, args["uscc"]).id if args["uscc"] and actor.is_operator else None
+        page = services.query_log(session, actor, args["page"], args["per_page"], ent_id)
+        return {"items": page.items, "meta": page.meta}
+
+
+@blp.route("/data/fetch")
+class DataFetch(MethodView):
+    decorators = [csrf.exempt, limiter.limit(BANK_LIMIT, key_func=client_rate_key)]
+
+    @blp.arguments(schemas.FetchSchema)
+    @blp.response(200, schemas.FetchResultSchema)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """按授权获取企业信用信息（金融机构，绑定授权的令牌）：经授权闸门检查、计次并写入查询记录"""
+        session = db_session()
+        tok = bank_token()
+        sections = set(data["sections"] or (tok.consent.scopes if tok.consent else []))
+        access = services.authorize_access(session, tok, data["uscc"], data["purpose"], sections,
+                                           resource="data:fetch", request_id=g.get("request_id"))
+        consent = access.consent
+        return {"consent_id": consent.consent_id, "query_id": access.log.id, "fetched_at": access.log.at,
+                "data_range": {"from": consent.data_from.isoformat(), "to": consent.data_to.isoformat()},
+                "data_life": {"unit": str(consent.data_life_unit), "value": consent.data_life_value},
+                "sections": build_sections(session, consent.enterprise, sections, consent.data_from, consent.data_to)}
+

@@ -2,15 +2,48 @@
 
 from __future__ import annotations
 
+import base64
+import calendar
+import datetime as dt
 import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 from sqlalchemy.orm import Session
 
-from app.db import utcnow
-from app.errors import InvalidInput, NotFound
-from consent.models import OAuthClient, OAuthToken, hash_secret
-from consent.server import SCOPES
+from app.accounts.models import Institution, Role, User
+from app.archive.models import Enterprise
+from app.audit import services as audit
+from app.db import Page, paginate, utcnow
+from app.errors import Forbidden, InvalidInput, NotFound
+from app.signing import SigningKeys
+from consent.errors import ConsentConflict, ConsentNotFound, FirmMismatch, Refused
+from consent.models import (
+    FINAL_STATUSES,
+    PURPOSE_LABELS,
+    REPORT_SECTIONS,
+    SECTION_SCOPE_PREFIX,
+    STATUS_LABELS,
+    UNIT_LABELS,
+    AuthorizationCode,
+    Consent,
+    ConsentEvent,
+    ConsentStatus,
+    FetchType,
+    OAuthClient,
+    OAuthToken,
+    PeriodUnit,
+    Purpose,
+    QueryLog,
+    UsedAssertion,
+    hash_secret,
+)
+from consent.scopes import BANK_CLIENT_SCOPE, SCOPES
 
 
 def register_client(
@@ -23,17 +56,20 @@ def register_client(
     institution_id: int | None = None,
     redirect_uris: list[str] | None = None,
     auth_method: str = "client_secret_basic",
-) -> tuple[OAuthClient, str]:
-    """Create a confidential client; returns it with its secret (shown once, stored hashed)."""
+    jwks: dict[str, Any] | None = None,
+) -> tuple[OAuthClient, str | None]:
+    """Create a confidential client; returns it with its secret (shown once, stored hashed;
+    none for ``private_key_jwt`` clients, which authenticate with their registered keys)."""
     unknown = set(scope.split()) - set(SCOPES)
     if unknown:
         raise InvalidInput("未知的授权范围", errors={"scope": [f"未知：{' '.join(sorted(unknown))}"]})
     if {"implicit", "password"} & set(grant_types):
         raise InvalidInput("不允许的授权类型", errors={"grant_types": ["不支持 implicit 与 password。"]})
-    secret = secrets.token_urlsafe(32)
+    secret = None if auth_method == "private_key_jwt" else secrets.token_urlsafe(32)
     client = OAuthClient(
         client_id="pc_" + secrets.token_hex(12),
-        client_secret_hash=hash_secret(secret),
+        client_secret_hash=hash_secret(secret) if secret else None,
+        jwks=jwks,
         name=name,
         scope=scope,
         grant_types=grant_types,
@@ -47,10 +83,79 @@ def register_client(
     return client, secret
 
 
+BANK_AUTH_METHODS = ("client_secret_basic", "private_key_jwt")
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]"}
+
+
+def check_redirect_uri(uri: str) -> str | None:
+    """Why a redirect URI cannot be registered, or None: absolute https (http only for
+    localhost, for development), no fragment, no user info, no wildcard."""
+    parts = urlsplit(uri)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return "应为绝对的 https 地址"
+    if parts.scheme == "http" and parts.netloc.rsplit(":", 1)[0] not in _LOCAL_HOSTS:
+        return "除本机调试外必须使用 https"
+    if parts.fragment or "@" in parts.netloc or "*" in uri:
+        return "不能包含片段（#）、用户信息（@）或通配符"
+    return None
+
+
+def check_client_jwks(jwks: Any) -> dict[str, Any]:
+    try:
+        key_set = KeySet.import_key_set(jwks)
+    except (JoseError, ValueError, TypeError, KeyError) as exc:
+        raise InvalidInput("JWKS 格式错误", errors={"jwks": [f"无法解析：{exc}"]}) from exc
+    if not key_set.keys:
+        raise InvalidInput("JWKS 为空", errors={"jwks": ["至少需要一把公钥。"]})
+    for key in key_set.keys:
+        if key.is_private:
+            raise InvalidInput("JWKS 含私钥", errors={"jwks": ["只能登记公钥，切勿上传私钥。"]})
+        if key.key_type not in ("OKP", "EC", "RSA"):
+            raise InvalidInput("JWKS 密钥类型不支持", errors={"jwks": ["仅支持 OKP（Ed25519）、EC（P-256）、RSA。"]})
+    return {"keys": [k.as_dict(private=False) for k in key_set.keys]}
+
+
+def register_bank_client(session: Session, institution: Institution, *, name: str, redirect_uris: list[str],
+                         auth_method: str = "client_secret_basic",
+                         jwks: dict[str, Any] | None = None) -> tuple[OAuthClient, str | None]:
+    """A financial institution's OAuth client: client credentials (consent requests),
+    authorization code with PKCE and refresh tokens; redirect URIs matched exactly."""
+    errors: dict[str, list[str]] = {}
+    if auth_method not in BANK_AUTH_METHODS:
+        errors["auth_method"] = [f"应为 {' 或 '.join(BANK_AUTH_METHODS)}。"]
+    if not redirect_uris:
+        errors["redirect_uris"] = ["至少登记一个回调地址。"]
+    for i, uri in enumerate(redirect_uris):
+        why = check_redirect_uri(uri)
+        if why:
+            errors[f"redirect_uris[{i}]"] = [f"{uri}：{why}。"]
+    if auth_method == "private_key_jwt" and not jwks:
+        errors["jwks"] = ["private_key_jwt 需要登记客户端公钥（JWKS）。"]
+    if errors:
+        raise InvalidInput("客户端登记信息有误", errors=errors)
+    keys = check_client_jwks(jwks) if jwks else None
+    client, secret = register_client(
+        session, name=name, scope=BANK_CLIENT_SCOPE,
+        grant_types=["client_credentials", "authorization_code", "refresh_token"], institution_id=institution.id,
+        redirect_uris=list(dict.fromkeys(redirect_uris)), auth_method=auth_method, jwks=keys,
+    )
+    audit.record(session, "system", "client.register", subject_type="oauth_client", subject_id=client.client_id,
+                 detail={"institution": institution.licence_no, "auth_method": auth_method,
+                         "redirect_uris": client.redirect_uris})
+    return client, secret
+
+
+def clients_of_institution(session: Session, institution_id: int) -> list[OAuthClient]:
+    return list(session.scalars(
+        sa.select(OAuthClient).where(OAuthClient.institution_id == institution_id).order_by(OAuthClient.id)))
+
+
 def rotate_client_secret(session: Session, client_id: str) -> str:
     client = session.scalar(sa.select(OAuthClient).where(OAuthClient.client_id == client_id))
     if client is None:
         raise NotFound(f"没有客户端 {client_id}")
+    if client.token_endpoint_auth_method == "private_key_jwt":
+        raise InvalidInput("该客户端使用 private_key_jwt，没有密钥可轮换", errors={"client_id": ["不使用密钥。"]})
     secret = secrets.token_urlsafe(32)
     client.client_secret_hash = hash_secret(secret)
     revoke_client_tokens(session, client)
@@ -72,3 +177,459 @@ def clients_of_provider(session: Session, provider_id: int) -> list[OAuthClient]
     return list(
         session.scalars(sa.select(OAuthClient).where(OAuthClient.provider_id == provider_id).order_by(OAuthClient.id))
     )
+
+
+# --- consents -------------------------------------------------------------------------------
+
+MAX_VALIDITY_MONTHS = 12
+CN = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What a consent authorises (validated by ``consent.schemas.ConsentTermsSchema``)."""
+
+    purpose: Purpose
+    scopes: list[str]
+    data_from: dt.date
+    data_to: dt.date
+    valid_until: dt.datetime
+    fetch_type: FetchType
+    frequency_unit: PeriodUnit | None
+    frequency_value: int | None
+    data_life_unit: PeriodUnit
+    data_life_value: int
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a signed-in user or an OAuth client (a bank's system)."""
+
+    user: User | None = None
+    client: OAuthClient | None = None
+
+    @property
+    def label(self) -> str:
+        if self.user is not None:
+            return f"user:{self.user.id}"
+        if self.client is not None:
+            return f"client:{self.client.client_id}"
+        return "system"
+
+    @property
+    def institution_id(self) -> int | None:
+        if self.user is not None:
+            return self.user.institution_id
+        return self.client.institution_id if self.client is not None else None
+
+    @property
+    def enterprise_id(self) -> int | None:
+        return self.user.enterprise_id if self.user is not None else None
+
+    @property
+    def is_operator(self) -> bool:
+        return self.user is not None and self.user.role == Role.operator
+
+
+SYSTEM = Actor()
+
+
+def add_months(moment: dt.datetime, months: int) -> dt.datetime:
+    month0 = moment.month - 1 + months
+    year, month = moment.year + month0 // 12, month0 % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def check_terms(terms: Terms, now: dt.datetime) -> None:
+    errors: dict[str, list[str]] = {}
+    unknown = sorted(set(terms.scopes) - set(REPORT_SECTIONS))
+    if unknown:
+        errors["scopes"] = [f"未知的报告部分：{', '.join(unknown)}"]
+    elif not terms.scopes:
+        errors["scopes"] = ["至少选择一个报告部分。"]
+    if terms.data_from > terms.data_to:
+        errors["data_to"] = ["数据范围的结束日期早于开始日期。"]
+    if terms.valid_until <= now:
+        errors["valid_until"] = ["有效期必须晚于当前时间。"]
+    elif terms.valid_until > add_months(now, MAX_VALIDITY_MONTHS):
+        errors["valid_until"] = [f"授权有效期最长 {MAX_VALIDITY_MONTHS} 个月。"]
+    if terms.fetch_type == FetchType.periodic and (terms.frequency_unit is None or not terms.frequency_value):
+        errors["frequency"] = ["定期查询必须给出频率上限（单位与次数）。"]
+    if terms.fetch_type == FetchType.one_time and terms.frequency_unit is not None:
+        errors["frequency"] = ["一次性查询不设频率。"]
+    if errors:
+        raise InvalidInput("授权条款有误", errors=errors)
+
+
+def _new_consent_id() -> str:
+    return "cst_" + base64.b32encode(secrets.token_bytes(15)).decode().lower()
+
+
+def _event(session: Session, consent: Consent, old: ConsentStatus | None, actor: Actor, reason: str | None = None,
+           request_id: str | None = None) -> None:
+    session.add(ConsentEvent(consent_pk=consent.id, from_status=str(old) if old else None,
+                             to_status=str(consent.status), actor=actor.label, reason=reason))
+    audit.record(session, actor.label, f"consent.{str(consent.status).lower()}", subject_type="consent",
+                 subject_id=consent.consent_id, request_id=request_id,
+                 detail={"from": str(old) if old else None, "to": str(consent.status), "reason": reason})
+
+
+def _consent_from_terms(terms: Terms, enterprise: Enterprise, institution: Institution, status: ConsentStatus,
+                        via: str, client: OAuthClient | None, now: dt.datetime) -> Consent:
+    return Consent(
+        consent_id=_new_consent_id(), enterprise_id=enterprise.id, institution_id=institution.id,
+        client_pk=client.id if client else None, purpose=terms.purpose, scopes=sorted(set(terms.scopes)),
+        data_from=terms.data_from, data_to=terms.data_to, valid_from=now, valid_until=terms.valid_until,
+        fetch_type=terms.fetch_type, frequency_unit=terms.frequency_unit, frequency_value=terms.frequency_value,
+        data_life_unit=terms.data_life_unit, data_life_value=terms.data_life_value, status=status,
+        created_via=via, created_at=now, status_changed_at=now, use_count=0, window_count=0, version=1,
+    )
+
+
+def request_consent(session: Session, client: OAuthClient, enterprise: Enterprise, terms: Terms,
+                    request_id: str | None = None) -> Consent:
+    """A bank's system asks for a consent: created ``PENDING``; the firm decides on the
+    consent screen (``/oauth/authorize?…&consent_id=``)."""
+    if client.institution_id is None:
+        raise Forbidden("只有金融机构的客户端可以申请授权", code="not_an_institution")
+    now = utcnow()
+    check_terms(terms, now)
+    institution = session.get(Institution, client.institution_id)
+    assert institution is not None
+    if not institution.active:
+        raise Forbidden("该金融机构已停用", code="institution_inactive")
+    consent = _consent_from_terms(terms, enterprise, institution, ConsentStatus.pending, "api", client, now)
+    session.add(consent)
+    session.flush()
+    _event(session, consent, None, Actor(client=client), request_id=request_id)
+    return consent
+
+
+def _require_firm_user(user: User, enterprise_id: int) -> None:
+    if user.role != Role.firm or user.enterprise_id != enterprise_id:
+        raise FirmMismatch("只有该企业的管理员可以决定对本企业信息的授权")
+
+
+def grant_consent(session: Session, signer: SigningKeys, user: User, *, consent: Consent | None = None,
+                  institution: Institution | None = None, terms: Terms | None = None, via: str = "firm",
+                  request_id: str | None = None) -> Consent:
+    """The firm's administrator grants a consent: one service for the consent screen (a
+    ``PENDING`` consent the bank asked for), the firm's own page (a bank that asked offline)
+    and the marketplace (applying grants the bank a consent).  The consent becomes
+    ``ACTIVE`` and gets its platform-signed artefact."""
+    now = utcnow()
+    if consent is None:
+        if institution is None or terms is None or user.enterprise_id is None:
+            raise InvalidInput("授权缺少金融机构或条款", errors={"institution": ["必填。"]})
+        _require_firm_user(user, user.enterprise_id)
+        check_terms(terms, now)
+        if not institution.active:
+            raise InvalidInput("该金融机构已停用", errors={"institution": ["该金融机构已停用。"]})
+        enterprise = session.get(Enterprise, user.enterprise_id)
+        assert enterprise is not None
+        consent = _consent_from_terms(terms, enterprise, institution, ConsentStatus.active, via, None, now)
+        consent.decided_at, consent.decided_by = now, user.id
+        session.add(consent)
+        session.flush()
+        old = None
+    else:
+        _require_firm_user(user, consent.enterprise_id)
+        if consent.status != ConsentStatus.pending:
+            raise ConsentConflict(f"授权请求当前为「{STATUS_LABELS[consent.status]}」，不能再确认")
+        if consent.valid_until <= now:
+            _set_status(session, consent, ConsentStatus.expired, SYSTEM, "待确认期间已到期")
+            raise ConsentConflict("授权请求已过有效期")
+        old = consent.status
+        consent.status, consent.valid_from = ConsentStatus.active, now
+        consent.decided_at, consent.decided_by, consent.status_changed_at = now, user.id, now
+    consent.artefact = signer.sign(artefact_payload(consent, now), ARTEFACT_TYP)
+    session.flush()
+    _event(session, consent, old, Actor(user=user), request_id=request_id)
+    return consent
+
+
+def reject_consent(session: Session, consent: Consent, user: User, reason: str | None = None,
+                   request_id: str | None = None) -> Consent:
+    _require_firm_user(user, consent.enterprise_id)
+    if consent.status != ConsentStatus.pending:
+        raise ConsentConflict(f"授权请求当前为「{STATUS_LABELS[consent.status]}」，不能拒绝")
+    consent.decided_at, consent.decided_by = utcnow(), user.id
+    return _set_status(session, consent, ConsentStatus.rejected, Actor(user=user), reason, request_id)
+
+
+# Transitions a firm may make (PENDING → ACTIVE/REJECTED go through grant/reject).
+FIRM_TRANSITIONS = {
+    "pause": ({ConsentStatus.active}, ConsentStatus.paused),
+    "resume": ({ConsentStatus.paused}, ConsentStatus.active),
+    "revoke": ({ConsentStatus.active, ConsentStatus.paused}, ConsentStatus.revoked),
+}
+
+
+def change_consent(session: Session, consent: Consent, user: User, action: str, reason: str | None = None,
+                   request_id: str | None = None) -> Consent:
+    """Pause, resume or revoke (the firm).  Revoking revokes every token issued under the
+    consent in the same transaction; revoked and expired consents never come back."""
+    _require_firm_user(user, consent.enterprise_id)
+    allowed_from, target = FIRM_TRANSITIONS[action]
+    _expire_if_due(session, consent)
+    if consent.status not in allowed_from:
+        raise ConsentConflict(f"授权当前为「{STATUS_LABELS[consent.status]}」，不能{ACTION_LABELS[action]}")
+    return _set_status(session, consent, target, Actor(user=user), reason, request_id)
+
+
+ACTION_LABELS = {"pause": "暂停", "resume": "恢复", "revoke": "撤销", "approve": "同意", "reject": "拒绝"}
+
+
+def _set_status(session: Session, consent: Consent, status: ConsentStatus, actor: Actor,
+                reason: str | None = None, request_id: str | None = None) -> Consent:
+    old = consent.status
+    now = utcnow()
+    # Compare-and-set: a concurrent change of the same consent makes this one a conflict.
+    res = session.execute(
+        sa.update(Consent).where(Consent.id == consent.id, Consent.status == old)
+        .values(status=status, status_changed_at=now, status_reason=reason, version=Consent.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if res.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(consent)
+        raise ConsentConflict(f"授权状态已被并发修改为「{STATUS_LABELS[consent.status]}」")
+    session.refresh(consent)
+    if status in FINAL_STATUSES:
+        revoke_consent_tokens(session, consent)
+    _event(session, consent, old, actor, reason, request_id)
+    return consent
+
+
+def revoke_consent_tokens(session: Session, consent: Consent) -> int:
+    res = session.execute(
+        sa.update(OAuthToken).where(OAuthToken.consent_pk == consent.id, OAuthToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow()).execution_options(synchronize_session=False)
+    )
+    return int(res.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _expire_if_due(session: Session, consent: Consent) -> None:
+    if consent.status not in FINAL_STATUSES and consent.valid_until <= utcnow():
+        _set_status(session, consent, ConsentStatus.expired, SYSTEM, "已到授权有效期")
+
+
+def expire_due(session: Session, now: dt.datetime | None = None) -> int:
+    """Every consent past its end becomes ``EXPIRED`` (its tokens revoked); idempotent.
+    Run by ``powercredit consents expire``; the gate refuses expired consents regardless."""
+    now = now or utcnow()
+    due = list(session.scalars(
+        sa.select(Consent).where(Consent.status.in_([s for s in ConsentStatus if s not in FINAL_STATUSES]),
+                                 Consent.valid_until <= now)
+    ))
+    for consent in due:
+        _set_status(session, consent, ConsentStatus.expired, SYSTEM, "已到授权有效期")
+    session.execute(sa.delete(UsedAssertion).where(UsedAssertion.expires_at < now))
+    session.execute(sa.delete(AuthorizationCode).where(AuthorizationCode.expires_at < now - dt.timedelta(days=1)))
+    return len(due)
+
+
+# --- the signed artefact --------------------------------------------------------------------
+
+ARTEFACT_TYP = "consent+jws"
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def artefact_payload(consent: Consent, granted_at: dt.datetime) -> dict[str, Any]:
+    return {
+        "iss": "PowerCredit 电力征信",
+        "consent_id": consent.consent_id,
+        "subject": {"uscc": consent.enterprise.uscc, "name": consent.enterprise.name},
+        "recipient": {"name": consent.institution.name, "licence_no": consent.institution.licence_no},
+        "purpose": str(consent.purpose),
+        "sections": list(consent.scopes),
+        "data_range": {"from": consent.data_from.isoformat(), "to": consent.data_to.isoformat()},
+        "valid_from": _iso(consent.valid_from),
+        "valid_until": _iso(consent.valid_until),
+        "fetch": {"type": str(consent.fetch_type),
+                  "frequency": ({"unit": str(consent.frequency_unit), "value": consent.frequency_value}
+                                if consent.frequency_unit else None)},
+        "data_life": {"unit": str(consent.data_life_unit), "value": consent.data_life_value},
+        "granted_at": _iso(granted_at),
+        "created_via": consent.created_via,
+    }
+
+
+# --- who sees what --------------------------------------------------------------------------
+
+def _visible(stmt: Any, actor: Actor) -> Any:
+    if actor.is_operator:
+        return stmt
+    if actor.enterprise_id is not None:
+        return stmt.where(Consent.enterprise_id == actor.enterprise_id)
+    if actor.institution_id is not None:
+        return stmt.where(Consent.institution_id == actor.institution_id)
+    return stmt.where(sa.false())
+
+
+def get_consent(session: Session, consent_id: str, actor: Actor) -> Consent:
+    """A consent the actor may see: the firm's own, the bank's own, any for operators.
+    Anyone else's is "not found" (not "forbidden": its existence is not disclosed)."""
+    consent = session.scalar(_visible(sa.select(Consent).where(Consent.consent_id == consent_id), actor))
+    if consent is None:
+        raise ConsentNotFound(f"没有编号为 {consent_id} 的授权")
+    return consent
+
+
+def list_consents(session: Session, actor: Actor, status: str | None, page: int, per_page: int) -> Page[Any]:
+    stmt = _visible(sa.select(Consent), actor).order_by(Consent.created_at.desc(), Consent.id.desc())
+    if status:
+        stmt = stmt.where(Consent.status == status)
+    return paginate(session, stmt, page, per_page)
+
+
+def consent_events(session: Session, consent: Consent) -> list[ConsentEvent]:
+    return list(session.scalars(
+        sa.select(ConsentEvent).where(ConsentEvent.consent_pk == consent.id).order_by(ConsentEvent.id)
+    ))
+
+
+def query_log(session: Session, actor: Actor, page: int, per_page: int,
+              enterprise_id: int | None = None) -> Page[Any]:
+    """Accesses to firms' data: a firm sees every access to its own, a bank its own
+    institution's, operators all (optionally one firm's)."""
+    stmt = sa.select(QueryLog).order_by(QueryLog.at.desc(), QueryLog.id.desc())
+    if actor.is_operator:
+        if enterprise_id is not None:
+            stmt = stmt.where(QueryLog.enterprise_id == enterprise_id)
+    elif actor.enterprise_id is not None:
+        stmt = stmt.where(QueryLog.enterprise_id == actor.enterprise_id)
+    elif actor.institution_id is not None:
+        stmt = stmt.where(QueryLog.institution_id == actor.institution_id)
+    else:
+        stmt = stmt.where(sa.false())
+    return paginate(session, stmt, page, per_page)
+
+
+# --- the gate -------------------------------------------------------------------------------
+
+STATUS_REFUSALS = {
+    ConsentStatus.pending: ("consent_pending", "授权尚未经企业确认"),
+    ConsentStatus.rejected: ("consent_rejected", "企业已拒绝该授权"),
+    ConsentStatus.paused: ("consent_paused", "企业已暂停该授权"),
+    ConsentStatus.revoked: ("consent_revoked", "企业已撤销该授权"),
+    ConsentStatus.expired: ("consent_expired", "授权已过期"),
+}
+
+
+def period_start(unit: PeriodUnit, now: dt.datetime) -> dt.datetime:
+    """The start of the calendar period (Asia/Shanghai) that ``now`` falls in, in UTC."""
+    local = now.astimezone(CN).replace(hour=0, minute=0, second=0, microsecond=0)
+    if unit == PeriodUnit.week:
+        local -= dt.timedelta(days=local.weekday())
+    elif unit == PeriodUnit.month:
+        local = local.replace(day=1)
+    elif unit == PeriodUnit.year:
+        local = local.replace(month=1, day=1)
+    return local.astimezone(dt.UTC)
+
+
+def next_period_start(unit: PeriodUnit, now: dt.datetime) -> dt.datetime:
+    start = period_start(unit, now).astimezone(CN)
+    if unit == PeriodUnit.day:
+        nxt = start + dt.timedelta(days=1)
+    elif unit == PeriodUnit.week:
+        nxt = start + dt.timedelta(days=7)
+    elif unit == PeriodUnit.month:
+        nxt = add_months(start, 1)
+    else:
+        nxt = start.replace(year=start.year + 1)
+    return nxt.astimezone(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Access:
+    consent: Consent
+    log: QueryLog
+
+
+def authorize_access(session: Session, token: OAuthToken, uscc: str, purpose: str, sections: set[str], *,
+                     resource: str, request_id: str | None = None, user: User | None = None) -> Access:
+    """The one gate every institution access to a firm's data passes.
+
+    Checks that the token is bound to a consent; the consent is the token's bank's, for this
+    firm and this purpose, covers the sections, is active and within its window; then takes
+    one pull from the allowance with a single conditional UPDATE (concurrent pulls cannot
+    both take the last one) and writes the ``QueryLog`` entry in the same transaction.
+    Refusals are :class:`Refused` with a machine code and the audit event to record."""
+    client = token.client
+    now = utcnow()
+
+    def refuse(code: str, detail: str, status: int = 403, headers: dict[str, str] | None = None,
+               consent: Consent | None = None) -> Refused:
+        return Refused(detail, code=code, status=status, headers=headers, audit=audit.Pending(
+            actor=f"client:{client.client_id}", action="gate.access", code=code,
+            subject_type="consent" if consent else "enterprise",
+            subject_id=consent.consent_id if consent else uscc,
+            detail={"uscc": uscc, "purpose": purpose, "sections": sorted(sections), "resource": resource},
+            request_id=request_id))
+
+    consent = token.consent
+    if consent is None:
+        raise refuse("consent_required", "访问令牌未绑定任何授权：请通过授权流程获取令牌")
+    if consent.institution_id != client.institution_id:
+        raise refuse("consent_not_yours", "该授权不属于本机构", consent=consent)
+    if consent.enterprise.uscc != uscc:
+        raise refuse("consent_subject_mismatch", "该授权针对的是另一家企业", consent=consent)
+    if purpose != str(consent.purpose):
+        raise refuse("purpose_mismatch",
+                     f"授权用途为「{PURPOSE_LABELS[consent.purpose]}」，不能用于其他用途", consent=consent)
+    token_sections = {s.removeprefix(SECTION_SCOPE_PREFIX) for s in token.scope.split()
+                      if s.startswith(SECTION_SCOPE_PREFIX)}
+    beyond = sections - (set(consent.scopes) & token_sections)
+    if beyond:
+        raise refuse("scope_insufficient",
+                     f"授权未包含以下部分：{'、'.join(REPORT_SECTIONS.get(s, s) for s in sorted(beyond))}",
+                     consent=consent)
+    if consent.valid_until <= now and consent.status not in FINAL_STATUSES:
+        raise refuse("consent_expired", "授权已过期", consent=consent)
+    if consent.status != ConsentStatus.active:
+        code, text = STATUS_REFUSALS[consent.status]
+        raise refuse(code, text, consent=consent)
+    if consent.valid_from > now:
+        raise refuse("consent_not_yet_valid", "授权尚未生效", consent=consent)
+
+    live = sa.and_(Consent.id == consent.id, Consent.status == ConsentStatus.active, Consent.valid_until > now)
+    if consent.fetch_type == FetchType.one_time:
+        stmt = sa.update(Consent).where(live, Consent.use_count < 1).values(
+            use_count=Consent.use_count + 1, last_used_at=now)
+    else:
+        assert consent.frequency_unit is not None and consent.frequency_value is not None
+        start = period_start(consent.frequency_unit, now)
+        same = sa.and_(Consent.window_start.is_not(None), Consent.window_start == start)
+        stmt = sa.update(Consent).where(
+            live, sa.or_(sa.not_(same), Consent.window_count < consent.frequency_value)
+        ).values(use_count=Consent.use_count + 1, last_used_at=now, window_start=start,
+                 window_count=sa.case((same, Consent.window_count + 1), else_=1))
+    res = session.execute(stmt.execution_options(synchronize_session=False))
+    if res.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(consent)
+        if consent.status != ConsentStatus.active:  # changed under us
+            code, text = STATUS_REFUSALS[consent.status]
+            raise refuse(code, text, consent=consent)
+        if consent.fetch_type == FetchType.one_time:
+            raise refuse("allowance_exhausted", "一次性授权已使用，不能再次查询", consent=consent)
+        assert consent.frequency_unit is not None
+        retry = max(1, int((next_period_start(consent.frequency_unit, now) - now).total_seconds()))
+        raise refuse("frequency_exceeded",
+                     f"已达授权的查询频率上限（每{UNIT_LABELS[consent.frequency_unit]} {consent.frequency_value} 次）",
+                     status=429, headers={"Retry-After": str(retry)}, consent=consent)
+    session.refresh(consent)
+    log = QueryLog(at=now, enterprise_id=consent.enterprise_id, institution_id=consent.institution_id,
+                   consent_pk=consent.id, client_pk=client.id, user_id=user.id if user else None,
+                   purpose=consent.purpose, sections=sorted(sections), resource=resource, request_id=request_id)
+    session.add(log)
+    session.flush()
+    audit.record(session, f"client:{client.client_id}", "gate.access", subject_type="consent",
+                 subject_id=consent.consent_id, request_id=request_id,
+                 detail={"uscc": uscc, "purpose": purpose, "sections": sorted(sections), "resource": resource,
+                         "query_log_id": log.id})
+    return Access(consent, log)

@@ -1,0 +1,116 @@
+"""Writing and verifying the audit log.
+
+Every event's ``hash`` is SHA-256 over the previous event's hash and the event's own
+canonical JSON, so rewriting or deleting an event breaks every hash after it
+(``powercredit audit verify``).  On PostgreSQL appends are serialised by a transaction-level
+advisory lock; SQLite serialises writers anyway.
+
+Refusals must be recorded even though the refused request's transaction is rolled back:
+:func:`refuse_later` keeps the event on the session (``session.info``) and
+:func:`write_pending` writes it after the rollback (the request and CLI wrappers call it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.audit.models import AuditEvent
+from app.db import utcnow
+
+GENESIS = "0" * 64
+_LOCK_KEY = 0x50434155  # "PCAU"
+_PENDING = "pc_audit_pending"
+
+
+@dataclass(frozen=True)
+class Pending:
+    actor: str
+    action: str
+    code: str | None
+    subject_type: str | None = None
+    subject_id: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    request_id: str | None = None
+
+
+def _digest(prev_hash: str, event: AuditEvent) -> str:
+    body = {
+        "at": event.at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        "actor": event.actor, "action": event.action, "outcome": event.outcome, "code": event.code,
+        "subject_type": event.subject_type, "subject_id": event.subject_id,
+        "detail": event.detail, "request_id": event.request_id,
+    }
+    canonical = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+def record(session: Session, actor: str, action: str, *, outcome: str = "ok", code: str | None = None,
+           subject_type: str | None = None, subject_id: str | None = None,
+           detail: dict[str, Any] | None = None, request_id: str | None = None) -> AuditEvent:
+    """Append one event to the chain (in the caller's transaction)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_KEY)))
+    prev = session.scalar(sa.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
+    event = AuditEvent(at=utcnow(), actor=actor, action=action, outcome=outcome, code=code,
+                       subject_type=subject_type, subject_id=subject_id, detail=detail or {},
+                       request_id=request_id, prev_hash=prev)
+    event.hash = _digest(prev, event)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def refuse_later(session: Session, pending: Pending) -> None:
+    """Remember a refusal; it is written by :func:`write_pending` after the rollback."""
+    session.info.setdefault(_PENDING, []).append(pending)
+
+
+def has_pending(session: Session) -> bool:
+    return bool(session.info.get(_PENDING))
+
+
+def write_pending(session: Session, request_id: str | None = None) -> int:
+    """Write the remembered refusals (call after rolling back the refused work; the caller
+    commits)."""
+    pending: list[Pending] = session.info.pop(_PENDING, [])
+    for p in pending:
+        record(session, p.actor, p.action, outcome="refused", code=p.code, subject_type=p.subject_type,
+               subject_id=p.subject_id, detail=p.detail, request_id=p.request_id or request_id)
+    return len(pending)
+
+
+def discard_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def verify_chain(session: Session, batch: int = 5000) -> Iterator[tuple[int, bool]]:
+    """Yields (event id, hash ok) in order; a broken link or digest yields False."""
+    prev = GENESIS
+    last_id = 0
+    while True:
+        events = list(session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch)
+        ))
+        if not events:
+            return
+        for event in events:
+            ok = event.prev_hash == prev and event.hash == _digest(prev, event)
+            yield event.id, ok
+            prev = event.hash
+            last_id = event.id
+        session.expunge_all()
+
+
+def events_for(session: Session, subject_type: str, subject_id: str) -> list[AuditEvent]:
+    return list(session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.subject_type == subject_type, AuditEvent.subject_id == subject_id)
+        .order_by(AuditEvent.id)
+    ))

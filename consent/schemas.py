@@ -1,0 +1,196 @@
+"""Consent request bodies (the bank's, the firm's own grant) and the output shapes: a
+consent, its events and the query log.  Bodies refuse unknown fields; outputs whitelist."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from marshmallow import ValidationError, fields, post_load, validate
+
+from app.archive.schemas import PageMetaSchema
+from app.schemas_base import Day, Int, PageArgs, StrictSchema, one_of, text
+from consent.models import (
+    PURPOSE_LABELS,
+    REPORT_SECTIONS,
+    STATUS_LABELS,
+    Consent,
+    ConsentStatus,
+    FetchType,
+    PeriodUnit,
+    Purpose,
+)
+from consent.services import Terms
+
+CN = ZoneInfo("Asia/Shanghai")
+
+
+class Moment(fields.DateTime):
+    """An ISO 8601 date-time; without an offset it is Beijing time.  A bare date means the
+    end of that day (Beijing time)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.datetime:
+        if isinstance(value, str) and len(value.strip()) == 10:
+            try:
+                day = dt.date.fromisoformat(value.strip())
+            except ValueError as exc:
+                raise ValidationError("应为 ISO 8601 日期或日期时间。") from exc
+            return dt.datetime.combine(day, dt.time(23, 59, 59), CN).astimezone(dt.UTC)
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=CN)
+        return moment.astimezone(dt.UTC)
+
+
+class DataRangeSchema(StrictSchema):
+    from_ = Day(required=True, data_key="from", metadata={"description": "数据范围起（含）"})
+    to = Day(required=True, metadata={"description": "数据范围止（含）"})
+
+
+class PeriodSchema(StrictSchema):
+    unit = fields.String(required=True, validate=one_of(list(PeriodUnit)))
+    value = Int(required=True, validate=validate.Range(min=1, max=1000, error="应为 1–1000。"))
+
+
+class TermsSchema(StrictSchema):
+    purpose = fields.String(required=True, validate=one_of(list(Purpose)),
+                            metadata={"description": "用途：" + "、".join(f"{k}={v}" for k, v in PURPOSE_LABELS.items())})
+    scopes = fields.List(fields.String(validate=one_of(list(REPORT_SECTIONS))), required=True,
+                         validate=validate.Length(min=1, error="至少选择一个报告部分。"),
+                         metadata={"description": "报告部分（每个部分即 OAuth 范围 report:<部分>）"})
+    data_range = fields.Nested(DataRangeSchema, required=True)
+    valid_until = Moment(required=True, metadata={"description": "授权截止时间，最长 12 个月"})
+    fetch_type = fields.String(required=True, validate=one_of(list(FetchType)))
+    frequency = fields.Nested(PeriodSchema, load_default=None, allow_none=True,
+                              metadata={"description": "定期查询的频率上限：每 unit 至多 value 次"})
+    data_life = fields.Nested(PeriodSchema, required=True, metadata={"description": "机构可保存所获数据的期限"})
+
+    @post_load
+    def _terms(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        freq, life = data.pop("frequency"), data.pop("data_life")
+        rng = data.pop("data_range")
+        terms = Terms(
+            purpose=Purpose(data.pop("purpose")), scopes=sorted(set(data.pop("scopes"))),
+            data_from=rng["from_"], data_to=rng["to"], valid_until=data.pop("valid_until"),
+            fetch_type=FetchType(data.pop("fetch_type")),
+            frequency_unit=PeriodUnit(freq["unit"]) if freq else None, frequency_value=freq["value"] if freq else None,
+            data_life_unit=PeriodUnit(life["unit"]), data_life_value=life["value"],
+        )
+        return {**data, "terms": terms}
+
+
+class ConsentRequestSchema(TermsSchema):
+    """The bank's request (client-credentials token with ``consents:write``)."""
+
+    uscc = fields.String(required=True, validate=validate.Length(equal=18, error="统一社会信用代码应为 18 位。"))
+
+
+class FirmGrantSchema(TermsSchema):
+    """The firm grants a consent itself, for a bank that asked offline."""
+
+    institution = fields.String(required=True, validate=validate.Length(min=1, max=64),
+                                metadata={"description": "金融机构的金融许可证号"})
+
+
+class ActionSchema(StrictSchema):
+    reason = text(500, required=False, load_default=None)
+
+
+class ConsentListArgs(PageArgs):
+    status = fields.String(load_default=None, validate=one_of(list(ConsentStatus)))
+
+
+class QueryLogArgs(PageArgs):
+    uscc = fields.String(load_default=None, validate=validate.Length(equal=18))
+
+
+class InstitutionRefSchema(StrictSchema):
+    name = fields.String()
+    licence_no = fields.String()
+
+
+class EventSchema(StrictSchema):
+    at = fields.DateTime()
+    from_status = fields.String()
+    to_status = fields.String()
+    actor = fields.String()
+    reason = fields.String()
+
+
+class ConsentSchema(StrictSchema):
+    consent_id = fields.String()
+    status = fields.String()
+    status_label = fields.Function(lambda c: STATUS_LABELS[c.status])
+    uscc = fields.Function(lambda c: c.enterprise.uscc)
+    enterprise_name = fields.Function(lambda c: c.enterprise.name)
+    institution = fields.Nested(InstitutionRefSchema)
+    purpose = fields.String()
+    purpose_label = fields.Function(lambda c: PURPOSE_LABELS[c.purpose])
+    scopes = fields.List(fields.String())
+    data_range = fields.Function(lambda c: {"from": c.data_from.isoformat(), "to": c.data_to.isoformat()})
+    valid_from = fields.DateTime()
+    valid_until = fields.DateTime()
+    fetch_type = fields.String()
+    frequency = fields.Function(
+        lambda c: {"unit": str(c.frequency_unit), "value": c.frequency_value} if c.frequency_unit else None)
+    data_life = fields.Function(lambda c: {"unit": str(c.data_life_unit), "value": c.data_life_value})
+    created_via = fields.String()
+    created_at = fields.DateTime()
+    decided_at = fields.DateTime()
+    status_changed_at = fields.DateTime()
+    status_reason = fields.String()
+    use_count = fields.Integer(metadata={"description": "已使用次数"})
+    last_used_at = fields.DateTime(metadata={"description": "最近一次使用时间"})
+    artefact = fields.String(metadata={"description": "平台签名的授权文书（JWS，Ed25519；公钥见 /.well-known/jwks.json）"})
+
+
+class ConsentDetailSchema(ConsentSchema):
+    events = fields.List(fields.Nested(EventSchema))
+
+
+class ConsentPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(ConsentSchema))
+    meta = fields.Nested(PageMetaSchema)
+
+
+class QueryLogSchema(StrictSchema):
+    id = fields.Integer()
+    at = fields.DateTime()
+    uscc = fields.Function(lambda q: q.consent.enterprise.uscc)
+    enterprise_name = fields.Function(lambda q: q.consent.enterprise.name)
+    institution = fields.Nested(InstitutionRefSchema)
+    consent_id = fields.Function(lambda q: q.consent.consent_id)
+    purpose = fields.String()
+    purpose_label = fields.Function(lambda q: PURPOSE_LABELS[q.purpose])
+    sections = fields.List(fields.String())
+    resource = fields.String()
+
+
+class QueryLogPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(QueryLogSchema))
+    meta = fields.Nested(PageMetaSchema)
+
+
+def dump_consent(consent: Consent, events: list[Any] | None = None) -> dict[str, Any]:
+    if events is None:
+        return dict(ConsentSchema().dump(consent))
+    data = ConsentSchema().dump(consent)
+    data["events"] = EventSchema(many=True).dump(events)
+    return dict(data)
+
+
+class FetchSchema(StrictSchema):
+    uscc = fields.String(required=True, validate=validate.Length(equal=18, error="统一社会信用代码应为 18 位。"))
+    purpose = fields.String(required=True, validate=one_of(list(Purpose)))
+    sections = fields.List(fields.String(validate=one_of(list(REPORT_SECTIONS))), load_default=None,
+                           metadata={"description": "默认：授权包含的全部部分"})
+
+
+class FetchResultSchema(StrictSchema):
+    consent_id = fields.String()
+    query_id = fields.Integer()
+    fetched_at = fields.DateTime()
+    data_range = fields.Dict()
+    data_life = fields.Dict(metadata={"description": "机构可保存所获数据的期限"})
+    sections = fields.Dict()

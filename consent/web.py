@@ -1,0 +1,178 @@
+"""Consent pages: the consent screen of the authorization-code flow (``/oauth/authorize``)
+and the firm's consent page (list, pause/resume/revoke, approve/reject pending requests,
+grant one for a bank that asked offline, the query log); banks and operators see theirs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user
+from marshmallow import ValidationError
+
+from app.accounts.auth import require_user
+from app.accounts.models import Institution, Role, User
+from app.audit.services import Pending, refuse_later
+from app.errors import DomainError, flatten_messages
+from app.extensions import db_session, signing_keys
+from consent import schemas, services
+from consent.models import (
+    PURPOSE_LABELS,
+    REPORT_SECTIONS,
+    STATUS_LABELS,
+    UNIT_LABELS,
+    ConsentStatus,
+    FetchType,
+    PeriodUnit,
+    Purpose,
+)
+from consent.server import authorization
+
+bp = Blueprint("consent_web", __name__)
+
+
+@bp.app_context_processor
+def _labels() -> dict[str, Any]:
+    return {"PURPOSE_LABELS": {str(k): v for k, v in PURPOSE_LABELS.items()},
+            "CONSENT_STATUS_LABELS": {str(k): v for k, v in STATUS_LABELS.items()},
+            "UNIT_LABELS": {str(k): v for k, v in UNIT_LABELS.items()},
+            "REPORT_SECTIONS": REPORT_SECTIONS}
+
+
+def _refusal_page(status: int, title: str, detail: str, code: str, consent_id: str | None = None) -> tuple[str, int]:
+    refuse_later(db_session(), Pending(actor=f"user:{current_user.id}" if current_user.is_authenticated else
+                                       f"ip:{request.remote_addr}", action="oauth.authorize", code=code,
+                                       subject_type="consent" if consent_id else None, subject_id=consent_id,
+                                       detail={"client_id": request.values.get("client_id"),
+                                               "redirect_uri": request.values.get("redirect_uri")},
+                                       request_id=g.get("request_id")))
+    problem = {"status": status, "title": title, "detail": detail, "code": code, "request_id": g.get("request_id")}
+    return render_template("error.html", problem=problem), status
+
+
+@bp.route("/oauth/authorize", methods=["GET", "POST"])
+def authorize() -> Any:
+    """The consent screen: the firm's administrator reads what the bank asks for and
+    approves or rejects it; the bank gets a code (PKCE S256) bound to the consent."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("accounts.login", next=request.full_path))
+    user: User = current_user._get_current_object()
+    try:
+        grant = authorization.get_consent_grant(end_user=user)
+    except OAuth2Error as error:
+        if error.redirect_uri:  # the redirect URI was verified: tell the client there (RFC 6749 §4.1.2.1)
+            refuse_later(db_session(), Pending(actor=f"user:{user.id}", action="oauth.authorize", code=error.error,
+                                               detail={"description": error.description},
+                                               request_id=g.get("request_id")))
+            return authorization.handle_error_response(request, error)
+        # Unknown client or a redirect URI not registered exactly: never redirect there.
+        return _refusal_page(400, "授权请求无效", f"{error.error}: {error.description or ''}", error.error)
+    consent = grant.request.pc_consent
+    if user.role != Role.firm or user.enterprise_id != consent.enterprise_id:
+        return _refusal_page(403, "无权处理该授权", "该授权请求针对的是另一家企业，只有其管理员可以决定。",
+                             "tenancy_denied", consent.consent_id)
+    if consent.status != ConsentStatus.pending:
+        return _refusal_page(409, "授权请求已处理", f"该授权请求当前为「{STATUS_LABELS[consent.status]}」。",
+                             "consent_state_conflict", consent.consent_id)
+    if request.method == "GET":
+        return render_template("consent/screen.html", consent=consent, client=grant.client)
+    session = db_session()
+    decision = request.form.get("decision")
+    if decision == "approve":
+        services.grant_consent(session, signing_keys(), user, consent=consent, request_id=g.get("request_id"))
+        return authorization.create_authorization_response(grant_user=user, grant=grant)
+    if decision == "reject":
+        services.reject_consent(session, consent, user, request.form.get("reason") or None, g.get("request_id"))
+        return authorization.create_authorization_response(grant_user=None, grant=grant)
+    return render_template("consent/screen.html", consent=consent, client=grant.client,
+                           error="请选择“同意”或“拒绝”。"), 422
+
+
+def _actor() -> services.Actor:
+    return services.Actor(user=require_user())
+
+
+@bp.get("/consents")
+def consents() -> str:
+    actor = _actor()
+    session = db_session()
+    status = request.args.get("status") or None
+    if status not in {None, *[str(s) for s in ConsentStatus]}:
+        status = None
+    page_no = max(1, int(request.args.get("page", "1"))) if request.args.get("page", "1").isdigit() else 1
+    page = services.list_consents(session, actor, status, page_no, 20)
+    log = services.query_log(session, actor, 1, 20)
+    return render_template("consent/list.html", page=page, log=log, status=status, statuses=list(ConsentStatus),
+                           is_firm=actor.user is not None and actor.user.role == Role.firm)
+
+
+@bp.post("/consents/<string:consent_id>/<string:action>")
+def consent_action(consent_id: str, action: str) -> Any:
+    user = require_user(Role.firm)
+    session = db_session()
+    if action not in {"approve", "reject", *services.FIRM_TRANSITIONS}:
+        flash("不支持的操作。", "error")
+        return redirect(url_for("consent_web.consents"))
+    consent = services.get_consent(session, consent_id, services.Actor(user=user))
+    reason = (request.form.get("reason") or "").strip()[:500] or None
+    try:
+        if action == "approve":
+            services.grant_consent(session, signing_keys(), user, consent=consent, request_id=g.get("request_id"))
+        elif action == "reject":
+            services.reject_consent(session, consent, user, reason, g.get("request_id"))
+        else:
+            services.change_consent(session, consent, user, action, reason, g.get("request_id"))
+    except DomainError as exc:
+        session.rollback()
+        flash(exc.detail, "error")
+        return redirect(url_for("consent_web.consents"))
+    flash(f"已{services.ACTION_LABELS[action]}对「{consent.institution.name}」的授权。", "success")
+    return redirect(url_for("consent_web.consents"))
+
+
+def _grant_form_to_body(form: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "institution": form.get("institution", ""), "purpose": form.get("purpose", ""),
+        "scopes": request.form.getlist("scopes"),
+        "data_range": {"from": form.get("data_from", ""), "to": form.get("data_to", "")},
+        "valid_until": form.get("valid_until", ""), "fetch_type": form.get("fetch_type", ""),
+        "data_life": {"unit": form.get("data_life_unit", ""), "value": form.get("data_life_value", "")},
+    }
+    if form.get("fetch_type") == FetchType.periodic:
+        body["frequency"] = {"unit": form.get("frequency_unit", ""), "value": form.get("frequency_value", "")}
+    return body
+
+
+@bp.route("/consents/grant", methods=["GET", "POST"])
+def grant() -> Any:
+    """The firm grants a consent itself, for a bank that asked offline (same schema and
+    service as the API)."""
+    user = require_user(Role.firm)
+    session = db_session()
+    institutions = list(session.scalars(sa.select(Institution).where(Institution.active.is_(True))
+                                        .order_by(Institution.name)))
+    form: dict[str, Any] = request.form.to_dict() if request.method == "POST" else {
+        "fetch_type": "one_time", "data_life_unit": "year", "data_life_value": "1", "purpose": "loan_application"}
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        try:
+            data = schemas.FirmGrantSchema().load(_grant_form_to_body(form))
+            institution = next((i for i in institutions if i.licence_no == data["institution"]), None)
+            if institution is None:
+                raise ValidationError({"institution": ["请选择金融机构。"]})
+            consent = services.grant_consent(session, signing_keys(), user, institution=institution,
+                                             terms=data["terms"], via="firm", request_id=g.get("request_id"))
+        except ValidationError as exc:
+            errors = flatten_messages(exc.messages)
+        except DomainError as exc:
+            errors = dict(exc.errors or {"_schema": [exc.detail]})
+        else:
+            flash(f"已授权「{institution.name}」，授权编号 {consent.consent_id}。", "success")
+            return redirect(url_for("consent_web.consents"))
+    errors = {k.replace("data_range.from", "data_from").replace("data_range.to", "data_to")
+              .replace("frequency.", "frequency_").replace("data_life.", "data_life_"): v for k, v in errors.items()}
+    return render_template("consent/grant.html", form=form, errors=errors, institutions=institutions,
+                           purposes=list(Purpose), units=list(PeriodUnit),
+                           chosen=set(request.form.getlist("scopes"))), 422 if errors else 200
