@@ -39,6 +39,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         OAUTH2_TOKEN_EXPIRES_IN={"client_credentials": settings.access_token_ttl,
                                  "authorization_code": settings.access_token_ttl,
                                  "refresh_token": settings.access_token_ttl},
+        OAUTH2_REFRESH_TOKEN_GENERATOR=True,  # issued only for periodic consents (see consent.server)
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
         RATELIMIT_ENABLED=not settings.testing,
         RATELIMIT_HEADERS_ENABLED=True,

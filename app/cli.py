@@ -346,6 +346,90 @@ def institutions_add(ctx: Context, name: str, licence_no: str, kind: str, uscc: 
     out.print(f"已登记金融机构：{name}（{licence_no}）")
 
 
+@institutions.command("add-client", help="为金融机构登记 OAuth 客户端（授权码 + PKCE S256、刷新令牌、客户端凭证）")
+@click.option("--institution", "licence_no", required=True, help="金融许可证号")
+@click.option("--name", required=True, help="客户端名称（显示在授权确认页）")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True, help="回调地址（精确匹配，可多次给出）")
+@click.option("--auth-method", default="client_secret_basic", show_default=True,
+              type=click.Choice(["client_secret_basic", "private_key_jwt"]))
+@click.option("--jwks", "jwks_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="private_key_jwt：客户端公钥 JWKS 文件")
+@pass_ctx
+def institutions_add_client(ctx: Context, licence_no: str, name: str, redirect_uris: tuple[str, ...],
+                            auth_method: str, jwks_file: str | None) -> None:
+    from app.accounts.services import get_institution
+    from consent.services import register_bank_client
+
+    try:
+        jwks = json.loads(Path(jwks_file).read_text()) if jwks_file else None
+    except ValueError as exc:
+        _fail(f"JWKS 文件不是合法的 JSON：{exc}")
+        return
+    try:
+        with ctx.db.transaction() as session:
+            client, secret = register_bank_client(session, get_institution(session, licence_no), name=name,
+                                                  redirect_uris=list(redirect_uris), auth_method=auth_method,
+                                                  jwks=jwks)
+    except DomainError as exc:
+        _domain_error(exc)
+        return
+    out.print(f"已登记客户端 {name}：\n  client_id     = {client.client_id}")
+    if secret:
+        out.print(f"  client_secret = {secret}（只显示这一次）")
+    else:
+        out.print("  认证方式 private_key_jwt：用已登记公钥对应的私钥签名 client_assertion")
+
+
+@institutions.command("list", help="列出金融机构及其客户端")
+@pass_ctx
+def institutions_list(ctx: Context) -> None:
+    import sqlalchemy as sa
+
+    from app.accounts.models import Institution
+    from consent.services import clients_of_institution
+
+    with ctx.db.transaction() as session:
+        for inst in session.scalars(sa.select(Institution).order_by(Institution.licence_no)):
+            out.print(f"{inst.licence_no:20} {inst.name}{'' if inst.active else '（已停用）'}")
+            for c in clients_of_institution(session, inst.id):
+                out.print(f"    {c.client_id}  {c.token_endpoint_auth_method:20} {' '.join(c.redirect_uris)}")
+
+
+@main.group(help="授权（征信授权）")
+def consents() -> None:
+    pass
+
+
+@consents.command("expire", help="把已到期的授权标记为已过期并撤销其令牌；清理过期的授权码与断言记录（可重复执行）")
+@pass_ctx
+def consents_expire(ctx: Context) -> None:
+    from consent.services import expire_due
+
+    with ctx.db.transaction() as session:
+        n = expire_due(session)
+    out.print(f"已将 {n} 项授权标记为已过期。")
+
+
+@main.group(help="审计日志")
+def audit() -> None:
+    pass
+
+
+@audit.command("verify", help="校验审计日志的哈希链：任何一条被改写或删除都会被发现")
+@pass_ctx
+def audit_verify(ctx: Context) -> None:
+    from app.audit.services import verify_chain
+
+    checked = 0
+    with ctx.db.transaction() as session:
+        for event_id, ok in verify_chain(session):
+            checked += 1
+            if not ok:
+                _fail(f"审计日志在第 {event_id} 条处断链或被改写（已校验 {checked} 条）")
+                return
+    out.print(f"审计日志完整：{checked} 条，哈希链无断裂。")
+
+
 @main.group(help="用户")
 def users() -> None:
     pass
@@ -390,8 +474,10 @@ def seed(ctx: Context, firms: int, seed: int, as_of: str | None, password: str |
     passwords = {u: password or secrets.token_urlsafe(9) for u in ("operator", "firm", "bank")}
     with ctx.db.transaction() as session, _progress() as progress:
         task = progress.add_task("生成演示企业", total=firms)
+        from app.signing import load_signing_keys
+
         report = seed_demo(session, ctx.cipher(), firms=firms, seed=seed, today=today, passwords=passwords,
-                           progress=lambda n: progress.advance(task, n))
+                           signer=load_signing_keys(ctx.settings), progress=lambda n: progress.advance(task, n))
         from app.scoring.scorecard import GRADES
         from app.scoring.services import grade_distribution, run_evaluations
 
@@ -403,6 +489,10 @@ def seed(ctx: Context, firms: int, seed: int, as_of: str | None, password: str |
               + "，".join(f"{g} {distribution.get(g, 0)}" for g in GRADES))
     for code, (client_id, secret) in report.provider_clients.items():
         out.print(f"  数据源 {code} 客户端：client_id={client_id} client_secret={secret}")
+    for licence, (client_id, secret, redirect) in report.bank_clients.items():
+        out.print(f"  金融机构 {licence} 客户端：client_id={client_id} client_secret={secret} 回调={redirect}")
+    if report.consents:
+        out.print(f"  演示授权：{report.consents[0]}（已生效），{report.consents[1]}（待企业确认）")
     out.print("演示账号（用户名 / 密码）：")
     for username, (role, pw) in report.users.items():
         out.print(f"  {username:9} / {pw}   （{role}）")
@@ -437,6 +527,16 @@ def keys_rotate(ctx: Context) -> None:
         n = reencrypt_all(session, old, new)
         save_keyring(ctx.settings, new_ring)  # written before commit: both keys can read
     out.print(f"当前密钥为 {new_ring.active}，已重新加密 {n} 个字段。")
+
+
+@keys.command("rotate-signing", help="生成新的 Ed25519 签名密钥并启用（旧公钥继续在 JWKS 中发布，已签文书仍可验证）")
+@pass_ctx
+def keys_rotate_signing(ctx: Context) -> None:
+    from app.signing import load_signing_keys, save_signing_keys
+
+    keys_now = load_signing_keys(ctx.settings).with_new_key()
+    save_signing_keys(ctx.settings, keys_now)
+    out.print(f"当前签名密钥为 {keys_now.active}；共发布 {len(keys_now.keys)} 把公钥。重启服务后生效。")
 
 
 @main.group(help="信用评价评分卡")

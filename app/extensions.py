@@ -71,12 +71,13 @@ def after_rollback(session: Session, action: Callable[[Session], None]) -> None:
 
 def finish_session(response: Any) -> Any:
     """After the view: commit the unit of work on success, roll it back on an error status.
-    After a rollback, refusals are audited and ``after_rollback`` work is done and committed."""
+    Refusals are audited either way (after the rollback, in their own transaction, with any
+    ``after_rollback`` work)."""
     session: Session | None = g.get("db_session")
     if session is not None:
         if response.status_code < 400:
             session.info.pop(AFTER_ROLLBACK, None)
-            audit.discard_pending(session)
+            audit.write_pending(session, g.get("request_id"))  # e.g. an error redirected to the client
             session.commit()
         else:
             session.rollback()

@@ -26,7 +26,20 @@ from app.archive.regions import COUNTIES
 from app.archive.services import create_provider, upsert_enterprise
 from app.archive.uscc import ALPHABET, make_uscc
 from app.crypto import FieldCipher
-from consent.services import clients_of_provider, register_client
+from app.signing import SigningKeys
+from consent.models import Consent, FetchType, PeriodUnit, Purpose
+from consent.services import (
+    Terms,
+    clients_of_institution,
+    clients_of_provider,
+    grant_consent,
+    register_bank_client,
+    register_client,
+    request_consent,
+)
+
+# The demo bank's OAuth client sends firms back here after the consent screen.
+DEMO_BANK_REDIRECT = "http://127.0.0.1:8765/callback"
 
 PROVIDERS: list[tuple[str, str, str, list[str]]] = [
     ("chinatax", "国家税务总局纳税信用评价", "tax_authority", ["tax"]),
@@ -84,6 +97,8 @@ class SeedReport:
     records: dict[str, int] = field(default_factory=dict)
     provider_clients: dict[str, tuple[str, str]] = field(default_factory=dict)
     users: dict[str, tuple[str, str]] = field(default_factory=dict)
+    bank_clients: dict[str, tuple[str, str | None, str]] = field(default_factory=dict)
+    consents: list[str] = field(default_factory=list)
 
 
 def _id_number(rng: random.Random, region: str, born: dt.date) -> str:
@@ -314,6 +329,7 @@ def seed_demo(
     seed: int,
     today: dt.date,
     passwords: dict[str, str],
+    signer: SigningKeys | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> SeedReport:
     """Create (or leave unchanged) the demo data set.  ``passwords`` maps demo usernames
@@ -377,4 +393,36 @@ def seed_demo(
             set_password(session, user, password)
         report.users[username] = (str(spec["role"]), password)
     session.flush()
+    if signer is not None:
+        _demo_consents(session, signer, report, firm_uscc)
     return report
+
+
+def _demo_consents(session: Session, signer: SigningKeys, report: SeedReport, firm_uscc: str) -> None:
+    """The demo bank's OAuth client; for the demo firm one consent it granted on its page
+    and one request waiting on the consent screen (only when it has none yet)."""
+    bank = session.scalar(sa.select(Institution).where(Institution.licence_no == BANKS[0][1]))
+    other = session.scalar(sa.select(Institution).where(Institution.licence_no == BANKS[1][1]))
+    assert bank is not None and other is not None
+    if not clients_of_institution(session, bank.id):
+        client, secret = register_bank_client(session, bank, name=f"{bank.name} 信贷系统",
+                                              redirect_uris=[DEMO_BANK_REDIRECT])
+        report.bank_clients[bank.licence_no] = (client.client_id, secret, DEMO_BANK_REDIRECT)
+    client = clients_of_institution(session, bank.id)[0]
+    firm_user = session.scalar(sa.select(User).where(User.username == "firm"))
+    assert firm_user is not None and firm_user.enterprise is not None
+    if session.scalar(sa.select(Consent.id).where(Consent.enterprise_id == firm_user.enterprise_id).limit(1)):
+        return
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    today = now.date()
+    sections = ["identity", "evaluation", "summary", "tax", "contract", "utility", "judicial", "licence_penalty"]
+    granted = grant_consent(session, signer, firm_user, institution=other, via="firm", terms=Terms(
+        purpose=Purpose.post_loan_monitoring, scopes=sections, data_from=today.replace(year=today.year - 3),
+        data_to=today + dt.timedelta(days=365), valid_until=now + dt.timedelta(days=180),
+        fetch_type=FetchType.periodic, frequency_unit=PeriodUnit.month, frequency_value=2,
+        data_life_unit=PeriodUnit.year, data_life_value=1))
+    pending = request_consent(session, client, firm_user.enterprise, Terms(
+        purpose=Purpose.loan_application, scopes=sections, data_from=today.replace(year=today.year - 3),
+        data_to=today, valid_until=now + dt.timedelta(days=30), fetch_type=FetchType.one_time,
+        frequency_unit=None, frequency_value=None, data_life_unit=PeriodUnit.month, data_life_value=6))
+    report.consents = [granted.consent_id, pending.consent_id]

@@ -9,6 +9,7 @@ import hashlib
 from typing import Any
 
 import sqlalchemy as sa
+from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, g, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint as ApiBlueprint
@@ -131,7 +132,11 @@ def jwks() -> Any:
 
 def bank_token(*scopes: str) -> OAuthToken:
     """The bank's OAuth token (Authorization: Bearer only — never the query string)."""
-    tok = require_oauth.acquire_token(list(scopes) if scopes else None)
+    try:
+        tok = require_oauth.acquire_token(list(scopes) if scopes else None)
+    except OAuth2Error as error:
+        require_oauth.raise_error_response(error)
+        raise  # raise_error_response always raises
     if tok.client.institution_id is None:
         raise Forbidden("只有金融机构的客户端可以访问", code="not_an_institution")
     return tok  # type: ignore[no-any-return]
@@ -188,7 +193,7 @@ class ConsentDetail(MethodView):
         """一项授权及其状态变更记录（他方的授权为 404）"""
         session = db_session()
         consent = services.get_consent(session, consent_id, current_actor())
-        return schemas.dump_consent(consent, services.consent_events(session, consent))
+        return schemas.WithEvents(consent, services.consent_events(session, consent))
 
 
 @blp.route("/consents/<string:consent_id>/artefact")
@@ -215,7 +220,7 @@ def _firm_action(consent_id: str, action: str) -> Any:
         consent = services.reject_consent(session, consent, user, data["reason"], rid)
     else:
         consent = services.change_consent(session, consent, user, action, data["reason"], rid)
-    return schemas.dump_consent(consent, services.consent_events(session, consent))
+    return schemas.WithEvents(consent, services.consent_events(session, consent))
 
 
 for _action, _doc in (("approve", "企业同意待确认的授权请求"), ("reject", "企业拒绝待确认的授权请求"),

@@ -7,9 +7,10 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from marshmallow import ValidationError, fields, post_load, validate
+from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
 from app.archive.schemas import PageMetaSchema
+from app.db import utcnow
 from app.schemas_base import Day, Int, PageArgs, StrictSchema, one_of, text
 from consent.models import (
     PURPOSE_LABELS,
@@ -21,7 +22,7 @@ from consent.models import (
     PeriodUnit,
     Purpose,
 )
-from consent.services import Terms
+from consent.services import Terms, terms_errors
 
 CN = ZoneInfo("Asia/Shanghai")
 
@@ -65,6 +66,16 @@ class TermsSchema(StrictSchema):
     frequency = fields.Nested(PeriodSchema, load_default=None, allow_none=True,
                               metadata={"description": "定期查询的频率上限：每 unit 至多 value 次"})
     data_life = fields.Nested(PeriodSchema, required=True, metadata={"description": "机构可保存所获数据的期限"})
+
+    @validates_schema(pass_original=True, skip_on_field_errors=False)
+    def _across_fields(self, data: dict[str, Any], original: Any, **_: Any) -> None:
+        rng = data.get("data_range") or {}
+        raw_freq = original.get("frequency") if isinstance(original, dict) else None
+        errors = terms_errors(utcnow(), data_from=rng.get("from_"), data_to=rng.get("to"),
+                              valid_until=data.get("valid_until"), fetch_type=data.get("fetch_type"),
+                              has_frequency=raw_freq is not None)
+        if errors:
+            raise ValidationError(errors)
 
     @post_load
     def _terms(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -172,12 +183,15 @@ class QueryLogPageSchema(StrictSchema):
     meta = fields.Nested(PageMetaSchema)
 
 
-def dump_consent(consent: Consent, events: list[Any] | None = None) -> dict[str, Any]:
-    if events is None:
-        return dict(ConsentSchema().dump(consent))
-    data = ConsentSchema().dump(consent)
-    data["events"] = EventSchema(many=True).dump(events)
-    return dict(data)
+class WithEvents:
+    """A consent with its status events, for ``ConsentDetailSchema``."""
+
+    def __init__(self, consent: Consent, events: list[Any]) -> None:
+        self._consent = consent
+        self.events = events
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._consent, name)
 
 
 class FetchSchema(StrictSchema):

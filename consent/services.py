@@ -241,23 +241,35 @@ def add_months(moment: dt.datetime, months: int) -> dt.datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
-def check_terms(terms: Terms, now: dt.datetime) -> None:
+def terms_errors(now: dt.datetime, *, data_from: dt.date | None = None, data_to: dt.date | None = None,
+                 valid_until: dt.datetime | None = None, fetch_type: str | None = None,
+                 has_frequency: bool | None = None) -> dict[str, list[str]]:
+    """The rules across a consent's fields (each checked when its inputs are known): the
+    schema shows them with the field errors, the services enforce them again."""
     errors: dict[str, list[str]] = {}
+    if data_from is not None and data_to is not None and data_from > data_to:
+        errors["data_to"] = ["数据范围的结束日期早于开始日期。"]
+    if valid_until is not None:
+        if valid_until <= now:
+            errors["valid_until"] = ["有效期必须晚于当前时间。"]
+        elif valid_until > add_months(now, MAX_VALIDITY_MONTHS):
+            errors["valid_until"] = [f"授权有效期最长 {MAX_VALIDITY_MONTHS} 个月。"]
+    if fetch_type == FetchType.periodic and has_frequency is False:
+        errors["frequency"] = ["定期查询必须给出频率上限（单位与次数）。"]
+    if fetch_type == FetchType.one_time and has_frequency:
+        errors["frequency"] = ["一次性查询不设频率。"]
+    return errors
+
+
+def check_terms(terms: Terms, now: dt.datetime) -> None:
+    errors = terms_errors(now, data_from=terms.data_from, data_to=terms.data_to, valid_until=terms.valid_until,
+                          fetch_type=terms.fetch_type,
+                          has_frequency=terms.frequency_unit is not None and bool(terms.frequency_value))
     unknown = sorted(set(terms.scopes) - set(REPORT_SECTIONS))
     if unknown:
         errors["scopes"] = [f"未知的报告部分：{', '.join(unknown)}"]
     elif not terms.scopes:
         errors["scopes"] = ["至少选择一个报告部分。"]
-    if terms.data_from > terms.data_to:
-        errors["data_to"] = ["数据范围的结束日期早于开始日期。"]
-    if terms.valid_until <= now:
-        errors["valid_until"] = ["有效期必须晚于当前时间。"]
-    elif terms.valid_until > add_months(now, MAX_VALIDITY_MONTHS):
-        errors["valid_until"] = [f"授权有效期最长 {MAX_VALIDITY_MONTHS} 个月。"]
-    if terms.fetch_type == FetchType.periodic and (terms.frequency_unit is None or not terms.frequency_value):
-        errors["frequency"] = ["定期查询必须给出频率上限（单位与次数）。"]
-    if terms.fetch_type == FetchType.one_time and terms.frequency_unit is not None:
-        errors["frequency"] = ["一次性查询不设频率。"]
     if errors:
         raise InvalidInput("授权条款有误", errors=errors)
 
