@@ -41,7 +41,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
                                  "refresh_token": settings.access_token_ttl},
         OAUTH2_REFRESH_TOKEN_GENERATOR=True,  # issued only for periodic consents (see consent.server)
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
-        RATELIMIT_ENABLED=not settings.testing,
+        RATELIMIT_ENABLED=True,
+        PC_RATELIMIT=not settings.testing,  # tests switch limits on where they test them
         RATELIMIT_HEADERS_ENABLED=True,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]

@@ -410,6 +410,33 @@ def consents_expire(ctx: Context) -> None:
     out.print(f"已将 {n} 项授权标记为已过期。")
 
 
+@consents.command("verify", help="离线验证授权文书（JWS）：用平台公钥（JWKS 文件或 /.well-known/jwks.json 地址）")
+@click.argument("artefact", type=click.Path(exists=True, dir_okay=False))
+@click.option("--jwks", "jwks_source", required=True, help="JWKS 文件路径或 URL")
+def consents_verify(artefact: str, jwks_source: str) -> None:
+    from urllib.request import urlopen
+
+    from app.signing import SignatureInvalid, verify_jws
+
+    try:
+        if jwks_source.startswith(("https://", "http://")):
+            with urlopen(jwks_source, timeout=10) as fh:  # noqa: S310 (an operator-given URL)
+                jwks = json.load(fh)
+        else:
+            jwks = json.loads(Path(jwks_source).read_text())
+    except (OSError, ValueError) as exc:
+        _fail(f"无法读取 JWKS：{exc}")
+        return
+    try:
+        payload = verify_jws(Path(artefact).read_text().strip(), jwks, "consent+jws")
+    except SignatureInvalid as exc:
+        _fail(f"验证失败：{exc}")
+        return
+    out.print(f"签名有效：授权 {payload['consent_id']}，{payload['subject']['name']}（{payload['subject']['uscc']}）"
+              f"→ {payload['recipient']['name']}，用途 {payload['purpose']}，有效期至 {payload['valid_until']}")
+    out.print(json.dumps(payload, ensure_ascii=False, indent=2))
+
+
 @main.group(help="审计日志")
 def audit() -> None:
     pass

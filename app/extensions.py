@@ -37,6 +37,11 @@ login_manager = LoginManager()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
+@limiter.request_filter
+def _limits_off() -> bool:
+    return not current_app.config.get("PC_RATELIMIT", True)
+
+
 def settings() -> Settings:
     return cast(Settings, current_app.extensions["pc_settings"])
 

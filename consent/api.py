@@ -16,6 +16,7 @@ from flask_smorest import Blueprint as ApiBlueprint
 
 from app.accounts.auth import require_user
 from app.accounts.models import Institution, Role
+from app.accounts.services import create_institution, get_institution
 from app.archive.services import get_enterprise
 from app.audit.services import Pending, refuse_later
 from app.errors import Forbidden, InvalidInput
@@ -248,6 +249,49 @@ class QueryLogView(MethodView):
         ent_id = get_enterprise(session, args["uscc"]).id if args["uscc"] and actor.is_operator else None
         page = services.query_log(session, actor, args["page"], args["per_page"], ent_id)
         return {"items": page.items, "meta": page.meta}
+
+
+@blp.route("/institutions")
+class Institutions(MethodView):
+    decorators = [csrf.exempt]
+
+    @blp.response(200, schemas.InstitutionListSchema)
+    def get(self) -> dict[str, Any]:
+        """金融机构列表（运营人员）"""
+        require_user(Role.operator)
+        return {"items": list(db_session().scalars(sa.select(Institution).order_by(Institution.licence_no)))}
+
+    @blp.arguments(schemas.InstitutionInSchema)
+    @blp.response(201, schemas.InstitutionOutSchema)
+    def post(self, data: dict[str, Any]) -> Institution:
+        """登记金融机构（运营人员）"""
+        require_user(Role.operator)
+        return create_institution(db_session(), **data)
+
+
+@blp.route("/institutions/<string:licence_no>/clients")
+class InstitutionClients(MethodView):
+    decorators = [csrf.exempt]
+
+    @blp.response(200, schemas.ClientListSchema)
+    def get(self, licence_no: str) -> dict[str, Any]:
+        """金融机构的 OAuth 客户端（运营人员）"""
+        require_user(Role.operator)
+        session = db_session()
+        return {"items": services.clients_of_institution(session, get_institution(session, licence_no).id)}
+
+    @blp.arguments(schemas.ClientInSchema)
+    @blp.response(201, schemas.ClientOutSchema)
+    def post(self, data: dict[str, Any], licence_no: str) -> dict[str, Any]:
+        """为金融机构登记 OAuth 客户端（运营人员）：回调地址精确匹配；client_secret_basic 的密钥只返回这一次"""
+        require_user(Role.operator)
+        session = db_session()
+        client, secret = services.register_bank_client(session, get_institution(session, licence_no), **data)
+        out = {k: getattr(client, k) for k in ("client_id", "name", "token_endpoint_auth_method", "redirect_uris",
+                                               "grant_types", "scope", "created_at")}
+        if secret:
+            out["client_secret"] = secret
+        return out
 
 
 @blp.route("/data/fetch")

@@ -208,3 +208,47 @@ class FetchResultSchema(StrictSchema):
     data_range = fields.Dict()
     data_life = fields.Dict(metadata={"description": "机构可保存所获数据的期限"})
     sections = fields.Dict()
+
+
+class InstitutionInSchema(StrictSchema):
+    name = text(200)
+    licence_no = fields.String(required=True, validate=validate.Regexp(r"^[A-Z0-9]{6,30}$", error="金融许可证号应为 6–30 位大写字母或数字。"))
+    kind = fields.String(load_default="bank", validate=one_of(["bank", "rural_bank", "finance_company", "guarantee",
+                                                                "leasing", "other"]))
+    uscc = fields.String(load_default=None, validate=validate.Length(equal=18))
+
+
+class InstitutionOutSchema(StrictSchema):
+    name = fields.String()
+    licence_no = fields.String()
+    kind = fields.String()
+    uscc = fields.String()
+    active = fields.Boolean()
+    created_at = fields.DateTime()
+
+
+class InstitutionListSchema(StrictSchema):
+    items = fields.List(fields.Nested(InstitutionOutSchema))
+
+
+class ClientInSchema(StrictSchema):
+    name = text(200)
+    redirect_uris = fields.List(fields.String(validate=validate.Length(min=1, max=500)), required=True)
+    auth_method = fields.String(load_default="client_secret_basic",
+                                validate=one_of(["client_secret_basic", "private_key_jwt"]))
+    jwks = fields.Dict(load_default=None, metadata={"description": "private_key_jwt：客户端公钥（JWKS）"})
+
+
+class ClientOutSchema(StrictSchema):
+    client_id = fields.String()
+    name = fields.String()
+    token_endpoint_auth_method = fields.String()
+    redirect_uris = fields.List(fields.String())
+    grant_types = fields.List(fields.String())
+    scope = fields.String()
+    created_at = fields.DateTime()
+    client_secret = fields.String(metadata={"description": "只在登记时返回一次（private_key_jwt 客户端没有）"})
+
+
+class ClientListSchema(StrictSchema):
+    items = fields.List(fields.Nested(ClientOutSchema))
