@@ -95,7 +95,7 @@ class SeedReport:
     firms_created: int = 0
     firms_total: int = 0
     records: dict[str, int] = field(default_factory=dict)
-    provider_clients: dict[str, tuple[str, str]] = field(default_factory=dict)
+    provider_clients: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     users: dict[str, tuple[str, str]] = field(default_factory=dict)
     bank_clients: dict[str, tuple[str, str | None, str]] = field(default_factory=dict)
     consents: list[str] = field(default_factory=list)
@@ -211,20 +211,20 @@ def _records_for(g: _Gen, firm: dict[str, Any], profile: str, n: int) -> dict[st
     # 合同履约 on power groups' procurement platforms.
     for i in range(rng.randint(2, 8)):
         signed = g.day_between(max(founded, today - dt.timedelta(days=4 * 365)), today - dt.timedelta(days=60))
-        due = signed + dt.timedelta(days=rng.randint(30, 365))
-        if due >= today:
-            due = today - dt.timedelta(days=rng.randint(1, 20))
+        due_day = signed + dt.timedelta(days=rng.randint(30, 365))
+        if due_day >= today:
+            due_day = today - dt.timedelta(days=rng.randint(1, 20))
         r = rng.random()
         status = "breached" if r < bad * 0.3 else "late" if r < bad else "disputed" if r < bad + 0.02 else "on_time"
         p = {"contract_no": f"ECP-{signed:%Y}-{rng.randint(10000, 99999)}",
              "counterparty_uscc": "91110000053621038D", "counterparty_name": "国网某省电力有限公司",
              "subject": rng.choice(["变压器采购", "电缆采购", "输变电工程施工", "运维服务", "配网物资"]),
-             "amount": g.money(50_000, 8_000_000), "signed_on": signed.isoformat(), "due_on": due.isoformat(),
+             "amount": g.money(50_000, 8_000_000), "signed_on": signed.isoformat(), "due_on": due_day.isoformat(),
              "status": status}
         if status == "on_time":
-            p["fulfilled_on"] = g.day_between(signed, due).isoformat()
+            p["fulfilled_on"] = g.day_between(signed, due_day).isoformat()
         elif status == "late":
-            p["fulfilled_on"] = min(today, due + dt.timedelta(days=rng.randint(5, 90))).isoformat()
+            p["fulfilled_on"] = min(today, due_day + dt.timedelta(days=rng.randint(5, 90))).isoformat()
         add("power-ecp", "contract", f"contract-{i}", p)
 
     # 招投标 for suppliers and builders.
