@@ -408,6 +408,9 @@ class Server(AuthorizationServer):  # type: ignore[misc]
     def init_app(self, app: Flask, query_client: Any = None, save_token: Any = None) -> None:
         app.config.setdefault("OAUTH2_SCOPES_SUPPORTED", list(SCOPES))
         super().init_app(app)
+        if getattr(self, "_pc_registered", False):  # one server object, several apps (tests, CLI)
+            return
+        self._pc_registered = True
         self.register_client_auth_method(PRIVATE_KEY_JWT, PrivateKeyJWT())
         self.register_grant(ClientCredentialsGrant)
         self.register_grant(AuthorizationCodeGrant, [S256Only(required=True)])

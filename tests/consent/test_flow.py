@@ -34,7 +34,7 @@ def test_whole_flow_issues_a_token_bound_to_the_consent_and_logs_the_fetch(bank,
     assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT
     query = parse_qs(location.query)
     assert query["state"] == [params["state"]]
-    assert query["iss"] == ["http://localhost"]
+    assert query["iss"] == ["http://localhost"]  # RFC 9207, exactly once
     code = code_from(resp)
     row = consent_row(db, consent["consent_id"])
     assert row.status == ConsentStatus.active
