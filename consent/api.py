@@ -199,6 +199,8 @@ class ConsentDetail(MethodView):
 
 @blp.route("/consents/<string:consent_id>/artefact")
 class ConsentArtefact(MethodView):
+    decorators = [limiter.limit(BANK_LIMIT, key_func=client_rate_key)]
+
     @blp.response(200, {"type": "string"}, content_type="application/jose")
     def get(self, consent_id: str) -> Response:
         """平台签名的授权文书（紧凑 JWS，Ed25519）；用 /.well-known/jwks.json 的公钥离线验证"""

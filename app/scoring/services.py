@@ -59,7 +59,7 @@ def _record_facts(session: Session, card: Scorecard, ids: Sequence[int]) -> dict
         # index and reads every live record for each batch.  The engine drops non-live ones.
         .where(CreditRecord.enterprise_id.in_(ids), CreditRecord.category.in_(sorted(card.categories())))
     )
-    for rid, ent_id, category, polarity, severity, occurred_on, status, body, digest in rows:
+    for rid, ent_id, category, polarity, severity, occurred_on, status, body, digest in rows.all():  # one fetchall
         facts[ent_id].append(RecordFact(rid, category, polarity, severity, occurred_on, status, body or {}, digest))
     return facts
 
