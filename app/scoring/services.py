@@ -146,7 +146,30 @@ def _store(session: Session, card: Scorecard, part: list[int], rows: list[dict[s
     if superseded:
         session.execute(sa.update(Evaluation).where(Evaluation.id.in_(superseded)).values(current=False))
     if new_rows:
-        session.execute(sa.insert(Evaluation), new_rows)
+        if len(new_rows) >= COPY_THRESHOLD and session.get_bind().dialect.name == "postgresql":
+            _copy_evaluations(session, new_rows)
+        else:
+            session.execute(sa.insert(Evaluation), new_rows)
+
+
+COPY_THRESHOLD = 50
+_COPY_COLUMNS = ("enterprise_id", "run_id", "scorecard_id", "scorecard_version", "as_of", "score", "grade",
+                 "uncapped_grade", "supervision_class", "willingness", "capability", "performance", "explanation",
+                 "inputs_digest", "record_count", "current", "evaluated_at")
+
+
+def _copy_evaluations(session: Session, rows: list[dict[str, object]]) -> None:
+    """PostgreSQL: a batch of evaluations with ``COPY`` (a third of a batch's time went into
+    the INSERT of 500 rows with their JSON explanations)."""
+    from psycopg.types.json import Jsonb
+
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY evaluation ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([Jsonb(row[c]) if c == "explanation" else row[c] for c in _COPY_COLUMNS])
+    finally:
+        cursor.close()
 
 
 def evaluate_many(session: Session, enterprise_ids: Iterable[int], as_of: dt.date | None = None, *,
