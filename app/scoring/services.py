@@ -77,8 +77,8 @@ def _row(ent_id: int, card: Scorecard, outcome: Outcome, as_of: dt.date, records
     }
 
 
-# A batch of firms to evaluate: ids, facts, records (plain tuples), list memberships.
-Job = tuple[list[int], dict[int, tuple[Any, ...]], dict[int, list[tuple[Any, ...]]], dict[int, set[str]]]
+# A batch of firms to evaluate: ids, firm facts, record facts, list memberships.
+Job = tuple[list[int], dict[int, tuple[Any, ...]], dict[int, list[RecordFact]], dict[int, set[str]]]
 
 
 def compute(card: Scorecard, as_of: dt.date, job: Job) -> list[dict[str, object]]:
@@ -88,7 +88,7 @@ def compute(card: Scorecard, as_of: dt.date, job: Job) -> list[dict[str, object]
     for ent_id in part:
         if ent_id not in firms:
             continue
-        recs = [RecordFact._make(r) for r in records.get(ent_id, ()) if r[5] in LIVE]  # r[5]: status
+        recs = [r for r in records.get(ent_id, ()) if r.status in LIVE]
         outcome = evaluate_facts(card, FirmFact._make(firms[ent_id]), recs, lists.get(ent_id, set()), as_of)
         out.append(_row(ent_id, card, outcome, as_of, len(recs)))
     return out
@@ -117,8 +117,8 @@ def _load(session: Session, card: Scorecard, part: list[int],
                 .where(Enterprise.id.in_(part))
             )
         }
-    records = {ent_id: [tuple(r) for r in recs] for ent_id, recs in _record_facts(session, card, part).items()}
-    return part, firms, records, list_memberships(session, part)
+    # RecordFacts as they are: NamedTuples pickle to worker processes as plain tuples do.
+    return part, firms, _record_facts(session, card, part), list_memberships(session, part)
 
 
 def _store(session: Session, card: Scorecard, part: list[int], rows: list[dict[str, object]],
