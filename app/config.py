@@ -45,6 +45,7 @@ class Settings:
     max_batch_rows: int = 10_000
     access_token_ttl: int = 3600
     ratelimit_storage_uri: str = "memory://"
+    issuer: str | None = None  # OAuth issuer URL (PC_ISSUER); audiences and RFC 9207 iss use it
     testing: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -92,6 +93,7 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
         max_batch_rows=_env_int("PC_MAX_BATCH_ROWS", 10_000),
         access_token_ttl=_env_int("PC_ACCESS_TOKEN_TTL", 3600),
         ratelimit_storage_uri=os.environ.get("PC_RATELIMIT_STORAGE_URI", "memory://"),
+        issuer=os.environ.get("PC_ISSUER") or None,
     )
     known = {f.name for f in fields(Settings)}
     unknown = set(overrides) - known

@@ -241,7 +241,34 @@ def handle_validation_error(exc: ValidationError) -> Response:
     )
 
 
+def _nul_location() -> str | None:
+    """Where a request carries U+0000 outside a JSON body (PostgreSQL cannot take it, and no
+    identifier contains it): the path, the query, a form field or the credentials."""
+    if "\x00" in request.path:
+        return "path"
+    for key, value in request.args.items(multi=True):
+        if "\x00" in key or "\x00" in value:
+            return f"query.{key.replace(chr(0), '')}"
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        for key, value in request.form.items(multi=True):
+            if "\x00" in key or "\x00" in value:
+                return f"form.{key.replace(chr(0), '')}"
+    auth = request.authorization
+    if auth is not None and any("\x00" in (v or "") for v in (auth.username, auth.password, auth.token)):
+        return "headers.Authorization"
+    return None
+
+
+def refuse_nul() -> Response | None:
+    where = _nul_location()
+    if where is None:
+        return None
+    return problem_response(400, detail="请求含有空字符（U+0000）", code="invalid_characters",
+                            errors={where: ["不能包含空字符（U+0000）。"]})
+
+
 def register_error_handlers(app: Flask) -> None:
+    app.before_request(refuse_nul)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(ValidationError, handle_validation_error)

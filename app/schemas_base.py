@@ -193,7 +193,7 @@ class Flag(fields.Boolean):
 class PageArgs(StrictSchema):
     """Query-string pagination shared by every list endpoint."""
 
-    page = Int(load_default=1, validate=validate.Range(min=1, error="页码应不小于 1。"))
+    page = Int(load_default=1, validate=validate.Range(min=1, max=1_000_000, error="页码应为 1–1000000。"))
     per_page = Int(
         load_default=20, validate=validate.Range(min=1, max=100, error="每页条数应为 1–100。")
     )

@@ -5,13 +5,14 @@ fetch."""
 
 from __future__ import annotations
 
-import hashlib
+import functools
 from typing import Any
 
 import sqlalchemy as sa
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, g, jsonify, request
 from flask.views import MethodView
+from flask_login import current_user
 from flask_smorest import Blueprint as ApiBlueprint
 
 from app.accounts.auth import require_user
@@ -19,7 +20,7 @@ from app.accounts.models import Institution, Role
 from app.accounts.services import create_institution, get_institution
 from app.archive.services import get_enterprise
 from app.audit.services import Pending, refuse_later
-from app.errors import Forbidden, InvalidInput
+from app.errors import DomainError, Forbidden, InvalidInput
 from app.extensions import csrf, db_session, limiter, signing_keys
 from consent import schemas, services
 from consent.models import OAuthToken, hash_secret
@@ -34,23 +35,27 @@ BANK_LIMIT = "120/minute"
 
 
 def client_rate_key() -> str:
-    """Rate-limit key: the OAuth client behind the request (its token, Basic credentials or
-    client assertion), else the remote address."""
+    """Rate-limit key of bank endpoints: the OAuth client behind a valid bearer token; for
+    credentials not yet checked (token, revocation, introspection), the address together
+    with the claimed client — a caller cannot spend another bank's allowance from elsewhere
+    (the address limit below caps what one address sends however many ids it claims)."""
+    ip = request.remote_addr or "-"
     auth = request.headers.get("Authorization", "")
     if auth[:7].lower() == "bearer ":
         pk = db_session().scalar(sa.select(OAuthToken.client_pk).where(
             OAuthToken.access_token_hash == hash_secret(auth[7:].strip())))
         if pk is not None:
             return f"client-pk:{pk}"
-    if request.authorization is not None and request.authorization.username:
-        return f"client:{request.authorization.username}"
-    if request.form.get("client_id"):
-        return f"client:{request.form['client_id']}"
-    assertion = request.form.get("client_assertion")
-    if assertion:
-        return "assertion:" + hashlib.sha256(assertion.split(".")[1].encode()).hexdigest()[:16] \
-            if assertion.count(".") == 2 else "assertion:bad"
+    claimed = (request.authorization.username if request.authorization is not None else None) \
+        or request.form.get("client_id") or ("assertion" if request.form.get("client_assertion") else "")
+    return f"ip:{ip}|client:{claimed[:64]}"
+
+
+def address_key() -> str:
     return f"ip:{request.remote_addr}"
+
+
+ADDRESS_LIMIT = "600/minute"
 
 
 def _audit_oauth_failure(response: Response, action: str) -> None:
@@ -68,6 +73,7 @@ def _audit_oauth_failure(response: Response, action: str) -> None:
 
 @bp.post("/oauth/token")
 @csrf.exempt
+@limiter.limit(ADDRESS_LIMIT, key_func=address_key)
 @limiter.limit(BANK_LIMIT, key_func=client_rate_key)
 def token() -> Response:
     """RFC 6749 token endpoint: client_credentials, authorization_code (PKCE S256), refresh_token."""
@@ -78,6 +84,7 @@ def token() -> Response:
 
 @bp.post("/oauth/revoke")
 @csrf.exempt
+@limiter.limit(ADDRESS_LIMIT, key_func=address_key)
 @limiter.limit(BANK_LIMIT, key_func=client_rate_key)
 def revoke() -> Response:
     """RFC 7009 token revocation (own tokens only)."""
@@ -88,6 +95,7 @@ def revoke() -> Response:
 
 @bp.post("/oauth/introspect")
 @csrf.exempt
+@limiter.limit(ADDRESS_LIMIT, key_func=address_key)
 @limiter.limit(BANK_LIMIT, key_func=client_rate_key)
 def introspect() -> Response:
     """RFC 7662 token introspection (own tokens only)."""
@@ -144,10 +152,38 @@ def bank_token(*scopes: str) -> OAuthToken:
 
 
 def current_actor() -> services.Actor:
-    """A bank's system (Bearer token) or a signed-in user (firm, bank officer, operator)."""
+    """A bank's system (Bearer token with ``consents:write``; a consent-bound report token
+    does not list consents) or a signed-in user (firm, bank officer, operator)."""
     if "Authorization" in request.headers or "access_token" in request.args or "access_token" in request.form:
-        return services.Actor(client=bank_token().client)
+        return services.Actor(client=bank_token("consents:write").client)
     return services.Actor(user=require_user())
+
+
+def cookie_csrf() -> None:
+    """Writes by a signed-in user (session cookie) need the CSRF token (``X-CSRFToken``
+    header), as the pages' forms do; bank systems authenticate with bearer tokens."""
+    if "Authorization" not in request.headers:
+        csrf.protect()
+
+
+def audited(action: str) -> Any:
+    """Refusals of a consent view are audited (a 404 for another party's consent included)."""
+    def wrap(view: Any) -> Any:
+        @functools.wraps(view)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return view(*args, **kwargs)
+            except DomainError as exc:
+                if getattr(exc, "audit", None) is None:
+                    actor = (f"user:{current_user.id}" if current_user.is_authenticated
+                             else f"ip:{request.remote_addr}")
+                    pending = Pending(actor=actor, action=action, code=exc.code, subject_type="consent",
+                                      subject_id=kwargs.get("consent_id"), detail={"path": request.path},
+                                      request_id=g.get("request_id"))
+                    exc.audit = pending  # type: ignore[attr-defined]
+                raise
+        return inner
+    return wrap
 
 
 # --- consents -------------------------------------------------------------------------------
@@ -164,6 +200,7 @@ class Consents(MethodView):
         return {"items": page.items, "meta": page.meta}
 
     @blp.response(201, schemas.ConsentSchema)
+    @audited("consent.create")
     def post(self) -> Any:
         """发起授权：金融机构（client_credentials 令牌，范围 consents:write）→ PENDING，
         再将企业引导至 /oauth/authorize?…&consent_id=；企业（登录）为线下申请的机构直接授权 → ACTIVE"""
@@ -177,6 +214,7 @@ class Consents(MethodView):
             ent = get_enterprise(session, data["uscc"])
             return services.request_consent(session, tok.client, ent, data["terms"], g.get("request_id"))
         user = require_user(Role.firm)
+        cookie_csrf()
         data = schemas.FirmGrantSchema().load(body)
         institution = session.scalar(sa.select(Institution).where(Institution.licence_no == data["institution"]))
         if institution is None:
@@ -190,6 +228,7 @@ class ConsentDetail(MethodView):
     decorators = [limiter.limit(BANK_LIMIT, key_func=client_rate_key)]
 
     @blp.response(200, schemas.ConsentDetailSchema)
+    @audited("consent.read")
     def get(self, consent_id: str) -> Any:
         """一项授权及其状态变更记录（他方的授权为 404）"""
         session = db_session()
@@ -202,6 +241,7 @@ class ConsentArtefact(MethodView):
     decorators = [limiter.limit(BANK_LIMIT, key_func=client_rate_key)]
 
     @blp.response(200, {"type": "string"}, content_type="application/jose")
+    @audited("consent.artefact")
     def get(self, consent_id: str) -> Response:
         """平台签名的授权文书（紧凑 JWS，Ed25519）；用 /.well-known/jwks.json 的公钥离线验证"""
         consent = services.get_consent(db_session(), consent_id, current_actor())
@@ -214,6 +254,7 @@ class ConsentArtefact(MethodView):
 def _firm_action(consent_id: str, action: str) -> Any:
     session = db_session()
     user = require_user()
+    cookie_csrf()
     data = schemas.ActionSchema().load(request.get_json(silent=True) or {})
     consent = services.get_consent(session, consent_id, services.Actor(user=user))
     rid = g.get("request_id")
@@ -229,6 +270,7 @@ def _firm_action(consent_id: str, action: str) -> Any:
 for _action, _doc in (("approve", "企业同意待确认的授权请求"), ("reject", "企业拒绝待确认的授权请求"),
                       ("pause", "企业暂停授权（可恢复）"), ("resume", "企业恢复已暂停的授权"),
                       ("revoke", "企业撤销授权：立即生效，已签发的令牌一并作废，不可恢复")):
+    @audited(f"consent.{_action}")
     def _view(consent_id: str, _a: str = _action) -> Any:
         return _firm_action(consent_id, _a)
 
@@ -268,6 +310,7 @@ class Institutions(MethodView):
     def post(self, data: dict[str, Any]) -> Institution:
         """登记金融机构（运营人员）"""
         require_user(Role.operator)
+        cookie_csrf()
         return create_institution(db_session(), **data)
 
 
@@ -287,6 +330,7 @@ class InstitutionClients(MethodView):
     def post(self, data: dict[str, Any], licence_no: str) -> dict[str, Any]:
         """为金融机构登记 OAuth 客户端（运营人员）：回调地址精确匹配；client_secret_basic 的密钥只返回这一次"""
         require_user(Role.operator)
+        cookie_csrf()
         session = db_session()
         client, secret = services.register_bank_client(session, get_institution(session, licence_no), **data)
         out = {k: getattr(client, k) for k in ("client_id", "name", "token_endpoint_auth_method", "redirect_uris",

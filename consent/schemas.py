@@ -11,7 +11,7 @@ from marshmallow import ValidationError, fields, post_load, validate, validates_
 
 from app.archive.schemas import PageMetaSchema
 from app.db import utcnow
-from app.schemas_base import Day, Int, PageArgs, StrictSchema, one_of, text
+from app.schemas_base import Day, Int, PageArgs, StrictSchema, no_nul, one_of, text
 from consent.models import (
     PURPOSE_LABELS,
     REPORT_SECTIONS,
@@ -41,7 +41,12 @@ class Moment(fields.DateTime):
         moment = super()._deserialize(value, attr, data, **kwargs)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=CN)
-        return moment.astimezone(dt.UTC)
+        if not 1949 <= moment.year <= 9000:
+            raise ValidationError("时间超出合理范围。")
+        try:
+            return moment.astimezone(dt.UTC)
+        except OverflowError as exc:
+            raise ValidationError("时间超出合理范围。") from exc
 
 
 class DataRangeSchema(StrictSchema):
@@ -94,13 +99,14 @@ class TermsSchema(StrictSchema):
 class ConsentRequestSchema(TermsSchema):
     """The bank's request (client-credentials token with ``consents:write``)."""
 
-    uscc = fields.String(required=True, validate=validate.Length(equal=18, error="统一社会信用代码应为 18 位。"))
+    uscc = fields.String(required=True, validate=[validate.Length(equal=18, error="统一社会信用代码应为 18 位。"),
+                                                  no_nul])
 
 
 class FirmGrantSchema(TermsSchema):
     """The firm grants a consent itself, for a bank that asked offline."""
 
-    institution = fields.String(required=True, validate=validate.Length(min=1, max=64),
+    institution = fields.String(required=True, validate=[validate.Length(min=1, max=64), no_nul],
                                 metadata={"description": "金融机构的金融许可证号"})
 
 
@@ -195,7 +201,8 @@ class WithEvents:
 
 
 class FetchSchema(StrictSchema):
-    uscc = fields.String(required=True, validate=validate.Length(equal=18, error="统一社会信用代码应为 18 位。"))
+    uscc = fields.String(required=True, validate=[validate.Length(equal=18, error="统一社会信用代码应为 18 位。"),
+                                                  no_nul])
     purpose = fields.String(required=True, validate=one_of(list(Purpose)))
     sections = fields.List(fields.String(validate=one_of(list(REPORT_SECTIONS))), load_default=None,
                            metadata={"description": "默认：授权包含的全部部分"})

@@ -48,7 +48,7 @@ from app.accounts.models import User
 from app.audit.services import Pending
 from app.db import utcnow
 from app.errors import DomainError
-from app.extensions import after_rollback, db_session
+from app.extensions import after_rollback, db_session, settings
 from consent.errors import Refused
 from consent.models import (
     FINAL_STATUSES,
@@ -85,10 +85,15 @@ class OAuthProblem(DomainError):
 
 
 def issuer() -> str:
-    return flask_request.host_url.rstrip("/")
+    """The issuer: ``PC_ISSUER`` (set it in production: audiences and RFC 9207 ``iss`` must
+    not follow the Host header); without it, this request's host (development)."""
+    configured = settings().issuer
+    return configured.rstrip("/") if configured else flask_request.host_url.rstrip("/")
 
 
 def query_client(client_id: str) -> OAuthClient | None:
+    if not isinstance(client_id, str) or "\x00" in client_id or len(client_id) > 64:
+        return None  # e.g. an assertion's "sub", read before its signature is checked
     return db_session().scalar(
         sa.select(OAuthClient).where(OAuthClient.client_id == client_id, OAuthClient.disabled_at.is_(None))
     )
@@ -98,6 +103,9 @@ def save_token(token: dict[str, Any], request: Any) -> None:
     now = utcnow()
     consent: Consent | None = getattr(request, "pc_consent", None)
     code: AuthorizationCode | None = getattr(request, "authorization_code", None)
+    parent: OAuthToken | None = getattr(request, "refresh_token", None)
+    code_pk = code.id if isinstance(code, AuthorizationCode) else (
+        parent.auth_code_pk if isinstance(parent, OAuthToken) else None)  # a refreshed token descends from the code
     user = getattr(request, "user", None)
     refresh_expires = consent.valid_until if consent is not None and token.get("refresh_token") else None
     session = db_session()
@@ -112,7 +120,7 @@ def save_token(token: dict[str, Any], request: Any) -> None:
                            consent.valid_until if consent is not None else dt.datetime.max.replace(tzinfo=dt.UTC)),
             refresh_expires_at=refresh_expires,
             consent_pk=consent.id if consent is not None else None,
-            auth_code_pk=code.id if isinstance(code, AuthorizationCode) else None,
+            auth_code_pk=code_pk,
             user_id=user.id if isinstance(user, User) else None,
         )
     )
@@ -290,7 +298,13 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
             return None
         if token.refresh_expires_at is None or token.refresh_expires_at <= utcnow():
             return None
-        if _consent_usable(token.consent):
+        if _consent_usable(token.consent) or token.client_pk != getattr(self.request.client, "id", None):
+            return None
+        # Redeem atomically (rotation): of concurrent refreshes with one token, one wins.
+        spent = db_session().execute(
+            sa.update(OAuthToken).where(OAuthToken.id == token.id, OAuthToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow()).execution_options(synchronize_session=False))
+        if spent.rowcount != 1:  # type: ignore[attr-defined]
             return None
         self.request.pc_consent = token.consent
         return token
@@ -299,8 +313,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         return db_session().get(User, refresh_token.user_id) if refresh_token.user_id else None
 
     def revoke_old_credential(self, refresh_token: OAuthToken) -> None:
-        refresh_token.revoked_at = utcnow()
-        db_session().flush()
+        return None  # already spent by the conditional UPDATE in authenticate_refresh_token
 
 
 class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
@@ -310,7 +323,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
 
     def get_audiences(self) -> list[str]:
         base = issuer()
-        return [base, f"{base}/oauth/token", f"{base}{flask_request.path}"]
+        return [base, f"{base}/oauth/token", f"{base}/oauth/revoke", f"{base}/oauth/introspect"]
 
     def resolve_client_public_key(self, client: OAuthClient) -> KeySet:
         if not client.jwks:
@@ -326,10 +339,12 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
             raise InvalidClientError(description=e.description or "invalid client assertion") from e
         except ValueError as e:
             raise InvalidClientError(description="invalid client assertion") from e
-        self.verify_claims(token.claims)
-        exp = dt.datetime.fromtimestamp(int(token.claims["exp"]), dt.UTC)
-        if exp - utcnow() > ASSERTION_MAX_LIFETIME:
+        exp = token.claims.get("exp")
+        if not isinstance(exp, int) or isinstance(exp, bool) or not 0 < exp < 2**33:
+            raise InvalidClientError(description="invalid claim: 'exp'")
+        if dt.datetime.fromtimestamp(exp, dt.UTC) - utcnow() > ASSERTION_MAX_LIFETIME:
             raise InvalidClientError(description="client assertion lives too long (at most 10 minutes)")
+        self.verify_claims(token.claims)
         return token.claims
 
     def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
@@ -337,12 +352,19 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         client = query_client(str(claims["sub"]))
         if client is None:
             return False
+        client_pk, jti_text = client.id, str(jti)[:200]
+        expires = dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC)
         try:
             with session.begin_nested():
-                session.add(UsedAssertion(client_pk=client.id, jti=str(jti)[:200],
-                                          expires_at=dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC)))
+                session.add(UsedAssertion(client_pk=client_pk, jti=jti_text, expires_at=expires))
         except IntegrityError:
             return False
+
+        def keep_spent(s: Session) -> None:  # a refused request still spends its assertion
+            s.add(UsedAssertion(client_pk=client_pk, jti=jti_text, expires_at=expires))
+            s.flush()
+
+        after_rollback(session, keep_spent)
         return True
 
 
@@ -428,6 +450,8 @@ class HashedBearerTokenValidator(BearerTokenValidator):  # type: ignore[misc]
 
     def validate_token(self, token: OAuthToken | None, scopes: Any, request: Any) -> None:
         # A token whose consent ended says why (its revocation came with the consent's).
+        if token is not None and token.client.disabled_at is not None:
+            token = None  # a disabled client's tokens are dead
         consent = token.consent if token is not None else None
         if consent is not None and (consent.status in FINAL_STATUSES or consent.valid_until <= utcnow()):
             status = consent.status if consent.status in FINAL_STATUSES else ConsentStatus.expired

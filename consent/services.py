@@ -353,8 +353,15 @@ def grant_consent(session: Session, signer: SigningKeys, user: User, *, consent:
             _set_status(session, consent, ConsentStatus.expired, SYSTEM, "待确认期间已到期")
             raise ConsentConflict("授权请求已过有效期")
         old = consent.status
-        consent.status, consent.valid_from = ConsentStatus.active, now
-        consent.decided_at, consent.decided_by, consent.status_changed_at = now, user.id, now
+        # Compare-and-set: an approval racing a rejection (or a second approval) loses.
+        won = session.execute(
+            sa.update(Consent).where(Consent.id == consent.id, Consent.status == ConsentStatus.pending)
+            .values(status=ConsentStatus.active, valid_from=now, decided_at=now, decided_by=user.id,
+                    status_changed_at=now, version=Consent.version + 1)
+            .execution_options(synchronize_session=False))
+        session.refresh(consent)
+        if won.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConsentConflict(f"授权请求已被处理（{STATUS_LABELS[consent.status]}）")
     consent.artefact = signer.sign(artefact_payload(consent, now), ARTEFACT_TYP)
     session.flush()
     _event(session, consent, old, Actor(user=user), request_id=request_id)

@@ -71,8 +71,9 @@ def authorize() -> Any:
         return _refusal_page(400, "授权请求无效", f"{error.error}: {error.description or ''}", error.error)
     consent = grant.request.pc_consent
     if user.role != Role.firm or user.enterprise_id != consent.enterprise_id:
-        return _refusal_page(403, "无权处理该授权", "该授权请求针对的是另一家企业，只有其管理员可以决定。",
-                             "tenancy_denied", consent.consent_id)
+        # Not this firm's request: as if it did not exist (another party's consent is not disclosed).
+        return _refusal_page(404, "授权请求不存在", "没有找到需要您处理的授权请求。", "tenancy_denied",
+                             consent.consent_id)
     if consent.status != ConsentStatus.pending:
         return _refusal_page(409, "授权请求已处理", f"该授权请求当前为「{STATUS_LABELS[consent.status]}」。",
                              "consent_state_conflict", consent.consent_id)
@@ -115,9 +116,9 @@ def consent_action(consent_id: str, action: str) -> Any:
     if action not in {"approve", "reject", *services.FIRM_TRANSITIONS}:
         flash("不支持的操作。", "error")
         return redirect(url_for("consent_web.consents"))
-    consent = services.get_consent(session, consent_id, services.Actor(user=user))
     reason = (request.form.get("reason") or "").strip()[:500] or None
     try:
+        consent = services.get_consent(session, consent_id, services.Actor(user=user))
         if action == "approve":
             services.grant_consent(session, signing_keys(), user, consent=consent, request_id=g.get("request_id"))
         elif action == "reject":
@@ -126,6 +127,8 @@ def consent_action(consent_id: str, action: str) -> Any:
             services.change_consent(session, consent, user, action, reason, g.get("request_id"))
     except DomainError as exc:
         session.rollback()
+        refuse_later(session, Pending(actor=f"user:{user.id}", action=f"consent.{action}", code=exc.code,
+                                      subject_type="consent", subject_id=consent_id, request_id=g.get("request_id")))
         flash(exc.detail, "error")
         return redirect(url_for("consent_web.consents"))
     flash(f"已{services.ACTION_LABELS[action]}对「{consent.institution.name}」的授权。", "success")

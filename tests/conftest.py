@@ -100,6 +100,7 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             "instance_path": tmp_path_factory.mktemp("instance"),
             "secret_key": "test-secret-key",
             "testing": True,
+            "issuer": "http://localhost",
         }
     )
     yield application

@@ -128,6 +128,17 @@ def code_from(resp: Any) -> str:
 
 
 @pytest.fixture
+def login(login: Any, client: FlaskClient) -> Any:
+    """Sign in, then send the CSRF token (``X-CSRFToken``) with every request, as the pages'
+    scripts would: cookie-authenticated API writes need it."""
+    def do(user: User, password: str = PASSWORD) -> None:
+        login(user, password)
+        client.environ_base["HTTP_X_CSRFTOKEN"] = csrf_of(client.get("/login").get_data(as_text=True))
+
+    return do
+
+
+@pytest.fixture
 def bank(db: Session, client: FlaskClient) -> Bank:
     n = secrets.token_hex(4)
     inst = create_institution(db, name=f"测试银行{n}", licence_no=f"B{n}")

@@ -145,6 +145,7 @@ def test_firm_page_lists_consents_and_revokes_with_csrf(bank, firm, client, logi
     client.post(f"/api/v1/consents/{consent['consent_id']}/approve", json={})
     page = client.get("/consents").get_data(as_text=True)
     assert consent["consent_id"] in page and bank.institution.name in page and "撤销" in page
+    client.environ_base.pop("HTTP_X_CSRFTOKEN")  # a form post without its token
     no_csrf = client.post(f"/consents/{consent['consent_id']}/revoke")
     assert no_csrf.status_code == 400
     assert consent_row(db, consent["consent_id"]).status == ConsentStatus.active

@@ -18,6 +18,7 @@ from consent.models import AuthorizationCode, ConsentStatus, OAuthToken
 from consent.services import register_bank_client
 from tests.consent.conftest import (
     REDIRECT,
+    basic,
     bearer,
     code_from,
     consent_row,
@@ -26,6 +27,7 @@ from tests.consent.conftest import (
     pkce,
     refusals,
 )
+from tests.consent.conftest import terms as _terms
 
 # --- PKCE -------------------------------------------------------------------------------------
 
@@ -351,14 +353,15 @@ def test_a_firm_user_cannot_decide_for_another_firm(bank, firm, make_enterprise,
     _, challenge = pkce()
     params = bank.authorize_params(consent["consent_id"], challenge)
     page = client.get("/oauth/authorize?" + urlencode(params))
-    assert page.status_code == 403 and "Location" not in page.headers
+    assert page.status_code == 404 and "Location" not in page.headers  # not disclosed
     assert refusals(db, "tenancy_denied")
     token = csrf_of(client.get("/login").get_data(as_text=True))
     post = client.post("/oauth/authorize?" + urlencode(params), data={"csrf_token": token, "decision": "approve"})
-    assert post.status_code == 403
+    assert post.status_code == 404
     for action in ("approve", "revoke"):
         assert _api_action(client, consent["consent_id"], action).status_code == 404
     assert consent_row(db, consent["consent_id"]).status == ConsentStatus.pending
+    assert refusals(db, "consent_not_found")
 
 
 def test_bank_officer_and_operator_cannot_decide_for_a_firm(bank, firm, make_user, client, login, db):
@@ -420,3 +423,101 @@ def test_introspection_and_revocation_only_for_own_tokens(active_token, bank, ot
     assert bank.http.post("/oauth/revoke", data={"token": tok["access_token"]}, headers=bank.auth).status_code == 200
     resp = bank.fetch(tok["access_token"], firm.enterprise.uscc)
     assert resp.status_code == 401 and resp.get_json()["code"] == "invalid_token"
+
+
+# --- found in review ----------------------------------------------------------------------------
+
+
+def test_reused_code_also_kills_tokens_obtained_by_refreshing(active_code, bank, firm, db):
+    code, verifier = active_code(fetch_type="periodic", frequency={"unit": "day", "value": 10})
+    first = bank.exchange(code, verifier).get_json()
+    refreshed = bank.http.post("/oauth/token", data={"grant_type": "refresh_token",
+                                                     "refresh_token": first["refresh_token"]}, headers=bank.auth)
+    assert refreshed.status_code == 200
+    assert bank.exchange(code, verifier).status_code == 400  # the code again
+    resp = bank.fetch(refreshed.get_json()["access_token"], firm.enterprise.uscc)
+    assert resp.status_code == 401
+    again = bank.http.post("/oauth/token", data={"grant_type": "refresh_token",
+                                                 "refresh_token": refreshed.get_json()["refresh_token"]},
+                           headers=bank.auth)
+    assert again.status_code == 400
+
+
+def test_refresh_token_is_single_use(active_token, bank):
+    _, tok = active_token(fetch_type="periodic", frequency={"unit": "day", "value": 10})
+    data = {"grant_type": "refresh_token", "refresh_token": tok["refresh_token"]}
+    assert bank.http.post("/oauth/token", data=data, headers=bank.auth).status_code == 200
+    assert bank.http.post("/oauth/token", data=data, headers=bank.auth).status_code == 400
+
+
+def test_assertion_audience_does_not_follow_the_host_header(client, jwt_bank):
+    oauth, key = jwt_bank
+    token = assertion(oauth, key, aud="https://other-as.example/oauth/token")
+    resp = client.post("/oauth/token", base_url="https://other-as.example", data={
+        "grant_type": "client_credentials", "scope": "consents:write",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": token})
+    assert resp.status_code in (400, 401) and resp.get_json()["error"] == "invalid_client"
+
+
+def test_a_spent_assertion_stays_spent_when_its_request_fails(client, jwt_bank):
+    oauth, key = jwt_bank
+    token = assertion(oauth, key)
+    failed = client.post("/oauth/token", data={
+        "grant_type": "client_credentials", "consent_id": "cst_unknown",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "client_assertion": token})
+    assert failed.status_code == 400
+    assert _cc_with_assertion(client, token).status_code in (400, 401)
+
+
+@pytest.mark.parametrize("exp", [10**13, "soon", 1e30])
+def test_assertion_with_absurd_exp_is_refused_not_a_500(client, jwt_bank, exp):
+    oauth, key = jwt_bank
+    resp = _cc_with_assertion(client, assertion(oauth, key, exp=exp))
+    assert resp.status_code in (400, 401) and resp.get_json()["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("url", ["/api/v1/consents/%00", "/oauth/authorize?client_id=%00&consent_id=x",
+                                 "/api/v1/consents?page=99999999999999999999"])
+def test_bad_identifiers_and_pages_are_4xx_not_500(client, login, make_user, url):
+    login(make_user("operator"))
+    resp = client.get(url)
+    assert resp.status_code in (400, 422), resp.get_data(as_text=True)[:300]
+    assert resp.mimetype == "application/problem+json"
+
+
+def test_nul_in_credentials_or_body_is_refused_cleanly(bank, client):
+    resp = client.post("/oauth/token", data={"grant_type": "client_credentials"}, headers=basic("pc_\x00x", "s"))
+    assert resp.status_code == 400 and resp.get_json()["code"] == "invalid_characters"
+    tok = bank.cc_token()["access_token"]
+    body = client.post("/api/v1/consents", json={"uscc": "9111000005362103\x008", "purpose": "loan_application"},
+                       headers=bearer(tok))
+    assert body.status_code == 422 and "uscc" in body.get_json()["errors"]
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00", "9999-12-31T23:59:59-12:00"])
+def test_out_of_range_valid_until_is_422(bank, firm, client, moment):
+    resp = client.post("/api/v1/consents", json={"uscc": firm.enterprise.uscc, **_terms(valid_until=moment)},
+                       headers=bearer(bank.cc_token()["access_token"]))
+    assert resp.status_code == 422 and "valid_until" in resp.get_json()["errors"]
+
+
+def test_cookie_writes_need_the_csrf_token(bank, firm, client, login, db):
+    consent = bank.request_consent(firm.enterprise.uscc)
+    login(firm.user)
+    client.environ_base.pop("HTTP_X_CSRFTOKEN")
+    resp = client.post(f"/api/v1/consents/{consent['consent_id']}/approve", json={})
+    assert resp.status_code == 400
+    assert consent_row(db, consent["consent_id"]).status == ConsentStatus.pending
+
+
+def test_consent_bound_report_token_does_not_list_consents(active_token, client):
+    _, tok = active_token()
+    resp = client.get("/api/v1/consents", headers=bearer(tok["access_token"]))
+    assert resp.status_code == 403 and resp.get_json()["code"] == "insufficient_scope"
+
+
+def test_unknown_consent_lookups_by_a_bank_are_audited(bank, client, db):
+    resp = client.get("/api/v1/consents/cst_guess", headers=bearer(bank.cc_token()["access_token"]))
+    assert resp.status_code == 404
+    assert refusals(db, "consent_not_found")
