@@ -233,30 +233,11 @@ class Scorecard:
     def worse(a: str, b: str) -> str:
         return a if GRADES.index(a) >= GRADES.index(b) else b
 
-    def payload_fields(self) -> dict[str, dict[str, bool]]:
-        """The payload fields the scorecard reads, by category, each with whether it is a
-        boolean (compared with true/false); no other part of a payload is loaded."""
-        out: dict[str, dict[str, bool]] = {}
-
-        def want(categories: tuple[str, ...], name: str, boolean: bool) -> None:
-            for c in categories:
-                out.setdefault(c, {})[name] = boolean
-
-        for f in self.factors:
-            for name, allowed in (f.where or {}).items():
-                want(f.categories, name, all(isinstance(v, bool) for v in allowed))
-            if f.field:
-                want(f.categories, f.field, False)
-            if f.measure == "consumption_trend":
-                want(f.categories, "consumption_kwh", False)
-        for cap in self.caps:
-            for name, allowed in (cap.where or {}).items():
-                want(cap.categories, name, all(isinstance(v, bool) for v in allowed))
-        return out
-
     def payload_categories(self) -> set[str]:
         """Categories whose payload fields the scorecard reads (the rest need no payload)."""
-        return set(self.payload_fields())
+        cats = {c for f in self.factors if f.where or f.field or f.measure == "consumption_trend"
+                for c in f.categories}
+        return cats | {c for cap in self.caps if cap.where for c in cap.categories}
 
     def categories(self) -> set[str]:
         cats = {c for f in self.factors for c in f.categories}

@@ -47,31 +47,22 @@ class BatchStats:
 
 
 def _record_facts(session: Session, card: Scorecard, ids: Sequence[int]) -> dict[int, list[RecordFact]]:
-    """The records of ``ids`` in the scorecard's categories, with only the payload fields it
-    reads, each extracted in SQL (``->>`` / ``json_extract``): no payload is sent whole or
-    parsed as JSON here, and the content digest stands for the rest in the input digest."""
     facts: dict[int, list[RecordFact]] = defaultdict(list)
-    wanted = card.payload_fields()
-    names = sorted({name for fields in wanted.values() for name in fields})
-    booleans = {name for fields in wanted.values() for name, is_bool in fields.items() if is_bool}
-    extracted = [(CreditRecord.payload[name].as_boolean() if name in booleans
-                  else CreditRecord.payload[name].as_string()).label(f"f_{i}") for i, name in enumerate(names)]
-    per_category = {c: [(names.index(n), n) for n in sorted(fields)] for c, fields in wanted.items()}
-    plain = sa.String()  # codes as plain strings: no enum conversion of 2 million values
+    # Payloads only for the categories whose fields the scorecard reads; the content digest
+    # stands for the rest in the evaluation's input digest.
+    payload = sa.case((CreditRecord.category.in_(sorted(card.payload_categories())), CreditRecord.payload),
+                      else_=sa.null()).label("payload")
+    plain = sa.String()  # codes as plain strings: no enum conversion of millions of values
     rows = session.connection().execute(  # Core: plain rows, no ORM loading machinery
         sa.select(CreditRecord.id, CreditRecord.enterprise_id, sa.type_coerce(CreditRecord.category, plain),
                   sa.type_coerce(CreditRecord.polarity, plain), CreditRecord.severity, CreditRecord.occurred_on,
-                  sa.type_coerce(CreditRecord.status, plain), CreditRecord.content_digest, *extracted)
+                  sa.type_coerce(CreditRecord.status, plain), payload, CreditRecord.content_digest)
         # No status filter here: with one, SQLite's planner picks the (status, expires_on)
         # index and reads every live record for each batch.  The engine drops non-live ones.
         .where(CreditRecord.enterprise_id.in_(ids), CreditRecord.category.in_(sorted(card.categories())))
     ).all()  # one fetchall; iterating a result fetches row by row
-    empty: dict[str, Any] = {}
-    for row in rows:
-        rid, ent_id, category, polarity, severity, occurred_on, status, digest = row[:8]
-        pick = per_category.get(category)
-        payload = {n: row[8 + i] for i, n in pick if row[8 + i] is not None} if pick else empty
-        facts[ent_id].append(RecordFact(rid, category, polarity, severity, occurred_on, status, payload, digest))
+    for rid, ent_id, category, polarity, severity, occurred_on, status, body, digest in rows:
+        facts[ent_id].append(RecordFact(rid, category, polarity, severity, occurred_on, status, body or {}, digest))
     return facts
 
 
