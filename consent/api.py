@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import sqlalchemy as sa
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, g, jsonify, request
 from flask.views import MethodView
@@ -17,13 +16,18 @@ from flask_smorest import Blueprint as ApiBlueprint
 
 from app.accounts.auth import require_user
 from app.accounts.models import Institution, Role
-from app.accounts.services import create_institution, get_institution
+from app.accounts.services import (
+    create_institution,
+    find_institution,
+    get_institution,
+    list_institutions,
+)
 from app.archive.services import get_enterprise
 from app.audit.services import Pending, refuse_later
 from app.errors import DomainError, Forbidden, InvalidInput
 from app.extensions import csrf, db_session, limiter, signing_keys
 from consent import schemas, services
-from consent.models import OAuthToken, hash_secret
+from consent.models import OAuthToken
 from consent.scopes import SCOPES
 from consent.server import PRIVATE_KEY_JWT, authorization, issuer, require_oauth
 from reports.sections import build_sections
@@ -42,8 +46,7 @@ def client_rate_key() -> str:
     ip = request.remote_addr or "-"
     auth = request.headers.get("Authorization", "")
     if auth[:7].lower() == "bearer ":
-        pk = db_session().scalar(sa.select(OAuthToken.client_pk).where(
-            OAuthToken.access_token_hash == hash_secret(auth[7:].strip())))
+        pk = services.client_pk_of_access_token(db_session(), auth[7:].strip())
         if pk is not None:
             return f"client-pk:{pk}"
     claimed = (request.authorization.username if request.authorization is not None else None) \
@@ -216,7 +219,7 @@ class Consents(MethodView):
         user = require_user(Role.firm)
         cookie_csrf()
         data = schemas.FirmGrantSchema().load(body)
-        institution = session.scalar(sa.select(Institution).where(Institution.licence_no == data["institution"]))
+        institution = find_institution(session, data["institution"])
         if institution is None:
             raise InvalidInput("金融机构不存在", errors={"institution": ["没有该金融许可证号的机构。"]})
         return services.grant_consent(session, signing_keys(), user, institution=institution, terms=data["terms"],
@@ -257,13 +260,8 @@ def _firm_action(consent_id: str, action: str) -> Any:
     cookie_csrf()
     data = schemas.ActionSchema().load(request.get_json(silent=True) or {})
     consent = services.get_consent(session, consent_id, services.Actor(user=user))
-    rid = g.get("request_id")
-    if action == "approve":
-        consent = services.grant_consent(session, signing_keys(), user, consent=consent, request_id=rid)
-    elif action == "reject":
-        consent = services.reject_consent(session, consent, user, data["reason"], rid)
-    else:
-        consent = services.change_consent(session, consent, user, action, data["reason"], rid)
+    consent = services.firm_decides(session, signing_keys(), user, consent, action, data["reason"],
+                                    g.get("request_id"))
     return schemas.WithEvents(consent, services.consent_events(session, consent))
 
 
@@ -303,7 +301,7 @@ class Institutions(MethodView):
     def get(self) -> dict[str, Any]:
         """金融机构列表（运营人员）"""
         require_user(Role.operator)
-        return {"items": list(db_session().scalars(sa.select(Institution).order_by(Institution.licence_no)))}
+        return {"items": list_institutions(db_session())}
 
     @blp.arguments(schemas.InstitutionInSchema)
     @blp.response(201, schemas.InstitutionOutSchema)

@@ -397,6 +397,23 @@ def change_consent(session: Session, consent: Consent, user: User, action: str, 
     return _set_status(session, consent, target, Actor(user=user), reason, request_id)
 
 
+def firm_decides(session: Session, signer: SigningKeys, user: User, consent: Consent, action: str,
+                 reason: str | None = None, request_id: str | None = None) -> Consent:
+    """One entry for the firm's decisions (API and page): approve or reject a pending
+    request, pause, resume or revoke."""
+    if action == "approve":
+        return grant_consent(session, signer, user, consent=consent, request_id=request_id)
+    if action == "reject":
+        return reject_consent(session, consent, user, reason, request_id)
+    if action not in FIRM_TRANSITIONS:
+        raise InvalidInput("不支持的操作", errors={"action": ["应为 approve、reject、pause、resume、revoke 之一。"]})
+    return change_consent(session, consent, user, action, reason, request_id)
+
+
+def client_pk_of_access_token(session: Session, token: str) -> int | None:
+    return session.scalar(sa.select(OAuthToken.client_pk).where(OAuthToken.access_token_hash == hash_secret(token)))
+
+
 ACTION_LABELS = {"pause": "暂停", "resume": "恢复", "revoke": "撤销", "approve": "同意", "reject": "拒绝"}
 
 

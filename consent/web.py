@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from marshmallow import ValidationError
 
 from app.accounts.auth import require_user
-from app.accounts.models import Institution, Role, User
+from app.accounts.models import Role, User
+from app.accounts.services import list_institutions
 from app.audit.services import Pending, refuse_later
 from app.errors import DomainError, flatten_messages
 from app.extensions import db_session, signing_keys
@@ -119,12 +119,7 @@ def consent_action(consent_id: str, action: str) -> Any:
     reason = (request.form.get("reason") or "").strip()[:500] or None
     try:
         consent = services.get_consent(session, consent_id, services.Actor(user=user))
-        if action == "approve":
-            services.grant_consent(session, signing_keys(), user, consent=consent, request_id=g.get("request_id"))
-        elif action == "reject":
-            services.reject_consent(session, consent, user, reason, g.get("request_id"))
-        else:
-            services.change_consent(session, consent, user, action, reason, g.get("request_id"))
+        services.firm_decides(session, signing_keys(), user, consent, action, reason, g.get("request_id"))
     except DomainError as exc:
         session.rollback()
         refuse_later(session, Pending(actor=f"user:{user.id}", action=f"consent.{action}", code=exc.code,
@@ -154,8 +149,7 @@ def grant() -> Any:
     service as the API)."""
     user = require_user(Role.firm)
     session = db_session()
-    institutions = list(session.scalars(sa.select(Institution).where(Institution.active.is_(True))
-                                        .order_by(Institution.name)))
+    institutions = list_institutions(session, active_only=True)
     form: dict[str, Any] = request.form.to_dict() if request.method == "POST" else {
         "fetch_type": "one_time", "data_life_unit": "year", "data_life_value": "1", "purpose": "loan_application"}
     errors: dict[str, list[str]] = {}

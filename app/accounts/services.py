@@ -41,8 +41,19 @@ def create_institution(
     return inst
 
 
+def list_institutions(session: Session, active_only: bool = False) -> list[Institution]:
+    stmt = sa.select(Institution).order_by(Institution.name if active_only else Institution.licence_no)
+    if active_only:
+        stmt = stmt.where(Institution.active.is_(True))
+    return list(session.scalars(stmt))
+
+
+def find_institution(session: Session, licence_no: str) -> Institution | None:
+    return session.scalar(sa.select(Institution).where(Institution.licence_no == licence_no))
+
+
 def get_institution(session: Session, licence_no: str) -> Institution:
-    inst = session.scalar(sa.select(Institution).where(Institution.licence_no == licence_no))
+    inst = find_institution(session, licence_no)
     if inst is None:
         raise NotFound(f"没有金融许可证号为 {licence_no} 的机构")
     return inst
