@@ -87,19 +87,23 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.health import blp as health_api
     from app.scoring.api import blp as scoring_api
     from consent.api import blp as consent_api
+    from reports.api import blp as reports_api
 
     api.register_blueprint(health_api)
     api.register_blueprint(archive_api)
     api.register_blueprint(scoring_api)
     api.register_blueprint(consent_api)
+    api.register_blueprint(reports_api)
 
     from app.accounts import web as accounts_web
     from app.web import bp as web_bp
     from consent.api import bp as oauth_bp
     from consent.web import bp as consent_web
+    from reports.web import bp as reports_web
 
     app.register_blueprint(oauth_bp)
     app.register_blueprint(consent_web)
+    app.register_blueprint(reports_web)
     app.register_blueprint(accounts_web.bp)
     app.register_blueprint(web_bp)
     return app

@@ -410,23 +410,32 @@ def consents_expire(ctx: Context) -> None:
     out.print(f"已将 {n} 项授权标记为已过期。")
 
 
+def _load_jwks(source: str | None, settings: Settings) -> dict[str, Any]:
+    """Public keys from a JWKS file or URL; without one, this installation's own public keys."""
+    from urllib.request import urlopen
+
+    from app.signing import load_signing_keys
+
+    if source is None:
+        return load_signing_keys(settings).jwks()
+    try:
+        if source.startswith(("https://", "http://")):
+            with urlopen(source, timeout=10) as fh:  # noqa: S310 (an operator-given URL)
+                return dict(json.load(fh))
+        return dict(json.loads(Path(source).read_text()))
+    except (OSError, ValueError) as exc:
+        _fail(f"无法读取 JWKS：{exc}")
+        raise  # _fail exits
+
+
 @consents.command("verify", help="离线验证授权文书（JWS）：用平台公钥（JWKS 文件或 /.well-known/jwks.json 地址）")
 @click.argument("artefact", type=click.Path(exists=True, dir_okay=False))
 @click.option("--jwks", "jwks_source", required=True, help="JWKS 文件路径或 URL")
-def consents_verify(artefact: str, jwks_source: str) -> None:
-    from urllib.request import urlopen
-
+@pass_ctx
+def consents_verify(ctx: Context, artefact: str, jwks_source: str) -> None:
     from app.signing import SignatureInvalid, verify_jws
 
-    try:
-        if jwks_source.startswith(("https://", "http://")):
-            with urlopen(jwks_source, timeout=10) as fh:  # noqa: S310 (an operator-given URL)
-                jwks = json.load(fh)
-        else:
-            jwks = json.loads(Path(jwks_source).read_text())
-    except (OSError, ValueError) as exc:
-        _fail(f"无法读取 JWKS：{exc}")
-        return
+    jwks = _load_jwks(jwks_source, ctx.settings)
     try:
         payload = verify_jws(Path(artefact).read_text().strip(), jwks, "consent+jws")
     except SignatureInvalid as exc:
@@ -435,6 +444,71 @@ def consents_verify(artefact: str, jwks_source: str) -> None:
     out.print(f"签名有效：授权 {payload['consent_id']}，{payload['subject']['name']}（{payload['subject']['uscc']}）"
               f"→ {payload['recipient']['name']}，用途 {payload['purpose']}，有效期至 {payload['valid_until']}")
     out.print(json.dumps(payload, ensure_ascii=False, indent=2))
+
+
+@main.command("verify", help="离线核验信用报告文件（API 返回的 JSON，含 report 与 signature）：内容摘要与 Ed25519 签名；"
+                             "--jwks 为平台公钥（文件或 /.well-known/jwks.json 地址），缺省用本机实例的公钥")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--jwks", "jwks_source", default=None, help="JWKS 文件路径或 URL")
+@pass_ctx
+def verify_report(ctx: Context, file: Path, jwks_source: str | None) -> None:
+    from app.signing import SignatureInvalid
+    from reports.services import verify_envelope
+
+    jwks = _load_jwks(jwks_source, ctx.settings)
+    try:
+        envelope = json.loads(file.read_bytes())
+    except (OSError, ValueError) as exc:
+        _fail(f"无法读取报告文件（应为 JSON）：{exc}")
+        return
+    try:
+        signed = verify_envelope(envelope, jwks)
+    except SignatureInvalid as exc:
+        _fail(f"核验失败：{exc}")
+        return
+    out.print(f"核验通过：报告 {signed['report_no']}（{signed['kind']}），{signed['subject']['name']}"
+              f"（{signed['subject']['uscc']}），出具给 {signed['recipient']['name']}，出具时间 {signed['issued_at']}")
+    out.print(f"摘要 SHA-256 {signed['digest']}，签名有效")
+
+
+@main.group(help="信用报告")
+def reports() -> None:
+    """Credit reports."""
+
+
+@reports.command("issue", help="为企业出具自主查询报告（计入其年度免费次数），写出 JSON 报告文件和/或 PDF")
+@click.option("--uscc", required=True, help="企业的统一社会信用代码")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="写出报告文件（含签名，可用 powercredit verify 核验）")
+@click.option("--pdf", "pdf_out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="写出 PDF")
+@click.option("--base-url", default="http://127.0.0.1:8000", show_default=True, help="核验页面的站点地址（二维码）")
+@pass_ctx
+def reports_issue(ctx: Context, uscc: str, json_out: Path | None, pdf_out: Path | None, base_url: str) -> None:
+    from app.archive.services import get_enterprise
+    from app.signing import load_signing_keys
+    from reports.pdf import render_pdf
+    from reports.services import envelope_json, issue_self_report
+
+    if json_out is None and pdf_out is None:
+        _fail("请至少指定 --json 或 --pdf")
+    try:
+        with ctx.db.transaction() as session:
+            ent = get_enterprise(session, uscc)
+            report, left = issue_self_report(session, load_signing_keys(ctx.settings), ent, None,
+                                             ctx.settings.free_self_reports, actor="cli")
+            url = f"{base_url.rstrip('/')}/verify/{report.report_no}?digest={report.digest}"
+            if json_out:
+                json_out.write_text(envelope_json(report, url), encoding="utf-8")
+            if pdf_out:
+                pdf_out.write_bytes(render_pdf(json.loads(report.body), digest=report.digest, verify_url=url,
+                                               kid=report.kid))
+    except DomainError as exc:
+        _domain_error(exc)
+        return
+    out.print(f"已出具报告 {report.report_no}（摘要 {report.digest}）；{ent.name} 本年度剩余免费次数 {left.remaining} 次")
+    for path in (json_out, pdf_out):
+        if path:
+            out.print(f"  已写出 {path}")
 
 
 @main.group(help="审计日志")

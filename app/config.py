@@ -46,6 +46,8 @@ class Settings:
     access_token_ttl: int = 3600
     ratelimit_storage_uri: str = "memory://"
     issuer: str | None = None  # OAuth issuer URL (PC_ISSUER); audiences and RFC 9207 iss use it
+    free_self_reports: int = 2  # free self-reports per firm and calendar year (PC_FREE_SELF_REPORTS)
+    bank_rate_limit: str = "120/minute"  # per OAuth client on bank endpoints (PC_BANK_RATE_LIMIT)
     testing: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -94,6 +96,8 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
         access_token_ttl=_env_int("PC_ACCESS_TOKEN_TTL", 3600),
         ratelimit_storage_uri=os.environ.get("PC_RATELIMIT_STORAGE_URI", "memory://"),
         issuer=os.environ.get("PC_ISSUER") or None,
+        free_self_reports=_env_int("PC_FREE_SELF_REPORTS", 2),
+        bank_rate_limit=os.environ.get("PC_BANK_RATE_LIMIT", "120/minute"),
     )
     known = {f.name for f in fields(Settings)}
     unknown = set(overrides) - known

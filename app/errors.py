@@ -51,9 +51,11 @@ class DomainError(Exception):
         code: str | None = None,
         errors: Mapping[str, list[str]] | None = None,
         headers: Mapping[str, str] | None = None,
+        audit: Any = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.audit = audit  # an audit.Pending to record after the rollback (a refusal)
         if code:
             self.code = code
         self.errors = dict(errors) if errors else None

@@ -25,7 +25,7 @@ from app.accounts.services import (
 from app.archive.services import get_enterprise
 from app.audit.services import Pending, refuse_later
 from app.errors import DomainError, Forbidden, InvalidInput
-from app.extensions import csrf, db_session, limiter, signing_keys
+from app.extensions import csrf, db_session, limiter, settings, signing_keys
 from consent import schemas, services
 from consent.models import OAuthToken
 from consent.scopes import SCOPES
@@ -35,7 +35,11 @@ from reports.sections import build_sections
 bp = Blueprint("oauth", __name__)
 blp = ApiBlueprint("consents", __name__, url_prefix="/api/v1", description="授权（征信授权）与查询记录")
 
-BANK_LIMIT = "120/minute"
+
+
+def bank_limit() -> str:
+    """The per-client limit of bank endpoints (``PC_BANK_RATE_LIMIT``, default 120/minute)."""
+    return settings().bank_rate_limit
 
 
 def client_rate_key() -> str:
@@ -77,7 +81,7 @@ def _audit_oauth_failure(response: Response, action: str) -> None:
 @bp.post("/oauth/token")
 @csrf.exempt
 @limiter.limit(ADDRESS_LIMIT, key_func=address_key)
-@limiter.limit(BANK_LIMIT, key_func=client_rate_key)
+@limiter.limit(bank_limit, key_func=client_rate_key)
 def token() -> Response:
     """RFC 6749 token endpoint: client_credentials, authorization_code (PKCE S256), refresh_token."""
     response: Response = authorization.create_token_response()
@@ -88,7 +92,7 @@ def token() -> Response:
 @bp.post("/oauth/revoke")
 @csrf.exempt
 @limiter.limit(ADDRESS_LIMIT, key_func=address_key)
-@limiter.limit(BANK_LIMIT, key_func=client_rate_key)
+@limiter.limit(bank_limit, key_func=client_rate_key)
 def revoke() -> Response:
     """RFC 7009 token revocation (own tokens only)."""
     response: Response = authorization.create_endpoint_response("revocation")
@@ -99,7 +103,7 @@ def revoke() -> Response:
 @bp.post("/oauth/introspect")
 @csrf.exempt
 @limiter.limit(ADDRESS_LIMIT, key_func=address_key)
-@limiter.limit(BANK_LIMIT, key_func=client_rate_key)
+@limiter.limit(bank_limit, key_func=client_rate_key)
 def introspect() -> Response:
     """RFC 7662 token introspection (own tokens only)."""
     response: Response = authorization.create_endpoint_response("introspection")
@@ -193,7 +197,7 @@ def audited(action: str) -> Any:
 
 @blp.route("/consents")
 class Consents(MethodView):
-    decorators = [csrf.exempt, limiter.limit(BANK_LIMIT, key_func=client_rate_key)]
+    decorators = [csrf.exempt, limiter.limit(bank_limit, key_func=client_rate_key)]
 
     @blp.arguments(schemas.ConsentListArgs, location="query")
     @blp.response(200, schemas.ConsentPageSchema)
@@ -228,7 +232,7 @@ class Consents(MethodView):
 
 @blp.route("/consents/<string:consent_id>")
 class ConsentDetail(MethodView):
-    decorators = [limiter.limit(BANK_LIMIT, key_func=client_rate_key)]
+    decorators = [limiter.limit(bank_limit, key_func=client_rate_key)]
 
     @blp.response(200, schemas.ConsentDetailSchema)
     @audited("consent.read")
@@ -241,7 +245,7 @@ class ConsentDetail(MethodView):
 
 @blp.route("/consents/<string:consent_id>/artefact")
 class ConsentArtefact(MethodView):
-    decorators = [limiter.limit(BANK_LIMIT, key_func=client_rate_key)]
+    decorators = [limiter.limit(bank_limit, key_func=client_rate_key)]
 
     @blp.response(200, {"type": "string"}, content_type="application/jose")
     @audited("consent.artefact")
@@ -280,7 +284,7 @@ for _action, _doc in (("approve", "企业同意待确认的授权请求"), ("rej
 
 @blp.route("/query-log")
 class QueryLogView(MethodView):
-    decorators = [limiter.limit(BANK_LIMIT, key_func=client_rate_key)]
+    decorators = [limiter.limit(bank_limit, key_func=client_rate_key)]
 
     @blp.arguments(schemas.QueryLogArgs, location="query")
     @blp.response(200, schemas.QueryLogPageSchema)
@@ -340,7 +344,7 @@ class InstitutionClients(MethodView):
 
 @blp.route("/data/fetch")
 class DataFetch(MethodView):
-    decorators = [csrf.exempt, limiter.limit(BANK_LIMIT, key_func=client_rate_key)]
+    decorators = [csrf.exempt, limiter.limit(bank_limit, key_func=client_rate_key)]
 
     @blp.arguments(schemas.FetchSchema)
     @blp.response(200, schemas.FetchResultSchema)

@@ -27,9 +27,8 @@ class Refused(DomainError):
 
     def __init__(self, detail: str, *, code: str, status: int = 403, audit: Pending | None = None,
                  headers: dict[str, str] | None = None, **kw: Any) -> None:
-        super().__init__(detail, code=code, headers=headers, **kw)
+        super().__init__(detail, code=code, headers=headers, audit=audit, **kw)
         self.status = status
-        self.audit = audit
 
 
 class FirmMismatch(Forbidden):

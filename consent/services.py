@@ -241,6 +241,15 @@ def add_months(moment: dt.datetime, months: int) -> dt.datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
+def add_period(moment: dt.datetime, unit: PeriodUnit, value: int) -> dt.datetime:
+    """``moment`` plus ``value`` days, weeks, months or years (month ends clamp)."""
+    if unit == PeriodUnit.day:
+        return moment + dt.timedelta(days=value)
+    if unit == PeriodUnit.week:
+        return moment + dt.timedelta(weeks=value)
+    return add_months(moment, value * (12 if unit == PeriodUnit.year else 1))
+
+
 def terms_errors(now: dt.datetime, *, data_from: dt.date | None = None, data_to: dt.date | None = None,
                  valid_until: dt.datetime | None = None, fetch_type: str | None = None,
                  has_frequency: bool | None = None) -> dict[str, list[str]]:
@@ -585,17 +594,22 @@ def next_period_start(unit: PeriodUnit, now: dt.datetime) -> dt.datetime:
 class Access:
     consent: Consent
     log: QueryLog
+    audit: audit.Pending
 
 
 def authorize_access(session: Session, token: OAuthToken, uscc: str, purpose: str, sections: set[str], *,
-                     resource: str, request_id: str | None = None, user: User | None = None) -> Access:
+                     resource: str, request_id: str | None = None, user: User | None = None,
+                     audit_now: bool = True) -> Access:
     """The one gate every institution access to a firm's data passes.
 
     Checks that the token is bound to a consent; the consent is the token's bank's, for this
     firm and this purpose, covers the sections, is active and within its window; then takes
     one pull from the allowance with a single conditional UPDATE (concurrent pulls cannot
     both take the last one) and writes the ``QueryLog`` entry in the same transaction.
-    Refusals are :class:`Refused` with a machine code and the audit event to record."""
+    Refusals are :class:`Refused` with a machine code and the audit event to record.  With
+    ``audit_now=False`` the granted access's audit event is left to the caller
+    (``Access.audit``), to be written last: the audit chain's lock is then held only for the
+    end of the transaction, not while a report is assembled."""
     client = token.client
     now = utcnow()
 
@@ -664,8 +678,10 @@ def authorize_access(session: Session, token: OAuthToken, uscc: str, purpose: st
                    purpose=consent.purpose, sections=sorted(sections), resource=resource, request_id=request_id)
     session.add(log)
     session.flush()
-    audit.record(session, f"client:{client.client_id}", "gate.access", subject_type="consent",
-                 subject_id=consent.consent_id, request_id=request_id,
-                 detail={"uscc": uscc, "purpose": purpose, "sections": sorted(sections), "resource": resource,
-                         "query_log_id": log.id})
-    return Access(consent, log)
+    event = audit.Pending(actor=f"client:{client.client_id}", action="gate.access", code=None, outcome="ok",
+                          subject_type="consent", subject_id=consent.consent_id, request_id=request_id,
+                          detail={"uscc": uscc, "purpose": purpose, "sections": sorted(sections),
+                                  "resource": resource, "query_log_id": log.id})
+    if audit_now:
+        audit.write(session, event)
+    return Access(consent, log, event)

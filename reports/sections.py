@@ -1,77 +1,214 @@
-"""Report sections read from the archive for one firm within a consent's data range.
+"""Report sections read from the archive for one firm, within a data range.
 
-The one place that turns report sections (``consent.models.REPORT_SECTIONS``) into data;
-it is only ever called after the consent gate (``consent.services.authorize_access``)."""
+The one place that turns report sections (``consent.models.REPORT_SECTIONS``) into data; for
+an institution it is only ever called after the consent gate
+(``consent.services.authorize_access``).  Only the requested sections are produced — a
+section outside a consent's scopes is absent, not empty.  Records are read with plain Core
+queries and turned into dicts here (no ORM objects, no marshmallow per record): a report of
+a few hundred records is assembled in a few milliseconds.
+
+Rules applied: only live records (active, disputed, corrected) whose retention period has
+not ended (``expires_on`` after the as-of date, 征信业管理条例 art. 16) appear; a disputed
+record carries ``disputed: true`` wherever it appears.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
-from app.archive.models import LIVE_STATUSES, CreditRecord, Enterprise, RecordStatus
-from app.archive.schemas import EnterprisePublicSchema, RecordOutSchema
-from app.errors import DomainError
+from app.archive.models import (
+    CATEGORY_LABELS,
+    LIVE_STATUSES,
+    SEGMENT_LABELS,
+    CreditRecord,
+    DataProvider,
+    Enterprise,
+)
+from app.archive.regions import describe_region
+from app.schemas_base import today_cn
 from app.scoring import services as scoring
-from consent.models import PURPOSE_LABELS, QueryLog
+from app.scoring.models import Evaluation
+from consent.models import PURPOSE_LABELS, REPORT_SECTIONS, Purpose, QueryLog
 
 # Sections made of archive records, and their record categories.
-RECORD_SECTIONS = {
-    "tax": ["tax"], "contract": ["contract"], "quality": ["quality"], "safety": ["safety"],
-    "environment": ["environment"], "licence_penalty": ["licence", "penalty"], "judicial": ["judicial"],
-    "bidding": ["bidding"], "loan": ["loan"], "honour": ["honour"], "commitment": ["commitment"],
-    "utility": ["utility"],
+RECORD_SECTIONS: dict[str, tuple[str, ...]] = {
+    "tax": ("tax",), "contract": ("contract",), "quality": ("quality",), "safety": ("safety",),
+    "environment": ("environment",), "licence_penalty": ("licence", "penalty"), "judicial": ("judicial",),
+    "bidding": ("bidding",), "loan": ("loan",), "honour": ("honour",), "commitment": ("commitment",),
+    "utility": ("utility",),
 }
+SECTION_ORDER = tuple(REPORT_SECTIONS)
+GRADE_LABELS = {
+    "AAA": "信用极好", "AA": "信用优良", "A": "信用较好", "BBB": "信用一般", "BB": "信用欠佳",
+    "B": "信用较差", "CCC": "信用很差", "CC": "信用极差", "C": "信用缺失",
+}
+SUPERVISION_LABELS = {"A": "A 类（绿色通道）", "B": "B 类（常规监管）", "C": "C 类（加强监管）",
+                      "D": "D 类（重点监管）"}
+LIST_LABELS = {"red": "红名单（守信激励）", "black": "黑名单（失信联合惩戒）", "watch": "重点关注名单"}
+QUERY_WINDOW_DAYS = 730  # an institution report shows the last two years of queries
+
+_RECORD_COLUMNS = (
+    CreditRecord.id, DataProvider.code, CreditRecord.provider_ref,
+    sa.type_coerce(CreditRecord.category, sa.String()), sa.type_coerce(CreditRecord.polarity, sa.String()),
+    CreditRecord.severity, CreditRecord.occurred_on, CreditRecord.ended_on, CreditRecord.expires_on,
+    sa.type_coerce(CreditRecord.status, sa.String()), CreditRecord.version, CreditRecord.payload,
+    CreditRecord.updated_at,
+)
 
 
-def _records(session: Session, ent: Enterprise, data_from: dt.date, data_to: dt.date) -> list[CreditRecord]:
-    return list(session.scalars(
-        sa.select(CreditRecord).options(joinedload(CreditRecord.provider))
-        .where(CreditRecord.enterprise_id == ent.id, CreditRecord.status.in_(list(LIVE_STATUSES)),
-               CreditRecord.occurred_on >= data_from, CreditRecord.occurred_on <= data_to)
+def _iso(value: dt.date | dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return value.isoformat()
+
+
+def _live(ent_id: int, as_of: dt.date) -> Any:
+    return sa.and_(CreditRecord.enterprise_id == ent_id, CreditRecord.status.in_(list(LIVE_STATUSES)),
+                   sa.or_(CreditRecord.expires_on.is_(None), CreditRecord.expires_on > as_of))
+
+
+def record_query(ent_id: int, categories: Iterable[str], as_of: dt.date, data_from: dt.date | None,
+                 data_to: dt.date | None) -> sa.Select[Any]:
+    stmt = (
+        sa.select(*_RECORD_COLUMNS).join(DataProvider, DataProvider.id == CreditRecord.provider_id)
+        .where(_live(ent_id, as_of), CreditRecord.category.in_(sorted(categories)))
         .order_by(CreditRecord.category, CreditRecord.occurred_on.desc(), CreditRecord.id)
-    ))
+    )
+    if data_from is not None:
+        stmt = stmt.where(CreditRecord.occurred_on >= data_from)
+    if data_to is not None:
+        stmt = stmt.where(CreditRecord.occurred_on <= data_to)
+    return stmt
 
 
-def build_sections(session: Session, ent: Enterprise, sections: set[str], data_from: dt.date,
-                   data_to: dt.date) -> dict[str, Any]:
-    """The requested sections' data.  Disputed records are marked (``disputed: true``)
-    wherever they appear."""
-    out: dict[str, Any] = {}
-    records = _records(session, ent, data_from, data_to) if sections - {"identity", "evaluation", "lists",
-                                                                        "query_records"} else []
-    dump = RecordOutSchema(many=True).dump
-    if "identity" in sections:
-        out["identity"] = EnterprisePublicSchema().dump(ent)
-    if "evaluation" in sections:
-        try:
-            ev = scoring.current_evaluation(session, ent)
-        except DomainError:
-            out["evaluation"] = None
-        else:
-            out["evaluation"] = {
-                "grade": ev.grade, "score": str(ev.score), "supervision_class": ev.supervision_class,
-                "dimensions": {"willingness": str(ev.willingness), "capability": str(ev.capability),
-                               "performance": str(ev.performance)},
-                "scorecard_version": ev.scorecard_version, "as_of": ev.as_of.isoformat(),
-            }
-    for section, categories in RECORD_SECTIONS.items():
-        if section in sections:
-            out[section] = dump([r for r in records if r.category in categories])
-    if "summary" in sections:
-        counts = Counter((str(r.category), str(r.polarity)) for r in records)
-        out["summary"] = [{"category": c, "polarity": p, "count": n} for (c, p), n in sorted(counts.items())]
-    if "objections" in sections:
-        out["objections"] = dump([r for r in records if r.status == RecordStatus.disputed])
-    if "lists" in sections:
-        out["lists"] = sorted(scoring.list_memberships(session, [ent.id]).get(ent.id, set()))
-    if "query_records" in sections:
-        logs = session.scalars(sa.select(QueryLog).where(QueryLog.enterprise_id == ent.id)
-                               .order_by(QueryLog.at.desc()).limit(500))
-        out["query_records"] = [{"at": q.at.isoformat(), "institution": q.institution.name,
-                                 "purpose": str(q.purpose), "purpose_label": PURPOSE_LABELS[q.purpose]}
-                                for q in logs]
+def _record(row: Any) -> dict[str, Any]:
+    (rid, provider, ref, category, polarity, severity, occurred, ended, expires, status, version, payload,
+     updated) = row
+    return {
+        "id": rid, "provider": provider, "provider_ref": ref, "category": category, "polarity": polarity,
+        "severity": severity, "occurred_on": occurred.isoformat(), "ended_on": ended.isoformat() if ended else None,
+        "expires_on": expires.isoformat() if expires else None, "status": status,
+        "disputed": status == "disputed", "version": version, "payload": payload,
+        "updated_at": _iso(updated),
+    }
+
+
+def identity(ent: Enterprise) -> dict[str, Any]:
+    return {
+        "uscc": ent.uscc, "name": ent.name, "segment": str(ent.segment),
+        "segment_label": SEGMENT_LABELS[ent.segment], "region_code": ent.region_code,
+        "region": describe_region(ent.region_code),
+        "registered_capital": str(ent.registered_capital) if ent.registered_capital is not None else None,
+        "founded_on": _iso(ent.founded_on), "status": str(ent.status), "legacy_uscc": ent.legacy_uscc,
+    }
+
+
+def evaluation(session: Session, ent: Enterprise) -> dict[str, Any] | None:
+    """The current grade (a derived PowerCredit product, labelled as such) and its history."""
+    rows = session.execute(
+        sa.select(Evaluation.as_of, Evaluation.evaluated_at, Evaluation.grade, Evaluation.score,
+                  Evaluation.willingness, Evaluation.capability, Evaluation.performance,
+                  Evaluation.supervision_class, Evaluation.scorecard_version, Evaluation.current)
+        .where(Evaluation.enterprise_id == ent.id).order_by(Evaluation.evaluated_at, Evaluation.id)
+    ).all()
+    current = next((r for r in reversed(rows) if r.current), None)
+    if current is None:
+        return None
+    return {
+        "grade": current.grade, "grade_label": GRADE_LABELS.get(current.grade, current.grade),
+        "score": str(current.score),
+        "dimensions": {"willingness": str(current.willingness), "capability": str(current.capability),
+                       "performance": str(current.performance)},
+        "supervision_class": current.supervision_class,
+        "supervision_label": SUPERVISION_LABELS.get(current.supervision_class, current.supervision_class),
+        "scorecard_version": current.scorecard_version, "as_of": current.as_of.isoformat(),
+        "evaluated_at": _iso(current.evaluated_at),
+        "history": [{"as_of": r.as_of.isoformat(), "evaluated_at": _iso(r.evaluated_at), "grade": r.grade,
+                     "score": str(r.score), "scorecard_version": r.scorecard_version} for r in rows],
+        "note": "信用等级为 PowerCredit 依据公开的评分卡计算的衍生产品，不构成授信建议。",
+    }
+
+
+def summary(session: Session, ent: Enterprise, as_of: dt.date) -> list[dict[str, Any]]:
+    counts = session.execute(
+        sa.select(sa.type_coerce(CreditRecord.category, sa.String()),
+                  sa.type_coerce(CreditRecord.polarity, sa.String()),
+                  sa.func.count(), sa.func.sum(sa.case((CreditRecord.status == "disputed", 1), else_=0)))
+        .where(_live(ent.id, as_of)).group_by(CreditRecord.category, CreditRecord.polarity)
+    ).all()
+    by_cat: dict[str, dict[str, int]] = {}
+    for category, polarity, n, disputed in counts:
+        row = by_cat.setdefault(category, {"good": 0, "bad": 0, "neutral": 0, "disputed": 0})
+        row[polarity] += n
+        row["disputed"] += int(disputed or 0)
+    return [{"category": c, "category_label": CATEGORY_LABELS.get(c, c), **by_cat[c]}  # type: ignore[call-overload]
+            for c in sorted(by_cat)]
+
+
+def query_records(session: Session, ent: Enterprise, *, include_self: bool, since: dt.datetime | None,
+                  issued_before: dt.datetime) -> list[dict[str, Any]]:
+    """Institution queries (the query log), newest first; with ``include_self`` the firm's
+    own self-queries too (the issued self-reports)."""
+    from app.accounts.models import Institution
+    from reports.models import Report, ReportKind
+
+    stmt = (sa.select(QueryLog.at, Institution.name, sa.type_coerce(QueryLog.purpose, sa.String()),
+                      QueryLog.sections, QueryLog.resource)
+            .join(Institution, Institution.id == QueryLog.institution_id)
+            .where(QueryLog.enterprise_id == ent.id, QueryLog.at < issued_before))
+    if since is not None:
+        stmt = stmt.where(QueryLog.at >= since)
+    out: list[dict[str, Any]] = [{"at": _iso(at), "querier": name, "querier_type": "institution", "purpose": purpose,
+            "purpose_label": PURPOSE_LABELS.get(Purpose(purpose), purpose), "sections": list(sections), "resource": resource}
+           for at, name, purpose, sections, resource in session.execute(stmt)]
+    if include_self:
+        own = session.execute(
+            sa.select(Report.issued_at, Report.report_no).where(
+                Report.enterprise_id == ent.id, Report.kind == ReportKind.self_report,
+                Report.issued_at < issued_before))
+        out += [{"at": _iso(at), "querier": ent.name, "querier_type": "self", "purpose": "self_query",
+                 "purpose_label": "本企业自主查询", "sections": [], "resource": f"report:{no}"}
+                for at, no in own]
+    out.sort(key=lambda q: str(q["at"]), reverse=True)
     return out
+
+
+def build_sections(session: Session, ent: Enterprise, sections: set[str], data_from: dt.date | None,
+                   data_to: dt.date | None, *, as_of: dt.date | None = None, self_report: bool = False,
+                   issued_at: dt.datetime | None = None) -> dict[str, Any]:
+    """The requested sections' data (and nothing else).  Disputed records are marked
+    (``disputed: true``) wherever they appear."""
+    as_of = as_of or today_cn()
+    issued_at = issued_at or dt.datetime.now(dt.UTC)
+    out: dict[str, Any] = {}
+    categories = {c for s in sections & RECORD_SECTIONS.keys() for c in RECORD_SECTIONS[s]}
+    records: list[dict[str, Any]] = []
+    if categories:
+        records = [_record(r) for r in session.execute(record_query(ent.id, categories, as_of, data_from, data_to))]
+    if "identity" in sections:
+        out["identity"] = identity(ent)
+    if "evaluation" in sections:
+        out["evaluation"] = evaluation(session, ent)
+    if "summary" in sections:
+        out["summary"] = summary(session, ent, as_of)
+    for section, cats in RECORD_SECTIONS.items():
+        if section in sections:
+            out[section] = [r for r in records if r["category"] in cats]
+    if "lists" in sections:
+        members = scoring.list_memberships(session, [ent.id]).get(ent.id, set())
+        out["lists"] = [{"list": name, "label": LIST_LABELS.get(name, name)} for name in sorted(members)]
+    if "objections" in sections:  # disputed records of the categories in scope (the rest is not ours to show)
+        out["objections"] = [r for r in records if r["disputed"]]
+    if "query_records" in sections:
+        since = None if self_report else issued_at - dt.timedelta(days=QUERY_WINDOW_DAYS)
+        out["query_records"] = query_records(session, ent, include_self=self_report, since=since,
+                                             issued_before=issued_at)
+    return out
+

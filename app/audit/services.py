@@ -39,6 +39,7 @@ class Pending:
     subject_id: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
     request_id: str | None = None
+    outcome: str = "refused"
 
 
 def _digest(prev_hash: str, event: AuditEvent) -> str:
@@ -82,9 +83,14 @@ def write_pending(session: Session, request_id: str | None = None) -> int:
     commits)."""
     pending: list[Pending] = session.info.pop(_PENDING, [])
     for p in pending:
-        record(session, p.actor, p.action, outcome="refused", code=p.code, subject_type=p.subject_type,
-               subject_id=p.subject_id, detail=p.detail, request_id=p.request_id or request_id)
+        write(session, p, request_id)
     return len(pending)
+
+
+def write(session: Session, p: Pending, request_id: str | None = None) -> AuditEvent:
+    """Write an event prepared earlier (a refusal, or an access whose caller writes it last)."""
+    return record(session, p.actor, p.action, outcome=p.outcome, code=p.code, subject_type=p.subject_type,
+                  subject_id=p.subject_id, detail=p.detail, request_id=p.request_id or request_id)
 
 
 def discard_pending(session: Session) -> None:

@@ -1,0 +1,188 @@
+"""The report API: the schema; banks pull reports through the consent gate and fetch the
+ones they pulled (JSON, PDF); firms download their self-reports; anyone verifies a report
+number at ``/verify/{report_no}`` (in ``reports.web``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Response, g, request, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint as ApiBlueprint
+
+from app.accounts.auth import require_user
+from app.accounts.models import Role, User
+from app.errors import Forbidden, InvalidInput
+from app.extensions import csrf, db_session, limiter, settings, signing_keys
+from consent.api import bank_limit, bank_token, client_rate_key
+from consent.server import issuer
+from reports import schemas, services
+from reports.models import Report
+from reports.pdf import cached_pdf, render_pdf
+
+blp = ApiBlueprint("reports", __name__, url_prefix="/api/v1", description="信用报告：出具、下载与核验")
+
+JSON = "application/json"
+PDF = "application/pdf"
+
+
+def verify_url(report: Report) -> str:
+    return f"{issuer()}{url_for('reports_web.verify', report_no=report.report_no)}?digest={report.digest}"
+
+
+def json_response(report: Report, status: int = 200, extra: dict[str, Any] | None = None) -> Response:
+    body = services.envelope_json(report, verify_url(report))
+    if extra:
+        body = body[:-1] + "," + json.dumps(extra, ensure_ascii=False)[1:]
+    resp = Response(body, status=status, mimetype=JSON)
+    resp.headers["X-Report-No"] = report.report_no
+    resp.headers["Digest"] = f"sha-256={report.digest}"
+    return resp
+
+
+def pdf_bytes(report: Report) -> bytes:
+    cache_dir = settings().instance_path / "report-pdfs"
+    return cached_pdf(cache_dir, report.report_no, lambda: render_pdf(
+        json.loads(report.body), digest=report.digest, verify_url=verify_url(report), kid=report.kid))
+
+
+def pdf_response(report: Report, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    resp = Response(pdf_bytes(report), status=status, mimetype=PDF, headers=headers or {})
+    resp.headers["Content-Disposition"] = f'attachment; filename="{report.report_no}.pdf"'
+    resp.headers["X-Report-No"] = report.report_no
+    return resp
+
+
+def wants_pdf() -> bool:
+    fmt = request.args.get("format")
+    if fmt is not None and fmt not in ("json", "pdf"):
+        raise InvalidInput("format 参数有误", errors={"format": ["应为 json 或 pdf"]})
+    if fmt:
+        return fmt == "pdf"
+    best = request.accept_mimetypes.best_match([JSON, PDF], default=JSON)
+    return best == PDF and request.accept_mimetypes[PDF] > request.accept_mimetypes[JSON]
+
+
+def reader_institution() -> int:
+    """The institution reading a pulled report: a bank system (Bearer token) or a signed-in
+    bank officer."""
+    if "Authorization" in request.headers:
+        institution_id = bank_token().client.institution_id
+        assert institution_id is not None  # bank_token refuses clients without one
+        return institution_id
+    user = require_user(Role.bank)
+    if user.institution_id is None:
+        raise Forbidden("该账号未关联金融机构", code="not_an_institution")
+    return user.institution_id
+
+
+def firm_user() -> User:
+    user = require_user(Role.firm)
+    if user.enterprise_id is None or user.enterprise is None:
+        raise Forbidden("该账号未关联企业", code="no_enterprise")
+    return user
+
+
+@blp.route("/reports/schema")
+class ReportSchemaView(MethodView):
+    def get(self) -> Response:
+        """报告 JSON 结构（JSON Schema，带版本）"""
+        return Response(json.dumps(schemas.report_json_schema(services.SCHEMA_VERSION), ensure_ascii=False),
+                        mimetype="application/schema+json")
+
+
+@blp.route("/reports")
+class Reports(MethodView):
+    decorators = [csrf.exempt, limiter.limit(bank_limit, key_func=client_rate_key)]
+
+    @blp.arguments(schemas.ReportListArgs, location="query")
+    @blp.response(200, schemas.ReportPageSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """本机构已获取的报告（金融机构）"""
+        page = services.list_reports(db_session(), page=args["page"], per_page=args["per_page"],
+                                     institution_id=reader_institution())
+        return {"items": page.items, "meta": page.meta, "allowance": None}
+
+    @blp.arguments(schemas.ReportRequestSchema)
+    def post(self, data: dict[str, Any]) -> Response:
+        """获取企业信用报告（金融机构，绑定授权的令牌）：经授权闸门检查、计次、写入查询记录，出具并签名（授信机构版）"""
+        session = db_session()
+        report = services.pull_report(session, signing_keys(), bank_token(), data["uscc"], data["purpose"],
+                                      set(data["sections"]) if data["sections"] else None,
+                                      request_id=g.get("request_id"))
+        resp = json_response(report, 201)
+        resp.headers["Location"] = url_for("reports.InstitutionReport", report_no=report.report_no)
+        return resp
+
+
+@blp.route("/reports/<string:report_no>")
+class InstitutionReport(MethodView):
+    decorators = [limiter.limit(bank_limit, key_func=client_rate_key)]
+
+    def get(self, report_no: str) -> Response:
+        """本机构获取的一份报告（JSON；Accept: application/pdf 或 ?format=pdf 得 PDF）"""
+        report = services.institution_report(db_session(), report_no, reader_institution())
+        return pdf_response(report) if wants_pdf() else json_response(report)
+
+
+@blp.route("/reports/<string:report_no>.pdf")
+class InstitutionReportPdf(MethodView):
+    decorators = [limiter.limit(bank_limit, key_func=client_rate_key)]
+
+    def get(self, report_no: str) -> Response:
+        """本机构获取的一份报告（PDF）"""
+        return pdf_response(services.institution_report(db_session(), report_no, reader_institution()))
+
+
+@blp.route("/me/report")
+class MyNewReport(MethodView):
+    def get(self) -> Response:
+        """出具本企业的自主查询报告（企业；计入每年免费次数）：JSON，或按 Accept / ?format=pdf 返回 PDF"""
+        user = firm_user()
+        as_pdf = wants_pdf()
+        assert user.enterprise is not None
+        report, left = services.issue_self_report(
+            db_session(), signing_keys(), user.enterprise, user, settings().free_self_reports,
+            actor=f"user:{user.username}", request_id=g.get("request_id"))
+        headers = {"X-Free-Reports-Remaining": str(left.remaining)}
+        if as_pdf:
+            return pdf_response(report, 201, headers)
+        resp = json_response(report, 201, {"allowance": left.as_dict()})
+        resp.headers.update(headers)
+        return resp
+
+
+@blp.route("/me/reports")
+class MyReports(MethodView):
+    @blp.arguments(schemas.ReportListArgs, location="query")
+    @blp.response(200, schemas.ReportPageSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """本企业已出具的自主查询报告，以及本年度剩余免费次数（企业）"""
+        user = firm_user()
+        session = db_session()
+        assert user.enterprise is not None
+        page = services.list_reports(session, page=args["page"], per_page=args["per_page"],
+                                     enterprise_id=user.enterprise_id)
+        left = services.allowance(session, user.enterprise, settings().free_self_reports)
+        return {"items": page.items, "meta": page.meta, "allowance": left.as_dict()}
+
+
+@blp.route("/me/reports/<string:report_no>")
+class MyReport(MethodView):
+    def get(self, report_no: str) -> Response:
+        """重新下载本企业已出具的自主查询报告（不计次数）"""
+        user = firm_user()
+        assert user.enterprise_id is not None
+        report = services.own_report(db_session(), report_no, user.enterprise_id)
+        return pdf_response(report) if wants_pdf() else json_response(report)
+
+
+@blp.route("/me/reports/<string:report_no>.pdf")
+class MyReportPdf(MethodView):
+    def get(self, report_no: str) -> Response:
+        """重新下载本企业已出具的自主查询报告（PDF，不计次数）"""
+        user = firm_user()
+        assert user.enterprise_id is not None
+        return pdf_response(services.own_report(db_session(), report_no, user.enterprise_id))
+

@@ -1,0 +1,53 @@
+"""Issued credit reports.  A report is frozen when issued: its canonical JSON is stored as
+text (the exact bytes that were digested and signed), never updated; PDFs are rendered
+from it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.accounts.models import Institution
+from app.archive.models import Enterprise
+from app.db import Base, JSONType, UTCDateTime, intpk, str_enum, utcnow
+
+
+class ReportKind(enum.StrEnum):
+    self_report = "self"  # 自主查询版: the firm's own report
+    institution = "institution"  # 授信机构版: pulled by a bank under a consent
+
+
+KIND_LABELS = {ReportKind.self_report: "自主查询版", ReportKind.institution: "授信机构版"}
+
+
+class Report(Base):
+    __tablename__ = "report"
+    __table_args__ = (
+        sa.Index("ix_report_enterprise_kind_issued", "enterprise_id", "kind", "issued_at"),
+        sa.CheckConstraint("(kind = 'institution') = (institution_id IS NOT NULL)", name="recipient_matches_kind"),
+    )
+
+    id: Mapped[intpk]
+    report_no: Mapped[str] = mapped_column(sa.String(22), unique=True)
+    kind: Mapped[ReportKind] = mapped_column(str_enum("report_kind", [k.value for k in ReportKind]))
+    enterprise_id: Mapped[int] = mapped_column(sa.ForeignKey("enterprise.id"))
+    institution_id: Mapped[int | None] = mapped_column(sa.ForeignKey("institution.id"), index=True)
+    consent_pk: Mapped[int | None] = mapped_column(sa.ForeignKey("consent.id"), index=True)
+    client_pk: Mapped[int | None] = mapped_column(sa.ForeignKey("oauth_client.id"))
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("app_user.id"))
+    query_log_id: Mapped[int | None] = mapped_column(sa.ForeignKey("query_log.id"))
+    purpose: Mapped[str | None] = mapped_column(sa.String(32))
+    sections: Mapped[list[str]] = mapped_column(JSONType)
+    schema_version: Mapped[str] = mapped_column(sa.String(16))
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recipient_name: Mapped[str] = mapped_column(sa.String(200))
+    body: Mapped[str] = mapped_column(sa.Text)  # canonical JSON, exactly the digested bytes
+    digest: Mapped[str] = mapped_column(sa.String(64))  # SHA-256 of body, hex
+    signature: Mapped[str] = mapped_column(sa.Text)  # compact JWS (Ed25519) over the statement
+    kid: Mapped[str] = mapped_column(sa.String(32))
+
+    enterprise: Mapped[Enterprise] = relationship()
+    institution: Mapped[Institution | None] = relationship()

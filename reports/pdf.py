@@ -1,0 +1,531 @@
+"""The PDF of an issued report, rendered from its frozen JSON with reportlab.
+
+The Chinese font is WenQuanYi Micro Hei (TrueType, Apache-2.0), embedded in every PDF —
+never ``STSong-Light``, which viewers without Chinese fonts show as empty boxes.  It is
+registered once per process.  One layout pass: the running header and footer ("第 x 页 /
+共 y 页"), the watermark (recipient and time) and the table of contents' page numbers are
+drawn when the document is saved, once every page is known, so no second layout pass is
+needed.  Rendered PDFs never change; :func:`cached_pdf` keeps them on disk per report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import itertools
+import os
+import threading
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from reportlab import rl_config
+from reportlab.graphics.barcode import qrencoder
+from reportlab.graphics.shapes import Drawing, Line, PolyLine, Rect, String
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen import canvas as pdfcanvas
+from reportlab.platypus import (
+    BaseDocTemplate,
+    CondPageBreak,
+    Flowable,
+    Frame,
+    KeepTogether,
+    NextPageTemplate,
+    PageBreak,
+    PageTemplate,
+    Paragraph,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from app.errors import ServiceUnavailable
+from consent.models import REPORT_SECTIONS
+from reports.describe import POLARITY_LABELS, SEVERITY_LABELS, STATUS_LABELS, describe
+from reports.sections import RECORD_SECTIONS
+
+CN = ZoneInfo("Asia/Shanghai")
+FONT = "WQYMicroHei"
+FONT_CANDIDATES = (
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",  # Debian/Ubuntu fonts-wqy-microhei
+    "/usr/share/fonts/wqy-microhei/wqy-microhei.ttc",  # Fedora
+    "/usr/share/fonts/wenquanyi/wqy-microhei/wqy-microhei.ttc",  # Arch
+)
+GRADES = ("AAA", "AA", "A", "BBB", "BB", "B", "CCC", "CC", "C")
+GRADE_COLOURS = {"AAA": "#1b7f3b", "AA": "#2e9b4f", "A": "#6db33f", "BBB": "#b7c72d", "BB": "#e0b02a",
+                 "B": "#e58a25", "CCC": "#d9541e", "CC": "#c23b22", "C": "#8e1b1b"}
+NAVY = colors.HexColor("#12355b")
+GRID = colors.HexColor("#b8c4d0")
+SHADE = colors.HexColor("#eef3f8")
+CN_NUMERALS = "一二三四五六七八九十"
+LONG_REPORT_RECORDS = 30  # more records than this (or more than 4 sections): a table of contents
+
+rl_config.shapeChecking = 0  # no attribute validation on every chart shape (a third of the time)
+
+_font_lock = threading.Lock()
+_font_ready = False
+
+
+def font_path() -> str:
+    configured = os.environ.get("PC_PDF_FONT")
+    for path in ([configured] if configured else []) + list(FONT_CANDIDATES):
+        if path and Path(path).is_file():
+            return path
+    raise ServiceUnavailable(
+        "生成 PDF 所需的中文字体（文泉驿微米黑 WenQuanYi Micro Hei）未安装：请安装 Debian 软件包 "
+        "fonts-wqy-microhei，或以 PC_PDF_FONT 指定 wqy-microhei.ttc 的路径", code="pdf_font_missing")
+
+
+def register_font() -> str:
+    """Register the embedded CJK font once per process."""
+    global _font_ready
+    if not _font_ready:
+        with _font_lock:
+            if not _font_ready:
+                pdfmetrics.registerFont(TTFont(FONT, font_path(), subfontIndex=0))
+                _font_ready = True
+    return FONT
+
+
+def _styles() -> dict[str, ParagraphStyle]:
+    base = ParagraphStyle("base", fontName=FONT, fontSize=9, leading=13, wordWrap="CJK")
+    return {
+        "base": base,
+        "small": ParagraphStyle("small", parent=base, fontSize=7.5, leading=10.5),
+        "cell": ParagraphStyle("cell", parent=base, fontSize=8, leading=11),
+        "h1": ParagraphStyle("h1", parent=base, fontSize=14, leading=20, textColor=NAVY, spaceBefore=8,
+                             spaceAfter=6),
+        "h2": ParagraphStyle("h2", parent=base, fontSize=11, leading=16, textColor=NAVY, spaceBefore=6,
+                             spaceAfter=4),
+        "title": ParagraphStyle("title", parent=base, fontSize=26, leading=34, alignment=TA_CENTER,
+                                textColor=NAVY),
+        "subtitle": ParagraphStyle("subtitle", parent=base, fontSize=13, leading=20, alignment=TA_CENTER),
+        "note": ParagraphStyle("note", parent=base, fontSize=8, leading=12, textColor=colors.HexColor("#444444")),
+    }
+
+
+def _esc(value: Any) -> str:
+    text = "—" if value in (None, "") else str(value)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _wan(amount: str | None) -> str:
+    """An amount in yuan shown in 万元, as registration documents state capital."""
+    if not amount:
+        return "—"
+    return f"{Decimal(amount) / 10000:,.2f} 万元"
+
+
+def _local(iso: str | None) -> str:
+    if not iso:
+        return "—"
+    moment = dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return moment.astimezone(CN).strftime("%Y-%m-%d %H:%M")
+
+
+# --- graphics --------------------------------------------------------------------------------
+
+def grade_gauge(grade: str | None, score: str | None, width: float = 160 * mm) -> Drawing:
+    """The nine grades as a coloured bar, the firm's grade marked."""
+    h = 22 * mm
+    d = Drawing(width, h)
+    seg = width / len(GRADES)
+    for i, g in enumerate(GRADES):
+        current = g == grade
+        d.add(Rect(i * seg, 6 * mm, seg - 1, 8 * mm, fillColor=colors.HexColor(GRADE_COLOURS[g]),
+                   strokeColor=NAVY if current else None, strokeWidth=2 if current else 0,
+                   fillOpacity=1 if current else 0.45))
+        d.add(String(i * seg + seg / 2, 8.6 * mm, g, fontName=FONT, fontSize=9 if current else 8,
+                     textAnchor="middle", fillColor=colors.white))
+        if current:
+            x = i * seg + seg / 2
+            d.add(PolyLine([x - 4, 5.5 * mm, x, 4 * mm, x + 4, 5.5 * mm], strokeColor=NAVY, strokeWidth=1.5))
+            anchor = "start" if i == 0 else "end" if i == len(GRADES) - 1 else "middle"
+            tx = i * seg if i == 0 else (i + 1) * seg if i == len(GRADES) - 1 else x
+            d.add(String(tx, 1 * mm, f"当前等级 {g}（{score} 分）", fontName=FONT, fontSize=8, textAnchor=anchor,
+                         fillColor=NAVY))
+    d.add(String(0, 16.5 * mm, "信用好", fontName=FONT, fontSize=7, fillColor=colors.grey))
+    d.add(String(width, 16.5 * mm, "信用差", fontName=FONT, fontSize=7, textAnchor="end", fillColor=colors.grey))
+    return d
+
+
+def dimension_bars(dimensions: dict[str, str], width: float = 160 * mm) -> Drawing:
+    labels = (("willingness", "守信意愿"), ("capability", "守信能力"), ("performance", "守信表现"))
+    row = 7 * mm
+    d = Drawing(width, row * len(labels))
+    bar_x, bar_w = 24 * mm, width - 44 * mm
+    for i, (key, label) in enumerate(labels):
+        y = (len(labels) - 1 - i) * row + 1.5 * mm
+        value = float(dimensions.get(key) or 0)
+        d.add(String(0, y + 1, label, fontName=FONT, fontSize=8.5))
+        d.add(Rect(bar_x, y, bar_w, 4 * mm, fillColor=SHADE, strokeColor=None))
+        d.add(Rect(bar_x, y, bar_w * max(0.0, min(value, 100.0)) / 100, 4 * mm, fillColor=NAVY, strokeColor=None))
+        d.add(String(bar_x + bar_w + 3 * mm, y + 1, f"{value:.1f}", fontName=FONT, fontSize=8.5))
+    return d
+
+
+def history_chart(history: list[dict[str, Any]], width: float = 160 * mm) -> Drawing:
+    """Score over time, each point labelled with its grade."""
+    h = 42 * mm
+    d = Drawing(width, h)
+    left, bottom, top = 12 * mm, 8 * mm, h - 4 * mm
+    plot_w = width - left - 6 * mm
+    for v in (0, 20, 40, 60, 80, 100):
+        y = bottom + (top - bottom) * v / 100
+        d.add(Line(left, y, left + plot_w, y, strokeColor=GRID, strokeWidth=0.3))
+        d.add(String(left - 2 * mm, y - 2.5, str(v), fontName=FONT, fontSize=6.5, textAnchor="end"))
+    points = history[-12:]
+    if not points:
+        return d
+    step = plot_w / max(1, len(points) - 1) if len(points) > 1 else 0
+    xy: list[float] = []
+    for i, p in enumerate(points):
+        x = left + (i * step if len(points) > 1 else plot_w / 2)
+        y = bottom + (top - bottom) * float(p["score"]) / 100
+        xy += [x, y]
+        d.add(Rect(x - 1.5, y - 1.5, 3, 3, fillColor=colors.HexColor(GRADE_COLOURS.get(p["grade"], "#12355b")),
+                   strokeColor=None))
+        d.add(String(x, y + 2.5 * mm, p["grade"], fontName=FONT, fontSize=7, textAnchor="middle", fillColor=NAVY))
+        d.add(String(x, 2 * mm, p["as_of"], fontName=FONT, fontSize=6.5, textAnchor="middle"))
+    if len(xy) >= 4:
+        d.add(PolyLine(xy, strokeColor=NAVY, strokeWidth=1))
+    return d
+
+
+class QrFlowable(Flowable):
+    """A QR code drawn straight onto the canvas as one path (far cheaper than one shape
+    per module)."""
+
+    def __init__(self, url: str, size: float = 30 * mm) -> None:
+        super().__init__()
+        qr = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.M)
+        qr.addData(url)
+        qr.make()
+        self.modules = qr.modules
+        self.size = size
+
+    def wrap(self, *_: Any) -> tuple[float, float]:
+        return self.size, self.size
+
+    def draw(self) -> None:
+        n = len(self.modules)
+        box = self.size / (n + 8)  # a quiet zone of four modules on each side
+        path = self.canv.beginPath()
+        for r, row in enumerate(self.modules):
+            c = 0
+            for dark, run in itertools.groupby(bool(m) for m in row):
+                count = len(list(run))
+                if dark:
+                    path.rect((c + 4) * box, self.size - (r + 5) * box, count * box, box)
+                c += count
+        self.canv.setFillColor(colors.black)
+        self.canv.drawPath(path, stroke=0, fill=1)
+
+
+# --- document --------------------------------------------------------------------------------
+
+class _Anchor(Flowable):
+    """A zero-size marker: where a section starts (for the contents and the PDF outline)."""
+
+    def __init__(self, key: str, title: str) -> None:
+        super().__init__()
+        self.key, self.title = key, title
+
+    def wrap(self, *_: Any) -> tuple[float, float]:
+        return 0, 0
+
+    def draw(self) -> None:
+        self.canv.bookmarkPage(self.key)
+        self.canv.addOutlineEntry(self.title, self.key, level=0)
+
+
+class _Doc(BaseDocTemplate):
+    def __init__(self, buf: io.BytesIO, **kw: Any) -> None:
+        super().__init__(buf, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=22 * mm,
+                         bottomMargin=20 * mm, **kw)
+        frame = Frame(self.leftMargin, self.bottomMargin, self.width, self.height, id="body")
+        self.addPageTemplates([PageTemplate(id="cover", frames=[frame]), PageTemplate(id="body", frames=[frame])])
+        self.anchors: list[tuple[str, str, int]] = []
+
+    def afterFlowable(self, flowable: Flowable) -> None:
+        if isinstance(flowable, _Anchor):
+            self.anchors.append((flowable.key, flowable.title, self.page))
+
+
+def _canvas_class(decorate: Callable[[pdfcanvas.Canvas, int, int], None]) -> type[pdfcanvas.Canvas]:
+    class DeferredCanvas(pdfcanvas.Canvas):
+        """Keeps each page until the end, then draws the decorations that need the page
+        count (and the contents' page numbers) and writes the pages out."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("initialFontName", FONT)  # no stray non-embedded Helvetica
+            super().__init__(*args, **kwargs)
+            self._saved: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:  # noqa: N802 (reportlab's name)
+            self._saved.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._saved)
+            for number, state in enumerate(self._saved, start=1):
+                self.__dict__.update(state)
+                decorate(self, number, total)
+                super().showPage()
+            super().save()
+
+    return DeferredCanvas
+
+
+def _table(rows: list[list[Any]], widths: list[float], *, header: bool = True, zebra: bool = True) -> Table:
+    table = Table(rows, colWidths=widths, repeatRows=1 if header else 0, splitByRow=True)
+    style = [
+        ("FONT", (0, 0), (-1, -1), FONT, 8),
+        ("GRID", (0, 0), (-1, -1), 0.4, GRID),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+    ]
+    if header:
+        style += [("BACKGROUND", (0, 0), (-1, 0), NAVY), ("TEXTCOLOR", (0, 0), (-1, 0), colors.white)]
+    if zebra:
+        style += [("ROWBACKGROUNDS", (0, 1 if header else 0), (-1, -1), [colors.white, SHADE])]
+    table.setStyle(TableStyle(style))
+    return table
+
+
+def _kv(pairs: list[tuple[str, Any]], st: dict[str, ParagraphStyle], width: float) -> Table:
+    rows = [[k, Paragraph(_esc(v), st["cell"])] for k, v in pairs]
+    t = _table(rows, [32 * mm, width - 32 * mm], header=False, zebra=False)
+    t.setStyle(TableStyle([("BACKGROUND", (0, 0), (0, -1), SHADE)]))
+    return t
+
+
+def render_pdf(doc: dict[str, Any], *, digest: str, verify_url: str, kid: str) -> bytes:
+    """The PDF of a frozen report document (as stored)."""
+    register_font()
+    st = _styles()
+    buf = io.BytesIO()
+    pdf = _Doc(buf, title=f"企业信用报告 {doc['report_no']}", author="PowerCredit 电力征信",
+               subject=doc["subject"]["name"], creator="PowerCredit", invariant=1)
+    width = pdf.width
+    sections: dict[str, Any] = doc["sections"]
+    subject, recipient = doc["subject"], doc["recipient"]
+    issued = _local(doc["issued_at"])
+    evaluation = sections.get("evaluation")
+    n_records = sum(len(sections.get(s) or ()) for s in RECORD_SECTIONS)
+    with_toc = n_records > LONG_REPORT_RECORDS or len(doc["section_list"]) > 4
+
+    story: list[Flowable] = [NextPageTemplate("body")]
+    # Cover.
+    story += [Spacer(1, 18 * mm), Paragraph("企业信用报告", st["title"]), Spacer(1, 3 * mm),
+              Paragraph(f"（{doc['kind_label']}）", st["subtitle"]), Spacer(1, 12 * mm)]
+    cover = [("被查询企业", subject["name"]), ("统一社会信用代码", subject["uscc"]), ("报告编号", doc["report_no"]),
+             ("出具时间", f"{issued}（北京时间）"), ("报告使用者", recipient["name"])]
+    consent = doc.get("consent")
+    if consent:
+        cover += [("查询原因", consent["purpose_label"]), ("授权编号", consent["consent_id"])]
+    story.append(_kv(cover, st, width))
+    story.append(Spacer(1, 8 * mm))
+    if evaluation:
+        story += [Paragraph("信用等级（PowerCredit 衍生产品）", st["h2"]),
+                  grade_gauge(evaluation["grade"], evaluation["score"], width)]
+    story.append(Spacer(1, 8 * mm))
+    qr = QrFlowable(verify_url)
+    verify_text = Paragraph(
+        f"报告真伪核验：扫描二维码或访问<br/>{_esc(verify_url)}<br/><br/>报告摘要（SHA-256）：<br/>"
+        f"<font size=7>{digest}</font><br/>签名密钥：{_esc(kid)}（Ed25519，公钥见 /.well-known/jwks.json）", st["small"])
+    story.append(Table([[qr, verify_text]], colWidths=[34 * mm, width - 34 * mm],
+                       style=TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE")])))
+    story += [Spacer(1, 6 * mm), Paragraph(_esc(doc["statement"]["notice"]), st["note"])]
+    if doc["statement"]["disputed_records"]:
+        story.append(Paragraph(f"异议提示：本报告有 {doc['statement']['disputed_records']} 条记录正在异议处理中。"
+                               + _esc(doc["statement"]["dispute_notice"]), st["note"]))
+    story.append(PageBreak())
+    toc_page = 0
+    if with_toc:
+        toc_page = 2
+        story += [Paragraph("目　录", st["h1"]), PageBreak()]
+
+    titles = {k: v.split("（")[0] for k, v in REPORT_SECTIONS.items()}
+    providers = {x["provider"]: x["name"] for x in doc["statement"]["sources"]}
+    for number, key in enumerate(doc["section_list"]):
+        title = f"{_numeral(number)}、{titles[key]}"
+        story += [CondPageBreak(30 * mm), _Anchor(key, title), Paragraph(title, st["h1"])]
+        story += _section(key, sections.get(key), st, width, providers)
+    story += [CondPageBreak(40 * mm), _Anchor("statement", f"{_numeral(len(doc['section_list']))}、数据说明与声明"),
+              Paragraph(f"{_numeral(len(doc['section_list']))}、数据说明与声明", st["h1"])]
+    story += _statement(doc, st, width, digest, kid, verify_url)
+
+    watermark = f"{recipient['name']}  {issued}"
+
+    def decorate(c: pdfcanvas.Canvas, page: int, total: int) -> None:
+        w, h = A4
+        c.saveState()
+        c.setFont(FONT, 15)
+        c.setFillColor(colors.HexColor("#12355b"))
+        c.setFillAlpha(0.07)
+        c.translate(w / 2, h / 2)
+        c.rotate(35)
+        for dy in (-230, -80, 70, 220):
+            c.drawCentredString(0, dy, watermark)
+        c.restoreState()
+        c.saveState()
+        c.setFont(FONT, 7.5)
+        c.setFillColor(colors.HexColor("#555555"))
+        if page > 1:
+            c.drawString(18 * mm, h - 12 * mm, f"企业信用报告 · {subject['name']}")
+            c.drawRightString(w - 18 * mm, h - 12 * mm, f"报告编号 {doc['report_no']}")
+            c.setStrokeColor(GRID)
+            c.line(18 * mm, h - 14 * mm, w - 18 * mm, h - 14 * mm)
+        c.drawString(18 * mm, 10 * mm, "PowerCredit 电力征信 · 仅供参考")
+        c.drawCentredString(w / 2, 10 * mm, f"第 {page} 页 / 共 {total} 页")
+        c.drawRightString(w - 18 * mm, 10 * mm, f"{recipient['name']} · {issued}")
+        if page == toc_page:
+            _draw_contents(c, pdf.anchors, w, h)
+        c.restoreState()
+
+    pdf.build(story, canvasmaker=_canvas_class(decorate))
+    return buf.getvalue()
+
+
+def _draw_contents(c: pdfcanvas.Canvas, anchors: list[tuple[str, str, int]], w: float, h: float) -> None:
+    y = h - 40 * mm
+    c.setFillColor(colors.black)
+    for key, title, page in anchors:
+        c.setFont(FONT, 10.5)
+        c.drawString(24 * mm, y, title)
+        c.drawRightString(w - 24 * mm, y, str(page))
+        c.setStrokeColor(GRID)
+        c.setDash(1, 2)
+        c.line(24 * mm + pdfmetrics.stringWidth(title, FONT, 10.5) + 2 * mm, y + 1,
+               w - 26 * mm - pdfmetrics.stringWidth(str(page), FONT, 10.5), y + 1)
+        c.setDash()
+        c.linkRect("", key, (24 * mm, y - 2, w - 24 * mm, y + 10), relative=0, thickness=0)
+        y -= 8.5 * mm
+
+
+def _numeral(i: int) -> str:
+    n = i + 1
+    if n <= 10:
+        return CN_NUMERALS[n - 1]
+    return ("十" if n < 20 else CN_NUMERALS[n // 10 - 1] + "十") + (CN_NUMERALS[n % 10 - 1] if n % 10 else "")
+
+
+def _none(st: dict[str, ParagraphStyle], text: str = "无记录。") -> list[Flowable]:
+    return [Paragraph(text, st["base"]), Spacer(1, 3 * mm)]
+
+
+def _records_table(records: list[dict[str, Any]], st: dict[str, ParagraphStyle], width: float,
+                   providers: dict[str, str]) -> Table:
+    head = ["日期", "内容", "性质", "程度", "来源", "状态"]
+    rows: list[list[Any]] = [head]
+    disputed_rows = []
+    for i, r in enumerate(records, start=1):
+        status = STATUS_LABELS.get(r["status"], r["status"])
+        if r["disputed"]:
+            disputed_rows.append(i)
+        rows.append([r["occurred_on"], Paragraph(_esc(describe(r)), st["cell"]),
+                     POLARITY_LABELS.get(r["polarity"], r["polarity"]), SEVERITY_LABELS.get(r["severity"], "—"),
+                     Paragraph(_esc(providers.get(r["provider"], r["provider"])), st["cell"]), status])
+    widths = [20 * mm, width - 20 * mm - 12 * mm - 12 * mm - 28 * mm - 14 * mm, 12 * mm, 12 * mm, 28 * mm, 14 * mm]
+    table = _table(rows, widths)
+    extra = [("TEXTCOLOR", (2, i), (2, i), colors.HexColor("#b3261e")) for i, r in enumerate(records, start=1)
+             if r["polarity"] == "bad"]
+    extra += [("BACKGROUND", (5, i), (5, i), colors.HexColor("#fde7c8")) for i in disputed_rows]
+    if extra:
+        table.setStyle(TableStyle(extra))
+    return table
+
+
+def _section(key: str, data: Any, st: dict[str, ParagraphStyle], width: float,
+             providers: dict[str, str]) -> list[Flowable]:
+    if key == "identity":
+        return [_kv([("企业名称", data["name"]), ("统一社会信用代码", data["uscc"]),
+                     ("所属领域", data["segment_label"]), ("注册地", f"{data['region']}（{data['region_code']}）"),
+                     ("注册资本", _wan(data["registered_capital"])),
+                     ("成立日期", data["founded_on"]), ("登记状态", {"active": "存续", "cancelled": "注销",
+                                                             "revoked": "吊销"}.get(data["status"], data["status"]))],
+                    st, width), Spacer(1, 3 * mm)]
+    if key == "evaluation":
+        if not data:
+            return _none(st, "该企业尚未进行信用评价。")
+        flow: list[Flowable] = [
+            _kv([("信用等级", f"{data['grade']}（{data['grade_label']}）"), ("综合得分", data["score"]),
+                 ("分类监管", data["supervision_label"]), ("评价基准日", data["as_of"]),
+                 ("评分卡版本", data["scorecard_version"])], st, width),
+            Spacer(1, 3 * mm), grade_gauge(data["grade"], data["score"], width), Spacer(1, 2 * mm),
+            Paragraph("信用电力指数三维度得分", st["h2"]), dimension_bars(data["dimensions"], width)]
+        if data["history"]:
+            flow += [KeepTogether([Paragraph("信用等级变化", st["h2"]), history_chart(data["history"], width)])]
+        flow += [Paragraph(_esc(data["note"]), st["note"]), Spacer(1, 3 * mm)]
+        return flow
+    if key == "summary":
+        if not data:
+            return _none(st)
+        rows = [["类别", "良好", "不良", "中性", "异议中"]] + [
+            [r["category_label"], r["good"], r["bad"], r["neutral"], r["disputed"]] for r in data]
+        rows.append(["合计", *(sum(r[k] for r in data) for k in ("good", "bad", "neutral", "disputed"))])
+        return [_table(rows, [width - 4 * 22 * mm] + [22 * mm] * 4), Spacer(1, 3 * mm)]
+    if key in RECORD_SECTIONS or key == "objections":
+        if not data:
+            return _none(st)
+        return [_records_table(data, st, width, providers), Spacer(1, 3 * mm)]
+    if key == "lists":
+        if not data:
+            return _none(st, "未列入红名单、黑名单或重点关注名单。")
+        return [_table([["名单"]] + [[m["label"]] for m in data], [width]), Spacer(1, 3 * mm)]
+    if key == "query_records":
+        if not data:
+            return _none(st, "报告期内无查询记录。")
+        rows = [["查询时间", "查询者", "查询原因", "查询内容"]] + [
+            [_local(q["at"]), Paragraph(_esc(q["querier"]), st["cell"]), q["purpose_label"],
+             Paragraph(_esc(f"{len(q['sections'])} 个部分" if q["sections"] else "全部"), st["cell"])]
+            for q in data]
+        return [_table(rows, [30 * mm, width - 30 * mm - 34 * mm - 30 * mm, 34 * mm, 30 * mm]), Spacer(1, 3 * mm)]
+    return []
+
+
+def _statement(doc: dict[str, Any], st: dict[str, ParagraphStyle], width: float, digest: str, kid: str,
+               verify_url: str) -> list[Flowable]:
+    s = doc["statement"]
+    rng = s["data_range"]
+    flow: list[Flowable] = [_kv([
+        ("数据截至", f"{s['as_of']}（记录最近更新 {_local(s['data_updated_to'])}）"),
+        ("数据范围", f"{rng['from'] or '全部'} 至 {rng['to'] or '报告日'}"),
+        ("异议中记录", f"{s['disputed_records']} 条"),
+        ("报告摘要", digest), ("签名", f"Ed25519，密钥 {kid}"), ("核验", verify_url)], st, width),
+        Spacer(1, 3 * mm)]
+    if s["sources"]:
+        rows = [["数据来源", "代码", "记录数"]] + [[Paragraph(_esc(x["name"]), st["cell"]), x["provider"], x["records"]]
+                                            for x in s["sources"]]
+        flow += [_table(rows, [width - 60 * mm, 40 * mm, 20 * mm]), Spacer(1, 3 * mm)]
+    flow += [Paragraph(_esc(s["notice"]), st["note"]), Paragraph(_esc(s["dispute_notice"]), st["note"]),
+             Paragraph(_esc(s["retention"]), st["note"])]
+    return flow
+
+
+# --- cache -----------------------------------------------------------------------------------
+
+def cached_pdf(cache_dir: Path, report_no: str, render: Callable[[], bytes]) -> bytes:
+    """The rendered PDF of a report, from disk when it was rendered before (a report never
+    changes); written atomically, so concurrent workers never read half a file."""
+    path = cache_dir / f"{report_no}.pdf"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    data = render()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return data

@@ -1,0 +1,80 @@
+"""Request and response schemas of the report API."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from marshmallow import fields, validate
+
+from app.archive.schemas import PageMetaSchema
+from app.schemas_base import PageArgs, StrictSchema, no_nul, one_of
+from consent.models import REPORT_SECTIONS, Purpose
+from reports.models import KIND_LABELS
+
+
+@cache
+def report_json_schema(version: str = "1.0") -> dict[str, Any]:
+    """The versioned JSON Schema of report documents (``reports/schemas/report-<v>.json``)."""
+    text = resources.files("reports").joinpath("schemas", f"report-{version}.json").read_text("utf-8")
+    return dict(json.loads(text))
+
+
+class ReportRequestSchema(StrictSchema):
+    uscc = fields.String(required=True, validate=[validate.Length(equal=18, error="统一社会信用代码应为 18 位。"),
+                                                  no_nul])
+    purpose = fields.String(required=True, validate=one_of(list(Purpose)))
+    sections = fields.List(fields.String(validate=one_of(list(REPORT_SECTIONS))), load_default=None,
+                           validate=validate.Length(min=1, error="至少选择一个报告部分。"),
+                           metadata={"description": "默认：授权（及令牌）包含的全部部分"})
+
+
+class ReportFormatArgs(StrictSchema):
+    format = fields.String(load_default=None, validate=one_of(["json", "pdf"]),
+                           metadata={"description": "json 或 pdf；也可用 Accept 头选择"})
+
+
+class ReportListArgs(PageArgs):
+    pass
+
+
+class ReportSummarySchema(StrictSchema):
+    report_no = fields.String()
+    kind = fields.String()
+    kind_label = fields.Function(lambda r: KIND_LABELS[r.kind])
+    issued_at = fields.DateTime()
+    uscc = fields.Function(lambda r: r.enterprise.uscc)
+    enterprise_name = fields.Function(lambda r: r.enterprise.name)
+    recipient = fields.String(attribute="recipient_name")
+    purpose = fields.String(allow_none=True)
+    sections = fields.List(fields.String())
+    digest = fields.String()
+
+
+class AllowanceSchema(StrictSchema):
+    year = fields.Integer()
+    free = fields.Integer()
+    used = fields.Integer()
+    remaining = fields.Integer()
+
+
+class ReportPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(ReportSummarySchema))
+    meta = fields.Nested(PageMetaSchema)
+    allowance = fields.Nested(AllowanceSchema, allow_none=True)
+
+
+class VerificationSchema(StrictSchema):
+    report_no = fields.String()
+    issued = fields.Boolean()
+    issued_at = fields.String()
+    kind = fields.String()
+    kind_label = fields.String()
+    recipient = fields.String()
+    digest = fields.String()
+    digest_checked = fields.Boolean()
+    digest_matches = fields.Boolean(allow_none=True)
+    signature_valid = fields.Boolean()
+    kid = fields.String()

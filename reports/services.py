@@ -1,0 +1,381 @@
+"""Issuing credit reports: assembly, report numbers, freezing (canonical JSON, SHA-256,
+Ed25519 signature), the bank pull through the consent gate, the firm's self-reports and
+their yearly allowance, and verification (public and offline).
+
+A report's canonical JSON — UTF-8, keys sorted, no insignificant whitespace — is what is
+stored, digested and signed.  The signature is a compact JWS (``typ: pc-report+jws``) over
+a short statement: report number, digest, subject, recipient, kind and time.  Anyone
+holding the report file (the envelope served by the API) and the published JWKS can check
+it offline: re-serialise the ``report`` member canonically, hash it, verify the JWS and
+compare the digests (:func:`verify_envelope`, ``powercredit verify FILE``)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.accounts.models import User
+from app.archive.models import DataProvider, Enterprise
+from app.audit import services as audit
+from app.db import Page, paginate, utcnow
+from app.errors import DomainError, Forbidden, InvalidInput, NotFound
+from app.signing import SignatureInvalid, SigningKeys, verify_jws
+from consent.models import (
+    PURPOSE_LABELS,
+    REPORT_SECTIONS,
+    SECTION_SCOPE_PREFIX,
+    Consent,
+    OAuthToken,
+)
+from consent.services import add_period, authorize_access
+from reports.models import KIND_LABELS, Report, ReportKind
+from reports.sections import RECORD_SECTIONS, SECTION_ORDER, build_sections
+
+SCHEMA_VERSION = "1.0"
+STATEMENT_TYP = "pc-report+jws"
+REPORT_NO_RE = re.compile(r"^PC(\d{8})([A-Z2-7]{12})$")
+CN = ZoneInfo("Asia/Shanghai")
+NOTICE = ("本报告依据《征信业管理条例》出具，仅供报告使用者在授权用途范围内参考，不得用于其他用途，"
+          "不得向第三方提供。信用等级为 PowerCredit 衍生产品，不构成授信建议。")
+DISPUTE_NOTICE = "标注「异议中」的记录正在异议处理中（20 日内答复），其内容可能变更。"
+
+
+class ReportNotFound(NotFound):
+    code = "report_not_found"
+
+
+class AllowanceExhausted(DomainError):
+    status = 403
+    code = "self_report_allowance_exhausted"
+
+
+class ReportExpired(DomainError):
+    status = 410
+    code = "report_data_life_ended"
+
+
+# --- numbers, canonical form, digest ---------------------------------------------------------
+
+def new_report_no(at: dt.datetime) -> str:
+    """``PC`` + issue date (Beijing) ``YYYYMMDD`` + 12 random base32 characters (60 bits):
+    never sequential, not guessable."""
+    tail = base64.b32encode(secrets.token_bytes(10)).decode()[:12]
+    return f"PC{at.astimezone(CN):%Y%m%d}{tail}"
+
+
+def canonical(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+def sha256_hex(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+# --- assembly --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Recipient:
+    type: str  # "institution" | "enterprise"
+    name: str
+    code: str  # licence number or USCC
+
+    def as_dict(self) -> dict[str, str]:
+        key = "licence_no" if self.type == "institution" else "uscc"
+        return {"type": self.type, "name": self.name, key: self.code}
+
+
+def ordered_sections(sections: set[str]) -> list[str]:
+    return [s for s in SECTION_ORDER if s in sections]
+
+
+def _sources(session: Session, body: dict[str, Any]) -> list[dict[str, Any]]:
+    counts: dict[str, int] = {}
+    for section in RECORD_SECTIONS:
+        for record in body.get(section) or ():
+            counts[record["provider"]] = counts.get(record["provider"], 0) + 1
+    if not counts:
+        return []
+    names = dict(session.execute(sa.select(DataProvider.code, DataProvider.name)
+                                 .where(DataProvider.code.in_(sorted(counts)))).tuples().all())
+    return [{"provider": code, "name": names.get(code, code), "records": n} for code, n in sorted(counts.items())]
+
+
+def assemble(session: Session, ent: Enterprise, kind: ReportKind, sections: set[str], *, report_no: str,
+             issued_at: dt.datetime, recipient: Recipient, consent: dict[str, Any] | None = None,
+             data_from: dt.date | None = None, data_to: dt.date | None = None) -> dict[str, Any]:
+    """The report document: header, exactly the requested sections, and the statement of
+    the data's as-of date and sources."""
+    unknown = sections - REPORT_SECTIONS.keys()
+    if unknown:
+        raise InvalidInput("未知的报告部分", errors={"sections": [f"未知的报告部分：{'、'.join(sorted(unknown))}"]})
+    as_of = issued_at.astimezone(CN).date()
+    body = build_sections(session, ent, sections, data_from, data_to, as_of=as_of,
+                          self_report=kind == ReportKind.self_report, issued_at=issued_at)
+    updated = [r["updated_at"] for s in RECORD_SECTIONS for r in body.get(s) or ()]
+    disputed = sum(1 for s in RECORD_SECTIONS for r in body.get(s) or () if r["disputed"])
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "report_no": report_no,
+        "kind": str(kind),
+        "kind_label": KIND_LABELS[kind],
+        "issued_at": _iso(issued_at),
+        "subject": {"uscc": ent.uscc, "name": ent.name},
+        "recipient": recipient.as_dict(),
+        "consent": consent,
+        "section_list": ordered_sections(sections),
+        "sections": body,
+        "statement": {
+            "as_of": as_of.isoformat(),
+            "data_updated_to": max(updated) if updated else None,
+            "data_range": {"from": data_from.isoformat() if data_from else None,
+                           "to": data_to.isoformat() if data_to else None},
+            "sources": _sources(session, body),
+            "disputed_records": disputed,
+            "notice": NOTICE,
+            "dispute_notice": DISPUTE_NOTICE,
+            "retention": "不良信息自不良行为或事件终止之日起保存 5 年，期满不再展示（《征信业管理条例》第十六条）。",
+        },
+    }
+
+
+# --- issuing ---------------------------------------------------------------------------------
+
+def statement(doc: dict[str, Any], digest: str) -> dict[str, Any]:
+    return {"report_no": doc["report_no"], "digest": digest, "digest_alg": "SHA-256",
+            "kind": doc["kind"], "issued_at": doc["issued_at"], "subject": doc["subject"],
+            "recipient": doc["recipient"], "schema_version": doc["schema_version"]}
+
+
+def freeze(session: Session, keys: SigningKeys, doc: dict[str, Any], ent: Enterprise, kind: ReportKind,
+           issued_at: dt.datetime, recipient: Recipient, **links: Any) -> Report:
+    body = canonical(doc)
+    digest = sha256_hex(body)
+    report = Report(report_no=doc["report_no"], kind=kind, enterprise_id=ent.id, issued_at=issued_at,
+                    sections=list(doc["section_list"]), schema_version=SCHEMA_VERSION,
+                    recipient_name=recipient.name, body=body.decode(), digest=digest,
+                    signature=keys.sign(statement(doc, digest), STATEMENT_TYP), kid=keys.active, **links)
+    session.add(report)
+    session.flush()
+    return report
+
+
+def envelope_json(report: Report, verify_url: str) -> str:
+    """The report file as served and downloaded: the frozen JSON embedded byte for byte."""
+    meta = json.dumps({"digest": report.digest, "digest_alg": "SHA-256", "signature": report.signature,
+                       "kid": report.kid, "verify_url": verify_url}, ensure_ascii=False)
+    return f'{{"report":{report.body},{meta[1:]}'
+
+
+def pull_report(session: Session, keys: SigningKeys, token: OAuthToken, uscc: str, purpose: str,
+                sections: set[str] | None, *, request_id: str | None = None) -> Report:
+    """A bank's pull: through the consent gate (which counts it and writes the query log),
+    then assembled from the consent's scopes (or the requested subset) and issued."""
+    issued_at = utcnow()
+    report_no = new_report_no(issued_at)
+    consent = token.consent
+    if sections is None and consent is not None:
+        granted = {s.removeprefix(SECTION_SCOPE_PREFIX) for s in token.scope.split()
+                   if s.startswith(SECTION_SCOPE_PREFIX)}
+        sections = set(consent.scopes) & granted
+    access = authorize_access(session, token, uscc, purpose, sections or set(), resource=f"report:{report_no}",
+                              request_id=request_id, audit_now=False)
+    consent = access.consent
+    ent = consent.enterprise
+    inst = consent.institution
+    recipient = Recipient("institution", inst.name, inst.licence_no)
+    doc = assemble(session, ent, ReportKind.institution, sections or set(), report_no=report_no,
+                   issued_at=issued_at, recipient=recipient, data_from=consent.data_from, data_to=consent.data_to,
+                   consent={"consent_id": consent.consent_id, "purpose": str(consent.purpose),
+                            "purpose_label": PURPOSE_LABELS[consent.purpose],
+                            "valid_until": _iso(consent.valid_until),
+                            "data_life": {"unit": str(consent.data_life_unit), "value": consent.data_life_value}})
+    report = freeze(session, keys, doc, ent, ReportKind.institution, issued_at, recipient,
+                    institution_id=inst.id, consent_pk=consent.id, client_pk=token.client.id,
+                    query_log_id=access.log.id, purpose=str(consent.purpose))
+    access.audit.detail["report_no"] = report.report_no
+    audit.write(session, access.audit)
+    return report
+
+
+# --- self-reports ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Allowance:
+    year: int
+    free: int
+    used: int
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.free - self.used)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"year": self.year, "free": self.free, "used": self.used, "remaining": self.remaining}
+
+
+def _year_bounds(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    local = now.astimezone(CN)
+    start = dt.datetime(local.year, 1, 1, tzinfo=CN)
+    return start.astimezone(dt.UTC), start.replace(year=local.year + 1).astimezone(dt.UTC)
+
+
+def allowance(session: Session, ent: Enterprise, free: int, now: dt.datetime | None = None) -> Allowance:
+    """Free self-reports this calendar year (Beijing time), used and remaining."""
+    now = now or utcnow()
+    start, end = _year_bounds(now)
+    used = session.scalar(sa.select(sa.func.count()).select_from(Report).where(
+        Report.enterprise_id == ent.id, Report.kind == ReportKind.self_report,
+        Report.issued_at >= start, Report.issued_at < end)) or 0
+    return Allowance(now.astimezone(CN).year, free, used)
+
+
+def issue_self_report(session: Session, keys: SigningKeys, ent: Enterprise, user: User | None, free: int, *,
+                      actor: str, request_id: str | None = None) -> tuple[Report, Allowance]:
+    """The firm's own report, every section and every query record; counted against the
+    yearly allowance (the firm's row is locked so two requests cannot both take the last)."""
+    session.execute(sa.select(Enterprise.id).where(Enterprise.id == ent.id).with_for_update())
+    now = utcnow()
+    left = allowance(session, ent, free, now)
+    if left.remaining <= 0:
+        _, end = _year_bounds(now)
+        raise AllowanceExhausted(
+            f"本年度免费自主查询次数（{free} 次）已用完，{end.astimezone(CN):%Y 年 %m 月 %d 日}起可再次查询；"
+            "已出具的报告可在「我的信用报告」中重新下载。",
+            headers={"Retry-After": str(int((end - now).total_seconds()))},
+            audit=audit.Pending(actor=actor, action="report.self", code="self_report_allowance_exhausted",
+                                subject_type="enterprise", subject_id=ent.uscc, request_id=request_id))
+    recipient = Recipient("enterprise", ent.name, ent.uscc)
+    doc = assemble(session, ent, ReportKind.self_report, set(REPORT_SECTIONS), report_no=new_report_no(now),
+                   issued_at=now, recipient=recipient)
+    report = freeze(session, keys, doc, ent, ReportKind.self_report, now, recipient,
+                    user_id=user.id if user else None)
+    audit.record(session, actor, "report.self", subject_type="report", subject_id=report.report_no,
+                 request_id=request_id, detail={"uscc": ent.uscc, "digest": report.digest})
+    return report, Allowance(left.year, free, left.used + 1)
+
+
+# --- who may read what -----------------------------------------------------------------------
+
+def institution_report(session: Session, report_no: str, institution_id: int, now: dt.datetime | None = None
+                       ) -> Report:
+    """A report for the bank that pulled it; for anyone else (and for numbers never issued)
+    "not found", so numbers cannot be probed.  Past the consent's data life it is gone."""
+    report = session.scalar(sa.select(Report).where(Report.report_no == report_no,
+                                                    Report.institution_id == institution_id))
+    if report is None:
+        raise ReportNotFound(f"没有编号为 {report_no} 的报告")
+    consent = session.get(Consent, report.consent_pk) if report.consent_pk else None
+    if consent is not None:
+        ends = add_period(report.issued_at, consent.data_life_unit, consent.data_life_value)
+        if (now or utcnow()) >= ends:
+            raise ReportExpired(f"报告已超过授权约定的数据保存期限（至 {ends.astimezone(CN):%Y-%m-%d %H:%M}），不再提供")
+    return report
+
+
+def own_report(session: Session, report_no: str, enterprise_id: int) -> Report:
+    report = session.scalar(sa.select(Report).where(Report.report_no == report_no,
+                                                    Report.enterprise_id == enterprise_id,
+                                                    Report.kind == ReportKind.self_report))
+    if report is None:
+        raise ReportNotFound(f"没有编号为 {report_no} 的报告")
+    return report
+
+
+def list_reports(session: Session, *, page: int, per_page: int, institution_id: int | None = None,
+                 enterprise_id: int | None = None) -> Page[Any]:
+    stmt = sa.select(Report).order_by(Report.issued_at.desc(), Report.id.desc())
+    if institution_id is not None:
+        stmt = stmt.where(Report.institution_id == institution_id)
+    elif enterprise_id is not None:
+        stmt = stmt.where(Report.enterprise_id == enterprise_id, Report.kind == ReportKind.self_report)
+    else:
+        raise Forbidden("无权查看报告列表")
+    return paginate(session, stmt, page, per_page)
+
+
+# --- verification ----------------------------------------------------------------------------
+
+def check_report_no(report_no: str) -> None:
+    m = REPORT_NO_RE.match(report_no)
+    valid = False
+    if m:
+        try:
+            dt.datetime.strptime(m.group(1), "%Y%m%d")
+            valid = True
+        except ValueError:
+            valid = False
+    if not valid:
+        raise InvalidInput("报告编号格式不正确", errors={
+            "report_no": ["报告编号应为 PC + 出具日期 YYYYMMDD + 12 位字符（A–Z、2–7），共 22 位"]})
+
+
+def check_digest(digest: str | None) -> str | None:
+    if digest is None or digest == "":
+        return None
+    value = digest.strip().lower().removeprefix("sha256:")
+    if not re.fullmatch(r"[0-9a-f]{64}", value):
+        raise InvalidInput("报告摘要格式不正确", errors={"digest": ["摘要应为 64 位十六进制 SHA-256 值"]})
+    return value
+
+
+def public_verification(session: Session, keys: SigningKeys, report_no: str, digest: str | None) -> dict[str, Any]:
+    """Whether a report with this number (and digest) was issued, to whom and when — never
+    its content.  Unknown numbers raise :class:`ReportNotFound`."""
+    check_report_no(report_no)
+    wanted = check_digest(digest)
+    report = session.scalar(sa.select(Report).where(Report.report_no == report_no))
+    if report is None:
+        raise ReportNotFound(f"未查询到编号为 {report_no} 的报告：该编号不是本平台出具的报告")
+    try:
+        signed = verify_jws(report.signature, keys.jwks(), typ=STATEMENT_TYP)
+        signature_valid = signed.get("digest") == report.digest and signed.get("report_no") == report.report_no
+    except SignatureInvalid:
+        signature_valid = False
+    institution = report.kind == ReportKind.institution
+    return {
+        "report_no": report.report_no,
+        "issued": True,
+        "issued_at": _iso(report.issued_at),
+        "kind": str(report.kind),
+        "kind_label": KIND_LABELS[report.kind],
+        "recipient": report.recipient_name if institution else "受查询企业本身（自主查询）",
+        "digest": report.digest,
+        "digest_checked": wanted is not None,
+        "digest_matches": (wanted == report.digest) if wanted is not None else None,
+        "signature_valid": signature_valid,
+        "kid": report.kid,
+    }
+
+
+def verify_envelope(envelope: Any, jwks: dict[str, Any]) -> dict[str, Any]:
+    """Offline check of a report file: the signature verifies with the public keys and
+    signs exactly this content.  Returns the signed statement; raises
+    :class:`SignatureInvalid` with the reason otherwise."""
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("report"), dict) \
+            or not isinstance(envelope.get("signature"), str):
+        raise SignatureInvalid("文件不是 PowerCredit 报告文件（缺少 report 或 signature）")
+    doc = envelope["report"]
+    digest = sha256_hex(canonical(doc))
+    signed = verify_jws(envelope["signature"], jwks, typ=STATEMENT_TYP)
+    if signed.get("digest") != digest:
+        raise SignatureInvalid("报告内容与签名不符：内容摘要不一致，报告已被改动")
+    if signed.get("report_no") != doc.get("report_no"):
+        raise SignatureInvalid("报告编号与签名不符")
+    for key in ("subject", "recipient", "issued_at", "kind"):
+        if signed.get(key) != doc.get(key):
+            raise SignatureInvalid(f"报告的 {key} 与签名不符")
+    return signed

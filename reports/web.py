@@ -1,0 +1,85 @@
+"""Report pages: the public verification page (``/verify/{report_no}``, also JSON) and the
+firm's own reports (issue a self-report, download JSON or PDF, the yearly allowance)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from app.accounts.auth import require_user
+from app.accounts.models import Role
+from app.audit.services import refuse_later
+from app.errors import DomainError, Forbidden
+from app.extensions import db_session, settings, signing_keys
+from reports import services
+
+bp = Blueprint("reports_web", __name__)
+
+
+def _wants_json() -> bool:
+    if request.args.get("format") == "json":
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"], default="text/html")
+    return best == "application/json"
+
+
+@bp.get("/verify/<string:report_no>")
+def verify(report_no: str) -> Any:
+    """Public: was a report with this number (and digest) issued, to whom and when."""
+    digest = request.args.get("digest")
+    session = db_session()
+    try:
+        result = services.public_verification(session, signing_keys(), report_no, digest)
+    except DomainError as exc:
+        if _wants_json():
+            raise
+        return render_template("reports/verify.html", result=None, report_no=report_no, digest=digest,
+                               error=exc), exc.status
+    if _wants_json():
+        return jsonify(result)
+    return render_template("reports/verify.html", result=result, report_no=report_no, digest=digest, error=None)
+
+
+def _firm() -> Any:
+    user = require_user(Role.firm)
+    if user.enterprise is None:
+        raise Forbidden("该账号未关联企业", code="no_enterprise")
+    return user
+
+
+@bp.get("/me/reports")
+def my_reports() -> str:
+    user = _firm()
+    session = db_session()
+    page_no = int(request.args["page"]) if request.args.get("page", "").isdigit() else 1
+    page = services.list_reports(session, page=max(1, page_no), per_page=20, enterprise_id=user.enterprise_id)
+    left = services.allowance(session, user.enterprise, settings().free_self_reports)
+    return render_template("reports/mine.html", page=page, allowance=left, enterprise=user.enterprise)
+
+
+@bp.post("/me/reports")
+def issue_my_report() -> Any:
+    user = _firm()
+    session = db_session()
+    try:
+        report, left = services.issue_self_report(session, signing_keys(), user.enterprise, user,
+                                                  settings().free_self_reports, actor=f"user:{user.username}",
+                                                  request_id=g.get("request_id"))
+    except DomainError as exc:
+        session.rollback()
+        if exc.audit is not None:
+            refuse_later(session, exc.audit)
+        flash(exc.detail, "error")
+        return redirect(url_for("reports_web.my_reports"))
+    flash(f"已出具自主查询报告 {report.report_no}；本年度剩余免费次数 {left.remaining} 次。", "success")
+    return redirect(url_for("reports_web.my_reports"))
