@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
@@ -95,7 +96,10 @@ def str_enum(name: str, values: list[str] | tuple[str, ...], length: int = 32) -
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    # JSON read with orjson (3–5x faster than json.loads; reports and evaluations parse every
+    # record's payload).  Written with the standard encoder: it knows our Decimal handling.
     if url.startswith("sqlite"):
+        kwargs.setdefault("json_deserializer", orjson.loads)
         engine = sa.create_engine(url, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -119,6 +123,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_pre_ping", True)
     if url.startswith("postgresql"):  # COPY and jsonb text are UTF-8, whatever PGCLIENTENCODING says
         kwargs.setdefault("connect_args", {}).setdefault("client_encoding", "utf8")
+        from psycopg.types.json import set_json_loads
+
+        set_json_loads(orjson.loads)
     return sa.create_engine(url, **kwargs)
 
 

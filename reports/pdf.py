@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from reportlab import rl_config
+from reportlab.graphics import shapes
 from reportlab.graphics.barcode import qrencoder
 from reportlab.graphics.shapes import Drawing, Line, PolyLine, Rect, String
 from reportlab.lib import colors
@@ -91,6 +92,9 @@ def register_font() -> str:
         with _font_lock:
             if not _font_ready:
                 pdfmetrics.registerFont(TTFont(FONT, font_path(), subfontIndex=0))
+                # Charts start from reportlab's default state, whose font is the non-embedded
+                # Helvetica: make ours the default so no PDF of ours references it.
+                shapes.STATE_DEFAULTS["fontName"] = FONT
                 _font_ready = True
     return FONT
 
@@ -250,7 +254,7 @@ class _Anchor(Flowable):
 class _Doc(BaseDocTemplate):
     def __init__(self, buf: io.BytesIO, **kw: Any) -> None:
         super().__init__(buf, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=22 * mm,
-                         bottomMargin=20 * mm, **kw)
+                         bottomMargin=20 * mm, initialFontName=FONT, **kw)  # no stray Helvetica
         frame = Frame(self.leftMargin, self.bottomMargin, self.width, self.height, id="body")
         self.addPageTemplates([PageTemplate(id="cover", frames=[frame]), PageTemplate(id="body", frames=[frame])])
         self.anchors: list[tuple[str, str, int]] = []
@@ -266,7 +270,6 @@ def _canvas_class(decorate: Callable[[pdfcanvas.Canvas, int, int], None]) -> typ
         count (and the contents' page numbers) and writes the pages out."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs.setdefault("initialFontName", FONT)  # no stray non-embedded Helvetica
             super().__init__(*args, **kwargs)
             self._saved: list[dict[str, Any]] = []
 
@@ -344,7 +347,7 @@ def render_pdf(doc: dict[str, Any], *, digest: str, verify_url: str, kid: str) -
         f"报告真伪核验：扫描二维码或访问<br/>{_esc(verify_url)}<br/><br/>报告摘要（SHA-256）：<br/>"
         f"<font size=7>{digest}</font><br/>签名密钥：{_esc(kid)}（Ed25519，公钥见 /.well-known/jwks.json）", st["small"])
     story.append(Table([[qr, verify_text]], colWidths=[34 * mm, width - 34 * mm],
-                       style=TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE")])))
+                       style=TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("FONT", (0, 0), (-1, -1), FONT, 8)])))
     story += [Spacer(1, 6 * mm), Paragraph(_esc(doc["statement"]["notice"]), st["note"])]
     if doc["statement"]["disputed_records"]:
         story.append(Paragraph(f"异议提示：本报告有 {doc['statement']['disputed_records']} 条记录正在异议处理中。"

@@ -55,10 +55,13 @@ QUERY_WINDOW_DAYS = 730  # an institution report shows the last two years of que
 _RECORD_COLUMNS = (
     CreditRecord.id, DataProvider.code, CreditRecord.provider_ref,
     sa.type_coerce(CreditRecord.category, sa.String()), sa.type_coerce(CreditRecord.polarity, sa.String()),
-    CreditRecord.severity, CreditRecord.occurred_on, CreditRecord.ended_on, CreditRecord.expires_on,
+    # Dates as the driver gives them: ISO text from SQLite (no parsing only to format them
+    # again), date objects from psycopg.
+    CreditRecord.severity, sa.type_coerce(CreditRecord.occurred_on, sa.String()),
+    sa.type_coerce(CreditRecord.ended_on, sa.String()), sa.type_coerce(CreditRecord.expires_on, sa.String()),
     sa.type_coerce(CreditRecord.status, sa.String()), CreditRecord.version, CreditRecord.payload,
-    CreditRecord.updated_at,
 )
+_FAR_PAST, _FAR_FUTURE = dt.date(1, 1, 1), dt.date(9999, 12, 31)
 
 
 def _iso(value: dt.date | dt.datetime | None) -> str | None:
@@ -69,34 +72,50 @@ def _iso(value: dt.date | dt.datetime | None) -> str | None:
     return value.isoformat()
 
 
-def _live(ent_id: int, as_of: dt.date) -> Any:
-    return sa.and_(CreditRecord.enterprise_id == ent_id, CreditRecord.status.in_(list(LIVE_STATUSES)),
-                   sa.or_(CreditRecord.expires_on.is_(None), CreditRecord.expires_on > as_of))
+# Statements built once (bound parameters, categories as an expanding IN): a report runs
+# them from the compiled cache instead of building and hashing new ones every time.
+_LIVE = sa.and_(CreditRecord.enterprise_id == sa.bindparam("ent_id"),
+                CreditRecord.status.in_(list(LIVE_STATUSES)),
+                sa.or_(CreditRecord.expires_on.is_(None), CreditRecord.expires_on > sa.bindparam("as_of")))
+_IN_RANGE = sa.and_(CreditRecord.category.in_(sa.bindparam("categories", expanding=True)),
+                    CreditRecord.occurred_on >= sa.bindparam("data_from"),
+                    CreditRecord.occurred_on <= sa.bindparam("data_to"))
+RECORDS = (
+    sa.select(*_RECORD_COLUMNS).join(DataProvider, DataProvider.id == CreditRecord.provider_id)
+    .where(_LIVE, _IN_RANGE)
+    .order_by(CreditRecord.category, CreditRecord.occurred_on.desc(), CreditRecord.id)
+)
+UPDATED_TO = sa.select(sa.func.max(CreditRecord.updated_at)).where(_LIVE, _IN_RANGE)
+SUMMARY = (
+    sa.select(sa.type_coerce(CreditRecord.category, sa.String()), sa.type_coerce(CreditRecord.polarity, sa.String()),
+              sa.func.count(), sa.func.sum(sa.case((CreditRecord.status == "disputed", 1), else_=0)))
+    .where(_LIVE).group_by(CreditRecord.category, CreditRecord.polarity)
+)
+EVALUATIONS = (
+    sa.select(Evaluation.as_of, Evaluation.evaluated_at, Evaluation.grade, Evaluation.score,
+              Evaluation.willingness, Evaluation.capability, Evaluation.performance,
+              Evaluation.supervision_class, Evaluation.scorecard_version, Evaluation.current)
+    .where(Evaluation.enterprise_id == sa.bindparam("ent_id")).order_by(Evaluation.evaluated_at, Evaluation.id)
+)
 
 
-def record_query(ent_id: int, categories: Iterable[str], as_of: dt.date, data_from: dt.date | None,
-                 data_to: dt.date | None) -> sa.Select[Any]:
-    stmt = (
-        sa.select(*_RECORD_COLUMNS).join(DataProvider, DataProvider.id == CreditRecord.provider_id)
-        .where(_live(ent_id, as_of), CreditRecord.category.in_(sorted(categories)))
-        .order_by(CreditRecord.category, CreditRecord.occurred_on.desc(), CreditRecord.id)
-    )
-    if data_from is not None:
-        stmt = stmt.where(CreditRecord.occurred_on >= data_from)
-    if data_to is not None:
-        stmt = stmt.where(CreditRecord.occurred_on <= data_to)
-    return stmt
+def range_params(ent_id: int, categories: Iterable[str], as_of: dt.date, data_from: dt.date | None,
+                 data_to: dt.date | None) -> dict[str, Any]:
+    return {"ent_id": ent_id, "as_of": as_of, "categories": sorted(categories),
+            "data_from": data_from or _FAR_PAST, "data_to": data_to or _FAR_FUTURE}
+
+
+def _day(value: Any) -> str:
+    return value if isinstance(value, str) else value.isoformat()  # type: ignore[no-any-return]
 
 
 def _record(row: Any) -> dict[str, Any]:
-    (rid, provider, ref, category, polarity, severity, occurred, ended, expires, status, version, payload,
-     updated) = row
+    rid, provider, ref, category, polarity, severity, occurred, ended, expires, status, version, payload = row
     return {
         "id": rid, "provider": provider, "provider_ref": ref, "category": category, "polarity": polarity,
-        "severity": severity, "occurred_on": occurred.isoformat(), "ended_on": ended.isoformat() if ended else None,
-        "expires_on": expires.isoformat() if expires else None, "status": status,
+        "severity": severity, "occurred_on": _day(occurred), "ended_on": _day(ended) if ended else None,
+        "expires_on": _day(expires) if expires else None, "status": status,
         "disputed": status == "disputed", "version": version, "payload": payload,
-        "updated_at": _iso(updated),
     }
 
 
@@ -112,12 +131,7 @@ def identity(ent: Enterprise) -> dict[str, Any]:
 
 def evaluation(session: Session, ent: Enterprise) -> dict[str, Any] | None:
     """The current grade (a derived PowerCredit product, labelled as such) and its history."""
-    rows = session.execute(
-        sa.select(Evaluation.as_of, Evaluation.evaluated_at, Evaluation.grade, Evaluation.score,
-                  Evaluation.willingness, Evaluation.capability, Evaluation.performance,
-                  Evaluation.supervision_class, Evaluation.scorecard_version, Evaluation.current)
-        .where(Evaluation.enterprise_id == ent.id).order_by(Evaluation.evaluated_at, Evaluation.id)
-    ).all()
+    rows = session.connection().execute(EVALUATIONS, {"ent_id": ent.id}).all()
     current = next((r for r in reversed(rows) if r.current), None)
     if current is None:
         return None
@@ -137,12 +151,7 @@ def evaluation(session: Session, ent: Enterprise) -> dict[str, Any] | None:
 
 
 def summary(session: Session, ent: Enterprise, as_of: dt.date) -> list[dict[str, Any]]:
-    counts = session.execute(
-        sa.select(sa.type_coerce(CreditRecord.category, sa.String()),
-                  sa.type_coerce(CreditRecord.polarity, sa.String()),
-                  sa.func.count(), sa.func.sum(sa.case((CreditRecord.status == "disputed", 1), else_=0)))
-        .where(_live(ent.id, as_of)).group_by(CreditRecord.category, CreditRecord.polarity)
-    ).all()
+    counts = session.connection().execute(SUMMARY, {"ent_id": ent.id, "as_of": as_of}).all()
     by_cat: dict[str, dict[str, int]] = {}
     for category, polarity, n, disputed in counts:
         row = by_cat.setdefault(category, {"good": 0, "bad": 0, "neutral": 0, "disputed": 0})
@@ -165,18 +174,21 @@ def query_records(session: Session, ent: Enterprise, *, include_self: bool, sinc
             .where(QueryLog.enterprise_id == ent.id, QueryLog.at < issued_before))
     if since is not None:
         stmt = stmt.where(QueryLog.at >= since)
-    out: list[dict[str, Any]] = [{"at": _iso(at), "querier": name, "querier_type": "institution", "purpose": purpose,
-            "purpose_label": PURPOSE_LABELS.get(Purpose(purpose), purpose), "sections": list(sections), "resource": resource}
-           for at, name, purpose, sections, resource in session.execute(stmt)]
+    found: list[tuple[dt.datetime, dict[str, Any]]] = [
+        (at, {"at": _iso(at), "querier": name, "querier_type": "institution", "purpose": purpose,
+              "purpose_label": PURPOSE_LABELS.get(Purpose(purpose), purpose), "sections": list(sections),
+              "resource": resource})
+        for at, name, purpose, sections, resource in session.execute(stmt)]
     if include_self:
         own = session.execute(
             sa.select(Report.issued_at, Report.report_no).where(
                 Report.enterprise_id == ent.id, Report.kind == ReportKind.self_report,
                 Report.issued_at < issued_before))
-        out += [{"at": _iso(at), "querier": ent.name, "querier_type": "self", "purpose": "self_query",
-                 "purpose_label": "本企业自主查询", "sections": [], "resource": f"report:{no}"}
-                for at, no in own]
-    out.sort(key=lambda q: str(q["at"]), reverse=True)
+        found += [(at, {"at": _iso(at), "querier": ent.name, "querier_type": "self", "purpose": "self_query",
+                        "purpose_label": "本企业自主查询", "sections": [], "resource": f"report:{no}"})
+                  for at, no in own]
+    found.sort(key=lambda pair: pair[0], reverse=True)
+    out = [entry for _, entry in found]
     return out
 
 
@@ -191,16 +203,21 @@ def build_sections(session: Session, ent: Enterprise, sections: set[str], data_f
     categories = {c for s in sections & RECORD_SECTIONS.keys() for c in RECORD_SECTIONS[s]}
     records: list[dict[str, Any]] = []
     if categories:
-        records = [_record(r) for r in session.execute(record_query(ent.id, categories, as_of, data_from, data_to))]
+        params = range_params(ent.id, categories, as_of, data_from, data_to)
+        records = [_record(r) for r in session.connection().execute(RECORDS, params).all()]
     if "identity" in sections:
         out["identity"] = identity(ent)
     if "evaluation" in sections:
         out["evaluation"] = evaluation(session, ent)
     if "summary" in sections:
         out["summary"] = summary(session, ent, as_of)
+    by_category: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        by_category.setdefault(r["category"], []).append(r)
     for section, cats in RECORD_SECTIONS.items():
         if section in sections:
-            out[section] = [r for r in records if r["category"] in cats]
+            out[section] = [r for c in cats for r in by_category.get(c, ())] if len(cats) > 1 \
+                else by_category.get(cats[0], [])
     if "lists" in sections:
         members = scoring.list_memberships(session, [ent.id]).get(ent.id, set())
         out["lists"] = [{"list": name, "label": LIST_LABELS.get(name, name)} for name in sorted(members)]

@@ -39,7 +39,13 @@ from consent.models import (
 )
 from consent.services import add_period, authorize_access
 from reports.models import KIND_LABELS, Report, ReportKind
-from reports.sections import RECORD_SECTIONS, SECTION_ORDER, build_sections
+from reports.sections import (
+    RECORD_SECTIONS,
+    SECTION_ORDER,
+    UPDATED_TO,
+    build_sections,
+    range_params,
+)
 
 SCHEMA_VERSION = "1.0"
 STATEMENT_TYP = "pc-report+jws"
@@ -109,8 +115,8 @@ def _sources(session: Session, body: dict[str, Any]) -> list[dict[str, Any]]:
             counts[record["provider"]] = counts.get(record["provider"], 0) + 1
     if not counts:
         return []
-    names = dict(session.execute(sa.select(DataProvider.code, DataProvider.name)
-                                 .where(DataProvider.code.in_(sorted(counts)))).tuples().all())
+    names: dict[str, str] = {row.code: row.name for row in session.execute(
+        sa.select(DataProvider.code, DataProvider.name).where(DataProvider.code.in_(sorted(counts))))}
     return [{"provider": code, "name": names.get(code, code), "records": n} for code, n in sorted(counts.items())]
 
 
@@ -125,7 +131,9 @@ def assemble(session: Session, ent: Enterprise, kind: ReportKind, sections: set[
     as_of = issued_at.astimezone(CN).date()
     body = build_sections(session, ent, sections, data_from, data_to, as_of=as_of,
                           self_report=kind == ReportKind.self_report, issued_at=issued_at)
-    updated = [r["updated_at"] for s in RECORD_SECTIONS for r in body.get(s) or ()]
+    categories = {c for s in sections & RECORD_SECTIONS.keys() for c in RECORD_SECTIONS[s]}
+    updated = session.connection().execute(
+        UPDATED_TO, range_params(ent.id, categories, as_of, data_from, data_to)).scalar() if categories else None
     disputed = sum(1 for s in RECORD_SECTIONS for r in body.get(s) or () if r["disputed"])
     return {
         "schema_version": SCHEMA_VERSION,
@@ -140,7 +148,7 @@ def assemble(session: Session, ent: Enterprise, kind: ReportKind, sections: set[
         "sections": body,
         "statement": {
             "as_of": as_of.isoformat(),
-            "data_updated_to": max(updated) if updated else None,
+            "data_updated_to": _iso(updated) if updated else None,
             "data_range": {"from": data_from.isoformat() if data_from else None,
                            "to": data_to.isoformat() if data_to else None},
             "sources": _sources(session, body),

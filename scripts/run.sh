@@ -10,6 +10,7 @@ PYTHON=${PYTHON:-python3}
 import sys
 sys.exit(0 if sys.version_info >= (3, 11) else 1)
 PY
+bash scripts/system-deps.sh
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
 

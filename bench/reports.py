@@ -1,0 +1,328 @@
+"""Report benchmarks (issue #5).  Prints every figure; run it on a quiet machine:
+
+    .venv/bin/python bench/reports.py                 # SQLite and PostgreSQL, then HTTP on PostgreSQL
+    .venv/bin/python bench/reports.py --no-http       # only the in-process figures
+
+1. JSON assembly of the full report for a firm with 200 records (every section), p50 and
+   p99 over ``--samples`` runs, on SQLite and PostgreSQL; and the bare SELECTs that fetch the
+   same rows — the exact statements one assembly sends, captured and replayed through the
+   DB-API cursor with ``fetchall`` — p50, and the ratio of the two.  Targets: p50 < 10 ms,
+   p99 < 25 ms, ratio ≤ 2.
+2. PDF rendering of that report (p50; target < 150 ms) and the cached read afterwards.
+3. Report pulls through the real HTTP stack: ``powercredit serve`` (gunicorn, 2 workers)
+   on PostgreSQL, 16 banks' systems each pulling with its own consent-bound token (consent
+   gate, query log and audit event included), driven by Locust (``--headless``) from a
+   second process.  Targets: ≥ 300 pulls/s, p99 < 100 ms; peak RSS per worker < 250 MB
+   (``VmHWM`` of each worker process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+from sqlalchemy import event  # noqa: E402
+
+from bench.ingest import RowGen, drop_schemas, fresh_database, make_firms, populate  # noqa: E402
+
+SCHEMA = "bench_reports"
+TARGETS = {"p50": 10.0, "p99": 25.0, "ratio": 2.0, "pdf": 150.0, "rps": 300.0, "http_p99": 100.0, "rss": 250.0}
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def set_up(url: str, instance: Path, records: int, http_firms: int, seed: int) -> dict[str, Any]:
+    """One firm with ``records`` records and an evaluation, plus ``http_firms`` firms with
+    the same profile, each with an active consent for the bench bank (and a token)."""
+    from app.accounts.services import create_institution, create_user
+    from app.archive.ingestion import ingest_records
+    from app.archive.services import get_enterprise, get_provider
+    from app.config import load_settings
+    from app.db import Database
+    from app.scoring.services import evaluate_many
+    from app.signing import load_signing_keys
+    from bench.ingest import PROVIDER_CODE
+    from consent.models import FetchType, PeriodUnit, Purpose
+    from consent.services import Terms, grant_consent, register_bank_client
+
+    firms = make_firms(1 + http_firms, seed)
+    populate(url, firms)
+    usccs = [f["uscc"] for f in firms]
+    gen = RowGen(usccs, seed)
+    rows = []
+    for uscc in usccs:
+        for k in range(records):
+            category = gen.rng.choices(gen.cats, gen.weights)[0]
+            rows.append({"provider_ref": f"{uscc}-{k}", "uscc": uscc, "category": category,
+                         "payload": getattr(gen, category)(uscc)})
+    settings = load_settings({"instance_path": instance, "database_url": url})
+    keys = load_signing_keys(settings)
+    db = Database(url)
+    out: dict[str, Any] = {"usccs": usccs, "consents": []}
+    try:
+        with db.transaction() as s:
+            result = ingest_records(s, get_provider(s, PROVIDER_CODE), rows)
+            out["refused"] = result.refused
+            ids = [get_enterprise(s, u).id for u in usccs]
+            evaluate_many(s, ids)
+            bank = create_institution(s, name="基准测试银行", licence_no="BENCH-B001")
+            client, secret = register_bank_client(s, bank, name="基准测试信贷系统", redirect_uris=["http://127.0.0.1/cb"])
+            out["client"] = (client.client_id, secret)
+            now = dt.datetime.now(dt.UTC)
+            today = now.date()
+            for n, uscc in enumerate(usccs[1:]):
+                user = create_user(s, username=f"bench-firm-{n}", password="bench-password-1", role="firm",
+                                   enterprise_uscc=uscc)
+                consent = grant_consent(s, keys, user, institution=bank, via="firm", terms=Terms(
+                    purpose=Purpose.loan_application, scopes=sorted(_all_sections()),
+                    data_from=today.replace(year=today.year - 5), data_to=today,
+                    valid_until=now + dt.timedelta(days=30), fetch_type=FetchType.periodic,
+                    frequency_unit=PeriodUnit.day, frequency_value=1000,
+                    data_life_unit=PeriodUnit.month, data_life_value=6))
+                out["consents"].append((consent.consent_id, uscc))
+    finally:
+        db.dispose()
+    return out
+
+
+def _all_sections() -> set[str]:
+    from consent.models import REPORT_SECTIONS
+
+    return set(REPORT_SECTIONS)
+
+
+def measure_assembly(url: str, instance: Path, uscc: str, samples: int) -> dict[str, Any]:
+    from app.archive.services import get_enterprise
+    from app.config import load_settings
+    from app.db import Database, utcnow
+    from app.signing import load_signing_keys
+    from reports.models import ReportKind
+    from reports.pdf import render_pdf
+    from reports.services import Recipient, assemble, canonical, new_report_no, sha256_hex
+
+    db = Database(url)
+    keys = load_signing_keys(load_settings({"instance_path": instance, "database_url": url}))
+    sections = _all_sections()
+    try:
+        with db.session() as s:
+            ent = get_enterprise(s, uscc)
+            recipient = Recipient("enterprise", ent.name, ent.uscc)
+
+            def once() -> dict[str, Any]:
+                now = utcnow()
+                return assemble(s, ent, ReportKind.self_report, sections, report_no=new_report_no(now), issued_at=now,
+                                recipient=recipient)
+
+            for _ in range(20):
+                once()
+            captured: list[tuple[str, Any]] = []
+
+            def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+                captured.append((statement, parameters))
+
+            event.listen(db.engine, "before_cursor_execute", capture)
+            doc = once()
+            event.remove(db.engine, "before_cursor_execute", capture)
+            counts = {k: len(v) for k, v in doc["sections"].items() if isinstance(v, list)}
+            times = []
+            for _ in range(samples):
+                t = time.perf_counter()
+                once()
+                times.append((time.perf_counter() - t) * 1000)
+            raw = s.connection().connection.driver_connection
+            bare = []
+            for _ in range(samples):
+                t = time.perf_counter()
+                for statement, params in captured:
+                    cur = raw.cursor()
+                    cur.execute(statement, params)
+                    cur.fetchall()
+                    cur.close()
+                bare.append((time.perf_counter() - t) * 1000)
+            body = canonical(doc)
+            digest = sha256_hex(body)
+            sign = []
+            for _ in range(samples):
+                t = time.perf_counter()
+                keys.sign({"report_no": doc["report_no"], "digest": sha256_hex(canonical(doc))}, "pc-report+jws")
+                sign.append((time.perf_counter() - t) * 1000)
+            render_pdf(doc, digest=digest, verify_url="http://127.0.0.1:8000/verify/x", kid="s1")
+            pdf_times, pages = [], 0
+            for _ in range(max(5, samples // 20)):
+                t = time.perf_counter()
+                pdf = render_pdf(doc, digest=digest, verify_url="http://127.0.0.1:8000/verify/x", kid="s1")
+                pdf_times.append((time.perf_counter() - t) * 1000)
+            pages = pdf.count(b"/Type /Page\n") or pdf.count(b"/Type /Page")
+            cache = instance / "bench-cache"
+            from reports.pdf import cached_pdf
+
+            cached_pdf(cache, doc["report_no"], lambda: pdf)
+            cached = []
+            for _ in range(samples):
+                t = time.perf_counter()
+                cached_pdf(cache, doc["report_no"], lambda: pdf)
+                cached.append((time.perf_counter() - t) * 1000)
+    finally:
+        db.dispose()
+    return {
+        "records": sum(counts.get(k, 0) for k in counts if k not in ("summary", "query_records", "objections")),
+        "statements": len(captured), "bytes": len(body),
+        "p50": statistics.median(times), "p99": pct(times, 99), "bare_p50": statistics.median(bare),
+        "sign_p50": statistics.median(sign),
+        "pdf_p50": statistics.median(pdf_times), "pdf_pages": pages, "pdf_kb": len(pdf) / 1024,
+        "cached_p50": statistics.median(cached),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(x) for x in out.split()]
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def tokens_for(base: str, client: tuple[str, str], consents: list[tuple[str, str]]) -> list[list[str]]:
+    """A consent-bound token per consent, as a bank's system gets it (client credentials +
+    ``consent_id``)."""
+    import requests
+
+    out = []
+    for consent_id, uscc in consents:
+        resp = requests.post(f"{base}/oauth/token", auth=client, timeout=10,
+                             data={"grant_type": "client_credentials", "consent_id": consent_id})
+        resp.raise_for_status()
+        out.append([resp.json()["access_token"], uscc])
+    return out
+
+
+def measure_http(url: str, instance: Path, data: dict[str, Any], seconds: int, users: int) -> dict[str, Any]:
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": url, "PC_INSTANCE_PATH": str(instance), "PC_LOG_LEVEL": "WARNING",
+           "PC_BANK_RATE_LIMIT": "1000000/minute", "PC_ISSUER": f"http://127.0.0.1:{port}"}
+    log = open(instance / "server.log", "w")  # noqa: SIM115 (closed below)
+    server = subprocess.Popen([str(Path(sys.executable).parent / "powercredit"), "serve", "--port", str(port),
+                               "--workers", "2"],
+                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(100):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        time.sleep(1.0)
+        workers = children(server.pid)
+        tokens = tokens_for(f"http://127.0.0.1:{port}", data["client"], data["consents"][:users])
+        locust_env = {**os.environ, "PC_BENCH_TOKENS": json.dumps(tokens)}
+        base = [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locust_reports.py"), "--headless",
+                "-u", str(users), "-r", str(users), "--host", f"http://127.0.0.1:{port}", "--only-summary",
+                "--stop-timeout", "5", "--loglevel", "WARNING"]
+        subprocess.run([*base, "-t", "5s"], env=locust_env, check=True, capture_output=True)  # warm-up
+        prefix = instance / "locust"
+        done = subprocess.run([*base, "-t", f"{seconds}s", "--csv", str(prefix)], env=locust_env,
+                              capture_output=True, text=True)
+        with open(f"{prefix}_stats.csv", newline="") as fh:
+            agg = next(r for r in csv.DictReader(fh) if r["Name"] == "Aggregated")
+        rss = [peak_rss_mb(pid) for pid in workers]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+    return {"requests": int(agg["Request Count"]), "failures": int(agg["Failure Count"]),
+            "rps": float(agg["Requests/s"]), "p50": float(agg["50%"]), "p99": float(agg["99%"]),
+            "avg_kb": float(agg["Average Content Size"]) / 1024, "rss": rss, "locust_rc": done.returncode,
+            "locust_err": done.stderr[-2000:] if int(agg["Failure Count"]) else ""}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--records", type=int, default=200)
+    ap.add_argument("--samples", type=int, default=500)
+    ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    ap.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    ap.add_argument("--no-http", action="store_true")
+    ap.add_argument("--users", type=int, default=16)
+    ap.add_argument("--seconds", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=20261123)
+    args = ap.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    failed = False
+    with tempfile.TemporaryDirectory(prefix="pc-bench-reports-") as tmp_name:
+        tmp = Path(tmp_name)
+        try:
+            for backend in backends:
+                instance = tmp / f"instance-{backend}"
+                instance.mkdir()
+                url = fresh_database(backend, tmp, args.pg_url, SCHEMA)
+                t = time.perf_counter()
+                http_firms = args.users if backend == "postgresql" and not args.no_http else 0
+                data = set_up(url, instance, args.records, http_firms, args.seed)
+                print(f"[{backend}] set-up: {1 + http_firms} firms × {args.records} records "
+                      f"({data['refused']} refused by validation) in {time.perf_counter() - t:.1f} s", flush=True)
+                res = measure_assembly(url, instance, data["usccs"][0], args.samples)
+                ratio = res["p50"] / res["bare_p50"]
+                ok = res["p50"] < TARGETS["p50"] and res["p99"] < TARGETS["p99"] and ratio <= TARGETS["ratio"]
+                print(f"[{backend}] JSON assembly ({res['records']} records in the report, {res['statements']} "
+                      f"SELECTs, {res['bytes'] / 1024:.0f} KB canonical JSON): p50 {res['p50']:.2f} ms, "
+                      f"p99 {res['p99']:.2f} ms; bare SELECTs p50 {res['bare_p50']:.2f} ms; ratio {ratio:.2f} "
+                      f"→ {'PASS' if ok else 'FAIL'} (targets p50 < 10, p99 < 25, ratio ≤ 2)", flush=True)
+                print(f"[{backend}] digest + Ed25519 signature p50 {res['sign_p50']:.2f} ms", flush=True)
+                pdf_ok = res["pdf_p50"] < TARGETS["pdf"]
+                print(f"[{backend}] PDF render p50 {res['pdf_p50']:.1f} ms ({res['pdf_pages']} pages, "
+                      f"{res['pdf_kb']:.0f} KB) → {'PASS' if pdf_ok else 'FAIL'} (target < 150 ms); "
+                      f"cached read p50 {res['cached_p50']:.3f} ms", flush=True)
+                failed |= not (ok and pdf_ok)
+                if http_firms:
+                    h = measure_http(url, instance, data, args.seconds, args.users)
+                    http_ok = (h["rps"] >= TARGETS["rps"] and h["p99"] < TARGETS["http_p99"] and h["failures"] == 0
+                               and all(r < TARGETS["rss"] for r in h["rss"]))
+                    print(f"[{backend}] HTTP pulls (gunicorn 2 workers, {args.users} Locust users, {args.seconds} s): "
+                          f"{h['requests']} pulls, {h['failures']} failures, {h['rps']:.0f} pulls/s, "
+                          f"p50 {h['p50']:.0f} ms, p99 {h['p99']:.0f} ms, {h['avg_kb']:.0f} KB per report; "
+                          f"worker peak RSS {', '.join(f'{r:.0f} MB' for r in h['rss'])} "
+                          f"→ {'PASS' if http_ok else 'FAIL'} (targets ≥ 300/s, p99 < 100 ms, < 250 MB)", flush=True)
+                    if h["locust_err"]:
+                        print(h["locust_err"])
+                    failed |= not http_ok
+        finally:
+            if "postgresql" in backends:
+                drop_schemas(args.pg_url)
+                engine = sa.create_engine(args.pg_url)
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE')
+                engine.dispose()
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

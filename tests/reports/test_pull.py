@@ -1,0 +1,150 @@
+"""Banks pull reports through the consent gate: exactly the consented sections, frozen and
+signed, readable later by that bank only."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import jsonschema
+import sqlalchemy as sa
+
+from consent.models import QueryLog
+from reports.models import Report
+from reports.schemas import report_json_schema
+from tests.reports.conftest import bearer, pull
+
+NO = re.compile(r"^PC\d{8}[A-Z2-7]{12}$")
+
+
+def test_a_pull_issues_a_report_with_exactly_the_consented_sections(archive, bank, active_token, db):
+    consent_id, tok = active_token(scopes=["identity", "tax"])
+    resp = pull(bank, tok["access_token"], archive.enterprise.uscc)
+    assert resp.status_code == 201, resp.get_json()
+    env = resp.get_json()
+    doc = env["report"]
+    assert NO.match(doc["report_no"]) and resp.headers["X-Report-No"] == doc["report_no"]
+    assert resp.headers["Location"].endswith(f"/api/v1/reports/{doc['report_no']}")
+    assert set(doc["sections"]) == {"identity", "tax"} == set(doc["section_list"])
+    for absent in ("evaluation", "contract", "utility", "query_records", "summary", "objections"):
+        assert absent not in doc["sections"], absent  # absent, not even empty
+    assert [r["payload"]["year"] for r in doc["sections"]["tax"]] == [2024, 2023]
+    assert doc["kind"] == "institution" and doc["kind_label"] == "授信机构版"
+    assert doc["recipient"] == {"type": "institution", "name": bank.institution.name,
+                                "licence_no": bank.institution.licence_no}
+    assert doc["consent"]["consent_id"] == consent_id and doc["consent"]["purpose"] == "loan_application"
+    assert doc["statement"]["sources"][0]["records"] == 2
+    jsonschema.validate(doc, report_json_schema("1.0"))
+    # Logged under the consent, with the report as the resource.
+    log = db.scalar(sa.select(QueryLog).where(QueryLog.resource == f"report:{doc['report_no']}"))
+    assert log is not None and log.sections == ["identity", "tax"]
+    stored = db.scalar(sa.select(Report).where(Report.report_no == doc["report_no"]))
+    assert stored.query_log_id == log.id and stored.institution_id == bank.institution.id
+
+
+def test_a_requested_subset_narrows_the_report_and_more_than_consented_is_refused(archive, bank, active_token):
+    _, tok = active_token(scopes=["identity", "tax", "contract"], fetch_type="periodic",
+                          frequency={"unit": "day", "value": 5})
+    resp = pull(bank, tok["access_token"], archive.enterprise.uscc, sections=["contract"])
+    assert resp.status_code == 201, resp.get_json()
+    assert set(resp.get_json()["report"]["sections"]) == {"contract"}
+    refused = pull(bank, tok["access_token"], archive.enterprise.uscc, sections=["contract", "judicial"])
+    assert refused.status_code == 403 and refused.get_json()["code"] == "scope_insufficient"
+    assert "司法信息" in refused.get_json()["detail"]
+
+
+def test_no_consent_no_report(archive, bank, active_token):
+    plain = bank.cc_token()  # a token not bound to a consent
+    resp = pull(bank, plain["access_token"], archive.enterprise.uscc)
+    assert resp.status_code == 403 and resp.get_json()["code"] == "consent_required"
+    _, tok = active_token(scopes=["identity"])
+    wrong_purpose = pull(bank, tok["access_token"], archive.enterprise.uscc, purpose="post_loan_monitoring")
+    assert wrong_purpose.status_code == 403 and wrong_purpose.get_json()["code"] == "purpose_mismatch"
+    assert pull(bank, "not-a-token", archive.enterprise.uscc).status_code == 401
+
+
+def test_a_revoked_consent_stops_the_next_pull(archive, bank, active_token, client):
+    consent_id, tok = active_token(scopes=["identity"], fetch_type="periodic", frequency={"unit": "day", "value": 5})
+    assert pull(bank, tok["access_token"], archive.enterprise.uscc).status_code == 201
+    assert client.post(f"/api/v1/consents/{consent_id}/revoke", json={}).status_code == 200
+    again = pull(bank, tok["access_token"], archive.enterprise.uscc)
+    assert again.status_code in (401, 403)
+    assert again.status_code == 401 or again.get_json()["code"] == "consent_revoked"
+
+
+def test_one_time_consent_gives_one_report(archive, bank, active_token):
+    _, tok = active_token(scopes=["identity"])
+    assert pull(bank, tok["access_token"], archive.enterprise.uscc).status_code == 201
+    second = pull(bank, tok["access_token"], archive.enterprise.uscc)
+    assert second.status_code == 403 and second.get_json()["code"] == "allowance_exhausted"
+
+
+def test_bad_request_bodies_name_the_field(archive, bank, active_token):
+    _, tok = active_token(scopes=["identity"])
+    resp = bank.http.post("/api/v1/reports", json={"purpose": "loan_application"}, headers=bearer(tok["access_token"]))
+    assert resp.status_code == 422 and resp.mimetype == "application/problem+json"
+    assert "uscc" in resp.get_json()["errors"]
+    resp = pull(bank, tok["access_token"], archive.enterprise.uscc, purpose="curiosity")
+    assert resp.status_code == 422 and "purpose" in resp.get_json()["errors"]
+    resp = pull(bank, tok["access_token"], archive.enterprise.uscc, sections=["everything"])
+    assert resp.status_code == 422 and "sections.0" in resp.get_json()["errors"]
+
+
+def test_the_pulling_bank_reads_its_report_again_and_nobody_else_does(archive, bank, other_bank, active_token, login,
+                                                                      make_user, client):
+    _, tok = active_token(scopes=["identity", "tax"])
+    first = pull(bank, tok["access_token"], archive.enterprise.uscc).get_json()
+    no = first["report"]["report_no"]
+    mine = bank.cc_token()["access_token"]
+    again = client.get(f"/api/v1/reports/{no}", headers=bearer(mine))
+    assert again.status_code == 200 and again.get_json()["report"] == first["report"]
+    assert again.get_json()["digest"] == first["digest"]
+    pdf = client.get(f"/api/v1/reports/{no}.pdf", headers=bearer(mine))
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
+    listing = client.get("/api/v1/reports", headers=bearer(mine)).get_json()
+    assert [r["report_no"] for r in listing["items"]] == [no]
+
+    theirs = other_bank.cc_token()["access_token"]
+    for path in (f"/api/v1/reports/{no}", f"/api/v1/reports/{no}.pdf", f"/api/v1/reports/{no}?format=pdf"):
+        resp = client.get(path, headers=bearer(theirs))
+        assert resp.status_code == 404, path
+        assert resp.get_json()["code"] == "report_not_found"
+    assert client.get("/api/v1/reports", headers=bearer(theirs)).get_json()["items"] == []
+    # Guessing: a well-formed number that was never issued looks the same as another bank's.
+    guess = no[:10] + ("A" if no[10] != "A" else "B") + no[11:]
+    assert client.get(f"/api/v1/reports/{guess}", headers=bearer(mine)).status_code == 404
+    # Not the firm, not anonymous users.
+    login(archive.user)
+    assert client.get(f"/api/v1/reports/{no}").status_code == 403
+    officer = make_user("bank")
+    login(officer)  # a bank officer of another institution
+    assert client.get(f"/api/v1/reports/{no}").status_code in (403, 404)
+
+
+def test_report_numbers_are_random_not_sequential(archive, bank, active_token):
+    _, tok = active_token(scopes=["identity"], fetch_type="periodic", frequency={"unit": "day", "value": 20})
+    numbers = [pull(bank, tok["access_token"], archive.enterprise.uscc).get_json()["report"]["report_no"]
+               for _ in range(6)]
+    assert len(set(numbers)) == 6 and all(NO.match(n) for n in numbers)
+    tails = [n[10:] for n in numbers]
+    assert len({t[:4] for t in tails}) > 1  # no common prefix a counter would give
+
+
+def test_past_the_consents_data_life_the_report_is_gone(archive, bank, active_token, client, db):
+    import datetime as dt
+
+    _, tok = active_token(scopes=["identity"], data_life={"unit": "day", "value": 1})
+    no = pull(bank, tok["access_token"], archive.enterprise.uscc).get_json()["report"]["report_no"]
+    stored = db.scalar(sa.select(Report).where(Report.report_no == no))
+    stored.issued_at = stored.issued_at - dt.timedelta(days=2)
+    db.flush()
+    resp = client.get(f"/api/v1/reports/{no}", headers=bearer(bank.cc_token()["access_token"]))
+    assert resp.status_code == 410 and resp.get_json()["code"] == "report_data_life_ended"
+
+
+def test_the_schema_is_published(client):
+    resp = client.get("/api/v1/reports/schema")
+    assert resp.status_code == 200 and resp.mimetype == "application/schema+json"
+    schema = json.loads(resp.data)
+    assert schema["properties"]["schema_version"] == {"const": "1.0"}
+    jsonschema.Draft202012Validator.check_schema(schema)

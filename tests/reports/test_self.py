@@ -1,0 +1,150 @@
+"""Firms download their own reports: every section and every query record, within the yearly
+free allowance; re-downloads are free; nobody else's."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import jsonschema
+import sqlalchemy as sa
+
+from app.archive.models import CreditRecord, RecordStatus
+from reports.models import Report
+from reports.schemas import report_json_schema
+from tests.reports.conftest import pull
+
+
+def test_a_self_report_has_every_section_and_counts_against_the_allowance(archive, login, client):
+    login(archive.user)
+    resp = client.get("/api/v1/me/report")
+    assert resp.status_code == 201, resp.get_json()
+    body = resp.get_json()
+    doc = body["report"]
+    assert doc["kind"] == "self" and doc["recipient"]["uscc"] == archive.enterprise.uscc
+    from consent.models import REPORT_SECTIONS
+    assert list(doc["section_list"]) == list(REPORT_SECTIONS) and set(doc["sections"]) == set(REPORT_SECTIONS)
+    year = dt.datetime.now(ZoneInfo("Asia/Shanghai")).year
+    assert body["allowance"] == {"year": year, "free": 2, "used": 1, "remaining": 1}
+    assert resp.headers["X-Free-Reports-Remaining"] == "1"
+    jsonschema.validate(doc, report_json_schema("1.0"))
+
+    second = client.get("/api/v1/me/report?format=pdf")
+    assert second.status_code == 201 and second.mimetype == "application/pdf"
+    assert second.headers["X-Free-Reports-Remaining"] == "0"
+    third = client.get("/api/v1/me/report")
+    assert third.status_code == 403 and third.mimetype == "application/problem+json"
+    problem = third.get_json()
+    assert problem["code"] == "self_report_allowance_exhausted" and "已用完" in problem["detail"]
+    assert int(third.headers["Retry-After"]) > 0
+
+    listing = client.get("/api/v1/me/reports").get_json()
+    assert listing["allowance"]["used"] == 2 and listing["allowance"]["remaining"] == 0
+    assert len(listing["items"]) == 2
+    # Re-downloading an issued report is free, as JSON or PDF.
+    no = doc["report_no"]
+    again = client.get(f"/api/v1/me/reports/{no}")
+    assert again.status_code == 200 and again.get_json()["report"] == doc
+    pdf = client.get(f"/api/v1/me/reports/{no}.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    by_accept = client.get(f"/api/v1/me/reports/{no}", headers={"Accept": "application/pdf"})
+    assert by_accept.mimetype == "application/pdf"
+    assert client.get("/api/v1/me/reports").get_json()["allowance"]["used"] == 2
+
+
+def test_the_allowance_is_configurable(archive, login, client, app):
+    from dataclasses import replace
+
+    settings = app.extensions["pc_settings"]
+    app.extensions["pc_settings"] = replace(settings, free_self_reports=1)
+    try:
+        login(archive.user)
+        assert client.get("/api/v1/me/report").status_code == 201
+        assert client.get("/api/v1/me/report").status_code == 403
+    finally:
+        app.extensions["pc_settings"] = settings
+
+
+def test_last_years_reports_do_not_count(archive, login, client, db):
+    login(archive.user)
+    for _ in range(2):
+        assert client.get("/api/v1/me/report").status_code == 201
+    for report in db.scalars(sa.select(Report)):
+        report.issued_at = report.issued_at.replace(year=report.issued_at.year - 1)
+    db.flush()
+    assert client.get("/api/v1/me/report").status_code == 201
+
+
+def test_query_records_appear_in_the_next_self_report(archive, bank, active_token, login, client):
+    _, tok = active_token(scopes=["identity"])
+    pulled = pull(bank, tok["access_token"], archive.enterprise.uscc)
+    assert pulled.status_code == 201
+    login(archive.user)
+    doc = client.get("/api/v1/me/report").get_json()["report"]
+    queries = doc["sections"]["query_records"]
+    assert [q["querier"] for q in queries if q["querier_type"] == "institution"] == [bank.institution.name]
+    q = queries[0]
+    assert q["purpose"] == "loan_application" and q["purpose_label"] == "贷款申请审查"
+    assert q["resource"] == f"report:{pulled.get_json()['report']['report_no']}"
+    # The firm's own earlier self-query shows in the next one too.
+    later = client.get("/api/v1/me/report").get_json()["report"]["sections"]["query_records"]
+    assert [x["querier_type"] for x in later] == ["self", "institution"]
+
+
+def test_disputed_records_are_marked_and_expired_ones_absent(archive, login, client, db):
+    recs = {r.provider_ref: r for r in db.scalars(sa.select(CreditRecord).where(
+        CreditRecord.enterprise_id == archive.enterprise.id))}
+    recs["c-1"].status = RecordStatus.disputed
+    recs["t-1"].status = RecordStatus.expired
+    recs["u-1"].expires_on = dt.date.today() - dt.timedelta(days=1)  # retention over, job not yet run
+    db.flush()
+    login(archive.user)
+    doc = client.get("/api/v1/me/report").get_json()["report"]
+    sections = doc["sections"]
+    assert [r["provider_ref"] for r in sections["contract"]] == ["c-1"]
+    assert sections["contract"][0]["disputed"] is True and sections["contract"][0]["status"] == "disputed"
+    assert [r["provider_ref"] for r in sections["objections"]] == ["c-1"]
+    assert [r["provider_ref"] for r in sections["tax"]] == ["t-2"]
+    assert sections["utility"] == []
+    assert doc["statement"]["disputed_records"] == 1
+    summary = {row["category"]: row for row in sections["summary"]}
+    assert summary["contract"]["disputed"] == 1 and "utility" not in summary and summary["tax"]["good"] == 1
+
+
+def test_only_firms_get_self_reports_and_only_their_own(archive, firm, login, client, make_user, make_enterprise, db):
+    assert client.get("/api/v1/me/report").status_code == 401
+    login(make_user("bank"))
+    assert client.get("/api/v1/me/report").status_code == 403
+    login(archive.user)
+    no = client.get("/api/v1/me/report").get_json()["report"]["report_no"]
+    from app.accounts.services import create_user
+    from tests.conftest import PASSWORD
+
+    other = create_user(db, username="other-firm-admin", password=PASSWORD, role="firm",
+                        enterprise_uscc=make_enterprise().uscc)
+    login(other)
+    assert client.get(f"/api/v1/me/reports/{no}").status_code == 404
+    assert client.get(f"/api/v1/me/reports/{no}.pdf").status_code == 404
+    assert client.get("/api/v1/me/reports").get_json()["items"] == []
+
+
+def test_bad_format_is_refused_with_the_field(archive, login, client):
+    login(archive.user)
+    resp = client.get("/api/v1/me/report?format=docx")
+    assert resp.status_code == 422 and "format" in resp.get_json()["errors"]
+    assert client.get("/api/v1/me/reports").get_json()["allowance"]["used"] == 0
+
+
+def test_the_firms_page_issues_and_lists_reports(archive, login, client):
+    login(archive.user)
+    page = client.get("/me/reports")
+    assert page.status_code == 200 and "剩余 2 次" in page.get_data(as_text=True)
+    from tests.consent.conftest import csrf_of
+
+    token = csrf_of(page.get_data(as_text=True))
+    done = client.post("/me/reports", data={"csrf_token": token}, follow_redirects=True)
+    html = done.get_data(as_text=True)
+    assert "已出具自主查询报告 PC" in html and "剩余 1 次" in html and ".pdf" in html
+    client.post("/me/reports", data={"csrf_token": token})
+    refused = client.post("/me/reports", data={"csrf_token": token}, follow_redirects=True)
+    assert "已用完" in refused.get_data(as_text=True)
