@@ -121,6 +121,32 @@ def _esc(value: Any) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+_CHAR_WIDTHS: dict[str, float] = {}
+CELL_FONT_SIZE = 8
+CELL_PADDING = 6  # left + right padding of a table cell, points
+
+
+def wrap_text(text: str, width: float, size: float = CELL_FONT_SIZE) -> str:
+    """Break ``text`` into lines that fit ``width`` (points) at ``size``, character by
+    character as Chinese text breaks; a plain multi-line string for a table cell.  Far
+    cheaper than a Paragraph per cell, which long tables lay out again at every page split."""
+    if not text:
+        return "—"
+    limit = (width - CELL_PADDING) / size
+    lines, line, used = [], [], 0.0
+    for ch in text:
+        w = _CHAR_WIDTHS.get(ch)
+        if w is None:
+            w = _CHAR_WIDTHS[ch] = pdfmetrics.stringWidth(ch, FONT, 1000) / 1000
+        if used + w > limit and line:
+            lines.append("".join(line))
+            line, used = [], 0.0
+        line.append(ch)
+        used += w
+    lines.append("".join(line))
+    return "\n".join(lines)
+
+
 def _wan(amount: str | None) -> str:
     """An amount in yuan shown in 万元, as registration documents state capital."""
     if not amount:
@@ -292,7 +318,8 @@ def _table(rows: list[list[Any]], widths: list[float], *, header: bool = True, z
     table = Table(rows, colWidths=widths, repeatRows=1 if header else 0, splitByRow=True)
     style = [
         ("FONT", (0, 0), (-1, -1), FONT, 8),
-        ("GRID", (0, 0), (-1, -1), 0.4, GRID),
+        ("LINEBELOW", (0, 0), (-1, -1), 0.4, GRID),
+        ("BOX", (0, 0), (-1, -1), 0.4, GRID),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("TOPPADDING", (0, 0), (-1, -1), 2.5),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
@@ -430,16 +457,17 @@ def _none(st: dict[str, ParagraphStyle], text: str = "无记录。") -> list[Flo
 def _records_table(records: list[dict[str, Any]], st: dict[str, ParagraphStyle], width: float,
                    providers: dict[str, str]) -> Table:
     head = ["日期", "内容", "性质", "程度", "来源", "状态"]
+    widths = [20 * mm, width - 20 * mm - 12 * mm - 12 * mm - 28 * mm - 14 * mm, 12 * mm, 12 * mm, 28 * mm, 14 * mm]
     rows: list[list[Any]] = [head]
     disputed_rows = []
     for i, r in enumerate(records, start=1):
-        status = STATUS_LABELS.get(r["status"], r["status"])
+        status = "" if r["status"] == "active" else STATUS_LABELS.get(r["status"], r["status"])
         if r["disputed"]:
             disputed_rows.append(i)
-        rows.append([r["occurred_on"], Paragraph(_esc(describe(r)), st["cell"]),
-                     POLARITY_LABELS.get(r["polarity"], r["polarity"]), SEVERITY_LABELS.get(r["severity"], "—"),
-                     Paragraph(_esc(providers.get(r["provider"], r["provider"])), st["cell"]), status])
-    widths = [20 * mm, width - 20 * mm - 12 * mm - 12 * mm - 28 * mm - 14 * mm, 12 * mm, 12 * mm, 28 * mm, 14 * mm]
+        rows.append([r["occurred_on"], wrap_text(describe(r), widths[1]),
+                     POLARITY_LABELS.get(r["polarity"], r["polarity"]),
+                     SEVERITY_LABELS.get(r["severity"], "") if r["severity"] else "",
+                     wrap_text(providers.get(r["provider"], r["provider"]), widths[4]), status])
     table = _table(rows, widths)
     extra = [("TEXTCOLOR", (2, i), (2, i), colors.HexColor("#b3261e")) for i, r in enumerate(records, start=1)
              if r["polarity"] == "bad"]
@@ -489,11 +517,12 @@ def _section(key: str, data: Any, st: dict[str, ParagraphStyle], width: float,
     if key == "query_records":
         if not data:
             return _none(st, "报告期内无查询记录。")
+        widths = [30 * mm, width - 30 * mm - 34 * mm - 30 * mm, 34 * mm, 30 * mm]
         rows = [["查询时间", "查询者", "查询原因", "查询内容"]] + [
-            [_local(q["at"]), Paragraph(_esc(q["querier"]), st["cell"]), q["purpose_label"],
-             Paragraph(_esc(f"{len(q['sections'])} 个部分" if q["sections"] else "全部"), st["cell"])]
+            [_local(q["at"]), wrap_text(q["querier"], widths[1]), q["purpose_label"],
+             f"{len(q['sections'])} 个部分" if q["sections"] else "全部"]
             for q in data]
-        return [_table(rows, [30 * mm, width - 30 * mm - 34 * mm - 30 * mm, 34 * mm, 30 * mm]), Spacer(1, 3 * mm)]
+        return [_table(rows, widths), Spacer(1, 3 * mm)]
     return []
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -80,7 +81,10 @@ def new_report_no(at: dt.datetime) -> str:
 
 
 def canonical(doc: dict[str, Any]) -> bytes:
-    return json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    """The canonical form: UTF-8, keys sorted, no insignificant whitespace, nothing escaped
+    that JSON does not require (what ``json.dumps(doc, ensure_ascii=False, sort_keys=True,
+    separators=(",", ":"))`` gives, ten times faster)."""
+    return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
 
 def sha256_hex(body: bytes) -> str:
