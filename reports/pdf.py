@@ -133,7 +133,9 @@ def wrap_text(text: str, width: float, size: float = CELL_FONT_SIZE) -> str:
     if not text:
         return "—"
     limit = (width - CELL_PADDING) / size
-    lines, line, used = [], [], 0.0
+    lines: list[str] = []
+    line: list[str] = []
+    used = 0.0
     for ch in text:
         w = _CHAR_WIDTHS.get(ch)
         if w is None:
