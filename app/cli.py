@@ -584,6 +584,13 @@ def seed(ctx: Context, firms: int, seed: int, as_of: str | None, password: str |
 
         evaluation = run_evaluations(session, "changed", as_of=today)
         distribution = grade_distribution(session)
+        import sqlalchemy as sa
+
+        from app.accounts.models import User
+
+        demo_firm = session.scalar(sa.select(User).where(User.username == "firm"))
+        demo_ent = (demo_firm.enterprise.name, demo_firm.enterprise.uscc) if demo_firm and demo_firm.enterprise \
+            else None
     out.print(f"演示数据：企业 {report.firms_total} 家（本次新增 {report.firms_created}），"
               f"记录 {sum(report.records.values())} 条。")
     out.print(f"信用评价：新评价 {evaluation.evaluated} 家；等级分布 "
@@ -594,6 +601,8 @@ def seed(ctx: Context, firms: int, seed: int, as_of: str | None, password: str |
         out.print(f"  金融机构 {licence} 客户端：client_id={client_id} client_secret={secret} 回调={redirect}")
     if report.consents:
         out.print(f"  演示授权：{report.consents[0]}（已生效），{report.consents[1]}（待企业确认）")
+    if demo_ent:
+        out.print(f"演示企业（账号 firm）：{demo_ent[0]}，统一社会信用代码 {demo_ent[1]}")
     out.print("演示账号（用户名 / 密码）：")
     for username, (role, pw) in report.users.items():
         out.print(f"  {username:9} / {pw}   （{role}）")

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.accounts.models import Institution, Role, User
 from app.archive.models import Enterprise
@@ -659,8 +660,10 @@ def authorize_access(session: Session, token: OAuthToken, uscc: str, purpose: st
             live, sa.or_(sa.not_(same), Consent.window_count < consent.frequency_value)
         ).values(use_count=Consent.use_count + 1, last_used_at=now, window_start=start,
                  window_count=sa.case((same, Consent.window_count + 1), else_=1))
-    res = session.execute(stmt.execution_options(synchronize_session=False))
-    if res.rowcount != 1:  # type: ignore[attr-defined]
+    counted = session.execute(
+        stmt.returning(Consent.use_count, Consent.last_used_at, Consent.window_start, Consent.window_count)
+        .execution_options(synchronize_session=False)).first()
+    if counted is None:
         session.refresh(consent)
         if consent.status != ConsentStatus.active:  # changed under us
             code, text = STATUS_REFUSALS[consent.status]
@@ -672,7 +675,8 @@ def authorize_access(session: Session, token: OAuthToken, uscc: str, purpose: st
         raise refuse("frequency_exceeded",
                      f"已达授权的查询频率上限（每{UNIT_LABELS[consent.frequency_unit]} {consent.frequency_value} 次）",
                      status=429, headers={"Retry-After": str(retry)}, consent=consent)
-    session.refresh(consent)
+    for key, value in zip(("use_count", "last_used_at", "window_start", "window_count"), counted, strict=True):
+        set_committed_value(consent, key, value)  # what the UPDATE wrote, without reading it back
     log = QueryLog(at=now, enterprise_id=consent.enterprise_id, institution_id=consent.institution_id,
                    consent_pk=consent.id, client_pk=client.id, user_id=user.id if user else None,
                    purpose=consent.purpose, sections=sorted(sections), resource=resource, request_id=request_id)

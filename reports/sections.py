@@ -43,6 +43,7 @@ RECORD_SECTIONS: dict[str, tuple[str, ...]] = {
     "utility": ("utility",),
 }
 SECTION_ORDER = tuple(REPORT_SECTIONS)
+ALL_CATEGORIES = frozenset(c for cats in RECORD_SECTIONS.values() for c in cats)
 GRADE_LABELS = {
     "AAA": "信用极好", "AA": "信用优良", "A": "信用较好", "BBB": "信用一般", "BB": "信用欠佳",
     "B": "信用较差", "CCC": "信用很差", "CC": "信用极差", "C": "信用缺失",
@@ -60,6 +61,7 @@ _RECORD_COLUMNS = (
     CreditRecord.severity, sa.type_coerce(CreditRecord.occurred_on, sa.String()),
     sa.type_coerce(CreditRecord.ended_on, sa.String()), sa.type_coerce(CreditRecord.expires_on, sa.String()),
     sa.type_coerce(CreditRecord.status, sa.String()), CreditRecord.version, CreditRecord.payload,
+    DataProvider.name, sa.type_coerce(CreditRecord.updated_at, sa.DateTime()),
 )
 _FAR_PAST, _FAR_FUTURE = dt.date(1, 1, 1), dt.date(9999, 12, 31)
 
@@ -85,11 +87,12 @@ RECORDS = (
     .where(_LIVE, _IN_RANGE)
     .order_by(CreditRecord.category, CreditRecord.occurred_on.desc(), CreditRecord.id)
 )
-UPDATED_TO = sa.select(sa.func.max(CreditRecord.updated_at)).where(_LIVE, _IN_RANGE)
 SUMMARY = (
     sa.select(sa.type_coerce(CreditRecord.category, sa.String()), sa.type_coerce(CreditRecord.polarity, sa.String()),
               sa.func.count(), sa.func.sum(sa.case((CreditRecord.status == "disputed", 1), else_=0)))
-    .where(_LIVE).group_by(CreditRecord.category, CreditRecord.polarity)
+    .where(_LIVE, CreditRecord.occurred_on >= sa.bindparam("data_from"),
+           CreditRecord.occurred_on <= sa.bindparam("data_to"))
+    .group_by(CreditRecord.category, CreditRecord.polarity)
 )
 EVALUATIONS = (
     sa.select(Evaluation.as_of, Evaluation.evaluated_at, Evaluation.grade, Evaluation.score,
@@ -110,7 +113,7 @@ def _day(value: Any) -> str:
 
 
 def _record(row: Any) -> dict[str, Any]:
-    rid, provider, ref, category, polarity, severity, occurred, ended, expires, status, version, payload = row
+    rid, provider, ref, category, polarity, severity, occurred, ended, expires, status, version, payload = row[:12]
     return {
         "id": rid, "provider": provider, "provider_ref": ref, "category": category, "polarity": polarity,
         "severity": severity, "occurred_on": _day(occurred), "ended_on": _day(ended) if ended else None,
@@ -150,8 +153,8 @@ def evaluation(session: Session, ent: Enterprise) -> dict[str, Any] | None:
     }
 
 
-def summary(session: Session, ent: Enterprise, as_of: dt.date) -> list[dict[str, Any]]:
-    counts = session.connection().execute(SUMMARY, {"ent_id": ent.id, "as_of": as_of}).all()
+def summary(counts: Iterable[tuple[str, str, int, int]]) -> list[dict[str, Any]]:
+    """Good, bad and neutral records (and how many are disputed) per category."""
     by_cat: dict[str, dict[str, int]] = {}
     for category, polarity, n, disputed in counts:
         row = by_cat.setdefault(category, {"good": 0, "bad": 0, "neutral": 0, "disputed": 0})
@@ -161,56 +164,87 @@ def summary(session: Session, ent: Enterprise, as_of: dt.date) -> list[dict[str,
             for c in sorted(by_cat)]
 
 
-def query_records(session: Session, ent: Enterprise, *, include_self: bool, since: dt.datetime | None,
-                  issued_before: dt.datetime) -> list[dict[str, Any]]:
-    """Institution queries (the query log), newest first; with ``include_self`` the firm's
-    own self-queries too (the issued self-reports)."""
+def _query_log_stmt(include_self: bool) -> Any:
     from app.accounts.models import Institution
     from reports.models import Report, ReportKind
 
-    stmt = (sa.select(QueryLog.at, Institution.name, sa.type_coerce(QueryLog.purpose, sa.String()),
-                      QueryLog.sections, QueryLog.resource)
-            .join(Institution, Institution.id == QueryLog.institution_id)
-            .where(QueryLog.enterprise_id == ent.id, QueryLog.at < issued_before))
-    if since is not None:
-        stmt = stmt.where(QueryLog.at >= since)
-    found: list[tuple[dt.datetime, dict[str, Any]]] = [
-        (at, {"at": _iso(at), "querier": name, "querier_type": "institution", "purpose": purpose,
-              "purpose_label": PURPOSE_LABELS.get(Purpose(purpose), purpose), "sections": list(sections),
-              "resource": resource})
-        for at, name, purpose, sections, resource in session.execute(stmt)]
-    if include_self:
-        own = session.execute(
-            sa.select(Report.issued_at, Report.report_no).where(
-                Report.enterprise_id == ent.id, Report.kind == ReportKind.self_report,
-                Report.issued_at < issued_before))
-        found += [(at, {"at": _iso(at), "querier": ent.name, "querier_type": "self", "purpose": "self_query",
-                        "purpose_label": "本企业自主查询", "sections": [], "resource": f"report:{no}"})
-                  for at, no in own]
-    found.sort(key=lambda pair: pair[0], reverse=True)
-    out = [entry for _, entry in found]
+    institutions = (
+        sa.select(QueryLog.at.label("at"), Institution.name.label("querier"), sa.literal("institution").label("kind"),
+                  sa.type_coerce(QueryLog.purpose, sa.String()).label("purpose"),
+                  sa.type_coerce(QueryLog.sections, sa.JSON()).label("sections"), QueryLog.resource.label("resource"))
+        .join(Institution, Institution.id == QueryLog.institution_id)
+        .where(QueryLog.enterprise_id == sa.bindparam("ent_id"), QueryLog.at < sa.bindparam("before"),
+               QueryLog.at >= sa.bindparam("since"))
+    )
+    if not include_self:
+        return institutions.order_by(sa.desc("at"))
+    own = (
+        sa.select(Report.issued_at.label("at"), sa.null().label("querier"), sa.literal("self").label("kind"),
+                  sa.literal("self_query").label("purpose"), sa.null().label("sections"),
+                  ("report:" + Report.report_no).label("resource"))
+        .where(Report.enterprise_id == sa.bindparam("ent_id"), Report.kind == ReportKind.self_report,
+               Report.issued_at < sa.bindparam("before"), Report.issued_at >= sa.bindparam("since"))
+    )
+    union = sa.union_all(institutions, own).subquery()
+    return sa.select(union).order_by(union.c.at.desc())
+
+
+_QUERY_LOG: dict[bool, Any] = {}
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def query_records(session: Session, ent: Enterprise, *, include_self: bool, since: dt.datetime | None,
+                  issued_before: dt.datetime) -> list[dict[str, Any]]:
+    """Institution queries (the query log), newest first, in one statement; with
+    ``include_self`` the firm's own self-queries too (its issued self-reports)."""
+    stmt = _QUERY_LOG.get(include_self)
+    if stmt is None:
+        stmt = _QUERY_LOG[include_self] = _query_log_stmt(include_self)
+    rows = session.connection().execute(stmt, {"ent_id": ent.id, "before": issued_before, "since": since or _EPOCH})
+    out = []
+    for at, querier, kind, purpose, sections, resource in rows:
+        own = kind == "self"
+        out.append({"at": _iso(at), "querier": ent.name if own else querier, "querier_type": kind,
+                    "purpose": purpose,
+                    "purpose_label": "本企业自主查询" if own else PURPOSE_LABELS.get(Purpose(purpose), purpose),
+                    "sections": list(sections or ()), "resource": resource})
     return out
 
 
 def build_sections(session: Session, ent: Enterprise, sections: set[str], data_from: dt.date | None,
                    data_to: dt.date | None, *, as_of: dt.date | None = None, self_report: bool = False,
-                   issued_at: dt.datetime | None = None) -> dict[str, Any]:
+                   issued_at: dt.datetime | None = None, meta: dict[str, Any] | None = None) -> dict[str, Any]:
     """The requested sections' data (and nothing else).  Disputed records are marked
-    (``disputed: true``) wherever they appear."""
+    (``disputed: true``) wherever they appear.  ``meta``, when given, receives the sources
+    (provider code → name and record count) and the latest update of the records shown."""
     as_of = as_of or today_cn()
     issued_at = issued_at or dt.datetime.now(dt.UTC)
     out: dict[str, Any] = {}
     categories = {c for s in sections & RECORD_SECTIONS.keys() for c in RECORD_SECTIONS[s]}
-    records: list[dict[str, Any]] = []
-    if categories:
-        params = range_params(ent.id, categories, as_of, data_from, data_to)
-        records = [_record(r) for r in session.connection().execute(RECORDS, params).all()]
+    params = range_params(ent.id, categories, as_of, data_from, data_to)
+    rows = session.connection().execute(RECORDS, params).all() if categories else []
+    records = [_record(r) for r in rows]
+    if meta is not None:
+        sources: dict[str, list[Any]] = {}
+        for row in rows:
+            sources.setdefault(row[1], [row[12], 0])[1] += 1
+        meta["sources"] = [{"provider": code, "name": name, "records": n} for code, (name, n) in sorted(sources.items())]
+        meta["updated_to"] = max((row[13] for row in rows), default=None)
     if "identity" in sections:
         out["identity"] = identity(ent)
     if "evaluation" in sections:
         out["evaluation"] = evaluation(session, ent)
     if "summary" in sections:
-        out["summary"] = summary(session, ent, as_of)
+        if categories >= ALL_CATEGORIES:  # every category loaded: count them here
+            counted: dict[tuple[str, str], list[int]] = {}
+            for r in records:
+                c = counted.setdefault((r["category"], r["polarity"]), [0, 0])
+                c[0] += 1
+                c[1] += r["disputed"]
+            counts = [(cat, pol, n, d) for (cat, pol), (n, d) in counted.items()]
+        else:
+            counts = [(cat, pol, n, d) for cat, pol, n, d in session.connection().execute(SUMMARY, params)]
+        out["summary"] = summary(counts)
     by_category: dict[str, list[dict[str, Any]]] = {}
     for r in records:
         by_category.setdefault(r["category"], []).append(r)
@@ -228,4 +262,3 @@ def build_sections(session: Session, ent: Enterprise, sections: set[str], data_f
         out["query_records"] = query_records(session, ent, include_self=self_report, since=since,
                                              issued_before=issued_at)
     return out
-

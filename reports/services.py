@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
-from app.archive.models import DataProvider, Enterprise
+from app.archive.models import Enterprise
 from app.audit import services as audit
 from app.db import Page, paginate, utcnow
 from app.errors import DomainError, Forbidden, InvalidInput, NotFound
@@ -43,9 +43,7 @@ from reports.models import KIND_LABELS, Report, ReportKind
 from reports.sections import (
     RECORD_SECTIONS,
     SECTION_ORDER,
-    UPDATED_TO,
     build_sections,
-    range_params,
 )
 
 SCHEMA_VERSION = "1.0"
@@ -112,16 +110,13 @@ def ordered_sections(sections: set[str]) -> list[str]:
     return [s for s in SECTION_ORDER if s in sections]
 
 
-def _sources(session: Session, body: dict[str, Any]) -> list[dict[str, Any]]:
-    counts: dict[str, int] = {}
-    for section in RECORD_SECTIONS:
-        for record in body.get(section) or ():
-            counts[record["provider"]] = counts.get(record["provider"], 0) + 1
-    if not counts:
-        return []
-    names: dict[str, str] = {row.code: row.name for row in session.execute(
-        sa.select(DataProvider.code, DataProvider.name).where(DataProvider.code.in_(sorted(counts))))}
-    return [{"provider": code, "name": names.get(code, code), "records": n} for code, n in sorted(counts.items())]
+def _utc(moment: Any) -> dt.datetime | None:
+    """A timestamp as a driver returns it (naive UTC from SQLite, aware from psycopg)."""
+    if moment is None:
+        return None
+    if isinstance(moment, str):
+        moment = dt.datetime.fromisoformat(moment)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]
 
 
 def assemble(session: Session, ent: Enterprise, kind: ReportKind, sections: set[str], *, report_no: str,
@@ -133,11 +128,10 @@ def assemble(session: Session, ent: Enterprise, kind: ReportKind, sections: set[
     if unknown:
         raise InvalidInput("未知的报告部分", errors={"sections": [f"未知的报告部分：{'、'.join(sorted(unknown))}"]})
     as_of = issued_at.astimezone(CN).date()
+    meta: dict[str, Any] = {}
     body = build_sections(session, ent, sections, data_from, data_to, as_of=as_of,
-                          self_report=kind == ReportKind.self_report, issued_at=issued_at)
-    categories = {c for s in sections & RECORD_SECTIONS.keys() for c in RECORD_SECTIONS[s]}
-    updated = session.connection().execute(
-        UPDATED_TO, range_params(ent.id, categories, as_of, data_from, data_to)).scalar() if categories else None
+                          self_report=kind == ReportKind.self_report, issued_at=issued_at, meta=meta)
+    updated = _utc(meta["updated_to"])
     disputed = sum(1 for s in RECORD_SECTIONS for r in body.get(s) or () if r["disputed"])
     return {
         "schema_version": SCHEMA_VERSION,
@@ -155,7 +149,7 @@ def assemble(session: Session, ent: Enterprise, kind: ReportKind, sections: set[
             "data_updated_to": _iso(updated) if updated else None,
             "data_range": {"from": data_from.isoformat() if data_from else None,
                            "to": data_to.isoformat() if data_to else None},
-            "sources": _sources(session, body),
+            "sources": meta["sources"],
             "disputed_records": disputed,
             "notice": NOTICE,
             "dispute_notice": DISPUTE_NOTICE,
