@@ -316,8 +316,17 @@ def _canvas_class(decorate: Callable[[pdfcanvas.Canvas, int, int], None]) -> typ
     return DeferredCanvas
 
 
+class _Table(Table):
+    """A table that does not draw empty cells (reportlab draws an empty string like any other)."""
+
+    def _drawCell(self, cellval: Any, *args: Any) -> None:  # noqa: N802 (reportlab's name)
+        if cellval == "":
+            return
+        super()._drawCell(cellval, *args)
+
+
 def _table(rows: list[list[Any]], widths: list[float], *, header: bool = True, zebra: bool = True) -> Table:
-    table = Table(rows, colWidths=widths, repeatRows=1 if header else 0, splitByRow=True)
+    table = _Table(rows, colWidths=widths, repeatRows=1 if header else 0, splitByRow=True)
     style = [
         ("FONT", (0, 0), (-1, -1), FONT, 8),
         ("LINEBELOW", (0, 0), (-1, -1), 0.4, GRID),
@@ -479,6 +488,56 @@ def _records_table(records: list[dict[str, Any]], st: dict[str, ParagraphStyle],
     return table
 
 
+UTILITY_MARKS = {"on_time": "按时", "late": "逾期", "arrears": "欠费"}
+
+
+def _utility_grid(records: list[dict[str, Any]], st: dict[str, ParagraphStyle], width: float,
+                  providers: dict[str, str]) -> list[Flowable]:
+    """Electricity bills as a payment-history grid (year × month), as credit reports show
+    repayment records; the totals above, disputed bills listed in full below."""
+    months: dict[int, dict[int, dict[str, Any]]] = {}
+    counts = {"on_time": 0, "late": 0, "arrears": 0}
+    kwh = Decimal(0)
+    for r in records:
+        p = r.get("payload") or {}
+        try:
+            year, month = (int(x) for x in str(p["month"]).split("-")[:2])
+        except (KeyError, ValueError):
+            continue
+        months.setdefault(year, {})[month] = r
+        counts[p.get("status", "on_time")] = counts.get(p.get("status", "on_time"), 0) + 1
+        kwh += Decimal(str(p.get("consumption_kwh") or 0))
+    head = ["年份", *[f"{m}月" for m in range(1, 13)]]
+    rows: list[list[Any]] = [head]
+    style: list[tuple[Any, ...]] = [("ALIGN", (1, 0), (-1, -1), "CENTER")]
+    for i, year in enumerate(sorted(months, reverse=True), start=1):
+        row: list[Any] = [str(year)]
+        for m in range(1, 13):
+            bill = months[year].get(m)
+            if bill is None:
+                row.append("")
+                continue
+            status = (bill.get("payload") or {}).get("status", "")
+            row.append(UTILITY_MARKS.get(status, status) + ("*" if bill["disputed"] else ""))
+            if status == "late":
+                style.append(("BACKGROUND", (m, i), (m, i), colors.HexColor("#fde7c8")))
+            elif status == "arrears":
+                style.append(("BACKGROUND", (m, i), (m, i), colors.HexColor("#f6c9c4")))
+        rows.append(row)
+    table = _table(rows, [16 * mm] + [(width - 16 * mm) / 12] * 12, zebra=False)
+    table.setStyle(TableStyle(style))
+    flow: list[Flowable] = [
+        Paragraph(f"共 {len(records)} 期电费：按时 {counts['on_time']} 期，逾期 {counts['late']} 期，"
+                  f"欠费 {counts['arrears']} 期；用电量合计 {kwh:,.0f} 千瓦时。"
+                  + ("带 * 的月份有异议。" if any(r["disputed"] for r in records) else ""), st["base"]),
+        Spacer(1, 2 * mm), table, Spacer(1, 3 * mm)]
+    disputed = [r for r in records if r["disputed"]]
+    if disputed:
+        flow += [Paragraph("异议中的电费记录", st["h2"]), _records_table(disputed, st, width, providers),
+                 Spacer(1, 3 * mm)]
+    return flow
+
+
 def _section(key: str, data: Any, st: dict[str, ParagraphStyle], width: float,
              providers: dict[str, str]) -> list[Flowable]:
     if key == "identity":
@@ -508,6 +567,8 @@ def _section(key: str, data: Any, st: dict[str, ParagraphStyle], width: float,
             [r["category_label"], r["good"], r["bad"], r["neutral"], r["disputed"]] for r in data]
         rows.append(["合计", *(sum(r[k] for r in data) for k in ("good", "bad", "neutral", "disputed"))])
         return [_table(rows, [width - 4 * 22 * mm] + [22 * mm] * 4), Spacer(1, 3 * mm)]
+    if key == "utility" and data:
+        return _utility_grid(data, st, width, providers)
     if key in RECORD_SECTIONS or key == "objections":
         if not data:
             return _none(st)

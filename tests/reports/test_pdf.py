@@ -37,17 +37,20 @@ def fonts_of(pdf: bytes, tmp_path) -> list[list[str]]:
 
 @pytest.fixture
 def long_report(archive, db, make_provider, rows, login, client):
-    """A firm with 80 utility bills (tables over several pages) and an evaluation."""
-    provider = make_provider(["utility"])
+    """A firm with 80 contracts (a table over several pages), 14 electricity bills and an
+    evaluation."""
     import datetime as dt
 
+    provider = make_provider(["contract", "utility"])
+    contracts = [rows.contract(archive.enterprise.uscc, f"ct-{i}", contract_no=f"HT-{i:04d}") for i in range(80)]
     first = dt.date.today().replace(day=1)
     bills = []
-    for i in range(80):
+    for i in range(14):
         month = (first - dt.timedelta(days=31 * (i + 2))).replace(day=1)
         bills.append(rows.utility(archive.enterprise.uscc, f"bill-{i}", month=month.strftime("%Y-%m"),
-                                  paid_on=(month + dt.timedelta(days=40)).isoformat()))
-    assert ingest_records(db, provider, bills).accepted == 80
+                                  paid_on=(month + dt.timedelta(days=40)).isoformat(),
+                                  **({"status": "late"} if i == 3 else {})))
+    assert ingest_records(db, provider, contracts + bills).accepted == 94
     ev = evaluate(db, archive.enterprise)
     login(archive.user)
     resp = client.get("/api/v1/me/report?format=pdf")
@@ -79,15 +82,16 @@ def test_the_text_comes_back_in_chinese_with_name_grade_number_and_pages(long_re
     assert total >= 4 and all(p == total for p in pages)
     assert [int(n) for n in re.findall(r"第(\d+)页/共", flat)] == list(range(1, total + 1))
     assert "目录" in flat and "查询记录" in flat and "数据说明与声明" in flat
-    assert "电费缴纳" in flat and "按时缴费" in flat
+    assert "电费缴纳" in flat and "共15期电费：按时14期，逾期1期" in flat  # the payment grid's totals
+    assert "HT-0079" in flat
 
 
 def test_long_tables_repeat_their_header_on_every_page(long_report, tmp_path):
     pdf, _, _ = long_report
     pages = text_of(pdf, tmp_path, "-nodiag").split("\f")
-    with_utility = [p for p in pages if "按时缴费" in p]
-    assert len(with_utility) >= 2  # the 80 bills split across pages
-    for page in with_utility:
+    with_contracts = [p for p in pages if "HT-00" in p]
+    assert len(with_contracts) >= 2  # the 80 contracts split across pages
+    for page in with_contracts:
         assert re.search(r"日期\s*内容\s*性质", page) or all(h in page for h in ("日期", "内容", "性质", "程度", "来源")), page[:300]
 
 
