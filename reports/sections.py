@@ -61,7 +61,7 @@ _RECORD_COLUMNS = (
     CreditRecord.severity, sa.type_coerce(CreditRecord.occurred_on, sa.String()),
     sa.type_coerce(CreditRecord.ended_on, sa.String()), sa.type_coerce(CreditRecord.expires_on, sa.String()),
     sa.type_coerce(CreditRecord.status, sa.String()), CreditRecord.version, CreditRecord.payload,
-    DataProvider.name, sa.type_coerce(CreditRecord.updated_at, sa.DateTime()),
+    DataProvider.name, sa.type_coerce(CreditRecord.updated_at, sa.String()),  # raw: only the latest is formatted
 )
 _FAR_PAST, _FAR_FUTURE = dt.date(1, 1, 1), dt.date(9999, 12, 31)
 
@@ -106,20 +106,6 @@ def range_params(ent_id: int, categories: Iterable[str], as_of: dt.date, data_fr
                  data_to: dt.date | None) -> dict[str, Any]:
     return {"ent_id": ent_id, "as_of": as_of, "categories": sorted(categories),
             "data_from": data_from or _FAR_PAST, "data_to": data_to or _FAR_FUTURE}
-
-
-def _day(value: Any) -> str:
-    return value if isinstance(value, str) else value.isoformat()  # type: ignore[no-any-return]
-
-
-def _record(row: Any) -> dict[str, Any]:
-    rid, provider, ref, category, polarity, severity, occurred, ended, expires, status, version, payload = row[:12]
-    return {
-        "id": rid, "provider": provider, "provider_ref": ref, "category": category, "polarity": polarity,
-        "severity": severity, "occurred_on": _day(occurred), "ended_on": _day(ended) if ended else None,
-        "expires_on": _day(expires) if expires else None, "status": status,
-        "disputed": status == "disputed", "version": version, "payload": payload,
-    }
 
 
 def identity(ent: Enterprise) -> dict[str, Any]:
@@ -223,31 +209,52 @@ def build_sections(session: Session, ent: Enterprise, sections: set[str], data_f
     categories = {c for s in sections & RECORD_SECTIONS.keys() for c in RECORD_SECTIONS[s]}
     params = range_params(ent.id, categories, as_of, data_from, data_to)
     rows = session.connection().execute(RECORDS, params).all() if categories else []
-    records = [_record(r) for r in rows]
+    # One pass: the record dicts, grouped by category, with the sources, the latest update
+    # and the good/bad counts per category (for the summary) gathered on the way.
+    records: list[dict[str, Any]] = []
+    by_category: dict[str, list[dict[str, Any]]] = {}
+    sources: dict[str, list[Any]] = {}
+    counted: dict[tuple[str, str], list[int]] = {}
+    updated_to = None
+    for (rid, provider, ref, category, polarity, severity, occurred, ended, expires, status, version, payload,
+         provider_name, updated) in rows:
+        disputed = status == "disputed"
+        record = {
+            "id": rid, "provider": provider, "provider_ref": ref, "category": category, "polarity": polarity,
+            "severity": severity, "occurred_on": occurred if occurred.__class__ is str else occurred.isoformat(),
+            "ended_on": None if ended is None else ended if ended.__class__ is str else ended.isoformat(),
+            "expires_on": None if expires is None else expires if expires.__class__ is str else expires.isoformat(),
+            "status": status, "disputed": disputed, "version": version, "payload": payload,
+        }
+        records.append(record)
+        group = by_category.get(category)
+        if group is None:
+            group = by_category[category] = []
+        group.append(record)
+        source = sources.get(provider)
+        if source is None:
+            source = sources[provider] = [provider_name, 0]
+        source[1] += 1
+        count = counted.get((category, polarity))
+        if count is None:
+            count = counted[(category, polarity)] = [0, 0]
+        count[0] += 1
+        count[1] += disputed
+        if updated_to is None or updated > updated_to:
+            updated_to = updated
     if meta is not None:
-        sources: dict[str, list[Any]] = {}
-        for row in rows:
-            sources.setdefault(row[1], [row[12], 0])[1] += 1
         meta["sources"] = [{"provider": code, "name": name, "records": n} for code, (name, n) in sorted(sources.items())]
-        meta["updated_to"] = max((row[13] for row in rows), default=None)
+        meta["updated_to"] = updated_to
     if "identity" in sections:
         out["identity"] = identity(ent)
     if "evaluation" in sections:
         out["evaluation"] = evaluation(session, ent)
     if "summary" in sections:
-        if categories >= ALL_CATEGORIES:  # every category loaded: count them here
-            counted: dict[tuple[str, str], list[int]] = {}
-            for r in records:
-                c = counted.setdefault((r["category"], r["polarity"]), [0, 0])
-                c[0] += 1
-                c[1] += r["disputed"]
+        if categories >= ALL_CATEGORIES:  # every category loaded: counted above
             counts = [(cat, pol, n, d) for (cat, pol), (n, d) in counted.items()]
         else:
             counts = [(cat, pol, n, d) for cat, pol, n, d in session.connection().execute(SUMMARY, params)]
         out["summary"] = summary(counts)
-    by_category: dict[str, list[dict[str, Any]]] = {}
-    for r in records:
-        by_category.setdefault(r["category"], []).append(r)
     for section, cats in RECORD_SECTIONS.items():
         if section in sections:
             out[section] = [r for c in cats for r in by_category.get(c, ())] if len(cats) > 1 \
