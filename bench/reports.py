@@ -225,6 +225,31 @@ def tokens_for(base: str, client: tuple[str, str], consents: list[tuple[str, str
     return out
 
 
+def cpu_seconds_of(pids: list[int]) -> float:
+    """User + system CPU seconds of live processes (from /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def postgres_pids() -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    out.append(int(entry.name))
+            except OSError:
+                continue
+    return out
+
+
 def measure_http(url: str, instance: Path, data: dict[str, Any], seconds: int, users: int) -> dict[str, Any]:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "PC_INSTANCE_PATH": str(instance), "PC_LOG_LEVEL": "WARNING",
@@ -249,8 +274,16 @@ def measure_http(url: str, instance: Path, data: dict[str, Any], seconds: int, u
                 "--stop-timeout", "5", "--loglevel", "WARNING"]
         subprocess.run([*base, "-t", "5s"], env=locust_env, check=True, capture_output=True)  # warm-up
         prefix = instance / "locust"
+        pg = postgres_pids()
+        before = (cpu_seconds_of(workers), cpu_seconds_of(pg), time.perf_counter())
+        children_before = os.times()
         done = subprocess.run([*base, "-t", f"{seconds}s", "--csv", str(prefix)], env=locust_env,
                               capture_output=True, text=True)
+        children_after = os.times()
+        wall = time.perf_counter() - before[2]
+        cpu = {"workers": cpu_seconds_of(workers) - before[0], "postgres": cpu_seconds_of(postgres_pids()) - before[1],
+               "locust": (children_after.children_user + children_after.children_system)
+               - (children_before.children_user + children_before.children_system), "wall": wall}
         with open(f"{prefix}_stats.csv", newline="") as fh:
             agg = next(r for r in csv.DictReader(fh) if r["Name"] == "Aggregated")
         rss = [peak_rss_mb(pid) for pid in workers]
@@ -260,7 +293,7 @@ def measure_http(url: str, instance: Path, data: dict[str, Any], seconds: int, u
         log.close()
     return {"requests": int(agg["Request Count"]), "failures": int(agg["Failure Count"]),
             "rps": float(agg["Requests/s"]), "p50": float(agg["50%"]), "p99": float(agg["99%"]),
-            "avg_kb": float(agg["Average Content Size"]) / 1024, "rss": rss, "locust_rc": done.returncode,
+            "avg_kb": float(agg["Average Content Size"]) / 1024, "rss": rss, "locust_rc": done.returncode, "cpu": cpu,
             "locust_err": done.stderr[-2000:] if int(agg["Failure Count"]) else ""}
 
 
@@ -311,6 +344,11 @@ def main() -> None:
                           f"p50 {h['p50']:.0f} ms, p99 {h['p99']:.0f} ms, {h['avg_kb']:.0f} KB per report; "
                           f"worker peak RSS {', '.join(f'{r:.0f} MB' for r in h['rss'])} "
                           f"→ {'PASS' if http_ok else 'FAIL'} (targets ≥ 300/s, p99 < 100 ms, < 250 MB)", flush=True)
+                    c, n = h["cpu"], max(1, h["requests"])
+                    print(f"[{backend}] CPU during the run ({c['wall']:.0f} s wall, 2 cores = {2 * c['wall']:.0f} CPU-s): "
+                          f"workers {c['workers']:.1f} s ({1000 * c['workers'] / n:.1f} ms per pull), "
+                          f"PostgreSQL {c['postgres']:.1f} s ({1000 * c['postgres'] / n:.1f} ms per pull), "
+                          f"Locust {c['locust']:.1f} s", flush=True)
                     if h["locust_err"]:
                         print(h["locust_err"])
                     failed |= not http_ok

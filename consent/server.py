@@ -444,9 +444,9 @@ class Server(AuthorizationServer):  # type: ignore[misc]
 
 class HashedBearerTokenValidator(BearerTokenValidator):  # type: ignore[misc]
     def authenticate_token(self, token_string: str) -> OAuthToken | None:
-        return db_session().scalar(
-            sa.select(OAuthToken).where(OAuthToken.access_token_hash == hash_secret(token_string))
-        )
+        from consent.services import access_token
+
+        return access_token(db_session(), token_string)
 
     def validate_token(self, token: OAuthToken | None, scopes: Any, request: Any) -> None:
         # A token whose consent ended says why (its revocation came with the consent's).

@@ -420,8 +420,19 @@ def firm_decides(session: Session, signer: SigningKeys, user: User, consent: Con
     return change_consent(session, consent, user, action, reason, request_id)
 
 
+def access_token(session: Session, token: str) -> OAuthToken | None:
+    """The stored token for a bearer string, read once per session (request): the rate
+    limiter's key and the resource check ask for the same token."""
+    cache: dict[str, OAuthToken | None] = session.info.setdefault("pc_access_tokens", {})
+    digest = hash_secret(token)
+    if digest not in cache:
+        cache[digest] = session.scalar(sa.select(OAuthToken).where(OAuthToken.access_token_hash == digest))
+    return cache[digest]
+
+
 def client_pk_of_access_token(session: Session, token: str) -> int | None:
-    return session.scalar(sa.select(OAuthToken.client_pk).where(OAuthToken.access_token_hash == hash_secret(token)))
+    found = access_token(session, token)
+    return found.client_pk if found is not None else None
 
 
 ACTION_LABELS = {"pause": "暂停", "resume": "恢复", "revoke": "撤销", "approve": "同意", "reject": "拒绝"}
