@@ -13,6 +13,7 @@ from flask_smorest import Blueprint as ApiBlueprint
 
 from app.accounts.auth import require_user
 from app.accounts.models import Role, User
+from app.audit import services as audit
 from app.errors import Forbidden, InvalidInput
 from app.extensions import csrf, db_session, limiter, settings, signing_keys
 from consent.api import bank_limit, bank_token, client_rate_key
@@ -64,17 +65,27 @@ def wants_pdf() -> bool:
     return best == PDF and request.accept_mimetypes[PDF] > request.accept_mimetypes[JSON]
 
 
-def reader_institution() -> int:
-    """The institution reading a pulled report: a bank system (Bearer token) or a signed-in
-    bank officer."""
+def reader_institution() -> tuple[int, str]:
+    """The institution reading a pulled report, and who in it: a bank system (Bearer token)
+    or a signed-in bank officer."""
     if "Authorization" in request.headers:
-        institution_id = bank_token().client.institution_id
-        assert institution_id is not None  # bank_token refuses clients without one
-        return institution_id
+        client = bank_token().client
+        assert client.institution_id is not None  # bank_token refuses clients without one
+        return client.institution_id, f"client:{client.client_id}"
     user = require_user(Role.bank)
     if user.institution_id is None:
         raise Forbidden("该账号未关联金融机构", code="not_an_institution")
-    return user.institution_id
+    return user.institution_id, f"user:{user.username}"
+
+
+def read_pulled(report_no: str, fmt: str) -> Report:
+    """A pulled report read again by its bank: allowed only to that bank, and audited."""
+    session = db_session()
+    institution_id, actor = reader_institution()
+    report = services.institution_report(session, report_no, institution_id)
+    audit.record(session, actor, "report.read", subject_type="report", subject_id=report.report_no,
+                 request_id=g.get("request_id"), detail={"format": fmt})
+    return report
 
 
 def firm_user() -> User:
@@ -101,7 +112,7 @@ class Reports(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """本机构已获取的报告（金融机构）"""
         page = services.list_reports(db_session(), page=args["page"], per_page=args["per_page"],
-                                     institution_id=reader_institution())
+                                     institution_id=reader_institution()[0])
         return {"items": page.items, "meta": page.meta, "allowance": None}
 
     @blp.arguments(schemas.ReportRequestSchema)
@@ -122,8 +133,9 @@ class InstitutionReport(MethodView):
 
     def get(self, report_no: str) -> Response:
         """本机构获取的一份报告（JSON；Accept: application/pdf 或 ?format=pdf 得 PDF）"""
-        report = services.institution_report(db_session(), report_no, reader_institution())
-        return pdf_response(report) if wants_pdf() else json_response(report)
+        as_pdf = wants_pdf()
+        report = read_pulled(report_no, "pdf" if as_pdf else "json")
+        return pdf_response(report) if as_pdf else json_response(report)
 
 
 @blp.route("/reports/<string:report_no>.pdf")
@@ -132,7 +144,7 @@ class InstitutionReportPdf(MethodView):
 
     def get(self, report_no: str) -> Response:
         """本机构获取的一份报告（PDF）"""
-        return pdf_response(services.institution_report(db_session(), report_no, reader_institution()))
+        return pdf_response(read_pulled(report_no, "pdf"))
 
 
 @blp.route("/me/report")

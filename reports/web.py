@@ -37,6 +37,7 @@ def _wants_json() -> bool:
 def verify(report_no: str) -> Any:
     """Public: was a report with this number (and digest) issued, to whom and when."""
     digest = request.args.get("digest")
+    report_no = report_no.strip().upper()
     session = db_session()
     try:
         result = services.public_verification(session, signing_keys(), report_no, digest)

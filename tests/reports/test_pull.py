@@ -148,3 +148,26 @@ def test_the_schema_is_published(client):
     schema = json.loads(resp.data)
     assert schema["properties"]["schema_version"] == {"const": "1.0"}
     jsonschema.Draft202012Validator.check_schema(schema)
+
+
+def test_reading_a_pulled_report_again_is_audited(archive, bank, active_token, client, db):
+    from app.audit.models import AuditEvent
+
+    _, tok = active_token(scopes=["identity"])
+    no = pull(bank, tok["access_token"], archive.enterprise.uscc).get_json()["report"]["report_no"]
+    mine = bearer(bank.cc_token()["access_token"])
+    assert client.get(f"/api/v1/reports/{no}", headers=mine).status_code == 200
+    assert client.get(f"/api/v1/reports/{no}.pdf", headers=mine).status_code == 200
+    db.expire_all()
+    reads = db.scalars(sa.select(AuditEvent).where(AuditEvent.action == "report.read",
+                                                   AuditEvent.subject_id == no)).all()
+    assert [e.detail["format"] for e in reads] == ["json", "pdf"]
+    assert all(e.actor == f"client:{bank.oauth.client_id}" for e in reads)
+    issued = db.scalars(sa.select(AuditEvent).where(AuditEvent.action == "gate.access")).all()
+    assert [e.detail.get("report_no") for e in issued] == [no]
+
+
+def test_verify_accepts_a_lowercase_number(archive, bank, active_token, client):
+    _, tok = active_token(scopes=["identity"])
+    no = pull(bank, tok["access_token"], archive.enterprise.uscc).get_json()["report"]["report_no"]
+    assert client.get(f"/verify/{no.lower()}?format=json").get_json()["report_no"] == no
