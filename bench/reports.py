@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/reports.py                 # SQLite and PostgreSQL, then HTTP on PostgreSQL
     .venv/bin/python bench/reports.py --no-http       # only the in-process figures
+    .venv/bin/python bench/reports.py --backend postgresql --http-records 20   # pulls of typical firms
 
 1. JSON assembly of the full report for a firm with 200 records (every section), p50 and
    p99 over ``--samples`` runs, on SQLite and PostgreSQL; and the bare SELECTs that fetch the
@@ -50,7 +51,8 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def set_up(url: str, instance: Path, records: int, http_firms: int, seed: int) -> dict[str, Any]:
+def set_up(url: str, instance: Path, records: int, http_firms: int, seed: int,
+           http_records: int | None = None) -> dict[str, Any]:
     """One firm with ``records`` records and an evaluation, plus ``http_firms`` firms with
     the same profile, each with an active consent for the bench bank (and a token)."""
     from app.accounts.services import create_institution, create_user
@@ -69,8 +71,8 @@ def set_up(url: str, instance: Path, records: int, http_firms: int, seed: int) -
     usccs = [f["uscc"] for f in firms]
     gen = RowGen(usccs, seed)
     rows = []
-    for uscc in usccs:
-        for k in range(records):
+    for n, uscc in enumerate(usccs):
+        for k in range(records if n == 0 or http_records is None else http_records):
             category = gen.rng.choices(gen.cats, gen.weights)[0]
             rows.append({"provider_ref": f"{uscc}-{k}", "uscc": uscc, "category": category,
                          "payload": getattr(gen, category)(uscc)})
@@ -299,7 +301,8 @@ def measure_http(url: str, instance: Path, data: dict[str, Any], seconds: int, u
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--records", type=int, default=200)
+    ap.add_argument("--records", type=int, default=200, help="records of the firm whose report is timed")
+    ap.add_argument("--http-records", type=int, default=200, help="records of each firm pulled over HTTP")
     ap.add_argument("--samples", type=int, default=500)
     ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     ap.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -319,8 +322,9 @@ def main() -> None:
                 url = fresh_database(backend, tmp, args.pg_url, SCHEMA)
                 t = time.perf_counter()
                 http_firms = args.users if backend == "postgresql" and not args.no_http else 0
-                data = set_up(url, instance, args.records, http_firms, args.seed)
-                print(f"[{backend}] set-up: {1 + http_firms} firms × {args.records} records "
+                data = set_up(url, instance, args.records, http_firms, args.seed, args.http_records)
+                print(f"[{backend}] set-up: 1 firm × {args.records} records + {http_firms} × {args.http_records} "
+                      f"records "
                       f"({data['refused']} refused by validation) in {time.perf_counter() - t:.1f} s", flush=True)
                 res = measure_assembly(url, instance, data["usccs"][0], args.samples)
                 ratio = res["p50"] / res["bare_p50"]
@@ -339,7 +343,8 @@ def main() -> None:
                     h = measure_http(url, instance, data, args.seconds, args.users)
                     http_ok = (h["rps"] >= TARGETS["rps"] and h["p99"] < TARGETS["http_p99"] and h["failures"] == 0
                                and all(r < TARGETS["rss"] for r in h["rss"]))
-                    print(f"[{backend}] HTTP pulls (gunicorn 2 workers, {args.users} Locust users, {args.seconds} s): "
+                    print(f"[{backend}] HTTP pulls of firms with {args.http_records} records (gunicorn 2 workers, "
+                          f"{args.users} Locust users, {args.seconds} s): "
                           f"{h['requests']} pulls, {h['failures']} failures, {h['rps']:.0f} pulls/s, "
                           f"p50 {h['p50']:.0f} ms, p99 {h['p99']:.0f} ms, {h['avg_kb']:.0f} KB per report; "
                           f"worker peak RSS {', '.join(f'{r:.0f} MB' for r in h['rss'])} "
