@@ -87,6 +87,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.health import blp as health_api
     from app.scoring.api import blp as scoring_api
     from consent.api import blp as consent_api
+    from marketplace.api import blp as marketplace_api
     from reports.api import blp as reports_api
 
     api.register_blueprint(health_api)
@@ -94,6 +95,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     api.register_blueprint(scoring_api)
     api.register_blueprint(consent_api)
     api.register_blueprint(reports_api)
+    api.register_blueprint(marketplace_api)
 
     from app.accounts import web as accounts_web
     from app.web import bp as web_bp

@@ -48,6 +48,10 @@ class Settings:
     issuer: str | None = None  # OAuth issuer URL (PC_ISSUER); audiences and RFC 9207 iss use it
     free_self_reports: int = 2  # free self-reports per firm and calendar year (PC_FREE_SELF_REPORTS)
     bank_rate_limit: str = "120/minute"  # per OAuth client on bank endpoints (PC_BANK_RATE_LIMIT)
+    # One-year LPR in % (PC_LPR_1Y); loan products may not charge more than 4x it (the
+    # ceiling courts apply to private lending), PC_RATE_CAP_MULTIPLE.
+    lpr_1y: str = "3.0"
+    rate_cap_multiple: int = 4
     testing: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -98,6 +102,8 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
         issuer=os.environ.get("PC_ISSUER") or None,
         free_self_reports=_env_int("PC_FREE_SELF_REPORTS", 2),
         bank_rate_limit=os.environ.get("PC_BANK_RATE_LIMIT", "120/minute"),
+        lpr_1y=os.environ.get("PC_LPR_1Y", "3.0"),
+        rate_cap_multiple=_env_int("PC_RATE_CAP_MULTIPLE", 4),
     )
     known = {f.name for f in fields(Settings)}
     unknown = set(overrides) - known

@@ -6,6 +6,7 @@ from app.audit import models as audit_models
 from app.db import Base
 from app.scoring import models as scoring_models
 from consent import models as consent_models
+from marketplace import models as marketplace_models
 from reports import models as report_models
 
-__all__ = ["Base", "accounts_models", "audit_models", "archive_models", "consent_models", "report_models", "scoring_models"]
+__all__ = ["Base", "accounts_models", "audit_models", "archive_models", "consent_models", "marketplace_models", "report_models", "scoring_models"]

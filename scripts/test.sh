@@ -11,5 +11,5 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 
 .venv/bin/ruff check app consent reports marketplace migrations tests bench
-.venv/bin/mypy app consent reports
+.venv/bin/mypy app consent reports marketplace
 exec .venv/bin/pytest "$@"

@@ -1,0 +1,111 @@
+"""信易贷 marketplace: banks' credit-loan products."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.accounts.models import Institution
+from app.db import Base, JSONType, UTCDateTime, intpk, str_enum, utcnow
+
+
+class ProductType(enum.StrEnum):
+    credit_loan = "credit_loan"  # 信用贷款
+    guarantee_loan = "guarantee_loan"  # 保证贷款
+    pledge_loan = "pledge_loan"  # 质押贷款
+    mortgage_loan = "mortgage_loan"  # 抵押贷款
+    supply_chain = "supply_chain"  # 供应链融资
+    bill_discount = "bill_discount"  # 票据贴现
+
+
+PRODUCT_TYPE_LABELS = {
+    ProductType.credit_loan: "信用贷款", ProductType.guarantee_loan: "保证贷款", ProductType.pledge_loan: "质押贷款",
+    ProductType.mortgage_loan: "抵押贷款", ProductType.supply_chain: "供应链融资",
+    ProductType.bill_discount: "票据贴现",
+}
+
+
+class Repayment(enum.StrEnum):
+    on_demand = "on_demand"  # 随借随还
+    equal_instalment = "equal_instalment"  # 等额本息
+    equal_principal = "equal_principal"  # 等额本金
+    interest_first = "interest_first"  # 先息后本
+    bullet = "bullet"  # 到期一次还本付息
+
+
+REPAYMENT_LABELS = {
+    Repayment.on_demand: "随借随还", Repayment.equal_instalment: "等额本息", Repayment.equal_principal: "等额本金",
+    Repayment.interest_first: "先息后本", Repayment.bullet: "到期一次还本付息",
+}
+
+
+class Collateral(enum.StrEnum):
+    none = "none"  # 无需担保（信用）
+    guarantee = "guarantee"  # 第三方保证
+    pledge = "pledge"  # 质押
+    mortgage = "mortgage"  # 抵押
+
+
+COLLATERAL_LABELS = {Collateral.none: "无需担保", Collateral.guarantee: "第三方保证", Collateral.pledge: "质押",
+                     Collateral.mortgage: "抵押"}
+
+
+class ProductStatus(enum.StrEnum):
+    draft = "draft"
+    live = "live"
+    paused = "paused"
+    closed = "closed"
+
+
+PRODUCT_STATUS_LABELS = {ProductStatus.draft: "草稿", ProductStatus.live: "已上架", ProductStatus.paused: "已暂停",
+                         ProductStatus.closed: "已下架"}
+# Who may move a product where: the bank that owns it, along these edges only.
+PRODUCT_TRANSITIONS = {
+    ProductStatus.draft: {ProductStatus.live, ProductStatus.closed},
+    ProductStatus.live: {ProductStatus.paused, ProductStatus.closed},
+    ProductStatus.paused: {ProductStatus.live, ProductStatus.closed},
+    ProductStatus.closed: set(),
+}
+
+
+class Product(Base):
+    __tablename__ = "loan_product"
+    __table_args__ = (
+        sa.CheckConstraint("amount_min > 0 AND amount_min <= amount_max", name="amount_range"),
+        sa.CheckConstraint("rate_min > 0 AND rate_min <= rate_max", name="rate_range"),
+        sa.CheckConstraint("term_min >= 1 AND term_min <= term_max", name="term_range"),
+        sa.Index("ix_loan_product_status_grade", "status", "min_grade"),
+    )
+
+    id: Mapped[intpk]
+    product_no: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    institution_id: Mapped[int] = mapped_column(sa.ForeignKey("institution.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    type: Mapped[ProductType] = mapped_column(str_enum("product_type", list(ProductType)))
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    min_grade: Mapped[str] = mapped_column(sa.String(3), default="AA")
+    amount_min: Mapped[Decimal]
+    amount_max: Mapped[Decimal]
+    rate_min: Mapped[Decimal] = mapped_column(sa.Numeric(6, 3))  # annual %, e.g. 3.450
+    rate_max: Mapped[Decimal] = mapped_column(sa.Numeric(6, 3))
+    term_min: Mapped[int]  # months
+    term_max: Mapped[int]
+    repayment_methods: Mapped[list[str]] = mapped_column(JSONType)
+    segments: Mapped[list[str]] = mapped_column(JSONType, default=list)  # empty: every segment
+    provinces: Mapped[list[str]] = mapped_column(JSONType, default=list)  # 2-digit codes; empty: everywhere
+    min_years_in_business: Mapped[int] = mapped_column(default=0)
+    requirements: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    collateral: Mapped[Collateral] = mapped_column(str_enum("product_collateral", list(Collateral)))
+    grade_terms: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    deadline: Mapped[dt.date | None]
+    status: Mapped[ProductStatus] = mapped_column(str_enum("product_status", list(ProductStatus)), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    institution: Mapped[Institution] = relationship(lazy="joined")

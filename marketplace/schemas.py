@@ -1,0 +1,168 @@
+"""Marketplace request and response schemas."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from app.archive.models import Segment
+from app.archive.regions import PROVINCES
+from app.archive.schemas import PageMetaSchema
+from app.schemas_base import Amount, Day, Int, PageArgs, StrictSchema, StrList, one_of, text
+from app.scoring.scorecard import GRADES
+from marketplace.models import (
+    COLLATERAL_LABELS,
+    PRODUCT_STATUS_LABELS,
+    PRODUCT_TYPE_LABELS,
+    REPAYMENT_LABELS,
+    Collateral,
+    ProductStatus,
+    ProductType,
+    Repayment,
+)
+from marketplace.rules import TAX_GRADE_ORDER
+
+MAX_AMOUNT = Decimal("100000000000")
+RANGES = (("amount_min", "amount_max", "金额"), ("rate_min", "rate_max", "利率"), ("term_min", "term_max", "期限"))
+
+
+def range_errors(values: dict[str, Any], given: dict[str, Any]) -> dict[str, list[str]]:
+    """Each range's lower bound must not exceed its upper one (checked on ``values``; the
+    error is put on the bound the caller gave in ``given``, the lower one by preference)."""
+    errors: dict[str, list[str]] = {}
+    for low, high, label in RANGES:
+        if low in values and high in values and values[low] > values[high]:
+            errors.setdefault(low if low in given or high not in given else high, []).append(
+                f"{label}下限不能高于上限。")
+    return errors  # ¥1,000亿: anything above is a typo
+Rate = fields.Decimal(places=3, as_string=True)
+
+
+class RequirementsSchema(StrictSchema):
+    min_tax_grade = fields.String(validate=one_of(TAX_GRADE_ORDER), metadata={"description": "纳税信用最低等级"})
+    no_dishonest = fields.Boolean(metadata={"description": "要求无失信被执行人记录"})
+    max_queries_3m = Int(validate=validate.Range(min=0, max=100, error="应为 0–100。"),
+                         metadata={"description": "近 3 个月被机构查询次数上限"})
+
+
+class GradeTermSchema(StrictSchema):
+    rate_discount = fields.Decimal(places=3, as_string=True, validate=validate.Range(
+        min=0, max=5, error="利率优惠应为 0–5 个百分点。"), metadata={"description": "年利率优惠（百分点）"})
+    deposit_ratio = fields.Decimal(places=3, as_string=True, validate=validate.Range(
+        min=0, max=1, error="保证金比例应为 0–1。"), metadata={"description": "保证金比例（0–1）"})
+
+
+def _rate(**kw: Any) -> fields.Decimal:
+    return fields.Decimal(places=3, as_string=True, validate=validate.Range(
+        min=Decimal("0.001"), max=Decimal("100"), error="年利率应在 0–100% 之间。"), **kw)
+
+
+class ProductInSchema(StrictSchema):
+    """A product as a bank officer creates it (every field) or edits it (``partial``)."""
+
+    name = text(100)
+    type = fields.String(required=True, validate=one_of(list(ProductType)))
+    description = text(2000, required=False)
+    min_grade = fields.String(load_default="AA", validate=one_of(GRADES))
+    amount_min = Amount(required=True, positive=True)
+    amount_max = Amount(required=True, positive=True)
+    rate_min = _rate(required=True)
+    rate_max = _rate(required=True)
+    term_min = Int(required=True, validate=validate.Range(min=1, max=360, error="期限应为 1–360 个月。"))
+    term_max = Int(required=True, validate=validate.Range(min=1, max=360, error="期限应为 1–360 个月。"))
+    repayment_methods = StrList(fields.String(validate=one_of(list(Repayment))), required=True,
+                                validate=validate.Length(min=1, error="至少一种还款方式。"))
+    segments = StrList(fields.String(validate=one_of(list(Segment))), load_default=list)
+    provinces = StrList(fields.String(validate=one_of(sorted(PROVINCES))), load_default=list)
+    min_years_in_business = Int(load_default=0, validate=validate.Range(min=0, max=50, error="应为 0–50 年。"))
+    requirements = fields.Nested(RequirementsSchema, load_default=dict)
+    collateral = fields.String(load_default="none", validate=one_of(list(Collateral)))
+    grade_terms = fields.Dict(keys=fields.String(validate=one_of(GRADES)), values=fields.Nested(GradeTermSchema),
+                              load_default=dict)
+    deadline = Day(load_default=None, allow_none=True)
+
+    @validates_schema(skip_on_field_errors=True)
+    def _ranges(self, data: dict[str, Any], partial: Any = None, **_: Any) -> None:
+        errors = range_errors(data, data)
+        if data.get("amount_max") is not None and data["amount_max"] > MAX_AMOUNT:
+            errors.setdefault("amount_max", []).append("金额上限不能超过 1000 亿元。")
+        if errors:
+            raise ValidationError(errors)
+
+
+class ProductStatusSchema(StrictSchema):
+    status = fields.String(required=True, validate=one_of(list(ProductStatus)))
+
+
+class ProductListArgs(PageArgs):
+    q = fields.String(load_default=None, validate=validate.Length(max=50))
+    type = fields.String(load_default=None, validate=one_of(list(ProductType)))
+    grade = fields.String(load_default=None, validate=one_of(GRADES),
+                          metadata={"description": "只列出该等级的企业可申请的产品"})
+    segment = fields.String(load_default=None, validate=one_of(list(Segment)))
+    province = fields.String(load_default=None, validate=one_of(sorted(PROVINCES)))
+    amount = Amount(load_default=None, positive=True, metadata={"description": "所需金额（元）"})
+    institution = fields.String(load_default=None, validate=validate.Length(max=64),
+                                metadata={"description": "金融机构的许可证号"})
+    mine = fields.Boolean(load_default=False, metadata={"description": "本机构的全部产品（含草稿，银行人员）"})
+
+
+class ProductOutSchema(StrictSchema):
+    product_no = fields.String()
+    name = fields.String()
+    type = fields.String()
+    type_label = fields.Function(lambda p: PRODUCT_TYPE_LABELS[p.type])
+    description = fields.String(allow_none=True)
+    institution = fields.Function(lambda p: {"name": p.institution.name, "licence_no": p.institution.licence_no})
+    min_grade = fields.String()
+    amount_min = fields.Decimal(as_string=True)
+    amount_max = fields.Decimal(as_string=True)
+    rate_min = fields.Decimal(as_string=True)
+    rate_max = fields.Decimal(as_string=True)
+    term_min = fields.Integer()
+    term_max = fields.Integer()
+    repayment_methods = fields.List(fields.String())
+    repayment_labels = fields.Function(lambda p: [REPAYMENT_LABELS[Repayment(m)] for m in p.repayment_methods])
+    segments = fields.List(fields.String())
+    provinces = fields.List(fields.String())
+    min_years_in_business = fields.Integer()
+    requirements = fields.Dict()
+    collateral = fields.String()
+    collateral_label = fields.Function(lambda p: COLLATERAL_LABELS[p.collateral])
+    grade_terms = fields.Dict()
+    deadline = fields.Date(allow_none=True)
+    status = fields.String()
+    status_label = fields.Function(lambda p: PRODUCT_STATUS_LABELS[p.status])
+    published_at = fields.DateTime(allow_none=True)
+    updated_at = fields.DateTime()
+
+
+class ProductPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(ProductOutSchema))
+    meta = fields.Nested(PageMetaSchema)
+
+
+class OutcomeSchema(StrictSchema):
+    rule = fields.String()
+    label = fields.String()
+    ok = fields.Boolean()
+    reason = fields.String()
+
+
+class MatchSchema(StrictSchema):
+    product = fields.Nested(ProductOutSchema)
+    outcomes = fields.List(fields.Nested(OutcomeSchema))
+    failed = fields.List(fields.Nested(OutcomeSchema))
+    my_terms = fields.Dict(allow_none=True, metadata={"description": "本企业等级对应的利率优惠与保证金比例"})
+
+
+class MatchesSchema(StrictSchema):
+    grade = fields.String(allow_none=True)
+    eligible = fields.List(fields.Nested(MatchSchema))
+    near_misses = fields.List(fields.Nested(MatchSchema))
+
+
+class ProductPatchSchema(ProductInSchema):
+    """The fields of a product to change (any subset; ranges checked with the stored values)."""

@@ -1,0 +1,224 @@
+"""Loan products (a bank publishes and manages its own) and matching them to firms with the
+one rule set in ``marketplace.rules``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.accounts.models import Institution, Role, User
+from app.archive.models import LIVE_STATUSES, Category, CreditRecord, Enterprise
+from app.audit import services as audit
+from app.db import Page, paginate, utcnow
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.schemas_base import today_cn
+from app.scoring.models import Evaluation
+from app.scoring.scorecard import GRADES
+from consent.models import QueryLog
+from marketplace.models import (
+    PRODUCT_STATUS_LABELS,
+    PRODUCT_TRANSITIONS,
+    Product,
+    ProductStatus,
+)
+from marketplace.rules import FirmFacts, Outcome, assess, eligible
+from marketplace.schemas import RANGES, range_errors
+
+
+class ProductNotFound(NotFound):
+    code = "product_not_found"
+
+
+def _bank_of(user: User) -> int:
+    if user.role != Role.bank or user.institution_id is None:
+        raise Forbidden("只有金融机构的工作人员可以管理产品", code="not_a_bank_officer")
+    return user.institution_id
+
+
+def rate_cap(lpr_1y: str, multiple: int) -> Decimal:
+    return (Decimal(lpr_1y) * multiple).quantize(Decimal("0.001"))
+
+
+def _check_rate(data: dict[str, Any], cap: Decimal) -> None:
+    for key in ("rate_min", "rate_max"):
+        if key in data and data[key] > cap:
+            raise InvalidInput("利率超过法定上限", errors={
+                key: [f"年利率不能超过一年期 LPR 的 4 倍（{cap}%）。"]})
+
+
+def _stored(data: dict[str, Any]) -> dict[str, Any]:
+    """JSON columns hold the grade terms' decimals as strings ("0.300")."""
+    if "grade_terms" in data:
+        data = {**data, "grade_terms": {g: {k: f"{v:.3f}" for k, v in terms.items()}
+                                        for g, terms in data["grade_terms"].items()}}
+    return data
+
+
+def create_product(session: Session, user: User, data: dict[str, Any], cap: Decimal) -> Product:
+    institution_id = _bank_of(user)
+    _check_rate(data, cap)
+    data = _stored(data)
+    product = Product(product_no="prd_" + secrets.token_hex(6), institution_id=institution_id,
+                      status=ProductStatus.draft, **data)
+    session.add(product)
+    session.flush()
+    audit.record(session, f"user:{user.username}", "product.create", subject_type="product",
+                 subject_id=product.product_no, detail={"name": product.name})
+    return product
+
+
+def get_product(session: Session, product_no: str, user: User | None = None) -> Product:
+    """A product anyone may see (live, paused or closed); a draft only its own bank sees."""
+    product = session.scalar(sa.select(Product).where(Product.product_no == product_no))
+    own = user is not None and user.institution_id is not None and product is not None \
+        and product.institution_id == user.institution_id
+    if product is None or (product.status == ProductStatus.draft and not own):
+        raise ProductNotFound(f"没有编号为 {product_no} 的产品")
+    return product
+
+
+def _own_product(session: Session, user: User, product_no: str) -> Product:
+    institution_id = _bank_of(user)
+    product = get_product(session, product_no, user)
+    if product.institution_id != institution_id:
+        raise Forbidden("只能管理本机构的产品", code="not_your_product")
+    return product
+
+
+def update_product(session: Session, user: User, product_no: str, data: dict[str, Any], cap: Decimal) -> Product:
+    product = _own_product(session, user, product_no)
+    if product.status == ProductStatus.closed:
+        raise Conflict("已下架的产品不能修改", code="product_closed")
+    merged = {k: getattr(product, k) for pair in RANGES for k in pair[:2]} | data
+    errors = range_errors(merged, data)
+    if errors:
+        raise InvalidInput("产品参数有误", errors=errors)
+    _check_rate(data, cap)
+    for key, value in _stored(data).items():
+        setattr(product, key, value)
+    session.flush()
+    audit.record(session, f"user:{user.username}", "product.update", subject_type="product",
+                 subject_id=product.product_no, detail={"fields": sorted(data)})
+    return product
+
+
+def change_status(session: Session, user: User, product_no: str, status: str) -> Product:
+    product = _own_product(session, user, product_no)
+    target = ProductStatus(status)
+    if target not in PRODUCT_TRANSITIONS[product.status]:
+        raise Conflict(f"产品当前为「{PRODUCT_STATUS_LABELS[product.status]}」，不能改为「{PRODUCT_STATUS_LABELS[target]}」",
+                       code="illegal_transition")
+    old = product.status
+    now = utcnow()
+    published = product.published_at or (now if target == ProductStatus.live else None)
+    # Compare-and-set: two officers changing the same product cannot both win.
+    done = session.execute(
+        sa.update(Product).where(Product.id == product.id, Product.status == old)
+        .values(status=target, updated_at=now, published_at=published)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    if done != 1:
+        raise Conflict("产品状态已被他人修改，请刷新后重试", code="concurrent_change")
+    session.refresh(product)
+    audit.record(session, f"user:{user.username}", "product.status", subject_type="product",
+                 subject_id=product.product_no, detail={"from": str(old), "to": str(target)})
+    return product
+
+
+def list_products(session: Session, args: dict[str, Any], user: User | None = None) -> Page[Any]:
+    """Live products open for applications (filters as in ``ProductListArgs``); with
+    ``mine`` a bank officer's own products in every state."""
+    stmt = sa.select(Product).join(Institution, Institution.id == Product.institution_id)
+    if args.get("mine"):
+        stmt = stmt.where(Product.institution_id == (_bank_of(user) if user else -1))
+    else:
+        today = today_cn()
+        stmt = stmt.where(Product.status == ProductStatus.live,
+                          sa.or_(Product.deadline.is_(None), Product.deadline >= today))
+    if args.get("q"):
+        stmt = stmt.where(sa.or_(Product.name.contains(args["q"], autoescape=True),
+                                 Institution.name.contains(args["q"], autoescape=True)))
+    if args.get("type"):
+        stmt = stmt.where(Product.type == args["type"])
+    if args.get("grade"):  # products whose minimum grade this grade meets
+        stmt = stmt.where(Product.min_grade.in_(GRADES[GRADES.index(args["grade"]):]))
+    if args.get("amount") is not None:
+        stmt = stmt.where(Product.amount_min <= args["amount"], Product.amount_max >= args["amount"])
+    if args.get("institution"):
+        stmt = stmt.where(Institution.licence_no == args["institution"])
+    items_filter = []
+    if args.get("segment"):
+        items_filter.append(("segments", args["segment"]))
+    if args.get("province"):
+        items_filter.append(("provinces", args["province"]))
+    stmt = stmt.order_by(Product.published_at.desc().nulls_last(), Product.id.desc())
+    if not items_filter:
+        return paginate(session, stmt, args["page"], args["per_page"])
+    # JSON list membership ("empty = everyone") is checked here, portable across backends.
+    rows = [p for p in session.scalars(stmt)
+            if all(not getattr(p, attr) or value in getattr(p, attr) for attr, value in items_filter)]
+    start = (args["page"] - 1) * args["per_page"]
+    return Page(rows[start:start + args["per_page"]], args["page"], args["per_page"], len(rows))
+
+
+# --- matching --------------------------------------------------------------------------------
+
+def firm_facts(session: Session, ent: Enterprise, today: dt.date | None = None) -> FirmFacts:
+    today = today or today_cn()
+    ev = session.execute(
+        sa.select(Evaluation.grade, Evaluation.score)
+        .where(Evaluation.enterprise_id == ent.id, Evaluation.current.is_(True))
+    ).first()
+    live = sa.and_(CreditRecord.enterprise_id == ent.id, CreditRecord.status.in_(list(LIVE_STATUSES)),
+                   sa.or_(CreditRecord.expires_on.is_(None), CreditRecord.expires_on > today))
+    tax = session.scalars(
+        sa.select(CreditRecord.payload).where(live, CreditRecord.category == Category.tax)
+        .order_by(CreditRecord.occurred_on.desc()).limit(1)
+    ).first()
+    judicial = session.scalars(sa.select(CreditRecord.payload).where(live, CreditRecord.category == Category.judicial))
+    dishonest = any((p or {}).get("dishonest_conduct") for p in judicial)
+    since = utcnow() - dt.timedelta(days=91)
+    queries = session.scalar(sa.select(sa.func.count()).select_from(QueryLog)
+                             .where(QueryLog.enterprise_id == ent.id, QueryLog.at >= since)) or 0
+    return FirmFacts(
+        enterprise_id=ent.id, uscc=ent.uscc, name=ent.name, segment=str(ent.segment),
+        province_code=ent.province_code, founded_on=ent.founded_on, grade=ev.grade if ev else None,
+        score=ev.score if ev else None, tax_grade=(tax or {}).get("grade"), dishonest=dishonest,
+        queries_3m=int(queries))
+
+
+@dataclass
+class Match:
+    product: Product
+    outcomes: list[Outcome]
+    my_terms: dict[str, Any] | None = None
+    failed: list[Outcome] = field(default_factory=list)
+
+
+def products_for_firm(session: Session, ent: Enterprise, near_miss_rules: int = 1) -> tuple[FirmFacts, list[Match],
+                                                                                         list[Match]]:
+    """The live products a firm is eligible for (with why), and the near misses: products
+    failing at most ``near_miss_rules`` rules (with the rule they fail)."""
+    facts = firm_facts(session, ent)
+    today = today_cn()
+    products = session.scalars(
+        sa.select(Product).where(Product.status == ProductStatus.live,
+                                 sa.or_(Product.deadline.is_(None), Product.deadline >= today))
+        .order_by(Product.rate_min, Product.id)
+    ).all()
+    matches, near = [], []
+    for product in products:
+        outcomes = assess(product, facts, today)
+        terms = (product.grade_terms or {}).get(facts.grade) if facts.grade else None
+        match = Match(product, outcomes, terms, [o for o in outcomes if not o.ok])
+        if eligible(outcomes):
+            matches.append(match)
+        elif len(match.failed) <= near_miss_rules:
+            near.append(match)
+    return facts, matches, near
