@@ -13,6 +13,7 @@ from app.accounts.auth import require_user
 from app.accounts.models import Role, User
 from app.errors import Forbidden
 from app.extensions import db_session, settings
+from app.schemas_base import PageArgs
 from consent.api import cookie_csrf
 from marketplace import schemas, services
 
@@ -81,3 +82,32 @@ class MyProducts(MethodView):
             raise Forbidden("该账号未关联企业", code="no_enterprise")
         facts, matches, near = services.products_for_firm(db_session(), user.enterprise)
         return {"grade": facts.grade, "eligible": matches, "near_misses": near}
+
+
+@blp.route("/me/marketplace-profile")
+class MyProfile(MethodView):
+    @blp.response(200, schemas.ProfileSchema)
+    def get(self) -> dict[str, Any]:
+        """本企业的信易贷设置（是否允许金融机构主动授信时看到本企业）"""
+        user = require_user(Role.firm)
+        assert user.enterprise_id is not None
+        return {"discoverable": services.is_discoverable(db_session(), user.enterprise_id)}
+
+    @blp.arguments(schemas.ProfileSchema)
+    @blp.response(200, schemas.ProfileSchema)
+    def put(self, data: dict[str, Any]) -> dict[str, Any]:
+        """开启或关闭「允许金融机构主动授信时看到本企业」"""
+        cookie_csrf()
+        profile = services.set_discoverable(db_session(), require_user(Role.firm), data["discoverable"])
+        return {"discoverable": profile.discoverable}
+
+
+@blp.route("/products/<string:product_no>/eligible-firms")
+class EligibleFirms(MethodView):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, schemas.CandidatePageSchema)
+    def get(self, args: dict[str, Any], product_no: str) -> dict[str, Any]:
+        """主动授信名单：允许被发现、且满足本机构该产品条件的企业，按等级、得分排序（本机构工作人员）"""
+        page = services.firms_for_product(db_session(), require_user(Role.bank), product_no, args["page"],
+                                          args["per_page"])
+        return {"items": page.items, "meta": page.meta}

@@ -109,3 +109,15 @@ class Product(Base):
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     institution: Mapped[Institution] = relationship(lazy="joined")
+
+
+class MarketplaceProfile(Base):
+    """A firm's marketplace settings: whether banks may find it for proactive credit
+    (主动授信).  Off until the firm turns it on."""
+
+    __tablename__ = "marketplace_profile"
+
+    id: Mapped[intpk]
+    enterprise_id: Mapped[int] = mapped_column(sa.ForeignKey("enterprise.id"), unique=True)
+    discoverable: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -166,3 +166,23 @@ class MatchesSchema(StrictSchema):
 
 class ProductPatchSchema(ProductInSchema):
     """The fields of a product to change (any subset; ranges checked with the stored values)."""
+
+
+class ProfileSchema(StrictSchema):
+    discoverable = fields.Boolean(required=True, metadata={
+        "description": "允许金融机构在主动授信名单中看到本企业（默认关闭）"})
+
+
+class CandidateSchema(StrictSchema):
+    uscc = fields.Function(lambda c: c.facts.uscc)
+    name = fields.Function(lambda c: c.facts.name)
+    segment = fields.Function(lambda c: c.facts.segment)
+    province_code = fields.Function(lambda c: c.facts.province_code)
+    grade = fields.Function(lambda c: c.facts.grade)
+    score = fields.Function(lambda c: str(c.facts.score) if c.facts.score is not None else None)
+    outcomes = fields.List(fields.Nested(OutcomeSchema))
+
+
+class CandidatePageSchema(StrictSchema):
+    items = fields.List(fields.Nested(CandidateSchema))
+    meta = fields.Nested(PageMetaSchema)

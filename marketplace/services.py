@@ -24,6 +24,7 @@ from consent.models import QueryLog
 from marketplace.models import (
     PRODUCT_STATUS_LABELS,
     PRODUCT_TRANSITIONS,
+    MarketplaceProfile,
     Product,
     ProductStatus,
 )
@@ -169,28 +170,43 @@ def list_products(session: Session, args: dict[str, Any], user: User | None = No
 
 # --- matching --------------------------------------------------------------------------------
 
-def firm_facts(session: Session, ent: Enterprise, today: dt.date | None = None) -> FirmFacts:
+def facts_of(session: Session, enterprise_ids: list[int], today: dt.date | None = None) -> dict[int, FirmFacts]:
+    """Eligibility facts of many firms with a fixed number of queries (no N+1): the same
+    loader serves a firm's own matches and a bank's list of eligible firms."""
     today = today or today_cn()
-    ev = session.execute(
-        sa.select(Evaluation.grade, Evaluation.score)
-        .where(Evaluation.enterprise_id == ent.id, Evaluation.current.is_(True))
-    ).first()
-    live = sa.and_(CreditRecord.enterprise_id == ent.id, CreditRecord.status.in_(list(LIVE_STATUSES)),
+    if not enterprise_ids:
+        return {}
+    firms = session.execute(
+        sa.select(Enterprise.id, Enterprise.uscc, Enterprise.name, sa.type_coerce(Enterprise.segment, sa.String()),
+                  Enterprise.province_code, Enterprise.founded_on, Evaluation.grade, Evaluation.score)
+        .outerjoin(Evaluation, sa.and_(Evaluation.enterprise_id == Enterprise.id, Evaluation.current.is_(True)))
+        .where(Enterprise.id.in_(enterprise_ids))
+    ).all()
+    live = sa.and_(CreditRecord.enterprise_id.in_(enterprise_ids), CreditRecord.status.in_(list(LIVE_STATUSES)),
                    sa.or_(CreditRecord.expires_on.is_(None), CreditRecord.expires_on > today))
-    tax = session.scalars(
-        sa.select(CreditRecord.payload).where(live, CreditRecord.category == Category.tax)
-        .order_by(CreditRecord.occurred_on.desc()).limit(1)
-    ).first()
-    judicial = session.scalars(sa.select(CreditRecord.payload).where(live, CreditRecord.category == Category.judicial))
-    dishonest = any((p or {}).get("dishonest_conduct") for p in judicial)
+    tax: dict[int, str | None] = {}
+    for ent_id, payload in session.execute(
+            sa.select(CreditRecord.enterprise_id, CreditRecord.payload).where(live, CreditRecord.category == Category.tax)
+            .order_by(CreditRecord.enterprise_id, CreditRecord.occurred_on)):
+        tax[ent_id] = (payload or {}).get("grade")  # ordered by date: the latest wins
+    dishonest = {ent_id for ent_id, payload in session.execute(
+        sa.select(CreditRecord.enterprise_id, CreditRecord.payload).where(live, CreditRecord.category == Category.judicial))
+        if (payload or {}).get("dishonest_conduct")}
     since = utcnow() - dt.timedelta(days=91)
-    queries = session.scalar(sa.select(sa.func.count()).select_from(QueryLog)
-                             .where(QueryLog.enterprise_id == ent.id, QueryLog.at >= since)) or 0
-    return FirmFacts(
-        enterprise_id=ent.id, uscc=ent.uscc, name=ent.name, segment=str(ent.segment),
-        province_code=ent.province_code, founded_on=ent.founded_on, grade=ev.grade if ev else None,
-        score=ev.score if ev else None, tax_grade=(tax or {}).get("grade"), dishonest=dishonest,
-        queries_3m=int(queries))
+    queries = {row[0]: row[1] for row in session.execute(
+        sa.select(QueryLog.enterprise_id, sa.func.count()).where(QueryLog.enterprise_id.in_(enterprise_ids),
+                                                                 QueryLog.at >= since)
+        .group_by(QueryLog.enterprise_id))}
+    return {
+        ent_id: FirmFacts(enterprise_id=ent_id, uscc=uscc, name=name, segment=segment, province_code=province,
+                          founded_on=founded, grade=grade, score=score, tax_grade=tax.get(ent_id),
+                          dishonest=ent_id in dishonest, queries_3m=int(queries.get(ent_id, 0)))
+        for ent_id, uscc, name, segment, province, founded, grade, score in firms
+    }
+
+
+def firm_facts(session: Session, ent: Enterprise, today: dt.date | None = None) -> FirmFacts:
+    return facts_of(session, [ent.id], today)[ent.id]
 
 
 @dataclass
@@ -222,3 +238,60 @@ def products_for_firm(session: Session, ent: Enterprise, near_miss_rules: int = 
         elif len(match.failed) <= near_miss_rules:
             near.append(match)
     return facts, matches, near
+
+
+# --- firms' settings and the bank's side ------------------------------------------------------
+
+def set_discoverable(session: Session, user: User, discoverable: bool) -> MarketplaceProfile:
+    if user.role != Role.firm or user.enterprise_id is None:
+        raise Forbidden("只有企业用户可以设置", code="not_a_firm")
+    profile = session.scalar(sa.select(MarketplaceProfile).where(MarketplaceProfile.enterprise_id == user.enterprise_id))
+    if profile is None:
+        profile = MarketplaceProfile(enterprise_id=user.enterprise_id)
+        session.add(profile)
+    profile.discoverable = discoverable
+    session.flush()
+    audit.record(session, f"user:{user.username}", "marketplace.discoverable", subject_type="enterprise",
+                 subject_id=str(user.enterprise_id), detail={"discoverable": discoverable})
+    return profile
+
+
+def is_discoverable(session: Session, enterprise_id: int) -> bool:
+    return bool(session.scalar(sa.select(MarketplaceProfile.discoverable)
+                               .where(MarketplaceProfile.enterprise_id == enterprise_id)))
+
+
+@dataclass
+class Candidate:
+    facts: FirmFacts
+    outcomes: list[Outcome]
+
+
+def firms_for_product(session: Session, user: User, product_no: str, page: int, per_page: int) -> Page[Candidate]:
+    """主动授信: the discoverable firms eligible for one of the bank's products, best grade
+    first, then highest score — checked with the same rules as a firm's own matches.  Only
+    firms that opted in appear; the grade, segment and province conditions narrow the
+    candidates in SQL first."""
+    product = _own_product(session, user, product_no)
+    today = today_cn()
+    stmt = (
+        sa.select(Enterprise.id)
+        .join(MarketplaceProfile, sa.and_(MarketplaceProfile.enterprise_id == Enterprise.id,
+                                          MarketplaceProfile.discoverable.is_(True)))
+        .join(Evaluation, sa.and_(Evaluation.enterprise_id == Enterprise.id, Evaluation.current.is_(True)))
+        .where(Evaluation.grade.in_(GRADES[: GRADES.index(product.min_grade) + 1]))
+    )
+    if product.segments:
+        stmt = stmt.where(Enterprise.segment.in_(product.segments))
+    if product.provinces:
+        stmt = stmt.where(Enterprise.province_code.in_(product.provinces))
+    ids = list(session.scalars(stmt))
+    found = []
+    for start in range(0, len(ids), 1000):
+        for facts in facts_of(session, ids[start:start + 1000], today).values():
+            outcomes = assess(product, facts, today)
+            if eligible(outcomes):
+                found.append(Candidate(facts, outcomes))
+    found.sort(key=lambda c: (GRADES.index(c.facts.grade or "C"), -(c.facts.score or 0), c.facts.uscc))
+    first = (page - 1) * per_page
+    return Page(found[first:first + per_page], page, per_page, len(found))
