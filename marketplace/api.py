@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import g
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint as ApiBlueprint
@@ -12,10 +13,10 @@ from flask_smorest import Blueprint as ApiBlueprint
 from app.accounts.auth import require_user
 from app.accounts.models import Role, User
 from app.errors import Forbidden
-from app.extensions import db_session, settings
+from app.extensions import db_session, settings, signing_keys
 from app.schemas_base import PageArgs
 from consent.api import cookie_csrf
-from marketplace import schemas, services
+from marketplace import applications, schemas, services
 
 blp = ApiBlueprint("marketplace", __name__, url_prefix="/api/v1", description="信易贷：金融产品与匹配")
 
@@ -111,3 +112,46 @@ class EligibleFirms(MethodView):
         page = services.firms_for_product(db_session(), require_user(Role.bank), product_no, args["page"],
                                           args["per_page"])
         return {"items": page.items, "meta": page.meta}
+
+
+@blp.route("/applications")
+class Applications(MethodView):
+    @blp.arguments(schemas.ApplicationListArgs, location="query")
+    @blp.response(200, schemas.ApplicationPageSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """申请列表：企业看本企业的，金融机构看本机构收到的"""
+        page = applications.list_applications(db_session(), require_user(), args["status"], args["page"],
+                                              args["per_page"])
+        return {"items": page.items, "meta": page.meta}
+
+    @blp.arguments(schemas.ApplicationInSchema)
+    @blp.response(201, schemas.ApplicationOutSchema)
+    def post(self, data: dict[str, Any]) -> Any:
+        """申请贷款（企业）。提交即授权该金融机构以「贷款申请审查」用途、在 30 日内查询本企业信用报告的以下部分：
+        身份与登记信息、信用评价、记录概要、纳税、合同履约、电费、信贷、司法、行政许可与处罚、名单、异议、查询记录。"""
+        cookie_csrf()
+        app = applications.apply(db_session(), signing_keys(), require_user(Role.firm), data["product_no"],
+                                 data["amount"], data["term_months"], data["purpose"], g.get("request_id"))
+        return applications.with_timeline(db_session(), app)
+
+
+@blp.route("/applications/<string:application_no>")
+class ApplicationDetail(MethodView):
+    @blp.response(200, schemas.ApplicationOutSchema)
+    def get(self, application_no: str) -> Any:
+        """一份申请及其时间线（申请企业与受理机构可见）"""
+        app = applications.get_application(db_session(), require_user(), application_no)
+        return applications.with_timeline(db_session(), app)
+
+
+@blp.route("/applications/<string:application_no>/<string:action>")
+class ApplicationStep(MethodView):
+    @blp.arguments(schemas.StepSchema)
+    @blp.response(200, schemas.ApplicationOutSchema)
+    def post(self, data: dict[str, Any], application_no: str, action: str) -> Any:
+        """推进申请：review / approve / reject（金融机构）；accept / decline / withdraw（企业）；disburse（金融机构）。
+        不允许的状态变化返回 409，非对应一方返回 403"""
+        cookie_csrf()
+        app = applications.take_step(db_session(), require_user(), application_no, action, data,
+                                     g.get("request_id"))
+        return applications.with_timeline(db_session(), app)

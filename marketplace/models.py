@@ -11,7 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Institution
+from app.archive.models import Enterprise
 from app.db import Base, JSONType, UTCDateTime, intpk, str_enum, utcnow
+from consent.models import Consent
 
 
 class ProductType(enum.StrEnum):
@@ -121,3 +123,66 @@ class MarketplaceProfile(Base):
     enterprise_id: Mapped[int] = mapped_column(sa.ForeignKey("enterprise.id"), unique=True)
     discoverable: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ApplicationStatus(enum.StrEnum):
+    submitted = "submitted"
+    under_review = "under_review"
+    approved = "approved"
+    rejected = "rejected"
+    accepted = "accepted"
+    declined = "declined"
+    disbursed = "disbursed"
+    withdrawn = "withdrawn"
+
+
+APPLICATION_STATUS_LABELS = {
+    ApplicationStatus.submitted: "已提交", ApplicationStatus.under_review: "审核中", ApplicationStatus.approved: "已批准",
+    ApplicationStatus.rejected: "已拒绝", ApplicationStatus.accepted: "企业已接受", ApplicationStatus.declined: "企业已放弃",
+    ApplicationStatus.disbursed: "已放款", ApplicationStatus.withdrawn: "企业已撤回",
+}
+
+
+class Application(Base):
+    """A firm's loan application for a product; applying grants the bank a consent."""
+
+    __tablename__ = "loan_application"
+    __table_args__ = (sa.Index("ix_loan_application_product_status", "product_id", "status"),)
+
+    id: Mapped[intpk]
+    application_no: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("loan_product.id"))
+    enterprise_id: Mapped[int] = mapped_column(sa.ForeignKey("enterprise.id"), index=True)
+    institution_id: Mapped[int] = mapped_column(sa.ForeignKey("institution.id"), index=True)
+    consent_pk: Mapped[int] = mapped_column(sa.ForeignKey("consent.id"))
+    amount: Mapped[Decimal]
+    term_months: Mapped[int]
+    purpose: Mapped[str] = mapped_column(sa.String(500))
+    status: Mapped[ApplicationStatus] = mapped_column(str_enum("application_status", list(ApplicationStatus)))
+    grade_at_application: Mapped[str | None] = mapped_column(sa.String(3))
+    offered_amount: Mapped[Decimal | None]
+    offered_rate: Mapped[Decimal | None] = mapped_column(sa.Numeric(6, 3))
+    offered_term_months: Mapped[int | None]
+    reason: Mapped[str | None] = mapped_column(sa.String(500))
+    disbursed_amount: Mapped[Decimal | None]
+    disbursed_on: Mapped[dt.date | None]
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    product: Mapped[Product] = relationship(lazy="joined")
+    enterprise: Mapped[Enterprise] = relationship()
+    consent: Mapped[Consent] = relationship()
+
+
+class ApplicationEvent(Base):
+    """One step of an application's timeline: who moved it, from what to what, when."""
+
+    __tablename__ = "loan_application_event"
+
+    id: Mapped[intpk]
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("loan_application.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(sa.String(100))
+    from_status: Mapped[str | None] = mapped_column(sa.String(20))
+    to_status: Mapped[str] = mapped_column(sa.String(20))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

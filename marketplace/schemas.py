@@ -13,10 +13,12 @@ from app.archive.schemas import PageMetaSchema
 from app.schemas_base import Amount, Day, Int, PageArgs, StrictSchema, StrList, one_of, text
 from app.scoring.scorecard import GRADES
 from marketplace.models import (
+    APPLICATION_STATUS_LABELS,
     COLLATERAL_LABELS,
     PRODUCT_STATUS_LABELS,
     PRODUCT_TYPE_LABELS,
     REPAYMENT_LABELS,
+    ApplicationStatus,
     Collateral,
     ProductStatus,
     ProductType,
@@ -185,4 +187,68 @@ class CandidateSchema(StrictSchema):
 
 class CandidatePageSchema(StrictSchema):
     items = fields.List(fields.Nested(CandidateSchema))
+    meta = fields.Nested(PageMetaSchema)
+
+
+class ApplicationInSchema(StrictSchema):
+    product_no = text(32)
+    amount = Amount(required=True, positive=True, metadata={"description": "申请金额（元）"})
+    term_months = Int(required=True, validate=validate.Range(min=1, max=360, error="期限应为 1–360 个月。"))
+    purpose = text(500, metadata={"description": "借款用途"})
+
+
+class StepSchema(StrictSchema):
+    offered_amount = Amount(positive=True, metadata={"description": "approve：批准金额（元）"})
+    offered_rate = _rate(metadata={"description": "approve：批准年利率（%）"})
+    offered_term_months = Int(validate=validate.Range(min=1, max=360, error="期限应为 1–360 个月。"),
+                              metadata={"description": "approve：批准期限（月）"})
+    reason = text(500, required=False, metadata={"description": "reject（必填）、decline、withdraw：原因"})
+    disbursed_amount = Amount(positive=True, metadata={"description": "disburse：放款金额（元）"})
+    disbursed_on = Day(metadata={"description": "disburse：放款日期"})
+
+
+class ApplicationListArgs(PageArgs):
+    status = fields.String(load_default=None, validate=one_of(list(ApplicationStatus)))
+
+
+class ApplicationEventSchema(StrictSchema):
+    at = fields.DateTime()
+    actor = fields.String()
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String()
+    detail = fields.Dict()
+
+
+class ApplicationOutSchema(StrictSchema):
+    application_no = fields.String()
+    product = fields.Function(lambda a: {"product_no": a.product.product_no, "name": a.product.name})
+    institution = fields.Function(lambda a: {"name": a.product.institution.name,
+                                             "licence_no": a.product.institution.licence_no})
+    uscc = fields.Function(lambda a: a.enterprise.uscc)
+    enterprise_name = fields.Function(lambda a: a.enterprise.name)
+    amount = fields.Decimal(as_string=True)
+    term_months = fields.Integer()
+    purpose = fields.String()
+    status = fields.String()
+    status_label = fields.Function(lambda a: APPLICATION_STATUS_LABELS[a.status])
+    grade_at_application = fields.String(allow_none=True)
+    consent_id = fields.Function(lambda a: a.consent.consent_id)
+    offered_amount = fields.Decimal(as_string=True, allow_none=True)
+    offered_rate = fields.Decimal(as_string=True, allow_none=True)
+    offered_term_months = fields.Integer(allow_none=True)
+    reason = fields.String(allow_none=True)
+    disbursed_amount = fields.Decimal(as_string=True, allow_none=True)
+    disbursed_on = fields.Date(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    timeline = fields.List(fields.Nested(ApplicationEventSchema))
+
+
+class ApplicationSummarySchema(ApplicationOutSchema):
+    class Meta:
+        exclude = ("timeline",)
+
+
+class ApplicationPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(ApplicationSummarySchema))
     meta = fields.Nested(PageMetaSchema)
