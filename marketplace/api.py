@@ -16,7 +16,7 @@ from app.errors import Forbidden
 from app.extensions import db_session, settings, signing_keys
 from app.schemas_base import PageArgs
 from consent.api import cookie_csrf
-from marketplace import applications, schemas, services
+from marketplace import applications, offers, schemas, services
 
 blp = ApiBlueprint("marketplace", __name__, url_prefix="/api/v1", description="信易贷：金融产品与匹配")
 
@@ -155,3 +155,40 @@ class ApplicationStep(MethodView):
         app = applications.take_step(db_session(), require_user(), application_no, action, data,
                                      g.get("request_id"))
         return applications.with_timeline(db_session(), app)
+
+
+@blp.route("/offers")
+class Offers(MethodView):
+    @blp.arguments(schemas.OfferListArgs, location="query")
+    @blp.response(200, schemas.OfferPageSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """授信邀约：企业看收到的，金融机构看发出的（过期的自动标记为已过期）"""
+        page = offers.list_offers(db_session(), require_user(), args["status"], args["page"], args["per_page"])
+        return {"items": page.items, "meta": page.meta}
+
+    @blp.arguments(schemas.OfferInSchema)
+    @blp.response(201, schemas.OfferOutSchema)
+    def post(self, data: dict[str, Any]) -> Any:
+        """向允许主动授信的 AA 级及以上企业发出预授信邀约（金融机构工作人员；须满足所选产品的条件）"""
+        cookie_csrf()
+        return offers.send_offer(db_session(), require_user(Role.bank), data)
+
+
+@blp.route("/offers/<string:offer_no>")
+class OfferDetail(MethodView):
+    @blp.response(200, schemas.OfferOutSchema)
+    def get(self, offer_no: str) -> Any:
+        """一份授信邀约（受邀企业与发出机构可见）"""
+        return offers.get_offer(db_session(), require_user(), offer_no)
+
+
+@blp.route("/offers/<string:offer_no>/<string:action>")
+class OfferReply(MethodView):
+    @blp.arguments(schemas.OfferReplySchema)
+    @blp.response(200, schemas.OfferOutSchema)
+    def post(self, data: dict[str, Any], offer_no: str, action: str) -> Any:
+        """accept（企业：成为「已批准」的申请，并授权该机构查询）、decline（企业）、withdraw（机构）"""
+        cookie_csrf()
+        offer, _ = offers.respond(db_session(), signing_keys(), require_user(), offer_no, action, data.get("purpose"),
+                                  g.get("request_id"))
+        return offer

@@ -103,6 +103,16 @@ def apply(session: Session, signer: SigningKeys, user: User, product_no: str, am
         errors["product_no"] = [o.reason for o in outcomes if not o.ok]
     if errors:
         raise InvalidInput("不符合申请条件", errors=errors)
+    return create_application(session, signer, user, product, amount, term_months, purpose, facts.grade,
+                              request_id=request_id)
+
+
+def create_application(session: Session, signer: SigningKeys, user: User, product: Product, amount: Decimal,
+                       term_months: int, purpose: str, grade: str | None, *, offer: dict[str, Any] | None = None,
+                       offer_no: str | None = None, request_id: str | None = None) -> Application:
+    """Open an application (``submitted``; ``approved`` with the offer's terms when a firm
+    accepts a pre-approved offer), granting the bank its consent."""
+    assert user.enterprise_id is not None
     # One open application per firm and product (the firm's row is locked: two submissions
     # cannot both pass this check).
     from app.archive.models import Enterprise
@@ -117,12 +127,15 @@ def apply(session: Session, signer: SigningKeys, user: User, product_no: str, am
                             via="marketplace", request_id=request_id)
     app = Application(application_no="app_" + secrets.token_hex(6), product_id=product.id,
                       enterprise_id=user.enterprise_id, institution_id=product.institution_id, consent_pk=consent.id,
-                      amount=amount, term_months=term_months, purpose=purpose, status=S.submitted,
-                      grade_at_application=facts.grade, created_at=now, updated_at=now)
+                      amount=amount, term_months=term_months, purpose=purpose,
+                      status=S.approved if offer else S.submitted, grade_at_application=grade,
+                      created_at=now, updated_at=now, **(offer or {}))
     session.add(app)
     session.flush()
-    _event(session, app, f"user:{user.username}", None, {"consent_id": consent.consent_id, "amount": str(amount),
-                                                          "term_months": term_months}, request_id)
+    detail = {"consent_id": consent.consent_id, "amount": str(amount), "term_months": term_months}
+    if offer_no:
+        detail["offer_no"] = offer_no
+    _event(session, app, f"user:{user.username}", None, detail, request_id)
     return app
 
 

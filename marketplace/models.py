@@ -186,3 +186,41 @@ class ApplicationEvent(Base):
     from_status: Mapped[str | None] = mapped_column(sa.String(20))
     to_status: Mapped[str] = mapped_column(sa.String(20))
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class OfferStatus(enum.StrEnum):
+    sent = "sent"
+    accepted = "accepted"
+    declined = "declined"
+    withdrawn = "withdrawn"
+    expired = "expired"
+
+
+OFFER_STATUS_LABELS = {OfferStatus.sent: "待企业答复", OfferStatus.accepted: "企业已接受", OfferStatus.declined: "企业已谢绝",
+                       OfferStatus.withdrawn: "机构已撤回", OfferStatus.expired: "已过期"}
+
+
+class Offer(Base):
+    """A pre-approved credit offer (主动授信) a bank sends a discoverable AA+ firm."""
+
+    __tablename__ = "credit_offer"
+    __table_args__ = (sa.Index("ix_credit_offer_enterprise_status", "enterprise_id", "status"),)
+
+    id: Mapped[intpk]
+    offer_no: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("loan_product.id"))
+    institution_id: Mapped[int] = mapped_column(sa.ForeignKey("institution.id"), index=True)
+    enterprise_id: Mapped[int] = mapped_column(sa.ForeignKey("enterprise.id"))
+    credit_limit: Mapped[Decimal]
+    rate: Mapped[Decimal] = mapped_column(sa.Numeric(6, 3))
+    term_months: Mapped[int]
+    valid_until: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    status: Mapped[OfferStatus] = mapped_column(str_enum("offer_status", list(OfferStatus)))
+    grade_at_offer: Mapped[str] = mapped_column(sa.String(3))
+    application_id: Mapped[int | None] = mapped_column(sa.ForeignKey("loan_application.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    responded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    product: Mapped[Product] = relationship(lazy="joined")
+    enterprise: Mapped[Enterprise] = relationship()
+    application: Mapped[Application | None] = relationship()

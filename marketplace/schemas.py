@@ -15,11 +15,13 @@ from app.scoring.scorecard import GRADES
 from marketplace.models import (
     APPLICATION_STATUS_LABELS,
     COLLATERAL_LABELS,
+    OFFER_STATUS_LABELS,
     PRODUCT_STATUS_LABELS,
     PRODUCT_TYPE_LABELS,
     REPAYMENT_LABELS,
     ApplicationStatus,
     Collateral,
+    OfferStatus,
     ProductStatus,
     ProductType,
     Repayment,
@@ -251,4 +253,45 @@ class ApplicationSummarySchema(ApplicationOutSchema):
 
 class ApplicationPageSchema(StrictSchema):
     items = fields.List(fields.Nested(ApplicationSummarySchema))
+    meta = fields.Nested(PageMetaSchema)
+
+
+class OfferInSchema(StrictSchema):
+    product_no = text(32)
+    uscc = text(18)
+    credit_limit = Amount(required=True, positive=True, metadata={"description": "授信额度（元）"})
+    rate = _rate(required=True, metadata={"description": "年利率（%）"})
+    term_months = Int(required=True, validate=validate.Range(min=1, max=360, error="期限应为 1–360 个月。"))
+    valid_until = fields.AwareDateTime(required=True, metadata={"description": "邀约有效期（含时区）"})
+
+
+class OfferReplySchema(StrictSchema):
+    purpose = text(500, required=False, metadata={"description": "accept：借款用途"})
+
+
+class OfferListArgs(PageArgs):
+    status = fields.String(load_default=None, validate=one_of(list(OfferStatus)))
+
+
+class OfferOutSchema(StrictSchema):
+    offer_no = fields.String()
+    product = fields.Function(lambda o: {"product_no": o.product.product_no, "name": o.product.name})
+    institution = fields.Function(lambda o: {"name": o.product.institution.name,
+                                             "licence_no": o.product.institution.licence_no})
+    uscc = fields.Function(lambda o: o.enterprise.uscc)
+    enterprise_name = fields.Function(lambda o: o.enterprise.name)
+    credit_limit = fields.Decimal(as_string=True)
+    rate = fields.Decimal(as_string=True)
+    term_months = fields.Integer()
+    valid_until = fields.DateTime()
+    status = fields.String()
+    status_label = fields.Function(lambda o: OFFER_STATUS_LABELS[o.status])
+    grade_at_offer = fields.String()
+    application_no = fields.Function(lambda o: o.application.application_no if o.application else None)
+    created_at = fields.DateTime()
+    responded_at = fields.DateTime(allow_none=True)
+
+
+class OfferPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(OfferOutSchema))
     meta = fields.Nested(PageMetaSchema)
