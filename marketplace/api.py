@@ -16,7 +16,7 @@ from app.errors import Forbidden
 from app.extensions import db_session, settings, signing_keys
 from app.schemas_base import PageArgs
 from consent.api import cookie_csrf
-from marketplace import applications, offers, schemas, services
+from marketplace import applications, offers, schemas, services, stats
 
 blp = ApiBlueprint("marketplace", __name__, url_prefix="/api/v1", description="信易贷：金融产品与匹配")
 
@@ -192,3 +192,14 @@ class OfferReply(MethodView):
         offer, _ = offers.respond(db_session(), signing_keys(), require_user(), offer_no, action, data.get("purpose"),
                                   g.get("request_id"))
         return offer
+
+
+@blp.route("/marketplace/stats")
+class Stats(MethodView):
+    @blp.arguments(schemas.StatsArgs, location="query")
+    @blp.response(200, schemas.StatsSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """信易贷统计（公开）：申请数、批准数、放款金额、平均批准利率；合计及按机构（bank）、领域（segment）、
+        等级（grade）、月份（month）分组；from / to 为 YYYY-MM"""
+        out = stats.marketplace_stats(db_session(), args["by"], args["month_from"], args["month_to"])
+        return {**out, "month_from": out.pop("from"), "month_to": out.pop("to")}

@@ -295,3 +295,29 @@ class OfferOutSchema(StrictSchema):
 class OfferPageSchema(StrictSchema):
     items = fields.List(fields.Nested(OfferOutSchema))
     meta = fields.Nested(PageMetaSchema)
+
+
+class StatsArgs(StrictSchema):
+    by = fields.String(load_default=None, validate=one_of(("bank", "segment", "grade", "month")))
+    month_from = fields.String(load_default=None, data_key="from",
+                               validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="应为 YYYY-MM。"))
+    month_to = fields.String(load_default=None, data_key="to",
+                             validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="应为 YYYY-MM。"))
+
+
+class StatsRowSchema(StrictSchema):
+    key = fields.String()
+    label = fields.String()
+    applications = fields.Integer()
+    approvals = fields.Integer()
+    approval_rate = fields.Decimal(as_string=True, allow_none=True)
+    amount_granted = fields.String()
+    average_rate = fields.String(allow_none=True)
+
+
+class StatsSchema(StrictSchema):
+    by = fields.String(allow_none=True)
+    month_from = fields.String(allow_none=True, data_key="from")
+    month_to = fields.String(allow_none=True, data_key="to")
+    total = fields.Nested(StatsRowSchema)
+    groups = fields.List(fields.Nested(StatsRowSchema))
