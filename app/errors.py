@@ -126,7 +126,7 @@ def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
 
 def wants_html() -> bool:
     path = request.path
-    if path.startswith(("/api/", "/oauth/", "/.well-known/", "/healthz")):
+    if path.startswith(("/api/", "/oauth/", "/.well-known/", "/healthz")) or request.args.get("format") == "json":
         return False
     best = request.accept_mimetypes.best_match(["text/html", "application/json", PROBLEM_JSON])
     return best == "text/html"

@@ -136,3 +136,11 @@ def test_offline_verification_from_the_command_line(issued, client, tmp_path, ap
     junk = tmp_path / "junk.json"
     junk.write_text("not json")
     assert runner.invoke(main, ["verify", str(junk), "--jwks", str(keys)]).exit_code == 1
+
+
+def test_json_is_asked_for_with_format_even_when_the_client_accepts_anything(client):
+    resp = client.get("/verify/PC20261124AAAAAAAAAAAA?format=json", headers={"Accept": "*/*"})
+    assert resp.status_code == 404 and resp.mimetype == "application/problem+json"
+    assert resp.get_json()["code"] == "report_not_found"
+    page = client.get("/verify/PC20261124AAAAAAAAAAAA", headers={"Accept": "text/html,*/*"})
+    assert page.status_code == 404 and page.mimetype == "text/html"
