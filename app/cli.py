@@ -591,6 +591,13 @@ def seed(ctx: Context, firms: int, seed: int, as_of: str | None, password: str |
         demo_firm = session.scalar(sa.select(User).where(User.username == "firm"))
         demo_ent = (demo_firm.enterprise.name, demo_firm.enterprise.uscc) if demo_firm and demo_firm.enterprise \
             else None
+        from app.seed import BANKS
+        from marketplace.seed import seed_marketplace
+        from marketplace.services import rate_cap
+
+        market = seed_marketplace(session, load_signing_keys(ctx.settings), [b[1] for b in BANKS], seed,
+                                  demo_firm.enterprise_id if demo_firm else None,
+                                  rate_cap(ctx.settings.lpr_1y, ctx.settings.rate_cap_multiple))
     out.print(f"演示数据：企业 {report.firms_total} 家（本次新增 {report.firms_created}），"
               f"记录 {sum(report.records.values())} 条。")
     out.print(f"信用评价：新评价 {evaluation.evaluated} 家；等级分布 "
@@ -601,6 +608,10 @@ def seed(ctx: Context, firms: int, seed: int, as_of: str | None, password: str |
         out.print(f"  金融机构 {licence} 客户端：client_id={client_id} client_secret={secret} 回调={redirect}")
     if report.consents:
         out.print(f"  演示授权：{report.consents[0]}（已生效），{report.consents[1]}（待企业确认）")
+    if market.products:
+        out.print(f"信易贷演示：上架产品 {market.products} 个，允许主动授信的企业 {market.discoverable} 家；申请 "
+                  + "，".join(f"{k} {v}" for k, v in sorted(market.applications.items()))
+                  + "；授信邀约 " + "，".join(f"{k} {v}" for k, v in sorted(market.offers.items())))
     if demo_ent:
         out.print(f"演示企业（账号 firm）：{demo_ent[0]}，统一社会信用代码 {demo_ent[1]}")
     out.print("演示账号（用户名 / 密码）：")
