@@ -8,7 +8,14 @@ from click.testing import CliRunner
 
 from app.cli import main
 from app.db import Database
-from marketplace.models import Application, ApplicationStatus, MarketplaceProfile, Offer, Product, ProductStatus
+from marketplace.models import (
+    Application,
+    ApplicationStatus,
+    MarketplaceProfile,
+    Offer,
+    Product,
+    ProductStatus,
+)
 
 
 def test_the_demo_marketplace(fresh_databases, tmp_path, monkeypatch):
