@@ -10,9 +10,8 @@ from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint as ApiBlueprint
 
-from app.accounts.auth import require_user
+from app.accounts.auth import require_firm, require_user
 from app.accounts.models import Role, User
-from app.errors import Forbidden
 from app.extensions import db_session, settings, signing_keys
 from app.schemas_base import PageArgs
 from consent.api import cookie_csrf
@@ -78,9 +77,8 @@ class MyProducts(MethodView):
     @blp.response(200, schemas.MatchesSchema)
     def get(self) -> dict[str, Any]:
         """本企业可申请的产品（附符合的条件）与差一项即可申请的产品（附不满足的条件，如「要求 AA，当前 A」）"""
-        user = require_user(Role.firm)
-        if user.enterprise is None:
-            raise Forbidden("该账号未关联企业", code="no_enterprise")
+        user = require_firm()
+        assert user.enterprise is not None
         facts, matches, near = services.products_for_firm(db_session(), user.enterprise)
         return {"grade": facts.grade, "eligible": matches, "near_misses": near}
 

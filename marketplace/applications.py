@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Role, User
+from app.archive.models import Enterprise
 from app.audit import services as audit
 from app.db import Page, paginate, utcnow
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -30,7 +31,7 @@ from marketplace.models import (
     ProductStatus,
 )
 from marketplace.rules import assess, eligible
-from marketplace.services import facts_of
+from marketplace.services import facts_of, visible_to
 
 S = ApplicationStatus
 # What applying grants the bank (shown on the application screen before the firm submits).
@@ -115,8 +116,6 @@ def create_application(session: Session, signer: SigningKeys, user: User, produc
     assert user.enterprise_id is not None
     # One open application per firm and product (the firm's row is locked: two submissions
     # cannot both pass this check).
-    from app.archive.models import Enterprise
-
     session.execute(sa.select(Enterprise.id).where(Enterprise.id == user.enterprise_id).with_for_update())
     if session.scalar(sa.select(Application.id).where(Application.enterprise_id == user.enterprise_id,
                                                       Application.product_id == product.id,
@@ -140,13 +139,7 @@ def create_application(session: Session, signer: SigningKeys, user: User, produc
 
 
 def _visible(stmt: Any, user: User) -> Any:
-    if user.role == Role.firm and user.enterprise_id is not None:
-        return stmt.where(Application.enterprise_id == user.enterprise_id)
-    if user.role == Role.bank and user.institution_id is not None:
-        return stmt.where(Application.institution_id == user.institution_id)
-    if user.role == Role.operator:
-        return stmt
-    return stmt.where(sa.false())
+    return visible_to(stmt, user, Application.enterprise_id, Application.institution_id)
 
 
 def get_application(session: Session, user: User, application_no: str) -> Application:

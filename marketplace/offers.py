@@ -29,7 +29,7 @@ from marketplace.models import (
     ProductStatus,
 )
 from marketplace.rules import assess
-from marketplace.services import facts_of, is_discoverable
+from marketplace.services import facts_of, is_discoverable, visible_to
 
 OFFER_GRADES = ("AAA", "AA")  # the CEC opinion aims proactive credit at AA and above
 MAX_VALIDITY_DAYS = 90
@@ -85,13 +85,7 @@ def send_offer(session: Session, user: User, data: dict[str, Any]) -> Offer:
 
 
 def _visible(stmt: Any, user: User) -> Any:
-    if user.role == Role.firm and user.enterprise_id is not None:
-        return stmt.where(Offer.enterprise_id == user.enterprise_id)
-    if user.role == Role.bank and user.institution_id is not None:
-        return stmt.where(Offer.institution_id == user.institution_id)
-    if user.role == Role.operator:
-        return stmt
-    return stmt.where(sa.false())
+    return visible_to(stmt, user, Offer.enterprise_id, Offer.institution_id)
 
 
 def expire_due(session: Session, now: dt.datetime | None = None) -> int:

@@ -36,6 +36,17 @@ class ProductNotFound(NotFound):
     code = "product_not_found"
 
 
+def visible_to(stmt: Any, user: User, enterprise_col: Any, institution_col: Any) -> Any:
+    """Marketplace tenancy: a firm sees its own rows, a bank its institution's, operators all."""
+    if user.role == Role.firm and user.enterprise_id is not None:
+        return stmt.where(enterprise_col == user.enterprise_id)
+    if user.role == Role.bank and user.institution_id is not None:
+        return stmt.where(institution_col == user.institution_id)
+    if user.role == Role.operator:
+        return stmt
+    return stmt.where(sa.false())
+
+
 def _bank_of(user: User) -> int:
     if user.role != Role.bank or user.institution_id is None:
         raise Forbidden("只有金融机构的工作人员可以管理产品", code="not_a_bank_officer")

@@ -11,8 +11,8 @@ from flask import Response, g, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint as ApiBlueprint
 
-from app.accounts.auth import require_user
-from app.accounts.models import Role, User
+from app.accounts.auth import require_firm, require_user
+from app.accounts.models import Role
 from app.audit import services as audit
 from app.errors import Forbidden, InvalidInput
 from app.extensions import csrf, db_session, limiter, settings, signing_keys
@@ -88,13 +88,6 @@ def read_pulled(report_no: str, fmt: str) -> Report:
     return report
 
 
-def firm_user() -> User:
-    user = require_user(Role.firm)
-    if user.enterprise_id is None or user.enterprise is None:
-        raise Forbidden("该账号未关联企业", code="no_enterprise")
-    return user
-
-
 @blp.route("/reports/schema")
 class ReportSchemaView(MethodView):
     def get(self) -> Response:
@@ -151,7 +144,7 @@ class InstitutionReportPdf(MethodView):
 class MyNewReport(MethodView):
     def get(self) -> Response:
         """出具本企业的自主查询报告（企业；计入每年免费次数）：JSON，或按 Accept / ?format=pdf 返回 PDF"""
-        user = firm_user()
+        user = require_firm()
         as_pdf = wants_pdf()
         assert user.enterprise is not None
         report, left = services.issue_self_report(
@@ -171,7 +164,7 @@ class MyReports(MethodView):
     @blp.response(200, schemas.ReportPageSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """本企业已出具的自主查询报告，以及本年度剩余免费次数（企业）"""
-        user = firm_user()
+        user = require_firm()
         session = db_session()
         assert user.enterprise is not None
         page = services.list_reports(session, page=args["page"], per_page=args["per_page"],
@@ -184,7 +177,7 @@ class MyReports(MethodView):
 class MyReport(MethodView):
     def get(self, report_no: str) -> Response:
         """重新下载本企业已出具的自主查询报告（不计次数）"""
-        user = firm_user()
+        user = require_firm()
         assert user.enterprise_id is not None
         report = services.own_report(db_session(), report_no, user.enterprise_id)
         return pdf_response(report) if wants_pdf() else json_response(report)
@@ -194,7 +187,7 @@ class MyReport(MethodView):
 class MyReportPdf(MethodView):
     def get(self, report_no: str) -> Response:
         """重新下载本企业已出具的自主查询报告（PDF，不计次数）"""
-        user = firm_user()
+        user = require_firm()
         assert user.enterprise_id is not None
         return pdf_response(services.own_report(db_session(), report_no, user.enterprise_id))
 

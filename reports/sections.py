@@ -66,7 +66,7 @@ _RECORD_COLUMNS = (
 _FAR_PAST, _FAR_FUTURE = dt.date(1, 1, 1), dt.date(9999, 12, 31)
 
 
-def _iso(value: dt.date | dt.datetime | None) -> str | None:
+def iso(value: dt.date | dt.datetime | None) -> str | None:
     if value is None:
         return None
     if isinstance(value, dt.datetime):
@@ -114,7 +114,7 @@ def identity(ent: Enterprise) -> dict[str, Any]:
         "segment_label": SEGMENT_LABELS[ent.segment], "region_code": ent.region_code,
         "region": describe_region(ent.region_code),
         "registered_capital": str(ent.registered_capital) if ent.registered_capital is not None else None,
-        "founded_on": _iso(ent.founded_on), "status": str(ent.status), "legacy_uscc": ent.legacy_uscc,
+        "founded_on": iso(ent.founded_on), "status": str(ent.status), "legacy_uscc": ent.legacy_uscc,
     }
 
 
@@ -132,8 +132,8 @@ def evaluation(session: Session, ent: Enterprise) -> dict[str, Any] | None:
         "supervision_class": current.supervision_class,
         "supervision_label": SUPERVISION_LABELS.get(current.supervision_class, current.supervision_class),
         "scorecard_version": current.scorecard_version, "as_of": current.as_of.isoformat(),
-        "evaluated_at": _iso(current.evaluated_at),
-        "history": [{"as_of": r.as_of.isoformat(), "evaluated_at": _iso(r.evaluated_at), "grade": r.grade,
+        "evaluated_at": iso(current.evaluated_at),
+        "history": [{"as_of": r.as_of.isoformat(), "evaluated_at": iso(r.evaluated_at), "grade": r.grade,
                      "score": str(r.score), "scorecard_version": r.scorecard_version} for r in rows],
         "note": "信用等级为 PowerCredit 依据公开的评分卡计算的衍生产品，不构成授信建议。",
     }
@@ -190,7 +190,7 @@ def query_records(session: Session, ent: Enterprise, *, include_self: bool, sinc
     out = []
     for at, querier, kind, purpose, sections, resource in rows:
         own = kind == "self"
-        out.append({"at": _iso(at), "querier": ent.name if own else querier, "querier_type": kind,
+        out.append({"at": iso(at), "querier": ent.name if own else querier, "querier_type": kind,
                     "purpose": purpose,
                     "purpose_label": "本企业自主查询" if own else PURPOSE_LABELS.get(Purpose(purpose), purpose),
                     "sections": list(sections or ()), "resource": resource})

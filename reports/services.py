@@ -44,6 +44,7 @@ from reports.sections import (
     RECORD_SECTIONS,
     SECTION_ORDER,
     build_sections,
+    iso,
 )
 
 SCHEMA_VERSION = "1.0"
@@ -87,10 +88,6 @@ def canonical(doc: dict[str, Any]) -> bytes:
 
 def sha256_hex(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
-
-
-def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 # --- assembly --------------------------------------------------------------------------------
@@ -138,7 +135,7 @@ def assemble(session: Session, ent: Enterprise, kind: ReportKind, sections: set[
         "report_no": report_no,
         "kind": str(kind),
         "kind_label": KIND_LABELS[kind],
-        "issued_at": _iso(issued_at),
+        "issued_at": iso(issued_at),
         "subject": {"uscc": ent.uscc, "name": ent.name},
         "recipient": recipient.as_dict(),
         "consent": consent,
@@ -146,7 +143,7 @@ def assemble(session: Session, ent: Enterprise, kind: ReportKind, sections: set[
         "sections": body,
         "statement": {
             "as_of": as_of.isoformat(),
-            "data_updated_to": _iso(updated) if updated else None,
+            "data_updated_to": iso(updated) if updated else None,
             "data_range": {"from": data_from.isoformat() if data_from else None,
                            "to": data_to.isoformat() if data_to else None},
             "sources": meta["sources"],
@@ -207,7 +204,7 @@ def pull_report(session: Session, keys: SigningKeys, token: OAuthToken, uscc: st
                    issued_at=issued_at, recipient=recipient, data_from=consent.data_from, data_to=consent.data_to,
                    consent={"consent_id": consent.consent_id, "purpose": str(consent.purpose),
                             "purpose_label": PURPOSE_LABELS[consent.purpose],
-                            "valid_until": _iso(consent.valid_until),
+                            "valid_until": iso(consent.valid_until),
                             "data_life": {"unit": str(consent.data_life_unit), "value": consent.data_life_value}})
     report = freeze(session, keys, doc, ent, ReportKind.institution, issued_at, recipient,
                     institution_id=inst.id, consent_pk=consent.id, client_pk=token.client.id,
@@ -355,7 +352,7 @@ def public_verification(session: Session, keys: SigningKeys, report_no: str, dig
     return {
         "report_no": report.report_no,
         "issued": True,
-        "issued_at": _iso(report.issued_at),
+        "issued_at": iso(report.issued_at),
         "kind": str(report.kind),
         "kind_label": KIND_LABELS[report.kind],
         "recipient": report.recipient_name if institution else "受查询企业本身（自主查询）",

@@ -16,10 +16,9 @@ from flask import (
     url_for,
 )
 
-from app.accounts.auth import require_user
-from app.accounts.models import Role
+from app.accounts.auth import require_firm
 from app.audit.services import refuse_later
-from app.errors import DomainError, Forbidden
+from app.errors import DomainError
 from app.extensions import db_session, settings, signing_keys
 from reports import services
 
@@ -51,16 +50,10 @@ def verify(report_no: str) -> Any:
     return render_template("reports/verify.html", result=result, report_no=report_no, digest=digest, error=None)
 
 
-def _firm() -> Any:
-    user = require_user(Role.firm)
-    if user.enterprise is None:
-        raise Forbidden("该账号未关联企业", code="no_enterprise")
-    return user
-
-
 @bp.get("/me/reports")
 def my_reports() -> str:
-    user = _firm()
+    user = require_firm()
+    assert user.enterprise is not None
     session = db_session()
     page_no = int(request.args["page"]) if request.args.get("page", "").isdigit() else 1
     page = services.list_reports(session, page=max(1, page_no), per_page=20, enterprise_id=user.enterprise_id)
@@ -70,7 +63,8 @@ def my_reports() -> str:
 
 @bp.post("/me/reports")
 def issue_my_report() -> Any:
-    user = _firm()
+    user = require_firm()
+    assert user.enterprise is not None
     session = db_session()
     try:
         report, left = services.issue_self_report(session, signing_keys(), user.enterprise, user,

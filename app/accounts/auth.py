@@ -9,6 +9,7 @@ from flask_login import current_user
 from app.accounts.errors import SignInRequired
 from app.accounts.models import Role, User
 from app.accounts.services import load_user, require_role
+from app.errors import Forbidden
 from app.extensions import db_session, login_manager
 
 
@@ -24,4 +25,12 @@ def require_user(*roles: Role) -> User:
     user = cast(User, current_user._get_current_object())
     if roles:
         require_role(user, *roles)
+    return user
+
+
+def require_firm() -> User:
+    """The signed-in firm user, bound to its enterprise."""
+    user = require_user(Role.firm)
+    if user.enterprise_id is None or user.enterprise is None:
+        raise Forbidden("该账号未关联企业", code="no_enterprise")
     return user

@@ -126,7 +126,7 @@ def test_render_from_the_frozen_json_alone():
     doc = {
         "schema_version": "1.0", "report_no": "PC20261123ABCDEFGHJKLM", "kind": "institution",
         "kind_label": "授信机构版", "issued_at": "2026-11-23T08:00:00Z",
-        "subject": {"uscc": "91330106MA2XXXXX1X", "name": "示例电力有限公司"},
+        "subject": {"uscc": "91620102934141843Y", "name": "示例电力有限公司"},
         "recipient": {"type": "institution", "name": "示例银行", "licence_no": "B0001"}, "consent": None,
         "section_list": ["lists"], "sections": {"lists": []},
         "statement": {"as_of": "2026-11-23", "data_updated_to": None, "data_range": {"from": None, "to": None},
