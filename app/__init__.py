@@ -101,11 +101,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.web import bp as web_bp
     from consent.api import bp as oauth_bp
     from consent.web import bp as consent_web
+    from marketplace.web import bp as marketplace_web
     from reports.web import bp as reports_web
 
     app.register_blueprint(oauth_bp)
     app.register_blueprint(consent_web)
     app.register_blueprint(reports_web)
+    app.register_blueprint(marketplace_web)
     app.register_blueprint(accounts_web.bp)
     app.register_blueprint(web_bp)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,6 +41,47 @@ def cn_time(moment: dt.datetime | None) -> str:
     if moment is None:
         return "—"
     return moment.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+@bp.app_template_filter("yuan")
+def yuan(value: Any) -> str:
+    """An amount (Decimal, or a decimal string from JSON) as ``1,234,567.00`` (never via float)."""
+    amount = _decimal(value)
+    return "—" if amount is None else f"{amount:,.2f}"
+
+
+@bp.app_template_filter("percent")
+def percent(value: Any, places: int = 1) -> str:
+    """A ratio (0.256) as a percentage (25.6%)."""
+    ratio = _decimal(value)
+    return "—" if ratio is None else f"{ratio * 100:.{places}f}%"
+
+
+@bp.app_template_filter("wan")
+def wan(value: Any) -> float:
+    """An amount in 万元, for a chart's bar length (display only)."""
+    amount = _decimal(value)
+    return 0.0 if amount is None else float(amount / 10000)
+
+
+@bp.app_template_filter("zip")
+def zip_filter(left: Any, right: Any) -> list[tuple[Any, Any]]:
+    return list(zip(left, right, strict=False))
+
+
+@bp.app_template_filter("zip_labels")
+def zip_labels(values: Any, labels: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """Options for a select: (value, label) pairs."""
+    return [(str(v), (labels or {}).get(str(v), str(v))) for v in values]
 
 
 def _load_args(schema: Any) -> dict[str, Any]:

@@ -353,7 +353,7 @@ class DataFetch(MethodView):
         session = db_session()
         tok = bank_token()
         sections = set(data["sections"] or (tok.consent.scopes if tok.consent else []))
-        access = services.authorize_access(session, tok, data["uscc"], data["purpose"], sections,
+        access = services.authorize_access(session, services.Caller.of_token(tok), data["uscc"], data["purpose"], sections,
                                            resource="data:fetch", request_id=g.get("request_id"))
         consent = access.consent
         return {"consent_id": consent.consent_id, "query_id": access.log.id, "fetched_at": access.log.at,

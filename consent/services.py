@@ -609,44 +609,71 @@ class Access:
     audit: audit.Pending
 
 
-def authorize_access(session: Session, token: OAuthToken, uscc: str, purpose: str, sections: set[str], *,
-                     resource: str, request_id: str | None = None, user: User | None = None,
-                     audit_now: bool = True) -> Access:
+@dataclass(frozen=True)
+class Caller:
+    """Who reaches a firm's data through the gate: a bank's system (an OAuth token bound to
+    a consent) or a signed-in bank officer acting under one of its institution's consents
+    (reviewing a loan application).  ``sections`` is what the credential itself allows, on
+    top of the consent's scopes."""
+
+    consent: Consent | None
+    institution_id: int | None
+    sections: frozenset[str]
+    actor: str
+    client_pk: int | None = None
+    user_id: int | None = None
+
+    @classmethod
+    def of_token(cls, token: OAuthToken) -> Caller:
+        client = token.client
+        return cls(consent=token.consent, institution_id=client.institution_id,
+                   sections=frozenset(s.removeprefix(SECTION_SCOPE_PREFIX) for s in token.scope.split()
+                                      if s.startswith(SECTION_SCOPE_PREFIX)),
+                   actor=f"client:{client.client_id}", client_pk=client.id)
+
+    @classmethod
+    def of_officer(cls, user: User, consent: Consent) -> Caller:
+        if user.role != Role.bank or user.institution_id is None:
+            raise Forbidden("只有金融机构的工作人员可以查询", code="not_a_bank_officer")
+        return cls(consent=consent, institution_id=user.institution_id, sections=frozenset(consent.scopes),
+                   actor=f"user:{user.username}", user_id=user.id)
+
+
+def authorize_access(session: Session, caller: Caller, uscc: str, purpose: str, sections: set[str], *,
+                     resource: str, request_id: str | None = None, audit_now: bool = True) -> Access:
     """The one gate every institution access to a firm's data passes.
 
-    Checks that the token is bound to a consent; the consent is the token's bank's, for this
-    firm and this purpose, covers the sections, is active and within its window; then takes
-    one pull from the allowance with a single conditional UPDATE (concurrent pulls cannot
-    both take the last one) and writes the ``QueryLog`` entry in the same transaction.
-    Refusals are :class:`Refused` with a machine code and the audit event to record.  With
+    Checks that the caller acts under a consent (a token bound to one, or an officer's
+    chosen consent); the consent is the caller's bank's, for this firm and this purpose,
+    covers the sections, is active and within its window; then takes one pull from the
+    allowance with a single conditional UPDATE (concurrent pulls cannot both take the last
+    one) and writes the ``QueryLog`` entry in the same transaction.  Refusals are
+    :class:`Refused` with a machine code and the audit event to record.  With
     ``audit_now=False`` the granted access's audit event is left to the caller
     (``Access.audit``), to be written last: the audit chain's lock is then held only for the
     end of the transaction, not while a report is assembled."""
-    client = token.client
     now = utcnow()
 
     def refuse(code: str, detail: str, status: int = 403, headers: dict[str, str] | None = None,
                consent: Consent | None = None) -> Refused:
         return Refused(detail, code=code, status=status, headers=headers, audit=audit.Pending(
-            actor=f"client:{client.client_id}", action="gate.access", code=code,
+            actor=caller.actor, action="gate.access", code=code,
             subject_type="consent" if consent else "enterprise",
             subject_id=consent.consent_id if consent else uscc,
             detail={"uscc": uscc, "purpose": purpose, "sections": sorted(sections), "resource": resource},
             request_id=request_id))
 
-    consent = token.consent
+    consent = caller.consent
     if consent is None:
         raise refuse("consent_required", "访问令牌未绑定任何授权：请通过授权流程获取令牌")
-    if consent.institution_id != client.institution_id:
+    if consent.institution_id != caller.institution_id:
         raise refuse("consent_not_yours", "该授权不属于本机构", consent=consent)
     if consent.enterprise.uscc != uscc:
         raise refuse("consent_subject_mismatch", "该授权针对的是另一家企业", consent=consent)
     if purpose != str(consent.purpose):
         raise refuse("purpose_mismatch",
                      f"授权用途为「{PURPOSE_LABELS[consent.purpose]}」，不能用于其他用途", consent=consent)
-    token_sections = {s.removeprefix(SECTION_SCOPE_PREFIX) for s in token.scope.split()
-                      if s.startswith(SECTION_SCOPE_PREFIX)}
-    beyond = sections - (set(consent.scopes) & token_sections)
+    beyond = sections - (set(consent.scopes) & caller.sections)
     if beyond:
         raise refuse("scope_insufficient",
                      f"授权未包含以下部分：{'、'.join(REPORT_SECTIONS.get(s, s) for s in sorted(beyond))}",
@@ -689,11 +716,11 @@ def authorize_access(session: Session, token: OAuthToken, uscc: str, purpose: st
     for key, value in zip(("use_count", "last_used_at", "window_start", "window_count"), counted, strict=True):
         set_committed_value(consent, key, value)  # what the UPDATE wrote, without reading it back
     log = QueryLog(at=now, enterprise_id=consent.enterprise_id, institution_id=consent.institution_id,
-                   consent_pk=consent.id, client_pk=client.id, user_id=user.id if user else None,
+                   consent_pk=consent.id, client_pk=caller.client_pk, user_id=caller.user_id,
                    purpose=consent.purpose, sections=sorted(sections), resource=resource, request_id=request_id)
     session.add(log)
     session.flush()
-    event = audit.Pending(actor=f"client:{client.client_id}", action="gate.access", code=None, outcome="ok",
+    event = audit.Pending(actor=caller.actor, action="gate.access", code=None, outcome="ok",
                           subject_type="consent", subject_id=consent.consent_id, request_id=request_id,
                           detail={"uscc": uscc, "purpose": purpose, "sections": sorted(sections),
                                   "resource": resource, "query_log_id": log.id})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g
+from flask import Response, g, url_for
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint as ApiBlueprint
@@ -16,6 +16,8 @@ from app.extensions import db_session, settings, signing_keys
 from app.schemas_base import PageArgs
 from consent.api import cookie_csrf
 from marketplace import applications, offers, schemas, services, stats
+from reports.api import json_response
+from reports.schemas import ReportSummarySchema
 
 blp = ApiBlueprint("marketplace", __name__, url_prefix="/api/v1", description="信易贷：金融产品与匹配")
 
@@ -153,6 +155,29 @@ class ApplicationStep(MethodView):
         app = applications.take_step(db_session(), require_user(), application_no, action, data,
                                      g.get("request_id"))
         return applications.with_timeline(db_session(), app)
+
+
+@blp.route("/applications/<string:application_no>/report")
+class ApplicationReport(MethodView):
+    def post(self, application_no: str) -> Response:
+        """审查申请：以申请时企业授予的授权获取其信用报告（受理机构的信贷人员；经授权闸门计次并写入企业可见的查询记录；
+        申请已拒绝、放弃或撤回后不再提供）"""
+        cookie_csrf()
+        report = applications.pull_report_for(db_session(), signing_keys(), require_user(Role.bank), application_no,
+                                              g.get("request_id"))
+        resp = json_response(report, 201)
+        resp.headers["Location"] = url_for("reports.InstitutionReport", report_no=report.report_no)
+        return resp
+
+
+@blp.route("/applications/<string:application_no>/reports")
+class ApplicationReports(MethodView):
+    @blp.response(200, ReportSummarySchema(many=True))
+    def get(self, application_no: str) -> Any:
+        """以该申请的授权获取过的报告（受理机构）"""
+        user = require_user(Role.bank)
+        session = db_session()
+        return applications.reports_for(session, user, applications.get_application(session, user, application_no))
 
 
 @blp.route("/offers")

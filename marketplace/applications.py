@@ -21,7 +21,7 @@ from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.schemas_base import today_cn
 from app.signing import SigningKeys
 from consent.models import FetchType, PeriodUnit, Purpose
-from consent.services import Terms, grant_consent
+from consent.services import Caller, Terms, grant_consent
 from marketplace.models import (
     APPLICATION_STATUS_LABELS,
     Application,
@@ -32,6 +32,8 @@ from marketplace.models import (
 )
 from marketplace.rules import assess, eligible
 from marketplace.services import facts_of, visible_to
+from reports.models import Report
+from reports.services import pull_report
 
 S = ApplicationStatus
 # What applying grants the bank (shown on the application screen before the firm submits).
@@ -242,3 +244,31 @@ class WithTimeline:
 
 def with_timeline(session: Session, app: Application) -> WithTimeline:
     return WithTimeline(app, timeline(session, app))
+
+
+CLOSED = (S.rejected, S.declined, S.withdrawn)
+
+
+def pull_report_for(session: Session, signer: SigningKeys, user: User, application_no: str,
+                    request_id: str | None = None) -> Report:
+    """The bank reviews an application with a report pulled under the consent applying
+    granted: an officer of that bank, through the same consent gate as its systems (counted
+    against the consent, written to the query log the firm sees).  Once the application is
+    closed (rejected, declined, withdrawn) its purpose is spent and nothing more is pulled."""
+    app = get_application(session, user, application_no)
+    if user.role != Role.bank:
+        raise Forbidden("只有受理申请的金融机构可以查询报告", code="wrong_party")
+    if app.status in CLOSED:
+        raise Conflict(f"申请已{APPLICATION_STATUS_LABELS[app.status]}，不再查询报告", code="application_closed")
+    return pull_report(session, signer, Caller.of_officer(user, app.consent), app.enterprise.uscc,
+                       str(app.consent.purpose), None, request_id=request_id)
+
+
+def reports_for(session: Session, user: User, app: Application) -> list[Report]:
+    """The reports the bank pulled under this application's consent, newest first (the
+    bank's own; nobody else sees them here)."""
+    if user.role != Role.bank or user.institution_id != app.institution_id:
+        return []
+    return list(session.scalars(sa.select(Report).where(Report.consent_pk == app.consent_pk,
+                                                        Report.institution_id == app.institution_id)
+                                .order_by(Report.issued_at.desc(), Report.id.desc())))

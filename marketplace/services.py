@@ -95,7 +95,8 @@ def get_product(session: Session, product_no: str, user: User | None = None) -> 
     return product
 
 
-def _own_product(session: Session, user: User, product_no: str) -> Product:
+def own_product(session: Session, user: User, product_no: str) -> Product:
+    """A product of the officer's own bank (in any state); another bank's is refused."""
     institution_id = _bank_of(user)
     product = get_product(session, product_no, user)
     if product.institution_id != institution_id:
@@ -104,7 +105,7 @@ def _own_product(session: Session, user: User, product_no: str) -> Product:
 
 
 def update_product(session: Session, user: User, product_no: str, data: dict[str, Any], cap: Decimal) -> Product:
-    product = _own_product(session, user, product_no)
+    product = own_product(session, user, product_no)
     if product.status == ProductStatus.closed:
         raise Conflict("已下架的产品不能修改", code="product_closed")
     merged = {k: getattr(product, k) for pair in RANGES for k in pair[:2]} | data
@@ -121,7 +122,7 @@ def update_product(session: Session, user: User, product_no: str, data: dict[str
 
 
 def change_status(session: Session, user: User, product_no: str, status: str) -> Product:
-    product = _own_product(session, user, product_no)
+    product = own_product(session, user, product_no)
     target = ProductStatus(status)
     if target not in PRODUCT_TRANSITIONS[product.status]:
         raise Conflict(f"产品当前为「{PRODUCT_STATUS_LABELS[product.status]}」，不能改为「{PRODUCT_STATUS_LABELS[target]}」",
@@ -228,6 +229,18 @@ class Match:
     failed: list[Outcome] = field(default_factory=list)
 
 
+def _match(product: Product, facts: FirmFacts, today: dt.date) -> Match:
+    outcomes = assess(product, facts, today)
+    terms = (product.grade_terms or {}).get(facts.grade) if facts.grade else None
+    return Match(product, outcomes, terms, [o for o in outcomes if not o.ok])
+
+
+def assess_for_firm(session: Session, ent: Enterprise, product: Product) -> tuple[FirmFacts, Match]:
+    """One product against one firm: each condition met or failed, and the firm's terms."""
+    facts = firm_facts(session, ent)
+    return facts, _match(product, facts, today_cn())
+
+
 def products_for_firm(session: Session, ent: Enterprise, near_miss_rules: int = 1) -> tuple[FirmFacts, list[Match],
                                                                                          list[Match]]:
     """The live products a firm is eligible for (with why), and the near misses: products
@@ -241,10 +254,8 @@ def products_for_firm(session: Session, ent: Enterprise, near_miss_rules: int = 
     ).all()
     matches, near = [], []
     for product in products:
-        outcomes = assess(product, facts, today)
-        terms = (product.grade_terms or {}).get(facts.grade) if facts.grade else None
-        match = Match(product, outcomes, terms, [o for o in outcomes if not o.ok])
-        if eligible(outcomes):
+        match = _match(product, facts, today)
+        if not match.failed:
             matches.append(match)
         elif len(match.failed) <= near_miss_rules:
             near.append(match)
@@ -267,6 +278,15 @@ def set_discoverable(session: Session, user: User, discoverable: bool) -> Market
     return profile
 
 
+def discoverable_firm(session: Session, uscc: str) -> FirmFacts | None:
+    """A firm a bank may address (it opted in), with its facts; any other is ``None`` — a
+    firm that did not opt in is not disclosed."""
+    ent_id = session.scalar(sa.select(Enterprise.id).join(
+        MarketplaceProfile, sa.and_(MarketplaceProfile.enterprise_id == Enterprise.id,
+                                    MarketplaceProfile.discoverable.is_(True))).where(Enterprise.uscc == uscc))
+    return facts_of(session, [ent_id])[ent_id] if ent_id is not None else None
+
+
 def is_discoverable(session: Session, enterprise_id: int) -> bool:
     return bool(session.scalar(sa.select(MarketplaceProfile.discoverable)
                                .where(MarketplaceProfile.enterprise_id == enterprise_id)))
@@ -283,7 +303,7 @@ def firms_for_product(session: Session, user: User, product_no: str, page: int, 
     first, then highest score — checked with the same rules as a firm's own matches.  Only
     firms that opted in appear; the grade, segment and province conditions narrow the
     candidates in SQL first."""
-    product = _own_product(session, user, product_no)
+    product = own_product(session, user, product_no)
     today = today_cn()
     stmt = (
         sa.select(Enterprise.id)

@@ -21,6 +21,7 @@ from marketplace.models import Application
 
 CN = ZoneInfo("Asia/Shanghai")
 DIMENSIONS = ("bank", "segment", "grade", "month")
+DIMENSION_LABELS = {"bank": "金融机构", "segment": "所属领域", "grade": "信用等级", "month": "申请月份"}
 
 
 def _bucket() -> dict[str, Any]:

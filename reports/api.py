@@ -13,11 +13,11 @@ from flask_smorest import Blueprint as ApiBlueprint
 
 from app.accounts.auth import require_firm, require_user
 from app.accounts.models import Role
-from app.audit import services as audit
 from app.errors import Forbidden, InvalidInput
 from app.extensions import csrf, db_session, limiter, settings, signing_keys
 from consent.api import bank_limit, bank_token, client_rate_key
 from consent.server import issuer
+from consent.services import Caller
 from reports import schemas, services
 from reports.models import Report
 from reports.pdf import cached_pdf, render_pdf
@@ -80,12 +80,8 @@ def reader_institution() -> tuple[int, str]:
 
 def read_pulled(report_no: str, fmt: str) -> Report:
     """A pulled report read again by its bank: allowed only to that bank, and audited."""
-    session = db_session()
     institution_id, actor = reader_institution()
-    report = services.institution_report(session, report_no, institution_id)
-    audit.record(session, actor, "report.read", subject_type="report", subject_id=report.report_no,
-                 request_id=g.get("request_id"), detail={"format": fmt})
-    return report
+    return services.read_pulled(db_session(), report_no, institution_id, actor, fmt, g.get("request_id"))
 
 
 @blp.route("/reports/schema")
@@ -112,7 +108,7 @@ class Reports(MethodView):
     def post(self, data: dict[str, Any]) -> Response:
         """获取企业信用报告（金融机构，绑定授权的令牌）：经授权闸门检查、计次、写入查询记录，出具并签名（授信机构版）"""
         session = db_session()
-        report = services.pull_report(session, signing_keys(), bank_token(), data["uscc"], data["purpose"],
+        report = services.pull_report(session, signing_keys(), Caller.of_token(bank_token()), data["uscc"], data["purpose"],
                                       set(data["sections"]) if data["sections"] else None,
                                       request_id=g.get("request_id"))
         resp = json_response(report, 201)

@@ -34,11 +34,9 @@ from app.signing import SignatureInvalid, SigningKeys, verify_jws
 from consent.models import (
     PURPOSE_LABELS,
     REPORT_SECTIONS,
-    SECTION_SCOPE_PREFIX,
     Consent,
-    OAuthToken,
 )
-from consent.services import add_period, authorize_access
+from consent.services import Caller, add_period, authorize_access
 from reports.models import KIND_LABELS, Report, ReportKind
 from reports.sections import (
     RECORD_SECTIONS,
@@ -176,6 +174,11 @@ def freeze(session: Session, keys: SigningKeys, doc: dict[str, Any], ent: Enterp
     return report
 
 
+def document(report: Report) -> dict[str, Any]:
+    """The frozen report as data (for the pages that show it)."""
+    return dict(json.loads(report.body))
+
+
 def envelope_json(report: Report, verify_url: str) -> str:
     """The report file as served and downloaded: the frozen JSON embedded byte for byte."""
     meta = json.dumps({"digest": report.digest, "digest_alg": "SHA-256", "signature": report.signature,
@@ -183,18 +186,17 @@ def envelope_json(report: Report, verify_url: str) -> str:
     return f'{{"report":{report.body},{meta[1:]}'
 
 
-def pull_report(session: Session, keys: SigningKeys, token: OAuthToken, uscc: str, purpose: str,
+def pull_report(session: Session, keys: SigningKeys, caller: Caller, uscc: str, purpose: str,
                 sections: set[str] | None, *, request_id: str | None = None) -> Report:
-    """A bank's pull: through the consent gate (which counts it and writes the query log),
-    then assembled from the consent's scopes (or the requested subset) and issued."""
+    """A bank's pull (its system's consent-bound token, or an officer under one of its
+    consents): through the consent gate (which counts it and writes the query log), then
+    assembled from the consent's scopes allowed to the caller (or the requested subset) and
+    issued."""
     issued_at = utcnow()
     report_no = new_report_no(issued_at)
-    consent = token.consent
-    if sections is None and consent is not None:
-        granted = {s.removeprefix(SECTION_SCOPE_PREFIX) for s in token.scope.split()
-                   if s.startswith(SECTION_SCOPE_PREFIX)}
-        sections = set(consent.scopes) & granted
-    access = authorize_access(session, token, uscc, purpose, sections or set(), resource=f"report:{report_no}",
+    if sections is None and caller.consent is not None:
+        sections = set(caller.consent.scopes) & caller.sections
+    access = authorize_access(session, caller, uscc, purpose, sections or set(), resource=f"report:{report_no}",
                               request_id=request_id, audit_now=False)
     consent = access.consent
     ent = consent.enterprise
@@ -207,8 +209,8 @@ def pull_report(session: Session, keys: SigningKeys, token: OAuthToken, uscc: st
                             "valid_until": iso(consent.valid_until),
                             "data_life": {"unit": str(consent.data_life_unit), "value": consent.data_life_value}})
     report = freeze(session, keys, doc, ent, ReportKind.institution, issued_at, recipient,
-                    institution_id=inst.id, consent_pk=consent.id, client_pk=token.client.id,
-                    query_log_id=access.log.id, purpose=str(consent.purpose))
+                    institution_id=inst.id, consent_pk=consent.id, client_pk=caller.client_pk,
+                    user_id=caller.user_id, query_log_id=access.log.id, purpose=str(consent.purpose))
     access.audit.detail["report_no"] = report.report_no
     audit.write(session, access.audit)
     return report
@@ -286,6 +288,16 @@ def institution_report(session: Session, report_no: str, institution_id: int, no
         ends = add_period(report.issued_at, consent.data_life_unit, consent.data_life_value)
         if (now or utcnow()) >= ends:
             raise ReportExpired(f"报告已超过授权约定的数据保存期限（至 {ends.astimezone(CN):%Y-%m-%d %H:%M}），不再提供")
+    return report
+
+
+def read_pulled(session: Session, report_no: str, institution_id: int, actor: str, fmt: str,
+                request_id: str | None = None) -> Report:
+    """A pulled report read again by its bank (JSON, PDF or the page): allowed only to that
+    bank, and audited as ``report.read``."""
+    report = institution_report(session, report_no, institution_id)
+    audit.record(session, actor, "report.read", subject_type="report", subject_id=report.report_no,
+                 request_id=request_id, detail={"format": fmt})
     return report
 
 

@@ -3,7 +3,9 @@ firm's own reports (issue a self-report, download JSON or PDF, the yearly allowa
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -21,8 +23,28 @@ from app.audit.services import refuse_later
 from app.errors import DomainError
 from app.extensions import db_session, settings, signing_keys
 from reports import services
+from reports.describe import POLARITY_LABELS, describe
 
 bp = Blueprint("reports_web", __name__)
+CN = ZoneInfo("Asia/Shanghai")
+
+
+@bp.app_template_filter("iso_cn")
+def iso_cn(value: str | None) -> str:
+    """An ISO timestamp from a report document shown in Beijing time."""
+    if not value:
+        return "—"
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(CN).strftime("%Y-%m-%d %H:%M")
+
+
+@bp.app_template_filter("describe_record")
+def describe_record(record: dict[str, Any]) -> str:
+    return describe(record)
+
+
+@bp.app_context_processor
+def _labels() -> dict[str, Any]:
+    return {"POLARITY_LABELS": POLARITY_LABELS}
 
 
 def _wants_json() -> bool:
