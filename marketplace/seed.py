@@ -114,13 +114,15 @@ def seed_marketplace(session: Session, signer: SigningKeys, bank_licences: list[
     plan = ["submitted", "under_review", "approved", "rejected", "accepted", "declined", "disbursed", "withdrawn"]
     ordered = sorted(discoverable, key=lambda e: (e.id != demo_firm_id, e.id))
     k = 0
+    per_bank: dict[int, int] = {}  # each bank's applications walk the states in turn: every bank has each
     for ent in ordered:
         user = _firm_user(session, ent)
         _, matches, _ = services.products_for_firm(session, ent)
         for match in matches[:2]:
             product = match.product
             officer = next(o for p, o in products if p.id == product.id)
-            target = plan[k % len(plan)]
+            target = plan[per_bank.get(product.institution_id, 0) % len(plan)]
+            per_bank[product.institution_id] = per_bank.get(product.institution_id, 0) + 1
             k += 1
             amount = (product.amount_min + (product.amount_max - product.amount_min) * Decimal(rng.randint(5, 40)) / 100
                       ).quantize(Decimal("1000"))
