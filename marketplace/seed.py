@@ -119,7 +119,7 @@ def seed_marketplace(session: Session, signer: SigningKeys, bank_licences: list[
         user = _firm_user(session, ent)
         _, matches, _ = services.products_for_firm(session, ent)
         for match in matches[:2]:
-            product = match.product
+            product = session.get_one(Product, match.product.id)
             officer = next(o for p, o in products if p.id == product.id)
             target = plan[per_bank.get(product.institution_id, 0) % len(plan)]
             per_bank[product.institution_id] = per_bank.get(product.institution_id, 0) + 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +28,16 @@ from marketplace.models import (
     Product,
     ProductStatus,
 )
-from marketplace.rules import FirmFacts, Outcome, assess, eligible
+from marketplace.rules import (
+    EXTRA_FACTS,
+    FirmFacts,
+    Outcome,
+    Rule,
+    applicable,
+    assess,
+    facts_needed,
+    failures,
+)
 from marketplace.schemas import RANGES, range_errors
 
 
@@ -182,55 +191,151 @@ def list_products(session: Session, args: dict[str, Any], user: User | None = No
 
 # --- matching --------------------------------------------------------------------------------
 
-def facts_of(session: Session, enterprise_ids: list[int], today: dt.date | None = None) -> dict[int, FirmFacts]:
-    """Eligibility facts of many firms with a fixed number of queries (no N+1): the same
-    loader serves a firm's own matches and a bank's list of eligible firms."""
-    today = today or today_cn()
+ALL_FACTS = EXTRA_FACTS
+
+
+def facts_query(today: dt.date, needed: frozenset[str] = ALL_FACTS) -> sa.Select[Any]:
+    """One SELECT of every firm's eligibility facts (registration, current grade and score,
+    and of the others only those ``needed``: the latest live tax grade, a live 失信被执行人
+    record, institution queries in the last three months) — each firm one row, the extras as
+    correlated subqueries on indexed columns, so a bank's list of tens of thousands of firms
+    is one statement and no IN lists."""
+    live = sa.and_(CreditRecord.enterprise_id == Enterprise.id, CreditRecord.status.in_(list(LIVE_STATUSES)),
+                   sa.or_(CreditRecord.expires_on.is_(None), CreditRecord.expires_on > today))
+    tax = (sa.select(CreditRecord.payload["grade"].as_string()).where(live, CreditRecord.category == Category.tax)
+           .order_by(CreditRecord.occurred_on.desc(), CreditRecord.id.desc()).limit(1).scalar_subquery()
+           if "tax_grade" in needed else sa.null())
+    dishonest = (sa.exists().where(live, CreditRecord.category == Category.judicial,
+                                   CreditRecord.payload["dishonest_conduct"].as_string().is_not(None))
+                 if "dishonest" in needed else sa.false())
+    queries = (sa.select(sa.func.count()).select_from(QueryLog)
+               .where(QueryLog.enterprise_id == Enterprise.id, QueryLog.at >= utcnow() - dt.timedelta(days=91))
+               .scalar_subquery() if "queries_3m" in needed else sa.literal(0))
+    return (
+        # Enum and date columns read raw (strings, parsed below with the C parser): tens of
+        # thousands of rows through SQLAlchemy's per-value processors cost a tenth of a second.
+        sa.select(Enterprise.id, Enterprise.uscc, Enterprise.name, sa.type_coerce(Enterprise.segment, sa.String()),
+                  Enterprise.province_code, sa.type_coerce(Enterprise.founded_on, sa.String()),
+                  sa.type_coerce(Evaluation.grade, sa.String()), Evaluation.score, tax, dishonest, queries)
+        .outerjoin(Evaluation, sa.and_(Evaluation.enterprise_id == Enterprise.id, Evaluation.current.is_(True)))
+    )
+
+
+def load_facts(session: Session, stmt: sa.Select[Any]) -> list[FirmFacts]:
+    """The rows of a :func:`facts_query` (narrowed by the caller) as facts (Core rows: no
+    ORM objects)."""
+    day = dt.date.fromisoformat
+    return [FirmFacts(ent_id, uscc, name, segment, province,
+                      day(founded) if founded.__class__ is str else founded,  # text from SQLite, a date from psycopg
+                      grade, score, tax, bool(dishonest), int(queries or 0))
+            for ent_id, uscc, name, segment, province, founded, grade, score, tax, dishonest, queries
+            in session.connection().execute(stmt)]
+
+
+def facts_of(session: Session, enterprise_ids: list[int], today: dt.date | None = None,
+             needed: frozenset[str] = ALL_FACTS) -> dict[int, FirmFacts]:
+    """Eligibility facts of the given firms in one statement (no N+1)."""
     if not enterprise_ids:
         return {}
-    firms = session.execute(
-        sa.select(Enterprise.id, Enterprise.uscc, Enterprise.name, sa.type_coerce(Enterprise.segment, sa.String()),
-                  Enterprise.province_code, Enterprise.founded_on, Evaluation.grade, Evaluation.score)
-        .outerjoin(Evaluation, sa.and_(Evaluation.enterprise_id == Enterprise.id, Evaluation.current.is_(True)))
-        .where(Enterprise.id.in_(enterprise_ids))
-    ).all()
-    live = sa.and_(CreditRecord.enterprise_id.in_(enterprise_ids), CreditRecord.status.in_(list(LIVE_STATUSES)),
-                   sa.or_(CreditRecord.expires_on.is_(None), CreditRecord.expires_on > today))
-    tax: dict[int, str | None] = {}
-    for ent_id, payload in session.execute(
-            sa.select(CreditRecord.enterprise_id, CreditRecord.payload).where(live, CreditRecord.category == Category.tax)
-            .order_by(CreditRecord.enterprise_id, CreditRecord.occurred_on)):
-        tax[ent_id] = (payload or {}).get("grade")  # ordered by date: the latest wins
-    dishonest = {ent_id for ent_id, payload in session.execute(
-        sa.select(CreditRecord.enterprise_id, CreditRecord.payload).where(live, CreditRecord.category == Category.judicial))
-        if (payload or {}).get("dishonest_conduct")}
-    since = utcnow() - dt.timedelta(days=91)
-    queries = {row[0]: row[1] for row in session.execute(
-        sa.select(QueryLog.enterprise_id, sa.func.count()).where(QueryLog.enterprise_id.in_(enterprise_ids),
-                                                                 QueryLog.at >= since)
-        .group_by(QueryLog.enterprise_id))}
-    return {
-        ent_id: FirmFacts(enterprise_id=ent_id, uscc=uscc, name=name, segment=segment, province_code=province,
-                          founded_on=founded, grade=grade, score=score, tax_grade=tax.get(ent_id),
-                          dishonest=ent_id in dishonest, queries_3m=int(queries.get(ent_id, 0)))
-        for ent_id, uscc, name, segment, province, founded, grade, score in firms
-    }
+    stmt = facts_query(today or today_cn(), needed).where(Enterprise.id.in_(enterprise_ids))
+    return {f.enterprise_id: f for f in load_facts(session, stmt)}
 
 
 def firm_facts(session: Session, ent: Enterprise, today: dt.date | None = None) -> FirmFacts:
     return facts_of(session, [ent.id], today)[ent.id]
 
 
+@dataclass(frozen=True)
+class InstitutionRef:
+    name: str
+    licence_no: str
+
+
+@dataclass(frozen=True)
+class ProductView:
+    """A live product as matching reads and shows it: the same attributes as
+    :class:`Product` (``ProductOutSchema`` serialises either), loaded in one Core query —
+    hundreds of products per request without building ORM objects."""
+
+    id: int
+    product_no: str
+    institution_id: int
+    name: str
+    type: str
+    description: str | None
+    min_grade: str
+    amount_min: Decimal
+    amount_max: Decimal
+    rate_min: Decimal
+    rate_max: Decimal
+    term_min: int
+    term_max: int
+    repayment_methods: list[str]
+    segments: list[str]
+    provinces: list[str]
+    min_years_in_business: int
+    requirements: dict[str, Any]
+    collateral: str
+    grade_terms: dict[str, Any]
+    deadline: dt.date | None
+    status: str
+    published_at: dt.datetime | None
+    updated_at: dt.datetime
+    institution: InstitutionRef
+
+
+_VIEW_COLUMNS = tuple(f.name for f in fields(ProductView) if f.name != "institution")
+
+
+def product_view(product: Product) -> ProductView:
+    return ProductView(**{c: getattr(product, c) for c in _VIEW_COLUMNS},
+                       institution=InstitutionRef(product.institution.name, product.institution.licence_no))
+
+
+_products = Product.__table__.c
+_LIVE_PRODUCTS = (  # built once: Core rows, no ORM loading per product
+    sa.select(*(_products[c] for c in _VIEW_COLUMNS), Institution.__table__.c.name, Institution.__table__.c.licence_no)
+    .join(Institution.__table__, Institution.__table__.c.id == _products.institution_id)
+    .where(_products.status == ProductStatus.live)
+    .order_by(_products.rate_min, _products.id)
+)
+
+
+# The live catalogue, per database: hundreds of products are read on every firm's page, and
+# they change rarely.  Every product change sets ``updated_at`` (edits through the ORM,
+# status changes by compare-and-set), so the product count and the latest ``updated_at``
+# say whether what is held is still what is stored: one small query per request instead of
+# loading and converting every product.
+_STAMP = sa.select(sa.func.count(), sa.func.max(sa.type_coerce(_products.updated_at, sa.String())))
+_catalogues: dict[str, tuple[tuple[Any, ...], list[tuple[ProductView, tuple[Rule, ...]]]]] = {}
+
+
+def live_catalogue(session: Session, today: dt.date | None = None) -> list[tuple[ProductView, tuple[Rule, ...]]]:
+    """Every live product open for applications (cheapest first), with the rules it uses."""
+    today = today or today_cn()
+    conn = session.connection()
+    key = conn.engine.url.render_as_string(hide_password=True)
+    stamp = tuple(conn.execute(_STAMP).one())
+    held = _catalogues.get(key)
+    if held is None or held[0] != stamp:
+        n = len(_VIEW_COLUMNS)
+        views = [ProductView(**dict(zip(_VIEW_COLUMNS, row[:n], strict=True)),
+                             institution=InstitutionRef(row[n], row[n + 1])) for row in conn.execute(_LIVE_PRODUCTS)]
+        held = _catalogues[key] = (stamp, [(view, applicable(view)) for view in views])
+    return [(view, rules) for view, rules in held[1] if view.deadline is None or view.deadline >= today]
+
+
 @dataclass
 class Match:
-    product: Product
+    product: Product | ProductView
     outcomes: list[Outcome]
     my_terms: dict[str, Any] | None = None
     failed: list[Outcome] = field(default_factory=list)
 
 
-def _match(product: Product, facts: FirmFacts, today: dt.date) -> Match:
-    outcomes = assess(product, facts, today)
+def _match(product: Product | ProductView, facts: FirmFacts, today: dt.date,
+           rules: tuple[Rule, ...] | None = None) -> Match:
+    outcomes = assess(product, facts, today, rules)
     terms = (product.grade_terms or {}).get(facts.grade) if facts.grade else None
     return Match(product, outcomes, terms, [o for o in outcomes if not o.ok])
 
@@ -244,21 +349,16 @@ def assess_for_firm(session: Session, ent: Enterprise, product: Product) -> tupl
 def products_for_firm(session: Session, ent: Enterprise, near_miss_rules: int = 1) -> tuple[FirmFacts, list[Match],
                                                                                          list[Match]]:
     """The live products a firm is eligible for (with why), and the near misses: products
-    failing at most ``near_miss_rules`` rules (with the rule they fail)."""
+    failing at most ``near_miss_rules`` rules (with the rule they fail).  Every product is
+    tested; only those shown get their reasons worded."""
     facts = firm_facts(session, ent)
     today = today_cn()
-    products = session.scalars(
-        sa.select(Product).where(Product.status == ProductStatus.live,
-                                 sa.or_(Product.deadline.is_(None), Product.deadline >= today))
-        .order_by(Product.rate_min, Product.id)
-    ).all()
-    matches, near = [], []
-    for product in products:
-        match = _match(product, facts, today)
-        if not match.failed:
-            matches.append(match)
-        elif len(match.failed) <= near_miss_rules:
-            near.append(match)
+    matches: list[Match] = []
+    near: list[Match] = []
+    for product, rules in live_catalogue(session, today):
+        failed = failures(product, rules, facts, today, near_miss_rules)
+        if failed <= near_miss_rules:
+            (near if failed else matches).append(_match(product, facts, today, rules))
     return facts, matches, near
 
 
@@ -302,27 +402,27 @@ def firms_for_product(session: Session, user: User, product_no: str, page: int, 
     """主动授信: the discoverable firms eligible for one of the bank's products, best grade
     first, then highest score — checked with the same rules as a firm's own matches.  Only
     firms that opted in appear; the grade, segment and province conditions narrow the
-    candidates in SQL first."""
+    candidates in SQL, only the facts the product's rules use are read (for all candidates
+    at once, by the candidate query), and only the page shown gets its reasons worded."""
     product = own_product(session, user, product_no)
+    view = product_view(product)  # plain attributes: the rules read them for every candidate
+    rules = applicable(view)
     today = today_cn()
     stmt = (
-        sa.select(Enterprise.id)
+        facts_query(today, facts_needed(rules))
         .join(MarketplaceProfile, sa.and_(MarketplaceProfile.enterprise_id == Enterprise.id,
                                           MarketplaceProfile.discoverable.is_(True)))
-        .join(Evaluation, sa.and_(Evaluation.enterprise_id == Enterprise.id, Evaluation.current.is_(True)))
         .where(Evaluation.grade.in_(GRADES[: GRADES.index(product.min_grade) + 1]))
     )
     if product.segments:
         stmt = stmt.where(Enterprise.segment.in_(product.segments))
     if product.provinces:
         stmt = stmt.where(Enterprise.province_code.in_(product.provinces))
-    ids = list(session.scalars(stmt))
-    found = []
-    for start in range(0, len(ids), 1000):
-        for facts in facts_of(session, ids[start:start + 1000], today).values():
-            outcomes = assess(product, facts, today)
-            if eligible(outcomes):
-                found.append(Candidate(facts, outcomes))
-    found.sort(key=lambda c: (GRADES.index(c.facts.grade or "C"), -(c.facts.score or 0), c.facts.uscc))
+    found = [facts for facts in load_facts(session, stmt) if not failures(view, rules, facts, today, 0)]
+    rank = {g: i for i, g in enumerate(GRADES)}
+    found.sort(key=lambda f: f.uscc)
+    found.sort(key=lambda f: f.score or 0, reverse=True)  # stable sorts: grade, then score, then code
+    found.sort(key=lambda f: rank[f.grade or "C"])
     first = (page - 1) * per_page
-    return Page(found[first:first + per_page], page, per_page, len(found))
+    shown = [Candidate(f, assess(view, f, today, rules)) for f in found[first:first + per_page]]
+    return Page(shown, page, per_page, len(found))

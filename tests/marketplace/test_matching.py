@@ -115,3 +115,22 @@ def test_the_rules_are_plain_data_usable_without_a_request():
     over = assess(P, FirmFacts(**base, queries_3m=7), dt.date(2026, 11, 23))
     assert eligible(at_cap) and not eligible(over)
     assert [o.reason for o in over if not o.ok] == ["要求近 3 个月被机构查询不超过 6 次，当前 7 次"]
+
+
+def test_a_firm_sees_every_product_change_at_once(client, sign_in, officer, publish, graded_firm):
+    """The live catalogue is held between requests: edits, pauses and new products still show
+    on the very next request."""
+    no = publish(name="电力快贷", min_grade="AA")["product_no"]
+    _, user = graded_firm("AA")
+    assert no in matches(client, sign_in, user)[0]
+    sign_in(officer)
+    assert client.patch(f"/api/v1/products/{no}", json={"min_grade": "AAA", "name": "电力快贷二期"}).status_code == 200
+    eligible_, near, _ = matches(client, sign_in, user)
+    assert no not in eligible_ and near[no]["product"]["name"] == "电力快贷二期"
+    assert near[no]["failed"][0]["reason"] == "要求信用等级 AAA 及以上，当前 AA"
+    sign_in(officer)
+    assert client.post(f"/api/v1/products/{no}/status", json={"status": "paused"}).status_code == 200
+    eligible_, near, _ = matches(client, sign_in, user)
+    assert no not in eligible_ and no not in near
+    other = publish(name="新上架的产品", min_grade="A")["product_no"]
+    assert other in matches(client, sign_in, user)[0]
