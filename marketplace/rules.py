@@ -10,6 +10,7 @@ its reason, so a list over many firms tests cheaply and words only what it shows
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,7 +60,18 @@ class Rule:
     applies: Callable[[Any], bool]
     test: Callable[[Any, FirmFacts, dt.date], bool]
     reason: Callable[[Any, FirmFacts, dt.date], str]
+    # The same condition as a SQL predicate over a firm's fact columns (``FactColumns``), so
+    # a bank's list ranks and pages in the database; tests check both forms agree.
+    where: Callable[[Any, Any, dt.date], Any]
     facts: frozenset[str] = frozenset()
+
+
+def founded_by(today: dt.date, years: int) -> dt.date:
+    """The latest founding date that makes ``years`` full years by ``today`` (a firm founded
+    on 29 February counts its years on 28 February in other years, as :func:`_years` does)."""
+    year = today.year - years
+    day = today.day if not (today.month == 2 and today.day == 29 and not calendar.isleap(year)) else 28
+    return dt.date(year, today.month, day)
 
 
 def _years(founded: dt.date | None, today: dt.date) -> int | None:
@@ -106,21 +118,24 @@ def _tax_reason(p: Any, f: FirmFacts, _: dt.date) -> str:
 RULES: tuple[Rule, ...] = (
     Rule("min_grade", "信用等级", lambda p: True,
          lambda p, f, _: f.grade is not None and GRADES.index(f.grade) <= GRADES.index(p.min_grade),
-         lambda p, f, _: f"要求信用等级 {p.min_grade} 及以上，当前" + (f" {f.grade}" if f.grade else "尚未评价")),
+         lambda p, f, _: f"要求信用等级 {p.min_grade} 及以上，当前" + (f" {f.grade}" if f.grade else "尚未评价"),
+         lambda p, c, _: c.grade.in_(GRADES[: GRADES.index(p.min_grade) + 1])),
     Rule("segment", "所属领域", lambda p: bool(p.segments), lambda p, f, _: f.segment in p.segments,
-         _segment_reason),
+         _segment_reason, lambda p, c, _: c.segment.in_(p.segments)),
     Rule("province", "所在地区", lambda p: bool(p.provinces), lambda p, f, _: f.province_code in p.provinces,
-         _province_reason),
+         _province_reason, lambda p, c, _: c.province_code.in_(p.provinces)),
     Rule("min_years_in_business", "经营年限", lambda p: (p.min_years_in_business or 0) > 0, _years_test,
-         _years_reason),
+         _years_reason, lambda p, c, today: c.founded_on <= founded_by(today, p.min_years_in_business)),
     Rule("min_tax_grade", "纳税信用", lambda p: bool(_req(p, "min_tax_grade")), _tax_test, _tax_reason,
+         lambda p, c, _: c.tax_grade.in_(TAX_GRADE_ORDER[: TAX_GRADE_ORDER.index(_req(p, "min_tax_grade")) + 1]),
          frozenset({"tax_grade"})),
     Rule("no_dishonest", "失信记录", lambda p: bool(_req(p, "no_dishonest")), lambda p, f, _: not f.dishonest,
-         lambda p, f, _: "要求无失信被执行人记录" + ("，当前有" if f.dishonest else ""), frozenset({"dishonest"})),
+         lambda p, f, _: "要求无失信被执行人记录" + ("，当前有" if f.dishonest else ""),
+         lambda p, c, _: ~c.dishonest, frozenset({"dishonest"})),
     Rule("max_queries_3m", "近期查询次数", lambda p: _req(p, "max_queries_3m") is not None,
          lambda p, f, _: f.queries_3m <= _req(p, "max_queries_3m"),
          lambda p, f, _: f"要求近 3 个月被机构查询不超过 {_req(p, 'max_queries_3m')} 次，当前 {f.queries_3m} 次",
-         frozenset({"queries_3m"})),
+         lambda p, c, _: c.queries_3m <= _req(p, "max_queries_3m"), frozenset({"queries_3m"})),
 )
 REQUIREMENT_KEYS = ("min_tax_grade", "no_dishonest", "max_queries_3m")
 EXTRA_FACTS = frozenset({"tax_grade", "dishonest", "queries_3m"})  # read from records and the query log

@@ -194,29 +194,53 @@ def list_products(session: Session, args: dict[str, Any], user: User | None = No
 ALL_FACTS = EXTRA_FACTS
 
 
-def facts_query(today: dt.date, needed: frozenset[str] = ALL_FACTS) -> sa.Select[Any]:
-    """One SELECT of every firm's eligibility facts (registration, current grade and score,
-    and of the others only those ``needed``: the latest live tax grade, a live 失信被执行人
-    record, institution queries in the last three months) — each firm one row, the extras as
-    correlated subqueries on indexed columns, so a bank's list of tens of thousands of firms
-    is one statement and no IN lists."""
+@dataclass(frozen=True)
+class FactColumns:
+    """A firm's eligibility facts as SQL expressions (over ``enterprise`` joined to its
+    current ``evaluation``): what the rules' SQL forms (``Rule.where``) are written against."""
+
+    grade: Any
+    score: Any
+    segment: Any
+    province_code: Any
+    founded_on: Any
+    tax_grade: Any  # the latest live tax grade
+    dishonest: Any  # a live 失信被执行人 record
+    queries_3m: Any  # institution queries in the last three months
+
+
+def fact_columns(today: dt.date) -> FactColumns:
+    """The extras are correlated subqueries on indexed columns (one row per firm, no IN
+    lists of ids)."""
     live = sa.and_(CreditRecord.enterprise_id == Enterprise.id, CreditRecord.status.in_(list(LIVE_STATUSES)),
                    sa.or_(CreditRecord.expires_on.is_(None), CreditRecord.expires_on > today))
-    tax = (sa.select(CreditRecord.payload["grade"].as_string()).where(live, CreditRecord.category == Category.tax)
-           .order_by(CreditRecord.occurred_on.desc(), CreditRecord.id.desc()).limit(1).scalar_subquery()
-           if "tax_grade" in needed else sa.null())
-    dishonest = (sa.exists().where(live, CreditRecord.category == Category.judicial,
-                                   CreditRecord.payload["dishonest_conduct"].as_string().is_not(None))
-                 if "dishonest" in needed else sa.false())
-    queries = (sa.select(sa.func.count()).select_from(QueryLog)
-               .where(QueryLog.enterprise_id == Enterprise.id, QueryLog.at >= utcnow() - dt.timedelta(days=91))
-               .scalar_subquery() if "queries_3m" in needed else sa.literal(0))
+    return FactColumns(
+        grade=Evaluation.grade, score=Evaluation.score, segment=Enterprise.segment,
+        province_code=Enterprise.province_code, founded_on=Enterprise.founded_on,
+        tax_grade=sa.select(CreditRecord.payload["grade"].as_string())
+        .where(live, CreditRecord.category == Category.tax)
+        .order_by(CreditRecord.occurred_on.desc(), CreditRecord.id.desc()).limit(1).scalar_subquery(),
+        dishonest=sa.exists().where(live, CreditRecord.category == Category.judicial,
+                                    CreditRecord.payload["dishonest_conduct"].as_string().is_not(None)),
+        queries_3m=sa.select(sa.func.count()).select_from(QueryLog)
+        .where(QueryLog.enterprise_id == Enterprise.id, QueryLog.at >= utcnow() - dt.timedelta(days=91))
+        .scalar_subquery(),
+    )
+
+
+def facts_query(today: dt.date, needed: frozenset[str] = ALL_FACTS) -> sa.Select[Any]:
+    """One SELECT of firms' eligibility facts (registration, current grade and score, and of
+    the others only those ``needed``: tax grade, dishonest record, recent queries)."""
+    c = fact_columns(today)
     return (
         # Enum and date columns read raw (strings, parsed below with the C parser): tens of
         # thousands of rows through SQLAlchemy's per-value processors cost a tenth of a second.
         sa.select(Enterprise.id, Enterprise.uscc, Enterprise.name, sa.type_coerce(Enterprise.segment, sa.String()),
                   Enterprise.province_code, sa.type_coerce(Enterprise.founded_on, sa.String()),
-                  sa.type_coerce(Evaluation.grade, sa.String()), Evaluation.score, tax, dishonest, queries)
+                  sa.type_coerce(Evaluation.grade, sa.String()), Evaluation.score,
+                  c.tax_grade if "tax_grade" in needed else sa.null(),
+                  c.dishonest if "dishonest" in needed else sa.false(),
+                  c.queries_3m if "queries_3m" in needed else sa.literal(0))
         .outerjoin(Evaluation, sa.and_(Evaluation.enterprise_id == Enterprise.id, Evaluation.current.is_(True)))
     )
 
@@ -400,29 +424,31 @@ class Candidate:
 
 def firms_for_product(session: Session, user: User, product_no: str, page: int, per_page: int) -> Page[Candidate]:
     """主动授信: the discoverable firms eligible for one of the bank's products, best grade
-    first, then highest score — checked with the same rules as a firm's own matches.  Only
-    firms that opted in appear; the grade, segment and province conditions narrow the
-    candidates in SQL, only the facts the product's rules use are read (for all candidates
-    at once, by the candidate query), and only the page shown gets its reasons worded."""
+    first, then highest score (then code).  The product's rules are applied in the database
+    through their SQL forms (the same rule set as a firm's own matches; tests check the two
+    forms agree at every rule's edge), so ranking, counting and paging happen there and only
+    the page shown is loaded — with its facts and worded reasons — in Python."""
     product = own_product(session, user, product_no)
-    view = product_view(product)  # plain attributes: the rules read them for every candidate
+    view = product_view(product)
     rules = applicable(view)
     today = today_cn()
+    cols = fact_columns(today)
+    rank = sa.case({g: i for i, g in enumerate(GRADES)}, value=Evaluation.grade)
     stmt = (
-        facts_query(today, facts_needed(rules))
+        sa.select(Enterprise.id, sa.func.count().over().label("total"))
+        .join(Evaluation, sa.and_(Evaluation.enterprise_id == Enterprise.id, Evaluation.current.is_(True)))
         .join(MarketplaceProfile, sa.and_(MarketplaceProfile.enterprise_id == Enterprise.id,
                                           MarketplaceProfile.discoverable.is_(True)))
-        .where(Evaluation.grade.in_(GRADES[: GRADES.index(product.min_grade) + 1]))
+        .where(*(rule.where(view, cols, today) for rule in rules))
     )
-    if product.segments:
-        stmt = stmt.where(Enterprise.segment.in_(product.segments))
-    if product.provinces:
-        stmt = stmt.where(Enterprise.province_code.in_(product.provinces))
-    found = [facts for facts in load_facts(session, stmt) if not failures(view, rules, facts, today, 0)]
-    rank = {g: i for i, g in enumerate(GRADES)}
-    found.sort(key=lambda f: f.uscc)
-    found.sort(key=lambda f: f.score or 0, reverse=True)  # stable sorts: grade, then score, then code
-    found.sort(key=lambda f: rank[f.grade or "C"])
-    first = (page - 1) * per_page
-    shown = [Candidate(f, assess(view, f, today, rules)) for f in found[first:first + per_page]]
-    return Page(shown, page, per_page, len(found))
+    conn = session.connection()
+    rows = conn.execute(stmt.order_by(rank, Evaluation.score.desc(), Enterprise.uscc)
+                        .limit(per_page).offset((page - 1) * per_page)).all()
+    if rows:
+        total = int(rows[0].total)
+    else:  # past the last page: the count alone
+        total = int(conn.execute(sa.select(sa.func.count()).select_from(
+            stmt.with_only_columns(Enterprise.id).subquery())).scalar_one())
+    facts = facts_of(session, [row.id for row in rows], today, facts_needed(rules))
+    shown = [Candidate(facts[row.id], assess(view, facts[row.id], today, rules)) for row in rows]
+    return Page(shown, page, per_page, total)

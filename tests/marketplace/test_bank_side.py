@@ -87,3 +87,68 @@ def test_only_the_products_bank_sees_its_list(client, sign_in, make_user, publis
     sign_in(user)
     bad = client.put("/api/v1/me/marketplace-profile", json={"discoverable": "maybe"})
     assert bad.status_code == 422 and "discoverable" in bad.get_json()["errors"]
+
+
+def test_both_forms_of_every_rule_agree_at_its_edge(client, db, app, sign_in, officer, publish, graded_firm,
+                                                    make_provider):
+    """The bank's list applies the rules in SQL, a firm's matches in Python: for a product
+    using every rule, firms just inside and just outside each edge are classified alike."""
+    from app.archive.ingestion import ingest_records
+    from consent.models import QueryLog
+    from consent.services import grant_consent
+    from marketplace.applications import consent_terms
+    from marketplace.rules import founded_by
+
+    today = today_cn()
+    no = publish(min_grade="A", segments=["supplier"], provinces=["33"], min_years_in_business=3,
+                 requirements={"min_tax_grade": "B", "no_dishonest": True, "max_queries_3m": 2})["product_no"]
+    edge = founded_by(today, 3)
+    base = {"region": "330106", "founded_on": edge.isoformat()}
+    cases = {
+        "at_every_edge": (graded_firm("A", **base), True),
+        "grade_below": (graded_firm("BBB", **base), False),
+        "other_segment": (graded_firm("A", **{**base, "segment": "consumer"}), False),
+        "other_province": (graded_firm("A", **{**base, "region": "110101"}), False),
+        "a_day_too_young": (graded_firm("A", **{**base, "founded_on": (edge + dt.timedelta(days=1)).isoformat()}),
+                            False),
+        "latest_tax_c": (graded_firm("A", **base), False),
+        "no_tax_grade": (graded_firm("A", **base), False),
+        "dishonest": (graded_firm("A", **base), False),
+        "three_queries": (graded_firm("A", **base), False),
+        "two_recent_queries": (graded_firm("A", **base), True),
+    }
+    provider = make_provider(["tax", "judicial"])
+    rows = []
+    for key, ((ent, _), _) in cases.items():
+        if key == "no_tax_grade":
+            continue
+        latest = "C" if key == "latest_tax_c" else "B"
+        rows += [{"provider_ref": f"{key}-t1", "uscc": ent.uscc, "category": "tax",
+                  "payload": {"year": today.year - 2, "grade": "A"}},
+                 {"provider_ref": f"{key}-t2", "uscc": ent.uscc, "category": "tax",
+                  "payload": {"year": today.year - 1, "grade": latest}}]
+    dishonest = cases["dishonest"][0][0]
+    rows.append({"provider_ref": "court-1", "uscc": dishonest.uscc, "category": "judicial", "payload": {
+        "case_no": "(2026)浙0106执1194号", "court": "杭州市西湖区人民法院", "filed_on": (today - dt.timedelta(days=90)).isoformat(),
+        "obligation": "支付货款", "performance": "none", "dishonest_conduct": "refuse_with_ability",
+        "published_on": (today - dt.timedelta(days=60)).isoformat()}})
+    assert ingest_records(db, provider, rows).refused == 0
+    # Report queries by a bank in the last three months (one older query does not count).
+    ent0, user0 = cases["at_every_edge"][0]
+    consent = grant_consent(db, app.extensions["pc_signing_keys"], user0, institution=officer.institution,
+                            terms=consent_terms(dt.datetime.now(dt.UTC)), via="firm")
+    now = dt.datetime.now(dt.UTC)
+    for key, ages in (("three_queries", (1, 30, 89)), ("two_recent_queries", (1, 89, 95)), ("at_every_edge", (5, 6))):
+        ent = cases[key][0][0]
+        for days in ages:
+            db.add(QueryLog(at=now - dt.timedelta(days=days), enterprise_id=ent.id, institution_id=officer.institution_id,
+                            consent_pk=consent.id, purpose="loan_application", sections=["tax"], resource="test"))
+    db.flush()
+    for (_, user), _ in cases.values():
+        opt_in(client, sign_in, user)
+    bank_view = {u for u, _ in listed(client, sign_in, officer, no)}
+    for key, ((ent, user), expected) in cases.items():
+        sign_in(user)
+        own = {m["product"]["product_no"] for m in client.get("/api/v1/me/products").get_json()["eligible"]}
+        assert (no in own) is expected, key
+        assert (ent.uscc in bank_view) is expected, key
