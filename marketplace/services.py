@@ -209,21 +209,23 @@ class FactColumns:
     queries_3m: Any  # institution queries in the last three months
 
 
-def fact_columns(today: dt.date) -> FactColumns:
-    """The extras are correlated subqueries on indexed columns (one row per firm, no IN
-    lists of ids)."""
-    live = sa.and_(CreditRecord.enterprise_id == Enterprise.id, CreditRecord.status.in_(list(LIVE_STATUSES)),
+def fact_columns(today: dt.date, ent_id: Any = Enterprise.id, *, grade: Any = Evaluation.grade,
+                 score: Any = Evaluation.score, segment: Any = Enterprise.segment,
+                 province_code: Any = Enterprise.province_code, founded_on: Any = Enterprise.founded_on) -> FactColumns:
+    """The facts over the given columns (the enterprise and its current evaluation, or a
+    query's columns standing for them); the extras are correlated subqueries on ``ent_id``
+    over indexed columns (one row per firm, no IN lists of ids)."""
+    live = sa.and_(CreditRecord.enterprise_id == ent_id, CreditRecord.status.in_(list(LIVE_STATUSES)),
                    sa.or_(CreditRecord.expires_on.is_(None), CreditRecord.expires_on > today))
     return FactColumns(
-        grade=Evaluation.grade, score=Evaluation.score, segment=Enterprise.segment,
-        province_code=Enterprise.province_code, founded_on=Enterprise.founded_on,
+        grade=grade, score=score, segment=segment, province_code=province_code, founded_on=founded_on,
         tax_grade=sa.select(CreditRecord.payload["grade"].as_string())
         .where(live, CreditRecord.category == Category.tax)
         .order_by(CreditRecord.occurred_on.desc(), CreditRecord.id.desc()).limit(1).scalar_subquery(),
         dishonest=sa.exists().where(live, CreditRecord.category == Category.judicial,
                                     CreditRecord.payload["dishonest_conduct"].as_string().is_not(None)),
         queries_3m=sa.select(sa.func.count()).select_from(QueryLog)
-        .where(QueryLog.enterprise_id == Enterprise.id, QueryLog.at >= utcnow() - dt.timedelta(days=91))
+        .where(QueryLog.enterprise_id == ent_id, QueryLog.at >= utcnow() - dt.timedelta(days=91))
         .scalar_subquery(),
     )
 
@@ -432,23 +434,31 @@ def firms_for_product(session: Session, user: User, product_no: str, page: int, 
     view = product_view(product)
     rules = applicable(view)
     today = today_cn()
-    cols = fact_columns(today)
-    rank = sa.case({g: i for i, g in enumerate(GRADES)}, value=Evaluation.grade)
-    stmt = (
-        sa.select(Enterprise.id, sa.func.count().over().label("total"))
+    # Two steps, so that no planner misjudges how many firms a fact's subquery keeps: the
+    # candidates (opted in; grade, segment, province, years — the rules on plain columns)
+    # are materialised first, then the rules on the other facts filter them.
+    plain = [rule for rule in rules if not rule.facts]
+    candidates = (
+        sa.select(Enterprise.id.label("id"), Enterprise.uscc.label("uscc"), Evaluation.grade.label("grade"),
+                  Evaluation.score.label("score"))
         .join(Evaluation, sa.and_(Evaluation.enterprise_id == Enterprise.id, Evaluation.current.is_(True)))
         .join(MarketplaceProfile, sa.and_(MarketplaceProfile.enterprise_id == Enterprise.id,
                                           MarketplaceProfile.discoverable.is_(True)))
-        .where(*(rule.where(view, cols, today) for rule in rules))
+        .where(*(rule.where(view, fact_columns(today), today) for rule in plain))
+        .cte("candidates").prefix_with("MATERIALIZED")
     )
+    cols = fact_columns(today, candidates.c.id, grade=candidates.c.grade, score=candidates.c.score)
+    rank = sa.case({g: i for i, g in enumerate(GRADES)}, value=candidates.c.grade)
+    stmt = (sa.select(candidates.c.id, sa.func.count().over().label("total"))
+            .where(*(rule.where(view, cols, today) for rule in rules if rule.facts)))
     conn = session.connection()
-    rows = conn.execute(stmt.order_by(rank, Evaluation.score.desc(), Enterprise.uscc)
+    rows = conn.execute(stmt.order_by(rank, candidates.c.score.desc(), candidates.c.uscc)
                         .limit(per_page).offset((page - 1) * per_page)).all()
     if rows:
         total = int(rows[0].total)
     else:  # past the last page: the count alone
         total = int(conn.execute(sa.select(sa.func.count()).select_from(
-            stmt.with_only_columns(Enterprise.id).subquery())).scalar_one())
+            stmt.with_only_columns(candidates.c.id).subquery())).scalar_one())
     facts = facts_of(session, [row.id for row in rows], today, facts_needed(rules))
     shown = [Candidate(facts[row.id], assess(view, facts[row.id], today, rules)) for row in rows]
     return Page(shown, page, per_page, total)
