@@ -85,6 +85,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     from app.archive.api import blp as archive_api
     from app.health import blp as health_api
+    from app.oversight.api import blp as oversight_api
     from app.scoring.api import blp as scoring_api
     from consent.api import blp as consent_api
     from marketplace.api import blp as marketplace_api
@@ -96,8 +97,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     api.register_blueprint(consent_api)
     api.register_blueprint(reports_api)
     api.register_blueprint(marketplace_api)
+    api.register_blueprint(oversight_api)
 
     from app.accounts import web as accounts_web
+    from app.oversight.web import bp as oversight_web
     from app.web import bp as web_bp
     from consent.api import bp as oauth_bp
     from consent.web import bp as consent_web
@@ -108,6 +111,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(consent_web)
     app.register_blueprint(reports_web)
     app.register_blueprint(marketplace_web)
+    app.register_blueprint(oversight_web)
     app.register_blueprint(accounts_web.bp)
     app.register_blueprint(web_bp)
     return app

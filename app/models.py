@@ -4,9 +4,10 @@ from app.accounts import models as accounts_models
 from app.archive import models as archive_models
 from app.audit import models as audit_models
 from app.db import Base
+from app.oversight import models as oversight_models
 from app.scoring import models as scoring_models
 from consent import models as consent_models
 from marketplace import models as marketplace_models
 from reports import models as report_models
 
-__all__ = ["Base", "accounts_models", "audit_models", "archive_models", "consent_models", "marketplace_models", "report_models", "scoring_models"]
+__all__ = ["Base", "accounts_models", "audit_models", "archive_models", "consent_models", "marketplace_models", "oversight_models", "report_models", "scoring_models"]

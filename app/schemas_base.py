@@ -197,3 +197,15 @@ class PageArgs(StrictSchema):
     per_page = Int(
         load_default=20, validate=validate.Range(min=1, max=100, error="每页条数应为 1–100。")
     )
+
+
+class With:
+    """An object seen with extra attributes by an output schema (a record with its files,
+    an entry with its events), without setting them on the ORM instance."""
+
+    def __init__(self, obj: Any, **extra: Any) -> None:
+        self._obj = obj
+        self.__dict__.update(extra)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._obj, name)

@@ -20,6 +20,8 @@ from app.archive.regions import PROVINCES, describe_region
 from app.archive.schemas import EnterpriseSearchArgs, RecordFilterArgs
 from app.errors import InvalidInput, flatten_messages
 from app.extensions import cipher, db_session
+from app.oversight.disclosure import public_profile
+from app.schemas_base import today_cn
 
 bp = Blueprint("web", __name__)
 
@@ -78,6 +80,11 @@ def zip_filter(left: Any, right: Any) -> list[tuple[Any, Any]]:
     return list(zip(left, right, strict=False))
 
 
+@bp.app_template_filter("segment_label")
+def segment_label(code: str) -> str:
+    return SEGMENT_LABELS.get(Segment(code), code) if code in set(Segment) else code
+
+
 @bp.app_template_filter("zip_labels")
 def zip_labels(values: Any, labels: dict[str, str] | None = None) -> list[tuple[str, str]]:
     """Options for a select: (value, label) pairs."""
@@ -110,11 +117,13 @@ def search() -> str:
 
 @bp.get("/enterprises/<string:uscc>")
 def enterprise(uscc: str) -> str:
-    ent = services.get_enterprise(db_session(), uscc)
+    session = db_session()
+    ent = services.get_enterprise(session, uscc.strip().upper())
     can_see_archive = current_user.is_authenticated and (
         current_user.role == Role.operator or current_user.enterprise_id == ent.id
     )
-    return render_template("archive/enterprise.html", ent=ent, can_see_archive=can_see_archive)
+    return render_template("archive/enterprise.html", ent=ent, profile=public_profile(session, ent),
+                           can_see_archive=can_see_archive, today_iso=today_cn().isoformat())
 
 
 @bp.get("/enterprises/<string:uscc>/records")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import calendar
 import datetime as dt
 import secrets
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.accounts.models import Institution, Role, User
+from app.archive.categories import add_months
 from app.archive.models import Enterprise
 from app.audit import services as audit
 from app.db import Page, paginate, utcnow
@@ -233,13 +233,6 @@ class Actor:
 
 
 SYSTEM = Actor()
-
-
-def add_months(moment: dt.datetime, months: int) -> dt.datetime:
-    month0 = moment.month - 1 + months
-    year, month = moment.year + month0 // 12, month0 % 12 + 1
-    day = min(moment.day, calendar.monthrange(year, month)[1])
-    return moment.replace(year=year, month=month, day=day)
 
 
 def add_period(moment: dt.datetime, unit: PeriodUnit, value: int) -> dt.datetime:

@@ -13,16 +13,15 @@ from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
-from marshmallow import Schema, ValidationError
 from werkzeug.datastructures import MultiDict
 
 from app.accounts.auth import require_firm, require_user
 from app.accounts.models import Role, User
 from app.archive.models import SEGMENT_LABELS, Segment
 from app.archive.regions import PROVINCES
-from app.audit.services import refuse_later
-from app.errors import DomainError, flatten_messages
+from app.errors import DomainError
 from app.extensions import db_session, settings, signing_keys
+from app.forms import Errors, domain_errors, filled, load_form, page_no
 from app.schemas_base import CHINA_TZ, today_cn
 from app.scoring.scorecard import GRADES
 from consent.models import PURPOSE_LABELS, REPORT_SECTIONS, UNIT_LABELS
@@ -48,7 +47,6 @@ from reports import services as report_services
 
 bp = Blueprint("marketplace_web", __name__)
 
-Errors = dict[str, list[str]]
 PRODUCT_LISTS = ("repayment_methods", "segments", "provinces")
 PRODUCT_FIELDS = ("name", "type", "description", "min_grade", "amount_min", "amount_max", "rate_min", "rate_max",
                   "term_min", "term_max", "min_years_in_business", "collateral", "deadline")
@@ -70,22 +68,6 @@ def _labels() -> dict[str, Any]:
 
 # --- form plumbing -----------------------------------------------------------------------------
 
-def _load(schema: Schema, body: dict[str, Any]) -> tuple[dict[str, Any] | None, Errors]:
-    try:
-        return dict(schema.load(body)), {}
-    except ValidationError as exc:
-        return None, {k.replace(".value.", "."): v for k, v in flatten_messages(exc.messages).items()}
-
-
-def _domain_errors(exc: DomainError) -> Errors:
-    """A service's refusal, for the form: its field errors, or the message at the top."""
-    session = db_session()
-    session.rollback()
-    if exc.audit is not None:
-        refuse_later(session, exc.audit)
-    return dict(exc.errors) if exc.errors else {"_schema": [exc.detail]}
-
-
 def _form() -> dict[str, Any]:
     """What the user typed: single fields as strings, repeated ones (checkboxes) as lists."""
     form: MultiDict[str, str] = request.form
@@ -93,17 +75,6 @@ def _form() -> dict[str, Any]:
     for key in PRODUCT_LISTS:
         out[key] = form.getlist(key)
     return out
-
-
-def _filled(form: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
-    """The non-empty fields among ``keys`` (an empty optional field takes its default; an
-    empty required one is reported as missing)."""
-    return {k: form[k] for k in keys if form.get(k) not in (None, "")}
-
-
-def _page_no() -> int:
-    raw = request.args.get("page", "1")
-    return max(1, int(raw)) if raw.isdigit() and len(raw) < 8 else 1
 
 
 def _viewer() -> User | None:
@@ -119,7 +90,7 @@ def _cap() -> Any:
 
 @bp.get("/products")
 def products() -> Any:
-    args, errors = _load(schemas.ProductListArgs(), {k: v for k, v in request.args.items() if v != "" and k != "mine"})
+    args, errors = load_form(schemas.ProductListArgs(), {k: v for k, v in request.args.items() if v != "" and k != "mine"})
     page = services.list_products(db_session(), args) if args is not None else None
     return render_template("marketplace/products.html", page=page, args=request.args, errors=errors,
                            types=list(ProductType), segments=list(Segment), grades=GRADES), 422 if errors else 200
@@ -185,15 +156,15 @@ def apply(product_no: str) -> Any:
         status = 422
         if form.get("agree") != "yes":
             errors["agree"] = ["请阅读并勾选同意上述授权后再提交。"]
-        data, field_errors = _load(schemas.ApplicationInSchema(),
-                                   {"product_no": product_no, **_filled(form, ("amount", "term_months", "purpose"))})
+        data, field_errors = load_form(schemas.ApplicationInSchema(),
+                                   {"product_no": product_no, **filled(form, ("amount", "term_months", "purpose"))})
         errors.update(field_errors)
         if data is not None and not errors:
             try:
                 app = applications.apply(session, signing_keys(), user, product_no, data["amount"],
                                          data["term_months"], data["purpose"], g.get("request_id"))
             except DomainError as exc:
-                errors, status = _domain_errors(exc), exc.status
+                errors, status = domain_errors(exc), exc.status
             else:
                 flash(f"已提交申请 {app.application_no}；已授权「{item.institution.name}」在 "
                       f"{applications.CONSENT_DAYS} 日内查询本企业信用报告（授权编号 {app.consent.consent_id}）。",
@@ -213,7 +184,7 @@ def application_list() -> str:
     status = request.args.get("status") or None
     if status not in {None, *map(str, ApplicationStatus)}:
         status = None
-    page = applications.list_applications(db_session(), user, status, _page_no(), 20)
+    page = applications.list_applications(db_session(), user, status, page_no(), 20)
     return render_template("marketplace/applications.html", page=page, status=status,
                            statuses=list(ApplicationStatus))
 
@@ -257,7 +228,7 @@ STEP_DONE = {"review": "已开始审核", "approve": "已批准", "reject": "已
 def application_step(application_no: str, action: str) -> Any:
     user = require_user()
     form = _form()
-    data, errors = _load(schemas.StepSchema(), _filled(form, STEP_FIELDS.get(action, ())))
+    data, errors = load_form(schemas.StepSchema(), filled(form, STEP_FIELDS.get(action, ())))
     status = 422
     if data is not None:
         try:
@@ -265,7 +236,7 @@ def application_step(application_no: str, action: str) -> Any:
         except DomainError as exc:
             if exc.status == 404:
                 raise
-            errors, status = _domain_errors(exc), exc.status
+            errors, status = domain_errors(exc), exc.status
         else:
             flash(f"申请 {application_no} {STEP_DONE.get(action, '已更新')}。", "success")
             return redirect(url_for("marketplace_web.application", application_no=application_no))
@@ -283,7 +254,7 @@ def application_report(application_no: str) -> Any:
         if exc.status == 404:
             raise
         flash(f"未能获取报告：{exc.detail}", "error")
-        _domain_errors(exc)
+        domain_errors(exc)
     else:
         flash(f"已按授权获取信用报告 {report.report_no}（已计入授权使用次数并写入企业可见的查询记录）。", "success")
     return redirect(url_for("marketplace_web.application", application_no=application_no) + "#report")
@@ -297,7 +268,7 @@ def offer_list() -> str:
     status = request.args.get("status") or None
     if status not in {None, *map(str, OfferStatus)}:
         status = None
-    page = offers.list_offers(db_session(), user, status, _page_no(), 20)
+    page = offers.list_offers(db_session(), user, status, page_no(), 20)
     return render_template("marketplace/offers.html", page=page, status=status, statuses=list(OfferStatus))
 
 
@@ -320,7 +291,7 @@ def offer_reply(offer_no: str, action: str) -> Any:
     form = _form()
     if action == "accept" and form.get("agree") != "yes":
         return _render_offer(offer_no, {"agree": ["请阅读并勾选同意上述授权后再接受。"]}, form, 422)
-    data, errors = _load(schemas.OfferReplySchema(), _filled(form, ("purpose",)) if action == "accept" else {})
+    data, errors = load_form(schemas.OfferReplySchema(), filled(form, ("purpose",)) if action == "accept" else {})
     status = 422
     if data is not None:
         try:
@@ -329,7 +300,7 @@ def offer_reply(offer_no: str, action: str) -> Any:
         except DomainError as exc:
             if exc.status == 404:
                 raise
-            errors, status = _domain_errors(exc), exc.status
+            errors, status = domain_errors(exc), exc.status
         else:
             if app is not None:
                 flash(f"已接受邀约，申请 {app.application_no} 已按邀约条件批准。", "success")
@@ -349,13 +320,13 @@ def _transitions(item: Product) -> list[tuple[str, str]]:
 @bp.get("/bank/products")
 def bank_products() -> str:
     user = require_user(Role.bank)
-    page = services.list_products(db_session(), {"mine": True, "page": _page_no(), "per_page": 20}, user)
+    page = services.list_products(db_session(), {"mine": True, "page": page_no(), "per_page": 20}, user)
     return render_template("marketplace/bank_products.html", page=page, transitions=_transitions)
 
 
 def _product_body(form: dict[str, Any]) -> dict[str, Any]:
     """The product form as the API's JSON body."""
-    body = _filled(form, PRODUCT_FIELDS)
+    body = filled(form, PRODUCT_FIELDS)
     for key in PRODUCT_LISTS:
         body[key] = form.get(key, [])
     requirements: dict[str, Any] = {}
@@ -406,12 +377,12 @@ def product_new() -> Any:
         return _product_page({"min_grade": "AA", "collateral": "none", "type": "credit_loan",
                               "repayment_methods": [], "segments": [], "provinces": []}, {}, None)
     form = _form()
-    data, errors = _load(schemas.ProductInSchema(), _product_body(form))
+    data, errors = load_form(schemas.ProductInSchema(), _product_body(form))
     if data is not None:
         try:
             item = services.create_product(db_session(), user, data, _cap())
         except DomainError as exc:
-            errors = _domain_errors(exc)
+            errors = domain_errors(exc)
         else:
             flash(f"已保存产品草稿「{item.name}」（{item.product_no}）；上架后企业即可看到并申请。", "success")
             return redirect(url_for("marketplace_web.product", product_no=item.product_no))
@@ -426,12 +397,12 @@ def product_edit(product_no: str) -> Any:
     if request.method == "GET":
         return _product_page(_product_form(item), {}, item)
     form = _form()
-    data, errors = _load(schemas.ProductInSchema(), _product_body(form))
+    data, errors = load_form(schemas.ProductInSchema(), _product_body(form))
     if data is not None:
         try:
             services.update_product(session, user, product_no, data, _cap())
         except DomainError as exc:
-            errors = _domain_errors(exc)
+            errors = domain_errors(exc)
             item = services.own_product(session, user, product_no)
         else:
             flash("已保存产品修改。", "success")
@@ -442,7 +413,7 @@ def product_edit(product_no: str) -> Any:
 @bp.post("/bank/products/<string:product_no>/status")
 def product_status(product_no: str) -> Any:
     user = require_user(Role.bank)
-    data, errors = _load(schemas.ProductStatusSchema(), _filled(_form(), ("status",)))
+    data, errors = load_form(schemas.ProductStatusSchema(), filled(_form(), ("status",)))
     if data is None:
         flash("；".join(m for msgs in errors.values() for m in msgs), "error")
     else:
@@ -452,7 +423,7 @@ def product_status(product_no: str) -> Any:
             if exc.status in (403, 404):  # not this bank's product: refused, not a message
                 raise
             flash(exc.detail, "error")
-            _domain_errors(exc)
+            domain_errors(exc)
         else:
             flash(f"产品「{item.name}」现为「{PRODUCT_STATUS_LABELS[item.status]}」。", "success")
     nxt = request.form.get("next", "")
@@ -465,13 +436,13 @@ def eligible_firms(product_no: str) -> str:
     user = require_user(Role.bank)
     session = db_session()
     item = services.own_product(session, user, product_no)
-    page = services.firms_for_product(session, user, product_no, _page_no(), 20)
+    page = services.firms_for_product(session, user, product_no, page_no(), 20)
     return render_template("marketplace/eligible_firms.html", product=item, page=page,
                            offer_grades=offers.OFFER_GRADES)
 
 
 def _offer_body(form: dict[str, Any], product_no: str) -> dict[str, Any]:
-    body = {"product_no": product_no, **_filled(form, ("uscc", "credit_limit", "rate", "term_months"))}
+    body = {"product_no": product_no, **filled(form, ("uscc", "credit_limit", "rate", "term_months"))}
     day = form.get("valid_until", "")
     if day:  # a date on the form: valid to the end of that day, Beijing time
         body["valid_until"] = f"{day}T23:59:59+08:00" if len(day) == 10 else day
@@ -490,12 +461,12 @@ def offer_new(product_no: str) -> Any:
                                 "valid_until": (today_cn() + dt.timedelta(days=30)).isoformat()}
     else:
         form = _form()
-        data, errors = _load(schemas.OfferInSchema(), _offer_body(form, product_no))
+        data, errors = load_form(schemas.OfferInSchema(), _offer_body(form, product_no))
         if data is not None:
             try:
                 sent = offers.send_offer(session, user, data)
             except DomainError as exc:
-                errors = _domain_errors(exc)
+                errors = domain_errors(exc)
                 item = services.own_product(session, user, product_no)
             else:
                 flash(f"已向「{sent.enterprise.name}」发出授信邀约 {sent.offer_no}。", "success")
@@ -509,7 +480,7 @@ def offer_new(product_no: str) -> Any:
 
 @bp.get("/marketplace/stats")
 def stats_page() -> Any:
-    args, errors = _load(schemas.StatsArgs(), {k: v for k, v in request.args.items() if v != ""})
+    args, errors = load_form(schemas.StatsArgs(), {k: v for k, v in request.args.items() if v != ""})
     out = stats.marketplace_stats(db_session(), args["by"] or "bank", args["month_from"], args["month_to"]) \
         if args is not None else None
     return render_template("marketplace/stats.html", stats=out, args=request.args, errors=errors,

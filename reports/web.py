@@ -42,6 +42,12 @@ def describe_record(record: dict[str, Any]) -> str:
     return describe(record)
 
 
+@bp.app_template_filter("describe_record_obj")
+def describe_record_obj(record: Any) -> str:
+    """A stored record (ORM row) in one Chinese line."""
+    return describe({"category": str(record.category), "payload": record.payload})
+
+
 @bp.app_context_processor
 def _labels() -> dict[str, Any]:
     return {"POLARITY_LABELS": POLARITY_LABELS}

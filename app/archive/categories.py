@@ -14,7 +14,7 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -44,6 +44,16 @@ class Classification:
     severity: int
     occurred_on: dt.date
     ended_on: dt.date | None = None
+
+
+When = TypeVar("When", dt.date, dt.datetime)
+
+
+def add_months(moment: When, months: int) -> When:
+    """A date or time ``months`` calendar months later (or earlier); month ends clamp."""
+    month0 = moment.month - 1 + months
+    year, month = moment.year + month0 // 12, month0 % 12 + 1
+    return moment.replace(year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1]))
 
 
 def add_years(day: dt.date, years: int) -> dt.date:

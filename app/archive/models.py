@@ -209,6 +209,8 @@ class CreditRecord(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
     content_digest: Mapped[str] = mapped_column(sa.String(64))
     version: Mapped[int] = mapped_column(default=1)
+    # Public disclosure (双公示) ended early by credit repair (信用修复), from this day.
+    disclosure_ended_on: Mapped[dt.date | None]
     run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ingestion_run.id"))
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from app.archive.models import CreditRecord, Enterprise
 from app.db import Page, paginate, utcnow
+from app.oversight.models import EntryStatus, ListEntry
 from app.schemas_base import today_cn
 from app.scoring.engine import LIVE, FirmFact, Outcome, RecordFact, evaluate_facts
 from app.scoring.errors import NotEvaluated
@@ -34,9 +35,15 @@ def current_scorecard() -> Scorecard:
 
 
 def list_memberships(session: Session, enterprise_ids: Sequence[int]) -> dict[int, set[str]]:
-    """Red/black/watch list memberships by firm.  The lists are kept by the oversight
-    module; until a firm is on one, this is empty."""
-    return {}
+    """The red/black/watch lists each firm is on now (published entries, kept by
+    ``app.oversight.lists``): the scorecard's caps read them (black list → C)."""
+    out: dict[int, set[str]] = defaultdict(set)
+    if enterprise_ids:
+        for ent_id, name in session.connection().execute(
+                sa.select(ListEntry.enterprise_id, sa.type_coerce(ListEntry.list_name, sa.String()))
+                .where(ListEntry.enterprise_id.in_(list(enterprise_ids)), ListEntry.status == EntryStatus.active)):
+            out[ent_id].add(name)
+    return dict(out)
 
 
 @dataclass

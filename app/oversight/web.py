@@ -1,0 +1,409 @@
+"""Oversight pages: the public lists, profile and 信用电力指数; a firm's objections, list
+entries and repair requests, commitments and notices; the operator console (objections by
+due date, repair requests, list changes awaiting publication, providers and institutions).
+Forms use the API's schemas and services; errors show next to their field."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+
+from app.accounts.auth import require_firm, require_user
+from app.accounts.models import Role
+from app.accounts.services import list_institutions
+from app.archive.models import CreditRecord, DataProvider
+from app.errors import DomainError, NotFound
+from app.extensions import db_session, signing_keys
+from app.forms import Errors, domain_errors, filled, load_form, page_no
+from app.oversight import commitments, lists, notices, objections, repair, schemas
+from app.oversight.models import (
+    EXIT_LABELS,
+    LIST_LABELS,
+    OUTCOME_LABELS,
+    REPAIR_STATUS_LABELS,
+    ListEntry,
+    ListName,
+    ObjectionOutcome,
+)
+from app.oversight.objections import DISPUTABLE, Upload
+from app.schemas_base import today_cn
+from app.scoring import services as scoring
+from app.scoring.api import INDEX_DEFINITION
+from app.scoring.index import credit_power_index
+from app.scoring.scorecard import GRADES
+from consent.services import clients_of_institution, clients_of_provider
+
+bp = Blueprint("oversight_web", __name__)
+
+
+@bp.app_context_processor
+def _labels() -> dict[str, Any]:
+    return {"LIST_LABELS": {str(k): v for k, v in LIST_LABELS.items()},
+            "EXIT_LABELS": {str(k): v for k, v in EXIT_LABELS.items()},
+            "OUTCOME_LABELS": {str(k): v for k, v in OUTCOME_LABELS.items()},
+            "REPAIR_STATUS_LABELS": {str(k): v for k, v in REPAIR_STATUS_LABELS.items()},
+            "ENTRY_STATUS_LABELS": {"pending": "待发布", "active": "在列", "exited": "已移出", "cancelled": "已撤销"}}
+
+
+def _uploads() -> list[Upload]:
+    out = []
+    for f in request.files.getlist("files"):
+        try:
+            if f.filename:
+                out.append(Upload(f.filename, f.mimetype or "", f.read()))
+        finally:
+            f.close()
+    return out
+
+
+def _form() -> dict[str, Any]:
+    return {k: v.strip() for k, v in request.form.items() if k != "csrf_token"}
+
+
+# --- public ------------------------------------------------------------------------------------
+
+@bp.get("/lists")
+def lists_home() -> str:
+    session = db_session()
+    counts = {str(n): lists.published(session, str(n), 1, 1).total for n in ListName}
+    return render_template("oversight/lists_home.html", counts=counts)
+
+
+@bp.get("/lists/<string:name>")
+def public_list(name: str) -> str:
+    if name not in set(ListName):
+        raise NotFound(f"没有名为 {name} 的名单")
+    q = (request.args.get("q") or "").strip()[:50] or None
+    page = lists.published(db_session(), name, page_no(), 20, q)
+    return render_template("oversight/public_list.html", name=name, page=page, q=q or "")
+
+
+@bp.get("/credit-index")
+def credit_index() -> str:
+    session = db_session()
+    rows = credit_power_index(session)
+    by_segment = credit_power_index(session, by="segment")
+    distribution = scoring.grade_distribution(session)
+    latest = rows[-1]["month"] if rows else None
+    return render_template("oversight/credit_index.html", rows=rows, definition=INDEX_DEFINITION,
+                           distribution=[(g, distribution.get(g, 0)) for g in GRADES],
+                           segments=[r for r in by_segment if r["month"] == latest])
+
+
+# --- the firm's objections ------------------------------------------------------------------------
+
+@bp.get("/me/objections")
+def my_objections() -> str:
+    user = require_firm()
+    page = objections.list_objections(db_session(), user, None, False, page_no(), 20)
+    return render_template("oversight/objections.html", page=page, console=False, today=today_cn())
+
+
+def _disputable(enterprise_id: int) -> list[CreditRecord]:
+    return list(db_session().scalars(
+        sa.select(CreditRecord).where(CreditRecord.enterprise_id == enterprise_id,
+                                      CreditRecord.status.in_(list(DISPUTABLE)))
+        .order_by(CreditRecord.occurred_on.desc(), CreditRecord.id.desc()).limit(300)))
+
+
+@bp.route("/me/objections/new", methods=["GET", "POST"])
+def new_objection() -> Any:
+    user = require_firm()
+    assert user.enterprise_id is not None
+    form: dict[str, Any] = _form() if request.method == "POST" else {"record_id": request.args.get("record_id", "")}
+    errors: Errors = {}
+    status = 200
+    if request.method == "POST":
+        data, errors = load_form(schemas.ObjectionInSchema(), filled(form, ("record_id", "reason")))
+        status = 422
+        if data is not None:
+            try:
+                o = objections.file_objection(db_session(), user, data["record_id"], data["reason"], _uploads(),
+                                              g.get("request_id"))
+            except DomainError as exc:
+                errors, status = domain_errors(exc), exc.status
+            else:
+                flash(f"已受理异议 {o.objection_no}；该记录已标注「异议中」，我们将于 {o.due_on:%Y-%m-%d} 前答复。",
+                      "success")
+                return redirect(url_for("oversight_web.my_objection", objection_no=o.objection_no))
+    return render_template("oversight/objection_new.html", form=form, errors=errors,
+                           records=_disputable(user.enterprise_id), max_files=objections.MAX_FILES), status
+
+
+@bp.get("/me/objections/<string:objection_no>")
+def my_objection(objection_no: str) -> str:
+    user = require_firm()
+    session = db_session()
+    o = objections.get_objection(session, user, objection_no)
+    return render_template("oversight/objection.html", o=o, files=objections.files_of(session, o), console=False,
+                           errors={}, form={}, today=today_cn())
+
+
+# --- the firm's lists and repair -------------------------------------------------------------------
+
+@bp.get("/me/lists")
+def my_lists() -> str:
+    user = require_firm()
+    assert user.enterprise_id is not None
+    session = db_session()
+    entries = [(e, repair.earliest_repair(e)) for e in lists.entries_of(session, user.enterprise_id)]
+    requests = repair.list_requests(session, user, None, 1, 50)
+    return render_template("oversight/my_lists.html", entries=entries, requests=requests, today=today_cn())
+
+
+@bp.route("/me/repairs/new", methods=["GET", "POST"])
+def new_repair() -> Any:
+    user = require_firm()
+    session = db_session()
+    form: dict[str, Any] = _form() if request.method == "POST" else {"entry_id": request.args.get("entry_id", "")}
+    errors: Errors = {}
+    status = 200
+    if request.method == "POST":
+        data, errors = load_form(schemas.RepairInSchema(), filled(form, ("entry_id", "rectification")))
+        status = 422
+        if data is not None:
+            try:
+                r = repair.apply_for_repair(session, user, data["entry_id"], data["rectification"], _uploads(),
+                                            g.get("request_id"))
+            except DomainError as exc:
+                errors, status = domain_errors(exc), exc.status
+            else:
+                flash(f"已提交信用修复申请 {r.request_no}，请等待征信机构审核。", "success")
+                return redirect(url_for("oversight_web.my_repair", request_no=r.request_no))
+    entry = None
+    if str(form.get("entry_id", "")).isdigit():
+        candidate = session.get(ListEntry, int(form["entry_id"]))
+        if candidate is not None and candidate.enterprise_id == user.enterprise_id:
+            entry = candidate
+    return render_template("oversight/repair_new.html", form=form, errors=errors, entry=entry,
+                           earliest=repair.earliest_repair(entry) if entry else None), status
+
+
+@bp.get("/me/repairs/<string:request_no>")
+def my_repair(request_no: str) -> str:
+    user = require_firm()
+    session = db_session()
+    r = repair.get_request(session, user, request_no)
+    return render_template("oversight/repair.html", r=r, files=repair.files_of(session, r), console=False,
+                           errors={}, form={})
+
+
+# --- the firm's commitments and notices ------------------------------------------------------------
+
+@bp.route("/me/commitments", methods=["GET", "POST"])
+def my_commitments() -> Any:
+    user = require_firm()
+    assert user.enterprise_id is not None
+    session = db_session()
+    form: dict[str, Any] = _form() if request.method == "POST" else {}
+    errors: Errors = {}
+    status = 200
+    if request.method == "POST":
+        data, errors = load_form(schemas.SignSchema(), filled(form, ("text", "signatory", "signatory_title")))
+        status = 422
+        if data is not None:
+            try:
+                c = commitments.sign(session, signing_keys(), user, data["text"], data["signatory"],
+                                     data["signatory_title"], g.get("request_id"))
+            except DomainError as exc:
+                errors, status = domain_errors(exc), exc.status
+            else:
+                flash(f"已签署《{c.text.title}》{c.text.version} 版（{c.commitment_no}），已计入本企业信用档案。", "success")
+                return redirect(url_for("oversight_web.my_commitments"))
+    signed = commitments.signed_by(session, user.enterprise_id)
+    done = {c.text_id for c in signed}
+    return render_template("oversight/commitments.html", texts=commitments.current_texts(session), signed=signed,
+                           done=done, form=form, errors=errors), status
+
+
+@bp.get("/me/commitments/<string:commitment_no>.jws")
+def commitment_statement(commitment_no: str) -> Response:
+    user = require_user(Role.firm, Role.operator)
+    c = commitments.get_commitment(db_session(), commitment_no)
+    if user.role != Role.operator and user.enterprise_id != c.enterprise_id:
+        raise commitments.CommitmentNotFound(f"没有编号为 {commitment_no} 的信用承诺")
+    resp = Response(c.statement, mimetype="application/jose")
+    resp.headers["Content-Disposition"] = f'attachment; filename="{c.commitment_no}.jws"'
+    return resp
+
+
+@bp.get("/me/notices")
+def my_notices() -> str:
+    user = require_firm()
+    assert user.enterprise_id is not None
+    session = db_session()
+    page = notices.notices_for(session, user.enterprise_id, page_no(), 20)
+    unread = notices.unread_count(session, user.enterprise_id)
+    html = render_template("oversight/notices.html", page=page, unread=unread)
+    notices.mark_read(session, user.enterprise_id)  # shown, so read
+    return html
+
+
+# --- the operator console ----------------------------------------------------------------------------
+
+@bp.get("/console")
+def console() -> str:
+    user = require_user(Role.operator)
+    session = db_session()
+    return render_template(
+        "oversight/console.html",
+        overdue=objections.list_objections(session, user, None, True, 1, 1).total,
+        open_objections=objections.list_objections(session, user, "open", False, 1, 1).total,
+        open_repairs=repair.list_requests(session, user, "submitted", 1, 1).total,
+        pending=lists.pending(session, 1, 1).total, counts=lists.counts(session))
+
+
+@bp.get("/console/objections")
+def console_objections() -> str:
+    user = require_user(Role.operator)
+    status = request.args.get("status") if request.args.get("status") in ("open", "resolved") else None
+    overdue = request.args.get("overdue") == "true"
+    page = objections.list_objections(db_session(), user, status, overdue, page_no(), 20)
+    return render_template("oversight/objections.html", page=page, console=True, today=today_cn(),
+                           status=status, overdue=overdue)
+
+
+def _render_objection(no: str, errors: Errors | None = None, form: dict[str, Any] | None = None,
+                      status: int = 200) -> tuple[str, int]:
+    user = require_user(Role.operator)
+    session = db_session()
+    o = objections.get_objection(session, user, no)
+    defaults = {"corrected_payload": json.dumps(o.record.payload, ensure_ascii=False, indent=2)}
+    return render_template("oversight/objection.html", o=o, files=objections.files_of(session, o), console=True,
+                           errors=errors or {}, form={**defaults, **(form or {})}, today=today_cn(),
+                           outcomes=list(ObjectionOutcome)), status
+
+
+@bp.get("/console/objections/<string:objection_no>")
+def console_objection(objection_no: str) -> Any:
+    return _render_objection(objection_no)
+
+
+@bp.post("/console/objections/<string:objection_no>/resolve")
+def console_resolve(objection_no: str) -> Any:
+    user = require_user(Role.operator)
+    form = _form()
+    body: dict[str, Any] = filled(form, ("outcome", "explanation"))
+    errors: Errors = {}
+    if form.get("outcome") == "corrected":
+        try:
+            body["corrected_payload"] = json.loads(form.get("corrected_payload") or "null")
+        except ValueError as exc:
+            errors["corrected_payload"] = [f"应为 JSON 对象：{exc}"]
+    data, schema_errors = load_form(schemas.ResolveSchema(), body)
+    errors.update(schema_errors)
+    status = 422
+    if data is not None and not errors:
+        try:
+            objections.resolve(db_session(), user, objection_no, data["outcome"], data["explanation"],
+                               data["corrected_payload"], g.get("request_id"))
+        except DomainError as exc:
+            if exc.status == 404:
+                raise
+            errors, status = domain_errors(exc), exc.status
+        else:
+            flash(f"异议 {objection_no} 已处理并告知企业。", "success")
+            return redirect(url_for("oversight_web.console_objections"))
+    return _render_objection(objection_no, errors, form, status)
+
+
+@bp.get("/console/repairs")
+def console_repairs() -> str:
+    user = require_user(Role.operator)
+    status = request.args.get("status") if request.args.get("status") in ("submitted", "approved", "rejected") else None
+    page = repair.list_requests(db_session(), user, status, page_no(), 20)
+    return render_template("oversight/repairs.html", page=page, status=status)
+
+
+def _render_repair(no: str, errors: Errors | None = None, form: dict[str, Any] | None = None,
+                   status: int = 200) -> tuple[str, int]:
+    user = require_user(Role.operator)
+    session = db_session()
+    r = repair.get_request(session, user, no)
+    return render_template("oversight/repair.html", r=r, files=repair.files_of(session, r), console=True,
+                           errors=errors or {}, form=form or {}), status
+
+
+@bp.get("/console/repairs/<string:request_no>")
+def console_repair(request_no: str) -> Any:
+    return _render_repair(request_no)
+
+
+@bp.post("/console/repairs/<string:request_no>/decide")
+def console_decide(request_no: str) -> Any:
+    user = require_user(Role.operator)
+    form = _form()
+    body: dict[str, Any] = filled(form, ("reason",))
+    if form.get("decision") in ("approve", "reject"):
+        body["approve"] = form["decision"] == "approve"
+    data, errors = load_form(schemas.DecideSchema(), body)
+    status = 422
+    if data is not None:
+        try:
+            repair.decide(db_session(), user, request_no, data["approve"], data["reason"], g.get("request_id"))
+        except DomainError as exc:
+            if exc.status == 404:
+                raise
+            errors, status = domain_errors(exc), exc.status
+        else:
+            flash(f"修复申请 {request_no} 已{'批准' if data['approve'] else '驳回'}并告知企业。", "success")
+            return redirect(url_for("oversight_web.console_repairs"))
+    if "approve" in errors:
+        errors["decision"] = ["请选择批准或驳回。"]
+    return _render_repair(request_no, errors, form, status)
+
+
+@bp.get("/console/lists")
+def console_lists() -> str:
+    require_user(Role.operator)
+    name = request.args.get("list") if request.args.get("list") in set(ListName) else None
+    page = lists.pending(db_session(), page_no(), 50, name)
+    return render_template("oversight/console_lists.html", page=page, name=name, counts=lists.counts(db_session()))
+
+
+@bp.post("/console/lists/publish")
+def console_publish() -> Any:
+    user = require_user(Role.operator)
+    ids = [int(v) for v in request.form.getlist("entry_ids") if v.isdigit()]
+    if not ids and request.form.get("all") != "yes":
+        flash("请选择要发布的名单记录。", "error")
+        return redirect(url_for("oversight_web.console_lists"))
+    try:
+        done = lists.publish(db_session(), ids or None, actor=f"user:{user.username}")
+    except DomainError as exc:
+        flash(exc.errors and "；".join(m for ms in exc.errors.values() for m in ms) or exc.detail, "error")
+        domain_errors(exc)
+        return redirect(url_for("oversight_web.console_lists"))
+    flash(f"已发布 {len(done)} 项名单记录，相关企业已重新评价并收到通知。", "success")
+    return redirect(url_for("oversight_web.console_lists"))
+
+
+@bp.post("/console/lists/refresh")
+def console_refresh() -> Any:
+    user = require_user(Role.operator)
+    result = lists.refresh(db_session(), actor=f"user:{user.username}")
+    flash(f"已按列入标准重新计算：新列入 {sum(result.entered.values())} 项（待发布），移出 {sum(result.exited.values())} 项，"
+          f"撤销 {sum(result.cancelled.values())} 项。", "success")
+    return redirect(url_for("oversight_web.console_lists"))
+
+
+@bp.get("/console/providers")
+def console_providers() -> str:
+    require_user(Role.operator)
+    session = db_session()
+    providers = list(session.scalars(sa.select(DataProvider).order_by(DataProvider.code)))
+    counts = dict(session.execute(sa.select(CreditRecord.provider_id, sa.func.count())
+                                  .group_by(CreditRecord.provider_id)).all())
+    return render_template("oversight/providers.html", providers=[
+        (p, counts.get(p.id, 0), clients_of_provider(session, p.id)) for p in providers])
+
+
+@bp.get("/console/institutions")
+def console_institutions() -> str:
+    require_user(Role.operator)
+    session = db_session()
+    return render_template("oversight/institutions.html", institutions=[
+        (i, clients_of_institution(session, i.id)) for i in list_institutions(session)])
