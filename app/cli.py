@@ -585,7 +585,6 @@ def seed(ctx: Context, firms: int, seed: int, as_of: str | None, password: str |
         from app.scoring.services import grade_distribution, run_evaluations
 
         evaluation = run_evaluations(session, "changed", as_of=today)
-        distribution = grade_distribution(session)
         import sqlalchemy as sa
 
         from app.accounts.models import User
@@ -600,6 +599,11 @@ def seed(ctx: Context, firms: int, seed: int, as_of: str | None, password: str |
         market = seed_marketplace(session, load_signing_keys(ctx.settings), [b[1] for b in BANKS], seed,
                                   demo_firm.enterprise_id if demo_firm else None,
                                   rate_cap(ctx.settings.lpr_1y, ctx.settings.rate_cap_multiple))
+        from app.oversight.seed import seed_oversight
+
+        oversight = seed_oversight(session, load_signing_keys(ctx.settings), seed,
+                                   demo_firm.enterprise_id if demo_firm else None)
+        distribution = grade_distribution(session)  # after the lists: a black-list entry caps at C
     out.print(f"演示数据：企业 {report.firms_total} 家（本次新增 {report.firms_created}），"
               f"记录 {sum(report.records.values())} 条。")
     out.print(f"信用评价：新评价 {evaluation.evaluated} 家；等级分布 "
@@ -614,6 +618,10 @@ def seed(ctx: Context, firms: int, seed: int, as_of: str | None, password: str |
         out.print(f"信易贷演示：上架产品 {market.products} 个，允许主动授信的企业 {market.discoverable} 家；申请 "
                   + "，".join(f"{k} {v}" for k, v in sorted(market.applications.items()))
                   + "；授信邀约 " + "，".join(f"{k} {v}" for k, v in sorted(market.offers.items())))
+    out.print(f"信用监管演示：在列 红名单 {oversight.lists.get('red', 0)}，黑名单 {oversight.lists.get('black', 0)}，"
+              f"重点关注 {oversight.lists.get('watch', 0)}；待发布 {oversight.pending}；信用承诺 {oversight.commitments} 份；异议 "
+              + "，".join(f"{k} {v}" for k, v in sorted(oversight.objections.items()))
+              + "；修复申请 " + "，".join(f"{k} {v}" for k, v in sorted(oversight.repairs.items())))
     if demo_ent:
         out.print(f"演示企业（账号 firm）：{demo_ent[0]}，统一社会信用代码 {demo_ent[1]}")
     out.print("演示账号（用户名 / 密码）：")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Institution, User
 from app.accounts.services import create_institution, create_user, set_password
 from app.archive.ingestion import ingest_records
-from app.archive.models import DataProvider, Segment
+from app.archive.models import DataProvider, Enterprise, Segment
 from app.archive.regions import COUNTIES
 from app.archive.services import create_provider, upsert_enterprise
 from app.archive.uscc import ALPHABET, make_uscc
@@ -319,6 +320,15 @@ def _records_for(g: _Gen, firm: dict[str, Any], profile: str, n: int) -> dict[st
                                          "issuer": "中国电力企业联合会", "awarded_on": g.ago(1500, 30).isoformat(),
                                          "level": "industry"})
     return out
+
+
+def demo_firm_user(session: Session, ent: Enterprise) -> User:
+    """A firm's first user; for the demo's other firms, one with a password nobody knows."""
+    user = session.scalar(sa.select(User).where(User.enterprise_id == ent.id).order_by(User.id).limit(1))
+    if user is None:
+        user = create_user(session, username=f"firm-{ent.uscc.lower()}", password=secrets.token_urlsafe(16),
+                           role="firm", display_name=f"{ent.name} 财务", enterprise_uscc=ent.uscc)
+    return user
 
 
 def seed_demo(

@@ -22,6 +22,7 @@ from app.archive.models import Enterprise
 from app.errors import DomainError
 from app.schemas_base import today_cn
 from app.scoring.models import Evaluation
+from app.seed import demo_firm_user
 from app.signing import SigningKeys
 from marketplace import applications, offers, services
 from marketplace.models import MarketplaceProfile, Offer, Product
@@ -58,14 +59,6 @@ def _officer(session: Session, bank: Institution) -> User:
     if user is None:  # a back-office officer for each demo bank (its password is never shown)
         user = create_user(session, username=f"officer-{bank.licence_no.lower()}", password=secrets.token_urlsafe(16),
                            role="bank", display_name=f"{bank.name} 信贷经理", institution_licence=bank.licence_no)
-    return user
-
-
-def _firm_user(session: Session, ent: Enterprise) -> User:
-    user = session.scalar(sa.select(User).where(User.enterprise_id == ent.id).order_by(User.id).limit(1))
-    if user is None:
-        user = create_user(session, username=f"firm-{ent.uscc.lower()}", password=secrets.token_urlsafe(16),
-                           role="firm", display_name=f"{ent.name} 财务", enterprise_uscc=ent.uscc)
     return user
 
 
@@ -116,7 +109,7 @@ def seed_marketplace(session: Session, signer: SigningKeys, bank_licences: list[
     k = 0
     per_bank: dict[int, int] = {}  # each bank's applications walk the states in turn: every bank has each
     for ent in ordered:
-        user = _firm_user(session, ent)
+        user = demo_firm_user(session, ent)
         _, matches, _ = services.products_for_firm(session, ent)
         for match in matches[:2]:
             product = session.get_one(Product, match.product.id)
@@ -152,7 +145,7 @@ def seed_marketplace(session: Session, signer: SigningKeys, bank_licences: list[
                 "valid_until": now + dt.timedelta(days=rng.randint(7, 30))})
             state = offer_plan[j % len(offer_plan)]
             j += 1
-            user = _firm_user(session, ent)
+            user = demo_firm_user(session, ent)
             try:
                 if state == "accepted":
                     offers.respond(session, signer, user, offer.offer_no, "accept", "接受主动授信")

@@ -69,8 +69,10 @@ class FreshDatabases:
         if not self.schemas:
             return
         engine = sa.create_engine(pg_url_with_schema(os.environ["TEST_DATABASE_URL"], "public"))
-        with engine.begin() as conn:
-            for schema in self.schemas:
+        # One transaction per schema: dropping them all at once takes a lock per table,
+        # index and sequence of every schema and runs out of max_locks_per_transaction.
+        for schema in self.schemas:
+            with engine.begin() as conn:
                 conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         engine.dispose()
 

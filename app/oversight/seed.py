@@ -1,0 +1,121 @@
+"""Oversight demo data for ``powercredit seed``, through the same services users go
+through: signed commitments, the lists refreshed and mostly published (a few left for the
+console), objections open, overdue and answered, repair requests pending and approved.
+Some of it is history, so dates are moved back where a real case would have aged (an
+overdue objection, a listing old enough to be repaired).  A rerun adds nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.accounts.models import User
+from app.archive.categories import add_months
+from app.archive.models import LIVE_STATUSES, CreditRecord, Enterprise, Polarity
+from app.oversight import commitments, lists, objections, repair
+from app.oversight.models import EntryStatus, ListEntry, Objection, RepairRequest
+from app.schemas_base import today_cn
+from app.scoring.models import Evaluation
+from app.seed import demo_firm_user
+from app.signing import SigningKeys
+
+
+@dataclass
+class OversightDemo:
+    commitments: int = 0
+    lists: dict[str, int] = field(default_factory=dict)
+    pending: int = 0
+    objections: dict[str, int] = field(default_factory=dict)
+    repairs: dict[str, int] = field(default_factory=dict)
+
+
+def _operator(session: Session) -> User:
+    op = session.scalar(sa.select(User).where(User.role == "operator").order_by(User.id).limit(1))
+    assert op is not None, "演示数据需要一个征信机构用户"
+    return op
+
+
+def seed_oversight(session: Session, signer: SigningKeys, seed: int, demo_firm_id: int | None) -> OversightDemo:
+    rng = random.Random(seed + 7)
+    out = OversightDemo()
+    today = today_cn()
+    commitments.sync_texts(session)
+    first_run = session.scalar(sa.select(sa.func.count()).select_from(Objection)) == 0
+
+    if first_run:
+        # Commitments: the demo firm and about a third of the AA-and-above firms sign the 公约.
+        good = list(session.scalars(sa.select(Enterprise).join(Evaluation, sa.and_(
+            Evaluation.enterprise_id == Enterprise.id, Evaluation.current.is_(True)))
+            .where(Evaluation.grade.in_(["AAA", "AA"])).order_by(Enterprise.id)))
+        signers = [e for e in good if e.id == demo_firm_id or rng.random() < 0.35]
+        for ent in signers:
+            user = demo_firm_user(session, ent)
+            commitments.sign(session, signer, user, "self_discipline", "张明", "法定代表人")
+            out.commitments += 1
+
+    # Lists: refreshed; everything published except the last few entries (for the console).
+    lists.refresh(session, today, actor="seed")
+    pending = list(session.scalars(sa.select(ListEntry.id).where(ListEntry.status == EntryStatus.pending)
+                                   .order_by(ListEntry.id)))
+    if first_run and len(pending) > 3:
+        lists.publish(session, pending[:-3], actor="seed")
+    operator = _operator(session)
+
+    if first_run:
+        # Objections to bad records: one answered, one open, one overdue (received 25 days ago).
+        bad = session.execute(
+            sa.select(CreditRecord.id, CreditRecord.enterprise_id)
+            .where(CreditRecord.polarity == Polarity.bad, CreditRecord.status.in_(list(LIVE_STATUSES)))
+            .order_by(CreditRecord.enterprise_id != (demo_firm_id or 0), CreditRecord.id)).all()
+        used: set[int] = set()
+        plan = ["open", "overdue", "upheld", "removed"]
+        for record_id, ent_id in bad:
+            if not plan:
+                break
+            if ent_id in used:
+                continue
+            used.add(ent_id)
+            state = plan.pop(0)
+            user = demo_firm_user(session, session.get_one(Enterprise, ent_id))
+            o = objections.file_objection(session, user, record_id, "该记录与事实不符：款项已于到期前结清，附银行回单。", [])
+            if state == "overdue":
+                o.received_at -= dt.timedelta(days=25)
+                o.due_on = objections.due_date(o.received_at)
+            elif state in ("upheld", "removed"):
+                objections.resolve(session, operator, o.objection_no, state,
+                                   "经向数据来源核实，记录无误，予以维持。" if state == "upheld"
+                                   else "数据来源确认报送有误，记录予以删除。")
+            out.objections[state] = out.objections.get(state, 0) + 1
+        session.flush()
+
+        # Credit repair: a black-listed firm listed 13 months ago asks (pending); a watch-listed
+        # firm listed 4 months ago was repaired.
+        for list_name, months, decide in (("black", 13, False), ("watch", 4, True)):
+            entry = session.scalar(sa.select(ListEntry).where(ListEntry.list_name == list_name,
+                                                              ListEntry.status == EntryStatus.active)
+                                   .order_by(ListEntry.id).limit(1))
+            if entry is None:
+                continue
+            entry.published_on = add_months(today, -months)
+            entry.entered_on = entry.published_on
+            rule = lists.current_criteria().lists[list_name]
+            entry.ends_on = rule.ends_on(entry.published_on, entry.basis)
+            session.flush()
+            user = demo_firm_user(session, entry.enterprise)
+            request = repair.apply_for_repair(session, user, entry.id,
+                                              "已全面整改：补缴款项、完善内控制度并通过第三方复核，附整改报告。", [])
+            if decide:
+                repair.decide(session, operator, request.request_no, True, "整改材料齐全，准予信用修复。")
+            out.repairs["approved" if decide else "submitted"] = 1
+    # What the steps above changed (answered objections, repairs, new grades) as the lists see it.
+    lists.refresh(session, today, actor="seed")
+    out.lists = {name: c["active"] for name, c in lists.counts(session).items()}
+    out.pending = sum(c["pending"] for c in lists.counts(session).values())
+    if not first_run:
+        out.objections = {"existing": int(session.scalar(sa.select(sa.func.count()).select_from(Objection)) or 0)}
+        out.repairs = {"existing": int(session.scalar(sa.select(sa.func.count()).select_from(RepairRequest)) or 0)}
+    return out
