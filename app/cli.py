@@ -563,6 +563,9 @@ def users_add(ctx: Context, username: str, role: str, display_name: str | None, 
     out.print(f"已创建用户 {username}（{role}）")
 
 
+HISTORY_MONTHS = 11
+
+
 @main.command(help="生成确定性的演示数据（可重复执行，结果不变）")
 @click.option("--firms", default=300, show_default=True, type=int)
 @click.option("--seed", default=2026, show_default=True, type=int)
@@ -581,11 +584,21 @@ def seed(ctx: Context, firms: int, seed: int, as_of: str | None, password: str |
 
         report = seed_demo(session, ctx.cipher(), firms=firms, seed=seed, today=today, passwords=passwords,
                            signer=load_signing_keys(ctx.settings), progress=lambda n: progress.advance(task, n))
+        import sqlalchemy as sa
+
+        from app.archive.categories import add_months
+        from app.scoring.models import Evaluation
         from app.scoring.scorecard import GRADES
         from app.scoring.services import grade_distribution, run_evaluations
 
-        evaluation = run_evaluations(session, "changed", as_of=today)
-        import sqlalchemy as sa
+        first_time = not session.scalar(sa.select(sa.func.count()).select_from(Evaluation))
+        if first_time:  # a year of month-end evaluations, so grade histories and the index have months
+            months = progress.add_task("历史月份评价", total=HISTORY_MONTHS)
+            for back in range(HISTORY_MONTHS, 0, -1):
+                month_end = add_months(today.replace(day=1), 1 - back) - dt.timedelta(days=1)
+                run_evaluations(session, "all", as_of=month_end)
+                progress.advance(months)
+        evaluation = run_evaluations(session, "all" if first_time else "changed", as_of=today)
 
         from app.accounts.models import User
 
@@ -604,6 +617,12 @@ def seed(ctx: Context, firms: int, seed: int, as_of: str | None, password: str |
         oversight = seed_oversight(session, load_signing_keys(ctx.settings), seed,
                                    demo_firm.enterprise_id if demo_firm else None)
         distribution = grade_distribution(session)  # after the lists: a black-list entry caps at C
+        if demo_firm is not None and demo_firm.enterprise is not None and market.products:
+            # the demo firm has downloaded one self-report (first seed only: reruns leave it)
+            from reports.services import issue_self_report
+
+            issue_self_report(session, load_signing_keys(ctx.settings), demo_firm.enterprise, demo_firm,
+                              ctx.settings.free_self_reports, actor="user:firm")
     out.print(f"演示数据：企业 {report.firms_total} 家（本次新增 {report.firms_created}），"
               f"记录 {sum(report.records.values())} 条。")
     out.print(f"信用评价：新评价 {evaluation.evaluated} 家；等级分布 "

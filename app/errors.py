@@ -12,7 +12,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, g, json, render_template, request
+from flask import Flask, Response, g, json, render_template, request, url_for
+from flask_login import current_user
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -221,7 +222,23 @@ def _http_detail(status: int, exc: HTTPException) -> str:
     return exc.description or HTTP_TITLES.get(status, "错误")
 
 
+def _sign_in_first(exc: DomainError) -> Response | None:
+    """A page that needs a signed-in user, asked for by a browser that is not signed in:
+    send it to the sign-in page, which comes back here afterwards."""
+    if exc.status != 401 or request.method not in ("GET", "HEAD") or not wants_html():
+        return None
+    if current_user.is_authenticated:
+        return None
+    target = request.full_path if request.query_string else request.path
+    resp = Response(status=302)
+    resp.headers["Location"] = url_for("accounts.login", next=target)
+    return resp
+
+
 def handle_domain_error(exc: DomainError) -> Response:
+    to_login = _sign_in_first(exc)
+    if to_login is not None:
+        return to_login
     pending = getattr(exc, "audit", None)
     if pending is not None:  # a refusal to audit: written after the request's rollback
         from app.audit.services import refuse_later

@@ -9,7 +9,7 @@ from flask import request
 from marshmallow import Schema, ValidationError
 
 from app.audit.services import refuse_later
-from app.errors import DomainError, flatten_messages
+from app.errors import DomainError, InvalidInput, flatten_messages
 from app.extensions import db_session
 
 Errors = dict[str, list[str]]
@@ -42,3 +42,12 @@ def filled(form: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
 def page_no() -> int:
     raw = request.args.get("page", "1")
     return max(1, int(raw)) if raw.isdigit() and len(raw) < 8 else 1
+
+
+def query_args(schema: Schema) -> dict[str, Any]:
+    """A page's query string, read with the API's schema; bad values are a 422 page naming
+    the parameter, as the API's are."""
+    try:
+        return dict(schema.load(request.args.to_dict()))
+    except ValidationError as exc:
+        raise InvalidInput("查询条件有误", errors=flatten_messages(exc.messages, "query")) from exc

@@ -7,10 +7,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template
 from flask_login import current_user
-from marshmallow import ValidationError
 
+from app import dashboards
 from app.accounts.auth import require_user
 from app.accounts.models import ROLE_LABELS, Role
 from app.accounts.services import require_archive_access
@@ -18,10 +18,13 @@ from app.archive import services
 from app.archive.models import CATEGORY_LABELS, SEGMENT_LABELS, Category, Segment
 from app.archive.regions import PROVINCES, describe_region
 from app.archive.schemas import EnterpriseSearchArgs, RecordFilterArgs
-from app.errors import InvalidInput, flatten_messages
-from app.extensions import cipher, db_session
+from app.extensions import cipher, db_session, settings
+from app.forms import query_args
 from app.oversight.disclosure import public_profile
+from app.oversight.models import LIST_LABELS
 from app.schemas_base import today_cn
+from app.scoring.scorecard import GRADES
+from reports.sections import SUPERVISION_LABELS
 
 bp = Blueprint("web", __name__)
 
@@ -34,6 +37,10 @@ def _labels() -> dict[str, Any]:
         "ROLE_LABELS": {str(k): v for k, v in ROLE_LABELS.items()},
         "PROVINCES": PROVINCES,
         "describe_region": describe_region,
+        "GRADES": GRADES,
+        "DIMENSIONS": dashboards.DIMENSIONS,
+        "SUPERVISION_LABELS": SUPERVISION_LABELS,
+        "LIST_LABELS": {str(k): v for k, v in LIST_LABELS.items()},
     }
 
 
@@ -91,24 +98,27 @@ def zip_labels(values: Any, labels: dict[str, str] | None = None) -> list[tuple[
     return [(str(v), (labels or {}).get(str(v), str(v))) for v in values]
 
 
-def _load_args(schema: Any) -> dict[str, Any]:
-    try:
-        return dict(schema.load(request.args.to_dict()))
-    except ValidationError as exc:
-        raise InvalidInput("查询条件有误", errors=flatten_messages(exc.messages)) from exc
-
-
 @bp.get("/")
 def home() -> str:
-    ent = None
-    if current_user.is_authenticated and current_user.role == Role.firm:
-        ent = current_user.enterprise
-    return render_template("home.html", enterprise=ent)
+    """Each role's home: the firm's grade and what moved it, the bank's and the operator's
+    work queues, the public portal."""
+    session = db_session()
+    role = str(current_user.role) if current_user.is_authenticated else None
+    home: Any
+    if role == Role.firm and current_user.enterprise is not None:
+        home = dashboards.firm_home(session, current_user.enterprise, settings().free_self_reports)
+    elif role == Role.bank and current_user.institution_id is not None:
+        home = dashboards.bank_home(session, current_user)
+    elif role == Role.operator:
+        home = dashboards.operator_home(session)
+    else:
+        role, home = None, dashboards.public_home(session)
+    return render_template("home.html", role=role, home=home, today=today_cn())
 
 
 @bp.get("/enterprises")
 def search() -> str:
-    args = _load_args(EnterpriseSearchArgs())
+    args = query_args(EnterpriseSearchArgs())
     page = services.search_enterprises(db_session(), **args) if any(
         args.get(k) for k in ("q", "segment", "province")
     ) else None
@@ -132,7 +142,7 @@ def records(uscc: str) -> str:
     session = db_session()
     ent = services.get_enterprise(session, uscc)
     require_archive_access(user, ent)
-    args = _load_args(RecordFilterArgs())
+    args = query_args(RecordFilterArgs())
     page = services.list_records(session, ent, **args)
     personal = services.personal_fields(cipher(), ent)
     return render_template(

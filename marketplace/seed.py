@@ -121,7 +121,7 @@ def seed_marketplace(session: Session, signer: SigningKeys, bank_licences: list[
                       ).quantize(Decimal("1000"))
             app = applications.apply(session, signer, user, product.product_no, amount, product.term_min,
                                      rng.choice(["采购设备", "支付电费与原材料款", "项目建设周转", "履约保证金"]))
-            _advance(session, app.application_no, target, officer, user, product, amount)
+            _advance(session, signer, app.application_no, target, officer, user, product, amount)
             out.applications[target] += 1
         if k >= 3 * len(plan):
             break
@@ -164,8 +164,8 @@ def seed_marketplace(session: Session, signer: SigningKeys, bank_licences: list[
     return out
 
 
-def _advance(session: Session, no: str, target: str, officer: User, firm: User, product: Product,
-             amount: Decimal) -> None:
+def _advance(session: Session, signer: SigningKeys, no: str, target: str, officer: User, firm: User,
+             product: Product, amount: Decimal) -> None:
     plan: dict[str, list[tuple[str, User, dict[str, Any]]]] = {
         "submitted": [], "under_review": [("review", officer, {})],
         "approved": [("review", officer, {}), ("approve", officer, {})],
@@ -186,3 +186,5 @@ def _advance(session: Session, no: str, target: str, officer: User, firm: User, 
         elif action == "disburse":
             data = {"disbursed_amount": amount, "disbursed_on": today_cn() - dt.timedelta(days=2)}
         applications.take_step(session, who, no, action, data)
+        if action == "review":  # the officer reviews with a report pulled under the application's consent
+            applications.pull_report_for(session, signer, officer, no)

@@ -18,10 +18,12 @@ from flask import (
     url_for,
 )
 
-from app.accounts.auth import require_firm
+from app.accounts.auth import require_firm, require_user
+from app.accounts.models import Role
 from app.audit.services import refuse_later
-from app.errors import DomainError
+from app.errors import DomainError, Forbidden
 from app.extensions import db_session, settings, signing_keys
+from app.forms import page_no
 from reports import services
 from reports.describe import POLARITY_LABELS, describe
 
@@ -106,3 +108,29 @@ def issue_my_report() -> Any:
         return redirect(url_for("reports_web.my_reports"))
     flash(f"已出具自主查询报告 {report.report_no}；本年度剩余免费次数 {left.remaining} 次。", "success")
     return redirect(url_for("reports_web.my_reports"))
+
+
+# --- the bank's pulled reports -------------------------------------------------------------
+
+def _officer() -> tuple[Any, int]:
+    user = require_user(Role.bank)
+    if user.institution_id is None:
+        raise Forbidden("该账号未关联金融机构", code="not_an_institution")
+    return user, user.institution_id
+
+
+@bp.get("/bank/reports")
+def bank_reports() -> str:
+    """The reports the officer's institution has pulled (by its systems or its officers)."""
+    _, institution_id = _officer()
+    page = services.list_reports(db_session(), page=page_no(), per_page=20, institution_id=institution_id)
+    return render_template("reports/bank_reports.html", page=page)
+
+
+@bp.get("/bank/reports/<string:report_no>")
+def bank_report(report_no: str) -> str:
+    """One pulled report, shown as the document it is (reading it is audited, as the API's)."""
+    user, institution_id = _officer()
+    report = services.read_pulled(db_session(), report_no.strip().upper(), institution_id,
+                                  f"user:{user.username}", "html", g.get("request_id"))
+    return render_template("reports/bank_report.html", stored=report, report=services.document(report))

@@ -18,6 +18,7 @@ from app.archive import ingestion, schemas, services
 from app.archive.errors import BatchTooLarge
 from app.errors import InvalidInput, UnsupportedMediaType
 from app.extensions import cipher, csrf, db_session, settings
+from app.schemas_base import PageArgs, With
 from app.scoring.services import reevaluate_after_ingestion
 from consent.models import OAuthToken
 from consent.server import require_oauth
@@ -156,3 +157,28 @@ class RecordBatch(MethodView):
         evaluation = reevaluate_after_ingestion(session, result.run_id)
         result.reevaluated = evaluation.firms if evaluation else 0
         return result
+
+
+@blp.route("/ingestion-runs")
+class IngestionRuns(MethodView):
+    @blp.arguments(schemas.RunArgs, location="query")
+    @blp.response(200, schemas.RunPageSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """报送批次（征信机构）：最新在前；provider 按数据源代码筛选，refused_only 只看有被拒行的批次"""
+        require_user(Role.operator)
+        page = services.list_runs(db_session(), args["page"], args["per_page"], args["provider"],
+                                  args["refused_only"])
+        return {"items": page.items, "meta": page.meta}
+
+
+@blp.route("/ingestion-runs/<int:run_id>")
+class IngestionRunDetail(MethodView):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, schemas.RunDetailSchema)
+    def get(self, args: dict[str, Any], run_id: int) -> Any:
+        """一个报送批次的逐行结果（征信机构）：被拒行（行号、字段、原因）与写入的记录（新增、更正；分页）"""
+        require_user(Role.operator)
+        session = db_session()
+        run = services.get_run(session, run_id)
+        rows = services.run_rows(session, run, args["page"], args["per_page"])
+        return With(run, refusals=run.refusals, rows=rows.items, rows_meta=rows.meta)

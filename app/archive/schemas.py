@@ -163,3 +163,51 @@ class BatchArgs(StrictSchema):
 class RetentionResultSchema(StrictSchema):
     expired = Int()
     as_of = fields.Date()
+
+
+class RunArgs(PageArgs):
+    provider = fields.String(load_default=None, validate=validate.Length(max=64))
+    refused_only = fields.Boolean(load_default=False)
+
+
+class RefusalSchema(StrictSchema):
+    row_index = fields.Integer()
+    provider_ref = fields.String(allow_none=True)
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class RunSchema(StrictSchema):
+    id = fields.Integer()
+    provider = fields.Function(lambda r: r.provider.code)
+    source = fields.String()
+    filename = fields.String(allow_none=True)
+    mode = fields.String()
+    started_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)
+    total = fields.Integer()
+    accepted = fields.Integer()
+    unchanged = fields.Integer()
+    corrected = fields.Integer()
+    refused = fields.Integer()
+    committed = fields.Boolean()
+
+
+class RunPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(RunSchema))
+    meta = fields.Nested(PageMetaSchema)
+
+
+class RunRowSchema(StrictSchema):
+    record_id = fields.Integer()
+    provider_ref = fields.String()
+    uscc = fields.String()
+    name = fields.String()
+    category = fields.String()
+    version = fields.Integer()
+    status = fields.String(metadata={"description": "accepted 新增、corrected 更正、superseded 本批写入的版本已被后续批次更正"})
+
+
+class RunDetailSchema(RunSchema):
+    refusals = fields.List(fields.Nested(RefusalSchema))
+    rows = fields.List(fields.Nested(RunRowSchema))
+    rows_meta = fields.Nested(PageMetaSchema)

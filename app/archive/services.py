@@ -25,6 +25,7 @@ from app.archive.models import (
     CreditRecordVersion,
     DataProvider,
     Enterprise,
+    IngestionRun,
     Polarity,
     ProviderKind,
     RecordStatus,
@@ -33,7 +34,7 @@ from app.archive.schemas import EnterpriseInSchema
 from app.archive.uscc import check_uscc, province_code_of, region_code_of
 from app.crypto import FieldCipher
 from app.db import Page, paginate, utcnow
-from app.errors import InvalidInput, flatten_messages
+from app.errors import InvalidInput, NotFound, flatten_messages
 from app.schemas_base import today_cn
 
 PERSONAL_FIELDS = {
@@ -259,3 +260,51 @@ def reencrypt_all(session: Session, old: FieldCipher, new: FieldCipher, batch: i
         session.flush()
         last_id = ents[-1].id
     return changed
+
+
+# --- ingestion runs (the operator's record of what each batch did, row by row) ----------------
+
+class RunNotFound(NotFound):
+    code = "ingestion_run_not_found"
+
+
+def list_runs(session: Session, page: int, per_page: int, provider: str | None = None,
+              refused_only: bool = False) -> Page[IngestionRun]:
+    stmt = sa.select(IngestionRun).order_by(IngestionRun.started_at.desc(), IngestionRun.id.desc())
+    if provider:
+        stmt = stmt.join(DataProvider, DataProvider.id == IngestionRun.provider_id).where(DataProvider.code == provider)
+    if refused_only:
+        stmt = stmt.where(IngestionRun.refused > 0)
+    return paginate(session, stmt, page, per_page)
+
+
+def get_run(session: Session, run_id: int) -> IngestionRun:
+    run = session.get(IngestionRun, run_id)
+    if run is None:
+        raise RunNotFound(f"没有编号为 {run_id} 的报送批次")
+    return run
+
+
+def run_rows(session: Session, run: IngestionRun, page: int, per_page: int) -> Page[dict[str, Any]]:
+    """What the batch did to each row it wrote: records it created (``accepted``) or
+    corrected (``corrected``) whose current version is still its own, and versions of its
+    that a later batch has since superseded (``superseded``).  Refused rows are in
+    ``run.refusals``; unchanged rows leave no trace beyond the run's count."""
+    current = (sa.select(CreditRecord.id.label("record_id"), CreditRecord.provider_ref, CreditRecord.version,
+                         sa.type_coerce(CreditRecord.category, sa.String()).label("category"),
+                         Enterprise.uscc, Enterprise.name, sa.literal(False).label("superseded"))
+               .join(Enterprise, Enterprise.id == CreditRecord.enterprise_id)
+               .where(CreditRecord.run_id == run.id))
+    old = (sa.select(CreditRecord.id.label("record_id"), CreditRecord.provider_ref, CreditRecordVersion.version,
+                     sa.type_coerce(CreditRecord.category, sa.String()).label("category"),
+                     Enterprise.uscc, Enterprise.name, sa.literal(True).label("superseded"))
+           .join(CreditRecord, CreditRecord.id == CreditRecordVersion.record_id)
+           .join(Enterprise, Enterprise.id == CreditRecord.enterprise_id)
+           .where(CreditRecordVersion.run_id == run.id))
+    union = sa.union_all(current, old).subquery()
+    total = session.scalar(sa.select(sa.func.count()).select_from(union)) or 0
+    rows = session.execute(sa.select(union).order_by(union.c.record_id, union.c.version)
+                           .limit(per_page).offset((page - 1) * per_page)).mappings()
+    items = [{**row, "status": "superseded" if row["superseded"] else ("accepted" if row["version"] == 1
+                                                                       else "corrected")} for row in rows]
+    return Page(items, page, per_page, int(total))

@@ -11,13 +11,16 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 
+from app import dashboards
 from app.accounts.auth import require_firm, require_user
 from app.accounts.models import Role
 from app.accounts.services import list_institutions
+from app.archive import services as archive_services
 from app.archive.models import CreditRecord, DataProvider
+from app.archive.schemas import RunArgs
 from app.errors import DomainError, NotFound
 from app.extensions import db_session, signing_keys
-from app.forms import Errors, domain_errors, filled, load_form, page_no
+from app.forms import Errors, domain_errors, filled, load_form, page_no, query_args
 from app.oversight import commitments, lists, notices, objections, repair, schemas
 from app.oversight.models import (
     EXIT_LABELS,
@@ -29,7 +32,7 @@ from app.oversight.models import (
     ObjectionOutcome,
 )
 from app.oversight.objections import DISPUTABLE, Upload
-from app.schemas_base import today_cn
+from app.schemas_base import PageArgs, today_cn
 from app.scoring import services as scoring
 from app.scoring.api import INDEX_DEFINITION
 from app.scoring.index import credit_power_index
@@ -246,14 +249,9 @@ def my_notices() -> str:
 
 @bp.get("/console")
 def console() -> str:
-    user = require_user(Role.operator)
-    session = db_session()
-    return render_template(
-        "oversight/console.html",
-        overdue=objections.list_objections(session, user, None, True, 1, 1).total,
-        open_objections=objections.list_objections(session, user, "open", False, 1, 1).total,
-        open_repairs=repair.list_requests(session, user, "submitted", 1, 1).total,
-        pending=lists.pending(session, 1, 1).total, counts=lists.counts(session))
+    """The operator's console: the same page as the operator's home."""
+    require_user(Role.operator)
+    return render_template("home.html", role="operator", home=dashboards.operator_home(db_session()), today=today_cn())
 
 
 @bp.get("/console/objections")
@@ -407,3 +405,31 @@ def console_institutions() -> str:
     session = db_session()
     return render_template("oversight/institutions.html", institutions=[
         (i, clients_of_institution(session, i.id)) for i in list_institutions(session)])
+
+
+@bp.get("/console/ingestion")
+def console_ingestion() -> str:
+    require_user(Role.operator)
+    args = query_args(RunArgs())
+    session = db_session()
+    page = archive_services.list_runs(session, args["page"], args["per_page"], args["provider"], args["refused_only"])
+    providers = list(session.scalars(sa.select(DataProvider.code).order_by(DataProvider.code)))
+    return render_template("oversight/ingestion_runs.html", runs=page.items, page=page, args=args, providers=providers)
+
+
+@bp.get("/console/ingestion/<int:run_id>")
+def console_ingestion_run(run_id: int) -> str:
+    require_user(Role.operator)
+    args = query_args(PageArgs())
+    session = db_session()
+    run = archive_services.get_run(session, run_id)
+    rows = archive_services.run_rows(session, run, args["page"], args["per_page"])
+    return render_template("oversight/ingestion_run.html", run=run, rows=rows)
+
+
+@bp.get("/console/evaluations")
+def console_evaluations() -> str:
+    require_user(Role.operator)
+    args = query_args(PageArgs())
+    page = scoring.list_runs(db_session(), args["page"], args["per_page"])
+    return render_template("oversight/evaluation_runs.html", page=page)

@@ -13,6 +13,7 @@ from app.accounts.models import Role
 from app.archive.services import get_enterprise
 from app.errors import InvalidInput
 from app.extensions import db_session
+from app.schemas_base import PageArgs
 from app.scoring import schemas, services
 from app.scoring.index import credit_power_index
 from app.scoring.models import Evaluation
@@ -99,3 +100,14 @@ class CreditPowerIndex(MethodView):
         rows = credit_power_index(db_session(), segment=args["segment"], province=region[:2] if region else None,
                                   first=args["from_"], last=args["to"], by=args["by"])
         return {"definition": INDEX_DEFINITION, "items": rows}
+
+
+@blp.route("/evaluation-runs")
+class EvaluationRuns(MethodView):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, schemas.EvaluationRunPageSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """信用评价批次（征信机构）：最新在前，每批评价的企业数、产生新评价的与结果不变的"""
+        require_user(Role.operator)
+        page = services.list_runs(db_session(), args["page"], args["per_page"])
+        return {"items": page.items, "meta": page.meta}

@@ -105,3 +105,21 @@ class IndexRowSchema(StrictSchema):
 class IndexSchema(StrictSchema):
     definition = fields.String()
     items = fields.List(fields.Nested(IndexRowSchema))
+
+
+class EvaluationRunSchema(StrictSchema):
+    id = fields.Integer()
+    mode = fields.String(metadata={"description": "all 全部、changed 记录有变化的、single 指定企业、ingestion 报送后自动"})
+    scorecard_id = fields.String()
+    scorecard_version = fields.String()
+    as_of = fields.Date()
+    firms = fields.Integer()
+    evaluated = fields.Integer()
+    unchanged = fields.Integer()
+    started_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)
+
+
+class EvaluationRunPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(EvaluationRunSchema))
+    meta = fields.Nested(PageMetaSchema)

@@ -349,3 +349,9 @@ def firms_in_class(session: Session, supervision_class: str, page: int, per_page
     if segment:
         stmt = stmt.where(Enterprise.segment == segment)
     return paginate(session, stmt, page, per_page)
+
+
+def list_runs(session: Session, page: int, per_page: int) -> Page[EvaluationRun]:
+    """Evaluation batches, newest first (the operator's record of what ran)."""
+    return paginate(session, sa.select(EvaluationRun).order_by(EvaluationRun.started_at.desc(),
+                                                               EvaluationRun.id.desc()), page, per_page)

@@ -1,0 +1,67 @@
+"""The demo site, seeded once per backend by ``powercredit seed`` (as a new user gets it),
+served for the browser tests on a real HTTP port, and signed-in test clients per role for
+the crawl."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.serving import make_server
+
+from app import create_app
+from app.cli import main
+
+DEMO_PASSWORD = "demo-pass-2026"
+ROLES = ("firm", "bank", "operator")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+@dataclass
+class DemoSite:
+    backend: str
+    app: Flask
+    url: str  # the live server's base URL
+    seed_output: str
+
+    def client(self, role: str | None) -> FlaskClient:
+        """A test client signed in as the demo user of ``role`` (None: the public)."""
+        client = self.app.test_client()
+        if role is not None:
+            page = client.get("/login").get_data(as_text=True)
+            token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+            resp = client.post("/login", data={"username": role, "password": DEMO_PASSWORD, "csrf_token": token})
+            assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+        return client
+
+
+@pytest.fixture(scope="session")
+def demo_site(backend: str, fresh_databases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
+    url = fresh_databases.new()
+    instance = tmp_path_factory.mktemp(f"demo-{backend}")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DATABASE_URL", url)
+    mp.setenv("PC_INSTANCE_PATH", str(instance))
+    try:
+        result = CliRunner().invoke(main, ["seed", "--firms", "300", "--seed", "2026", "--password", DEMO_PASSWORD])
+    finally:
+        mp.undo()
+    assert result.exit_code == 0, result.output
+    app = create_app({"database_url": url, "instance_path": instance, "secret_key": "demo-site-key",
+                      "testing": True})
+    app.config["WTF_CSRF_SSL_STRICT"] = False
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield DemoSite(backend, app, f"http://127.0.0.1:{server.server_port}", result.output)
+    finally:
+        server.shutdown()
+        thread.join(5)
+        app.extensions["pc_db"].dispose()
