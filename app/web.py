@@ -147,5 +147,5 @@ def records(uscc: str) -> str:
     personal = services.personal_fields(cipher(), ent)
     return render_template(
         "archive/records.html", ent=ent, page=page, args=args, personal=personal,
-        categories=list(Category),
+        categories=list(Category), counts=services.category_counts(session, ent),
     )

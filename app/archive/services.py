@@ -176,6 +176,24 @@ def list_records(
     return paginate(session, stmt, page, per_page)
 
 
+def category_counts(session: Session, ent: Enterprise) -> dict[str, dict[str, int]]:
+    """The live records per category: ``{category: {"good": n, "bad": n, "neutral": n,
+    "disputed": n, "total": n}}`` (expired and revoked records left out, as the list does)."""
+    out: dict[str, dict[str, int]] = {}
+    rows = session.execute(
+        sa.select(sa.type_coerce(CreditRecord.category, sa.String()), sa.type_coerce(CreditRecord.polarity, sa.String()),
+                  sa.func.count(), sa.func.sum(sa.case((CreditRecord.status == RecordStatus.disputed, 1), else_=0)))
+        .where(CreditRecord.enterprise_id == ent.id,
+               CreditRecord.status.not_in([RecordStatus.expired, RecordStatus.revoked]))
+        .group_by(CreditRecord.category, CreditRecord.polarity))
+    for category, polarity, n, disputed in rows:
+        c = out.setdefault(category, {"good": 0, "bad": 0, "neutral": 0, "disputed": 0, "total": 0})
+        c[polarity] += int(n)
+        c["disputed"] += int(disputed or 0)
+        c["total"] += int(n)
+    return out
+
+
 def record_history(session: Session, record: CreditRecord) -> list[CreditRecordVersion]:
     return list(
         session.scalars(

@@ -37,6 +37,7 @@ from app.scoring import services as scoring
 from app.scoring.api import INDEX_DEFINITION
 from app.scoring.index import credit_power_index
 from app.scoring.scorecard import GRADES
+from app.web import segment_label
 from consent.services import clients_of_institution, clients_of_provider
 
 bp = Blueprint("oversight_web", __name__)
@@ -91,9 +92,15 @@ def credit_index() -> str:
     by_segment = credit_power_index(session, by="segment")
     distribution = scoring.grade_distribution(session)
     latest = rows[-1]["month"] if rows else None
+    months = [r["month"] for r in rows]
+    per_segment: dict[str, dict[str, float]] = {}
+    for r in by_segment:
+        per_segment.setdefault(r["group"], {})[r["month"]] = r["index"]
+    series = [(segment_label(seg), [values.get(m) for m in months]) for seg, values in sorted(per_segment.items())]
     return render_template("oversight/credit_index.html", rows=rows, definition=INDEX_DEFINITION,
                            distribution=[(g, distribution.get(g, 0)) for g in GRADES],
-                           segments=[r for r in by_segment if r["month"] == latest])
+                           segments=[r for r in by_segment if r["month"] == latest], months=months,
+                           segment_series=series, by_segment=by_segment)
 
 
 # --- the firm's objections ------------------------------------------------------------------------
