@@ -95,9 +95,11 @@ def firm_home(session: Session, ent: Enterprise, free_reports: int) -> FirmHome:
                                    .order_by(Evaluation.as_of, Evaluation.evaluated_at, Evaluation.id)))
     current = next((e for e in reversed(history) if e.current), None)
     previous = None
-    if current is not None:
+    if current is not None:  # the last evaluation of an earlier day (or, failing that, earlier that day)
         earlier = [e for e in history if e.id != current.id and e.evaluated_at <= current.evaluated_at]
-        previous = earlier[-1] if earlier else None
+        before_today = [e for e in earlier if e.as_of < current.as_of]
+        candidates = before_today or earlier
+        previous = candidates[-1] if candidates else None
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=90)
     return FirmHome(
         enterprise=ent, current=current, previous=previous, history=history,

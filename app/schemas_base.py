@@ -36,12 +36,30 @@ fields.Field.default_error_messages.update(
 )
 fields.String.default_error_messages.update({"invalid": "应为字符串。"})
 fields.Date.default_error_messages.update({"invalid": "应为 YYYY-MM-DD 格式的日期。"})
-fields.DateTime.default_error_messages.update({"invalid": "应为 ISO 8601 时间。"})
+fields.DateTime.default_error_messages.update({"invalid": "应为日期时间，例如 2026-12-31T18:00:00+08:00。"})
 fields.Boolean.default_error_messages.update({"invalid": "应为布尔值 true 或 false。"})
 fields.List.default_error_messages.update({"invalid": "应为列表。"})
 fields.Dict.default_error_messages.update({"invalid": "应为对象。"})
 fields.Integer.default_error_messages.update({"invalid": "应为整数。"})
 fields.Nested.default_error_messages.update({"type": "应为对象。"})
+fields.Number.default_error_messages.update({"invalid": "应为数字。", "too_large": "数值过大。"})
+fields.Decimal.default_error_messages.update({"special": "应为有限的数字。"})
+fields.Email.default_error_messages.update({"invalid": "应为有效的电子邮件地址。"})
+fields.URL.default_error_messages.update({"invalid": "应为有效的网址。"})
+# The validators' own defaults (a validator given its own ``error`` keeps it).
+validate.Length.message_min = "长度至少为 {min}。"
+validate.Length.message_max = "长度至多为 {max}。"
+validate.Length.message_all = "长度应在 {min} 到 {max} 之间。"
+validate.Length.message_equal = "长度应为 {equal}。"
+validate.Range.message_min = "应{min_op} {{min}}。"
+validate.Range.message_max = "应{max_op} {{max}}。"
+validate.Range.message_all = "应{min_op} {{min}} 且{max_op} {{max}}。"
+validate.Range.message_gte = "不小于"
+validate.Range.message_gt = "大于"
+validate.Range.message_lte = "不大于"
+validate.Range.message_lt = "小于"
+validate.OneOf.default_message = "应为以下取值之一：{choices}。"
+validate.Regexp.default_message = "格式不正确。"
 
 
 class StrictSchema(Schema):

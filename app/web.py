@@ -12,10 +12,16 @@ from flask_login import current_user
 
 from app import dashboards
 from app.accounts.auth import require_user
-from app.accounts.models import ROLE_LABELS, Role
+from app.accounts.models import INSTITUTION_KIND_LABELS, ROLE_LABELS, Role
 from app.accounts.services import require_archive_access
 from app.archive import services
-from app.archive.models import CATEGORY_LABELS, SEGMENT_LABELS, Category, Segment
+from app.archive.models import (
+    CATEGORY_LABELS,
+    PROVIDER_KIND_LABELS,
+    SEGMENT_LABELS,
+    Category,
+    Segment,
+)
 from app.archive.regions import PROVINCES, describe_region
 from app.archive.schemas import EnterpriseSearchArgs, RecordFilterArgs
 from app.extensions import cipher, db_session, settings
@@ -38,6 +44,8 @@ def _labels() -> dict[str, Any]:
         "PROVINCES": PROVINCES,
         "describe_region": describe_region,
         "GRADES": GRADES,
+        "PROVIDER_KIND_LABELS": {str(k): v for k, v in PROVIDER_KIND_LABELS.items()},
+        "INSTITUTION_KIND_LABELS": {str(k): v for k, v in INSTITUTION_KIND_LABELS.items()},
         "DIMENSIONS": dashboards.DIMENSIONS,
         "SUPERVISION_LABELS": SUPERVISION_LABELS,
         "LIST_LABELS": {str(k): v for k, v in LIST_LABELS.items()},

@@ -106,8 +106,9 @@ class ConsentRequestSchema(TermsSchema):
 class FirmGrantSchema(TermsSchema):
     """The firm grants a consent itself, for a bank that asked offline."""
 
-    institution = fields.String(required=True, validate=[validate.Length(min=1, max=64), no_nul],
-                                metadata={"description": "金融机构的金融许可证号"})
+    institution = fields.String(required=True, validate=[
+        validate.Length(min=1, max=64, error="请选择金融机构（金融许可证号）。"), no_nul],
+        metadata={"description": "金融机构的金融许可证号"})
 
 
 class ActionSchema(StrictSchema):

@@ -73,7 +73,7 @@ def seed_marketplace(session: Session, signer: SigningKeys, bank_licences: list[
     products: list[tuple[Product, User]] = []
     for i, spec in enumerate(PRODUCTS * 2):
         name, kind, grade, amounts, rates, terms, repayment, collateral, requirements = spec
-        bank = banks[i % len(banks)]
+        bank = banks[(i + i // len(PRODUCTS)) % len(banks)]  # the second round goes to other banks
         officer = _officer(session, bank)
         product = services.create_product(session, officer, {
             "name": name if i < len(PRODUCTS) else f"{name}·{bank.name[:4]}", "type": kind, "min_grade": grade,

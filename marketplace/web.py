@@ -17,6 +17,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.accounts.auth import require_firm, require_user
 from app.accounts.models import Role, User
+from app.accounts.services import actor_labels
 from app.archive.models import SEGMENT_LABELS, Segment
 from app.archive.regions import PROVINCES
 from app.errors import DomainError
@@ -207,7 +208,9 @@ def _render_application(no: str, errors: Errors | None = None, form: dict[str, A
     defaults = {"offered_amount": str(app.amount), "offered_rate": str(app.product.rate_min),
                 "offered_term_months": str(app.term_months),
                 "disbursed_amount": str(app.offered_amount or ""), "disbursed_on": today_cn().isoformat()}
-    return render_template("marketplace/application.html", app=app, events=applications.timeline(session, app),
+    events = applications.timeline(session, app)
+    return render_template("marketplace/application.html", app=app, events=events,
+                           actors=actor_labels(session, (e.actor for e in events)),
                            steps=steps, pulled=pulled, report=shown, can_pull=can_pull,
                            errors=errors or {}, form={**defaults, **(form or {})},
                            consent=app.consent), status

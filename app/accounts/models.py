@@ -30,6 +30,12 @@ class InstitutionKind(enum.StrEnum):
     other = "other"
 
 
+INSTITUTION_KIND_LABELS = {
+    InstitutionKind.bank: "商业银行", InstitutionKind.rural_bank: "农村金融机构", InstitutionKind.finance_company: "财务公司",
+    InstitutionKind.guarantee: "融资担保机构", InstitutionKind.leasing: "融资租赁公司", InstitutionKind.other: "其他",
+}
+
+
 class Institution(Base):
     """A financial institution (金融机构) that may pull reports and publish products."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -10,7 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import Session
 
 from app.accounts.errors import RoleDenied, TenancyDenied, UserExists
-from app.accounts.models import Institution, InstitutionKind, Role, User
+from app.accounts.models import ROLE_LABELS, Institution, InstitutionKind, Role, User
 from app.archive.models import Enterprise
 from app.archive.services import get_enterprise
 from app.db import utcnow
@@ -134,3 +135,21 @@ def require_role(user: User, *roles: Role) -> None:
     if user.role not in roles:
         names = "、".join(str(r) for r in roles)
         raise RoleDenied(f"此操作仅限以下角色：{names}")
+
+
+def actor_labels(session: Session, actors: Iterable[str]) -> dict[str, str]:
+    """Audit-style actors (``user:NAME``, ``client:ID``, ``system``) as people read them:
+    the user's display name and role, "机构系统" for an OAuth client, "平台" for the system."""
+    actors = set(actors)
+    names = [a[5:] for a in actors if a.startswith("user:")]
+    users = {u.username: u for u in session.scalars(sa.select(User).where(User.username.in_(names)))} if names else {}
+    out = {}
+    for actor in actors:
+        if actor.startswith("user:") and actor[5:] in users:
+            u = users[actor[5:]]
+            out[actor] = f"{u.display_name}（{ROLE_LABELS[u.role]}）"
+        elif actor.startswith("client:"):
+            out[actor] = "机构系统（接口）"
+        else:
+            out[actor] = "平台"
+    return out

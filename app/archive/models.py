@@ -90,6 +90,12 @@ class ProviderKind(enum.StrEnum):
     other = "other"
 
 
+PROVIDER_KIND_LABELS = {
+    ProviderKind.tax_authority: "税务机关", ProviderKind.court: "人民法院", ProviderKind.market_regulator: "市场监管部门",
+    ProviderKind.procurement_platform: "电子采购平台", ProviderKind.grid_company: "电网企业",
+    ProviderKind.industry_body: "行业组织", ProviderKind.financial_institution: "金融机构", ProviderKind.other: "其他",
+}
+
 class DataProvider(Base):
     __tablename__ = "data_provider"
 

@@ -297,7 +297,8 @@ def console_resolve(objection_no: str) -> Any:
         try:
             body["corrected_payload"] = json.loads(form.get("corrected_payload") or "null")
         except ValueError as exc:
-            errors["corrected_payload"] = [f"应为 JSON 对象：{exc}"]
+            errors["corrected_payload"] = [f"不是有效的 JSON：第 {getattr(exc, 'lineno', '?')} 行第 "
+                                           f"{getattr(exc, 'colno', '?')} 列附近有误（键名与字符串须用英文双引号）。"]
     data, schema_errors = load_form(schemas.ResolveSchema(), body)
     errors.update(schema_errors)
     status = 422
@@ -372,18 +373,24 @@ def console_lists() -> str:
 @bp.post("/console/lists/publish")
 def console_publish() -> Any:
     user = require_user(Role.operator)
-    ids = [int(v) for v in request.form.getlist("entry_ids") if v.isdigit()]
-    if not ids and request.form.get("all") != "yes":
-        flash("请选择要发布的名单记录。", "error")
-        return redirect(url_for("oversight_web.console_lists"))
+    session = db_session()
+    name = request.form.get("list") if request.form.get("list") in set(ListName) else None
+    back = url_for("oversight_web.console_lists", list=name) if name else url_for("oversight_web.console_lists")
+    if request.form.get("all") == "yes":  # every pending entry of the list shown (all lists when none chosen)
+        ids = [e.id for e in lists.pending(session, 1, 1_000_000, name).items]
+    else:
+        ids = [int(v) for v in request.form.getlist("entry_ids") if v.isdigit() and len(v) < 12]
+    if not ids:
+        flash("请选择要发布的名单记录。" if request.form.get("all") != "yes" else "没有待发布的名单记录。", "error")
+        return redirect(back)
     try:
-        done = lists.publish(db_session(), ids or None, actor=f"user:{user.username}")
+        done = lists.publish(session, ids, actor=f"user:{user.username}")
     except DomainError as exc:
         flash(exc.errors and "；".join(m for ms in exc.errors.values() for m in ms) or exc.detail, "error")
         domain_errors(exc)
-        return redirect(url_for("oversight_web.console_lists"))
+        return redirect(back)
     flash(f"已发布 {len(done)} 项名单记录，相关企业已重新评价并收到通知。", "success")
-    return redirect(url_for("oversight_web.console_lists"))
+    return redirect(back)
 
 
 @bp.post("/console/lists/refresh")
@@ -420,7 +427,8 @@ def console_ingestion() -> str:
     args = query_args(RunArgs())
     session = db_session()
     page = archive_services.list_runs(session, args["page"], args["per_page"], args["provider"], args["refused_only"])
-    providers = list(session.scalars(sa.select(DataProvider.code).order_by(DataProvider.code)))
+    providers = [tuple(r) for r in session.execute(sa.select(DataProvider.code, DataProvider.name)
+                                                   .order_by(DataProvider.code))]
     return render_template("oversight/ingestion_runs.html", runs=page.items, page=page, args=args, providers=providers)
 
 
