@@ -34,14 +34,18 @@ def current_scorecard() -> Scorecard:
     return load_scorecard()
 
 
+# Built once (an expanding IN): each report and each batch runs it from the compiled cache.
+_MEMBERSHIPS = (sa.select(ListEntry.enterprise_id, sa.type_coerce(ListEntry.list_name, sa.String()))
+                .where(ListEntry.enterprise_id.in_(sa.bindparam("ids", expanding=True)),
+                       ListEntry.status == EntryStatus.active))
+
+
 def list_memberships(session: Session, enterprise_ids: Sequence[int]) -> dict[int, set[str]]:
     """The red/black/watch lists each firm is on now (published entries, kept by
     ``app.oversight.lists``): the scorecard's caps read them (black list → C)."""
     out: dict[int, set[str]] = defaultdict(set)
     if enterprise_ids:
-        for ent_id, name in session.connection().execute(
-                sa.select(ListEntry.enterprise_id, sa.type_coerce(ListEntry.list_name, sa.String()))
-                .where(ListEntry.enterprise_id.in_(list(enterprise_ids)), ListEntry.status == EntryStatus.active)):
+        for ent_id, name in session.connection().execute(_MEMBERSHIPS, {"ids": list(enterprise_ids)}):
             out[ent_id].add(name)
     return dict(out)
 
