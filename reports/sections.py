@@ -30,6 +30,7 @@ from app.archive.models import (
     Enterprise,
 )
 from app.archive.regions import describe_region
+from app.db import Prepared, json_value
 from app.schemas_base import today_cn
 from app.scoring import services as scoring
 from app.scoring.models import Evaluation
@@ -87,6 +88,7 @@ RECORDS = (
     .where(_LIVE, _IN_RANGE)
     .order_by(CreditRecord.category, CreditRecord.occurred_on.desc(), CreditRecord.id)
 )
+_RECORDS = Prepared(RECORDS)  # ~200 rows of ints, texts and JSON: straight on the cursor
 SUMMARY = (
     sa.select(sa.type_coerce(CreditRecord.category, sa.String()), sa.type_coerce(CreditRecord.polarity, sa.String()),
               sa.func.count(), sa.func.sum(sa.case((CreditRecord.status == "disputed", 1), else_=0)))
@@ -208,7 +210,7 @@ def build_sections(session: Session, ent: Enterprise, sections: set[str], data_f
     out: dict[str, Any] = {}
     categories = {c for s in sections & RECORD_SECTIONS.keys() for c in RECORD_SECTIONS[s]}
     params = range_params(ent.id, categories, as_of, data_from, data_to)
-    rows = session.connection().execute(RECORDS, params).all() if categories else []
+    rows = _RECORDS.rows(session, params) if categories else []
     # One pass: the record dicts, grouped by category, with the sources, the latest update
     # and the good/bad counts per category (for the summary) gathered on the way.
     records: list[dict[str, Any]] = []
@@ -224,7 +226,8 @@ def build_sections(session: Session, ent: Enterprise, sections: set[str], data_f
             "severity": severity, "occurred_on": occurred if occurred.__class__ is str else occurred.isoformat(),
             "ended_on": None if ended is None else ended if ended.__class__ is str else ended.isoformat(),
             "expires_on": None if expires is None else expires if expires.__class__ is str else expires.isoformat(),
-            "status": status, "disputed": disputed, "version": version, "payload": payload,
+            "status": status, "disputed": disputed, "version": version,
+            "payload": None if payload is None else json_value(payload),
         }
         records.append(record)
         group = by_category.get(category)
