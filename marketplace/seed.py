@@ -25,7 +25,7 @@ from app.scoring.models import Evaluation
 from app.seed import demo_firm_user
 from app.signing import SigningKeys
 from marketplace import applications, offers, services
-from marketplace.models import MarketplaceProfile, Offer, Product
+from marketplace.models import Application, ApplicationStatus, MarketplaceProfile, Offer, Product
 from marketplace.rules import assess, eligible
 
 # (name, type, min grade, amount range ¥, rate range %, term range months, repayment, collateral, requirements)
@@ -125,6 +125,19 @@ def seed_marketplace(session: Session, signer: SigningKeys, bank_licences: list[
             out.applications[target] += 1
         if k >= 3 * len(plan):
             break
+
+    # The demo firm's first application is under review with its report pulled, so its query
+    # log, its consent's use count and the bank's pulled reports have something to show.
+    first = session.scalar(sa.select(Application).where(Application.enterprise_id == demo_firm_id,
+                                                        Application.status == ApplicationStatus.submitted)
+                           .order_by(Application.id)) if demo_firm_id is not None else None
+    if first is not None:
+        product = session.get_one(Product, first.product_id)
+        officer = next(o for p, o in products if p.id == product.id)
+        _advance(session, signer, first.application_no, "under_review", officer,
+                 demo_firm_user(session, first.enterprise), product, first.amount)
+        out.applications["submitted"] -= 1
+        out.applications["under_review"] += 1
 
     # Offers from the first bank to AA+ discoverable firms: sent, accepted, declined, expired.
     now = dt.datetime.now(dt.UTC)
