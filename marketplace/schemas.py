@@ -87,7 +87,9 @@ class ProductInSchema(StrictSchema):
                               load_default=dict)
     deadline = Day(load_default=None, allow_none=True)
 
-    @validates_schema(skip_on_field_errors=True)
+    # Also when other fields are wrong (each range only between bounds that loaded): every
+    # mistake on the form is shown at once.
+    @validates_schema(skip_on_field_errors=False)
     def _ranges(self, data: dict[str, Any], partial: Any = None, **_: Any) -> None:
         errors = range_errors(data, data)
         if data.get("amount_max") is not None and data["amount_max"] > MAX_AMOUNT:

@@ -52,6 +52,17 @@ def test_bad_products_are_refused_naming_the_field(client, sign_in, officer, ove
     assert client.get("/api/v1/products?mine=true").get_json()["meta"]["total"] == 0  # nothing half-written
 
 
+def test_every_mistake_is_reported_at_once(client, sign_in, officer):
+    """A reversed range is reported beside a bad field elsewhere, not only once that is fixed."""
+    sign_in(officer)
+    resp = client.post("/api/v1/products", json=product_body(name="", rate_min="6.000", rate_max="5.000",
+                                                             term_min="x"))
+    errors = resp.get_json()["errors"]
+    assert resp.status_code == 422 and {"name", "rate_min", "term_min"} <= set(errors), errors
+    assert errors["rate_min"] == ["利率下限不能高于上限。"]
+    assert errors["term_min"] == ["应为整数。"]
+
+
 def test_the_rate_ceiling_edge_is_allowed(client, sign_in, officer):
     sign_in(officer)
     assert client.post("/api/v1/products", json=product_body(rate_max="12.000")).status_code == 201
