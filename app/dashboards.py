@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app.accounts.models import User
 from app.archive.models import Enterprise, IngestionRun
@@ -141,12 +141,13 @@ def bank_home(session: Session, user: User) -> BankHome:
         pending_consents=list(session.scalars(sa.select(Consent).where(Consent.institution_id == inst,
                                                                         Consent.status == ConsentStatus.pending)
                                               .order_by(Consent.created_at.desc()).limit(5))),
-        reports=list(session.scalars(sa.select(Report).where(Report.institution_id == inst)
+        reports=list(session.scalars(sa.select(Report).options(joinedload(Report.enterprise))
+                                     .where(Report.institution_id == inst)
                                      .order_by(Report.issued_at.desc(), Report.id.desc()).limit(5))),
         reports_total=session.scalar(sa.select(sa.func.count()).select_from(Report)
                                      .where(Report.institution_id == inst)) or 0,
         products=_counts(session, Product.status, Product.institution_id == inst),
-        to_review=list(session.scalars(sa.select(Application).where(
+        to_review=list(session.scalars(sa.select(Application).options(joinedload(Application.enterprise)).where(
             Application.institution_id == inst,
             Application.status.in_([ApplicationStatus.submitted, ApplicationStatus.under_review,
                                     ApplicationStatus.accepted]))

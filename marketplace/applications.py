@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app.accounts.models import Role, User
 from app.archive.models import Enterprise
@@ -153,7 +153,8 @@ def get_application(session: Session, user: User, application_no: str) -> Applic
 
 
 def list_applications(session: Session, user: User, status: str | None, page: int, per_page: int) -> Page[Any]:
-    stmt = _visible(sa.select(Application).order_by(Application.created_at.desc(), Application.id.desc()), user)
+    stmt = _visible(sa.select(Application).options(joinedload(Application.enterprise))
+                    .order_by(Application.created_at.desc(), Application.id.desc()), user)
     if status:
         stmt = stmt.where(Application.status == status)
     return paginate(session, stmt, page, per_page)

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app.accounts.models import Role, User
 from app.archive.models import Enterprise
@@ -106,7 +106,8 @@ def get_offer(session: Session, user: User, offer_no: str) -> Offer:
 
 def list_offers(session: Session, user: User, status: str | None, page: int, per_page: int) -> Page[Any]:
     expire_due(session)
-    stmt = _visible(sa.select(Offer).order_by(Offer.created_at.desc(), Offer.id.desc()), user)
+    stmt = _visible(sa.select(Offer).options(joinedload(Offer.enterprise))
+                    .order_by(Offer.created_at.desc(), Offer.id.desc()), user)
     if status:
         stmt = stmt.where(Offer.status == status)
     return paginate(session, stmt.execution_options(populate_existing=True), page, per_page)

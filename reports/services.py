@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app.accounts.models import User
 from app.archive.models import Enterprise
@@ -312,7 +312,7 @@ def own_report(session: Session, report_no: str, enterprise_id: int) -> Report:
 
 def list_reports(session: Session, *, page: int, per_page: int, institution_id: int | None = None,
                  enterprise_id: int | None = None) -> Page[Any]:
-    stmt = sa.select(Report).order_by(Report.issued_at.desc(), Report.id.desc())
+    stmt = sa.select(Report).options(joinedload(Report.enterprise)).order_by(Report.issued_at.desc(), Report.id.desc())
     if institution_id is not None:
         stmt = stmt.where(Report.institution_id == institution_id)
     elif enterprise_id is not None:
