@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -202,6 +203,9 @@ def paginate(session: Session, stmt: sa.Select[Any], page: int, per_page: int) -
     return Page(items, page, per_page, int(total or 0))
 
 
+_MAX_PLANS = 64
+
+
 class Prepared:
     """A hot SELECT compiled once per dialect (and per value of its expanding lists) and run
     straight on the DB-API cursor, its parameters through SQLAlchemy's own bind processors.
@@ -211,31 +215,82 @@ class Prepared:
     result processor per value) costs as much as the query.  Rows come back as the driver
     gives them, so use it only where every column is an integer, a text (codes, dates and
     times ``type_coerce``d to ``String``) or a JSON document (a ``str`` from SQLite, already
-    parsed from PostgreSQL; ``json_value`` reads both)."""
+    parsed from PostgreSQL; ``json_value`` reads both), and not for statements with
+    literal-execute parameters (none of SQLite's or PostgreSQL's own statements have them)."""
 
-    def __init__(self, stmt: sa.Select[Any]) -> None:
+    def __init__(self, stmt: sa.Select[*tuple[Any, ...]]) -> None:
         self.stmt = stmt
-        self._compiled: dict[str, Any] = {}
+        # Per dialect: the compiled statement and the names of its expanding lists.  Per
+        # (dialect, length of each list): the SQL text and where each of its parameters comes
+        # from, learnt once, so that a run only fills in the values.
+        self._compiled: dict[str, tuple[Any, tuple[str, ...]]] = {}
+        self._plans: dict[tuple[Any, ...], _Plan] = {}
+
+    def _plan(self, compiled: Any, expanding: tuple[str, ...], params: dict[str, Any]) -> _Plan:
+        markers = {key: [_Marker(key, i) for i in range(len(value))] if key in expanding else _Marker(key, None)
+                   for key, value in params.items()}
+        state = compiled.construct_expanded_state(markers)  # expanding lists rendered for this many values
+        # The state's own processors are those of the expanded lists only; the statement's
+        # other parameters (times, dates, enums) are processed as SQLAlchemy's execution does.
+        processors = {**compiled._bind_processors, **state.processors}
+        sources: list[tuple[str, Any, Any, Any]] = []  # (bound name, param key or None, index, processor or constant)
+        for name, value in state.parameters.items():
+            processor = processors.get(name)
+            if isinstance(value, _Marker):
+                sources.append((name, value.key, value.index, processor))
+            else:  # a value fixed in the statement (a literal compared with a column)
+                sources.append((name, None, None, processor(value) if processor else value))
+        if state.positiontup is not None:
+            by_name = {s[0]: s for s in sources}
+            sources = [by_name[name] for name in state.positiontup]
+        return _Plan(state.statement, state.positiontup is not None, sources)
 
     def rows(self, session: Session, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         conn = session.connection()
         dialect = conn.dialect
-        compiled = self._compiled.get(dialect.name)
-        if compiled is None:
-            compiled = self._compiled[dialect.name] = self.stmt.compile(dialect=dialect)
-        state = compiled.construct_expanded_state(params)  # expanding lists rendered for these values
-        processors = state.processors
-        values = {k: processors[k](v) if k in processors else v for k, v in state.parameters.items()}
-        args: Any = [values[name] for name in state.positiontup] if state.positiontup is not None else values
+        entry = self._compiled.get(dialect.name)
+        if entry is None:
+            compiled = self.stmt.compile(dialect=dialect)
+            entry = self._compiled[dialect.name] = (
+                compiled, tuple(sorted(name for name, bind in compiled.binds.items() if bind.expanding and bind.required)))
+        shape = (dialect.name, *(len(params[key]) for key in entry[1]))
+        plan = self._plans.get(shape)
+        if plan is None:
+            if len(self._plans) >= _MAX_PLANS:  # lists of ever new lengths (batches): forget the oldest
+                del self._plans[next(iter(self._plans))]
+            plan = self._plans[shape] = self._plan(entry[0], entry[1], params)
+        values = []
+        for _name, key, index, processor in plan.sources:
+            if key is None:
+                values.append(processor)  # the constant, processed when the plan was made
+                continue
+            value = params[key] if index is None else params[key][index]
+            values.append(value if processor is None else processor(value))
+        args: Any = values if plan.positional else {s[0]: v for s, v in zip(plan.sources, values, strict=True)}
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             # The engine's statement listeners (tracing, benchmarks' captures) see it as any other.
             for listener in conn.dispatch.before_cursor_execute:
-                listener(conn, cursor, state.statement, args, None, False)
-            cursor.execute(state.statement, args)
+                listener(conn, cursor, plan.statement, args, None, False)
+            cursor.execute(plan.statement, args)
             return list(cursor.fetchall())
         finally:
             cursor.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Marker:
+    """Stands for ``params[key]`` (or ``params[key][index]``) while a plan is learnt."""
+
+    key: str
+    index: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    statement: str
+    positional: bool
+    sources: list[tuple[str, Any, Any, Any]]
 
 
 def json_value(value: Any) -> Any:

@@ -1,5 +1,7 @@
-"""Locust users for ``bench/reports.py``: each user is one bank system pulling a firm's
-report with its own consent-bound token (``PC_BENCH_TOKENS``: [[token, uscc], …])."""
+"""Locust users for ``bench/reports.py --load-tool locust``: each user is one bank system
+pulling firms' reports, each firm with its own consent-bound token (``PC_BENCH_TOKENS``:
+[[token, uscc], …]); a user walks the pairs round-robin from its own starting point, as
+``bench/wrk_reports.lua`` does."""
 
 from __future__ import annotations
 
@@ -17,12 +19,14 @@ class BankSystem(FastHttpUser):
     wait_time = constant(0)
 
     def on_start(self) -> None:
-        self.token, self.uscc = TOKENS[next(_next) % len(TOKENS)]
+        start = next(_next) * max(1, len(TOKENS) // 16)
+        self.pairs = itertools.cycle(TOKENS[start % len(TOKENS):] + TOKENS[:start % len(TOKENS)])
 
     @task
     def pull(self) -> None:
-        with self.client.post("/api/v1/reports", json={"uscc": self.uscc, "purpose": "loan_application"},
-                              headers={"Authorization": f"Bearer {self.token}"}, catch_response=True,
+        token, uscc = next(self.pairs)
+        with self.client.post("/api/v1/reports", json={"uscc": uscc, "purpose": "loan_application"},
+                              headers={"Authorization": f"Bearer {token}"}, catch_response=True,
                               name="POST /api/v1/reports") as resp:
             if resp.status_code != 201:
                 resp.failure(f"{resp.status_code} {resp.text[:200]}")

@@ -24,6 +24,7 @@ import csv
 import datetime as dt
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -252,51 +253,82 @@ def postgres_pids() -> list[int]:
     return out
 
 
-def measure_http(url: str, instance: Path, data: dict[str, Any], seconds: int, users: int) -> dict[str, Any]:
+def start_server(url: str, instance: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], int, Any]:
+    """``powercredit serve`` (gunicorn, 2 workers) on a free port; returns once it accepts."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "PC_INSTANCE_PATH": str(instance), "PC_LOG_LEVEL": "WARNING",
            "PC_BANK_RATE_LIMIT": "1000000/minute", "PC_ISSUER": f"http://127.0.0.1:{port}"}
-    log = open(instance / "server.log", "w")  # noqa: SIM115 (closed below)
+    log = open(log_path, "w")  # noqa: SIM115 (closed by the caller)
     server = subprocess.Popen([str(Path(sys.executable).parent / "powercredit"), "serve", "--port", str(port),
                                "--workers", "2"],
                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    for _ in range(100):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            time.sleep(0.1)
+    time.sleep(1.0)
+    return server, port, log
+
+
+def run_load(tool: str, port: int, tokens: list[list[str]], users: int, seconds: int, tmp: Path) -> dict[str, Any]:
+    """One closed-loop run of ``users`` concurrent clients pulling reports for ``seconds``;
+    returns requests, failures, requests/s, p50/p99 (ms) and the average response size."""
+    host = f"http://127.0.0.1:{port}"
+    if tool == "wrk":
+        if shutil.which("wrk") is None:  # Debian's package, installed when missing
+            subprocess.run(["bash", str(ROOT / "scripts" / "system-deps.sh"), "bench"], check=True)
+        pairs = tmp / "pairs.txt"
+        pairs.write_text("".join(f"{token} {uscc}\n" for token, uscc in tokens))
+        done = subprocess.run(["wrk", "-t", "2", "-c", str(users), "-d", f"{seconds}s", "--timeout", "10s",
+                               "-s", str(ROOT / "bench" / "wrk_reports.lua"), host, "--", str(pairs)],
+                              capture_output=True, text=True)
+        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+        if done.returncode != 0 or not lines:
+            raise SystemExit(f"wrk failed ({done.returncode}): {done.stdout[-1000:]} {done.stderr[-1000:]}")
+        out = json.loads(lines[-1])
+        n = out["requests"]
+        return {"requests": n, "failures": out["refused"] + out["socket_errors"],
+                "rps": n / (out["duration_us"] / 1e6), "p50": out["p50_us"] / 1000, "p99": out["p99_us"] / 1000,
+                "avg_kb": out["bytes"] / max(1, n) / 1024, "err": done.stderr[-2000:]}
+    env = {**os.environ, "PC_BENCH_TOKENS": json.dumps(tokens)}
+    prefix = tmp / "locust"
+    done = subprocess.run([sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locust_reports.py"),
+                           "--headless", "-u", str(users), "-r", str(users), "--host", host, "--only-summary",
+                           "--stop-timeout", "5", "--loglevel", "WARNING", "-t", f"{seconds}s", "--csv", str(prefix)],
+                          env=env, capture_output=True, text=True)
+    with open(f"{prefix}_stats.csv", newline="") as fh:
+        agg = next(r for r in csv.DictReader(fh) if r["Name"] == "Aggregated")
+    return {"requests": int(agg["Request Count"]), "failures": int(agg["Failure Count"]),
+            "rps": float(agg["Requests/s"]), "p50": float(agg["50%"]), "p99": float(agg["99%"]),
+            "avg_kb": float(agg["Average Content Size"]) / 1024,
+            "err": done.stderr[-2000:] if int(agg["Failure Count"]) else ""}
+
+
+def measure_http(url: str, instance: Path, data: dict[str, Any], seconds: int, users: int,
+                 tool: str) -> dict[str, Any]:
+    server, port, log = start_server(url, instance, instance / "server.log")
     try:
-        for _ in range(100):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        time.sleep(1.0)
         workers = children(server.pid)
-        tokens = tokens_for(f"http://127.0.0.1:{port}", data["client"], data["consents"][:users])
-        locust_env = {**os.environ, "PC_BENCH_TOKENS": json.dumps(tokens)}
-        base = [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locust_reports.py"), "--headless",
-                "-u", str(users), "-r", str(users), "--host", f"http://127.0.0.1:{port}", "--only-summary",
-                "--stop-timeout", "5", "--loglevel", "WARNING"]
-        subprocess.run([*base, "-t", "5s"], env=locust_env, check=True, capture_output=True)  # warm-up
-        prefix = instance / "locust"
+        tokens = tokens_for(f"http://127.0.0.1:{port}", data["client"], data["consents"])
+        run_load(tool, port, tokens, users, 5, instance)  # warm-up
         pg = postgres_pids()
         before = (cpu_seconds_of(workers), cpu_seconds_of(pg), time.perf_counter())
         children_before = os.times()
-        done = subprocess.run([*base, "-t", f"{seconds}s", "--csv", str(prefix)], env=locust_env,
-                              capture_output=True, text=True)
+        result = run_load(tool, port, tokens, users, seconds, instance)
         children_after = os.times()
         wall = time.perf_counter() - before[2]
-        cpu = {"workers": cpu_seconds_of(workers) - before[0], "postgres": cpu_seconds_of(postgres_pids()) - before[1],
-               "locust": (children_after.children_user + children_after.children_system)
-               - (children_before.children_user + children_before.children_system), "wall": wall}
-        with open(f"{prefix}_stats.csv", newline="") as fh:
-            agg = next(r for r in csv.DictReader(fh) if r["Name"] == "Aggregated")
-        rss = [peak_rss_mb(pid) for pid in workers]
+        result["cpu"] = {
+            "workers": cpu_seconds_of(workers) - before[0], "postgres": cpu_seconds_of(postgres_pids()) - before[1],
+            "load": (children_after.children_user + children_after.children_system)
+            - (children_before.children_user + children_before.children_system), "wall": wall}
+        result["rss"] = [peak_rss_mb(pid) for pid in workers]
     finally:
         server.terminate()
         server.wait(timeout=30)
         log.close()
-    return {"requests": int(agg["Request Count"]), "failures": int(agg["Failure Count"]),
-            "rps": float(agg["Requests/s"]), "p50": float(agg["50%"]), "p99": float(agg["99%"]),
-            "avg_kb": float(agg["Average Content Size"]) / 1024, "rss": rss, "locust_rc": done.returncode, "cpu": cpu,
-            "locust_err": done.stderr[-2000:] if int(agg["Failure Count"]) else ""}
+    return result
 
 
 def main() -> None:
@@ -307,7 +339,12 @@ def main() -> None:
     ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     ap.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     ap.add_argument("--no-http", action="store_true")
-    ap.add_argument("--users", type=int, default=16)
+    ap.add_argument("--users", type=int, default=16, help="concurrent clients (connections) pulling reports")
+    ap.add_argument("--http-firms", type=int, default=400,
+                    help="firms pulled over HTTP, each with its own consent and token; every client walks them "
+                         "round-robin (set it to --users for one firm per client, pulled over and over)")
+    ap.add_argument("--load-tool", choices=["wrk", "locust"], default="wrk",
+                    help="wrk (C, event loop: little CPU of its own on the two cores) or Locust (Python)")
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--seed", type=int, default=20261123)
     args = ap.parse_args()
@@ -321,7 +358,7 @@ def main() -> None:
                 instance.mkdir()
                 url = fresh_database(backend, tmp, args.pg_url, SCHEMA)
                 t = time.perf_counter()
-                http_firms = args.users if backend == "postgresql" and not args.no_http else 0
+                http_firms = args.http_firms if backend == "postgresql" and not args.no_http else 0
                 data = set_up(url, instance, args.records, http_firms, args.seed, args.http_records)
                 print(f"[{backend}] set-up: 1 firm × {args.records} records + {http_firms} × {args.http_records} "
                       f"records "
@@ -340,11 +377,11 @@ def main() -> None:
                       f"cached read p50 {res['cached_p50']:.3f} ms", flush=True)
                 failed |= not (ok and pdf_ok)
                 if http_firms:
-                    h = measure_http(url, instance, data, args.seconds, args.users)
+                    h = measure_http(url, instance, data, args.seconds, args.users, args.load_tool)
                     http_ok = (h["rps"] >= TARGETS["rps"] and h["p99"] < TARGETS["http_p99"] and h["failures"] == 0
                                and all(r < TARGETS["rss"] for r in h["rss"]))
-                    print(f"[{backend}] HTTP pulls of firms with {args.http_records} records (gunicorn 2 workers, "
-                          f"{args.users} Locust users, {args.seconds} s): "
+                    print(f"[{backend}] HTTP pulls of {http_firms} firms with {args.http_records} records each "
+                          f"(gunicorn 2 workers, {args.users} {args.load_tool} clients, {args.seconds} s): "
                           f"{h['requests']} pulls, {h['failures']} failures, {h['rps']:.0f} pulls/s, "
                           f"p50 {h['p50']:.0f} ms, p99 {h['p99']:.0f} ms, {h['avg_kb']:.0f} KB per report; "
                           f"worker peak RSS {', '.join(f'{r:.0f} MB' for r in h['rss'])} "
@@ -353,9 +390,9 @@ def main() -> None:
                     print(f"[{backend}] CPU during the run ({c['wall']:.0f} s wall, 2 cores = {2 * c['wall']:.0f} CPU-s): "
                           f"workers {c['workers']:.1f} s ({1000 * c['workers'] / n:.1f} ms per pull), "
                           f"PostgreSQL {c['postgres']:.1f} s ({1000 * c['postgres'] / n:.1f} ms per pull), "
-                          f"Locust {c['locust']:.1f} s", flush=True)
-                    if h["locust_err"]:
-                        print(h["locust_err"])
+                          f"{args.load_tool} {c['load']:.1f} s ({1000 * c['load'] / n:.1f} ms per pull)", flush=True)
+                    if h["failures"] and h["err"]:
+                        print(h["err"])
                     failed |= not http_ok
         finally:
             if "postgresql" in backends:

@@ -15,9 +15,13 @@ record carries ``disputed: true`` wherever it appears.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterable
+from itertools import compress, groupby
+from operator import itemgetter
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -64,6 +68,7 @@ _RECORD_COLUMNS = (
     sa.type_coerce(CreditRecord.status, sa.String()), CreditRecord.version, CreditRecord.payload,
     DataProvider.name, sa.type_coerce(CreditRecord.updated_at, sa.String()),  # raw: only the latest is formatted
 )
+_CATEGORY = itemgetter("category")
 _FAR_PAST, _FAR_FUTURE = dt.date(1, 1, 1), dt.date(9999, 12, 31)
 
 
@@ -96,12 +101,35 @@ SUMMARY = (
            CreditRecord.occurred_on <= sa.bindparam("data_to"))
     .group_by(CreditRecord.category, CreditRecord.polarity)
 )
-EVALUATIONS = (
-    sa.select(Evaluation.as_of, Evaluation.evaluated_at, Evaluation.grade, Evaluation.score,
-              Evaluation.willingness, Evaluation.capability, Evaluation.performance,
-              Evaluation.supervision_class, Evaluation.scorecard_version, Evaluation.current)
+_TEXT = sa.String()
+EVALUATIONS = Prepared(  # raw values: dates and times as the driver gives them, scores as float or Decimal
+    sa.select(sa.type_coerce(Evaluation.as_of, _TEXT), sa.type_coerce(Evaluation.evaluated_at, _TEXT),
+              Evaluation.grade, sa.type_coerce(Evaluation.score, _TEXT), sa.type_coerce(Evaluation.willingness, _TEXT),
+              sa.type_coerce(Evaluation.capability, _TEXT), sa.type_coerce(Evaluation.performance, _TEXT),
+              Evaluation.supervision_class, Evaluation.scorecard_version, sa.type_coerce(Evaluation.current, _TEXT))
     .where(Evaluation.enterprise_id == sa.bindparam("ent_id")).order_by(Evaluation.evaluated_at, Evaluation.id)
 )
+
+
+def raw_date(value: Any) -> str:
+    """A DATE as a driver gives it (ISO text from SQLite, a ``date`` from psycopg), as ISO text."""
+    return value if value.__class__ is str else value.isoformat()  # type: ignore[no-any-return]
+
+
+def raw_stamp(value: Any) -> str | None:
+    """A UTC timestamp as a driver gives it (naive ISO text from SQLite, an aware
+    ``datetime`` from psycopg), as the report writes it (``2026-12-02T01:30:00Z``)."""
+    if value is None:
+        return None
+    if value.__class__ is str:
+        value = dt.datetime.fromisoformat(value)
+    return iso(value if value.tzinfo else value.replace(tzinfo=dt.UTC))
+
+
+def raw_score(value: Any) -> str:
+    """A NUMERIC(5, 2) as a driver gives it (a float from SQLite, a ``Decimal`` from
+    psycopg), with its two decimals, as SQLAlchemy's Numeric type would give it."""
+    return f"{value:.2f}"
 
 
 def range_params(ent_id: int, categories: Iterable[str], as_of: dt.date, data_from: dt.date | None,
@@ -122,21 +150,22 @@ def identity(ent: Enterprise) -> dict[str, Any]:
 
 def evaluation(session: Session, ent: Enterprise) -> dict[str, Any] | None:
     """The current grade (a derived PowerCredit product, labelled as such) and its history."""
-    rows = session.connection().execute(EVALUATIONS, {"ent_id": ent.id}).all()
-    current = next((r for r in reversed(rows) if r.current), None)
+    rows = EVALUATIONS.rows(session, {"ent_id": ent.id})
+    current = next((r for r in reversed(rows) if r[9]), None)
     if current is None:
         return None
+    as_of, evaluated_at, grade, score, willingness, capability, performance, supervision, version, _ = current
     return {
-        "grade": current.grade, "grade_label": GRADE_LABELS.get(current.grade, current.grade),
-        "score": str(current.score),
-        "dimensions": {"willingness": str(current.willingness), "capability": str(current.capability),
-                       "performance": str(current.performance)},
-        "supervision_class": current.supervision_class,
-        "supervision_label": SUPERVISION_LABELS.get(current.supervision_class, current.supervision_class),
-        "scorecard_version": current.scorecard_version, "as_of": current.as_of.isoformat(),
-        "evaluated_at": iso(current.evaluated_at),
-        "history": [{"as_of": r.as_of.isoformat(), "evaluated_at": iso(r.evaluated_at), "grade": r.grade,
-                     "score": str(r.score), "scorecard_version": r.scorecard_version} for r in rows],
+        "grade": grade, "grade_label": GRADE_LABELS.get(grade, grade),
+        "score": raw_score(score),
+        "dimensions": {"willingness": raw_score(willingness), "capability": raw_score(capability),
+                       "performance": raw_score(performance)},
+        "supervision_class": supervision,
+        "supervision_label": SUPERVISION_LABELS.get(supervision, supervision),
+        "scorecard_version": version, "as_of": raw_date(as_of),
+        "evaluated_at": raw_stamp(evaluated_at),
+        "history": [{"as_of": raw_date(r[0]), "evaluated_at": raw_stamp(r[1]), "grade": r[2],
+                     "score": raw_score(r[3]), "scorecard_version": r[8]} for r in rows],
         "note": "信用等级为 PowerCredit 依据公开的评分卡计算的衍生产品，不构成授信建议。",
     }
 
@@ -157,7 +186,8 @@ def _query_log_stmt(include_self: bool) -> Any:
     from reports.models import Report, ReportKind
 
     institutions = (
-        sa.select(QueryLog.at.label("at"), Institution.name.label("querier"), sa.literal("institution").label("kind"),
+        sa.select(sa.type_coerce(QueryLog.at, _TEXT).label("at"), Institution.name.label("querier"),
+                  sa.literal("institution").label("kind"),
                   sa.type_coerce(QueryLog.purpose, sa.String()).label("purpose"),
                   sa.type_coerce(QueryLog.sections, sa.JSON()).label("sections"), QueryLog.resource.label("resource"))
         .join(Institution, Institution.id == QueryLog.institution_id)
@@ -167,7 +197,8 @@ def _query_log_stmt(include_self: bool) -> Any:
     if not include_self:
         return institutions.order_by(sa.desc("at"))
     own = (
-        sa.select(Report.issued_at.label("at"), sa.null().label("querier"), sa.literal("self").label("kind"),
+        sa.select(sa.type_coerce(Report.issued_at, _TEXT).label("at"), sa.null().label("querier"),
+                  sa.literal("self").label("kind"),
                   sa.literal("self_query").label("purpose"), sa.null().label("sections"),
                   ("report:" + Report.report_no).label("resource"))
         .where(Report.enterprise_id == sa.bindparam("ent_id"), Report.kind == ReportKind.self_report,
@@ -177,7 +208,7 @@ def _query_log_stmt(include_self: bool) -> Any:
     return sa.select(union).order_by(union.c.at.desc())
 
 
-_QUERY_LOG: dict[bool, Any] = {}
+_QUERY_LOG = {include_self: Prepared(_query_log_stmt(include_self)) for include_self in (False, True)}
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -185,17 +216,16 @@ def query_records(session: Session, ent: Enterprise, *, include_self: bool, sinc
                   issued_before: dt.datetime) -> list[dict[str, Any]]:
     """Institution queries (the query log), newest first, in one statement; with
     ``include_self`` the firm's own self-queries too (its issued self-reports)."""
-    stmt = _QUERY_LOG.get(include_self)
-    if stmt is None:
-        stmt = _QUERY_LOG[include_self] = _query_log_stmt(include_self)
-    rows = session.connection().execute(stmt, {"ent_id": ent.id, "before": issued_before, "since": since or _EPOCH})
+    rows = _QUERY_LOG[include_self].rows(session, {"ent_id": ent.id, "before": issued_before,
+                                                    "since": since or _EPOCH})
     out = []
     for at, querier, kind, purpose, sections, resource in rows:
         own = kind == "self"
-        out.append({"at": iso(at), "querier": ent.name if own else querier, "querier_type": kind,
+        out.append({"at": raw_stamp(at), "querier": ent.name if own else querier, "querier_type": kind,
                     "purpose": purpose,
                     "purpose_label": "本企业自主查询" if own else PURPOSE_LABELS.get(Purpose(purpose), purpose),
-                    "sections": list(sections or ()), "resource": resource})
+                    "sections": [] if sections is None else list(json_value(sections)),
+                    "resource": resource})
     return out
 
 
@@ -211,42 +241,31 @@ def build_sections(session: Session, ent: Enterprise, sections: set[str], data_f
     categories = {c for s in sections & RECORD_SECTIONS.keys() for c in RECORD_SECTIONS[s]}
     params = range_params(ent.id, categories, as_of, data_from, data_to)
     rows = _RECORDS.rows(session, params) if categories else []
-    # One pass: the record dicts, grouped by category, with the sources, the latest update
-    # and the good/bad counts per category (for the summary) gathered on the way.
-    records: list[dict[str, Any]] = []
-    by_category: dict[str, list[dict[str, Any]]] = {}
-    sources: dict[str, list[Any]] = {}
-    counted: dict[tuple[str, str], list[int]] = {}
-    updated_to = None
-    for (rid, provider, ref, category, polarity, severity, occurred, ended, expires, status, version, payload,
-         provider_name, updated) in rows:
-        disputed = status == "disputed"
-        record = {
-            "id": rid, "provider": provider, "provider_ref": ref, "category": category, "polarity": polarity,
-            "severity": severity, "occurred_on": occurred if occurred.__class__ is str else occurred.isoformat(),
-            "ended_on": None if ended is None else ended if ended.__class__ is str else ended.isoformat(),
-            "expires_on": None if expires is None else expires if expires.__class__ is str else expires.isoformat(),
-            "status": status, "disputed": disputed, "version": version,
-            "payload": None if payload is None else json_value(payload),
-        }
-        records.append(record)
-        group = by_category.get(category)
-        if group is None:
-            group = by_category[category] = []
-        group.append(record)
-        source = sources.get(provider)
-        if source is None:
-            source = sources[provider] = [provider_name, 0]
-        source[1] += 1
-        count = counted.get((category, polarity))
-        if count is None:
-            count = counted[(category, polarity)] = [0, 0]
-        count[0] += 1
-        count[1] += disputed
-        if updated_to is None or updated > updated_to:
-            updated_to = updated
+    # The record dicts in one comprehension; the groups, sources, latest update and counts
+    # per category (for the summary) by C-level passes over the rows (Counter, groupby).
+    loads = orjson.loads
+    records = [
+        {"id": rid, "provider": provider, "provider_ref": ref, "category": category, "polarity": polarity,
+         "severity": severity, "occurred_on": occurred if occurred.__class__ is str else occurred.isoformat(),
+         "ended_on": None if ended is None else ended if ended.__class__ is str else ended.isoformat(),
+         "expires_on": None if expires is None else expires if expires.__class__ is str else expires.isoformat(),
+         "status": status, "disputed": status == "disputed", "version": version,
+         "payload": None if payload is None else loads(payload) if payload.__class__ is str else payload}
+        for (rid, provider, ref, category, polarity, severity, occurred, ended, expires, status, version, payload,
+             _name, _updated) in rows
+    ]
+    # RECORDS is ordered by category first, so each category's records are one run.
+    by_category = {category: list(group) for category, group in groupby(records, _CATEGORY)}
+    # Sources, counts per category and polarity, and the latest update: C-level passes over
+    # the rows' columns.
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(_RECORD_COLUMNS)
+    pairs = list(zip(columns[3], columns[4], strict=True))
+    sources = Counter(zip(columns[1], columns[12], strict=True))
+    counted = Counter(pairs)
+    disputed = Counter(compress(pairs, map("disputed".__eq__, columns[9])))
+    updated_to = max(filter(None, columns[13]), default=None)
     if meta is not None:
-        meta["sources"] = [{"provider": code, "name": name, "records": n} for code, (name, n) in sorted(sources.items())]
+        meta["sources"] = [{"provider": code, "name": name, "records": n} for (code, name), n in sorted(sources.items())]
         meta["updated_to"] = updated_to
     if "identity" in sections:
         out["identity"] = identity(ent)
@@ -254,7 +273,7 @@ def build_sections(session: Session, ent: Enterprise, sections: set[str], data_f
         out["evaluation"] = evaluation(session, ent)
     if "summary" in sections:
         if categories >= ALL_CATEGORIES:  # every category loaded: counted above
-            counts = [(cat, pol, n, d) for (cat, pol), (n, d) in counted.items()]
+            counts = [(cat, pol, n, disputed[(cat, pol)]) for (cat, pol), n in counted.items()]
         else:
             counts = [(cat, pol, n, d) for cat, pol, n, d in session.connection().execute(SUMMARY, params)]
         out["summary"] = summary(counts)

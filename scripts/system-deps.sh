@@ -3,7 +3,8 @@
 # 与浏览器测试用的 Chromium（Debian 软件包，Playwright 驱动它，从不另行下载浏览器）。
 # System packages from Debian: the PDF font (fonts-wqy-microhei) and, for the tests,
 # poppler-utils and chromium (the browser tests drive Debian's Chromium through Playwright).
-# Installed only when missing; `scripts/system-deps.sh test` adds the test packages.
+# Installed only when missing; `scripts/system-deps.sh test` adds the test packages,
+# `scripts/system-deps.sh bench` the benchmarks' load tool (wrk).
 set -euo pipefail
 
 need=()
@@ -11,6 +12,9 @@ need=()
 if [ "${1:-}" = "test" ]; then
   command -v pdftotext >/dev/null 2>&1 && command -v pdffonts >/dev/null 2>&1 || need+=(poppler-utils)
   [ -x /usr/bin/chromium ] || need+=(chromium)
+fi
+if [ "${1:-}" = "bench" ]; then
+  command -v wrk >/dev/null 2>&1 || need+=(wrk)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload
 
 from app.archive.models import CreditRecord, Enterprise
-from app.db import Page, paginate, utcnow
+from app.db import Page, Prepared, paginate, utcnow
 from app.oversight.models import EntryStatus, ListEntry
 from app.schemas_base import today_cn
 from app.scoring.engine import LIVE, FirmFact, Outcome, RecordFact, evaluate_facts
@@ -34,8 +34,8 @@ def current_scorecard() -> Scorecard:
     return load_scorecard()
 
 
-# Built once (an expanding IN): each report and each batch runs it from the compiled cache.
-_MEMBERSHIPS = (sa.select(ListEntry.enterprise_id, sa.type_coerce(ListEntry.list_name, sa.String()))
+# Built once (an expanding IN) and run on the cursor: each report and each batch runs it.
+_MEMBERSHIPS = Prepared(sa.select(ListEntry.enterprise_id, sa.type_coerce(ListEntry.list_name, sa.String()))
                 .where(ListEntry.enterprise_id.in_(sa.bindparam("ids", expanding=True)),
                        ListEntry.status == EntryStatus.active))
 
@@ -45,7 +45,7 @@ def list_memberships(session: Session, enterprise_ids: Sequence[int]) -> dict[in
     ``app.oversight.lists``): the scorecard's caps read them (black list → C)."""
     out: dict[int, set[str]] = defaultdict(set)
     if enterprise_ids:
-        for ent_id, name in session.connection().execute(_MEMBERSHIPS, {"ids": list(enterprise_ids)}):
+        for ent_id, name in _MEMBERSHIPS.rows(session, {"ids": list(enterprise_ids)}):
             out[ent_id].add(name)
     return dict(out)
 

@@ -50,3 +50,60 @@ def test_listeners_see_the_statement_and_json_reads_on_both_backends(db, make_en
     assert rows == [(ent.uscc,)] and any("enterprise" in s.lower() for s in seen)
     assert json_value('{"a": [1, 2]}') == {"a": [1, 2]} and json_value({"a": 1}) == {"a": 1}
 
+
+
+def test_time_parameters_are_processed_as_sqlalchemy_does_at_the_boundary(db, make_enterprise):
+    """An aware UTC time compared with a stored one: the same rows as SQLAlchemy's execution,
+    the equal time included or excluded exactly as ``<`` and ``>=`` say (on SQLite the
+    parameter must be stored text's twin, not the driver's own rendering of a datetime)."""
+    ents = [make_enterprise() for _ in range(3)]
+    db.flush()
+    stamps = [dt.datetime(2026, 5, 1, 8, 0, 0, 250000 * i, tzinfo=dt.UTC) for i in range(3)]
+    for ent, at in zip(ents, stamps, strict=True):
+        ent.created_at = at
+    db.flush()
+    ids = [e.id for e in ents]
+    stmt = (sa.select(Enterprise.id).where(Enterprise.id.in_(sa.bindparam("ids", expanding=True)),
+                                           Enterprise.created_at >= sa.bindparam("since"),
+                                           Enterprise.created_at < sa.bindparam("before"))
+            .order_by(Enterprise.id))
+    prepared = Prepared(stmt)
+    for since, before in ((stamps[0], stamps[2]), (stamps[1], stamps[1]), (stamps[1], stamps[2] + dt.timedelta(1)),
+                          (stamps[0].astimezone(dt.timezone(dt.timedelta(hours=8))), stamps[1])):
+        params = {"ids": ids, "since": since, "before": before}
+        expected = [r[0] for r in db.connection().execute(stmt, params)]
+        assert [r[0] for r in prepared.rows(db, params)] == expected
+    assert [r[0] for r in prepared.rows(db, {"ids": ids, "since": stamps[0], "before": stamps[2]})] == ids[:2]
+    assert prepared.rows(db, {"ids": ids, "since": stamps[1], "before": stamps[1]}) == []
+
+
+def test_fixed_lists_and_values_in_the_statement_and_lists_of_every_length(db, make_enterprise):
+    """Literal lists and values written into the statement stay as they are, and a plan learnt
+    for one length of a list is never used for another."""
+    ents = [make_enterprise() for _ in range(4)]
+    db.flush()
+    stmt = (sa.select(Enterprise.id, sa.literal("x").label("tag"))
+            .where(Enterprise.id.in_(sa.bindparam("ids", expanding=True)),
+                   Enterprise.uscc.in_([e.uscc for e in ents[:3]]), Enterprise.name != "nobody")
+            .order_by(Enterprise.id))
+    prepared = Prepared(stmt)
+    ids = [e.id for e in ents]
+    for chosen in (ids, ids[:1], ids[1:3], [], ids[::-1], ids[:1], ids):
+        params = {"ids": chosen}
+        expected = [tuple(r) for r in db.connection().execute(stmt, params)]
+        assert [tuple(r) for r in prepared.rows(db, params)] == expected
+        assert [r[0] for r in expected] == sorted(set(chosen) & set(ids[:3]))
+
+
+def test_plans_for_many_list_lengths_are_bounded_and_still_right(db, make_enterprise):
+    from app.db import _MAX_PLANS
+
+    ents = [make_enterprise() for _ in range(3)]
+    db.flush()
+    prepared = Prepared(sa.select(Enterprise.id).where(Enterprise.id.in_(sa.bindparam("ids", expanding=True)))
+                        .order_by(Enterprise.id))
+    ids = [e.id for e in ents]
+    for n in range(1, _MAX_PLANS + 20):
+        assert [r[0] for r in prepared.rows(db, {"ids": [*ids, *range(-n, -1)]})] == ids
+    assert len(prepared._plans) <= _MAX_PLANS
+    assert [r[0] for r in prepared.rows(db, {"ids": ids[:1]})] == ids[:1]
