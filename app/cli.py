@@ -140,6 +140,7 @@ def import_records(ctx: Context, file: Path, provider_code: str, fmt: str | None
     from app.archive.ingestion import ingest_records
     from app.archive.readers import detect_format, iter_file, iter_stream
     from app.archive.services import get_provider
+    from app.db import refresh_statistics
     from app.workers import default_workers
 
     try:
@@ -172,6 +173,9 @@ def import_records(ctx: Context, file: Path, provider_code: str, fmt: str | None
             result = ingest_records(session, provider, rows, source="file", filename=str(file), mode=mode,
                                     chunk_size=chunk_size, keep_rows=False, on_chunk=on_chunk,
                                     workers=default_workers() if workers is None else workers)
+            if result.committed and refresh_statistics(session, result.accepted + result.corrected,
+                                                       ("credit_record", "credit_record_version")):
+                out.print("导入量较大，已更新数据库查询统计信息（ANALYZE）。")
             if reevaluate and result.committed and (result.accepted or result.corrected):
                 from app.scoring.services import reevaluate_after_ingestion
 

@@ -203,6 +203,22 @@ def paginate(session: Session, stmt: sa.Select[Any], page: int, per_page: int) -
     return Page(items, page, per_page, int(total or 0))
 
 
+BULK_ROWS = 10_000  # a load of at least this many rows refreshes the planner's statistics
+
+
+def refresh_statistics(session: Session, rows_written: int, tables: tuple[str, ...]) -> bool:
+    """After a bulk load on PostgreSQL, ``ANALYZE`` the loaded tables in the load's own
+    transaction instead of waiting for autovacuum: until then the planner takes the new rows
+    for a near-empty table (a report's records were read by scanning the whole status index:
+    4.5 ms instead of 0.3).  SQLite plans without statistics well enough: nothing to do.
+    Returns whether statistics were refreshed."""
+    if rows_written < BULK_ROWS or session.get_bind().dialect.name != "postgresql":
+        return False
+    for table in tables:  # names from code, never from input
+        session.execute(sa.text(f'ANALYZE "{table}"'))
+    return True
+
+
 _MAX_PLANS = 64
 
 

@@ -27,6 +27,7 @@ from app.archive.regions import COUNTIES
 from app.archive.services import create_provider, upsert_enterprise
 from app.archive.uscc import ALPHABET, make_uscc
 from app.crypto import FieldCipher
+from app.db import refresh_statistics
 from app.signing import SigningKeys
 from consent.models import Consent, FetchType, PeriodUnit, Purpose
 from consent.services import (
@@ -386,6 +387,7 @@ def seed_demo(
             first = result.refusals[0]
             raise RuntimeError(f"演示数据未通过校验（{code} 第 {first.index} 行）：{first.errors}")
         report.records[code] = result.accepted + result.unchanged + result.corrected
+    refresh_statistics(session, sum(report.records.values()), ("credit_record", "credit_record_version", "enterprise"))
 
     # Demo users: the firm user is bound to a firm with a good profile.
     firm_uscc = next((u for u, p in firm_usccs if p in ("exemplary", "good")), firm_usccs[0][0])

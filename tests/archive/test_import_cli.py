@@ -196,3 +196,35 @@ def test_killing_an_import_with_validation_workers_leaves_nothing_behind(cli_db,
     assert result.exit_code == 0, result.output
     assert "接受 20000" in result.output
     assert _count(cli_db, CreditRecord) == 20_000
+
+
+def _last_analyze(database: Database) -> object:
+    with database.transaction() as session:
+        return session.execute(sa.text(
+            "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'credit_record' "
+            "AND schemaname = current_schema()")).scalar()
+
+
+def test_a_bulk_import_refreshes_the_planners_statistics_on_postgresql(cli_db, tmp_path, monkeypatch, backend):
+    import app.db
+
+    def import_two(ref: str) -> str:
+        path = tmp_path / f"{ref}.ndjson"
+        path.write_text("".join(json.dumps(utility_row(FIRM, f"{ref}-{i}"), ensure_ascii=False) + "\n"
+                                for i in range(2)), encoding="utf-8")
+        result = CliRunner().invoke(main, ["import", str(path), "--provider", "grid", "--no-evaluate"])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    small = import_two("small")  # below the bulk threshold: left to autovacuum
+    assert "ANALYZE" not in small
+    if backend == "postgresql":
+        assert _last_analyze(cli_db) is None
+    monkeypatch.setattr(app.db, "BULK_ROWS", 2)
+    bulk = import_two("bulk")
+    if backend == "postgresql":
+        assert "已更新数据库查询统计信息" in bulk
+        assert _last_analyze(cli_db) is not None
+    else:  # SQLite: nothing to refresh
+        assert "ANALYZE" not in bulk
+    assert _count(cli_db, CreditRecord) == 4
