@@ -282,26 +282,32 @@ def start_server(url: str, instance: Path, log_path: Path) -> tuple[subprocess.P
     return server, port, log
 
 
+def run_wrk(url: str, users: int, seconds: int, script: Path, *script_args: str) -> dict[str, Any]:
+    """One closed-loop wrk run (2 threads, ``users`` connections); the script's ``done``
+    prints a JSON summary."""
+    if shutil.which("wrk") is None:  # Debian's package, installed when missing
+        subprocess.run(["bash", str(ROOT / "scripts" / "system-deps.sh"), "bench"], check=True)
+    done = subprocess.run(["wrk", "-t", "2", "-c", str(users), "-d", f"{seconds}s", "--timeout", "10s",
+                           "-s", str(script), url, *(["--", *script_args] if script_args else [])],
+                          capture_output=True, text=True)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise SystemExit(f"wrk failed ({done.returncode}): {done.stdout[-1000:]} {done.stderr[-1000:]}")
+    out = json.loads(lines[-1])
+    n = out["requests"]
+    return {"requests": n, "failures": out["refused"] + out["socket_errors"],
+            "rps": n / (out["duration_us"] / 1e6), "p50": out["p50_us"] / 1000, "p99": out["p99_us"] / 1000,
+            "avg_kb": out["bytes"] / max(1, n) / 1024, "err": done.stderr[-2000:]}
+
+
 def run_load(tool: str, port: int, tokens: list[list[str]], users: int, seconds: int, tmp: Path) -> dict[str, Any]:
     """One closed-loop run of ``users`` concurrent clients pulling reports for ``seconds``;
     returns requests, failures, requests/s, p50/p99 (ms) and the average response size."""
     host = f"http://127.0.0.1:{port}"
     if tool == "wrk":
-        if shutil.which("wrk") is None:  # Debian's package, installed when missing
-            subprocess.run(["bash", str(ROOT / "scripts" / "system-deps.sh"), "bench"], check=True)
         pairs = tmp / "pairs.txt"
         pairs.write_text("".join(f"{token} {uscc}\n" for token, uscc in tokens))
-        done = subprocess.run(["wrk", "-t", "2", "-c", str(users), "-d", f"{seconds}s", "--timeout", "10s",
-                               "-s", str(ROOT / "bench" / "wrk_reports.lua"), host, "--", str(pairs)],
-                              capture_output=True, text=True)
-        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-        if done.returncode != 0 or not lines:
-            raise SystemExit(f"wrk failed ({done.returncode}): {done.stdout[-1000:]} {done.stderr[-1000:]}")
-        out = json.loads(lines[-1])
-        n = out["requests"]
-        return {"requests": n, "failures": out["refused"] + out["socket_errors"],
-                "rps": n / (out["duration_us"] / 1e6), "p50": out["p50_us"] / 1000, "p99": out["p99_us"] / 1000,
-                "avg_kb": out["bytes"] / max(1, n) / 1024, "err": done.stderr[-2000:]}
+        return run_wrk(host, users, seconds, ROOT / "bench" / "wrk_reports.lua", str(pairs))
     env = {**os.environ, "PC_BENCH_TOKENS": json.dumps(tokens)}
     prefix = tmp / "locust"
     done = subprocess.run([sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locust_reports.py"),
