@@ -20,7 +20,7 @@ from app.scoring.scorecard import GRADES
 from consent.models import Consent, ConsentStatus, QueryLog
 from marketplace.models import Application, ApplicationStatus, Offer, OfferStatus, Product
 from reports.models import Report
-from reports.services import Allowance, allowance
+from reports.services import Allowance, allowance, available
 
 DIMENSIONS = (("willingness", "守信意愿"), ("capability", "守信能力"), ("performance", "守信表现"))
 OPEN_APPLICATIONS = (ApplicationStatus.submitted, ApplicationStatus.under_review, ApplicationStatus.approved,
@@ -142,10 +142,10 @@ def bank_home(session: Session, user: User) -> BankHome:
                                                                         Consent.status == ConsentStatus.pending)
                                               .order_by(Consent.created_at.desc()).limit(5))),
         reports=list(session.scalars(sa.select(Report).options(joinedload(Report.enterprise))
-                                     .where(Report.institution_id == inst)
+                                     .where(Report.institution_id == inst, available())
                                      .order_by(Report.issued_at.desc(), Report.id.desc()).limit(5))),
         reports_total=session.scalar(sa.select(sa.func.count()).select_from(Report)
-                                     .where(Report.institution_id == inst)) or 0,
+                                     .where(Report.institution_id == inst, available())) or 0,
         products=_counts(session, Product.status, Product.institution_id == inst),
         to_review=list(session.scalars(sa.select(Application).options(joinedload(Application.enterprise)).where(
             Application.institution_id == inst,

@@ -27,6 +27,7 @@ class Report(Base):
     __tablename__ = "report"
     __table_args__ = (
         sa.Index("ix_report_enterprise_kind_issued", "enterprise_id", "kind", "issued_at"),
+        sa.Index("ix_report_institution_available", "institution_id", "available_until"),
         sa.CheckConstraint("(kind = 'institution') = (institution_id IS NOT NULL)", name="recipient_matches_kind"),
     )
 
@@ -48,6 +49,9 @@ class Report(Base):
     digest: Mapped[str] = mapped_column(sa.String(64))  # SHA-256 of body, hex
     signature: Mapped[str] = mapped_column(sa.Text)  # compact JWS (Ed25519) over the statement
     kid: Mapped[str] = mapped_column(sa.String(32))
+    # An institution report: the end of its consent's data life (数据保存期限) counted from
+    # the issue; from then on its bank no longer sees it.  Self-reports: none.
+    available_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     enterprise: Mapped[Enterprise] = relationship()
     institution: Mapped[Institution | None] = relationship()

@@ -51,6 +51,8 @@ class ReportSummarySchema(StrictSchema):
     purpose = fields.String(allow_none=True)
     sections = fields.List(fields.String())
     digest = fields.String()
+    available_until = fields.DateTime(allow_none=True, metadata={
+        "description": "授信机构版：授权约定的数据保存期限届满时间（此后本机构不再能查看该报告）；自主查询版为空"})
 
 
 class AllowanceSchema(StrictSchema):

@@ -34,7 +34,6 @@ from app.signing import SignatureInvalid, SigningKeys, verify_jws
 from consent.models import (
     PURPOSE_LABELS,
     REPORT_SECTIONS,
-    Consent,
 )
 from consent.services import Caller, add_period, authorize_access
 from reports.models import KIND_LABELS, Report, ReportKind
@@ -210,7 +209,8 @@ def pull_report(session: Session, keys: SigningKeys, caller: Caller, uscc: str, 
                             "data_life": {"unit": str(consent.data_life_unit), "value": consent.data_life_value}})
     report = freeze(session, keys, doc, ent, ReportKind.institution, issued_at, recipient,
                     institution_id=inst.id, consent_pk=consent.id, client_pk=caller.client_pk,
-                    user_id=caller.user_id, query_log_id=access.log.id, purpose=str(consent.purpose))
+                    user_id=caller.user_id, query_log_id=access.log.id, purpose=str(consent.purpose),
+                    available_until=add_period(issued_at, consent.data_life_unit, consent.data_life_value))
     access.audit.detail["report_no"] = report.report_no
     audit.write(session, access.audit)
     return report
@@ -275,6 +275,12 @@ def issue_self_report(session: Session, keys: SigningKeys, ent: Enterprise, user
 
 # --- who may read what -----------------------------------------------------------------------
 
+def available(now: dt.datetime | None = None) -> Any:
+    """The condition for an institution report its bank may still see: its consent's data
+    life (counted from the issue) has not ended."""
+    return sa.or_(Report.available_until.is_(None), Report.available_until > (now or utcnow()))
+
+
 def institution_report(session: Session, report_no: str, institution_id: int, now: dt.datetime | None = None
                        ) -> Report:
     """A report for the bank that pulled it; for anyone else (and for numbers never issued)
@@ -283,11 +289,9 @@ def institution_report(session: Session, report_no: str, institution_id: int, no
                                                     Report.institution_id == institution_id))
     if report is None:
         raise ReportNotFound(f"没有编号为 {report_no} 的报告")
-    consent = session.get(Consent, report.consent_pk) if report.consent_pk else None
-    if consent is not None:
-        ends = add_period(report.issued_at, consent.data_life_unit, consent.data_life_value)
-        if (now or utcnow()) >= ends:
-            raise ReportExpired(f"报告已超过授权约定的数据保存期限（至 {ends.astimezone(CN):%Y-%m-%d %H:%M}），不再提供")
+    ends = report.available_until
+    if ends is not None and (now or utcnow()) >= ends:
+        raise ReportExpired(f"报告已超过授权约定的数据保存期限（至 {ends.astimezone(CN):%Y-%m-%d %H:%M}），不再提供")
     return report
 
 
@@ -313,8 +317,8 @@ def own_report(session: Session, report_no: str, enterprise_id: int) -> Report:
 def list_reports(session: Session, *, page: int, per_page: int, institution_id: int | None = None,
                  enterprise_id: int | None = None) -> Page[Any]:
     stmt = sa.select(Report).options(joinedload(Report.enterprise)).order_by(Report.issued_at.desc(), Report.id.desc())
-    if institution_id is not None:
-        stmt = stmt.where(Report.institution_id == institution_id)
+    if institution_id is not None:  # past their consents' data life, reports are no longer the bank's to see
+        stmt = stmt.where(Report.institution_id == institution_id, available())
     elif enterprise_id is not None:
         stmt = stmt.where(Report.enterprise_id == enterprise_id, Report.kind == ReportKind.self_report)
     else:

@@ -130,16 +130,39 @@ def test_report_numbers_are_random_not_sequential(archive, bank, active_token):
     assert len({t[:4] for t in tails}) > 1  # no common prefix a counter would give
 
 
-def test_past_the_consents_data_life_the_report_is_gone(archive, bank, active_token, client, db):
+def test_past_the_consents_data_life_the_report_is_gone(archive, bank, active_token, client, db, login):
     import datetime as dt
 
-    _, tok = active_token(scopes=["identity"], data_life={"unit": "day", "value": 1})
-    no = pull(bank, tok["access_token"], archive.enterprise.uscc).get_json()["report"]["report_no"]
-    stored = db.scalar(sa.select(Report).where(Report.report_no == no))
-    stored.issued_at = stored.issued_at - dt.timedelta(days=2)
+    from app.accounts.services import create_user
+    from tests.conftest import PASSWORD
+
+    _, short = active_token(scopes=["identity"], data_life={"unit": "day", "value": 1})
+    gone = pull(bank, short["access_token"], archive.enterprise.uscc).get_json()["report"]["report_no"]
+    _, long = active_token(scopes=["identity"], data_life={"unit": "month", "value": 6})
+    kept = pull(bank, long["access_token"], archive.enterprise.uscc).get_json()["report"]["report_no"]
+    stored = db.scalar(sa.select(Report).where(Report.report_no == gone))
+    assert stored.available_until == stored.issued_at + dt.timedelta(days=1)
+    # Two days pass for the first report.
+    stored.issued_at -= dt.timedelta(days=2)
+    stored.available_until -= dt.timedelta(days=2)
     db.flush()
-    resp = client.get(f"/api/v1/reports/{no}", headers=bearer(bank.cc_token()["access_token"]))
-    assert resp.status_code == 410 and resp.get_json()["code"] == "report_data_life_ended"
+    mine = bearer(bank.cc_token()["access_token"])
+    for path in (f"/api/v1/reports/{gone}", f"/api/v1/reports/{gone}.pdf"):
+        resp = client.get(path, headers=mine)
+        assert resp.status_code == 410 and resp.get_json()["code"] == "report_data_life_ended"
+    assert client.get(f"/api/v1/reports/{kept}", headers=mine).status_code == 200
+    # Nor is it listed any more: not by the API, not on the officer's pages.
+    items = client.get("/api/v1/reports", headers=mine).get_json()["items"]
+    assert [r["report_no"] for r in items] == [kept]
+    kept_row = db.scalar(sa.select(Report).where(Report.report_no == kept))
+    assert dt.datetime.fromisoformat(items[0]["available_until"]) == kept_row.available_until
+    officer = create_user(db, username="officer-life", password=PASSWORD, role="bank",
+                          institution_licence=bank.institution.licence_no)
+    db.flush()
+    login(officer)
+    for page in ("/bank/reports", "/"):
+        html = client.get(page).get_data(as_text=True)
+        assert kept in html and gone not in html, page
 
 
 def test_the_schema_is_published(client):
