@@ -19,7 +19,11 @@ bp = Blueprint("accounts", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    """Where to go after signing in: a path on this site, else the home page.  Browsers read
+    ``\\`` as ``/`` and drop tabs and newlines, so ``/\\evil.example`` or ``/<TAB>/evil.example``
+    would leave the site: a backslash, a control character or whitespace refuses the target."""
+    if (target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc
+            and "\\" not in target and not any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target)):
         return target
     return url_for("web.home")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 
 def test_anonymous_cannot_read_records(client, make_enterprise):
     ent = make_enterprise()
@@ -116,3 +118,27 @@ def test_firm_cannot_register_firms(client, login, make_user, make_enterprise):
                        headers={"X-CSRFToken": token})
     assert resp.status_code == 403
     assert resp.get_json()["code"] == "role_denied"
+
+
+@pytest.mark.parametrize("target, lands", [
+    ("/consents?status=active", "/consents?status=active"),
+    ("/enterprises/91110000053621038A", "/enterprises/91110000053621038A"),
+    ("https://evil.example/", "/"),
+    ("//evil.example/", "/"),
+    ("/\\evil.example/", "/"),
+    ("/\\/evil.example/", "/"),
+    ("/\t/evil.example/", "/"),
+    ("/\n/evil.example/", "/"),
+    (" //evil.example/", "/"),
+    ("javascript:alert(1)", "/"),
+])
+def test_signing_in_returns_only_to_a_page_of_this_site(client, make_user, target, lands):
+    from tests.conftest import PASSWORD
+
+    user = make_user("operator")
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    resp = client.post("/login", data={"username": user.username, "password": PASSWORD, "csrf_token": token,
+                                       "next": target})
+    assert resp.status_code == 302
+    assert resp.headers["Location"] == lands
