@@ -6,7 +6,7 @@ import base64
 import datetime as dt
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -595,6 +595,10 @@ def next_period_start(unit: PeriodUnit, now: dt.datetime) -> dt.datetime:
     return nxt.astimezone(dt.UTC)
 
 
+_QUERYLOG_TABLE = cast(sa.Table, QueryLog.__table__)
+_LOG_INSERT = sa.insert(_QUERYLOG_TABLE).returning(_QUERYLOG_TABLE.c.id)
+
+
 @dataclass(frozen=True)
 class Access:
     consent: Consent
@@ -711,8 +715,11 @@ def authorize_access(session: Session, caller: Caller, uscc: str, purpose: str, 
     log = QueryLog(at=now, enterprise_id=consent.enterprise_id, institution_id=consent.institution_id,
                    consent_pk=consent.id, client_pk=caller.client_pk, user_id=caller.user_id,
                    purpose=consent.purpose, sections=sorted(sections), resource=resource, request_id=request_id)
-    session.add(log)
-    session.flush()
+    # A plain INSERT (one per access, append-only: no unit of work needed); ``log`` carries its id.
+    log.id = session.connection().execute(_LOG_INSERT, {
+        "at": now, "enterprise_id": log.enterprise_id, "institution_id": log.institution_id,
+        "consent_pk": log.consent_pk, "client_pk": log.client_pk, "user_id": log.user_id, "purpose": log.purpose,
+        "sections": log.sections, "resource": resource, "request_id": request_id}).scalar_one()
     event = audit.Pending(actor=caller.actor, action="gate.access", code=None, outcome="ok",
                           subject_type="consent", subject_id=consent.consent_id, request_id=request_id,
                           detail={"uscc": uscc, "purpose": purpose, "sections": sorted(sections),
