@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from app.accounts.models import User
 from app.archive.models import Enterprise, IngestionRun
+from app.db import Page
 from app.oversight import lists, notices
 from app.oversight.models import EntryStatus, ListEntry, Objection, ObjectionStatus, RepairRequest
 from app.schemas_base import today_cn
@@ -20,7 +21,7 @@ from app.scoring.scorecard import GRADES
 from consent.models import Consent, ConsentStatus, QueryLog
 from marketplace.models import Application, ApplicationStatus, Offer, OfferStatus, Product
 from reports.models import Report
-from reports.services import Allowance, allowance, available
+from reports.services import Allowance, allowance, list_reports
 
 DIMENSIONS = (("willingness", "守信意愿"), ("capability", "守信能力"), ("performance", "守信表现"))
 OPEN_APPLICATIONS = (ApplicationStatus.submitted, ApplicationStatus.under_review, ApplicationStatus.approved,
@@ -136,16 +137,15 @@ class BankHome:
 
 def bank_home(session: Session, user: User) -> BankHome:
     inst = user.institution_id
+    # The first page of the bank's own list of pulled reports (a bank account without an institution has none).
+    latest = list_reports(session, page=1, per_page=5, institution_id=inst) if inst is not None else Page([], 1, 5, 0)
     return BankHome(
         consents=_counts(session, Consent.status, Consent.institution_id == inst),
         pending_consents=list(session.scalars(sa.select(Consent).where(Consent.institution_id == inst,
                                                                         Consent.status == ConsentStatus.pending)
                                               .order_by(Consent.created_at.desc()).limit(5))),
-        reports=list(session.scalars(sa.select(Report).options(joinedload(Report.enterprise))
-                                     .where(Report.institution_id == inst, available())
-                                     .order_by(Report.issued_at.desc(), Report.id.desc()).limit(5))),
-        reports_total=session.scalar(sa.select(sa.func.count()).select_from(Report)
-                                     .where(Report.institution_id == inst, available())) or 0,
+        reports=list(latest.items),
+        reports_total=latest.total,
         products=_counts(session, Product.status, Product.institution_id == inst),
         to_review=list(session.scalars(sa.select(Application).options(joinedload(Application.enterprise)).where(
             Application.institution_id == inst,
