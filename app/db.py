@@ -223,18 +223,21 @@ _MAX_PLANS = 64
 
 
 class Prepared:
-    """A hot SELECT compiled once per dialect (and per value of its expanding lists) and run
-    straight on the DB-API cursor, its parameters through SQLAlchemy's own bind processors.
+    """A hot statement compiled once per dialect (and per value of its expanding lists) and
+    run straight on the DB-API cursor, its parameters through SQLAlchemy's own bind processors.
 
     For a statement that returns a couple of hundred small rows in a fraction of a
     millisecond, SQLAlchemy's per-execution work (execution context, result wrapping, a
-    result processor per value) costs as much as the query.  Rows come back as the driver
+    result processor per value) costs as much as the query; so it does for the few small
+    writes every report pull makes (an ``INSERT … RETURNING id``, a counting ``UPDATE …
+    RETURNING``: give each column a named ``bindparam`` so that the statement's text does
+    not depend on the values).  Rows come back as the driver
     gives them, so use it only where every column is an integer, a text (codes, dates and
     times ``type_coerce``d to ``String``) or a JSON document (a ``str`` from SQLite, already
     parsed from PostgreSQL; ``json_value`` reads both), and not for statements with
     literal-execute parameters (none of SQLite's or PostgreSQL's own statements have them)."""
 
-    def __init__(self, stmt: sa.Select[*tuple[Any, ...]]) -> None:
+    def __init__(self, stmt: sa.Select[*tuple[Any, ...]] | sa.Insert | sa.Update) -> None:
         self.stmt = stmt
         # Per dialect: the compiled statement and the names of its expanding lists.  Per
         # (dialect, length of each list): the SQL text and where each of its parameters comes
@@ -292,6 +295,11 @@ class Prepared:
             return list(cursor.fetchall())
         finally:
             cursor.close()
+
+    def scalar(self, session: Session, params: dict[str, Any]) -> Any:
+        """The first column of the first row, or ``None`` without rows."""
+        rows = self.rows(session, params)
+        return rows[0][0] if rows else None
 
 
 @dataclass(frozen=True, slots=True)

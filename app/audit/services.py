@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent
-from app.db import utcnow
+from app.db import Prepared, utcnow
 
 GENESIS = "0" * 64
 _LOCK_KEY = 0x50434155  # "PCAU"
@@ -58,23 +58,30 @@ def record(session: Session, actor: str, action: str, *, outcome: str = "ok", co
            detail: dict[str, Any] | None = None, request_id: str | None = None) -> AuditEvent:
     """Append one event to the chain (in the caller's transaction)."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_KEY)))
-    prev = session.scalar(sa.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
+        _LOCK.rows(session, {"key": _LOCK_KEY})
+    prev = _PREV_HASH.scalar(session, {}) or GENESIS
     event = AuditEvent(at=utcnow(), actor=actor, action=action, outcome=outcome, code=code,
                        subject_type=subject_type, subject_id=subject_id, detail=detail or {},
                        request_id=request_id, prev_hash=prev)
     event.hash = _digest(prev, event)
     # A plain INSERT on the session's connection (no unit of work for an append-only row
     # that every request writes); the returned event carries its id but is not in the session.
-    event.id = session.connection().execute(_INSERT, {
+    event.id = _INSERT.scalar(session, {
         "at": event.at, "actor": actor, "action": action, "outcome": outcome, "code": code,
         "subject_type": subject_type, "subject_id": subject_id, "detail": event.detail, "request_id": request_id,
-        "prev_hash": prev, "hash": event.hash}).scalar_one()
+        "prev_hash": prev, "hash": event.hash})
     return event
 
 
 _AUDITEVENT_TABLE = cast(sa.Table, AuditEvent.__table__)
-_INSERT = sa.insert(_AUDITEVENT_TABLE).returning(_AUDITEVENT_TABLE.c.id)
+_COLUMNS = ("at", "actor", "action", "outcome", "code", "subject_type", "subject_id", "detail", "request_id",
+            "prev_hash", "hash")
+# Every request that reaches a firm's data appends here: the three statements run straight
+# on the cursor (app.db.Prepared), in the caller's transaction.
+_LOCK = Prepared(sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("key", type_=sa.BigInteger()))))
+_PREV_HASH = Prepared(sa.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+_INSERT = Prepared(sa.insert(_AUDITEVENT_TABLE).values({c: sa.bindparam(c) for c in _COLUMNS})
+                   .returning(_AUDITEVENT_TABLE.c.id))
 
 
 def refuse_later(session: Session, pending: Pending) -> None:
