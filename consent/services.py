@@ -20,7 +20,7 @@ from app.accounts.models import Institution, Role, User
 from app.archive.categories import add_months
 from app.archive.models import Enterprise
 from app.audit import services as audit
-from app.db import Page, paginate, utcnow
+from app.db import Page, Prepared, paginate, utcnow
 from app.errors import Forbidden, InvalidInput, NotFound
 from app.signing import SigningKeys
 from consent.errors import ConsentConflict, ConsentNotFound, FirmMismatch, Refused
@@ -596,7 +596,33 @@ def next_period_start(unit: PeriodUnit, now: dt.datetime) -> dt.datetime:
 
 
 _QUERYLOG_TABLE = cast(sa.Table, QueryLog.__table__)
-_LOG_INSERT = sa.insert(_QUERYLOG_TABLE).returning(_QUERYLOG_TABLE.c.id)
+_LOG_COLUMNS = ("at", "enterprise_id", "institution_id", "consent_pk", "client_pk", "user_id", "purpose", "sections",
+                "resource", "request_id")
+_CONSENT_TABLE = cast(sa.Table, Consent.__table__)
+
+
+def _count_use(*, periodic: bool) -> Prepared:
+    """The gate's one conditional UPDATE taking a pull from a consent's allowance; it
+    returns the new counts (no row: nothing left, or the consent changed under us)."""
+    c = _CONSENT_TABLE.c
+    live = sa.and_(c.id == sa.bindparam("p_id"), c.status == ConsentStatus.active, c.valid_until > sa.bindparam("p_now"))
+    if not periodic:
+        stmt = sa.update(_CONSENT_TABLE).where(live, c.use_count < 1).values(
+            use_count=c.use_count + 1, last_used_at=sa.bindparam("p_now"))
+    else:
+        same = sa.and_(c.window_start.is_not(None), c.window_start == sa.bindparam("p_start"))
+        stmt = sa.update(_CONSENT_TABLE).where(
+            live, sa.or_(sa.not_(same), c.window_count < sa.bindparam("p_limit"))
+        ).values(use_count=c.use_count + 1, last_used_at=sa.bindparam("p_now"), window_start=sa.bindparam("p_start"),
+                 window_count=sa.case((same, c.window_count + 1), else_=1))
+    return Prepared(stmt.returning(c.use_count, c.window_count))
+
+
+# Every pull runs these: straight on the cursor (app.db.Prepared), in the request's transaction.
+_COUNT_ONE_TIME = _count_use(periodic=False)
+_COUNT_PERIODIC = _count_use(periodic=True)
+_LOG_INSERT = Prepared(sa.insert(_QUERYLOG_TABLE).values({c: sa.bindparam(c) for c in _LOG_COLUMNS})
+                       .returning(_QUERYLOG_TABLE.c.id))
 
 
 @dataclass(frozen=True)
@@ -683,22 +709,14 @@ def authorize_access(session: Session, caller: Caller, uscc: str, purpose: str, 
     if consent.valid_from > now:
         raise refuse("consent_not_yet_valid", "授权尚未生效", consent=consent)
 
-    live = sa.and_(Consent.id == consent.id, Consent.status == ConsentStatus.active, Consent.valid_until > now)
     if consent.fetch_type == FetchType.one_time:
-        stmt = sa.update(Consent).where(live, Consent.use_count < 1).values(
-            use_count=Consent.use_count + 1, last_used_at=now)
+        counted = _COUNT_ONE_TIME.rows(session, {"p_id": consent.id, "p_now": now})
     else:
         assert consent.frequency_unit is not None and consent.frequency_value is not None
         start = period_start(consent.frequency_unit, now)
-        same = sa.and_(Consent.window_start.is_not(None), Consent.window_start == start)
-        stmt = sa.update(Consent).where(
-            live, sa.or_(sa.not_(same), Consent.window_count < consent.frequency_value)
-        ).values(use_count=Consent.use_count + 1, last_used_at=now, window_start=start,
-                 window_count=sa.case((same, Consent.window_count + 1), else_=1))
-    counted = session.execute(
-        stmt.returning(Consent.use_count, Consent.last_used_at, Consent.window_start, Consent.window_count)
-        .execution_options(synchronize_session=False)).first()
-    if counted is None:
+        counted = _COUNT_PERIODIC.rows(session, {"p_id": consent.id, "p_now": now, "p_start": start,
+                                                 "p_limit": consent.frequency_value})
+    if not counted:
         session.refresh(consent)
         if consent.status != ConsentStatus.active:  # changed under us
             code, text = STATUS_REFUSALS[consent.status]
@@ -710,16 +728,20 @@ def authorize_access(session: Session, caller: Caller, uscc: str, purpose: str, 
         raise refuse("frequency_exceeded",
                      f"已达授权的查询频率上限（每{UNIT_LABELS[consent.frequency_unit]} {consent.frequency_value} 次）",
                      status=429, headers={"Retry-After": str(retry)}, consent=consent)
-    for key, value in zip(("use_count", "last_used_at", "window_start", "window_count"), counted, strict=True):
-        set_committed_value(consent, key, value)  # what the UPDATE wrote, without reading it back
+    # What the UPDATE wrote, without reading the consent back.
+    set_committed_value(consent, "use_count", counted[0][0])
+    set_committed_value(consent, "last_used_at", now)
+    if consent.fetch_type != FetchType.one_time:
+        set_committed_value(consent, "window_start", start)
+        set_committed_value(consent, "window_count", counted[0][1])
     log = QueryLog(at=now, enterprise_id=consent.enterprise_id, institution_id=consent.institution_id,
                    consent_pk=consent.id, client_pk=caller.client_pk, user_id=caller.user_id,
                    purpose=consent.purpose, sections=sorted(sections), resource=resource, request_id=request_id)
     # A plain INSERT (one per access, append-only: no unit of work needed); ``log`` carries its id.
-    log.id = session.connection().execute(_LOG_INSERT, {
+    log.id = _LOG_INSERT.scalar(session, {
         "at": now, "enterprise_id": log.enterprise_id, "institution_id": log.institution_id,
         "consent_pk": log.consent_pk, "client_pk": log.client_pk, "user_id": log.user_id, "purpose": log.purpose,
-        "sections": log.sections, "resource": resource, "request_id": request_id}).scalar_one()
+        "sections": log.sections, "resource": resource, "request_id": request_id})
     event = audit.Pending(actor=caller.actor, action="gate.access", code=None, outcome="ok",
                           subject_type="consent", subject_id=consent.consent_id, request_id=request_id,
                           detail={"uscc": uscc, "purpose": purpose, "sections": sorted(sections),
