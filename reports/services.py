@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 from app.accounts.models import User
 from app.archive.models import Enterprise
 from app.audit import services as audit
-from app.db import Page, paginate, utcnow
+from app.db import Page, Prepared, paginate, utcnow
 from app.errors import DomainError, Forbidden, InvalidInput, NotFound
 from app.signing import SignatureInvalid, SigningKeys, verify_jws
 from consent.models import (
@@ -173,16 +173,17 @@ def freeze(session: Session, keys: SigningKeys, doc: dict[str, Any], ent: Enterp
         raise TypeError(f"freeze: unknown links {sorted(links.keys() - _LINKS)}")
     # Written once and never updated: a plain INSERT instead of a unit-of-work flush (a third
     # of a pull's bookkeeping); the row is then attached to the session as loaded.
-    report = Report(id=session.connection().execute(_REPORT_INSERT, values).scalar_one(), **values)
+    report = Report(id=_REPORT_INSERT.scalar(session, values), **values)
     make_transient_to_detached(report)
     session.add(report)
     return report
 
 
 _REPORT_TABLE = cast(sa.Table, Report.__table__)
-_REPORT_INSERT = sa.insert(_REPORT_TABLE).returning(_REPORT_TABLE.c.id)
 _LINKS = frozenset({"institution_id", "consent_pk", "client_pk", "user_id", "query_log_id", "purpose",
                     "available_until"})
+_REPORT_INSERT = Prepared(sa.insert(_REPORT_TABLE).values({c.name: sa.bindparam(c.name) for c in _REPORT_TABLE.c
+                                                          if c.name != "id"}).returning(_REPORT_TABLE.c.id))
 
 
 def document(report: Report) -> dict[str, Any]:
