@@ -148,3 +148,26 @@ def test_the_firms_page_issues_and_lists_reports(archive, login, client):
     client.post("/me/reports", data={"csrf_token": token})
     refused = client.post("/me/reports", data={"csrf_token": token}, follow_redirects=True)
     assert "已用完" in refused.get_data(as_text=True)
+
+
+def test_an_issued_report_is_in_the_session_exactly_as_stored_and_audited(archive, app, db):
+    """freeze writes the row with a plain INSERT and attaches it as loaded: the object the
+    caller gets is the stored row (persistent, relationships load), and the audit chain
+    the issue appended to still verifies."""
+    from sqlalchemy import inspect
+
+    from app.audit.services import verify_chain
+    from app.signing import load_signing_keys
+    from reports.services import issue_self_report
+
+    keys = load_signing_keys(app.extensions["pc_settings"])
+    report, left = issue_self_report(db, keys, archive.enterprise, None, 5, actor="test:self")
+    assert inspect(report).persistent and report in db and left.remaining == 4
+    assert report.enterprise.uscc == archive.enterprise.uscc
+    row = db.execute(sa.select(Report.report_no, Report.kind, Report.digest, Report.body, Report.sections,
+                               Report.signature, Report.issued_at).where(Report.id == report.id)).one()
+    assert row == (report.report_no, report.kind, report.digest, report.body, report.sections,
+                   report.signature, report.issued_at)
+    db.flush()  # nothing pending: the attached row is not written a second time
+    assert db.scalar(sa.select(sa.func.count()).select_from(Report).where(Report.report_no == report.report_no)) == 1
+    assert all(ok for _, ok in verify_chain(db))
