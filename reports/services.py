@@ -164,13 +164,13 @@ def freeze(session: Session, keys: SigningKeys, doc: dict[str, Any], ent: Enterp
            issued_at: dt.datetime, recipient: Recipient, **links: Any) -> Report:
     body = canonical(doc)
     digest = sha256_hex(body)
+    if links.keys() - _LINKS:
+        raise TypeError(f"freeze: unknown links {sorted(links.keys() - _LINKS)}")
     values = {"report_no": doc["report_no"], "kind": kind, "enterprise_id": ent.id, "issued_at": issued_at,
               "sections": list(doc["section_list"]), "schema_version": SCHEMA_VERSION,
               "recipient_name": recipient.name, "body": body.decode(), "digest": digest,
               "signature": keys.sign(statement(doc, digest), STATEMENT_TYP), "kid": keys.active,
               **{column: links.get(column) for column in _LINKS}}
-    if links.keys() - _LINKS:
-        raise TypeError(f"freeze: unknown links {sorted(links.keys() - _LINKS)}")
     # Written once and never updated: a plain INSERT instead of a unit-of-work flush (a third
     # of a pull's bookkeeping); the row is then attached to the session as loaded.
     report = Report(id=_REPORT_INSERT.scalar(session, values), **values)
