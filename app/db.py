@@ -8,11 +8,11 @@ Services only ``flush()``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, cast
 
 import orjson
 import sqlalchemy as sa
@@ -244,6 +244,15 @@ class Prepared:
         # from, learnt once, so that a run only fills in the values.
         self._compiled: dict[str, tuple[Any, tuple[str, ...]]] = {}
         self._plans: dict[tuple[Any, ...], _Plan] = {}
+
+    @classmethod
+    def insert_returning_id(cls, model: type[Any], columns: Iterable[str] | None = None) -> Prepared:
+        """``INSERT INTO <model's table> (columns…) VALUES (:column…) RETURNING id`` (every
+        column but ``id`` by default): a row of an append-only table written in one round
+        trip, its values passed by column name."""
+        table = cast(sa.Table, model.__table__)
+        names = [c.name for c in table.c if c.name != "id"] if columns is None else list(columns)
+        return cls(sa.insert(table).values({name: sa.bindparam(name) for name in names}).returning(table.c.id))
 
     def _plan(self, compiled: Any, expanding: tuple[str, ...], params: dict[str, Any]) -> _Plan:
         markers = {key: [_Marker(key, i) for i in range(len(value))] if key in expanding else _Marker(key, None)

@@ -595,7 +595,6 @@ def next_period_start(unit: PeriodUnit, now: dt.datetime) -> dt.datetime:
     return nxt.astimezone(dt.UTC)
 
 
-_QUERYLOG_TABLE = cast(sa.Table, QueryLog.__table__)
 _LOG_COLUMNS = ("at", "enterprise_id", "institution_id", "consent_pk", "client_pk", "user_id", "purpose", "sections",
                 "resource", "request_id")
 _CONSENT_TABLE = cast(sa.Table, Consent.__table__)
@@ -621,8 +620,7 @@ def _count_use(*, periodic: bool) -> Prepared:
 # Every pull runs these: straight on the cursor (app.db.Prepared), in the request's transaction.
 _COUNT_ONE_TIME = _count_use(periodic=False)
 _COUNT_PERIODIC = _count_use(periodic=True)
-_LOG_INSERT = Prepared(sa.insert(_QUERYLOG_TABLE).values({c: sa.bindparam(c) for c in _LOG_COLUMNS})
-                       .returning(_QUERYLOG_TABLE.c.id))
+_LOG_INSERT = Prepared.insert_returning_id(QueryLog, _LOG_COLUMNS)
 
 
 @dataclass(frozen=True)

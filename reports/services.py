@@ -18,7 +18,7 @@ import json
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -42,6 +42,7 @@ from reports.sections import (
     SECTION_ORDER,
     build_sections,
     iso,
+    raw_stamp,
 )
 
 SCHEMA_VERSION = "1.0"
@@ -104,15 +105,6 @@ def ordered_sections(sections: set[str]) -> list[str]:
     return [s for s in SECTION_ORDER if s in sections]
 
 
-def _utc(moment: Any) -> dt.datetime | None:
-    """A timestamp as a driver returns it (naive UTC from SQLite, aware from psycopg)."""
-    if moment is None:
-        return None
-    if isinstance(moment, str):
-        moment = dt.datetime.fromisoformat(moment)
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]
-
-
 def assemble(session: Session, ent: Enterprise, kind: ReportKind, sections: set[str], *, report_no: str,
              issued_at: dt.datetime, recipient: Recipient, consent: dict[str, Any] | None = None,
              data_from: dt.date | None = None, data_to: dt.date | None = None) -> dict[str, Any]:
@@ -125,7 +117,6 @@ def assemble(session: Session, ent: Enterprise, kind: ReportKind, sections: set[
     meta: dict[str, Any] = {}
     body = build_sections(session, ent, sections, data_from, data_to, as_of=as_of,
                           self_report=kind == ReportKind.self_report, issued_at=issued_at, meta=meta)
-    updated = _utc(meta["updated_to"])
     disputed = sum(1 for s in RECORD_SECTIONS for r in body.get(s) or () if r["disputed"])
     return {
         "schema_version": SCHEMA_VERSION,
@@ -140,7 +131,7 @@ def assemble(session: Session, ent: Enterprise, kind: ReportKind, sections: set[
         "sections": body,
         "statement": {
             "as_of": as_of.isoformat(),
-            "data_updated_to": iso(updated) if updated else None,
+            "data_updated_to": raw_stamp(meta["updated_to"]),
             "data_range": {"from": data_from.isoformat() if data_from else None,
                            "to": data_to.isoformat() if data_to else None},
             "sources": meta["sources"],
@@ -179,11 +170,9 @@ def freeze(session: Session, keys: SigningKeys, doc: dict[str, Any], ent: Enterp
     return report
 
 
-_REPORT_TABLE = cast(sa.Table, Report.__table__)
 _LINKS = frozenset({"institution_id", "consent_pk", "client_pk", "user_id", "query_log_id", "purpose",
                     "available_until"})
-_REPORT_INSERT = Prepared(sa.insert(_REPORT_TABLE).values({c.name: sa.bindparam(c.name) for c in _REPORT_TABLE.c
-                                                          if c.name != "id"}).returning(_REPORT_TABLE.c.id))
+_REPORT_INSERT = Prepared.insert_returning_id(Report)
 
 
 def document(report: Report) -> dict[str, Any]:

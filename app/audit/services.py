@@ -17,7 +17,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -73,15 +73,13 @@ def record(session: Session, actor: str, action: str, *, outcome: str = "ok", co
     return event
 
 
-_AUDITEVENT_TABLE = cast(sa.Table, AuditEvent.__table__)
 _COLUMNS = ("at", "actor", "action", "outcome", "code", "subject_type", "subject_id", "detail", "request_id",
             "prev_hash", "hash")
 # Every request that reaches a firm's data appends here: the three statements run straight
 # on the cursor (app.db.Prepared), in the caller's transaction.
 _LOCK = Prepared(sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("key", type_=sa.BigInteger()))))
 _PREV_HASH = Prepared(sa.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
-_INSERT = Prepared(sa.insert(_AUDITEVENT_TABLE).values({c: sa.bindparam(c) for c in _COLUMNS})
-                   .returning(_AUDITEVENT_TABLE.c.id))
+_INSERT = Prepared.insert_returning_id(AuditEvent, _COLUMNS)
 
 
 def refuse_later(session: Session, pending: Pending) -> None:
