@@ -40,6 +40,7 @@ class Context:
         if self._db is None:
             self._db = Database(self.settings.database_url)
             click.get_current_context().call_on_close(self._db.dispose)
+            _require_current_schema(self._db)
         return self._db
 
     def cipher(self) -> FieldCipher:
@@ -47,6 +48,15 @@ class Context:
 
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+def _require_current_schema(database: Database) -> None:
+    """Refuse to work on a database the code's schema does not match (not yet created, or a
+    migration behind) rather than fail later with a bare SQL error."""
+    from app import migrate
+
+    if not migrate.is_current(database.engine):
+        _fail("数据库尚未初始化或结构不是最新版本：请先运行 powercredit db upgrade")
 
 
 def _fail(message: str) -> None:
@@ -73,8 +83,14 @@ def serve(host: str, port: int, workers: int) -> None:
 
     from app import create_app
 
+    settings = load_settings()
+    database = Database(settings.database_url)
+    try:  # refuse to start on a database the code does not match, rather than fail every request
+        _require_current_schema(database)
+    finally:
+        database.dispose()
     # Generate the instance secrets once, in the master, before workers fork.
-    load_keyring(load_settings())
+    load_keyring(settings)
 
     class _App(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import Connection
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, Engine
 
 import migrations
 
@@ -34,3 +36,11 @@ def downgrade(url: str | None = None, connection: Connection | None = None, rev:
 
 def revision(url: str, message: str, autogenerate: bool = True) -> None:
     command.revision(alembic_config(url), message=message, autogenerate=autogenerate)
+
+
+def is_current(engine: Engine) -> bool:
+    """Whether the database's schema is at the newest migration (``powercredit db upgrade``
+    has been run since the code last changed)."""
+    heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    with engine.connect() as conn:
+        return set(MigrationContext.configure(conn).get_current_heads()) == heads

@@ -32,3 +32,27 @@ def test_database_is_at_head(database_url: str) -> None:
     from app.migrate import alembic_config
 
     assert version == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def test_commands_on_a_database_not_yet_migrated_say_to_run_db_upgrade(tmp_path, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from app import migrate
+    from app.cli import main
+
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("PC_INSTANCE_PATH", str(tmp_path / "instance"))
+    for args in (["seed", "--firms", "3"], ["consents", "expire"], ["serve", "--port", "1"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1, (args, result.output)
+        assert "请先运行 powercredit db upgrade" in result.output, (args, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit), (args, result.exception)
+    migrate.upgrade(url)
+    migrate.downgrade(url, rev="-1")  # one migration behind the code
+    result = CliRunner().invoke(main, ["consents", "expire"])
+    assert result.exit_code == 1 and "请先运行 powercredit db upgrade" in result.output, result.output
+    migrate.upgrade(url)
+    result = CliRunner().invoke(main, ["consents", "expire"])
+    assert result.exit_code == 0, result.output
+    assert "请先运行" not in result.output
