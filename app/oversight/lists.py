@@ -238,6 +238,24 @@ def pending(session: Session, page: int, per_page: int, list_name: str | None = 
     return paginate(session, stmt, page, per_page)
 
 
+def pending_ids(session: Session, list_name: str | None = None, upto: int | None = None) -> list[int]:
+    """Ids of the pending entries (of one list), oldest first; with ``upto``, only those up to
+    that id — the ones a page showed, not those a refresh added since."""
+    stmt = sa.select(ListEntry.id).where(ListEntry.status == EntryStatus.pending).order_by(ListEntry.id)
+    if list_name:
+        stmt = stmt.where(ListEntry.list_name == list_name)
+    if upto is not None:
+        stmt = stmt.where(ListEntry.id <= upto)
+    return list(session.scalars(stmt))
+
+
+def latest_pending_id(session: Session, list_name: str | None = None) -> int | None:
+    stmt = sa.select(sa.func.max(ListEntry.id)).where(ListEntry.status == EntryStatus.pending)
+    if list_name:
+        stmt = stmt.where(ListEntry.list_name == list_name)
+    return session.scalar(stmt)
+
+
 def entries_of(session: Session, enterprise_id: int) -> list[ListEntry]:
     """A firm's list history, newest first."""
     return list(session.scalars(sa.select(ListEntry).where(ListEntry.enterprise_id == enterprise_id)

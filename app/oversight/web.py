@@ -366,8 +366,10 @@ def console_decide(request_no: str) -> Any:
 def console_lists() -> str:
     require_user(Role.operator)
     name = request.args.get("list") if request.args.get("list") in set(ListName) else None
-    page = lists.pending(db_session(), page_no(), 50, name)
-    return render_template("oversight/console_lists.html", page=page, name=name, counts=lists.counts(db_session()))
+    session = db_session()
+    page = lists.pending(session, page_no(), 50, name)
+    return render_template("oversight/console_lists.html", page=page, name=name, counts=lists.counts(session),
+                           upto=lists.latest_pending_id(session, name))
 
 
 @bp.post("/console/lists/publish")
@@ -376,8 +378,19 @@ def console_publish() -> Any:
     session = db_session()
     name = request.form.get("list") if request.form.get("list") in set(ListName) else None
     back = url_for("oversight_web.console_lists", list=name) if name else url_for("oversight_web.console_lists")
-    if request.form.get("all") == "yes":  # every pending entry of the list shown (all lists when none chosen)
-        ids = [e.id for e in lists.pending(session, 1, 1_000_000, name).items]
+    if request.form.get("all") == "yes":
+        # Every pending entry of the list as the page showed it (all lists when none was
+        # chosen): entries a refresh added since are not published unseen, and when entries
+        # were published or withdrawn meanwhile the operator looks again first.
+        upto, expected = request.form.get("upto", ""), request.form.get("expected", "")
+        if not (upto.isdigit() and expected.isdigit() and len(upto) < 19 and len(expected) < 19):
+            flash("请求不完整：请刷新页面后再发布。", "error")
+            return redirect(back)
+        ids = lists.pending_ids(session, name, int(upto))
+        if len(ids) != int(expected):
+            flash(f"待发布的名单记录在您查看后已有变化（页面显示 {int(expected)} 项，现为 {len(ids)} 项），"
+                  "未发布任何记录：请核对后再发布。", "error")
+            return redirect(back)
     else:
         ids = [int(v) for v in request.form.getlist("entry_ids") if v.isdigit() and len(v) < 12]
     if not ids:
