@@ -112,10 +112,14 @@ class Int(fields.Integer):
 MAX_AMOUNT = Decimal(10) ** 14
 
 
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
+
+
 class Amount(fields.Field):
     """A non-negative amount with at most ``places`` decimals, as ``Decimal``.
 
-    Accepts JSON numbers (parsed as Decimal, never float) and numeric strings.
+    Accepts JSON numbers (parsed as Decimal, never float; ``1e3`` is kept as ``1000``) and
+    numeric strings in plain notation (``"1000.50"``; not ``"1e3"``, ``"1,000"`` or ``"1000元"``).
     """
 
     def __init__(self, *, places: int = 2, positive: bool = False, **kw: Any) -> None:
@@ -126,6 +130,8 @@ class Amount(fields.Field):
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Decimal:
         if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
             raise ValidationError("应为数字金额。")
+        if isinstance(value, str) and not _PLAIN_NUMBER.fullmatch(value.strip()):
+            raise ValidationError("应为数字金额，用普通数字写法（如 1000 或 1000.50），不接受科学计数法、千分位、空格或单位。")
         try:
             amount = Decimal(str(value).strip())
         except InvalidOperation as exc:
@@ -144,6 +150,8 @@ class Amount(fields.Field):
             exact = False
         if not exact:
             raise ValidationError(f"最多 {self.places} 位小数。")
+        if amount.as_tuple().exponent > 0:  # type: ignore[operator]  # a JSON number such as 1e3: kept as 1000
+            amount = amount.quantize(Decimal(1))
         return amount
 
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:

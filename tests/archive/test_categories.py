@@ -929,3 +929,19 @@ def test_fast_path_agrees_with_the_schema_on_junk_in_every_field(category: str) 
         without = {k: v for k, v in body.items() if k != name}
         _agrees(category, without)
     assert checked == len(fields_) * len(JUNK)
+
+
+@pytest.mark.parametrize("value", ["1e3", "1E3", "1,000", "1000元", "0x10", ".5", "1 000", "Infinity", "NaN"])
+def test_amount_strings_in_anything_but_plain_notation_are_refused_on_their_field(value: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        load("contract", payload("contract", amount=value))
+    assert set(info.value.messages) == {"amount"}, info.value.messages
+    assert "普通数字写法" in info.value.messages["amount"][0]
+
+
+@pytest.mark.parametrize(("value", "kept"), [("1000.50", "1000.50"), (" 1000 ", "1000"), (1000, "1000"),
+                                             (Decimal("1E+3"), "1000"), (12.5, "12.5")])
+def test_amounts_are_kept_in_plain_notation(value: Any, kept: str) -> None:
+    from app.schemas_base import Amount
+
+    assert str(Amount()._deserialize(value, "amount", {})) == kept
