@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, defer, joinedload
 
 from app.accounts.models import User
 from app.archive.models import Enterprise, IngestionRun
@@ -92,7 +92,10 @@ def _moves(current: Evaluation, previous: Evaluation | None) -> dict[str, list[F
 
 
 def firm_home(session: Session, ent: Enterprise, free_reports: int) -> FirmHome:
-    history = list(session.scalars(sa.select(Evaluation).where(Evaluation.enterprise_id == ent.id)
+    # Every evaluation for the chart and the comparison, without its explanation (the largest
+    # column by far): only the current one's and the previous one's are read, when used.
+    history = list(session.scalars(sa.select(Evaluation).options(defer(Evaluation.explanation))
+                                   .where(Evaluation.enterprise_id == ent.id)
                                    .order_by(Evaluation.as_of, Evaluation.evaluated_at, Evaluation.id)))
     current = next((e for e in reversed(history) if e.current), None)
     previous = None
@@ -200,10 +203,10 @@ class PublicHome:
 
 
 def public_home(session: Session) -> PublicHome:
-    from app.scoring.index import credit_power_index
+    from app.scoring.index import latest_month, published_index
     from marketplace.services import live_catalogue
 
-    this_month = today_cn().strftime("%Y-%m")
-    rows = credit_power_index(session, first=this_month, last=this_month) or credit_power_index(session)
+    month = latest_month(session)  # this month's, or the last month with evaluations
+    rows = published_index(session, first=month, last=month) if month else []
     return PublicHome(lists={name: c["active"] for name, c in lists.counts(session).items()},
                       index=rows[-1] if rows else None, products=len(live_catalogue(session)))

@@ -126,6 +126,26 @@ def db(app: Flask) -> Iterator[Session]:
         database.sessionmaker = original
         outer.rollback()
         conn.close()
+        from app.scoring.index import forget_published_index
+
+        forget_published_index()  # what the index held may include the rolled-back evaluations
+
+
+@pytest.fixture
+def statements(db: Session) -> Iterator[list[str]]:
+    """The SQL statements the test's database connection runs, as they run (clear it to
+    count from a point on)."""
+    seen: list[str] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        seen.append(statement)
+
+    engine = db.get_bind().engine
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", capture)
 
 
 @pytest.fixture

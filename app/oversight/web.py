@@ -35,7 +35,7 @@ from app.oversight.objections import DISPUTABLE, Upload
 from app.schemas_base import PageArgs, today_cn
 from app.scoring import services as scoring
 from app.scoring.api import INDEX_DEFINITION
-from app.scoring.index import credit_power_index
+from app.scoring.index import published_index
 from app.scoring.scorecard import GRADES
 from app.web import segment_label
 from consent.services import clients_of_institution, clients_of_provider
@@ -88,8 +88,8 @@ def public_list(name: str) -> str:
 @bp.get("/credit-index")
 def credit_index() -> str:
     session = db_session()
-    rows = credit_power_index(session)
-    by_segment = credit_power_index(session, by="segment")
+    rows = published_index(session)
+    by_segment = published_index(session, by="segment")
     distribution = scoring.grade_distribution(session)
     latest = rows[-1]["month"] if rows else None
     months = [r["month"] for r in rows]

@@ -15,7 +15,7 @@ from app.errors import InvalidInput
 from app.extensions import db_session
 from app.schemas_base import PageArgs
 from app.scoring import schemas, services
-from app.scoring.index import credit_power_index
+from app.scoring.index import published_index
 from app.scoring.models import Evaluation
 from app.scoring.scorecard import SUPERVISION_CLASSES
 
@@ -97,7 +97,7 @@ class CreditPowerIndex(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """信用电力指数：按月，可按业态、省份筛选或分组，含三维度分指数"""
         region = args["region"]
-        rows = credit_power_index(db_session(), segment=args["segment"], province=region[:2] if region else None,
+        rows = published_index(db_session(), segment=args["segment"], province=region[:2] if region else None,
                                   first=args["from_"], last=args["to"], by=args["by"])
         return {"definition": INDEX_DEFINITION, "items": rows}
 

@@ -9,6 +9,9 @@ dimension scores.  A firm counts once per month; firms not evaluated that month 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
+from collections import OrderedDict
 from typing import Any
 
 import sqlalchemy as sa
@@ -67,3 +70,53 @@ def credit_power_index(session: Session, *, segment: str | None = None, province
          "performance": round(float(p), 2)}
         for m, grp, n, idx, w, c, p in session.execute(query)
     ]
+
+
+# --- the index as the public pages and the API serve it -------------------------------------
+#
+# The index is a monthly statistic over every firm's evaluations: at 100,000 firms one month
+# takes a few hundred milliseconds and the whole history seconds — too much to recompute on
+# every anonymous hit of the home page.  Evaluations are only ever added (their scores and
+# dates never change), so the highest evaluation id says whether what a process holds is
+# still what is stored; a held result is also dropped after ``INDEX_CACHE_SECONDS`` (an
+# evaluation committed after a later one, a firm moved to another segment or province).
+
+INDEX_CACHE_SECONDS = 60.0
+_MAX_HELD = 128
+_STAMP = sa.select(sa.func.max(Evaluation.id))
+_held: OrderedDict[tuple[Any, ...], tuple[float, Any, list[dict[str, Any]]]] = OrderedDict()
+_held_lock = threading.Lock()
+
+
+def published_index(session: Session, *, segment: str | None = None, province: str | None = None,
+                    first: str | None = None, last: str | None = None, by: str = "all") -> list[dict[str, Any]]:
+    """:func:`credit_power_index`, reused while no evaluation has been added since it was
+    computed (and for at most ``INDEX_CACHE_SECONDS``)."""
+    conn = session.connection()
+    key = (conn.engine.url.render_as_string(hide_password=True), segment, province, first, last, by)
+    stamp = conn.execute(_STAMP).scalar()
+    now = time.monotonic()
+    with _held_lock:
+        held = _held.get(key)
+        if held is not None and held[1] == stamp and now - held[0] < INDEX_CACHE_SECONDS:
+            _held.move_to_end(key)
+            return [dict(row) for row in held[2]]
+    rows = credit_power_index(session, segment=segment, province=province, first=first, last=last, by=by)
+    with _held_lock:
+        _held[key] = (now, stamp, rows)
+        _held.move_to_end(key)
+        while len(_held) > _MAX_HELD:
+            _held.popitem(last=False)
+    return [dict(row) for row in rows]
+
+
+def forget_published_index() -> None:
+    """Drop every held result (tests roll back the evaluations they made)."""
+    with _held_lock:
+        _held.clear()
+
+
+def latest_month(session: Session) -> str | None:
+    """The month (``YYYY-MM``) of the newest evaluation's base date, if any."""
+    latest = session.scalar(sa.select(sa.func.max(Evaluation.as_of)))
+    return None if latest is None else f"{latest:%Y-%m}"

@@ -38,6 +38,7 @@ class Evaluation(Base):
     __table_args__ = (
         sa.Index("ix_evaluation_enterprise_current", "enterprise_id", "current"),
         sa.Index("ix_evaluation_current_grade", "current", "grade"),
+        sa.Index("ix_evaluation_as_of", "as_of"),  # the index by month; the newest base date
         sa.CheckConstraint("score BETWEEN 0 AND 100", name="score_range"),
     )
 

@@ -91,3 +91,41 @@ def test_the_cli_prints_the_index_table(fresh_databases, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "信用电力指数" in result.output and "均值" in result.output
     assert CliRunner().invoke(main, ["index", "--region", "3301"]).exit_code == 1
+
+
+def test_the_published_index_is_reused_until_an_evaluation_is_added_or_it_is_a_minute_old(
+        db, data, monkeypatch, statements):
+    from app.scoring import index
+
+    first = index.published_index(db, first="2026-11", last="2026-11")
+    assert first == credit_power_index(db, first="2026-11", last="2026-11")
+    assert [(r["month"], r["index"]) for r in first] == [("2026-11", 67.75)]
+    statements.clear()
+    first[0]["index"] = 0.0  # what a caller does with its copy does not change what is held
+    assert index.published_index(db, first="2026-11", last="2026-11")[0]["index"] == 67.75
+    assert len(statements) == 1 and "max(evaluation.id)" in statements[0].lower()  # the stamp only
+
+    # A new evaluation (a firm re-evaluated in November) is in the next answer.
+    a, _b, _c = data
+    _ev(db, a, "2026-11-30", "50.00", "50.00", "50.00", "50.00", "2026-11-30T01:00:00")
+    db.flush()
+    assert index.published_index(db, first="2026-11", last="2026-11")[0]["index"] == 47.75  # (50 + 45.5) / 2
+
+    # Past its age the result is computed again even when no evaluation was added (a firm
+    # may have moved to another segment).
+    statements.clear()
+    index.published_index(db, first="2026-11", last="2026-11")
+    assert len(statements) == 1
+    now = index.time.monotonic()
+    monkeypatch.setattr(index.time, "monotonic", lambda: now + index.INDEX_CACHE_SECONDS + 1)
+    statements.clear()
+    index.published_index(db, first="2026-11", last="2026-11")
+    assert len(statements) == 2
+
+
+def test_the_public_home_shows_the_newest_month_with_evaluations(client, db, data):
+    from app.scoring.index import latest_month
+
+    assert latest_month(db) == "2026-11"
+    page = client.get("/").get_data(as_text=True)
+    assert "67.75" in page and "2026-11" in page
