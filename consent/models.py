@@ -222,7 +222,7 @@ class Consent(Base):
     data_life_unit: Mapped[PeriodUnit] = mapped_column(str_enum("consent_data_life_unit", list(PeriodUnit)))
     data_life_value: Mapped[int]
     status: Mapped[ConsentStatus] = mapped_column(str_enum("consent_status", list(ConsentStatus)), index=True)
-    created_via: Mapped[str] = mapped_column(sa.String(20))  # api | firm | marketplace
+    created_via: Mapped[str] = mapped_column(sa.String(20))  # api | officer | firm | marketplace
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     decided_by: Mapped[int | None] = mapped_column(sa.ForeignKey("app_user.id"))

@@ -302,22 +302,38 @@ def _consent_from_terms(terms: Terms, enterprise: Enterprise, institution: Insti
     )
 
 
-def request_consent(session: Session, client: OAuthClient, enterprise: Enterprise, terms: Terms,
+def request_consent(session: Session, requester: OAuthClient | User, enterprise: Enterprise, terms: Terms,
                     request_id: str | None = None) -> Consent:
-    """A bank's system asks for a consent: created ``PENDING``; the firm decides on the
-    consent screen (``/oauth/authorize?…&consent_id=``)."""
-    if client.institution_id is None:
-        raise Forbidden("只有金融机构的客户端可以申请授权", code="not_an_institution")
+    """A bank asks for a consent — its system (an OAuth client) or one of its officers
+    signed in to the site: created ``PENDING``; the firm decides on the consent screen
+    (``/oauth/authorize?…&consent_id=``) or on its consents page."""
+    if isinstance(requester, User):
+        if requester.role != Role.bank or requester.institution_id is None:
+            raise Forbidden("只有金融机构的工作人员可以申请授权", code="not_an_institution")
+        institution_id, via = requester.institution_id, "officer"
+        actor = Actor(user=requester)
+        client = None
+    else:
+        if requester.institution_id is None:
+            raise Forbidden("只有金融机构的客户端可以申请授权", code="not_an_institution")
+        institution_id, via = requester.institution_id, "api"
+        actor, client = Actor(client=requester), requester
     now = utcnow()
     check_terms(terms, now)
-    institution = session.get(Institution, client.institution_id)
+    institution = session.get(Institution, institution_id)
     assert institution is not None
     if not institution.active:
         raise Forbidden("该金融机构已停用", code="institution_inactive")
-    consent = _consent_from_terms(terms, enterprise, institution, ConsentStatus.pending, "api", client, now)
+    consent = _consent_from_terms(terms, enterprise, institution, ConsentStatus.pending, via, client, now)
     session.add(consent)
     session.flush()
-    _event(session, consent, None, Actor(client=client), request_id=request_id)
+    _event(session, consent, None, actor, request_id=request_id)
+    from app.oversight.notices import notify
+
+    notify(session, enterprise.id, "consent_request", f"{institution.name}申请查询本企业信用信息",
+           f"用途：{PURPOSE_LABELS[terms.purpose]}；内容：{'、'.join(REPORT_SECTIONS[s] for s in sorted(set(terms.scopes)))}；"
+           f"授权截止：{terms.valid_until.astimezone(CN):%Y-%m-%d}。请在「授权管理」中同意或拒绝（授权编号 {consent.consent_id}）。",
+           "consent", consent.consent_id)
     return consent
 
 

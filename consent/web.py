@@ -4,7 +4,8 @@ grant one for a bank that asked offline, the query log); banks and operators see
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
@@ -12,8 +13,10 @@ from flask_login import current_user
 from marshmallow import ValidationError
 
 from app.accounts.auth import require_user
-from app.accounts.models import Role, User
+from app.accounts.models import Institution, Role, User
 from app.accounts.services import list_institutions
+from app.archive.models import Enterprise
+from app.archive.services import get_enterprise
 from app.audit.services import Pending, refuse_later
 from app.errors import DomainError, flatten_messages
 from app.extensions import db_session, signing_keys
@@ -23,6 +26,7 @@ from consent.models import (
     REPORT_SECTIONS,
     STATUS_LABELS,
     UNIT_LABELS,
+    Consent,
     ConsentStatus,
     FetchType,
     PeriodUnit,
@@ -31,6 +35,7 @@ from consent.models import (
 from consent.server import authorization
 
 bp = Blueprint("consent_web", __name__)
+T = TypeVar("T")
 
 
 @bp.app_context_processor
@@ -106,7 +111,8 @@ def consents() -> str:
     page = services.list_consents(session, actor, status, page_no, 20)
     log = services.query_log(session, actor, 1, 20)
     return render_template("consent/list.html", page=page, log=log, status=status, statuses=list(ConsentStatus),
-                           is_firm=actor.user is not None and actor.user.role == Role.firm)
+                           is_firm=actor.user is not None and actor.user.role == Role.firm,
+                           is_bank=actor.user is not None and actor.user.role == Role.bank)
 
 
 @bp.post("/consents/<string:consent_id>/<string:action>")
@@ -130,9 +136,11 @@ def consent_action(consent_id: str, action: str) -> Any:
     return redirect(url_for("consent_web.consents"))
 
 
-def _grant_form_to_body(form: dict[str, Any]) -> dict[str, Any]:
+def _terms_form_to_body(form: dict[str, Any], party: str) -> dict[str, Any]:
+    """A terms form (the firm's grant, the officer's request) as the API's JSON body;
+    ``party`` is the other side's field (``institution`` or ``uscc``)."""
     body: dict[str, Any] = {
-        "institution": form.get("institution", ""), "purpose": form.get("purpose", ""),
+        party: form.get(party, ""), "purpose": form.get("purpose", ""),
         "scopes": request.form.getlist("scopes"),
         "data_range": {"from": form.get("data_from", ""), "to": form.get("data_to", "")},
         "valid_until": form.get("valid_until", ""), "fetch_type": form.get("fetch_type", ""),
@@ -143,6 +151,28 @@ def _grant_form_to_body(form: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+_FORM_DEFAULTS = {"fetch_type": "one_time", "data_life_unit": "year", "data_life_value": "1",
+                  "purpose": "loan_application"}
+
+
+def _attempt(action: Callable[[], T]) -> tuple[T | None, dict[str, list[str]]]:
+    """Run a form's action; bad input and refusals become the errors shown under the fields."""
+    try:
+        return action(), {}
+    except ValidationError as exc:
+        return None, flatten_messages(exc.messages)
+    except DomainError as exc:
+        return None, dict(exc.errors or {"_schema": [exc.detail]})
+
+
+def _terms_page(template: str, form: dict[str, Any], errors: dict[str, list[str]], **context: Any) -> Any:
+    """A terms form again, the errors under their fields (422) or blank (200)."""
+    errors = {k.replace("data_range.from", "data_from").replace("data_range.to", "data_to")
+              .replace("frequency.", "frequency_").replace("data_life.", "data_life_"): v for k, v in errors.items()}
+    return render_template(template, form=form, errors=errors, purposes=list(Purpose), units=list(PeriodUnit),
+                           chosen=set(request.form.getlist("scopes")), **context), 422 if errors else 200
+
+
 @bp.route("/consents/grant", methods=["GET", "POST"])
 def grant() -> Any:
     """The firm grants a consent itself, for a bank that asked offline (same schema and
@@ -150,26 +180,45 @@ def grant() -> Any:
     user = require_user(Role.firm)
     session = db_session()
     institutions = list_institutions(session, active_only=True)
-    form: dict[str, Any] = request.form.to_dict() if request.method == "POST" else {
-        "fetch_type": "one_time", "data_life_unit": "year", "data_life_value": "1", "purpose": "loan_application"}
+    form: dict[str, Any] = request.form.to_dict() if request.method == "POST" else dict(_FORM_DEFAULTS)
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
-        try:
-            data = schemas.FirmGrantSchema().load(_grant_form_to_body(form))
+        def grant_it() -> tuple[Consent, Institution]:
+            data = schemas.FirmGrantSchema().load(_terms_form_to_body(form, "institution"))
             institution = next((i for i in institutions if i.licence_no == data["institution"]), None)
             if institution is None:
                 raise ValidationError({"institution": ["请选择金融机构。"]})
-            consent = services.grant_consent(session, signing_keys(), user, institution=institution,
-                                             terms=data["terms"], via="firm", request_id=g.get("request_id"))
-        except ValidationError as exc:
-            errors = flatten_messages(exc.messages)
-        except DomainError as exc:
-            errors = dict(exc.errors or {"_schema": [exc.detail]})
-        else:
-            flash(f"已授权「{institution.name}」，授权编号 {consent.consent_id}。", "success")
+            return services.grant_consent(session, signing_keys(), user, institution=institution,
+                                          terms=data["terms"], via="firm", request_id=g.get("request_id")), institution
+
+        done, errors = _attempt(grant_it)
+        if done is not None:
+            flash(f"已授权「{done[1].name}」，授权编号 {done[0].consent_id}。", "success")
             return redirect(url_for("consent_web.consents"))
-    errors = {k.replace("data_range.from", "data_from").replace("data_range.to", "data_to")
-              .replace("frequency.", "frequency_").replace("data_life.", "data_life_"): v for k, v in errors.items()}
-    return render_template("consent/grant.html", form=form, errors=errors, institutions=institutions,
-                           purposes=list(Purpose), units=list(PeriodUnit),
-                           chosen=set(request.form.getlist("scopes"))), 422 if errors else 200
+    return _terms_page("consent/grant.html", form, errors, institutions=institutions)
+
+
+@bp.route("/consents/request", methods=["GET", "POST"])
+def request_consent() -> Any:
+    """A bank officer asks a firm for a consent (same schema and service as the bank
+    system's ``POST /api/v1/consents``): the firm is notified and approves or rejects it on
+    its consents page."""
+    user = require_user(Role.bank)
+    session = db_session()
+    form: dict[str, Any] = request.form.to_dict() if request.method == "POST" else {
+        **_FORM_DEFAULTS, "uscc": request.args.get("uscc", "")[:18]}
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        def request_it() -> tuple[Consent, Enterprise]:
+            data = schemas.ConsentRequestSchema().load(_terms_form_to_body(form, "uscc"))
+            try:
+                ent = get_enterprise(session, data["uscc"])
+            except DomainError as exc:
+                raise ValidationError({"uscc": [exc.detail]}) from exc
+            return services.request_consent(session, user, ent, data["terms"], g.get("request_id")), ent
+
+        done, errors = _attempt(request_it)
+        if done is not None:
+            flash(f"已向「{done[1].name}」发出授权申请（授权编号 {done[0].consent_id}），企业同意后即可查询。", "success")
+            return redirect(url_for("consent_web.consents", status="PENDING"))
+    return _terms_page("consent/request.html", form, errors)

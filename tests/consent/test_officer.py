@@ -1,0 +1,103 @@
+"""A bank officer asks a firm for a consent from the site (the bank system's request, by
+hand): the firm is told, approves it on its consents page, and only then may the bank pull."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.accounts.services import create_user
+from app.oversight.models import Notice
+from consent.models import Consent, ConsentEvent, ConsentStatus
+from tests.conftest import PASSWORD
+from tests.consent.conftest import csrf_of
+
+
+def _officer(db: Any, bank: Any, name: str = "officer") -> Any:
+    return create_user(db, username=f"{name}-{bank.institution.licence_no}", password=PASSWORD, role="bank",
+                       institution_licence=bank.institution.licence_no)
+
+
+def _form(page: str, uscc: str, **changes: Any) -> dict[str, Any]:
+    valid_until = (dt.date.today() + dt.timedelta(days=60)).isoformat()
+    form = {"csrf_token": csrf_of(page), "uscc": uscc, "purpose": "loan_application", "scopes": ["identity", "tax"],
+            "data_from": "2023-01-01", "data_to": dt.date.today().isoformat(), "valid_until": valid_until,
+            "fetch_type": "one_time", "data_life_unit": "month", "data_life_value": "6"}
+    form.update(changes)
+    return form
+
+
+def test_an_officer_requests_a_consent_the_firm_is_told_and_approves_it(bank, firm, client, login, db) -> None:
+    officer = _officer(db, bank)
+    login(officer)
+    page = client.get(f"/consents/request?uscc={firm.enterprise.uscc}").get_data(as_text=True)
+    assert "申请企业授权" in page and f'value="{firm.enterprise.uscc}"' in page
+
+    # Bad input: the page again, each error under its field, what was typed kept.
+    resp = client.post("/consents/request", data=_form(page, "91110000MA0012345", scopes=[], data_to="2022-01-01"))
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert 'id="uscc-err"' in html and 'id="scopes-err"' in html and 'id="data_to-err"' in html
+    assert 'value="91110000MA0012345"' in html
+    unknown = "91110000" + "0" * 9 + "X"
+    resp = client.post("/consents/request", data=_form(page, unknown))
+    assert resp.status_code == 422 and 'id="uscc-err"' in resp.get_data(as_text=True)
+    assert "没有统一社会信用代码为" in resp.get_data(as_text=True)
+    assert db.scalar(sa.select(sa.func.count()).select_from(Consent)) == 0  # nothing half-made
+
+    resp = client.post("/consents/request", data=_form(page, firm.enterprise.uscc))
+    assert resp.status_code == 302 and "status=PENDING" in resp.headers["Location"]
+    db.expire_all()
+    consent = db.scalar(sa.select(Consent).where(Consent.enterprise_id == firm.enterprise.id))
+    assert consent is not None and consent.status == ConsentStatus.pending
+    assert consent.institution_id == bank.institution.id and consent.created_via == "officer"
+    assert consent.client_pk is None and consent.scopes == ["identity", "tax"]
+    event = db.scalar(sa.select(ConsentEvent).where(ConsentEvent.consent_pk == consent.id))
+    assert event is not None and event.actor == f"user:{officer.id}"
+    listed = client.get("/consents?status=PENDING").get_data(as_text=True)
+    assert consent.consent_id in listed
+
+    # The firm is told, and decides on its consents page.
+    notice = db.scalar(sa.select(Notice).where(Notice.enterprise_id == firm.enterprise.id,
+                                               Notice.subject_type == "consent"))
+    assert notice is not None and notice.subject_id == consent.consent_id and bank.institution.name in notice.title
+    login(firm.user)
+    assert "去同意或拒绝" in client.get("/me/notices").get_data(as_text=True)
+    page = client.get("/consents").get_data(as_text=True)
+    resp = client.post(f"/consents/{consent.consent_id}/approve", data={"csrf_token": csrf_of(page)})
+    assert resp.status_code == 302
+    db.expire_all()
+    approved = db.get(Consent, consent.id)
+    assert approved is not None and approved.status == ConsentStatus.active and approved.artefact
+
+
+def test_only_bank_officers_may_request_consents(bank, firm, client, login, db, make_user) -> None:
+    page = client.get("/login").get_data(as_text=True)
+    resp = client.post("/consents/request", data=_form(page, firm.enterprise.uscc))
+    assert resp.status_code in (302, 401) and db.scalar(sa.select(sa.func.count()).select_from(Consent)) == 0
+    for user in (firm.user, make_user("operator")):
+        login(user)
+        assert client.get("/consents/request").status_code == 403
+        page = client.get("/consents").get_data(as_text=True)
+        resp = client.post("/consents/request", data=_form(page, firm.enterprise.uscc))
+        assert resp.status_code == 403
+    assert db.scalar(sa.select(sa.func.count()).select_from(Consent)) == 0
+
+
+def test_an_officer_of_a_suspended_institution_is_refused(bank, firm, client, login, db) -> None:
+    officer = _officer(db, bank)
+    bank.institution.active = False
+    db.flush()
+    login(officer)
+    page = client.get("/consents/request").get_data(as_text=True)
+    resp = client.post("/consents/request", data=_form(page, firm.enterprise.uscc))
+    assert resp.status_code == 422 and "该金融机构已停用" in resp.get_data(as_text=True)
+    assert db.scalar(sa.select(sa.func.count()).select_from(Consent)) == 0
+
+
+def test_a_bank_systems_request_notifies_the_firm_too(bank, firm, db) -> None:
+    consent = bank.request_consent(firm.enterprise.uscc)
+    notice = db.scalar(sa.select(Notice).where(Notice.enterprise_id == firm.enterprise.id))
+    assert notice is not None and notice.subject_id == consent["consent_id"] and notice.kind == "consent_request"
