@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import os
 import secrets
 import sys
@@ -24,7 +23,7 @@ from app.archive.models import Enterprise
 from app.config import Settings, load_settings
 from app.crypto import FieldCipher, load_keyring, save_keyring
 from app.db import Database
-from app.errors import DomainError
+from app.errors import DomainError, json_error_text
 
 console = Console(stderr=True)
 out = Console(soft_wrap=True)
@@ -71,7 +70,11 @@ def _domain_error(exc: DomainError) -> None:
 
 @click.group(help="PowerCredit 电力征信：服务、数据库、导入与演示数据")
 def main() -> None:
-    logging.basicConfig(level=os.environ.get("PC_LOG_LEVEL", "WARNING"))
+    from app.request_log import configure_logging
+
+    # The service's one log handler (time, level, request id), so that the app, once created,
+    # finds it and adds no second one: every line is written once.
+    configure_logging(os.environ.get("PC_LOG_LEVEL", "WARNING"))
 
 
 @main.command(help="以 gunicorn 启动服务")
@@ -330,10 +333,8 @@ def providers_list(ctx: Context) -> None:
             out.print(f"{p.code:16} {p.name}  [{', '.join(p.categories)}]")
 
 
-@providers.command("rotate-secret", help="为数据源客户端换发新密钥（旧令牌全部撤销）")
-@click.argument("client_id")
-@pass_ctx
-def providers_rotate_secret(ctx: Context, client_id: str) -> None:
+def _rotate_secret(ctx: Context, client_id: str) -> None:
+    """A new client secret, printed once (only its hash is stored); the old tokens are revoked."""
     from consent.services import rotate_client_secret
 
     try:
@@ -345,9 +346,23 @@ def providers_rotate_secret(ctx: Context, client_id: str) -> None:
     out.print(f"client_secret = {secret}")
 
 
+@providers.command("rotate-secret", help="为数据源客户端换发新密钥（旧令牌全部撤销）")
+@click.argument("client_id")
+@pass_ctx
+def providers_rotate_secret(ctx: Context, client_id: str) -> None:
+    _rotate_secret(ctx, client_id)
+
+
 @main.group(help="金融机构")
 def institutions() -> None:
     pass
+
+
+@institutions.command("rotate-secret", help="为金融机构的 OAuth 客户端换发新密钥（旧令牌全部撤销；密钥只显示这一次）")
+@click.argument("client_id")
+@pass_ctx
+def institutions_rotate_secret(ctx: Context, client_id: str) -> None:
+    _rotate_secret(ctx, client_id)
 
 
 @institutions.command("add", help="登记金融机构")
@@ -385,7 +400,7 @@ def institutions_add_client(ctx: Context, licence_no: str, name: str, redirect_u
     try:
         jwks = json.loads(Path(jwks_file).read_text()) if jwks_file else None
     except ValueError as exc:
-        _fail(f"JWKS 文件不是合法的 JSON：{exc}")
+        _fail(f"JWKS 文件不是合法的 JSON：{json_error_text(exc)}")
         return
     try:
         with ctx.db.transaction() as session:
@@ -456,6 +471,7 @@ def _load_jwks(source: str | None, settings: Settings) -> dict[str, Any]:
 @pass_ctx
 def consents_verify(ctx: Context, artefact: str, jwks_source: str) -> None:
     from app.signing import SignatureInvalid, verify_jws
+    from consent.models import PURPOSE_LABELS
 
     jwks = _load_jwks(jwks_source, ctx.settings)
     try:
@@ -464,7 +480,8 @@ def consents_verify(ctx: Context, artefact: str, jwks_source: str) -> None:
         _fail(f"验证失败：{exc}")
         return
     out.print(f"签名有效：授权 {payload['consent_id']}，{payload['subject']['name']}（{payload['subject']['uscc']}）"
-              f"→ {payload['recipient']['name']}，用途 {payload['purpose']}，有效期至 {payload['valid_until']}")
+              f"→ {payload['recipient']['name']}，用途 {PURPOSE_LABELS.get(payload['purpose'], payload['purpose'])}，"  # type: ignore[call-overload]
+              f"有效期至 {payload['valid_until']}")
     out.print(json.dumps(payload, ensure_ascii=False, indent=2))
 
 
@@ -488,7 +505,10 @@ def verify_report(ctx: Context, file: Path, jwks_source: str | None) -> None:
     except SignatureInvalid as exc:
         _fail(f"核验失败：{exc}")
         return
-    out.print(f"核验通过：报告 {signed['report_no']}（{signed['kind']}），{signed['subject']['name']}"
+    from reports.models import KIND_LABELS
+
+    kind = KIND_LABELS.get(signed["kind"], signed["kind"])  # type: ignore[call-overload]
+    out.print(f"核验通过：报告 {signed['report_no']}（{kind}），{signed['subject']['name']}"
               f"（{signed['subject']['uscc']}），出具给 {signed['recipient']['name']}，出具时间 {signed['issued_at']}")
     out.print(f"摘要 SHA-256 {signed['digest']}，签名有效")
 
@@ -503,9 +523,9 @@ def reports() -> None:
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="写出报告文件（含签名，可用 powercredit verify 核验）")
 @click.option("--pdf", "pdf_out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="写出 PDF")
-@click.option("--base-url", default="http://127.0.0.1:8000", show_default=True, help="核验页面的站点地址（二维码）")
+@click.option("--base-url", default=None, help="核验页面的站点地址（二维码）；缺省为 PC_ISSUER，未设置时 http://127.0.0.1:8000")
 @pass_ctx
-def reports_issue(ctx: Context, uscc: str, json_out: Path | None, pdf_out: Path | None, base_url: str) -> None:
+def reports_issue(ctx: Context, uscc: str, json_out: Path | None, pdf_out: Path | None, base_url: str | None) -> None:
     from app.archive.services import get_enterprise
     from app.signing import load_signing_keys
     from reports.pdf import render_pdf
@@ -518,7 +538,8 @@ def reports_issue(ctx: Context, uscc: str, json_out: Path | None, pdf_out: Path 
             ent = get_enterprise(session, uscc)
             report, left = issue_self_report(session, load_signing_keys(ctx.settings), ent, None,
                                              ctx.settings.free_self_reports, actor="cli")
-            url = f"{base_url.rstrip('/')}/verify/{report.report_no}?digest={report.digest}"
+            site = base_url or ctx.settings.issuer or "http://127.0.0.1:8000"
+            url = f"{site.rstrip('/')}/verify/{report.report_no}?digest={report.digest}"
             if json_out:
                 json_out.write_text(envelope_json(report, url), encoding="utf-8")
             if pdf_out:
@@ -586,6 +607,10 @@ def users_add(ctx: Context, username: str, role: str, display_name: str | None, 
 HISTORY_MONTHS = 11
 
 
+
+# The demo objections' states (as the seed files them) and reruns' totals, as the seed summary names them.
+SEED_STATE_LABELS = {"open": "处理中", "overdue": "已逾期", "upheld": "已答复（维持）", "removed": "已答复（删除）",
+                     "existing": "已有"}
 @main.command(help="生成确定性的演示数据（可重复执行，结果不变）")
 @click.option("--firms", default=300, show_default=True, type=int)
 @click.option("--seed", default=2026, show_default=True, type=int)
@@ -652,15 +677,23 @@ def seed(ctx: Context, firms: int, seed: int, as_of: str | None, password: str |
     for licence, (client_id, secret, redirect) in report.bank_clients.items():
         out.print(f"  金融机构 {licence} 客户端：client_id={client_id} client_secret={secret} 回调={redirect}")
     if report.consents:
-        out.print(f"  演示授权：{report.consents[0]}（已生效），{report.consents[1]}（待企业确认）")
+        out.print(f"  演示授权（{BANKS[0][0]}，上述客户端可用）：{report.consents[0]}（已生效，贷后管理，"
+                  f"client_credentials + consent_id 即得令牌），{report.consents[1]}（待企业确认，贷款申请审查）")
+    from app.oversight.models import REPAIR_STATUS_LABELS
+    from marketplace.models import APPLICATION_STATUS_LABELS, OFFER_STATUS_LABELS
+
+    def counts(values: dict[str, int], labels: Any) -> str:
+        named = {**{str(k): v for k, v in labels.items()}, **SEED_STATE_LABELS}
+        return "，".join(f"{named.get(k, k)} {v}" for k, v in sorted(values.items())) or "无"
+
     if market.products:
         out.print(f"信易贷演示：上架产品 {market.products} 个，允许主动授信的企业 {market.discoverable} 家；申请 "
-                  + "，".join(f"{k} {v}" for k, v in sorted(market.applications.items()))
-                  + "；授信邀约 " + "，".join(f"{k} {v}" for k, v in sorted(market.offers.items())))
+                  + counts(market.applications, APPLICATION_STATUS_LABELS)
+                  + "；授信邀约 " + counts(market.offers, OFFER_STATUS_LABELS))
     out.print(f"信用监管演示：在列 红名单 {oversight.lists.get('red', 0)}，黑名单 {oversight.lists.get('black', 0)}，"
               f"重点关注 {oversight.lists.get('watch', 0)}；待发布 {oversight.pending}；信用承诺 {oversight.commitments} 份；异议 "
-              + "，".join(f"{k} {v}" for k, v in sorted(oversight.objections.items()))
-              + "；修复申请 " + "，".join(f"{k} {v}" for k, v in sorted(oversight.repairs.items())))
+              + counts(oversight.objections, {})
+              + "；修复申请 " + counts(oversight.repairs, REPAIR_STATUS_LABELS))
     if demo_ent:
         out.print(f"演示企业（账号 firm）：{demo_ent[0]}，统一社会信用代码 {demo_ent[1]}")
     out.print("演示账号（用户名 / 密码）：")

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Flask, Response, g, json, render_template, request, url_for
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -170,6 +171,42 @@ def problem_response(
     return resp
 
 
+_JSON_REASONS = (
+    ("Expecting value", "此处应为一个值"),
+    ("Expecting property name enclosed in double quotes", "属性名应放在双引号中"),
+    ("Expecting ',' delimiter", "缺少逗号"),
+    ("Expecting ':' delimiter", "缺少冒号"),
+    ("Unterminated string", "字符串没有结束的引号"),
+    ("Invalid control character", "字符串中有未转义的控制字符"),
+    ("Invalid \\escape", "无效的转义序列"),
+    ("Invalid \\uXXXX escape", "无效的 \\u 转义"),
+    ("Extra data", "值之后还有多余内容"),
+)
+
+
+def json_error_text(exc: BaseException) -> str:
+    """Why a text is not JSON, in Chinese, with the place (line and column) when known."""
+    if isinstance(exc, RecursionError):
+        return "嵌套过深"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"不是合法的 UTF-8 文本（第 {exc.start + 1} 个字节）"
+    message = getattr(exc, "msg", None) or str(exc)
+    reason = next((cn for en, cn in _JSON_REASONS if message.startswith(en)), "格式错误")
+    line, column = getattr(exc, "lineno", None), getattr(exc, "colno", None)
+    return f"第 {line} 行第 {column} 列：{reason}" if line is not None and column is not None else reason
+
+
+_CSRF_REASONS = {
+    "The CSRF token is missing.": "缺少 CSRF 令牌",
+    "The CSRF session token is missing.": "会话中没有 CSRF 令牌（请允许 Cookie）",
+    "The CSRF token has expired.": "CSRF 令牌已过期",
+    "The CSRF token is invalid.": "CSRF 令牌无效",
+    "The CSRF tokens do not match.": "CSRF 令牌与会话不匹配",
+    "The referrer header is missing.": "HTTPS 请求缺少 Referer 头",
+    "The referrer does not match the host.": "Referer 与本站地址不一致",
+}
+
+
 def _http_code_slug(exc: HTTPException) -> str:
     return (exc.name or "error").lower().replace(" ", "_").replace("'", "")
 
@@ -192,6 +229,9 @@ def handle_http_exception(exc: HTTPException) -> Response:
                     errors.update(flatten_messages({location: msgs}))
         else:
             errors = flatten_messages(raw)
+    invalid_json = getattr(exc, "exc", None)  # webargs: a body that is not JSON
+    if isinstance(invalid_json, ValueError | RecursionError):
+        errors = {"_schema": [f"请求体不是合法的 JSON：{json_error_text(invalid_json)}。"]}
     if isinstance(exc, InternalServerError):
         original = getattr(exc, "original_exception", None)
         if original is not None:
@@ -219,6 +259,9 @@ def _http_detail(status: int, exc: HTTPException) -> str:
         return f"请求体超过上限（{limit} 字节）" if limit else "请求体过大"
     if status == 415:
         return f"不支持的内容类型：{request.mimetype or '未指定'}"
+    if isinstance(exc, CSRFError):
+        reason = _CSRF_REASONS.get(exc.description or "", "CSRF 校验未通过")
+        return f"{reason}：请刷新页面后重新提交（接口写入须在 X-CSRFToken 头中带上页面的 CSRF 令牌）"
     return exc.description or HTTP_TITLES.get(status, "错误")
 
 

@@ -23,6 +23,7 @@ class RequestIdFilter(logging.Filter):
 
 def configure_logging(level: str) -> None:
     root = logging.getLogger()
+    root.setLevel(level)  # the latest caller's level (the command line's, then the app's)
     if any(getattr(h, "_powercredit", False) for h in root.handlers):
         return
     handler = logging.StreamHandler(sys.stderr)
@@ -32,7 +33,6 @@ def configure_logging(level: str) -> None:
     handler.addFilter(RequestIdFilter())
     handler._powercredit = True  # type: ignore[attr-defined]
     root.addHandler(handler)
-    root.setLevel(level)
 
 
 def init_app(app: Flask) -> None:

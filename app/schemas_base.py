@@ -211,6 +211,19 @@ class StrList(fields.List):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+class JsonBool(fields.Boolean):
+    """A JSON body's boolean: ``true`` or ``false`` only (not ``"yes"``, ``1`` or ``"false"``)."""
+
+    truthy = {True}
+    falsy = {False}
+    default_error_messages = {"invalid": "应为 true 或 false。"}
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if value is not True and value is not False:  # 1 == True and hash(1) == hash(True): sets would take it
+            raise self.make_error("invalid")
+        return value
+
+
 class Flag(fields.Boolean):
     truthy = {True, "true", "True", "TRUE", "1", "是", "yes"}
     falsy = {False, "false", "False", "FALSE", "0", "否", "no"}

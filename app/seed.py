@@ -411,11 +411,11 @@ def seed_demo(
 
 
 def _demo_consents(session: Session, signer: SigningKeys, report: SeedReport, firm_uscc: str) -> None:
-    """The demo bank's OAuth client; for the demo firm one consent it granted on its page
-    and one request waiting on the consent screen (only when it has none yet)."""
+    """The demo bank's OAuth client; for the demo firm, with that bank, one consent the firm
+    granted on its page (the printed client gets a token bound to it at once) and one request
+    waiting on the consent screen (only when the firm has no consents yet)."""
     bank = session.scalar(sa.select(Institution).where(Institution.licence_no == BANKS[0][1]))
-    other = session.scalar(sa.select(Institution).where(Institution.licence_no == BANKS[1][1]))
-    assert bank is not None and other is not None
+    assert bank is not None
     if not clients_of_institution(session, bank.id):
         client, secret = register_bank_client(session, bank, name=f"{bank.name} 信贷系统",
                                               redirect_uris=[DEMO_BANK_REDIRECT])
@@ -428,7 +428,7 @@ def _demo_consents(session: Session, signer: SigningKeys, report: SeedReport, fi
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     today = now.date()
     sections = ["identity", "evaluation", "summary", "tax", "contract", "utility", "judicial", "licence_penalty"]
-    granted = grant_consent(session, signer, firm_user, institution=other, via="firm", terms=Terms(
+    granted = grant_consent(session, signer, firm_user, institution=bank, via="firm", terms=Terms(
         purpose=Purpose.post_loan_monitoring, scopes=sections, data_from=today.replace(year=today.year - 3),
         data_to=today + dt.timedelta(days=365), valid_until=now + dt.timedelta(days=180),
         fetch_type=FetchType.periodic, frequency_unit=PeriodUnit.month, frequency_value=2,

@@ -70,6 +70,18 @@ class SigningKeys:
         return jws.serialize_compact(header, body, self.keys[self.active], algorithms=[ALG])
 
 
+_JOSE_REASONS = {
+    "decode_error": "不是有效的紧凑 JWS（格式错误或不完整）",
+    "bad_signature": "签名与内容不符：内容被改动，或不是本平台签发",
+    "missing_key": "公钥集（JWKS）中没有签名所用的密钥（kid）",
+    "invalid_key_id": "公钥集（JWKS）中没有签名所用的密钥（kid）",
+    "unsupported_algorithm": "签名算法不受支持（应为 Ed25519）",
+    "missing_algorithm": "签名头缺少算法（alg）",
+    "invalid_key_type": "公钥类型不符（应为 OKP / Ed25519）",
+    "invalid_key_curve": "公钥曲线不符（应为 Ed25519）",
+}
+
+
 def verify_jws(token: str, jwks: dict[str, Any], typ: str | None = None) -> dict[str, Any]:
     """Verify a compact JWS against a public JWKS (as published); returns the payload.
     Works offline: nothing but the token and the key set is needed."""
@@ -80,8 +92,11 @@ def verify_jws(token: str, jwks: dict[str, Any], typ: str | None = None) -> dict
         if typ is not None and header.get("typ") != typ:
             raise SignatureInvalid(f"文档类型不符：{header.get('typ')}")
         payload = json.loads(obj.payload)
-    except (JoseError, ValueError) as exc:
-        raise SignatureInvalid(f"签名验证失败：{exc}") from exc
+    except JoseError as exc:
+        reason = _JOSE_REASONS.get(getattr(exc, "error", ""), "签名无法验证")
+        raise SignatureInvalid(f"签名验证失败：{reason}（{getattr(exc, 'error', '') or type(exc).__name__}）") from exc
+    except ValueError as exc:
+        raise SignatureInvalid("签名验证失败：签名内容不是有效的 JSON，或公钥集（JWKS）格式有误") from exc
     if not isinstance(payload, dict):
         raise SignatureInvalid("签名内容不是 JSON 对象")
     return payload

@@ -125,7 +125,7 @@ def metadata() -> Any:
             "grant_types_supported": ["client_credentials", "authorization_code", "refresh_token"],
             "response_types_supported": ["code"],
             "code_challenge_methods_supported": ["S256"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", PRIVATE_KEY_JWT],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", PRIVATE_KEY_JWT],
             "token_endpoint_auth_signing_alg_values_supported": ["Ed25519", "EdDSA", "ES256", "PS256"],
             "revocation_endpoint_auth_methods_supported": ["client_secret_basic", PRIVATE_KEY_JWT],
             "introspection_endpoint_auth_methods_supported": ["client_secret_basic", PRIVATE_KEY_JWT],

@@ -153,7 +153,7 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[mis
     ``consent_id`` to get a token bound to a consent its firm already granted (on the firm's
     page or through the marketplace); report scopes are only ever granted that way."""
 
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", PRIVATE_KEY_JWT]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", PRIVATE_KEY_JWT]
 
     def validate_token_request(self) -> None:
         super().validate_token_request()
@@ -382,7 +382,7 @@ def _query_any_token(token_string: str, hint: str | None) -> OAuthToken | None:
 class Revocation(RevocationEndpoint):  # type: ignore[misc]
     """RFC 7009; a client revokes only its own tokens, with its registered auth method."""
 
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", PRIVATE_KEY_JWT]
+    CLIENT_AUTH_METHODS = ["client_secret_basic", PRIVATE_KEY_JWT]
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> OAuthToken | None:
         return _query_any_token(token_string, token_type_hint)

@@ -332,7 +332,7 @@ def request_consent(session: Session, requester: OAuthClient | User, enterprise:
 
     notify(session, enterprise.id, "consent_request", f"{institution.name}申请查询本企业信用信息",
            f"用途：{PURPOSE_LABELS[terms.purpose]}；内容：{'、'.join(REPORT_SECTIONS[s] for s in sorted(set(terms.scopes)))}；"
-           f"授权截止：{terms.valid_until.astimezone(CN):%Y-%m-%d}。请在「授权管理」中同意或拒绝（授权编号 {consent.consent_id}）。",
+           f"授权截止：{terms.valid_until.astimezone(CN):%Y-%m-%d}。请在「授权与查询记录」中同意或拒绝（授权编号 {consent.consent_id}）。",
            "consent", consent.consent_id)
     return consent
 

@@ -10,7 +10,17 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from app.archive.models import Segment
 from app.archive.regions import PROVINCES
 from app.archive.schemas import PageMetaSchema
-from app.schemas_base import Amount, Day, Int, PageArgs, StrictSchema, StrList, one_of, text
+from app.schemas_base import (
+    Amount,
+    Day,
+    Int,
+    JsonBool,
+    PageArgs,
+    StrictSchema,
+    StrList,
+    one_of,
+    text,
+)
 from app.scoring.scorecard import GRADES
 from marketplace.models import (
     APPLICATION_STATUS_LABELS,
@@ -46,7 +56,7 @@ Rate = fields.Decimal(places=3, as_string=True)
 
 class RequirementsSchema(StrictSchema):
     min_tax_grade = fields.String(validate=one_of(TAX_GRADE_ORDER), metadata={"description": "纳税信用最低等级"})
-    no_dishonest = fields.Boolean(metadata={"description": "要求无失信被执行人记录"})
+    no_dishonest = JsonBool(metadata={"description": "要求无失信被执行人记录"})
     max_queries_3m = Int(validate=validate.Range(min=0, max=100, error="应为 0–100。"),
                          metadata={"description": "近 3 个月被机构查询次数上限"})
 
@@ -175,7 +185,7 @@ class ProductPatchSchema(ProductInSchema):
 
 
 class ProfileSchema(StrictSchema):
-    discoverable = fields.Boolean(required=True, metadata={
+    discoverable = JsonBool(required=True, metadata={
         "description": "允许金融机构在主动授信名单中看到本企业（默认关闭）"})
 
 

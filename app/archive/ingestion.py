@@ -48,7 +48,7 @@ from app.archive.models import (
 from app.archive.schemas import PROVIDER_REF_PATTERN, RecordInSchema
 from app.archive.uscc import check_uscc
 from app.db import utcnow
-from app.errors import flatten_messages
+from app.errors import flatten_messages, json_error_text
 from app.schemas_base import today_cn
 from app.workers import make_pool
 
@@ -78,7 +78,7 @@ class JsonLine:
         try:
             return json.loads(self.text, parse_float=Decimal)
         except ValueError as exc:
-            return RowError(f"第 {self.line_no} 行不是合法的 JSON：{exc}")
+            return RowError(f"第 {self.line_no} 行不是合法的 JSON：{json_error_text(exc)}。")
         except RecursionError:
             return RowError(f"第 {self.line_no} 行的 JSON 嵌套过深。")
 

@@ -51,7 +51,9 @@ class RecordInSchema(StrictSchema):
     uscc = UsccField(required=True)
     category = fields.String(required=True, validate=one_of(list(Category)))
     payload = fields.Dict(required=True)
-    ended_on = PastDate()  # when the behaviour ended, if the provider knows better
+    # When the behaviour ended, if the provider knows better than the payload; null or
+    # absent: derived from the payload.
+    ended_on = PastDate(allow_none=True)
 
 
 class EnterprisePublicSchema(StrictSchema):

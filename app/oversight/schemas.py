@@ -16,7 +16,7 @@ from app.oversight.models import (
     ObjectionStatus,
     RepairStatus,
 )
-from app.schemas_base import Day, Flag, Int, PageArgs, StrictSchema, one_of, text
+from app.schemas_base import Day, Flag, Int, JsonBool, PageArgs, StrictSchema, one_of, text
 
 # --- lists -------------------------------------------------------------------------------------
 
@@ -210,7 +210,7 @@ class RepairPageSchema(StrictSchema):
 
 
 class DecideSchema(StrictSchema):
-    approve = fields.Boolean(required=True)
+    approve = JsonBool(required=True)
     reason = text(2000, metadata={"description": "审核意见（告知企业）"})
 
 

@@ -21,8 +21,8 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from app.archive.models import Category
-from app.errors import flatten_messages
-from app.schemas_base import StrictSchema, one_of
+from app.errors import flatten_messages, json_error_text
+from app.schemas_base import JsonBool, StrictSchema, one_of
 
 GRADES = ("AAA", "AA", "A", "BBB", "BB", "B", "CCC", "CC", "C")
 DIMENSIONS = {"willingness": "守信意愿", "capability": "守信能力", "performance": "守信表现"}
@@ -104,7 +104,7 @@ class CapSchema(StrictSchema):
     min_severity = fields.Integer(validate=validate.Range(min=0, max=3))
     where = fields.Dict(keys=fields.String(), values=fields.List(fields.Raw()), load_default=dict)
     within_years = fields.Integer(validate=validate.Range(min=1, max=10))
-    latest_only = fields.Boolean(load_default=False)
+    latest_only = JsonBool(load_default=False)
 
     @validates_schema(skip_on_field_errors=True)
     def _check(self, data: dict[str, Any], **_: Any) -> None:
@@ -288,6 +288,6 @@ def load_scorecard(path: Path | None = None, name: str = "power-v1.json") -> Sco
     try:
         raw = json.loads(text)
     except ValueError as exc:
-        raise ScorecardError(f"评分卡 {source} 不是合法的 JSON：{exc}") from exc
+        raise ScorecardError(f"评分卡 {source} 不是合法的 JSON：{json_error_text(exc)}") from exc
     return parse_scorecard(raw, source)
 

@@ -38,13 +38,36 @@ def test_400_malformed_json_body(client, login, make_user):
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
     resp = client.post("/api/v1/enterprises", data="{bad json", content_type="application/json",
                        headers={"X-CSRFToken": token})
-    _is_problem(resp, 400)
+    body = _is_problem(resp, 400)
+    # Why, in Chinese, and where: users never see the parser's English.
+    assert body["errors"] == {"_schema": ["请求体不是合法的 JSON：第 1 行第 2 列：属性名应放在双引号中。"]}, body
+
+
+def test_json_errors_are_explained_in_chinese_with_the_place() -> None:
+    import json
+
+    from app.errors import json_error_text
+
+    def why(text: str) -> str:
+        with pytest.raises(ValueError) as info:
+            json.loads(text)
+        return json_error_text(info.value)
+
+    assert why("") == "第 1 行第 1 列：此处应为一个值"
+    assert why('{"a": 1,\n "b" 2}') == "第 2 行第 6 列：缺少冒号"
+    assert why("[1 2]") == "第 1 行第 4 列：缺少逗号"
+    assert why('"abc') == "第 1 行第 1 列：字符串没有结束的引号"
+    assert why("{} x") == "第 1 行第 4 列：值之后还有多余内容"
+    assert json_error_text(UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")) \
+        == "不是合法的 UTF-8 文本（第 1 个字节）"
 
 
 def test_400_missing_csrf_token_on_a_cookie_authenticated_write(client, login, make_user):
     login(make_user("operator"))
     resp = client.post("/api/v1/enterprises", json={"uscc": "91440101MA5CJQ4N59", "name": "x", "segment": "retail"})
-    _is_problem(resp, 400)
+    body = _is_problem(resp, 400)
+    assert body["detail"].startswith("缺少 CSRF 令牌：请刷新页面后重新提交"), body
+    assert "CSRF token" not in body["detail"]
 
 
 def test_422_query_parameter_names_the_field(client):

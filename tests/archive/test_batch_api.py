@@ -153,3 +153,22 @@ def test_hostile_bodies_are_problems_or_refused_rows_never_500(client, make_ente
     resp = client.post("/api/v1/records/batch", data=b"[\xff\xfe]", headers={**auth, "Content-Type": "application/json"})
     assert resp.status_code == 422 and resp.mimetype == "application/problem+json"
     assert "_batch" in resp.get_json()["errors"]
+
+
+def test_a_null_ended_on_is_the_same_as_none_given(client, db, make_enterprise, make_provider, make_client,
+                                                   token_for, rows):
+    """The README's sample record carries ``"ended_on": null``: the end date is then derived
+    from the payload, as when the field is absent (and the same record is then unchanged)."""
+    ent = make_enterprise()
+    oc, secret = make_client(make_provider())
+    headers = _auth(token_for(oc, secret))
+    with_null = {**rows.contract(ent.uscc, "n-1"), "ended_on": None}
+    resp = client.post("/api/v1/records/batch", json=[with_null], headers=headers)
+    assert resp.status_code == 200 and resp.get_json()["accepted"] == 1, resp.get_json()
+    again = client.post("/api/v1/records/batch", json=[rows.contract(ent.uscc, "n-1")], headers=headers).get_json()
+    assert again["unchanged"] == 1, again
+    record = db.scalar(sa.select(CreditRecord).where(CreditRecord.provider_ref == "n-1"))
+    assert record is not None and record.ended_on is not None  # derived: the contract's fulfilment day
+    bad = client.post("/api/v1/records/batch", json=[{**rows.contract(ent.uscc, "n-2"), "ended_on": "someday"}],
+                      headers=headers).get_json()
+    assert "ended_on" in bad["rows"][0]["errors"], bad

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 
 from consent.models import Consent
@@ -105,3 +106,13 @@ def test_the_bank_withdraws_and_the_firm_declines(client, sign_in, officer, publ
     sign_in(user)
     assert client.post(f"/api/v1/offers/{second}/withdraw", json={}).status_code == 403
     assert client.post(f"/api/v1/offers/{second}/decline", json={}).get_json()["status"] == "declined"
+
+
+@pytest.mark.parametrize("value", ["yes", "true", 1, 0, "no", None])
+def test_the_discoverable_switch_takes_only_json_true_or_false(client, sign_in, graded_firm, value):
+    _ent, user = graded_firm("AA")
+    sign_in(user)
+    resp = client.put("/api/v1/me/marketplace-profile", json={"discoverable": value})
+    assert resp.status_code == 422 and resp.mimetype == "application/problem+json"
+    assert "discoverable" in resp.get_json()["errors"], resp.get_json()
+    assert client.get("/api/v1/me/marketplace-profile").get_json() == {"discoverable": False}  # unchanged
