@@ -34,6 +34,8 @@ def test_wrong_secret_is_invalid_client_in_rfc6749_shape(client, make_provider, 
     resp = client.post("/oauth/token", data={"grant_type": "client_credentials"}, headers=_basic(oc.client_id, "nope"))
     assert resp.status_code == 401
     assert resp.get_json()["error"] == "invalid_client"
+    # RFC 6749 §5.2: error_description is ASCII only — English by the standard, not by oversight.
+    assert resp.get_json().get("error_description", "").isascii()
 
 
 def test_scope_beyond_the_client_is_refused(client, make_provider, make_client):
