@@ -25,7 +25,7 @@ from app.crypto import FieldCipher, load_keyring, save_keyring
 from app.db import Database
 from app.errors import DomainError, json_error_text
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # messages unbroken, whatever the width
 out = Console(soft_wrap=True)
 
 
@@ -56,6 +56,17 @@ def _require_current_schema(database: Database) -> None:
 
     if not migrate.is_current(database.engine):
         _fail("数据库尚未初始化或结构不是最新版本：请先运行 powercredit db upgrade")
+
+
+def _read_error(exc: OSError | ValueError) -> str:
+    """Why a file (or URL) could not be read as JSON, in Chinese."""
+    if isinstance(exc, OSError):
+        import errno
+
+        why = {errno.ENOENT: "文件不存在", errno.EACCES: "没有读取权限", errno.EISDIR: "这是一个目录"}.get(
+            exc.errno or 0, f"读取失败（{exc.strerror or getattr(exc, 'reason', exc)}）")
+        return f"{why}：{exc.filename}" if exc.filename else why
+    return f"不是合法的 JSON，{json_error_text(exc)}"
 
 
 def _fail(message: str) -> None:
@@ -461,7 +472,7 @@ def _load_jwks(source: str | None, settings: Settings) -> dict[str, Any]:
                 return dict(json.load(fh))
         return dict(json.loads(Path(source).read_text()))
     except (OSError, ValueError) as exc:
-        _fail(f"无法读取 JWKS：{exc}")
+        _fail(f"无法读取 JWKS：{_read_error(exc)}")
         raise  # _fail exits
 
 
@@ -498,7 +509,7 @@ def verify_report(ctx: Context, file: Path, jwks_source: str | None) -> None:
     try:
         envelope = json.loads(file.read_bytes())
     except (OSError, ValueError) as exc:
-        _fail(f"无法读取报告文件（应为 JSON）：{exc}")
+        _fail(f"无法读取报告文件（应为 JSON）：{_read_error(exc)}")
         return
     try:
         signed = verify_envelope(envelope, jwks)

@@ -230,8 +230,9 @@ def handle_http_exception(exc: HTTPException) -> Response:
         else:
             errors = flatten_messages(raw)
     invalid_json = getattr(exc, "exc", None)  # webargs: a body that is not JSON
-    if isinstance(invalid_json, ValueError | RecursionError):
+    if isinstance(invalid_json, ValueError):
         errors = {"_schema": [f"请求体不是合法的 JSON：{json_error_text(invalid_json)}。"]}
+        data = {**data, "message": "请求体不是合法的 JSON"}
     if isinstance(exc, InternalServerError):
         original = getattr(exc, "original_exception", None)
         if original is not None:
@@ -329,8 +330,21 @@ def refuse_nul() -> Response | None:
                             errors={where: ["不能包含空字符（U+0000）。"]})
 
 
+def handle_recursion_error(exc: RecursionError) -> Response:
+    """A JSON body nested deeper than the parser can follow (``[[[[…``): bad input, not a
+    server error.  Anything else that recursed too deep is the 500 it is."""
+    if request.content_length and request.mimetype in JSON_BODY_TYPES:
+        return problem_response(400, detail="请求体不是合法的 JSON", code="validation_failed",
+                                errors={"_schema": ["请求体不是合法的 JSON：嵌套过深。"]})
+    return handle_http_exception(InternalServerError(original_exception=exc))
+
+
+JSON_BODY_TYPES = frozenset({"application/json", "application/x-ndjson", "application/merge-patch+json"})
+
+
 def register_error_handlers(app: Flask) -> None:
     app.before_request(refuse_nul)
+    app.register_error_handler(RecursionError, handle_recursion_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(ValidationError, handle_validation_error)

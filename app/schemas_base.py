@@ -112,7 +112,7 @@ class Int(fields.Integer):
 MAX_AMOUNT = Decimal(10) ** 14
 
 
-_PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")  # ASCII digits only (not ０-９ or other scripts')
 
 
 class Amount(fields.Field):
@@ -152,7 +152,7 @@ class Amount(fields.Field):
             raise ValidationError(f"最多 {self.places} 位小数。")
         if amount.as_tuple().exponent > 0:  # type: ignore[operator]  # a JSON number such as 1e3: kept as 1000
             amount = amount.quantize(Decimal(1))
-        return amount
+        return amount.copy_abs() if amount == 0 else amount  # "-0" is 0
 
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
         return None if value is None else str(value)

@@ -95,7 +95,7 @@ def verify_jws(token: str, jwks: dict[str, Any], typ: str | None = None) -> dict
     except JoseError as exc:
         reason = _JOSE_REASONS.get(getattr(exc, "error", ""), "签名无法验证")
         raise SignatureInvalid(f"签名验证失败：{reason}（{getattr(exc, 'error', '') or type(exc).__name__}）") from exc
-    except ValueError as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise SignatureInvalid("签名验证失败：签名内容不是有效的 JSON，或公钥集（JWKS）格式有误") from exc
     if not isinstance(payload, dict):
         raise SignatureInvalid("签名内容不是 JSON 对象")

@@ -155,13 +155,18 @@ _FORM_DEFAULTS = {"fetch_type": "one_time", "data_life_unit": "year", "data_life
                   "purpose": "loan_application"}
 
 
-def _attempt(action: Callable[[], T]) -> tuple[T | None, dict[str, list[str]]]:
-    """Run a form's action; bad input and refusals become the errors shown under the fields."""
+def _attempt(action: Callable[[], T], audit_as: str, actor: User) -> tuple[T | None, dict[str, list[str]]]:
+    """Run a form's action; bad input and refusals become the errors shown under the fields,
+    and a refusal is audited (``audit_as``) after the request's rollback, as the API's are."""
     try:
         return action(), {}
     except ValidationError as exc:
         return None, flatten_messages(exc.messages)
     except DomainError as exc:
+        refuse_later(db_session(), Pending(actor=f"user:{actor.id}", action=audit_as, code=exc.code,
+                                           subject_type="enterprise" if "uscc" in request.form else "institution",
+                                           subject_id=request.form.get("uscc") or request.form.get("institution"),
+                                           request_id=g.get("request_id")))
         return None, dict(exc.errors or {"_schema": [exc.detail]})
 
 
@@ -191,7 +196,7 @@ def grant() -> Any:
             return services.grant_consent(session, signing_keys(), user, institution=institution,
                                           terms=data["terms"], via="firm", request_id=g.get("request_id")), institution
 
-        done, errors = _attempt(grant_it)
+        done, errors = _attempt(grant_it, "consent.grant", user)
         if done is not None:
             flash(f"已授权「{done[1].name}」，授权编号 {done[0].consent_id}。", "success")
             return redirect(url_for("consent_web.consents"))
@@ -217,7 +222,7 @@ def request_consent() -> Any:
                 raise ValidationError({"uscc": [exc.detail]}) from exc
             return services.request_consent(session, user, ent, data["terms"], g.get("request_id")), ent
 
-        done, errors = _attempt(request_it)
+        done, errors = _attempt(request_it, "consent.request", user)
         if done is not None:
             flash(f"已向「{done[1].name}」发出授权申请（授权编号 {done[0].consent_id}），企业同意后即可查询。", "success")
             return redirect(url_for("consent_web.consents", status="PENDING"))

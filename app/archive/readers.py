@@ -68,7 +68,7 @@ def iter_json_array(fh: IO[bytes]) -> Iterator[Any]:
     try:
         yield from ijson.items(fh, "item", use_float=False)
     except ijson.JSONError as exc:
-        yield RowError(f"JSON 文件在此处无法解析：{exc}")
+        yield RowError(f"JSON 文件格式错误，自此处起无法继续解析（解析器信息：{exc}）")
 
 
 def iter_file(path: Path, fmt: str | None = None, *, envelope: bool = True, lazy: bool = False) -> Iterator[Any]:

@@ -249,13 +249,6 @@ def pending_ids(session: Session, list_name: str | None = None, upto: int | None
     return list(session.scalars(stmt))
 
 
-def latest_pending_id(session: Session, list_name: str | None = None) -> int | None:
-    stmt = sa.select(sa.func.max(ListEntry.id)).where(ListEntry.status == EntryStatus.pending)
-    if list_name:
-        stmt = stmt.where(ListEntry.list_name == list_name)
-    return session.scalar(stmt)
-
-
 def entries_of(session: Session, enterprise_id: int) -> list[ListEntry]:
     """A firm's list history, newest first."""
     return list(session.scalars(sa.select(ListEntry).where(ListEntry.enterprise_id == enterprise_id)

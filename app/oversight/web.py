@@ -5,6 +5,7 @@ Forms use the API's schemas and services; errors show next to their field."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -368,8 +369,13 @@ def console_lists() -> str:
     name = request.args.get("list") if request.args.get("list") in set(ListName) else None
     session = db_session()
     page = lists.pending(session, page_no(), 50, name)
+    shown = lists.pending_ids(session, name)  # what "publish all" on this page means
     return render_template("oversight/console_lists.html", page=page, name=name, counts=lists.counts(session),
-                           upto=lists.latest_pending_id(session, name))
+                           upto=shown[-1] if shown else None, expected=len(shown), shown=_ids_digest(shown))
+
+
+def _ids_digest(ids: list[int]) -> str:
+    return hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:32]
 
 
 @bp.post("/console/lists/publish")
@@ -387,7 +393,9 @@ def console_publish() -> Any:
             flash("请求不完整：请刷新页面后再发布。", "error")
             return redirect(back)
         ids = lists.pending_ids(session, name, int(upto))
-        if len(ids) != int(expected):
+        # The same entries, not just as many: an entry committed late with a lower id, or one
+        # published while another became pending, changes the set though not the count.
+        if len(ids) != int(expected) or _ids_digest(ids) != request.form.get("shown", ""):
             flash(f"待发布的名单记录在您查看后已有变化（页面显示 {int(expected)} 项，现为 {len(ids)} 项），"
                   "未发布任何记录：请核对后再发布。", "error")
             return redirect(back)

@@ -41,6 +41,20 @@ def test_400_malformed_json_body(client, login, make_user):
     body = _is_problem(resp, 400)
     # Why, in Chinese, and where: users never see the parser's English.
     assert body["errors"] == {"_schema": ["请求体不是合法的 JSON：第 1 行第 2 列：属性名应放在双引号中。"]}, body
+    assert body["detail"] == "请求体不是合法的 JSON"
+
+
+def test_a_json_body_nested_too_deep_is_a_400_not_a_500(client, login, make_user):
+    import re
+
+    login(make_user("operator"))
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+    for path, method in (("/api/v1/enterprises", client.post), ("/api/v1/consents", client.post),
+                         ("/api/v1/me/marketplace-profile", client.put)):
+        resp = method(path, data=b"[" * 100_000, content_type="application/json", headers={"X-CSRFToken": token})
+        body = _is_problem(resp, 400)
+        assert body["errors"] == {"_schema": ["请求体不是合法的 JSON：嵌套过深。"]}, (path, body)
+        assert body["detail"] == "请求体不是合法的 JSON"
 
 
 def test_json_errors_are_explained_in_chinese_with_the_place() -> None:

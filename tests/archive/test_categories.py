@@ -931,7 +931,8 @@ def test_fast_path_agrees_with_the_schema_on_junk_in_every_field(category: str) 
     assert checked == len(fields_) * len(JUNK)
 
 
-@pytest.mark.parametrize("value", ["1e3", "1E3", "1,000", "1000元", "0x10", ".5", "1 000", "Infinity", "NaN"])
+@pytest.mark.parametrize("value", ["1e3", "1E3", "1,000", "1000元", "0x10", ".5", "1 000", "Infinity", "NaN",
+                                   "１０００", "١٢٣"])
 def test_amount_strings_in_anything_but_plain_notation_are_refused_on_their_field(value: str) -> None:
     with pytest.raises(ValidationError) as info:
         load("contract", payload("contract", amount=value))
@@ -940,7 +941,8 @@ def test_amount_strings_in_anything_but_plain_notation_are_refused_on_their_fiel
 
 
 @pytest.mark.parametrize(("value", "kept"), [("1000.50", "1000.50"), (" 1000 ", "1000"), (1000, "1000"),
-                                             (Decimal("1E+3"), "1000"), (12.5, "12.5")])
+                                             (Decimal("1E+3"), "1000"), (12.5, "12.5"), ("-0", "0"),
+                                             ("-0.00", "0.00")])
 def test_amounts_are_kept_in_plain_notation(value: Any, kept: str) -> None:
     from app.schemas_base import Amount
 

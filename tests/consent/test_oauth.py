@@ -35,7 +35,8 @@ def test_wrong_secret_is_invalid_client_in_rfc6749_shape(client, make_provider, 
     assert resp.status_code == 401
     assert resp.get_json()["error"] == "invalid_client"
     # RFC 6749 §5.2: error_description is ASCII only — English by the standard, not by oversight.
-    assert resp.get_json().get("error_description", "").isascii()
+    description = resp.get_json()["error_description"]
+    assert description and description.isascii(), resp.get_json()
 
 
 def test_scope_beyond_the_client_is_refused(client, make_provider, make_client):

@@ -12,7 +12,7 @@ from app.accounts.services import create_user
 from app.oversight.models import Notice
 from consent.models import Consent, ConsentEvent, ConsentStatus
 from tests.conftest import PASSWORD
-from tests.consent.conftest import csrf_of
+from tests.consent.conftest import csrf_of, refusals
 
 
 def _officer(db: Any, bank: Any, name: str = "officer") -> Any:
@@ -95,6 +95,9 @@ def test_an_officer_of_a_suspended_institution_is_refused(bank, firm, client, lo
     resp = client.post("/consents/request", data=_form(page, firm.enterprise.uscc))
     assert resp.status_code == 422 and "该金融机构已停用" in resp.get_data(as_text=True)
     assert db.scalar(sa.select(sa.func.count()).select_from(Consent)) == 0
+    audited = refusals(db, "institution_inactive")  # written after the rollback, as the API's refusals
+    assert [(e.action, e.actor, e.subject_id) for e in audited] == [
+        ("consent.request", f"user:{officer.id}", firm.enterprise.uscc)]
 
 
 def test_a_bank_systems_request_notifies_the_firm_too(bank, firm, db) -> None:

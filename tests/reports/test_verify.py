@@ -133,9 +133,19 @@ def test_offline_verification_from_the_command_line(issued, client, tmp_path, ap
     bad.write_text(json.dumps(tampered, ensure_ascii=False), encoding="utf-8")
     refused = runner.invoke(main, ["verify", str(bad), "--jwks", str(keys)])
     assert refused.exit_code == 1 and "核验失败" in refused.output
+    assert "（自主查询版）" in ok.output or "（授信机构版）" in ok.output  # the kind in words
     junk = tmp_path / "junk.json"
     junk.write_text("not json")
-    assert runner.invoke(main, ["verify", str(junk), "--jwks", str(keys)]).exit_code == 1
+    refused = runner.invoke(main, ["verify", str(junk), "--jwks", str(keys)])
+    assert refused.exit_code == 1 and "不是合法的 JSON，第 1 行第 1 列：此处应为一个值" in refused.output
+    # A key set that is JSON but not a JWKS, and one that is not there: a message, not a traceback.
+    empty = tmp_path / "empty-jwks.json"
+    empty.write_text("{}")
+    refused = runner.invoke(main, ["verify", str(good), "--jwks", str(empty)])
+    assert refused.exit_code == 1 and refused.exception is None or isinstance(refused.exception, SystemExit)
+    assert "公钥集（JWKS）格式有误" in refused.output, refused.output
+    refused = runner.invoke(main, ["verify", str(good), "--jwks", str(tmp_path / "missing.json")])
+    assert refused.exit_code == 1 and "文件不存在" in refused.output, refused.output
 
 
 def test_json_is_asked_for_with_format_even_when_the_client_accepts_anything(client):

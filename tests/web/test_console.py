@@ -85,6 +85,28 @@ def test_publish_all_publishes_what_the_page_showed_and_nothing_added_or_changed
     with db.session() as s:
         assert lists.counts(s)[name]["pending"] == before[name]["pending"] - 1
 
+    # One entry published and an older one made pending again meanwhile: as many entries as
+    # shown, but not the same ones — refused as well.
+    page = operator.get(f"/console/lists?list={name}").get_data(as_text=True)
+    form = _all_form(page)
+    with db.transaction() as s:
+        pending_now = lists.pending_ids(s, name)
+        lists.publish(s, [pending_now[0]], actor="user:another-operator")
+        older = s.scalars(sa.select(ListEntry).where(ListEntry.list_name == name, ListEntry.id < pending_now[-1],
+                                                     ListEntry.status == EntryStatus.active)
+                          .order_by(ListEntry.id)).first()
+        assert older is not None
+        older.status = EntryStatus.pending
+        s.flush()
+    with db.session() as s:
+        count_before = lists.counts(s)[name]["pending"]
+    assert count_before == int(form["expected"])
+    resp = operator.post("/console/lists/publish", data=form)
+    assert "未发布任何记录" in operator.get(resp.headers["Location"]).get_data(as_text=True)
+    with db.session() as s:
+        assert lists.counts(s)[name]["pending"] == count_before
+        before = lists.counts(s)  # what the rest of the test starts from
+
     # A refresh adds an entry after the page was shown: "all" publishes the entries shown
     # and leaves the new one pending for review.
     page = operator.get(f"/console/lists?list={name}").get_data(as_text=True)
