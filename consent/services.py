@@ -308,19 +308,14 @@ def request_consent(session: Session, requester: OAuthClient | User, enterprise:
     signed in to the site: created ``PENDING``; the firm decides on the consent screen
     (``/oauth/authorize?…&consent_id=``) or on its consents page."""
     if isinstance(requester, User):
-        if requester.role != Role.bank or requester.institution_id is None:
-            raise Forbidden("只有金融机构的工作人员可以申请授权", code="not_an_institution")
-        institution_id, via = requester.institution_id, "officer"
-        actor = Actor(user=requester)
-        client = None
+        actor, client, via = Actor(user=requester), None, "officer"
     else:
-        if requester.institution_id is None:
-            raise Forbidden("只有金融机构的客户端可以申请授权", code="not_an_institution")
-        institution_id, via = requester.institution_id, "api"
-        actor, client = Actor(client=requester), requester
+        actor, client, via = Actor(client=requester), requester, "api"
+    if actor.institution_id is None or (actor.user is not None and actor.user.role != Role.bank):
+        raise Forbidden("只有金融机构（其系统或工作人员）可以申请授权", code="not_an_institution")
     now = utcnow()
     check_terms(terms, now)
-    institution = session.get(Institution, institution_id)
+    institution = session.get(Institution, actor.institution_id)
     assert institution is not None
     if not institution.active:
         raise Forbidden("该金融机构已停用", code="institution_inactive")
