@@ -179,7 +179,7 @@ _JSON_REASONS = (
     ("Unterminated string", "字符串没有结束的引号"),
     ("Invalid control character", "字符串中有未转义的控制字符"),
     ("Invalid \\escape", "无效的转义序列"),
-    ("Invalid \\uXXXX escape", "无效的 \\u 转义"),
+    ("Invalid \\u", "无效的 \\u 转义（应为 4 位十六进制）"),  # Python's "Invalid \\u…… escape"
     ("Extra data", "值之后还有多余内容"),
 )
 

@@ -72,6 +72,8 @@ def test_json_errors_are_explained_in_chinese_with_the_place() -> None:
     assert why("[1 2]") == "第 1 行第 4 列：缺少逗号"
     assert why('"abc') == "第 1 行第 1 列：字符串没有结束的引号"
     assert why("{} x") == "第 1 行第 4 列：值之后还有多余内容"
+    assert why('"\\u12"') == "第 1 行第 3 列：无效的 \\u 转义（应为 4 位十六进制）"
+    assert why('"\\q"') == "第 1 行第 2 列：无效的转义序列"
     assert json_error_text(UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")) \
         == "不是合法的 UTF-8 文本（第 1 个字节）"
 
