@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import secrets
 import sys
@@ -110,7 +111,10 @@ def serve(host: str, port: int, workers: int) -> None:
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
-            self.cfg.set("accesslog", "-")
+            # Per-request lines at INFO and below, as the app's own request log: with
+            # PC_LOG_LEVEL=WARNING neither writes a line per request.
+            if logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO) <= logging.INFO:
+                self.cfg.set("accesslog", "-")
             self.cfg.set("timeout", 60)
 
         def load(self) -> Any:

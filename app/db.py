@@ -273,8 +273,8 @@ class Prepared:
             sources = [by_name[name] for name in state.positiontup]
         return _Plan(state.statement, state.positiontup is not None, sources)
 
-    def rows(self, session: Session, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        conn = session.connection()
+    def bind(self, conn: Connection, params: dict[str, Any]) -> tuple[str, Any]:
+        """The SQL text for this dialect (and these list lengths) and the driver's arguments."""
         dialect = conn.dialect
         entry = self._compiled.get(dialect.name)
         if entry is None:
@@ -295,20 +295,50 @@ class Prepared:
             value = params[key] if index is None else params[key][index]
             values.append(value if processor is None else processor(value))
         args: Any = values if plan.positional else {s[0]: v for s, v in zip(plan.sources, values, strict=True)}
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            # The engine's statement listeners (tracing, benchmarks' captures) see it as any other.
-            for listener in conn.dispatch.before_cursor_execute:
-                listener(conn, cursor, plan.statement, args, None, False)
-            cursor.execute(plan.statement, args)
-            return list(cursor.fetchall())
-        finally:
-            cursor.close()
+        return plan.statement, args
+
+    def rows(self, session: Session, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        return run_batch(session, [(self, params)])[0]
 
     def scalar(self, session: Session, params: dict[str, Any]) -> Any:
         """The first column of the first row, or ``None`` without rows."""
         rows = self.rows(session, params)
         return rows[0][0] if rows else None
+
+
+def run_batch(session: Session, batch: list[tuple[Prepared, dict[str, Any]]]) -> list[list[tuple[Any, ...]]]:
+    """Run :class:`Prepared` statements in the session's transaction, in order, and return
+    each one's rows.  On PostgreSQL several statements go in one round trip (psycopg's
+    pipeline mode: sent together, executed one after another by the server, each with its
+    own snapshot as if sent alone); elsewhere they run one after another.  An error in any
+    statement is raised as it would be alone, and the transaction is failed as usual."""
+    conn = session.connection()
+    bound = [prepared.bind(conn, params) for prepared, params in batch]
+    raw = conn.connection.driver_connection
+    listeners = conn.dispatch.before_cursor_execute
+    cursors = []
+    try:
+        if len(bound) > 1 and conn.dialect.driver == "psycopg":
+            with raw.pipeline():  # type: ignore[union-attr]
+                for statement, args in bound:
+                    cursor = raw.cursor()  # type: ignore[union-attr]
+                    cursors.append(cursor)
+                    for listener in listeners:  # tracing and benchmarks' captures see every statement
+                        listener(conn, cursor, statement, args, None, False)
+                    cursor.execute(statement, args)
+            return [list(cursor.fetchall()) for cursor in cursors]
+        out = []
+        for statement, args in bound:
+            cursor = raw.cursor()  # type: ignore[union-attr]
+            cursors.append(cursor)
+            for listener in listeners:
+                listener(conn, cursor, statement, args, None, False)
+            cursor.execute(statement, args)
+            out.append(list(cursor.fetchall()))
+        return out
+    finally:
+        for cursor in cursors:
+            cursor.close()
 
 
 @dataclass(frozen=True, slots=True)

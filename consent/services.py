@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.accounts.models import Institution, Role, User
@@ -424,13 +424,31 @@ def firm_decides(session: Session, signer: SigningKeys, user: User, consent: Con
     return change_consent(session, consent, user, action, reason, request_id)
 
 
+# A bearer token with what a request under it reads (client, consent, the consent's firm and
+# institution) in one statement; columns only other paths read (secrets, key sets, the
+# signed artefact, encrypted personal fields) are left to load on first access.
+_ACCESS_TOKEN = (
+    sa.select(OAuthToken).where(OAuthToken.access_token_hash == sa.bindparam("digest"))
+    .options(
+        defer(OAuthToken.refresh_token_hash),
+        joinedload(OAuthToken.client).defer(OAuthClient.client_secret_hash).defer(OAuthClient.jwks)
+        .defer(OAuthClient.redirect_uris),
+        joinedload(OAuthToken.consent).defer(Consent.artefact).defer(Consent.status_reason)
+        .defer(Consent.decided_by),
+        joinedload(OAuthToken.consent).joinedload(Consent.enterprise)
+        .defer(Enterprise.legal_rep_name_enc).defer(Enterprise.legal_rep_id_enc)
+        .defer(Enterprise.contact_phone_enc).defer(Enterprise.address),
+    )
+)
+
+
 def access_token(session: Session, token: str) -> OAuthToken | None:
     """The stored token for a bearer string, read once per session (request): the rate
     limiter's key and the resource check ask for the same token."""
     cache: dict[str, OAuthToken | None] = session.info.setdefault("pc_access_tokens", {})
     digest = hash_secret(token)
     if digest not in cache:
-        cache[digest] = session.scalar(sa.select(OAuthToken).where(OAuthToken.access_token_hash == digest))
+        cache[digest] = session.scalar(_ACCESS_TOKEN, {"digest": digest})
     return cache[digest]
 
 

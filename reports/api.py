@@ -104,7 +104,7 @@ class Reports(MethodView):
                                      institution_id=reader_institution()[0])
         return {"items": page.items, "meta": page.meta, "allowance": None}
 
-    @blp.arguments(schemas.ReportRequestSchema)
+    @blp.arguments(schemas.ReportRequestSchema())  # an instance: parsed by the same one every pull
     def post(self, data: dict[str, Any]) -> Response:
         """获取企业信用报告（金融机构，绑定授权的令牌）：经授权闸门检查、计次、写入查询记录，出具并签名（授信机构版）"""
         session = db_session()

@@ -34,7 +34,7 @@ from app.archive.models import (
     Enterprise,
 )
 from app.archive.regions import describe_region
-from app.db import Prepared, json_value
+from app.db import Prepared, json_value, run_batch
 from app.schemas_base import today_cn
 from app.scoring import services as scoring
 from app.scoring.models import Evaluation
@@ -94,7 +94,7 @@ RECORDS = (
     .order_by(CreditRecord.category, CreditRecord.occurred_on.desc(), CreditRecord.id)
 )
 _RECORDS = Prepared(RECORDS)  # ~200 rows of ints, texts and JSON: straight on the cursor
-SUMMARY = (
+SUMMARY = Prepared(
     sa.select(sa.type_coerce(CreditRecord.category, sa.String()), sa.type_coerce(CreditRecord.polarity, sa.String()),
               sa.func.count(), sa.func.sum(sa.case((CreditRecord.status == "disputed", 1), else_=0)))
     .where(_LIVE, CreditRecord.occurred_on >= sa.bindparam("data_from"),
@@ -150,7 +150,11 @@ def identity(ent: Enterprise) -> dict[str, Any]:
 
 def evaluation(session: Session, ent: Enterprise) -> dict[str, Any] | None:
     """The current grade (a derived PowerCredit product, labelled as such) and its history."""
-    rows = EVALUATIONS.rows(session, {"ent_id": ent.id})
+    return evaluation_of(EVALUATIONS.rows(session, {"ent_id": ent.id}))
+
+
+def evaluation_of(rows: list[tuple[Any, ...]]) -> dict[str, Any] | None:
+    """The evaluation section from the rows of ``EVALUATIONS``."""
     current = next((r for r in reversed(rows) if r[9]), None)
     if current is None:
         return None
@@ -216,8 +220,15 @@ def query_records(session: Session, ent: Enterprise, *, include_self: bool, sinc
                   issued_before: dt.datetime) -> list[dict[str, Any]]:
     """Institution queries (the query log), newest first, in one statement; with
     ``include_self`` the firm's own self-queries too (its issued self-reports)."""
-    rows = _QUERY_LOG[include_self].rows(session, {"ent_id": ent.id, "before": issued_before,
-                                                    "since": since or _EPOCH})
+    return query_records_of(_QUERY_LOG[include_self].rows(session, query_log_params(ent, since, issued_before)), ent)
+
+
+def query_log_params(ent: Enterprise, since: dt.datetime | None, issued_before: dt.datetime) -> dict[str, Any]:
+    return {"ent_id": ent.id, "before": issued_before, "since": since or _EPOCH}
+
+
+def query_records_of(rows: list[tuple[Any, ...]], ent: Enterprise) -> list[dict[str, Any]]:
+    """The query records section from the rows of the query-log statement."""
     out = []
     for at, querier, kind, purpose, sections, resource in rows:
         own = kind == "self"
@@ -240,7 +251,19 @@ def build_sections(session: Session, ent: Enterprise, sections: set[str], data_f
     out: dict[str, Any] = {}
     categories = {c for s in sections & RECORD_SECTIONS.keys() for c in RECORD_SECTIONS[s]}
     params = range_params(ent.id, categories, as_of, data_from, data_to)
-    rows = _RECORDS.rows(session, params) if categories else []
+    # Every statement the sections need, in one round trip where the database allows it.
+    since = None if self_report else issued_at - dt.timedelta(days=QUERY_WINDOW_DAYS)
+    wanted = {
+        "records": (_RECORDS, params) if categories else None,
+        "summary": (SUMMARY, params) if "summary" in sections and not categories >= ALL_CATEGORIES else None,
+        "evaluation": (EVALUATIONS, {"ent_id": ent.id}) if "evaluation" in sections else None,
+        "lists": (scoring.MEMBERSHIPS, {"ids": [ent.id]}) if "lists" in sections else None,
+        "query_records": (_QUERY_LOG[self_report], query_log_params(ent, since, issued_at))
+        if "query_records" in sections else None,
+    }
+    batch = {name: query for name, query in wanted.items() if query is not None}
+    fetched = dict(zip(batch, run_batch(session, list(batch.values())), strict=True))
+    rows = fetched.get("records", [])
     # The record dicts in one comprehension; the groups, sources, latest update and counts
     # per category (for the summary) by C-level passes over the rows (Counter, groupby).
     loads = orjson.loads
@@ -270,24 +293,22 @@ def build_sections(session: Session, ent: Enterprise, sections: set[str], data_f
     if "identity" in sections:
         out["identity"] = identity(ent)
     if "evaluation" in sections:
-        out["evaluation"] = evaluation(session, ent)
+        out["evaluation"] = evaluation_of(fetched["evaluation"])
     if "summary" in sections:
         if categories >= ALL_CATEGORIES:  # every category loaded: counted above
             counts = [(cat, pol, n, disputed[(cat, pol)]) for (cat, pol), n in counted.items()]
         else:
-            counts = [(cat, pol, n, d) for cat, pol, n, d in session.connection().execute(SUMMARY, params)]
+            counts = [(cat, pol, n, d) for cat, pol, n, d in fetched["summary"]]
         out["summary"] = summary(counts)
     for section, cats in RECORD_SECTIONS.items():
         if section in sections:
             out[section] = [r for c in cats for r in by_category.get(c, ())] if len(cats) > 1 \
                 else by_category.get(cats[0], [])
     if "lists" in sections:
-        members = scoring.list_memberships(session, [ent.id]).get(ent.id, set())
+        members = {name for _, name in fetched["lists"]}
         out["lists"] = [{"list": name, "label": LIST_LABELS.get(name, name)} for name in sorted(members)]
     if "objections" in sections:  # disputed records of the categories in scope (the rest is not ours to show)
         out["objections"] = [r for r in records if r["disputed"]]
     if "query_records" in sections:
-        since = None if self_report else issued_at - dt.timedelta(days=QUERY_WINDOW_DAYS)
-        out["query_records"] = query_records(session, ent, include_self=self_report, since=since,
-                                             issued_before=issued_at)
+        out["query_records"] = query_records_of(fetched["query_records"], ent)
     return out

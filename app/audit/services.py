@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent
-from app.db import Prepared, utcnow
+from app.db import Prepared, run_batch, utcnow
 
 GENESIS = "0" * 64
 _LOCK_KEY = 0x50434155  # "PCAU"
@@ -58,8 +58,12 @@ def record(session: Session, actor: str, action: str, *, outcome: str = "ok", co
            detail: dict[str, Any] | None = None, request_id: str | None = None) -> AuditEvent:
     """Append one event to the chain (in the caller's transaction)."""
     if session.get_bind().dialect.name == "postgresql":
-        _LOCK.rows(session, {"key": _LOCK_KEY})
-    prev = _PREV_HASH.scalar(session, {}) or GENESIS
+        # The lock, then the chain's head read under it: one round trip, two statements (the
+        # read's snapshot is taken once the lock is held, so it sees the last appender's event).
+        last = run_batch(session, [(_LOCK, {"key": _LOCK_KEY}), (_PREV_HASH, {})])[1]
+    else:
+        last = _PREV_HASH.rows(session, {})
+    prev = (last[0][0] if last else None) or GENESIS
     event = AuditEvent(at=utcnow(), actor=actor, action=action, outcome=outcome, code=code,
                        subject_type=subject_type, subject_id=subject_id, detail=detail or {},
                        request_id=request_id, prev_hash=prev)

@@ -35,7 +35,7 @@ def current_scorecard() -> Scorecard:
 
 
 # Built once (an expanding IN) and run on the cursor: each report and each batch runs it.
-_MEMBERSHIPS = Prepared(sa.select(ListEntry.enterprise_id, sa.type_coerce(ListEntry.list_name, sa.String()))
+MEMBERSHIPS = Prepared(sa.select(ListEntry.enterprise_id, sa.type_coerce(ListEntry.list_name, sa.String()))
                 .where(ListEntry.enterprise_id.in_(sa.bindparam("ids", expanding=True)),
                        ListEntry.status == EntryStatus.active))
 
@@ -45,7 +45,7 @@ def list_memberships(session: Session, enterprise_ids: Sequence[int]) -> dict[in
     ``app.oversight.lists``): the scorecard's caps read them (black list → C)."""
     out: dict[int, set[str]] = defaultdict(set)
     if enterprise_ids:
-        for ent_id, name in _MEMBERSHIPS.rows(session, {"ids": list(enterprise_ids)}):
+        for ent_id, name in MEMBERSHIPS.rows(session, {"ids": list(enterprise_ids)}):
             out[ent_id].add(name)
     return dict(out)
 

@@ -5,7 +5,9 @@ statement listeners still see it."""
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy import event
 
@@ -107,3 +109,45 @@ def test_plans_for_many_list_lengths_are_bounded_and_still_right(db, make_enterp
         assert [r[0] for r in prepared.rows(db, {"ids": [*ids, *range(-n, -1)]})] == ids
     assert len(prepared._plans) <= _MAX_PLANS
     assert [r[0] for r in prepared.rows(db, {"ids": ids[:1]})] == ids[:1]
+
+
+def test_a_batch_gives_each_statement_its_rows_in_order_and_runs_them_one_after_another(db, make_enterprise):
+    """``run_batch`` (one round trip on PostgreSQL): the rows of each statement as if run
+    alone, and a statement sees what the ones before it in the batch wrote."""
+    from app.archive.models import DataProvider
+    from app.db import run_batch
+
+    ents = [make_enterprise() for _ in range(3)]
+    db.flush()
+    by_id = Prepared(sa.select(Enterprise.uscc).where(Enterprise.id == sa.bindparam("id")))
+    insert = Prepared.insert_returning_id(DataProvider, ("code", "name", "kind", "categories", "active", "created_at"))
+    count = Prepared(sa.select(sa.func.count()).select_from(DataProvider).where(DataProvider.code == sa.bindparam("code")))
+    got = run_batch(db, [
+        (by_id, {"id": ents[2].id}), (count, {"code": "batch-probe"}),
+        (insert, {"code": "batch-probe", "name": "批量探针", "kind": "grid_company", "categories": ["utility"],
+                  "active": True, "created_at": dt.datetime.now(dt.UTC)}),
+        (count, {"code": "batch-probe"}), (by_id, {"id": ents[0].id}), (by_id, {"id": -1}),
+    ])
+    assert got[0] == [(ents[2].uscc,)] and got[4] == [(ents[0].uscc,)] and got[5] == []
+    assert got[1] == [(0,)] and got[3] == [(1,)]  # the INSERT ran between the two counts
+    assert isinstance(got[2][0][0], int)
+    assert run_batch(db, []) == []
+
+
+def test_an_error_in_a_batch_is_raised(db, make_enterprise):
+    """A statement that fails in a batch (here the second of two rows with one code) raises
+    as it would alone; nothing after it is taken for a result."""
+    import pytest
+
+    from app.archive.models import DataProvider
+    from app.db import run_batch
+
+    ent = make_enterprise()
+    db.flush()
+    by_id = Prepared(sa.select(Enterprise.uscc).where(Enterprise.id == sa.bindparam("id")))
+    insert = Prepared.insert_returning_id(DataProvider, ("code", "name", "kind", "categories", "active", "created_at"))
+    row = {"code": "dup-probe", "name": "重复探针", "kind": "grid_company", "categories": ["utility"], "active": True,
+           "created_at": dt.datetime.now(dt.UTC)}
+    with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError)) as raised:  # the driver's own error
+        run_batch(db, [(by_id, {"id": ent.id}), (insert, row), (insert, row), (by_id, {"id": ent.id})])
+    assert "unique" in str(raised.value).lower()
