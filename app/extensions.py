@@ -15,6 +15,7 @@ from flask_smorest import Api
 from flask_wtf import CSRFProtect
 from sqlalchemy.orm import Session
 
+from app import ratelimit  # noqa: F401 — registers the memory:// rate-limit store
 from app.audit import services as audit
 from app.config import Settings
 from app.crypto import FieldCipher
