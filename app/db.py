@@ -8,6 +8,7 @@ Services only ``flush()``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -306,19 +307,28 @@ class Prepared:
         return rows[0][0] if rows else None
 
 
+@functools.cache
+def _pipeline_supported() -> bool:
+    """psycopg's pipeline mode needs libpq 14 or newer (the binary wheel bundles one)."""
+    import psycopg
+
+    return bool(psycopg.Pipeline.is_supported())
+
+
 def run_batch(session: Session, batch: list[tuple[Prepared, dict[str, Any]]]) -> list[list[tuple[Any, ...]]]:
     """Run :class:`Prepared` statements in the session's transaction, in order, and return
     each one's rows.  On PostgreSQL several statements go in one round trip (psycopg's
     pipeline mode: sent together, executed one after another by the server, each with its
     own snapshot as if sent alone); elsewhere they run one after another.  An error in any
-    statement is raised as it would be alone, and the transaction is failed as usual."""
+    statement is raised as it would be alone (the driver's own error, not wrapped by
+    SQLAlchemy), and the transaction is failed as usual."""
     conn = session.connection()
     bound = [prepared.bind(conn, params) for prepared, params in batch]
     raw = conn.connection.driver_connection
     listeners = conn.dispatch.before_cursor_execute
     cursors = []
     try:
-        if len(bound) > 1 and conn.dialect.driver == "psycopg":
+        if len(bound) > 1 and conn.dialect.driver == "psycopg" and _pipeline_supported():
             with raw.pipeline():  # type: ignore[union-attr]
                 for statement, args in bound:
                     cursor = raw.cursor()  # type: ignore[union-attr]

@@ -41,3 +41,47 @@ def test_hits_start_no_thread_and_expired_counters_are_swept(monkeypatch) -> Non
     storage.incr("ip:10.0.1.1", expiry=60)
     assert set(storage.storage) == {"ip:10.0.1.1"} and set(storage.expirations) == {"ip:10.0.1.1"}
     assert started == []
+
+
+def test_the_upstream_hook_is_still_there() -> None:
+    """limits is pinned; a release that renames the hook would bring its timer thread back."""
+    from app import ratelimit
+
+    assert ratelimit.OVERRIDDEN
+
+
+def test_concurrent_hits_and_sweeps_raise_nothing(monkeypatch) -> None:
+    """Under a threaded server every hit may sweep (interval forced to 0 here) while other
+    threads read, expire and clear the same keys."""
+    from app import ratelimit
+
+    monkeypatch.setattr(ratelimit, "SWEEP_EVERY", 0.0)
+    storage = SweepingMemoryStorage()
+    errors: list[BaseException] = []
+    stop = time.monotonic() + 1.0
+
+    def hammer(n: int) -> None:
+        try:
+            i = 0
+            while time.monotonic() < stop:
+                key = f"k{(i + n) % 50}"
+                storage.incr(key, expiry=0.001)
+                storage.acquire_entry(f"m{i % 20}", limit=5, expiry=0.001)
+                storage._next_sweep = 0.0
+                storage.get(key)
+                if i % 7 == 0:
+                    storage.clear(key)
+                i += 1
+        except BaseException as error:  # noqa: BLE001 — reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=hammer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert errors == []
+    time.sleep(0.01)
+    storage._next_sweep = 0.0
+    storage.incr("last", expiry=60)
+    assert set(storage.storage) == {"last"} and not storage.events
