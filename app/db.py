@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar, cast
@@ -326,26 +326,21 @@ def run_batch(session: Session, batch: list[tuple[Prepared, dict[str, Any]]]) ->
     bound = [prepared.bind(conn, params) for prepared, params in batch]
     raw = conn.connection.driver_connection
     listeners = conn.dispatch.before_cursor_execute
+    pipelined = len(bound) > 1 and conn.dialect.driver == "psycopg" and _pipeline_supported()
     cursors = []
+    out: list[list[tuple[Any, ...]]] = []
     try:
-        if len(bound) > 1 and conn.dialect.driver == "psycopg" and _pipeline_supported():
-            with raw.pipeline():  # type: ignore[union-attr]
-                for statement, args in bound:
-                    cursor = raw.cursor()  # type: ignore[union-attr]
-                    cursors.append(cursor)
-                    for listener in listeners:  # tracing and benchmarks' captures see every statement
-                        listener(conn, cursor, statement, args, None, False)
-                    cursor.execute(statement, args)
-            return [list(cursor.fetchall()) for cursor in cursors]
-        out = []
-        for statement, args in bound:
-            cursor = raw.cursor()  # type: ignore[union-attr]
-            cursors.append(cursor)
-            for listener in listeners:
-                listener(conn, cursor, statement, args, None, False)
-            cursor.execute(statement, args)
-            out.append(list(cursor.fetchall()))
-        return out
+        with raw.pipeline() if pipelined else nullcontext():  # type: ignore[union-attr]
+            for statement, args in bound:
+                cursor = raw.cursor()  # type: ignore[union-attr]
+                cursors.append(cursor)
+                for listener in listeners:  # tracing and benchmarks' captures see every statement
+                    listener(conn, cursor, statement, args, None, False)
+                cursor.execute(statement, args)
+                if not pipelined:  # read before the next statement runs (SQLite steps rows lazily)
+                    out.append(list(cursor.fetchall()))
+        # A pipeline's results are all in once it is left.
+        return [list(cursor.fetchall()) for cursor in cursors] if pipelined else out
     finally:
         for cursor in cursors:
             cursor.close()

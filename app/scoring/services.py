@@ -36,8 +36,8 @@ def current_scorecard() -> Scorecard:
 
 # Built once (an expanding IN) and run on the cursor: each report and each batch runs it.
 MEMBERSHIPS = Prepared(sa.select(ListEntry.enterprise_id, sa.type_coerce(ListEntry.list_name, sa.String()))
-                .where(ListEntry.enterprise_id.in_(sa.bindparam("ids", expanding=True)),
-                       ListEntry.status == EntryStatus.active))
+               .where(ListEntry.enterprise_id.in_(sa.bindparam("ids", expanding=True)),
+                      ListEntry.status == EntryStatus.active))
 
 
 def list_memberships(session: Session, enterprise_ids: Sequence[int]) -> dict[int, set[str]]:
