@@ -237,6 +237,7 @@ def test_the_keyboard_reaches_the_content_and_the_navigation(demo_site: DemoSite
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.className") == "skip"
     page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"#main$"), timeout=5000)  # the fragment is followed asynchronously
     assert page.url.endswith("#main")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.closest('main') !== null")
