@@ -343,7 +343,7 @@ def providers_list(ctx: Context) -> None:
 
     from app.archive.models import DataProvider
 
-    with ctx.db.transaction() as session:
+    with ctx.db.reading() as session:
         for p in session.scalars(sa.select(DataProvider).order_by(DataProvider.code)):
             out.print(f"{p.code:16} {p.name}  [{', '.join(p.categories)}]")
 
@@ -440,7 +440,7 @@ def institutions_list(ctx: Context) -> None:
     from app.accounts.models import Institution
     from consent.services import clients_of_institution
 
-    with ctx.db.transaction() as session:
+    with ctx.db.reading() as session:
         for inst in session.scalars(sa.select(Institution).order_by(Institution.licence_no)):
             out.print(f"{inst.licence_no:20} {inst.name}{'' if inst.active else '（已停用）'}")
             for c in clients_of_institution(session, inst.id):
@@ -580,7 +580,7 @@ def audit_verify(ctx: Context) -> None:
     from app.audit.services import verify_chain
 
     checked = 0
-    with ctx.db.transaction() as session:
+    with ctx.db.reading() as session:
         for event_id, ok in verify_chain(session):
             checked += 1
             if not ok:
@@ -852,7 +852,7 @@ def index_cmd(ctx: Context, segment: str | None, region: str | None, first: str 
     except ValidationError as exc:
         _fail("；".join(f"{f}: {'，'.join(m)}" for f, m in flatten_messages(exc.messages).items()))
         return
-    with ctx.db.transaction() as session:
+    with ctx.db.reading() as session:
         rows = credit_power_index(session, segment=args["segment"],
                                   province=args["region"][:2] if args["region"] else None,
                                   first=args["from_"], last=args["to"], by=args["by"])
@@ -921,7 +921,7 @@ def lists_show(ctx: Context, name: str) -> None:
 
     table = Table("企业", "公示日期", "期限至", "依据")
     table.add_column("统一社会信用代码", no_wrap=True, min_width=18)
-    with ctx.db.transaction() as session:
+    with ctx.db.reading() as session:
         page = published(session, name, 1, 1000)
         for e in page.items:
             table.add_row(e.enterprise.name, str(e.published_on), str(e.ends_on or "—"),
@@ -941,7 +941,7 @@ def objections_overdue(ctx: Context) -> None:
     from app.oversight.models import Objection, ObjectionStatus
     from app.schemas_base import today_cn
 
-    with ctx.db.transaction() as session:
+    with ctx.db.reading() as session:
         rows = session.execute(sa.select(Objection.objection_no, Objection.due_on, Enterprise.name)
                                .join(Enterprise, Enterprise.id == Objection.enterprise_id)
                                .where(Objection.status == ObjectionStatus.open, Objection.due_on < today_cn())

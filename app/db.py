@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -97,6 +98,10 @@ def str_enum(name: str, values: list[str] | tuple[str, ...], length: int = 32) -
     )
 
 
+SQLITE_BEGIN = "pc_sqlite_begin"
+READ_ONLY = "pc_read_only"  # session.info key: the session was opened to read only
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     # JSON read with orjson (3–5x faster than json.loads; reports and evaluations parse every
     # record's payload).  Written with the standard encoder: it knows our Decimal handling.
@@ -119,7 +124,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # IMMEDIATE takes the write lock up front (waiting up to busy_timeout for it).
+            # A deferred transaction that reads and then writes fails at once with
+            # "database is locked" if another connection committed after its first read
+            # (WAL's snapshot rule; busy_timeout does not apply), and nearly every write here
+            # reads first.  Only sessions that never write ask for DEFERRED (READ_ONLY).
+            mode = conn.get_execution_options().get(SQLITE_BEGIN, "IMMEDIATE")
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -143,12 +154,23 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return sa.create_engine(url, **kwargs)
 
 
+def is_sqlite_busy(exc: BaseException) -> bool:
+    """SQLite could not take a lock: another connection held it past ``busy_timeout``, or
+    a read-only transaction tried to write after another connection's commit."""
+    orig = getattr(exc, "orig", None)
+    return isinstance(orig, sqlite3.OperationalError) and (
+        getattr(orig, "sqlite_errorcode", 0) & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED))
+
+
 class Database:
     """The engine and session factory of one application (or CLI invocation)."""
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
+        # On SQLite, reading sessions begin DEFERRED: they run beside a writer (WAL) instead
+        # of queueing for the write lock.  Elsewhere the option means nothing.
+        self.reader = self.engine.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
         self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
 
     def bind_to(self, connection: Connection) -> None:
@@ -157,8 +179,25 @@ class Database:
             bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
 
-    def session(self) -> Session:
-        return self.sessionmaker()
+    def session(self, *, read_only: bool = False) -> Session:
+        """A session; ``read_only`` for work that never writes (a page view, an export):
+        on SQLite it neither waits for nor holds the write lock, and a write in it may fail
+        with "database is locked" (:func:`is_sqlite_busy`) — call :meth:`for_writing` first."""
+        session = self.sessionmaker()
+        if read_only:
+            session.info[READ_ONLY] = True
+            if session.bind is self.engine:
+                session.bind = self.reader
+        return session
+
+    def for_writing(self, session: Session) -> None:
+        """Let a read-only session write from its next transaction on (it must have none
+        open): e.g. to record a refusal after the refused request's rollback."""
+        if session.in_transaction():
+            raise RuntimeError("for_writing: the session has a transaction open")
+        session.info.pop(READ_ONLY, None)
+        if session.bind is self.reader:
+            session.bind = self.engine
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -171,6 +210,17 @@ class Database:
             session.rollback()
             raise
         finally:
+            session.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """Work that only reads (a listing, a chain check): a read-only session, never
+        committed; on SQLite it runs beside a writer instead of holding the write lock."""
+        session = self.session(read_only=True)
+        try:
+            yield session
+        finally:
+            session.rollback()
             session.close()
 
     def dispose(self) -> None:

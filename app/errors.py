@@ -16,7 +16,10 @@ from flask import Flask, Response, g, json, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from app.db import is_sqlite_busy
 
 log = logging.getLogger(__name__)
 
@@ -342,8 +345,19 @@ def handle_recursion_error(exc: RecursionError) -> Response:
 JSON_BODY_TYPES = frozenset({"application/json", "application/x-ndjson", "application/merge-patch+json"})
 
 
+def handle_operational_error(exc: OperationalError) -> Response:
+    """SQLite (the embedded default) busy past its lock timeout — a long import holding the
+    write lock, say: the request was rolled back whole, so the client may simply retry."""
+    if is_sqlite_busy(exc):
+        log.warning("数据库忙，请求已回滚：%s", exc.orig)
+        return problem_response(503, code="database_busy", headers={"Retry-After": "2"},
+                                detail="数据库正忙（另一项写入，如批量导入，正在进行），本次请求未作任何更改，请稍后重试。")
+    return handle_http_exception(InternalServerError(original_exception=exc))
+
+
 def register_error_handlers(app: Flask) -> None:
     app.before_request(refuse_nul)
+    app.register_error_handler(OperationalError, handle_operational_error)
     app.register_error_handler(RecursionError, handle_recursion_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from flask import current_app, g
+from flask import current_app, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -19,7 +19,7 @@ from app import ratelimit  # noqa: F401 — registers the memory:// rate-limit s
 from app.audit import services as audit
 from app.config import Settings
 from app.crypto import FieldCipher
-from app.db import Database
+from app.db import READ_ONLY, Database
 from app.signing import SigningKeys
 
 
@@ -60,10 +60,35 @@ def cipher() -> FieldCipher:
 
 
 def db_session() -> Session:
-    """The request's session; committed once after a successful response (see create_app)."""
+    """The request's session; committed once after a successful response (see create_app).
+    GET, HEAD and OPTIONS requests read only, unless their view is marked :func:`writes`."""
     if "db_session" not in g:
-        g.db_session = database().session()
+        g.db_session = database().session(read_only=_reads_only())
     return cast(Session, g.db_session)
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def writes(view: _F) -> _F:
+    """Marks a GET view that writes to the database (an audited read, a report issued on
+    GET, a notice marked as read): its session may then write (on SQLite it takes the write
+    lock up front).  Views of the other methods always may write."""
+    view.pc_writes = True  # type: ignore[attr-defined]
+    return view
+
+
+def _reads_only() -> bool:
+    if request.method not in SAFE_METHODS:
+        return False
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None:
+        return True
+    view_class = getattr(view, "view_class", None)
+    if view_class is not None:  # a MethodView: the handler of this method (HEAD is served by get)
+        view = getattr(view_class, request.method.lower(), None) or getattr(view_class, "get", None)
+    return not getattr(view, "pc_writes", False)
 
 
 AFTER_ROLLBACK = "pc_after_rollback"
@@ -83,10 +108,14 @@ def finish_session(response: Any) -> Any:
     if session is not None:
         if response.status_code < 400:
             session.info.pop(AFTER_ROLLBACK, None)
+            if audit.has_pending(session) and session.info.get(READ_ONLY):
+                session.commit()  # what was read ends here; the refusal is written as a writer
+                database().for_writing(session)
             audit.write_pending(session, g.get("request_id"))  # e.g. an error redirected to the client
             session.commit()
         else:
             session.rollback()
+            database().for_writing(session)
             settle_after_rollback(session, g.get("request_id"))
     return response
 

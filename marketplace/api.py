@@ -12,7 +12,7 @@ from flask_smorest import Blueprint as ApiBlueprint
 
 from app.accounts.auth import require_firm, require_user
 from app.accounts.models import Role, User
-from app.extensions import db_session, settings, signing_keys
+from app.extensions import db_session, settings, signing_keys, writes
 from app.schemas_base import PageArgs
 from consent.api import cookie_csrf
 from marketplace import applications, offers, schemas, services, stats
@@ -184,6 +184,7 @@ class ApplicationReports(MethodView):
 class Offers(MethodView):
     @blp.arguments(schemas.OfferListArgs, location="query")
     @blp.response(200, schemas.OfferPageSchema)
+    @writes
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """授信邀约：企业看收到的，金融机构看发出的（过期的自动标记为已过期）"""
         page = offers.list_offers(db_session(), require_user(), args["status"], args["page"], args["per_page"])
@@ -200,6 +201,7 @@ class Offers(MethodView):
 @blp.route("/offers/<string:offer_no>")
 class OfferDetail(MethodView):
     @blp.response(200, schemas.OfferOutSchema)
+    @writes
     def get(self, offer_no: str) -> Any:
         """一份授信邀约（受邀企业与发出机构可见）"""
         return offers.get_offer(db_session(), require_user(), offer_no)

@@ -21,7 +21,7 @@ from app.accounts.services import actor_labels
 from app.archive.models import SEGMENT_LABELS, Segment
 from app.archive.regions import PROVINCES
 from app.errors import DomainError
-from app.extensions import db_session, settings, signing_keys
+from app.extensions import db_session, settings, signing_keys, writes
 from app.forms import Errors, domain_errors, filled, load_form, page_no
 from app.schemas_base import CHINA_TZ, today_cn
 from app.scoring.scorecard import GRADES
@@ -217,6 +217,7 @@ def _render_application(no: str, errors: Errors | None = None, form: dict[str, A
 
 
 @bp.get("/applications/<string:application_no>")
+@writes
 def application(application_no: str) -> Any:
     return _render_application(application_no)
 
@@ -266,6 +267,7 @@ def application_report(application_no: str) -> Any:
 # --- offers (both sides) ----------------------------------------------------------------------------
 
 @bp.get("/offers")
+@writes
 def offer_list() -> str:
     user = require_user()
     status = request.args.get("status") or None
@@ -284,6 +286,7 @@ def _render_offer(no: str, errors: Errors | None = None, form: dict[str, Any] | 
 
 
 @bp.get("/offers/<string:offer_no>")
+@writes
 def offer(offer_no: str) -> Any:
     return _render_offer(offer_no)
 

@@ -14,7 +14,7 @@ from flask_smorest import Blueprint as ApiBlueprint
 from app.accounts.auth import require_firm, require_user
 from app.accounts.models import Role
 from app.errors import Forbidden, InvalidInput
-from app.extensions import csrf, db_session, limiter, settings, signing_keys
+from app.extensions import csrf, db_session, limiter, settings, signing_keys, writes
 from consent.api import bank_limit, bank_token, client_rate_key
 from consent.server import issuer
 from consent.services import Caller
@@ -120,6 +120,7 @@ class Reports(MethodView):
 class InstitutionReport(MethodView):
     decorators = [limiter.limit(bank_limit, key_func=client_rate_key)]
 
+    @writes
     def get(self, report_no: str) -> Response:
         """本机构获取的一份报告（JSON；Accept: application/pdf 或 ?format=pdf 得 PDF）"""
         as_pdf = wants_pdf()
@@ -131,6 +132,7 @@ class InstitutionReport(MethodView):
 class InstitutionReportPdf(MethodView):
     decorators = [limiter.limit(bank_limit, key_func=client_rate_key)]
 
+    @writes
     def get(self, report_no: str) -> Response:
         """本机构获取的一份报告（PDF）"""
         return pdf_response(read_pulled(report_no, "pdf"))
@@ -138,6 +140,7 @@ class InstitutionReportPdf(MethodView):
 
 @blp.route("/me/report")
 class MyNewReport(MethodView):
+    @writes
     def get(self) -> Response:
         """出具本企业的自主查询报告（企业；计入每年免费次数）：JSON，或按 Accept / ?format=pdf 返回 PDF"""
         user = require_firm()

@@ -22,7 +22,7 @@ from app.accounts.auth import require_firm, require_user
 from app.accounts.models import Role
 from app.audit.services import refuse_later
 from app.errors import DomainError, Forbidden
-from app.extensions import db_session, settings, signing_keys
+from app.extensions import db_session, settings, signing_keys, writes
 from app.forms import page_no
 from reports import services
 from reports.describe import POLARITY_LABELS, describe
@@ -128,6 +128,7 @@ def bank_reports() -> str:
 
 
 @bp.get("/bank/reports/<string:report_no>")
+@writes
 def bank_report(report_no: str) -> str:
     """One pulled report, shown as the document it is (reading it is audited, as the API's)."""
     user, institution_id = _officer()

@@ -27,8 +27,39 @@ from app.archive.models import DataProvider, Enterprise
 from app.archive.services import create_provider, load_enterprise, register_enterprise
 from app.archive.uscc import make_uscc
 from app.crypto import FieldCipher
+from app.db import READ_ONLY
 from app.schemas_base import today_cn
 from consent.services import register_client
+
+# --- GET views that write must say so (app.extensions.writes) -----------------------------
+# A GET request's session reads only: on SQLite it begins DEFERRED, and a write in it fails
+# with "database is locked" whenever another connection committed after its first read.
+# Every test fails if a request writes through a read-only session.
+
+_DML = re.compile(r"\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
+_read_only_writes: list[str] = []
+
+
+@sa.event.listens_for(sa.engine.Engine, "before_cursor_execute")
+def _catch_read_only_writes(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+                            many: bool) -> None:
+    from flask import g, has_request_context, request
+
+    if has_request_context() and _DML.match(statement):
+        session = g.get("db_session")
+        if session is not None and session.info.get(READ_ONLY):
+            _read_only_writes.append(f"{request.method} {request.endpoint}: {statement.split(' (')[0][:60]}")
+
+
+@pytest.fixture(autouse=True)
+def _no_writes_in_read_only_requests(request: pytest.FixtureRequest) -> Iterator[None]:
+    _read_only_writes.clear()
+    yield
+    if request.node.get_closest_marker("writes_in_read_only_request"):  # the mistake made on purpose
+        assert _read_only_writes, "the test meant to write through a read-only request's session"
+        return
+    assert not _read_only_writes, f"GET 视图写入了数据库却未标记 @writes：{sorted(set(_read_only_writes))}"
+
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 PASSWORD = "correct-horse-battery"

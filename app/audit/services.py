@@ -3,7 +3,8 @@
 Every event's ``hash`` is SHA-256 over the previous event's hash and the event's own
 canonical JSON, so rewriting or deleting an event breaks every hash after it
 (``powercredit audit verify``).  On PostgreSQL appends are serialised by a transaction-level
-advisory lock; SQLite serialises writers anyway.
+advisory lock; on SQLite by the write lock every writing transaction takes as it begins
+(``BEGIN IMMEDIATE``, see ``app.db.make_engine``).
 
 Refusals must be recorded even though the refused request's transaction is rolled back:
 :func:`refuse_later` keeps the event on the session (``session.info``) and

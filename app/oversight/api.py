@@ -14,7 +14,7 @@ from app.accounts.auth import require_firm, require_user
 from app.accounts.models import Role, User
 from app.archive.services import get_enterprise
 from app.errors import InvalidInput, NotFound
-from app.extensions import db_session, signing_keys
+from app.extensions import db_session, signing_keys, writes
 from app.oversight import commitments, disclosure, lists, notices, objections, repair, schemas
 from app.oversight.models import (
     LIST_LABELS,
@@ -277,6 +277,7 @@ class Decide(MethodView):
 @blp.route("/commitment-texts")
 class CommitmentTexts(MethodView):
     @blp.response(200, schemas.CommitmentTextSchema(many=True))
+    @writes
     def get(self) -> Any:
         """现行信用承诺文本（公开）"""
         return commitments.current_texts(db_session())

@@ -20,7 +20,7 @@ from app.archive import services as archive_services
 from app.archive.models import CreditRecord, DataProvider
 from app.archive.schemas import RunArgs
 from app.errors import DomainError, NotFound
-from app.extensions import db_session, signing_keys
+from app.extensions import db_session, signing_keys, writes
 from app.forms import Errors, domain_errors, filled, load_form, page_no, query_args
 from app.oversight import commitments, lists, notices, objections, repair, schemas
 from app.oversight.models import (
@@ -242,6 +242,7 @@ def commitment_statement(commitment_no: str) -> Response:
 
 
 @bp.get("/me/notices")
+@writes
 def my_notices() -> str:
     user = require_firm()
     assert user.enterprise_id is not None

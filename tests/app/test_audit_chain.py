@@ -1,14 +1,12 @@
 """The audit log stays one unbroken chain when many requests append at once: each append
 reads the chain's head only once it holds the append lock (on PostgreSQL an advisory lock,
-sent with the read in one round trip).  SQLite has one writer at a time and refuses a
-reading transaction's late write outright ("database is locked"), so real concurrency is
-tested on PostgreSQL."""
+sent with the read in one round trip; on SQLite the write lock every writing transaction
+takes as it begins, ``BEGIN IMMEDIATE``)."""
 
 from __future__ import annotations
 
 import threading
 
-import pytest
 import sqlalchemy as sa
 
 from app.audit import services as audit
@@ -18,9 +16,7 @@ from app.db import Database
 THREADS, EACH = 6, 15
 
 
-def test_concurrent_appends_keep_one_unbroken_chain(fresh_databases, backend: str) -> None:
-    if backend != "postgresql":
-        pytest.skip("real write concurrency is tested on PostgreSQL (SQLite serialises writers)")
+def test_concurrent_appends_keep_one_unbroken_chain(fresh_databases) -> None:
     database = Database(fresh_databases.new())
     barrier = threading.Barrier(THREADS)
     errors: list[BaseException] = []

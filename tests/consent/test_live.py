@@ -150,13 +150,7 @@ def _run_together(n: int, work: Any) -> list[Any]:
     return results
 
 
-@pytest.fixture
-def postgres_only(backend: str) -> None:
-    if backend != "postgresql":
-        pytest.skip("real write concurrency is tested on PostgreSQL (SQLite serialises writers)")
-
-
-def test_ten_concurrent_redemptions_of_one_code_exactly_one_wins(live: Live, postgres_only: None) -> None:
+def test_ten_concurrent_redemptions_of_one_code_exactly_one_wins(live: Live) -> None:
     consent_id = live.request_consent()
     verifier, challenge = pkce()
     params = {"response_type": "code", "client_id": live.client_id, "redirect_uri": REDIRECT, "state": "s",
@@ -193,7 +187,7 @@ def _consent_token(live: Live) -> tuple[str, str]:
 
 
 @pytest.mark.parametrize("round_", range(3))  # three rounds: a race that passes once by luck fails here
-def test_two_concurrent_pulls_against_an_allowance_of_one(live: Live, postgres_only: None, round_: int) -> None:
+def test_two_concurrent_pulls_against_an_allowance_of_one(live: Live, round_: int) -> None:
     consent_id, token = _consent_token(live)
 
     def pull() -> tuple[int, str | None]:
