@@ -99,6 +99,7 @@ def str_enum(name: str, values: list[str] | tuple[str, ...], length: int = 32) -
 
 
 SQLITE_BEGIN = "pc_sqlite_begin"
+SQLITE_BUSY_TIMEOUT_MS = 10_000  # how long a transaction waits for SQLite's write lock
 READ_ONLY = "pc_read_only"  # session.info key: the session was opened to read only
 
 
@@ -117,7 +118,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=10000")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             # 32 MB page cache (default 2 MB): bulk imports touch index pages all over.
             cur.execute("PRAGMA cache_size=-32768")
             cur.close()

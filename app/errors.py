@@ -345,13 +345,17 @@ def handle_recursion_error(exc: RecursionError) -> Response:
 JSON_BODY_TYPES = frozenset({"application/json", "application/x-ndjson", "application/merge-patch+json"})
 
 
-def handle_operational_error(exc: OperationalError) -> Response:
+def busy_response(exc: OperationalError) -> Response:
     """SQLite (the embedded default) busy past its lock timeout — a long import holding the
     write lock, say: the request was rolled back whole, so the client may simply retry."""
+    log.warning("数据库忙，请求已回滚：%s", exc.orig)
+    return problem_response(503, code="database_busy", headers={"Retry-After": "2"},
+                            detail="数据库正忙（另一项写入，如批量导入，正在进行），本次请求未作任何更改，请稍后重试。")
+
+
+def handle_operational_error(exc: OperationalError) -> Response:
     if is_sqlite_busy(exc):
-        log.warning("数据库忙，请求已回滚：%s", exc.orig)
-        return problem_response(503, code="database_busy", headers={"Retry-After": "2"},
-                                detail="数据库正忙（另一项写入，如批量导入，正在进行），本次请求未作任何更改，请稍后重试。")
+        return busy_response(exc)
     return handle_http_exception(InternalServerError(original_exception=exc))
 
 

@@ -13,13 +13,15 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_smorest import Api
 from flask_wtf import CSRFProtect
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app import ratelimit  # noqa: F401 — registers the memory:// rate-limit store
 from app.audit import services as audit
 from app.config import Settings
 from app.crypto import FieldCipher
-from app.db import READ_ONLY, Database
+from app.db import READ_ONLY, Database, is_sqlite_busy
+from app.errors import busy_response
 from app.signing import SigningKeys
 
 
@@ -111,6 +113,18 @@ def finish_session(response: Any) -> Any:
             if audit.has_pending(session) and session.info.get(READ_ONLY):
                 session.commit()  # what was read ends here; the refusal is written as a writer
                 database().for_writing(session)
+                # Its lock is taken only now, outside the view (whose errors become problems).
+                pending = audit.pending_events(session)
+                try:
+                    audit.write_pending(session, g.get("request_id"))
+                    session.commit()
+                except OperationalError as exc:
+                    if not is_sqlite_busy(exc):
+                        raise
+                    session.rollback()
+                    log.error("数据库忙，拒绝事件未能写入审计日志：%s", pending)
+                    return busy_response(exc)
+                return response
             audit.write_pending(session, g.get("request_id"))  # e.g. an error redirected to the client
             session.commit()
         else:
@@ -124,13 +138,14 @@ def settle_after_rollback(session: Session, request_id: str | None = None) -> No
     actions: list[Callable[[Session], None]] = session.info.pop(AFTER_ROLLBACK, [])
     if not actions and not audit.has_pending(session):
         return
+    pending = audit.pending_events(session)
     try:
         for action in actions:
             action(session)
         audit.write_pending(session, request_id)
         session.commit()
     except Exception:  # never let bookkeeping turn a refusal into a 500
-        log.exception("写入拒绝审计失败")
+        log.exception("写入拒绝审计失败，未写入的事件：%s", pending)
         session.rollback()
 
 

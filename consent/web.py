@@ -19,7 +19,7 @@ from app.archive.models import Enterprise
 from app.archive.services import get_enterprise
 from app.audit.services import Pending, refuse_later
 from app.errors import DomainError, flatten_messages
-from app.extensions import db_session, signing_keys
+from app.extensions import db_session, signing_keys, writes
 from consent import schemas, services
 from consent.models import (
     PURPOSE_LABELS,
@@ -58,6 +58,7 @@ def _refusal_page(status: int, title: str, detail: str, code: str, consent_id: s
 
 
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
+@writes  # a refused request redirected to the client (302) is audited in the request's own transaction
 def authorize() -> Any:
     """The consent screen: the firm's administrator reads what the bank asks for and
     approves or rejects it; the bank gets a code (PKCE S256) bound to the consent."""

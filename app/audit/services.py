@@ -96,6 +96,11 @@ def has_pending(session: Session) -> bool:
     return bool(session.info.get(_PENDING))
 
 
+def pending_events(session: Session) -> list[Pending]:
+    """The refusals waiting to be written (for the log, should writing them fail)."""
+    return list(session.info.get(_PENDING, []))
+
+
 def write_pending(session: Session, request_id: str | None = None) -> int:
     """Write the remembered refusals (call after rolling back the refused work; the caller
     commits)."""

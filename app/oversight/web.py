@@ -205,6 +205,7 @@ def my_repair(request_no: str) -> str:
 # --- the firm's commitments and notices ------------------------------------------------------------
 
 @bp.route("/me/commitments", methods=["GET", "POST"])
+@writes  # the first reader of an empty text table writes the texts (commitments.current_texts)
 def my_commitments() -> Any:
     user = require_firm()
     assert user.enterprise_id is not None

@@ -6,6 +6,7 @@ requests through a real server: ``tests/consent/test_live.py``, ``test_audit_cha
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -13,9 +14,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, Response, redirect
 
 from app import create_app, migrate
+from app import db as db_module
+from app.audit import services as audit
 from app.audit.models import AuditEvent
 from app.db import Database
 from app.extensions import db_session, writes
@@ -91,7 +94,8 @@ def test_a_read_only_session_does_not_take_the_write_lock(sqlite_file: Path) -> 
 
 
 @pytest.fixture
-def probe_app(sqlite_file: Path, tmp_path: Path) -> Iterator[Flask]:
+def probe_app(sqlite_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    monkeypatch.setattr(db_module, "SQLITE_BUSY_TIMEOUT_MS", 300)  # a held lock is waited for this long
     app = create_app({"database_url": f"sqlite:///{sqlite_file}", "instance_path": tmp_path / "instance",
                       "secret_key": "test-secret-key", "testing": True, "issuer": "http://localhost"})
 
@@ -112,6 +116,13 @@ def probe_app(sqlite_file: Path, tmp_path: Path) -> Iterator[Flask]:
             outside_commit(sqlite_file)  # this request holds the write lock
         session.execute(sa.text("CREATE TABLE IF NOT EXISTS probe_marked (n INTEGER)"))
         return "written"
+
+    @app.get("/probe/refused-redirect")
+    def refused_redirect() -> Response:  # a refusal told to the client by a redirect, as OAuth does
+        session = db_session()
+        session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
+        audit.refuse_later(session, audit.Pending(actor="probe", action="probe.refuse", code="refused"))
+        return redirect("/elsewhere")
 
     yield app
     app.extensions["pc_db"].dispose()
@@ -154,3 +165,36 @@ def test_pages_are_served_while_another_process_holds_the_write_lock(probe_app: 
     finally:
         holder.rollback()
         holder.close()
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def test_a_refusal_that_cannot_be_audited_in_time_is_a_503_not_a_500(probe_app: Flask, sqlite_file: Path) -> None:
+    logged = _Records()
+    logging.getLogger("app.extensions").addHandler(logged)
+    client = probe_app.test_client()
+    assert client.get("/probe/refused-redirect").status_code == 302  # the lock free: redirected, audited
+    holder = sqlite3.connect(sqlite_file, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        resp = client.get("/probe/refused-redirect", headers={"Accept": "application/json"})
+    finally:
+        holder.rollback()
+        holder.close()
+        logging.getLogger("app.extensions").removeHandler(logged)
+    assert resp.status_code == 503
+    assert resp.json["code"] == "database_busy"
+    text = "\n".join(logged.lines)
+    assert "拒绝事件未能写入审计日志" in text and "probe.refuse" in text  # kept in the log
+    conn = sqlite3.connect(sqlite_file)
+    try:
+        assert conn.execute("SELECT count(*) FROM audit_event WHERE action = 'probe.refuse'").fetchone() == (1,)
+    finally:
+        conn.close()
