@@ -181,13 +181,15 @@ class PastDate(fields.Date):
 
 
 class Month(fields.String):
-    """``YYYY-MM``, not in the future; loads to the first day of that month."""
+    """``YYYY-MM``, not in the future; loads to the first day of that month.  The month's
+    first day, ``YYYY-MM-01``, is accepted too: it is how the archive stores and serves a
+    month, so a record read back can be sent again (a correction) as it is."""
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.date:  # type: ignore[override]
         raw = super()._deserialize(value, attr, data, **kwargs)
-        m = re.fullmatch(r"(\d{4})-(\d{2})", raw.strip())
+        m = re.fullmatch(r"(\d{4})-(\d{2})(?:-01)?", raw.strip())
         if not m or not 1 <= int(m.group(2)) <= 12:
-            raise ValidationError("应为 YYYY-MM 格式的月份。")
+            raise ValidationError("应为 YYYY-MM 格式的月份（或该月 1 日，YYYY-MM-01）。")
         day = dt.date(int(m.group(1)), int(m.group(2)), 1)
         if day > today_cn().replace(day=1):
             raise ValidationError(f"月份 {raw} 晚于本月，不能是未来月份。")

@@ -526,10 +526,14 @@ def classify_utility(p: dict[str, Any]) -> Classification:
     month = p["month"]
     month_end = month.replace(day=calendar.monthrange(month.year, month.month)[1])
     status = p["status"]
+    paid_on = p.get("paid_on")
+    # A bill is due from its month's end; one paid before that (within the month) happened
+    # when it was paid.
+    occurred = min(month_end, paid_on) if paid_on else month_end
     if status == "on_time":
-        return Classification(Polarity.good, 0, month_end, p.get("paid_on"))
+        return Classification(Polarity.good, 0, occurred, paid_on)
     if status == "late":
-        return Classification(Polarity.bad, 1, month_end, p.get("paid_on"))
+        return Classification(Polarity.bad, 1, occurred, paid_on)
     months = p.get("arrears_months") or 1
     return Classification(Polarity.bad, 3 if months > 3 else 2, month_end, None)
 

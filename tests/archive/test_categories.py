@@ -468,7 +468,7 @@ BAD_PAYLOADS = [
         status="arrears", arrears_amount="1"),
     bad("utility", "month", "month-13", month=f"{LAST_YEAR}-13"),
     bad("utility", "month", "month-int", month=202401),
-    bad("utility", "month", "month-full-date", month=PREV_MONTH.isoformat()),
+    bad("utility", "month", "month-full-date", month=PREV_MONTH.replace(day=15).isoformat()),
     bad("utility", "consumption_kwh", "consumption-negative", consumption_kwh="-1"),
     bad("utility", "consumption_kwh", "consumption-four-decimals", consumption_kwh="1.2345"),
     bad("utility", "consumption_kwh", "missing-consumption", drop=("consumption_kwh",)),
@@ -832,6 +832,19 @@ def test_utility_arrears_over_three_months_is_severity_3() -> None:
     assert (four.polarity, four.severity) == (Polarity.bad, 3)
     assert four.occurred_on == month_end(PREV_MONTH)
     assert four.ended_on is None
+
+
+def test_utility_month_accepts_its_first_day_as_the_archive_serves_it() -> None:
+    loaded = load("utility", payload("utility", month=PREV_MONTH.isoformat()))  # "YYYY-MM-01"
+    assert loaded["month"] == PREV_MONTH
+
+
+def test_utility_bill_paid_within_its_month_occurred_when_paid() -> None:
+    first = THIS_MONTH if TODAY.day > 1 else PREV_MONTH
+    paid = first + dt.timedelta(days=min(1, (TODAY - first).days))  # in the month, not after today
+    result = classify("utility", payload("utility", month=month_str(first), paid_on=paid.isoformat()))
+    assert result == Classification(Polarity.good, 0, paid, paid)
+    assert result.ended_on >= result.occurred_on  # type: ignore[operator]
 
 
 def test_utility_current_month_accepted() -> None:

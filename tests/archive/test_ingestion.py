@@ -141,6 +141,18 @@ def test_negative_records_expire_five_years_after_the_behaviour_ended(db, make_e
     assert good_rec.status == RecordStatus.active
 
 
+def test_a_utility_bill_paid_within_its_own_month_is_accepted(db, make_enterprise, make_provider, rows):
+    ent = make_enterprise()
+    provider = make_provider()
+    month = (today_cn().replace(day=1) - dt.timedelta(days=40)).replace(day=1)
+    paid = month + dt.timedelta(days=24)  # before the month ends
+    result = ingest_records(db, provider, [rows.utility(ent.uscc, "early", month=month.strftime("%Y-%m"),
+                                                         paid_on=paid.isoformat())])
+    assert result.accepted == 1, result.refusals
+    rec = db.get(CreditRecord, result.rows[0].record_id)
+    assert (rec.occurred_on, rec.ended_on) == (paid, paid)
+
+
 def test_a_record_already_past_retention_is_archived_as_expired(db, make_enterprise, make_provider, rows):
     ent = make_enterprise()
     provider = make_provider()

@@ -96,6 +96,29 @@ def test_corrected_supersedes_the_record_and_keeps_its_history(disputed, client,
     assert [v.payload["status"] for v in old] == ["breached"]
 
 
+def test_a_utility_record_is_corrected_from_its_payload_as_the_archive_serves_it(db, client, make_enterprise, add,
+                                                                                   firm_user, sign_in, operator):
+    ent = make_enterprise()
+    user = firm_user(ent)
+    month = (TODAY.replace(day=1) - dt.timedelta(days=40)).replace(day=1)
+    rec = add(ent, "utility", {"month": month.strftime("%Y-%m"), "consumption_kwh": "15000", "amount_due": "9300.00",
+                               "status": "late", "paid_on": (month + dt.timedelta(days=50)).isoformat()})
+    sign_in(user)
+    filed = client.post("/api/v1/objections", data={"record_id": str(rec.id), "reason": "电费已按期缴纳，附缴费凭证",
+                                                     "files": [(io.BytesIO(PDF), "凭证.pdf")]},
+                        content_type="multipart/form-data")
+    assert filed.status_code == 201, filed.get_json()
+    sign_in(operator)
+    served = rec.payload  # as stored and served: the month as its first day
+    assert served["month"] == month.isoformat()
+    ok = client.post(f"/api/v1/objections/{filed.get_json()['objection_no']}/resolve",
+                     json={"outcome": "corrected", "explanation": "核实为按期缴纳",
+                           "corrected_payload": {**served, "status": "on_time"}})
+    assert ok.status_code == 200, ok.get_json()
+    db.refresh(rec)
+    assert str(rec.status) == "corrected" and rec.payload["status"] == "on_time" and str(rec.polarity) == "good"
+
+
 def test_removed_takes_the_record_off_every_report(disputed, client, db, sign_in, operator):
     body, ent, user, rec = disputed
     sign_in(operator)
