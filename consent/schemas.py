@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
+from app.archive.categories import UsccField
 from app.archive.schemas import PageMetaSchema
 from app.db import utcnow
 from app.schemas_base import Day, Int, PageArgs, StrictSchema, no_nul, one_of, text
@@ -99,8 +100,7 @@ class TermsSchema(StrictSchema):
 class ConsentRequestSchema(TermsSchema):
     """The bank's request (client-credentials token with ``consents:write``)."""
 
-    uscc = fields.String(required=True, validate=[validate.Length(equal=18, error="统一社会信用代码应为 18 位。"),
-                                                  no_nul])
+    uscc = UsccField(required=True, allow_legacy=True)
 
 
 class FirmGrantSchema(TermsSchema):
@@ -120,7 +120,7 @@ class ConsentListArgs(PageArgs):
 
 
 class QueryLogArgs(PageArgs):
-    uscc = fields.String(load_default=None, validate=validate.Length(equal=18))
+    uscc = UsccField(load_default=None, allow_legacy=True)
 
 
 class InstitutionRefSchema(StrictSchema):
@@ -202,8 +202,7 @@ class WithEvents:
 
 
 class FetchSchema(StrictSchema):
-    uscc = fields.String(required=True, validate=[validate.Length(equal=18, error="统一社会信用代码应为 18 位。"),
-                                                  no_nul])
+    uscc = UsccField(required=True, allow_legacy=True)
     purpose = fields.String(required=True, validate=one_of(list(Purpose)))
     sections = fields.List(fields.String(validate=one_of(list(REPORT_SECTIONS))), load_default=None,
                            metadata={"description": "默认：授权包含的全部部分"})
@@ -223,7 +222,7 @@ class InstitutionInSchema(StrictSchema):
     licence_no = fields.String(required=True, validate=validate.Regexp(r"^[A-Z0-9]{6,30}$", error="金融许可证号应为 6–30 位大写字母或数字。"))
     kind = fields.String(load_default="bank", validate=one_of(["bank", "rural_bank", "finance_company", "guarantee",
                                                                 "leasing", "other"]))
-    uscc = fields.String(load_default=None, validate=validate.Length(equal=18))
+    uscc = UsccField(load_default=None)
 
 
 class InstitutionOutSchema(StrictSchema):

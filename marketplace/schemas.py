@@ -7,6 +7,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from app.archive.categories import UsccField
 from app.archive.models import Segment
 from app.archive.regions import PROVINCES
 from app.archive.schemas import PageMetaSchema
@@ -270,7 +271,7 @@ class ApplicationPageSchema(StrictSchema):
 
 class OfferInSchema(StrictSchema):
     product_no = text(32)
-    uscc = text(18)
+    uscc = UsccField(required=True, allow_legacy=True)
     credit_limit = Amount(required=True, positive=True, metadata={"description": "授信额度（元）"})
     rate = _rate(required=True, metadata={"description": "年利率（%）"})
     term_months = Int(required=True, validate=validate.Range(min=1, max=360, error="期限应为 1–360 个月。"))

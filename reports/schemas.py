@@ -9,8 +9,9 @@ from typing import Any
 
 from marshmallow import fields, validate
 
+from app.archive.categories import UsccField
 from app.archive.schemas import PageMetaSchema
-from app.schemas_base import PageArgs, StrictSchema, no_nul, one_of
+from app.schemas_base import PageArgs, StrictSchema, one_of
 from consent.models import REPORT_SECTIONS, Purpose
 from reports.models import KIND_LABELS
 
@@ -23,8 +24,7 @@ def report_json_schema(version: str = "1.0") -> dict[str, Any]:
 
 
 class ReportRequestSchema(StrictSchema):
-    uscc = fields.String(required=True, validate=[validate.Length(equal=18, error="统一社会信用代码应为 18 位。"),
-                                                  no_nul])
+    uscc = UsccField(required=True, allow_legacy=True)
     purpose = fields.String(required=True, validate=one_of(list(Purpose)))
     sections = fields.List(fields.String(validate=one_of(list(REPORT_SECTIONS))), load_default=None,
                            validate=validate.Length(min=1, error="至少选择一个报告部分。"),

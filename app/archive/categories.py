@@ -64,9 +64,17 @@ def add_years(day: dt.date, years: int) -> dt.date:
 
 
 class UsccField(fields.String):
+    """A 统一社会信用代码, checked in full (check characters included) and upper-cased.
+    ``allow_legacy`` admits the allow-listed early pilot codes: for naming a firm already in
+    the archive (some were imported with one), never for registering a new one."""
+
+    def __init__(self, *, allow_legacy: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.allow_legacy = allow_legacy
+
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
         raw = super()._deserialize(value, attr, data, **kwargs)
-        verdict = check_uscc(raw)
+        verdict = check_uscc(raw, allow_legacy=self.allow_legacy)
         if not verdict.ok:
             raise ValidationError(verdict.error or "统一社会信用代码无效。")
         return verdict.code

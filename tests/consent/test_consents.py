@@ -40,6 +40,21 @@ def test_bad_consent_requests_name_the_field(bank, firm, client, db, change, fie
     assert db.scalar(sa.select(sa.func.count()).select_from(ConsentEvent)) == before
 
 
+def wrong_check_char(code: str) -> str:
+    return code[:17] + ("0" if code[17] != "0" else "1")
+
+
+def test_a_consent_request_checks_the_uscc_in_full_and_ignores_case(bank, firm, client):
+    tok = bank.cc_token()["access_token"]
+    code = firm.enterprise.uscc
+    bad = client.post("/api/v1/consents", json={"uscc": wrong_check_char(code), **terms()}, headers=bearer(tok))
+    assert bad.status_code == 422 and bad.mimetype == "application/problem+json"
+    assert "校验位" in bad.get_json()["errors"]["uscc"][0], bad.get_json()
+    ok = client.post("/api/v1/consents", json={"uscc": f" {code.lower()} ", **terms()}, headers=bearer(tok))
+    assert ok.status_code == 201, ok.get_json()
+    assert ok.get_json()["uscc"] == code
+
+
 def test_consent_request_needs_the_consents_scope_and_a_bank_client(bank, firm, client, make_provider, make_client):
     provider_client, secret = make_client(make_provider())
     from tests.consent.conftest import basic

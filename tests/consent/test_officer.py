@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.accounts.services import create_user
+from app.archive.uscc import make_uscc
 from app.oversight.models import Notice
 from consent.models import Consent, ConsentEvent, ConsentStatus
 from tests.conftest import PASSWORD
@@ -41,7 +42,11 @@ def test_an_officer_requests_a_consent_the_firm_is_told_and_approves_it(bank, fi
     assert resp.status_code == 422
     assert 'id="uscc-err"' in html and 'id="scopes-err"' in html and 'id="data_to-err"' in html
     assert 'value="91110000MA0012345"' in html
-    unknown = "91110000" + "0" * 9 + "X"
+    miswritten = "91110000" + "0" * 9 + "X"  # its check character is wrong
+    resp = client.post("/consents/request", data=_form(page, miswritten))
+    assert resp.status_code == 422 and 'id="uscc-err"' in resp.get_data(as_text=True)
+    assert "校验位错误" in resp.get_data(as_text=True)
+    unknown = make_uscc("9", "1", "110000", "00000000")  # well formed, but no such firm here
     resp = client.post("/consents/request", data=_form(page, unknown))
     assert resp.status_code == 422 and 'id="uscc-err"' in resp.get_data(as_text=True)
     assert "没有统一社会信用代码为" in resp.get_data(as_text=True)

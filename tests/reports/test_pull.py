@@ -88,6 +88,13 @@ def test_bad_request_bodies_name_the_field(archive, bank, active_token):
     assert resp.status_code == 422 and "purpose" in resp.get_json()["errors"]
     resp = pull(bank, tok["access_token"], archive.enterprise.uscc, sections=["everything"])
     assert resp.status_code == 422 and "sections.0" in resp.get_json()["errors"]
+    code = archive.enterprise.uscc
+    resp = pull(bank, tok["access_token"], code[:17] + ("0" if code[17] != "0" else "1"))
+    assert resp.status_code == 422 and "校验位" in resp.get_json()["errors"]["uscc"][0], resp.get_json()
+    # None of these used the one-time consent; the firm's code in any case and spacing does.
+    resp = pull(bank, tok["access_token"], f" {code.lower()} ")
+    assert resp.status_code == 201, resp.get_json()
+    assert resp.get_json()["report"]["subject"]["uscc"] == code
 
 
 def test_the_pulling_bank_reads_its_report_again_and_nobody_else_does(archive, bank, other_bank, active_token, login,
