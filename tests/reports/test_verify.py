@@ -86,6 +86,20 @@ def test_verify_for_a_real_report(issued, client):
     assert client.get(f"/verify/{no}?format=json").get_json()["digest_checked"] is False
 
 
+def test_anyone_can_type_a_number_into_the_verify_form(issued, client):
+    home = client.get("/").get_data(as_text=True)
+    assert 'href="/verify"' in home  # in the public navigation
+    form = client.get("/verify")
+    html = form.get_data(as_text=True)
+    assert form.status_code == 200 and 'name="report_no"' in html and 'name="digest"' in html
+    assert "核验通过" not in html and "未查询到" not in html
+    no, digest = issued["report"]["report_no"], issued["digest"]
+    typed = client.get(f"/verify?report_no=%20{no.lower()}%20&digest={digest}")
+    assert typed.status_code == 302 and typed.headers["Location"] == f"/verify/{no}?digest={digest}"
+    page = client.get(typed.headers["Location"]).get_data(as_text=True)
+    assert "核验通过" in page and f'value="{no}"' in page
+
+
 def test_verify_for_a_bank_report_names_the_bank_and_not_the_firm(archive, bank, active_token, client):
     from tests.reports.conftest import pull
 
