@@ -51,7 +51,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.extensions["pc_cipher"] = FieldCipher(load_keyring(settings))
     app.extensions["pc_signing_keys"] = load_signing_keys(settings)
 
-    from app import request_log
+    from app import ratelimit, request_log
     from app.errors import register_error_handlers
     from app.extensions import api, close_session, csrf, finish_session, limiter, login_manager
 
@@ -59,6 +59,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     request_log.init_app(app)
     register_error_handlers(app)
     app.after_request(finish_session)
+    app.after_request(ratelimit.retry_after_only_on_refusals)  # runs after the limiter's (reverse order)
     app.teardown_request(close_session)
 
     csrf.init_app(app)

@@ -77,3 +77,13 @@ class SweepingMemoryStorage(MemoryStorage):
 
 if OVERRIDDEN:
     setattr(SweepingMemoryStorage, _HOOK, _sweep_due)
+
+
+def retry_after_only_on_refusals(response: Any) -> Any:
+    """Flask-Limiter sets ``Retry-After`` (its window's reset) on every response it counts;
+    the header means "try again after" (RFC 9110 §10.2.3) and belongs to refusals — 429,
+    503, a spent allowance — not to a 200 or 201, which keep ``X-RateLimit-Reset``.  Run
+    after Flask-Limiter's own hook (register it before ``limiter.init_app``)."""
+    if response.status_code < 400:
+        response.headers.pop("Retry-After", None)
+    return response

@@ -38,7 +38,9 @@ def json_response(report: Report, status: int = 200, extra: dict[str, Any] | Non
         body = body[:-1] + "," + json.dumps(extra, ensure_ascii=False)[1:]
     resp = Response(body, status=status, mimetype=JSON)
     resp.headers["X-Report-No"] = report.report_no
-    resp.headers["Digest"] = f"sha-256={report.digest}"
+    # The report's SHA-256 as printed on it and checked by /verify (of the canonical report,
+    # not of this response's body: not an RFC 9530 digest field).
+    resp.headers["X-Report-Digest"] = report.digest
     return resp
 
 

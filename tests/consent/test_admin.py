@@ -61,9 +61,13 @@ def test_bank_endpoints_are_rate_limited_per_client(app, bank, other_bank):
     app.config["PC_RATELIMIT"] = True
     limiter.reset()
     try:
-        statuses = [bank.http.post("/oauth/token", data={"grant_type": "client_credentials"},
-                                   headers=bank.auth).status_code for _ in range(125)]
+        responses = [bank.http.post("/oauth/token", data={"grant_type": "client_credentials"}, headers=bank.auth)
+                     for _ in range(125)]
+        statuses = [r.status_code for r in responses]
         assert statuses.count(200) == 120 and statuses[-1] == 429
+        # "Retry-After" only on the refusals; every answer counts down the window
+        assert "Retry-After" not in responses[0].headers and responses[0].headers["X-RateLimit-Remaining"] == "119"
+        assert 0 < int(responses[-1].headers["Retry-After"]) <= 60
         # another bank's client has its own allowance
         other = other_bank.http.post("/oauth/token", data={"grant_type": "client_credentials"}, headers=other_bank.auth)
         assert other.status_code == 200
