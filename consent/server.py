@@ -19,8 +19,10 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import sqlalchemy as sa
+from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import grants
@@ -422,10 +424,30 @@ class Issuer(IssuerParameter):  # type: ignore[misc]
     def get_issuer(self) -> str:
         return issuer()
 
+    def add_issuer_parameter(self, authorization_server: Any, response: Any) -> None:
+        if response.location:  # once: an error inside the response already has it (handle_error_response)
+            response.location = with_issuer(response.location)
+
+
+def with_issuer(location: str) -> str:
+    """The redirect with RFC 9207's ``iss`` added (once)."""
+    if "iss" in parse_qs(urlsplit(location).query):
+        return location
+    return add_params_to_uri(location, {"iss": issuer()})
+
 
 class Server(AuthorizationServer):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__(query_client=query_client, save_token=save_token)
+
+    def handle_error_response(self, request: Any, error: OAuth2Error) -> Any:
+        """Error responses redirected to the client carry ``iss`` too (RFC 9207 §2: "in
+        authorization responses to the client, including error responses"); authlib adds it
+        to successful ones only."""
+        response = super().handle_error_response(request, error)
+        if getattr(error, "redirect_uri", None) and response.status_code in (302, 303) and response.location:
+            response.location = with_issuer(response.location)
+        return response
 
     def init_app(self, app: Flask, query_client: Any = None, save_token: Any = None) -> None:
         app.config.setdefault("OAUTH2_SCOPES_SUPPORTED", list(SCOPES))

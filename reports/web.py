@@ -67,7 +67,7 @@ def verify_form() -> Any:
     """Public: the verification form; a number typed in goes to its verification page."""
     report_no = (request.args.get("report_no") or "").strip().upper()
     if report_no:
-        args = {k: v for k, v in request.args.items() if k in ("digest", "format") and v}
+        args: dict[str, Any] = {k: v for k, v in request.args.items() if k in ("digest", "format") and v}
         return redirect(url_for("reports_web.verify", report_no=report_no, **args))
     return render_template("reports/verify.html", result=None, report_no="", digest=request.args.get("digest"),
                            error=None)

@@ -73,7 +73,9 @@ def test_firm_rejects_on_the_consent_screen(bank, firm, client, login, db):
     _, challenge = pkce()
     resp = decide(client, bank.authorize_params(consent["consent_id"], challenge), "reject")
     assert resp.status_code == 302
-    assert parse_qs(urlsplit(resp.headers["Location"]).query)["error"] == ["access_denied"]
+    query = parse_qs(urlsplit(resp.headers["Location"]).query)
+    assert query["error"] == ["access_denied"]
+    assert query["iss"] == ["http://localhost"]  # RFC 9207, once
     assert consent_row(db, consent["consent_id"]).status == ConsentStatus.rejected
     assert db.scalar(sa.select(sa.func.count()).select_from(AuthorizationCode)) == 0
 

@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import secrets
 import time
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -44,6 +44,8 @@ def test_pkce_missing_or_plain_is_refused_at_authorization(bank, firm, client, l
     resp = client.get("/oauth/authorize?" + urlencode(params))
     assert resp.status_code == 302  # the redirect URI is registered: the error goes there
     assert "error=invalid_request" in resp.headers["Location"]
+    # RFC 9207: error responses name the issuer too, exactly once
+    assert parse_qs(urlsplit(resp.headers["Location"]).query)["iss"] == ["http://localhost"]
     assert consent_row(db, consent["consent_id"]).status == ConsentStatus.pending
     assert refusals(db, "invalid_request")
 
