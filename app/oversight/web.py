@@ -28,7 +28,6 @@ from app.oversight.models import (
     LIST_LABELS,
     OUTCOME_LABELS,
     REPAIR_STATUS_LABELS,
-    ListEntry,
     ListName,
     ObjectionOutcome,
 )
@@ -184,13 +183,13 @@ def new_repair() -> Any:
             else:
                 flash(f"已提交信用修复申请 {r.request_no}，请等待征信机构审核。", "success")
                 return redirect(url_for("oversight_web.my_repair", request_no=r.request_no))
-    entry = None
-    if str(form.get("entry_id", "")).isdigit():
-        candidate = session.get(ListEntry, int(form["entry_id"]))
-        if candidate is not None and candidate.enterprise_id == user.enterprise_id:
-            entry = candidate
-    return render_template("oversight/repair_new.html", form=form, errors=errors, entry=entry,
-                           earliest=repair.earliest_repair(entry) if entry else None), status
+    assert user.enterprise_id is not None
+    choices = repair.repairable_entries(session, user.enterprise_id)
+    entry = next((e for e, _ in choices if str(e.id) == str(form.get("entry_id", ""))), None)
+    if entry is None and form.get("entry_id") and "entry_id" not in errors:
+        errors = {**errors, "entry_id": ["本企业没有该项可修复的名单记录（红名单不适用信用修复），请在下方选择。"]}
+    return render_template("oversight/repair_new.html", form=form, errors=errors, entry=entry, choices=choices,
+                           today=today_cn(), earliest=repair.earliest_repair(entry) if entry else None), status
 
 
 @bp.get("/me/repairs/<string:request_no>")

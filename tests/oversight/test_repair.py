@@ -108,3 +108,26 @@ def test_only_the_firm_applies_and_not_for_the_red_list(db, client, sign_in, mak
     refused = apply(client, red_entry)
     assert refused.status_code == 422 and "不适用信用修复" in refused.get_json()["errors"]["entry_id"][0]
     assert db.scalar(sa.select(sa.func.count()).select_from(sa.table("repair_request"))) == 0
+
+
+def test_the_repair_page_offers_the_firms_repairable_entries(db, client, sign_in, make_enterprise, firm_user, grade,
+                                                             refresh, blacklisted):
+    ent, user, entry, _ = blacklisted
+    sign_in(user)
+    page = client.get("/me/repairs/new").get_data(as_text=True)  # no entry chosen yet: a choice, not a dead end
+    assert '<select id="entry_id" name="entry_id"' in page and f'<option value="{entry.id}" disabled>' in page
+    assert "最早可于 " + add_months(TODAY, 12).isoformat() in page  # published today: a year to wait
+    entry.published_on = add_months(TODAY, -12)
+    db.flush()
+    page = client.get("/me/repairs/new").get_data(as_text=True)
+    assert f'<option value="{entry.id}">' in page
+    chosen = client.get(f"/me/repairs/new?entry_id={entry.id}").get_data(as_text=True)
+    assert f'type="hidden" name="entry_id" value="{entry.id}"' in chosen and "<select" not in chosen
+    # A red-list entry is not repaired: its firm is told so, and gets no form.
+    red = make_enterprise()
+    grade(red, "AAA")
+    refresh(red)
+    [red_entry] = lists.publish(db, None, actor="test")
+    sign_in(firm_user(red))
+    page = client.get(f"/me/repairs/new?entry_id={red_entry.id}").get_data(as_text=True)
+    assert "没有可申请修复的名单记录" in page and "红名单无需修复" in page and 'name="rectification"' not in page
