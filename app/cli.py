@@ -829,6 +829,18 @@ def evaluate(ctx: Context, all_: bool, changed: bool, uscc: tuple[str, ...], as_
     out.print("当前等级分布：" + "，".join(f"{g} {distribution.get(g, 0)}" for g in GRADES))
 
 
+def group_label(by: str, group: str) -> str:
+    """An index row's group as people read it (the code stays in the API's JSON)."""
+    from app.archive.models import SEGMENT_LABELS, Segment
+    from app.archive.regions import PROVINCES
+
+    if by == "segment" and group in Segment.__members__:
+        return SEGMENT_LABELS[Segment(group)]
+    if by == "province":
+        return PROVINCES.get(group, group)
+    return "全部" if group == "all" else group
+
+
 @main.command("index", help="信用电力指数：按月显示（可按业态、省份筛选或分组）")
 @click.option("--segment", default=None, help="业态，如 retail、grid")
 @click.option("--region", default=None, help="省级代码（2 位）或行政区划代码（6 位）")
@@ -858,7 +870,7 @@ def index_cmd(ctx: Context, segment: str | None, region: str | None, first: str 
                                   first=args["from_"], last=args["to"], by=args["by"])
     table = Table("月份", "分组", "企业数", "信用电力指数", "守信意愿", "守信能力", "守信表现")
     for r in rows:
-        table.add_row(r["month"], r["group"], str(r["firms"]), f"{r['index']:.2f}", f"{r['willingness']:.2f}",
+        table.add_row(r["month"], group_label(by, r["group"]), str(r["firms"]), f"{r['index']:.2f}", f"{r['willingness']:.2f}",
                       f"{r['capability']:.2f}", f"{r['performance']:.2f}")
     out.print(table)
     out.print(INDEX_DEFINITION)

@@ -133,7 +133,7 @@ def require_archive_access(user: User, enterprise: Enterprise) -> None:
 
 def require_role(user: User, *roles: Role) -> None:
     if user.role not in roles:
-        names = "、".join(str(r) for r in roles)
+        names = "、".join(ROLE_LABELS[r] for r in roles)
         raise RoleDenied(f"此操作仅限以下角色：{names}")
 
 

@@ -118,6 +118,7 @@ def test_firm_cannot_register_firms(client, login, make_user, make_enterprise):
                        headers={"X-CSRFToken": token})
     assert resp.status_code == 403
     assert resp.get_json()["code"] == "role_denied"
+    assert "征信机构" in resp.get_json()["detail"] and "operator" not in resp.get_json()["detail"]
 
 
 @pytest.mark.parametrize("target, lands", [

@@ -78,3 +78,17 @@ def test_import_re_evaluates_unless_told_not_to(fresh_databases, tmp_path, monke
             assert runs == ["ingestion"]
     finally:
         database.dispose()
+
+
+def test_index_by_segment_names_the_segments_in_chinese(fresh_databases, tmp_path, monkeypatch):
+    database = _setup(fresh_databases, tmp_path, monkeypatch)
+    try:
+        assert CliRunner().invoke(main, ["evaluate", "--all"]).exit_code == 0
+        by_segment = CliRunner().invoke(main, ["index", "--by", "segment"])
+        assert by_segment.exit_code == 0, by_segment.output
+        assert "供应商" in by_segment.output, by_segment.output
+        assert "supplier" not in by_segment.output
+        overall = CliRunner().invoke(main, ["index"])
+        assert "全部" in overall.output and " all " not in overall.output
+    finally:
+        database.dispose()
