@@ -199,6 +199,24 @@ def json_error_text(exc: BaseException) -> str:
     return f"第 {line} 行第 {column} 列：{reason}" if line is not None and column is not None else reason
 
 
+class MalformedJson(InvalidInput):
+    status = 400
+
+
+def json_object_body() -> dict[str, Any]:
+    """The request's JSON object body, refused as the parsed endpoints refuse it: 400 for
+    text that is not JSON (where it breaks), 422 for JSON that is not an object."""
+    text = request.get_data(cache=True)
+    try:
+        body = json.loads(text) if text.strip() else None
+    except ValueError as exc:
+        raise MalformedJson("请求体不是合法的 JSON",
+                            errors={"_schema": [f"请求体不是合法的 JSON：{json_error_text(exc)}。"]}) from exc
+    if not isinstance(body, dict):
+        raise InvalidInput("请求体应为 JSON 对象", errors={"_schema": ["应为 JSON 对象。"]})
+    return body
+
+
 _CSRF_REASONS = {
     "The CSRF token is missing.": "缺少 CSRF 令牌",
     "The CSRF session token is missing.": "会话中没有 CSRF 令牌（请允许 Cookie）",

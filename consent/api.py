@@ -24,7 +24,7 @@ from app.accounts.services import (
 )
 from app.archive.services import get_enterprise
 from app.audit.services import Pending, refuse_later
-from app.errors import DomainError, Forbidden, InvalidInput
+from app.errors import DomainError, Forbidden, InvalidInput, json_object_body
 from app.extensions import csrf, db_session, limiter, settings, signing_keys
 from consent import schemas, services
 from consent.models import OAuthToken
@@ -212,9 +212,7 @@ class Consents(MethodView):
         """发起授权：金融机构（client_credentials 令牌，范围 consents:write）→ PENDING，
         再将企业引导至 /oauth/authorize?…&consent_id=；企业（登录）为线下申请的机构直接授权 → ACTIVE"""
         session = db_session()
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise InvalidInput("请求体应为 JSON 对象", errors={"_schema": ["应为 JSON 对象。"]})
+        body = json_object_body()
         if "Authorization" in request.headers:
             tok = bank_token("consents:write")
             data = schemas.ConsentRequestSchema().load(body)

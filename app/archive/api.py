@@ -16,7 +16,7 @@ from app.accounts.models import Role
 from app.accounts.services import require_archive_access
 from app.archive import ingestion, schemas, services
 from app.archive.errors import BatchTooLarge
-from app.errors import InvalidInput, UnsupportedMediaType, json_error_text
+from app.errors import InvalidInput, MalformedJson, UnsupportedMediaType, json_error_text
 from app.extensions import cipher, csrf, db_session, settings
 from app.schemas_base import PageArgs, With
 from app.scoring.services import reevaluate_after_ingestion
@@ -90,12 +90,12 @@ def _parse_batch_body() -> list[Any]:
     try:
         body = request.get_data(cache=False).decode("utf-8", errors="strict") if request.content_length != 0 else ""
     except UnicodeDecodeError as exc:
-        raise InvalidInput("请求体不是合法的 UTF-8 文本", errors={"_batch": [json_error_text(exc)]}) from exc
+        raise MalformedJson("请求体不是合法的 UTF-8 文本", errors={"_batch": [json_error_text(exc)]}) from exc
     if mimetype == "application/json":
         try:
             rows = json.loads(body, parse_float=Decimal)
         except (ValueError, RecursionError) as exc:
-            raise InvalidInput("请求体不是合法的 JSON", errors={"_batch": [json_error_text(exc)]}) from exc
+            raise MalformedJson("请求体不是合法的 JSON", errors={"_batch": [json_error_text(exc)]}) from exc
         if not isinstance(rows, list):
             raise InvalidInput("请求体应为 JSON 数组", errors={"_batch": ["应为记录的 JSON 数组。"]})
         return rows

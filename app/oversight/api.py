@@ -13,7 +13,7 @@ from marshmallow import Schema
 from app.accounts.auth import require_firm, require_user
 from app.accounts.models import Role, User
 from app.archive.services import get_enterprise
-from app.errors import InvalidInput, NotFound
+from app.errors import NotFound, json_object_body
 from app.extensions import db_session, signing_keys, writes
 from app.oversight import commitments, disclosure, lists, notices, objections, repair, schemas
 from app.oversight.models import (
@@ -42,10 +42,8 @@ def form_or_json(schema: Schema) -> tuple[dict[str, Any], list[objections.Upload
             finally:  # large parts are spooled to temporary files: closed as soon as read
                 f.close()
     else:
-        raw = request.get_json(silent=True)
+        raw = json_object_body()  # or a multipart form (above)
         files = []
-        if not isinstance(raw, dict):
-            raise InvalidInput("请求体应为 JSON 对象或 multipart 表单", errors={"_schema": ["应为 JSON 对象。"]})
     return dict(schema.load(raw)), files
 
 

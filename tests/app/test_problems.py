@@ -31,17 +31,24 @@ def test_405(client):
     assert "GET" in resp.headers["Allow"]
 
 
-def test_400_malformed_json_body(client, login, make_user):
+def test_400_malformed_json_body(client, login, make_user, make_enterprise):
     import re
 
     login(make_user("operator"))
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
-    resp = client.post("/api/v1/enterprises", data="{bad json", content_type="application/json",
-                       headers={"X-CSRFToken": token})
-    body = _is_problem(resp, 400)
-    # Why, in Chinese, and where: users never see the parser's English.
-    assert body["errors"] == {"_schema": ["请求体不是合法的 JSON：第 1 行第 2 列：属性名应放在双引号中。"]}, body
-    assert body["detail"] == "请求体不是合法的 JSON"
+    firm = make_user("firm", enterprise=make_enterprise())
+    for path, who in (("/api/v1/enterprises", None), ("/api/v1/consents", firm), ("/api/v1/objections", firm)):
+        if who:  # parsed by hand, after the caller's role is known
+            login(who)
+            token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+        resp = client.post(path, data="{bad json", content_type="application/json", headers={"X-CSRFToken": token})
+        body = _is_problem(resp, 400)
+        # Why, in Chinese, and where: users never see the parser's English.
+        assert body["errors"] == {"_schema": ["请求体不是合法的 JSON：第 1 行第 2 列：属性名应放在双引号中。"]}, (path, body)
+        assert body["detail"] == "请求体不是合法的 JSON"
+    not_object = client.post("/api/v1/consents", data="[]", content_type="application/json",
+                             headers={"X-CSRFToken": token})
+    assert _is_problem(not_object, 422)["errors"] == {"_schema": ["应为 JSON 对象。"]}
 
 
 def test_a_json_body_nested_too_deep_is_a_400_not_a_500(client, login, make_user):

@@ -148,11 +148,14 @@ def test_hostile_bodies_are_problems_or_refused_rows_never_500(client, make_ente
                        headers={**auth, "Content-Type": "application/x-ndjson"})
     assert resp.status_code == 200
     assert (resp.get_json()["accepted"], resp.get_json()["refused"]) == (1, 1)
+    # A body that is not JSON (or not text) is a 400, as on every other endpoint.
     resp = client.post("/api/v1/records/batch", data=b"[" * 100_000, headers={**auth, "Content-Type": "application/json"})
-    assert resp.status_code == 422 and resp.mimetype == "application/problem+json"
+    assert resp.status_code == 400 and resp.mimetype == "application/problem+json"
     resp = client.post("/api/v1/records/batch", data=b"[\xff\xfe]", headers={**auth, "Content-Type": "application/json"})
-    assert resp.status_code == 422 and resp.mimetype == "application/problem+json"
+    assert resp.status_code == 400 and resp.mimetype == "application/problem+json"
     assert "_batch" in resp.get_json()["errors"]
+    resp = client.post("/api/v1/records/batch", data=b"{}", headers={**auth, "Content-Type": "application/json"})
+    assert resp.status_code == 422 and resp.get_json()["errors"] == {"_batch": ["应为记录的 JSON 数组。"]}
 
 
 def test_a_null_ended_on_is_the_same_as_none_given(client, db, make_enterprise, make_provider, make_client,
