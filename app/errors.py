@@ -108,11 +108,15 @@ class UnsupportedMediaType(DomainError):
 
 
 def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """marshmallow's nested messages → ``{"payload.amount": ["…"], "_schema": […]}``."""
+    """marshmallow's nested messages → ``{"payload.amount": ["…"], "sections[0]": ["…"],
+    "_schema": […]}`` (list items by ``[index]``, as the batch API names its rows)."""
     out: dict[str, list[str]] = {}
     if isinstance(messages, Mapping):
         for key, value in messages.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(key, int):
+                path = f"{prefix}[{key}]"
+            else:
+                path = f"{prefix}.{key}" if prefix else str(key)
             if isinstance(value, Mapping):
                 out.update(flatten_messages(value, path))
             elif isinstance(value, list | tuple) and value and isinstance(value[0], Mapping):

@@ -138,10 +138,10 @@ class ScorecardSchema(StrictSchema):
         for i, dim in enumerate(dims):
             total = sum(f["weight"] for f in dim["factors"])
             if abs(total - 1) > WEIGHT_TOLERANCE:
-                errors[f"dimensions.{i}.factors"] = [f"维度 {dim['key']} 的因子权重之和应为 1，实为 {total:g}。"]
+                errors[f"dimensions[{i}].factors"] = [f"维度 {dim['key']} 的因子权重之和应为 1，实为 {total:g}。"]
             for j, factor in enumerate(dim["factors"]):
                 if factor["key"] in seen:
-                    errors[f"dimensions.{i}.factors.{j}.key"] = [f"因子 {factor['key']} 重复。"]
+                    errors[f"dimensions[{i}].factors[{j}].key"] = [f"因子 {factor['key']} 重复。"]
                 seen.add(factor["key"])
         grades = data["grades"]
         if [g["grade"] for g in grades] != list(GRADES):

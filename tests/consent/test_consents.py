@@ -20,7 +20,7 @@ from tests.consent.conftest import bearer, consent_row, csrf_of, terms
 @pytest.mark.parametrize("change, field", [
     ({"valid_until": (dt.datetime.now(dt.UTC) + dt.timedelta(days=400)).isoformat()}, "valid_until"),
     ({"valid_until": "2020-01-01T00:00:00Z"}, "valid_until"),
-    ({"scopes": ["tax", "everything"]}, "scopes.1"),
+    ({"scopes": ["tax", "everything"]}, "scopes[1]"),
     ({"scopes": []}, "scopes"),
     ({"purpose": "marketing"}, "purpose"),
     ({"fetch_type": "periodic"}, "frequency"),

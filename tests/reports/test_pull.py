@@ -87,7 +87,7 @@ def test_bad_request_bodies_name_the_field(archive, bank, active_token):
     resp = pull(bank, tok["access_token"], archive.enterprise.uscc, purpose="curiosity")
     assert resp.status_code == 422 and "purpose" in resp.get_json()["errors"]
     resp = pull(bank, tok["access_token"], archive.enterprise.uscc, sections=["everything"])
-    assert resp.status_code == 422 and "sections.0" in resp.get_json()["errors"]
+    assert resp.status_code == 422 and "sections[0]" in resp.get_json()["errors"]
     code = archive.enterprise.uscc
     resp = pull(bank, tok["access_token"], code[:17] + ("0" if code[17] != "0" else "1"))
     assert resp.status_code == 422 and "校验位" in resp.get_json()["errors"]["uscc"][0], resp.get_json()
