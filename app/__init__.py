@@ -84,6 +84,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             },
         },
     )
+    from consent import schemas as consent_schemas
+
+    # Bodies parsed by hand (one of two schemas, by caller), referenced from their views' docs.
+    api.spec.components.schema("ConsentRequest", schema=consent_schemas.ConsentRequestSchema)
+    api.spec.components.schema("FirmGrant", schema=consent_schemas.FirmGrantSchema)
     from app.archive.api import blp as archive_api
     from app.health import blp as health_api
     from app.oversight.api import blp as oversight_api

@@ -207,6 +207,8 @@ class Consents(MethodView):
         return {"items": page.items, "meta": page.meta}
 
     @blp.response(201, schemas.ConsentSchema)
+    @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": {"oneOf": [
+        {"$ref": "#/components/schemas/ConsentRequest"}, {"$ref": "#/components/schemas/FirmGrant"}]}}}})
     @audited("consent.create")
     def post(self) -> Any:
         """发起授权：金融机构（client_credentials 令牌，范围 consents:write）→ PENDING，

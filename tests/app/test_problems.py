@@ -136,6 +136,11 @@ def test_openapi_document_is_generated_from_the_schemas(client):
                  "/api/v1/records/batch", "/healthz"):
         assert path in paths, path
     assert "RecordOut" in doc["components"]["schemas"]
+    # A body parsed by hand is documented too: a bank's request or a firm's own grant.
+    body = paths["/api/v1/consents"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert [ref["$ref"].rsplit("/", 1)[1] for ref in body["oneOf"]] == ["ConsentRequest", "FirmGrant"]
+    assert "uscc" in doc["components"]["schemas"]["ConsentRequest"]["properties"]
+    assert "institution" in doc["components"]["schemas"]["FirmGrant"]["required"]
     assert "oauth2" in doc["components"]["securitySchemes"]
     page = client.get("/api/docs")
     assert page.status_code == 200 and b"/api/docs/static/swagger-ui-bundle.js" in page.data
