@@ -314,7 +314,7 @@ def _records_for(g: _Gen, firm: dict[str, Any], profile: str, n: int) -> dict[st
 
     # 信用承诺 and 荣誉.
     if rng.random() < 0.9 - bad:
-        add("cec", "commitment", "commitment-2024", {"text_version": "信用电力自律公约 v2024",
+        add("cec", "commitment", "commitment-2024", {"title": "信用电力自律公约", "text_version": "v2024",
                                                     "signed_on": g.ago(700, 5).isoformat()})
     if rng.random() < 0.35 - bad:
         add("cec", "honour", "honour-1", {"award": rng.choice(["电力行业 AAA 级信用企业", "安全生产标准化一级企业", "优质工程奖"]),

@@ -288,7 +288,7 @@ class RowGen:
         }
 
     def commitment(self, uscc: str) -> dict[str, Any]:
-        return {"text_version": "信用电力自律公约 v2024", "signed_on": self.ago(700, 5).isoformat()}
+        return {"title": "信用电力自律公约", "text_version": "v2024", "signed_on": self.ago(700, 5).isoformat()}
 
 
 def write_ndjson(path: Path, usccs: list[str], records: int, seed: int) -> dict[str, int]:

@@ -107,7 +107,7 @@ def sign(session: Session, keys: SigningKeys, user: User, text_code: str, signat
     session.add(commitment)
     commitment.statement = keys.sign(statement_payload(commitment), STATEMENT_TYP)
     row = {"provider_ref": commitment.commitment_no, "uscc": user.enterprise.uscc, "category": "commitment",
-           "payload": {"text_version": f"{text.code}-{text.version}", "title": text.title,
+           "payload": {"text_version": f"v{text.version}", "title": text.title,
                        "signed_on": now.astimezone(CHINA_TZ).date().isoformat(), "signatory": signatory,
                        "fulfilled": True}}
     result = ingest_records(session, _platform_provider(session), [row], source="api",

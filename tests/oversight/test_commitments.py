@@ -33,6 +33,9 @@ def test_signing_files_a_verifiable_statement_that_counts(app, db, client, make_
     # Filed in the archive: on the firm's report and counted in the willingness dimension.
     report = client.get("/api/v1/me/report").get_json()["report"]["sections"]
     assert [r["payload"]["title"] for r in report["commitment"]] == ["信用电力自律公约"]
+    from reports.describe import describe
+
+    assert describe(report["commitment"][0]).startswith("信用电力自律公约；版本 v2024")  # no internal code
     evaluation = client.get(f"/api/v1/enterprises/{ent.uscc}/evaluation").get_json()
     factor = next(f for f in evaluation["explanation"]["factors"] if f["key"] == "commitments")
     assert factor["value"] == 1
