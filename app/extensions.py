@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from flask import current_app, g, request
+from flask import current_app, g, has_request_context, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -82,7 +82,7 @@ def writes(view: _F) -> _F:
 
 
 def _reads_only() -> bool:
-    if request.method not in SAFE_METHODS:
+    if not has_request_context() or request.method not in SAFE_METHODS:  # (an app context: a CLI task)
         return False
     view = current_app.view_functions.get(request.endpoint or "")
     if view is None:
