@@ -207,9 +207,13 @@ class MalformedJson(InvalidInput):
     status = 400
 
 
-def json_object_body() -> dict[str, Any]:
-    """The request's JSON object body, refused as the parsed endpoints refuse it: 400 for
-    text that is not JSON (where it breaks), 422 for JSON that is not an object."""
+def json_object_body(detail: str = "请求体应为 JSON 对象") -> dict[str, Any]:
+    """The request's JSON object body (``Content-Type: application/json``), refused as the
+    parsed endpoints refuse it: 400 for text that is not JSON (where it breaks), 422 for
+    JSON that is not an object and for a body of another type (``detail`` says what is
+    expected)."""
+    if not request.is_json:
+        raise InvalidInput(detail, errors={"_schema": ["应为 JSON 对象（Content-Type: application/json）。"]})
     text = request.get_data(cache=True)
     try:
         body = json.loads(text) if text.strip() else None
@@ -217,7 +221,7 @@ def json_object_body() -> dict[str, Any]:
         raise MalformedJson("请求体不是合法的 JSON",
                             errors={"_schema": [f"请求体不是合法的 JSON：{json_error_text(exc)}。"]}) from exc
     if not isinstance(body, dict):
-        raise InvalidInput("请求体应为 JSON 对象", errors={"_schema": ["应为 JSON 对象。"]})
+        raise InvalidInput(detail, errors={"_schema": ["应为 JSON 对象。"]})
     return body
 
 

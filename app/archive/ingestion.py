@@ -199,7 +199,7 @@ def _fast_envelope(raw: Mapping[str, Any]) -> tuple[str, str, str, Mapping[str, 
         return None
     if category not in CATEGORIES or not _REF.match(ref):
         return None
-    verdict = check_uscc(uscc)
+    verdict = check_uscc(uscc, allow_legacy=True)  # as RecordInSchema: the firm must be in the archive anyway
     if not verdict.ok or verdict.code != uscc:
         return None
     return ref, uscc, category, payload

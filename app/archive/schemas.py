@@ -48,7 +48,9 @@ class RecordInSchema(StrictSchema):
             PROVIDER_REF_PATTERN, error="应为 1–128 位字母、数字或 ._:/- 。"
         ),
     )
-    uscc = UsccField(required=True)
+    # The firm the record is about, which must be registered: a legacy pilot code that an
+    # import let in names its firm here too (codes inside payloads stay strict).
+    uscc = UsccField(required=True, allow_legacy=True)
     category = fields.String(required=True, validate=one_of(list(Category)))
     payload = fields.Dict(required=True)
     # When the behaviour ended, if the provider knows better than the payload; null or

@@ -62,7 +62,8 @@ def legacy_codes() -> frozenset[str]:
 
 @lru_cache(maxsize=65536)
 def check_uscc(raw: str, *, allow_legacy: bool = False) -> UsccCheck:
-    """Verify a USCC. ``allow_legacy`` admits the allow-listed pilot codes (imports only).
+    """Verify a USCC. ``allow_legacy`` admits the allow-listed pilot codes: for imports of
+    existing firms and for naming a firm already in the archive, never for new registrations.
 
     Cached: a batch names the same firms over and over (the result is immutable).
     """

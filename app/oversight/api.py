@@ -3,6 +3,7 @@ commitments and notices; the operator's resolutions, decisions and list publicat
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from flask import Response, g, request
@@ -42,7 +43,7 @@ def form_or_json(schema: Schema) -> tuple[dict[str, Any], list[objections.Upload
             finally:  # large parts are spooled to temporary files: closed as soon as read
                 f.close()
     else:
-        raw = json_object_body()  # or a multipart form (above)
+        raw = json_object_body("请求体应为 JSON 对象或 multipart 表单")
         files = []
     return dict(schema.load(raw)), files
 
@@ -51,7 +52,7 @@ def evidence_response(ev: EvidenceFile) -> Response:
     resp = Response(ev.data, mimetype=ev.content_type)
     resp.headers["Content-Disposition"] = f'attachment; filename="evidence-{ev.id}"'
     resp.headers["X-Content-Type-Options"] = "nosniff"
-    resp.headers["Digest"] = f"sha-256={ev.sha256}"
+    resp.headers["Content-Digest"] = f"sha-256=:{base64.b64encode(bytes.fromhex(ev.sha256)).decode()}:"  # RFC 9530
     return resp
 
 

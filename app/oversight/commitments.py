@@ -112,7 +112,10 @@ def sign(session: Session, keys: SigningKeys, user: User, text_code: str, signat
                        "fulfilled": True}}
     result = ingest_records(session, _platform_provider(session), [row], source="api",
                             filename=f"在线签署 {commitment.commitment_no}")
-    commitment.record_id = result.rows[0].record_id
+    filed = result.rows[0]
+    if filed.record_id is None:  # never expected: the platform files its own statement
+        raise RuntimeError(f"承诺记录未能归档：{filed.errors}")
+    commitment.record_id = filed.record_id
     session.flush()
     audit.record(session, f"user:{user.username}", "commitment.signed", subject_type="commitment",
                  subject_id=commitment.commitment_no, request_id=request_id,

@@ -52,13 +52,15 @@ def earliest_repair(entry: ListEntry) -> dt.date | None:
     return add_months(entry.published_on, months)
 
 
-def repairable_entries(session: Session, enterprise_id: int) -> list[tuple[ListEntry, dt.date]]:
+def repairable_entries(session: Session, enterprise_id: int) -> list[tuple[ListEntry, dt.date, bool]]:
     """The firm's entries on a list that is repaired (black, watch), with the first day it
-    may apply for each."""
+    may apply for each and whether a request for it awaits review."""
     entries = session.scalars(sa.select(ListEntry).where(ListEntry.enterprise_id == enterprise_id,
                                                          ListEntry.status == EntryStatus.active)
                               .order_by(ListEntry.published_on, ListEntry.id))
-    return [(e, earliest) for e in entries if (earliest := earliest_repair(e)) is not None]
+    waiting = set(session.scalars(sa.select(RepairRequest.entry_id).where(
+        RepairRequest.enterprise_id == enterprise_id, RepairRequest.status == RepairStatus.submitted)))
+    return [(e, earliest, e.id in waiting) for e in entries if (earliest := earliest_repair(e)) is not None]
 
 
 def apply_for_repair(session: Session, user: User, entry_id: int, rectification: str, files: list[Upload],

@@ -49,6 +49,9 @@ def test_400_malformed_json_body(client, login, make_user, make_enterprise):
     not_object = client.post("/api/v1/consents", data="[]", content_type="application/json",
                              headers={"X-CSRFToken": token})
     assert _is_problem(not_object, 422)["errors"] == {"_schema": ["应为 JSON 对象。"]}
+    as_text = client.post("/api/v1/consents", data='{"uscc": "x"}', content_type="text/plain",
+                          headers={"X-CSRFToken": token})
+    assert _is_problem(as_text, 422)["errors"] == {"_schema": ["应为 JSON 对象（Content-Type: application/json）。"]}
 
 
 def test_a_json_body_nested_too_deep_is_a_400_not_a_500(client, login, make_user):

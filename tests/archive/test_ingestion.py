@@ -283,3 +283,19 @@ def test_a_ref_corrected_within_one_chunk_without_row_results(db, make_enterpris
     record = db.scalars(sa.select(CreditRecord).where(CreditRecord.provider_ref == "dup-1")).one()
     assert record.version == 2 and record.payload["amount"] == "99.00"
     assert [v.version for v in record_history(db, record)] == [1]
+
+
+def test_records_name_a_firm_registered_with_a_legacy_pilot_code(db, cipher, make_provider, rows):
+    from app.archive.services import load_enterprise, register_enterprise
+
+    legacy, _ = register_enterprise(db, cipher, load_enterprise({"uscc": "91350100M0001TGQXM", "name": "福州某电力工程有限公司",
+                                                                 "segment": "construction"}), allow_legacy=True)
+    provider = make_provider()
+    result = ingest_records(db, provider, [rows.contract(legacy.uscc, "legacy-1"),
+                                           rows.contract(legacy.uscc.lower(), "legacy-2")])  # fast path and schema
+    assert result.accepted == 2, result.refusals
+    # A legacy code is not for new firms, nor inside a payload.
+    stranger = ingest_records(db, provider, [rows.contract("91350211M0000XUF46", "legacy-3")])
+    assert stranger.refused == 1 and "uscc" in stranger.rows[0].errors
+    inside = ingest_records(db, provider, [rows.contract(legacy.uscc, "legacy-4", counterparty_uscc=legacy.uscc)])
+    assert inside.refused == 1 and "payload.counterparty_uscc" in inside.rows[0].errors

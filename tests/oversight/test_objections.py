@@ -3,7 +3,9 @@ and disappearing on reports, each outcome, evidence files checked, who may do wh
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import io
 
 import pytest
@@ -55,6 +57,8 @@ def test_filing_marks_the_record_disputed_at_once_and_due_in_twenty_days(dispute
     assert again.status_code == 409
     download = client.get(f"/api/v1/objections/{body['objection_no']}/files/{body['files'][0]['id']}")
     assert download.status_code == 200 and download.data == PDF
+    digest = base64.b64encode(hashlib.sha256(PDF).digest()).decode()
+    assert download.headers["Content-Digest"] == f"sha-256=:{digest}:"  # RFC 9530, of the body served
 
 
 def test_upheld_the_mark_goes_and_the_firm_is_told(disputed, client, db, sign_in, operator):

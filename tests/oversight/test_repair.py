@@ -123,6 +123,9 @@ def test_the_repair_page_offers_the_firms_repairable_entries(db, client, sign_in
     assert f'<option value="{entry.id}">' in page
     chosen = client.get(f"/me/repairs/new?entry_id={entry.id}").get_data(as_text=True)
     assert f'type="hidden" name="entry_id" value="{entry.id}"' in chosen and "<select" not in chosen
+    assert apply(client, entry).status_code == 201
+    page = client.get("/me/repairs/new").get_data(as_text=True)  # one request at a time per entry
+    assert f'<option value="{entry.id}" disabled>' in page and "已有待审核的修复申请" in page
     # A red-list entry is not repaired: its firm is told so, and gets no form.
     red = make_enterprise()
     grade(red, "AAA")
