@@ -185,11 +185,12 @@ def new_repair() -> Any:
                 return redirect(url_for("oversight_web.my_repair", request_no=r.request_no))
     assert user.enterprise_id is not None
     choices = repair.repairable_entries(session, user.enterprise_id)
-    entry = next((e for e, _, _ in choices if str(e.id) == str(form.get("entry_id", ""))), None)
+    entry, earliest = next(((e, first) for e, first, _ in choices if str(e.id) == str(form.get("entry_id", ""))),
+                           (None, None))
     if entry is None and form.get("entry_id") and "entry_id" not in errors:
         errors = {**errors, "entry_id": ["本企业没有该项可修复的名单记录（红名单不适用信用修复），请在下方选择。"]}
     return render_template("oversight/repair_new.html", form=form, errors=errors, entry=entry, choices=choices,
-                           today=today_cn(), earliest=repair.earliest_repair(entry) if entry else None), status
+                           today=today_cn(), earliest=earliest), status
 
 
 @bp.get("/me/repairs/<string:request_no>")
