@@ -462,14 +462,22 @@ def consents_expire(ctx: Context) -> None:
     out.print(f"已将 {n} 项授权标记为已过期。")
 
 
-def _load_jwks(source: str | None, settings: Settings) -> dict[str, Any]:
-    """Public keys from a JWKS file or URL; without one, this installation's own public keys."""
+def _load_jwks(source: str | None) -> dict[str, Any]:
+    """Public keys from a JWKS file or URL; without one, this installation's own public keys
+    (never generated here: on a machine with no keys, a genuine file would fail to verify)."""
     from urllib.request import urlopen
 
-    from app.signing import load_signing_keys
+    from app.signing import existing_signing_keys
 
     if source is None:
-        return load_signing_keys(settings).jwks()
+        # Only the instance path is needed: no secret key is created for a check.
+        settings = load_settings({"secret_key": "-"})
+        own = existing_signing_keys(settings)
+        if own is None:
+            _fail(f"本机没有平台签名密钥（{settings.instance_path}）：请用 --jwks 指定平台公钥，"
+                  "即平台站点 /.well-known/jwks.json 的内容（文件路径或 URL）")
+            raise SystemExit(1)  # _fail exits
+        return own.jwks()
     try:
         if source.startswith(("https://", "http://")):
             with urlopen(source, timeout=10) as fh:  # noqa: S310 (an operator-given URL)
@@ -483,12 +491,11 @@ def _load_jwks(source: str | None, settings: Settings) -> dict[str, Any]:
 @consents.command("verify", help="离线验证授权文书（JWS）：用平台公钥（JWKS 文件或 /.well-known/jwks.json 地址）")
 @click.argument("artefact", type=click.Path(exists=True, dir_okay=False))
 @click.option("--jwks", "jwks_source", required=True, help="JWKS 文件路径或 URL")
-@pass_ctx
-def consents_verify(ctx: Context, artefact: str, jwks_source: str) -> None:
+def consents_verify(artefact: str, jwks_source: str) -> None:
     from app.signing import SignatureInvalid, verify_jws
     from consent.models import PURPOSE_LABELS
 
-    jwks = _load_jwks(jwks_source, ctx.settings)
+    jwks = _load_jwks(jwks_source)
     try:
         payload = verify_jws(Path(artefact).read_text().strip(), jwks, "consent+jws")
     except SignatureInvalid as exc:
@@ -504,12 +511,11 @@ def consents_verify(ctx: Context, artefact: str, jwks_source: str) -> None:
                              "--jwks 为平台公钥（文件或 /.well-known/jwks.json 地址），缺省用本机实例的公钥")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--jwks", "jwks_source", default=None, help="JWKS 文件路径或 URL")
-@pass_ctx
-def verify_report(ctx: Context, file: Path, jwks_source: str | None) -> None:
+def verify_report(file: Path, jwks_source: str | None) -> None:
     from app.signing import SignatureInvalid
     from reports.services import verify_envelope
 
-    jwks = _load_jwks(jwks_source, ctx.settings)
+    jwks = _load_jwks(jwks_source)
     try:
         envelope = json.loads(file.read_bytes())
     except (OSError, ValueError) as exc:
@@ -973,12 +979,11 @@ def commitments_group() -> None:
 @commitments_group.command("verify", help="离线验证已签署的信用承诺声明（JWS 文件）：用平台公钥（JWKS 文件或地址，缺省本机公钥）")
 @click.argument("statement", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--jwks", "jwks_source", default=None, help="JWKS 文件路径或 URL")
-@pass_ctx
-def commitments_verify(ctx: Context, statement: Path, jwks_source: str | None) -> None:
+def commitments_verify(statement: Path, jwks_source: str | None) -> None:
     from app.oversight.commitments import verify_statement
     from app.signing import SignatureInvalid
 
-    jwks = _load_jwks(jwks_source, ctx.settings)
+    jwks = _load_jwks(jwks_source)
     try:
         payload = verify_statement(statement.read_text(), jwks)
     except SignatureInvalid as exc:

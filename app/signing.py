@@ -106,13 +106,23 @@ def signing_keys_path(settings: Settings) -> Any:
     return settings.instance_path / "signing-keys.json"
 
 
-def load_signing_keys(settings: Settings) -> SigningKeys:
+def existing_signing_keys(settings: Settings) -> SigningKeys | None:
+    """This installation's signing keys (``PC_SIGNING_KEYS`` or the instance's file), or
+    ``None`` where there are none yet: checking a signature must never create keys."""
     raw = os.environ.get("PC_SIGNING_KEYS")
     if raw:
         return SigningKeys.from_document(json.loads(raw))
     path = signing_keys_path(settings)
     if path.exists():
         return SigningKeys.from_document(json.loads(path.read_text()))
+    return None
+
+
+def load_signing_keys(settings: Settings) -> SigningKeys:
+    """The signing keys, generated (and saved) on first use."""
+    found = existing_signing_keys(settings)
+    if found is not None:
+        return found
     keys = SigningKeys.generate()
     save_signing_keys(settings, keys)
     return keys

@@ -168,3 +168,25 @@ def test_json_is_asked_for_with_format_even_when_the_client_accepts_anything(cli
     assert resp.get_json()["code"] == "report_not_found"
     page = client.get("/verify/PC20261124AAAAAAAAAAAA", headers={"Accept": "text/html,*/*"})
     assert page.status_code == 404 and page.mimetype == "text/html"
+
+
+def test_offline_verification_without_jwks_uses_this_installations_keys_and_never_makes_new_ones(
+        issued, app, tmp_path, monkeypatch):
+    from app.cli import main
+
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps(issued, ensure_ascii=False), encoding="utf-8")
+    monkeypatch.delenv("PC_SIGNING_KEYS", raising=False)
+    # A machine with no instance keys: a clear refusal that asks for --jwks, and nothing
+    # created (new keys would call a genuine report forged).
+    elsewhere = tmp_path / "no-instance"
+    monkeypatch.setenv("PC_INSTANCE_PATH", str(elsewhere))
+    refused = CliRunner().invoke(main, ["verify", str(report)])
+    assert refused.exit_code == 1 and "--jwks" in refused.output and "核验失败" not in refused.output, refused.output
+    assert not elsewhere.exists()
+    refused = CliRunner().invoke(main, ["commitments", "verify", str(report)])
+    assert refused.exit_code == 1 and "--jwks" in refused.output and not elsewhere.exists()
+    # On the platform's own machine the instance's keys are used.
+    monkeypatch.setenv("PC_INSTANCE_PATH", str(app.extensions["pc_settings"].instance_path))
+    ok = CliRunner().invoke(main, ["verify", str(report)])
+    assert ok.exit_code == 0 and "核验通过" in ok.output, ok.output
