@@ -109,12 +109,15 @@ class UnsupportedMediaType(DomainError):
 
 def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     """marshmallow's nested messages → ``{"payload.amount": ["…"], "sections[0]": ["…"],
-    "_schema": […]}`` (list items by ``[index]``, as the batch API names its rows)."""
+    "_schema": […]}`` (list items by ``[index]``, as the batch API names its rows; a nested
+    object's own errors by the object's path: ``data_range``, not ``data_range._schema``)."""
     out: dict[str, list[str]] = {}
     if isinstance(messages, Mapping):
         for key, value in messages.items():
             if isinstance(key, int):
                 path = f"{prefix}[{key}]"
+            elif key == "_schema" and prefix:  # a nested object's own errors are named by the object
+                path = prefix
             else:
                 path = f"{prefix}.{key}" if prefix else str(key)
             if isinstance(value, Mapping):

@@ -213,6 +213,32 @@ class StrList(fields.List):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+class KeyedDict(fields.Dict):
+    """A ``Dict`` whose errors are named as the body names them: a bad key as
+    ``grade_terms.ZZ``, a bad value's field as ``grade_terms.AA.rate_discount`` (not
+    marshmallow's ``grade_terms.ZZ.key`` / ``grade_terms.AA.value.rate_discount``)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dict[Any, Any]:
+        try:
+            return super()._deserialize(value, attr, data, **kwargs)  # type: ignore[no-any-return]
+        except ValidationError as exc:
+            if not isinstance(exc.messages, dict):
+                raise
+            messages: dict[Any, Any] = {}
+            for key, parts in exc.messages.items():
+                if not isinstance(parts, dict):
+                    messages[key] = parts
+                    continue
+                if "key" in parts:
+                    messages[key] = list(parts["key"])
+                if "value" in parts:
+                    inner = parts["value"]
+                    if key in messages:  # both: the key's messages beside the value's
+                        inner = {"_schema": messages[key], **inner} if isinstance(inner, dict) else messages[key] + inner
+                    messages[key] = inner
+            raise ValidationError(messages, valid_data=exc.valid_data) from exc
+
+
 class JsonBool(fields.Boolean):
     """A JSON body's boolean: ``true`` or ``false`` only (not ``"yes"``, ``1`` or ``"false"``)."""
 

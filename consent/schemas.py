@@ -77,9 +77,12 @@ class TermsSchema(StrictSchema):
     def _across_fields(self, data: dict[str, Any], original: Any, **_: Any) -> None:
         rng = data.get("data_range") or {}
         raw_freq = original.get("frequency") if isinstance(original, dict) else None
+        life = data.get("data_life") or {}
         errors = terms_errors(utcnow(), data_from=rng.get("from_"), data_to=rng.get("to"),
                               valid_until=data.get("valid_until"), fetch_type=data.get("fetch_type"),
-                              has_frequency=raw_freq is not None)
+                              has_frequency=raw_freq is not None,
+                              data_life=(PeriodUnit(life["unit"]), life["value"]) if "unit" in life and "value" in life
+                              else None)
         if errors:
             raise ValidationError(errors)
 

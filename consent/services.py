@@ -183,6 +183,9 @@ def clients_of_provider(session: Session, provider_id: int) -> list[OAuthClient]
 # --- consents -------------------------------------------------------------------------------
 
 MAX_VALIDITY_MONTHS = 12
+# How long a bank may keep what it obtained: the longest loan term the marketplace allows
+# (360 months), beyond which a "data life" is not a term anyone could mean.
+MAX_DATA_LIFE_YEARS = 30
 CN = ZoneInfo("Asia/Shanghai")
 
 
@@ -246,12 +249,17 @@ def add_period(moment: dt.datetime, unit: PeriodUnit, value: int) -> dt.datetime
 
 def terms_errors(now: dt.datetime, *, data_from: dt.date | None = None, data_to: dt.date | None = None,
                  valid_until: dt.datetime | None = None, fetch_type: str | None = None,
-                 has_frequency: bool | None = None) -> dict[str, list[str]]:
+                 has_frequency: bool | None = None,
+                 data_life: tuple[PeriodUnit, int] | None = None) -> dict[str, list[str]]:
     """The rules across a consent's fields (each checked when its inputs are known): the
     schema shows them with the field errors, the services enforce them again."""
     errors: dict[str, list[str]] = {}
     if data_from is not None and data_to is not None and data_from > data_to:
-        errors["data_to"] = ["数据范围的结束日期早于开始日期。"]
+        errors["data_range.to"] = ["数据范围的结束日期早于开始日期。"]
+    elif data_to is not None and valid_until is not None and data_to > valid_until.astimezone(CN).date():
+        errors["data_range.to"] = ["数据范围的结束日期不能晚于授权截止日。"]
+    if data_life is not None and add_period(now, *data_life) > add_period(now, PeriodUnit.year, MAX_DATA_LIFE_YEARS):
+        errors["data_life"] = [f"数据保存期限最长 {MAX_DATA_LIFE_YEARS} 年。"]
     if valid_until is not None:
         if valid_until <= now:
             errors["valid_until"] = ["有效期必须晚于当前时间。"]
@@ -267,7 +275,8 @@ def terms_errors(now: dt.datetime, *, data_from: dt.date | None = None, data_to:
 def check_terms(terms: Terms, now: dt.datetime) -> None:
     errors = terms_errors(now, data_from=terms.data_from, data_to=terms.data_to, valid_until=terms.valid_until,
                           fetch_type=terms.fetch_type,
-                          has_frequency=terms.frequency_unit is not None and bool(terms.frequency_value))
+                          has_frequency=terms.frequency_unit is not None and bool(terms.frequency_value),
+                          data_life=(terms.data_life_unit, terms.data_life_value))
     unknown = sorted(set(terms.scopes) - set(REPORT_SECTIONS))
     if unknown:
         errors["scopes"] = [f"未知的报告部分：{', '.join(unknown)}"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,7 +28,7 @@ from marketplace.models import (
     ProductStatus,
 )
 from marketplace.rules import assess
-from marketplace.services import facts_of, is_discoverable, visible_to
+from marketplace.services import deadline_passed, facts_of, is_discoverable, visible_to
 
 OFFER_GRADES = ("AAA", "AA")  # the CEC opinion aims proactive credit at AA and above
 MAX_VALIDITY_DAYS = 90
@@ -46,6 +45,8 @@ def send_offer(session: Session, user: User, data: dict[str, Any]) -> Offer:
                                                       Product.institution_id == user.institution_id))
     if product is None or product.status != ProductStatus.live:
         raise InvalidInput("产品不可用", errors={"product_no": ["应为本机构已上架的产品。"]})
+    if deadline_passed(product):
+        raise InvalidInput("产品已截止申请", errors={"product_no": [f"该产品的申请截止日（{product.deadline}）已过。"]})
     ent = session.scalar(sa.select(Enterprise).where(Enterprise.uscc == data["uscc"]))
     # A firm that did not opt in is "not found" to a bank: its existence is not disclosed.
     if ent is None or not is_discoverable(session, ent.id):
@@ -59,8 +60,8 @@ def send_offer(session: Session, user: User, data: dict[str, Any]) -> Offer:
         failed = [o.reason for o in assess(product, facts, today) if not o.ok]
         if failed:
             errors["uscc"] = failed
-    if not Decimal(0) < data["credit_limit"] <= product.amount_max:
-        errors["credit_limit"] = [f"授信额度应大于 0 且不超过产品上限 {product.amount_max} 元。"]
+    if not product.amount_min <= data["credit_limit"] <= product.amount_max:
+        errors["credit_limit"] = [f"授信额度应在产品的 {product.amount_min}–{product.amount_max} 元之间。"]
     if not product.rate_min <= data["rate"] <= product.rate_max:
         errors["rate"] = [f"利率应在产品的 {product.rate_min}%–{product.rate_max}% 之间。"]
     if not product.term_min <= data["term_months"] <= product.term_max:

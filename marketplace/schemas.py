@@ -16,6 +16,7 @@ from app.schemas_base import (
     Day,
     Int,
     JsonBool,
+    KeyedDict,
     PageArgs,
     StrictSchema,
     StrList,
@@ -94,7 +95,7 @@ class ProductInSchema(StrictSchema):
     min_years_in_business = Int(load_default=0, validate=validate.Range(min=0, max=50, error="应为 0–50 年。"))
     requirements = fields.Nested(RequirementsSchema, load_default=dict)
     collateral = fields.String(load_default="none", validate=one_of(list(Collateral)))
-    grade_terms = fields.Dict(keys=fields.String(validate=one_of(GRADES)), values=fields.Nested(GradeTermSchema),
+    grade_terms = KeyedDict(keys=fields.String(validate=one_of(GRADES)), values=fields.Nested(GradeTermSchema),
                               load_default=dict)
     deadline = Day(load_default=None, allow_none=True)
 

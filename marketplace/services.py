@@ -70,7 +70,28 @@ def _check_rate(data: dict[str, Any], cap: Decimal) -> None:
     for key in ("rate_min", "rate_max"):
         if key in data and data[key] > cap:
             raise InvalidInput("利率超过法定上限", errors={
-                key: [f"年利率不能超过一年期 LPR 的 4 倍（{cap}%）。"]})
+                key: [f"年利率不能超过上限 {cap}%（一年期 LPR 的规定倍数）。"]})
+
+
+def _check_terms(merged: dict[str, Any], given: dict[str, Any]) -> None:
+    """What the product's own fields allow: a deadline (when given) not already past, and
+    every grade's rate discount leaving a positive rate at the product's lowest one."""
+    errors: dict[str, list[str]] = {}
+    deadline = given.get("deadline")
+    if deadline is not None and deadline < today_cn():
+        errors["deadline"] = [f"申请截止日不能早于今天（{today_cn().isoformat()}）。"]
+    rate_min = merged.get("rate_min")
+    for grade, terms in (merged.get("grade_terms") or {}).items():
+        discount = terms.get("rate_discount")
+        if rate_min is not None and discount is not None and Decimal(discount) >= Decimal(rate_min):
+            errors.setdefault(f"grade_terms.{grade}.rate_discount", []).append(
+                f"利率优惠应小于产品最低年利率 {Decimal(rate_min):.3f}%（优惠后年利率须大于 0）。")
+    if errors:
+        raise InvalidInput("产品参数有误", errors=errors)
+
+
+def deadline_passed(product: Product, today: dt.date | None = None) -> bool:
+    return product.deadline is not None and product.deadline < (today or today_cn())
 
 
 def _stored(data: dict[str, Any]) -> dict[str, Any]:
@@ -84,6 +105,7 @@ def _stored(data: dict[str, Any]) -> dict[str, Any]:
 def create_product(session: Session, user: User, data: dict[str, Any], cap: Decimal) -> Product:
     institution_id = _bank_of(user)
     _check_rate(data, cap)
+    _check_terms(data, data)
     data = _stored(data)
     product = Product(product_no="prd_" + secrets.token_hex(6), institution_id=institution_id,
                       status=ProductStatus.draft, **data)
@@ -117,11 +139,12 @@ def update_product(session: Session, user: User, product_no: str, data: dict[str
     product = own_product(session, user, product_no)
     if product.status == ProductStatus.closed:
         raise Conflict("已下架的产品不能修改", code="product_closed")
-    merged = {k: getattr(product, k) for pair in RANGES for k in pair[:2]} | data
+    merged = {k: getattr(product, k) for pair in RANGES for k in pair[:2]} | {"grade_terms": product.grade_terms} | data
     errors = range_errors(merged, data)
     if errors:
         raise InvalidInput("产品参数有误", errors=errors)
     _check_rate(data, cap)
+    _check_terms(merged, data)
     for key, value in _stored(data).items():
         setattr(product, key, value)
     session.flush()
@@ -136,6 +159,8 @@ def change_status(session: Session, user: User, product_no: str, status: str) ->
     if target not in PRODUCT_TRANSITIONS[product.status]:
         raise Conflict(f"产品当前为「{PRODUCT_STATUS_LABELS[product.status]}」，不能改为「{PRODUCT_STATUS_LABELS[target]}」",
                        code="illegal_transition")
+    if target == ProductStatus.live and deadline_passed(product):
+        raise Conflict(f"产品的申请截止日（{product.deadline}）已过，不能上架；请先修改截止日", code="product_deadline_passed")
     old = product.status
     now = utcnow()
     published = product.published_at or (now if target == ProductStatus.live else None)

@@ -373,6 +373,7 @@ def _product_page(form: dict[str, Any], errors: Errors, item: Product | None) ->
         "marketplace/product_form.html", form=form, errors=errors, product=item, types=list(ProductType),
         grades=GRADES, repayments=list(Repayment), segments=list(Segment), provinces=PROVINCES,
         collaterals=list(Collateral), tax_grades=TAX_GRADE_ORDER, term_keys=TERM_KEYS, cap=_cap(),
+        cap_multiple=settings().rate_cap_multiple,
         segment_labels=SEGMENT_LABELS), 422 if errors else 200
 
 

@@ -25,8 +25,12 @@ from tests.consent.conftest import bearer, consent_row, csrf_of, terms
     ({"purpose": "marketing"}, "purpose"),
     ({"fetch_type": "periodic"}, "frequency"),
     ({"frequency": {"unit": "day", "value": 1}}, "frequency"),
-    ({"data_range": {"from": "2026-01-01", "to": "2025-01-01"}}, "data_to"),
+    ({"data_range": {"from": "2026-01-01", "to": "2025-01-01"}}, "data_range.to"),
     ({"data_life": {"unit": "decade", "value": 1}}, "data_life.unit"),
+    ({"data_life": {"unit": "year", "value": 31}}, "data_life"),
+    ({"data_life": {"unit": "month", "value": 361}}, "data_life"),
+    ({"data_range": "2024"}, "data_range"),
+    ({"data_range": {"from": "2024-01-01", "to": "2099-01-01"}}, "data_range.to"),
     ({"extra": 1}, "extra"),
 ])
 def test_bad_consent_requests_name_the_field(bank, firm, client, db, change, field):

@@ -6,9 +6,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import sqlalchemy as sa
 
 from app.archive.ingestion import ingest_records
 from app.schemas_base import today_cn
+from marketplace.models import Product
 from marketplace.rules import FirmFacts, assess, eligible
 
 
@@ -88,10 +90,13 @@ def test_grade_linked_terms_are_shown_for_the_firms_grade(client, sign_in, publi
     assert eligible_[no]["my_terms"] == {"rate_discount": "0.300", "deposit_ratio": "0.050"}
 
 
-def test_paused_closed_and_past_deadline_products_do_not_match(client, sign_in, officer, publish, graded_firm):
+def test_paused_closed_and_past_deadline_products_do_not_match(client, db, sign_in, officer, publish, graded_firm):
     paused = publish()["product_no"]
     client.post(f"/api/v1/products/{paused}/status", json={"status": "paused"})
-    late = publish(deadline=(today_cn() - dt.timedelta(days=1)).isoformat())["product_no"]
+    late = publish(deadline=today_cn().isoformat())["product_no"]
+    # Its deadline then passes (a past deadline cannot be given: see test_products).
+    db.execute(sa.update(Product).where(Product.product_no == late)
+               .values(deadline=today_cn() - dt.timedelta(days=1)))
     today = publish(deadline=today_cn().isoformat())["product_no"]
     _, user = graded_firm("AAA")
     eligible_, near, _ = matches(client, sign_in, user)

@@ -75,6 +75,28 @@ def test_offer_terms_are_checked(client, sign_in, officer, publish, graded_firm)
     assert {"rate", "credit_limit", "term_months", "valid_until"} <= set(resp.get_json()["errors"])
 
 
+def test_no_offer_under_a_product_past_its_deadline_or_below_its_minimum_amount(client, db, sign_in, officer,
+                                                                              publish, graded_firm):
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from app.schemas_base import today_cn
+    from marketplace.models import Product
+
+    product = publish()
+    ent, user = graded_firm("AAA")
+    discoverable(client, sign_in, user)
+    sign_in(officer)
+    low = client.post("/api/v1/offers", json=offer_body(product["product_no"], ent.uscc, credit_limit="99999"))
+    assert low.status_code == 422 and "credit_limit" in low.get_json()["errors"], low.get_json()
+    db.execute(sa.update(Product).where(Product.product_no == product["product_no"])
+               .values(deadline=today_cn() - dt.timedelta(days=1)))
+    db.expire_all()
+    late = client.post("/api/v1/offers", json=offer_body(product["product_no"], ent.uscc))
+    assert late.status_code == 422 and "已过" in late.get_json()["errors"]["product_no"][0], late.get_json()
+
+
 def test_offers_expire_and_only_the_right_party_answers(client, db, sign_in, officer, publish, graded_firm,
                                                         make_user):
     product = publish()

@@ -41,7 +41,9 @@ def test_an_officer_creates_a_draft_and_puts_it_live(client, sign_in, officer):
     ({"segments": ["coal"]}, "segments[0]"),
     ({"provinces": ["99"]}, "provinces[0]"),
     ({"requirements": {"min_tax_grade": "E"}}, "requirements.min_tax_grade"),
-    ({"grade_terms": {"AA": {"deposit_ratio": "1.5"}}}, "grade_terms.AA.value.deposit_ratio"),
+    ({"grade_terms": {"AA": {"deposit_ratio": "1.5"}}}, "grade_terms.AA.deposit_ratio"),
+    ({"grade_terms": {"ZZ": {"deposit_ratio": "0.5"}}}, "grade_terms.ZZ"),
+    ({"grade_terms": {"ZZ": {"deposit_ratio": "1.5"}}}, "grade_terms.ZZ"),
     ({"colour": "red"}, "colour"),
 ])
 def test_bad_products_are_refused_naming_the_field(client, sign_in, officer, overrides, field):
@@ -61,6 +63,40 @@ def test_every_mistake_is_reported_at_once(client, sign_in, officer):
     assert resp.status_code == 422 and {"name", "rate_min", "term_min"} <= set(errors), errors
     assert errors["rate_min"] == ["利率下限不能高于上限。"]
     assert errors["term_min"] == ["应为整数。"]
+
+
+def test_a_deadline_already_past_and_a_discount_eating_the_whole_rate_are_refused(client, db, sign_in, officer,
+                                                                                 publish):
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from app.schemas_base import today_cn
+    from marketplace.models import Product
+
+    sign_in(officer)
+    yesterday = (today_cn() - dt.timedelta(days=1)).isoformat()
+    resp = client.post("/api/v1/products", json=product_body(deadline=yesterday))
+    assert resp.status_code == 422 and "deadline" in resp.get_json()["errors"], resp.get_json()
+    resp = client.post("/api/v1/products", json=product_body(rate_min="3.200",
+                                                             grade_terms={"AA": {"rate_discount": "3.200"}}))
+    assert resp.status_code == 422, resp.get_json()
+    assert "grade_terms.AA.rate_discount" in resp.get_json()["errors"], resp.get_json()
+    assert client.post("/api/v1/products", json=product_body(
+        rate_min="3.200", grade_terms={"AA": {"rate_discount": "3.199"}})).status_code == 201
+    # Edits: lowering the rate under an existing discount, or a past deadline, are refused too.
+    product = publish(grade_terms={"AAA": {"rate_discount": "0.300"}})
+    no = product["product_no"]
+    resp = client.patch(f"/api/v1/products/{no}", json={"rate_min": "0.300"})
+    assert resp.status_code == 422 and "grade_terms.AAA.rate_discount" in resp.get_json()["errors"]
+    resp = client.patch(f"/api/v1/products/{no}", json={"deadline": yesterday})
+    assert resp.status_code == 422 and "deadline" in resp.get_json()["errors"]
+    # A product whose deadline has passed cannot be put live again.
+    assert client.post(f"/api/v1/products/{no}/status", json={"status": "paused"}).status_code == 200
+    db.execute(sa.update(Product).where(Product.product_no == no).values(deadline=today_cn() - dt.timedelta(days=1)))
+    db.expire_all()
+    resp = client.post(f"/api/v1/products/{no}/status", json={"status": "live"})
+    assert resp.status_code == 409 and resp.get_json()["code"] == "product_deadline_passed"
 
 
 def test_the_rate_ceiling_edge_is_allowed(client, sign_in, officer):

@@ -200,7 +200,7 @@ def test_a_bank_creates_edits_and_publishes_a_product_on_its_pages(client, db, s
               "provinces": ["33"], "requirements.min_tax_grade": "B", "requirements.no_dishonest": "yes",
               "grade_terms.AAA.rate_discount": "0.300", "grade_terms.AAA.deposit_ratio": "0.1"}
     capped = form_post(client, "/bank/products/new", fields)
-    assert capped.status_code == 422 and 'id="rate_max-err"' in text(capped) and "4 倍" in text(capped)
+    assert capped.status_code == 422 and 'id="rate_max-err"' in text(capped) and "12.000%" in text(capped)
     assert 'value="绿电快贷"' in text(capped) and 'value="generation" checked' in text(capped)
     bad_terms = form_post(client, "/bank/products/new", {**fields, "rate_max": "5.5",
                                                           "grade_terms.AAA.deposit_ratio": "3"})
