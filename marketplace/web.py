@@ -201,7 +201,8 @@ def _render_application(no: str, errors: Errors | None = None, form: dict[str, A
     shown = None
     if pulled and status < 400:
         latest = pulled[0]
-        report_services.read_pulled(session, latest.report_no, app.institution_id, f"user:{user.username}", "html",
+        report_services.read_pulled(session, latest.report_no,
+                                    report_services.Reader(app.institution_id, f"user:{user.username}"), "html",
                                     g.get("request_id"))
         shown = report_services.document(latest)
     can_pull = user.role == Role.bank and app.status not in applications.CLOSED

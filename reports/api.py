@@ -68,23 +68,30 @@ def wants_pdf() -> bool:
     return best == PDF and request.accept_mimetypes[PDF] > request.accept_mimetypes[JSON]
 
 
-def reader_institution() -> tuple[int, str]:
-    """The institution reading a pulled report, and who in it: a bank system (Bearer token)
-    or a signed-in bank officer."""
+def reader_institution() -> services.Reader:
+    """Who reads pulled reports: a bank system (Bearer token) or a signed-in bank officer.
+    A token bound to a consent reads only the reports pulled under that consent, and only
+    while the consent is in force (as introspection reports it active); the bank's own
+    system token (``consents:write``, bound to no consent) and its officers read every
+    report the bank holds."""
     if "Authorization" in request.headers:
-        client = bank_token().client
+        tok = bank_token()
+        client = tok.client
         assert client.institution_id is not None  # bank_token refuses clients without one
-        return client.institution_id, f"client:{client.client_id}"
+        if tok.consent_pk is None and "consents:write" not in tok.scope.split():
+            raise Forbidden("该令牌无权读取报告", code="insufficient_scope")
+        if tok.consent is not None:
+            services.require_in_force(tok.consent)
+        return services.Reader(client.institution_id, f"client:{client.client_id}", tok.consent_pk)
     user = require_user(Role.bank)
     if user.institution_id is None:
         raise Forbidden("该账号未关联金融机构", code="not_an_institution")
-    return user.institution_id, f"user:{user.username}"
+    return services.Reader(user.institution_id, f"user:{user.username}")
 
 
 def read_pulled(report_no: str, fmt: str) -> Report:
     """A pulled report read again by its bank: allowed only to that bank, and audited."""
-    institution_id, actor = reader_institution()
-    return services.read_pulled(db_session(), report_no, institution_id, actor, fmt, g.get("request_id"))
+    return services.read_pulled(db_session(), report_no, reader_institution(), fmt, g.get("request_id"))
 
 
 @blp.route("/reports/schema")
@@ -103,8 +110,9 @@ class Reports(MethodView):
     @blp.response(200, schemas.ReportPageSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """本机构已获取的报告（金融机构）"""
+        reader = reader_institution()
         page = services.list_reports(db_session(), page=args["page"], per_page=args["per_page"],
-                                     institution_id=reader_institution()[0])
+                                     institution_id=reader.institution_id, consent_pk=reader.consent_pk)
         return {"items": page.items, "meta": page.meta, "allowance": None}
 
     @blp.arguments(schemas.ReportRequestSchema())  # an instance: parsed by the same one every pull

@@ -34,8 +34,10 @@ from app.signing import SignatureInvalid, SigningKeys, verify_jws
 from consent.models import (
     PURPOSE_LABELS,
     REPORT_SECTIONS,
+    Consent,
+    ConsentStatus,
 )
-from consent.services import Caller, add_period, authorize_access
+from consent.services import STATUS_REFUSALS, Caller, add_period, authorize_access
 from reports.models import KIND_LABELS, Report, ReportKind
 from reports.sections import (
     RECORD_SECTIONS,
@@ -283,12 +285,34 @@ def available(now: dt.datetime | None = None) -> Any:
     return sa.or_(Report.available_until.is_(None), Report.available_until > (now or utcnow()))
 
 
-def institution_report(session: Session, report_no: str, institution_id: int, now: dt.datetime | None = None
-                       ) -> Report:
-    """A report for the bank that pulled it; for anyone else (and for numbers never issued)
-    "not found", so numbers cannot be probed.  Past the consent's data life it is gone."""
-    report = session.scalar(sa.select(Report).where(Report.report_no == report_no,
-                                                    Report.institution_id == institution_id))
+@dataclass(frozen=True)
+class Reader:
+    """Who reads a bank's pulled reports: the institution, the actor in it, and — for a
+    token bound to a consent — that consent (only its reports are the token's to read)."""
+
+    institution_id: int
+    actor: str
+    consent_pk: int | None = None
+
+
+def require_in_force(consent: Consent, now: dt.datetime | None = None) -> None:
+    """A consent-bound token works only while its consent is active and valid."""
+    if consent.status != ConsentStatus.active:
+        code, text = STATUS_REFUSALS[consent.status]
+        raise Forbidden(text, code=code)
+    if consent.valid_until <= (now or utcnow()):
+        raise Forbidden("授权已过期", code="consent_expired")
+
+
+def institution_report(session: Session, report_no: str, institution_id: int, now: dt.datetime | None = None,
+                       consent_pk: int | None = None) -> Report:
+    """A report for the bank that pulled it (for a consent-bound token: pulled under that
+    consent); for anyone else (and for numbers never issued) "not found", so numbers cannot
+    be probed.  Past the consent's data life it is gone."""
+    stmt = sa.select(Report).where(Report.report_no == report_no, Report.institution_id == institution_id)
+    if consent_pk is not None:
+        stmt = stmt.where(Report.consent_pk == consent_pk)
+    report = session.scalar(stmt)
     if report is None:
         raise ReportNotFound(f"没有编号为 {report_no} 的报告")
     ends = report.available_until
@@ -297,12 +321,12 @@ def institution_report(session: Session, report_no: str, institution_id: int, no
     return report
 
 
-def read_pulled(session: Session, report_no: str, institution_id: int, actor: str, fmt: str,
+def read_pulled(session: Session, report_no: str, reader: Reader, fmt: str,
                 request_id: str | None = None) -> Report:
     """A pulled report read again by its bank (JSON, PDF or the page): allowed only to that
-    bank, and audited as ``report.read``."""
-    report = institution_report(session, report_no, institution_id)
-    audit.record(session, actor, "report.read", subject_type="report", subject_id=report.report_no,
+    bank (a consent-bound token: to reports of its consent), and audited as ``report.read``."""
+    report = institution_report(session, report_no, reader.institution_id, consent_pk=reader.consent_pk)
+    audit.record(session, reader.actor, "report.read", subject_type="report", subject_id=report.report_no,
                  request_id=request_id, detail={"format": fmt})
     return report
 
@@ -317,10 +341,12 @@ def own_report(session: Session, report_no: str, enterprise_id: int) -> Report:
 
 
 def list_reports(session: Session, *, page: int, per_page: int, institution_id: int | None = None,
-                 enterprise_id: int | None = None) -> Page[Any]:
+                 enterprise_id: int | None = None, consent_pk: int | None = None) -> Page[Any]:
     stmt = sa.select(Report).options(joinedload(Report.enterprise)).order_by(Report.issued_at.desc(), Report.id.desc())
     if institution_id is not None:  # past their consents' data life, reports are no longer the bank's to see
         stmt = stmt.where(Report.institution_id == institution_id, available())
+        if consent_pk is not None:
+            stmt = stmt.where(Report.consent_pk == consent_pk)
     elif enterprise_id is not None:
         stmt = stmt.where(Report.enterprise_id == enterprise_id, Report.kind == ReportKind.self_report)
     else:

@@ -143,6 +143,7 @@ def bank_reports() -> str:
 def bank_report(report_no: str) -> str:
     """One pulled report, shown as the document it is (reading it is audited, as the API's)."""
     user, institution_id = _officer()
-    report = services.read_pulled(db_session(), report_no.strip().upper(), institution_id,
-                                  f"user:{user.username}", "html", g.get("request_id"))
+    report = services.read_pulled(db_session(), report_no.strip().upper(),
+                                  services.Reader(institution_id, f"user:{user.username}"), "html",
+                                  g.get("request_id"))
     return render_template("reports/bank_report.html", stored=report, report=services.document(report))

@@ -130,6 +130,34 @@ def test_the_pulling_bank_reads_its_report_again_and_nobody_else_does(archive, b
     assert client.get(f"/api/v1/reports/{no}").status_code in (403, 404)
 
 
+def test_a_consent_bound_token_reads_only_its_own_consents_reports_and_only_while_it_is_in_force(
+        archive, bank, active_token, client, make_enterprise, login):
+    first_id, first = active_token(scopes=["identity"], fetch_type="periodic", frequency={"unit": "day", "value": 5})
+    _, second = active_token(scopes=["identity", "tax"])
+    mine = pull(bank, first["access_token"], archive.enterprise.uscc).get_json()["report"]["report_no"]
+    other = pull(bank, second["access_token"], archive.enterprise.uscc).get_json()["report"]["report_no"]
+    narrow = bearer(first["access_token"])
+    assert client.get(f"/api/v1/reports/{mine}", headers=narrow).status_code == 200
+    listed = client.get("/api/v1/reports", headers=narrow).get_json()["items"]
+    assert [r["report_no"] for r in listed] == [mine]
+    # Another consent's report (wider sections) is not this token's: the same 404 as a guess.
+    for path in (f"/api/v1/reports/{other}", f"/api/v1/reports/{other}.pdf"):
+        resp = client.get(path, headers=narrow)
+        assert resp.status_code == 404 and resp.get_json()["code"] == "report_not_found", path
+    # The bank's own system token (consents:write) sees both.
+    system = bearer(bank.cc_token()["access_token"])
+    both = {r["report_no"] for r in client.get("/api/v1/reports", headers=system).get_json()["items"]}
+    assert both == {mine, other}
+    # A paused consent: its token reads nothing (introspection calls it inactive too).
+    login(archive.user)
+    assert client.post(f"/api/v1/consents/{first_id}/pause", json={}).status_code == 200
+    client.post("/logout")
+    for path in ("/api/v1/reports", f"/api/v1/reports/{mine}"):
+        resp = client.get(path, headers=narrow)
+        assert resp.status_code == 403 and resp.get_json()["code"] == "consent_paused", path
+    assert client.get(f"/api/v1/reports/{mine}", headers=system).status_code == 200
+
+
 def test_report_numbers_are_random_not_sequential(archive, bank, active_token):
     _, tok = active_token(scopes=["identity"], fetch_type="periodic", frequency={"unit": "day", "value": 20})
     numbers = [pull(bank, tok["access_token"], archive.enterprise.uscc).get_json()["report"]["report_no"]
