@@ -256,8 +256,6 @@ def terms_errors(now: dt.datetime, *, data_from: dt.date | None = None, data_to:
     errors: dict[str, list[str]] = {}
     if data_from is not None and data_to is not None and data_from > data_to:
         errors["data_range.to"] = ["数据范围的结束日期早于开始日期。"]
-    elif data_to is not None and valid_until is not None and data_to > valid_until.astimezone(CN).date():
-        errors["data_range.to"] = ["数据范围的结束日期不能晚于授权截止日。"]
     if data_life is not None and add_period(now, *data_life) > add_period(now, PeriodUnit.year, MAX_DATA_LIFE_YEARS):
         errors["data_life"] = [f"数据保存期限最长 {MAX_DATA_LIFE_YEARS} 年。"]
     if valid_until is not None:
