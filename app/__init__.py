@@ -9,16 +9,28 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from app.config import load_settings
 from app.crypto import FieldCipher, load_keyring
 from app.db import Database
+from app.schemas_base import INT64_MAX
 from app.signing import load_signing_keys
+
+
+class BigIntConverter(IntegerConverter):
+    """``<int:…>`` within a BIGINT: a larger id in a path is simply not found (404), where the
+    database driver would raise OverflowError."""
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", INT64_MAX)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     settings = load_settings(overrides)
     app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.url_map.converters["int"] = BigIntConverter  # before any route is added
     app.config.update(
         SECRET_KEY=settings.secret_key,
         TESTING=settings.testing,

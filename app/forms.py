@@ -40,8 +40,10 @@ def filled(form: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
 
 
 def page_no() -> int:
+    """A page's ``?page=`` (1 when absent or not a plain ASCII number: ``²`` is a digit to
+    ``str.isdigit`` but not to ``int``)."""
     raw = request.args.get("page", "1")
-    return max(1, int(raw)) if raw.isdigit() and len(raw) < 8 else 1
+    return max(1, int(raw)) if raw.isascii() and raw.isdigit() and len(raw) < 8 else 1
 
 
 def query_args(schema: Schema) -> dict[str, Any]:

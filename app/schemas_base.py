@@ -95,17 +95,25 @@ def text(max_len: int, *, required: bool = True, **kw: Any) -> fields.String:
     )
 
 
+# The range of a BIGINT (SQLite's INTEGER, PostgreSQL's int8): beyond it no id or count exists,
+# and the drivers raise OverflowError rather than find nothing.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
 class Int(fields.Integer):
-    """An integer: JSON integers or (for CSV) digit strings; never floats or booleans."""
+    """An integer: JSON integers or (for CSV) ASCII digit strings; never floats or booleans,
+    never beyond a BIGINT."""
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> int:
         if isinstance(value, bool):
             raise self.make_error("invalid")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-            return int(value.strip())
-        raise self.make_error("invalid")
+        if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,25}", value.strip()):
+            value = int(value.strip())
+        if not isinstance(value, int):
+            raise self.make_error("invalid")
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise self.make_error("too_large")
+        return value
 
 
 # Larger than any real amount (¥100 trillion) and safely inside a BIGINT of fen.

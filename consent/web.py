@@ -20,6 +20,7 @@ from app.archive.services import get_enterprise
 from app.audit.services import Pending, refuse_later
 from app.errors import DomainError, flatten_messages
 from app.extensions import db_session, signing_keys, writes
+from app.forms import page_no
 from consent import schemas, services
 from consent.models import (
     PURPOSE_LABELS,
@@ -108,8 +109,7 @@ def consents() -> str:
     status = request.args.get("status") or None
     if status not in {None, *[str(s) for s in ConsentStatus]}:
         status = None
-    page_no = max(1, int(request.args.get("page", "1"))) if request.args.get("page", "1").isdigit() else 1
-    page = services.list_consents(session, actor, status, page_no, 20)
+    page = services.list_consents(session, actor, status, page_no(), 20)
     log = services.query_log(session, actor, 1, 20)
     return render_template("consent/list.html", page=page, log=log, status=status, statuses=list(ConsentStatus),
                            is_firm=actor.user is not None and actor.user.role == Role.firm,

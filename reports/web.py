@@ -96,8 +96,7 @@ def my_reports() -> str:
     user = require_firm()
     assert user.enterprise is not None
     session = db_session()
-    page_no = int(request.args["page"]) if request.args.get("page", "").isdigit() else 1
-    page = services.list_reports(session, page=max(1, page_no), per_page=20, enterprise_id=user.enterprise_id)
+    page = services.list_reports(session, page=page_no(), per_page=20, enterprise_id=user.enterprise_id)
     left = services.allowance(session, user.enterprise, settings().free_self_reports)
     return render_template("reports/mine.html", page=page, allowance=left, enterprise=user.enterprise)
 

@@ -391,7 +391,8 @@ def console_publish() -> Any:
         # chosen): entries a refresh added since are not published unseen, and when entries
         # were published or withdrawn meanwhile the operator looks again first.
         upto, expected = request.form.get("upto", ""), request.form.get("expected", "")
-        if not (upto.isdigit() and expected.isdigit() and len(upto) < 19 and len(expected) < 19):
+        if not (upto.isascii() and expected.isascii() and upto.isdigit() and expected.isdigit()
+                and len(upto) < 19 and len(expected) < 19):
             flash("请求不完整：请刷新页面后再发布。", "error")
             return redirect(back)
         ids = lists.pending_ids(session, name, int(upto))
@@ -402,7 +403,7 @@ def console_publish() -> Any:
                   "未发布任何记录：请核对后再发布。", "error")
             return redirect(back)
     else:
-        ids = [int(v) for v in request.form.getlist("entry_ids") if v.isdigit() and len(v) < 12]
+        ids = [int(v) for v in request.form.getlist("entry_ids") if v.isascii() and v.isdigit() and len(v) < 12]
     if not ids:
         flash("请选择要发布的名单记录。" if request.form.get("all") != "yes" else "没有待发布的名单记录。", "error")
         return redirect(back)

@@ -155,3 +155,39 @@ def test_openapi_document_is_generated_from_the_schemas(client):
 @pytest.mark.parametrize("path", ["/", "/login", "/enterprises", "/enterprises?q=电力"])
 def test_pages_render(client, path):
     assert client.get(path).status_code == 200
+
+
+HUGE = "99999999999999999999999"  # beyond any BIGINT: the drivers raise OverflowError on it
+
+
+def test_numbers_no_database_can_hold_and_digits_int_cannot_read_are_refused_not_500(client, login, make_user,
+                                                                                      make_enterprise):
+    import re
+
+    firm = make_user("firm", enterprise=make_enterprise())
+    operator = make_user("operator")
+    # ``²`` is a digit to str.isdigit() but not to int(); a 20-digit page no page has.
+    for who, paths in ((None, ["/lists/red"]), (firm, ["/consents", "/me/reports", "/me/notices", "/applications"]),
+                       (operator, ["/console/objections"])):
+        if who is not None:
+            login(who)
+        for path in paths:
+            for page in ("%C2%B2", "99999999999999999999", "-1"):
+                resp = client.get(f"{path}?page={page}")
+                assert resp.status_code == 200, (path, page, resp.status_code)
+        client.post("/logout")
+    login(operator)
+    for path in (f"/api/v1/list-entries/{HUGE}", f"/api/v1/ingestion-runs/{HUGE}"):
+        resp = client.get(path)
+        assert resp.status_code == 404 and resp.mimetype == "application/problem+json", path
+    client.post("/logout")
+    login(firm)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+    headers = {"X-CSRFToken": token}
+    assert client.get(f"/api/v1/objections/OBJ2026AAAA/files/{HUGE}").status_code == 404
+    for path, body, field in (("/api/v1/objections", {"record_id": int(HUGE), "reason": "记录有误，应予更正。"},
+                               "record_id"),
+                              ("/api/v1/repairs", {"entry_id": int(HUGE)}, "entry_id")):
+        resp = client.post(path, json=body, headers=headers)
+        assert resp.status_code == 422 and field in resp.get_json()["errors"], (path, resp.get_json())
+        assert resp.get_json()["errors"][field] == ["数值过大。"]
