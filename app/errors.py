@@ -208,6 +208,7 @@ def json_error_text(exc: BaseException) -> str:
 
 class MalformedJson(InvalidInput):
     status = 400
+    code = "malformed_json"
 
 
 def json_object_body(detail: str = "请求体应为 JSON 对象") -> dict[str, Any]:
@@ -278,7 +279,12 @@ def handle_http_exception(exc: HTTPException) -> Response:
     headers = dict(exc.get_headers())
     headers.pop("Content-Type", None)
     headers.update(data.get("headers", {}) or {})
-    code = "validation_failed" if errors else _http_code_slug(exc)
+    if isinstance(invalid_json, ValueError):
+        code = MalformedJson.code
+    elif isinstance(exc, CSRFError):
+        code = "csrf_failed"
+    else:
+        code = "validation_failed" if errors else _http_code_slug(exc)
     return problem_response(status, detail=detail, code=code, errors=errors, headers=headers)
 
 
@@ -366,7 +372,7 @@ def handle_recursion_error(exc: RecursionError) -> Response:
     """A JSON body nested deeper than the parser can follow (``[[[[…``): bad input, not a
     server error.  Anything else that recursed too deep is the 500 it is."""
     if request.content_length and request.mimetype in JSON_BODY_TYPES:
-        return problem_response(400, detail="请求体不是合法的 JSON", code="validation_failed",
+        return problem_response(400, detail="请求体不是合法的 JSON", code=MalformedJson.code,
                                 errors={"_schema": ["请求体不是合法的 JSON：嵌套过深。"]})
     return handle_http_exception(InternalServerError(original_exception=exc))
 

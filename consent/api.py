@@ -168,8 +168,10 @@ def current_actor() -> services.Actor:
 
 def cookie_csrf() -> None:
     """Writes by a signed-in user (session cookie) need the CSRF token (``X-CSRFToken``
-    header), as the pages' forms do; bank systems authenticate with bearer tokens."""
-    if "Authorization" not in request.headers:
+    header), as the pages' forms do; bank systems authenticate with bearer tokens.  An
+    ``Authorization`` header beside a signed-in session does not waive it: the view acts
+    as the session's user."""
+    if current_user.is_authenticated or "Authorization" not in request.headers:
         csrf.protect()
 
 

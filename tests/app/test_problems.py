@@ -45,7 +45,7 @@ def test_400_malformed_json_body(client, login, make_user, make_enterprise):
         body = _is_problem(resp, 400)
         # Why, in Chinese, and where: users never see the parser's English.
         assert body["errors"] == {"_schema": ["请求体不是合法的 JSON：第 1 行第 2 列：属性名应放在双引号中。"]}, (path, body)
-        assert body["detail"] == "请求体不是合法的 JSON"
+        assert body["detail"] == "请求体不是合法的 JSON" and body["code"] == "malformed_json"
     not_object = client.post("/api/v1/consents", data="[]", content_type="application/json",
                              headers={"X-CSRFToken": token})
     assert _is_problem(not_object, 422)["errors"] == {"_schema": ["应为 JSON 对象。"]}
@@ -64,7 +64,7 @@ def test_a_json_body_nested_too_deep_is_a_400_not_a_500(client, login, make_user
         resp = method(path, data=b"[" * 100_000, content_type="application/json", headers={"X-CSRFToken": token})
         body = _is_problem(resp, 400)
         assert body["errors"] == {"_schema": ["请求体不是合法的 JSON：嵌套过深。"]}, (path, body)
-        assert body["detail"] == "请求体不是合法的 JSON"
+        assert body["detail"] == "请求体不是合法的 JSON" and body["code"] == "malformed_json"
 
 
 def test_json_errors_are_explained_in_chinese_with_the_place() -> None:

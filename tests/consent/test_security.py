@@ -509,7 +509,13 @@ def test_cookie_writes_need_the_csrf_token(bank, firm, client, login, db):
     login(firm.user)
     client.environ_base.pop("HTTP_X_CSRFTOKEN")
     resp = client.post(f"/api/v1/consents/{consent['consent_id']}/approve", json={})
-    assert resp.status_code == 400
+    assert resp.status_code == 400 and resp.get_json()["code"] == "csrf_failed"
+    # An Authorization header beside the session does not waive it: the view acts as the
+    # signed-in user.
+    for action in ("approve", "reject"):
+        resp = client.post(f"/api/v1/consents/{consent['consent_id']}/{action}", json={},
+                           headers={"Authorization": "x"})
+        assert resp.status_code == 400 and resp.get_json()["code"] == "csrf_failed", resp.get_json()
     assert consent_row(db, consent["consent_id"]).status == ConsentStatus.pending
 
 
