@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from typing import cast
+from urllib.parse import urlsplit
 
+from flask import request
 from flask_login import current_user
 
 from app.accounts.errors import SignInRequired
@@ -34,3 +36,20 @@ def require_firm() -> User:
     if user.enterprise_id is None or user.enterprise is None:
         raise Forbidden("该账号未关联企业", code="no_enterprise")
     return user
+
+
+def refuse_cross_site(what: str) -> None:
+    """A GET that spends something (a self-report counts against the year's free ones) must
+    not be triggered by another site's link or image: the session cookie (SameSite=Lax)
+    travels on top-level navigations from anywhere.  Refused when the browser says the
+    request came from another site (``Sec-Fetch-Site``), or — from browsers that do not
+    say — when its ``Origin`` or ``Referer`` names another host.  Programs that send
+    neither (curl, scripts) and addresses typed in or bookmarked are served."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        if site in ("same-origin", "none"):
+            return
+        raise Forbidden(f"{what}只能在本站页面或直接请求中发起，不能经其他网站的链接发起", code="cross_site_request")
+    source = request.headers.get("Origin") or request.headers.get("Referer")
+    if source and source != "null" and urlsplit(source).netloc != request.host:
+        raise Forbidden(f"{what}只能在本站页面或直接请求中发起，不能经其他网站的链接发起", code="cross_site_request")

@@ -171,3 +171,19 @@ def test_an_issued_report_is_in_the_session_exactly_as_stored_and_audited(archiv
     db.flush()  # nothing pending: the attached row is not written a second time
     assert db.scalar(sa.select(sa.func.count()).select_from(Report).where(Report.report_no == report.report_no)) == 1
     assert all(ok for _, ok in verify_chain(db))
+
+
+def test_another_sites_link_cannot_spend_the_firms_free_reports(archive, login, client):
+    login(archive.user)
+    for headers in ({"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
+                    {"Referer": "https://evil.example/page"}, {"Origin": "https://evil.example"}):
+        resp = client.get("/api/v1/me/report", headers=headers)
+        assert resp.status_code == 403 and resp.get_json()["code"] == "cross_site_request", headers
+    listing = client.get("/api/v1/me/reports").get_json()
+    assert listing["allowance"]["used"] == 0 and listing["items"] == []
+    # The site's own pages, an address typed in, and programs sending neither are served.
+    for headers in ({"Sec-Fetch-Site": "same-origin"}, {"Referer": "http://localhost/me/reports"}):
+        assert client.get("/api/v1/me/report", headers=headers).status_code == 201, headers
+    assert client.get("/api/v1/me/reports").get_json()["allowance"]["used"] == 2
+    typed = client.get("/api/v1/me/report", headers={"Sec-Fetch-Site": "none"})  # past the check, out of reports
+    assert typed.status_code == 403 and typed.get_json()["code"] == "self_report_allowance_exhausted"
