@@ -23,9 +23,12 @@ blp = Blueprint("scoring", __name__, url_prefix="/api/v1", description="信用�
 
 
 PUBLIC_ATTRIBUTES = (
-    "grade", "score", "uncapped_grade", "supervision_class", "willingness", "capability", "performance",
+    "grade", "score", "supervision_class", "willingness", "capability", "performance",
     "scorecard_id", "scorecard_version", "as_of", "evaluated_at", "inputs_digest",
 )
+# Only for those who see the explanation: the grade before a hard cap would tell anyone that
+# a cap applies (a tax grade D, say, which banks see only under a report:tax consent).
+EXPLAINED_ATTRIBUTES = ("uncapped_grade", "explanation")
 
 
 def _may_see_explanation(enterprise_id: int) -> bool:
@@ -39,14 +42,14 @@ def _may_see_explanation(enterprise_id: int) -> bool:
 class CurrentEvaluation(MethodView):
     @blp.response(200, schemas.ExplainedEvaluationSchema)
     def get(self, uscc: str) -> Any:
-        """当前信用评价：等级、分数与三维度公开；逐项解释仅企业本身与运营人员可见"""
+        """当前信用评价：等级、分数与三维度公开；逐项解释与封顶前等级仅企业本身与运营人员可见"""
         session = db_session()
         ent = get_enterprise(session, uscc)
         evaluation = services.current_evaluation(session, ent)
         # Dumped by the response schema; ``explanation`` left out unless the reader may see it.
         data = {name: getattr(evaluation, name) for name in PUBLIC_ATTRIBUTES}
         if _may_see_explanation(ent.id):
-            data["explanation"] = evaluation.explanation
+            data.update({name: getattr(evaluation, name) for name in EXPLAINED_ATTRIBUTES})
         return data
 
 

@@ -22,7 +22,6 @@ class DimensionsSchema(StrictSchema):
 class EvaluationSchema(StrictSchema):
     grade = fields.String(metadata={"description": "信用等级 AAA…C（已按硬性规则封顶）"})
     score = fields.Decimal(as_string=True, metadata={"description": "0–100"})
-    uncapped_grade = fields.String(metadata={"description": "按分数得到的等级（封顶前）"})
     supervision_class = fields.String(metadata={"description": "信用分类监管类别 A–D"})
     dimensions = fields.Method("_dimensions", metadata={"description": "三维度得分"})
     scorecard_id = fields.String()
@@ -36,6 +35,7 @@ class EvaluationSchema(StrictSchema):
 
 
 class ExplainedEvaluationSchema(EvaluationSchema):
+    uncapped_grade = fields.String(metadata={"description": "按分数得到的等级（封顶前；仅企业本身与运营人员可见）"})
     explanation = fields.Dict(metadata={"description": "逐项因子：得分、原因、依据记录；封顶规则（仅企业本身与运营人员可见）"})
 
 

@@ -21,7 +21,7 @@ def test_the_current_grade_is_public_without_the_explanation(client, db, make_en
     assert body["grade"] in ("AAA", "AA", "A", "BBB", "BB", "B", "CCC", "CC", "C")
     assert set(body["dimensions"]) == {"willingness", "capability", "performance"}
     assert body["supervision_class"] in ("A", "B", "C", "D") and body["scorecard_version"] == "1.0"
-    assert "explanation" not in body
+    assert "explanation" not in body and "uncapped_grade" not in body  # a cap would show a hidden record
 
 
 def test_the_firm_itself_and_operators_see_the_explanation(client, db, make_enterprise, make_provider, make_user,
@@ -30,6 +30,7 @@ def test_the_firm_itself_and_operators_see_the_explanation(client, db, make_ente
     login(make_user("firm", ent))
     body = client.get(f"/api/v1/enterprises/{ent.uscc}/evaluation").get_json()
     assert {f["key"] for f in body["explanation"]["factors"]} >= {"contract_performance", "tax_grade"}
+    assert body["uncapped_grade"] in ("AAA", "AA", "A", "BBB", "BB", "B", "CCC", "CC", "C")
     client.get("/logout")
     login(make_user("operator"))
     assert "explanation" in client.get(f"/api/v1/enterprises/{ent.uscc}/evaluation").get_json()
@@ -43,7 +44,8 @@ def test_another_firm_and_a_bank_do_not_see_the_explanation(client, db, make_ent
     assert "explanation" not in client.get(f"/api/v1/enterprises/{ent.uscc}/evaluation").get_json()
     client.get("/logout")
     login(make_user("bank"))
-    assert "explanation" not in client.get(f"/api/v1/enterprises/{ent.uscc}/evaluation").get_json()
+    body = client.get(f"/api/v1/enterprises/{ent.uscc}/evaluation").get_json()
+    assert "explanation" not in body and "uncapped_grade" not in body
 
 
 def test_a_firm_never_evaluated_is_a_404_problem(client, make_enterprise):
@@ -57,7 +59,7 @@ def test_timeline_and_distribution(client, db, make_enterprise, make_provider, r
     a = _evaluated(db, make_enterprise, make_provider, rows, segment="retail")
     _evaluated(db, make_enterprise, make_provider, rows, segment="supplier")
     items = client.get(f"/api/v1/enterprises/{a.uscc}/evaluations").get_json()["items"]
-    assert len(items) == 1 and "explanation" not in items[0]
+    assert len(items) == 1 and "explanation" not in items[0] and "uncapped_grade" not in items[0]
     dist = client.get("/api/v1/grades/distribution").get_json()
     assert dist["total"] == 2 and sum(dist["grades"].values()) == 2
     assert set(dist["segments"]) == {"retail", "supplier"}
