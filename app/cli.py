@@ -896,11 +896,15 @@ def lists_refresh(ctx: Context, as_of: str | None, publish: bool) -> None:
     from app.oversight.lists import publish as publish_entries
     from app.oversight.lists import refresh
     from app.oversight.models import LIST_LABELS, ListName
+    from app.schemas_base import today_cn
 
     try:
         day = dt.date.fromisoformat(as_of) if as_of else None
     except ValueError:
         _fail(f"--as-of 应为 YYYY-MM-DD 格式的日期，实为 {as_of}")
+        return
+    if day is not None and day > today_cn():
+        _fail(f"--as-of 不能是未来日期（{as_of}）：名单按已发生的记录计算")
         return
     with ctx.db.transaction() as session, _progress() as progress:
         total = session.scalar(sa.select(sa.func.count()).select_from(Enterprise)) or 0

@@ -16,7 +16,16 @@ from app.oversight.models import (
     ObjectionStatus,
     RepairStatus,
 )
-from app.schemas_base import Day, Flag, Int, JsonBool, PageArgs, StrictSchema, one_of, text
+from app.schemas_base import (
+    Flag,
+    Int,
+    JsonBool,
+    PageArgs,
+    PastDate,
+    StrictSchema,
+    one_of,
+    text,
+)
 
 # --- lists -------------------------------------------------------------------------------------
 
@@ -98,7 +107,8 @@ class PublishSchema(StrictSchema):
 
 
 class RefreshSchema(StrictSchema):
-    as_of = Day(load_default=None)
+    # Not a future day: a refresh as of next year would end every entry that lasts until then.
+    as_of = PastDate(load_default=None, metadata={"description": "基准日（默认今天；不能是未来日期）"})
     publish = Flag(load_default=False, metadata={"description": "同时发布新列入的记录"})
 
 

@@ -76,8 +76,8 @@ def test_the_latest_tax_grade_decides(make_enterprise, add, refresh, entries):
     assert entry.basis[0]["criterion"] == "tax_grade_d"
 
 
-@pytest.mark.parametrize(("months", "listed"), [(2, False), (3, True)])
-def test_utility_arrears_of_three_months(make_enterprise, add, refresh, entries, months, listed):
+@pytest.mark.parametrize(("months", "listed"), [(2, False), (3, False), (4, True)])
+def test_utility_arrears_over_three_months(make_enterprise, add, refresh, entries, months, listed):
     ent = make_enterprise()
     add(ent, "utility", arrears(1, months))
     refresh(ent)
@@ -190,4 +190,16 @@ def test_a_malformed_criteria_file_is_refused_naming_the_entry():
     del bad["lists"]["black"]
     with pytest.raises(CriteriaError, match="lists"):
         parse_criteria(bad)
-    assert parse_criteria(doc).version == "1.0"
+    assert parse_criteria(doc).version == "1.1"
+
+
+def test_a_refresh_as_of_a_future_day_is_refused(client, sign_in, operator):
+    import datetime as dt
+
+    from app.schemas_base import today_cn
+
+    sign_in(operator)
+    tomorrow = (today_cn() + dt.timedelta(days=1)).isoformat()
+    resp = client.post("/api/v1/lists/refresh", json={"as_of": tomorrow})
+    assert resp.status_code == 422 and "as_of" in resp.get_json()["errors"], resp.get_json()
+    assert client.post("/api/v1/lists/refresh", json={"as_of": today_cn().isoformat()}).status_code == 200
