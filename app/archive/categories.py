@@ -44,6 +44,10 @@ class Classification:
     severity: int
     occurred_on: dt.date
     ended_on: dt.date | None = None
+    # Behaviour still going on (a judgment not yet performed, a loan still overdue, a bill
+    # still unpaid): its 5-year retention counts from when it ends, so until a correction
+    # gives that day it does not expire (征信业管理条例 art. 16).
+    ongoing: bool = False
 
 
 When = TypeVar("When", dt.date, dt.datetime)
@@ -399,7 +403,7 @@ def classify_judicial(p: dict[str, Any]) -> Classification:
     else:
         severity = 3 if p.get("dishonest_conduct") else 2
     occurred = p.get("published_on") or p["filed_on"]
-    return Classification(Polarity.bad, severity, occurred, p.get("performed_on"))
+    return Classification(Polarity.bad, severity, occurred, p.get("performed_on"), ongoing=p["performance"] != "full")
 
 
 # --- bidding 招投标 ----------------------------------------------------------------------
@@ -483,9 +487,9 @@ def classify_loan(p: dict[str, Any]) -> Classification:
     status = p["status"]
     if status == "overdue":
         severity = 3 if p["overdue_days"] > 90 else 2 if p["overdue_days"] > 30 else 1
-        return Classification(Polarity.bad, severity, p["start_on"], None)
+        return Classification(Polarity.bad, severity, p["start_on"], None, ongoing=True)
     if status == "written_off":
-        return Classification(Polarity.bad, 3, p["start_on"], p.get("settled_on"))
+        return Classification(Polarity.bad, 3, p["start_on"], p.get("settled_on"), ongoing=not p.get("settled_on"))
     return Classification(Polarity.good, 0, p["start_on"], p.get("settled_on"))
 
 
@@ -543,7 +547,7 @@ def classify_utility(p: dict[str, Any]) -> Classification:
     if status == "late":
         return Classification(Polarity.bad, 1, occurred, paid_on)
     months = p.get("arrears_months") or 1
-    return Classification(Polarity.bad, 3 if months > 3 else 2, month_end, None)
+    return Classification(Polarity.bad, 3 if months > 3 else 2, month_end, None, ongoing=True)
 
 
 @dataclass(frozen=True)

@@ -245,7 +245,8 @@ def validate_record(provider: ProviderRights | DataProvider, raw: Any, index: in
     if ended_on is not None and ended_on < cls.occurred_on:
         return {"ended_on": [f"结束日期 {ended_on} 不能早于发生日期 {cls.occurred_on}。"]}
     expires_on = None
-    if cls.polarity == Polarity.bad:
+    # Five years from the end of the behaviour; behaviour still going on has no end yet.
+    if cls.polarity == Polarity.bad and (ended_on is not None or not cls.ongoing):
         expires_on = add_years(ended_on or cls.occurred_on, RETENTION_YEARS)
     payload_json = _CANONICAL.encode(payload)
     return Valid(

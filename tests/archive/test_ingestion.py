@@ -299,3 +299,36 @@ def test_records_name_a_firm_registered_with_a_legacy_pilot_code(db, cipher, mak
     assert stranger.refused == 1 and "uscc" in stranger.rows[0].errors
     inside = ingest_records(db, provider, [rows.contract(legacy.uscc, "legacy-4", counterparty_uscc=legacy.uscc)])
     assert inside.refused == 1 and "payload.counterparty_uscc" in inside.rows[0].errors
+
+
+def test_behaviour_still_going_on_does_not_expire_until_it_ends(db, make_enterprise, make_provider):
+    """Art. 16: five years from the end of the behaviour — an unperformed judgment, a loan
+    still overdue and a bill still unpaid have no end yet, however long ago they began."""
+    ent = make_enterprise()
+    provider = make_provider(["judicial", "loan", "utility"])
+    long_ago = today_cn().replace(year=today_cn().year - 7)
+    judgment = {"case_no": f"({long_ago.year})皖1122执1194号", "court": "安徽省某县人民法院",
+                "filed_on": long_ago.isoformat(), "obligation": "支付货款 120 万元", "performance": "none",
+                "dishonest_conduct": "evade_enforcement", "published_on": (long_ago + dt.timedelta(days=30)).isoformat()}
+    loan = {"lender": "某银行", "amount": "5000000", "start_on": long_ago.isoformat(),
+            "end_on": (long_ago + dt.timedelta(days=365)).isoformat(), "status": "overdue", "overdue_days": 2000}
+    bill = {"month": long_ago.strftime("%Y-%m"), "consumption_kwh": "15000", "amount_due": "9300.00",
+            "status": "arrears", "arrears_amount": "9300.00", "arrears_months": 80}
+    result = ingest_records(db, provider, [
+        {"provider_ref": "j-1", "uscc": ent.uscc, "category": "judicial", "payload": judgment},
+        {"provider_ref": "l-1", "uscc": ent.uscc, "category": "loan", "payload": loan},
+        {"provider_ref": "u-1", "uscc": ent.uscc, "category": "utility", "payload": bill},
+    ])
+    assert result.refused == 0, [r.errors for r in result.rows]
+    records = [db.get(CreditRecord, r.record_id) for r in result.rows]
+    assert [(r.expires_on, r.status) for r in records] == [(None, RecordStatus.active)] * 3
+    assert expire_records(db, as_of=today_cn()) == 0
+    # The judgment is performed two years ago: five years from then.
+    performed = today_cn().replace(year=today_cn().year - 2)
+    done = {**judgment, "performance": "full", "performed_on": performed.isoformat()}
+    done.pop("dishonest_conduct"), done.pop("published_on")
+    again = ingest_records(db, provider, [{"provider_ref": "j-1", "uscc": ent.uscc, "category": "judicial",
+                                           "payload": done}])
+    assert again.rows[0].status == "corrected", again.rows[0]
+    corrected = db.get(CreditRecord, again.rows[0].record_id)
+    assert corrected.expires_on == performed.replace(year=performed.year + 5)
