@@ -24,7 +24,7 @@ from app.accounts.services import (
 )
 from app.archive.services import get_enterprise
 from app.audit.services import Pending, refuse_later
-from app.errors import DomainError, Forbidden, InvalidInput, json_object_body
+from app.errors import DomainError, Forbidden, InvalidInput, NotFound, json_object_body
 from app.extensions import csrf, db_session, limiter, settings, signing_keys
 from consent import schemas, services
 from consent.models import OAuthToken
@@ -291,10 +291,16 @@ class QueryLogView(MethodView):
     @blp.arguments(schemas.QueryLogArgs, location="query")
     @blp.response(200, schemas.QueryLogPageSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """查询记录：企业看谁查询了本企业，金融机构看本机构的查询，运营人员看全部（可按 uscc 筛选）"""
+        """查询记录：企业看谁查询了本企业，金融机构看本机构的查询，运营人员看全部；uscc 筛选某企业
+        （企业只能是本企业，其他企业的查询记录为 404）"""
         session = db_session()
         actor = current_actor()
-        ent_id = get_enterprise(session, args["uscc"]).id if args["uscc"] and actor.is_operator else None
+        ent_id = None
+        if args["uscc"]:
+            ent = get_enterprise(session, args["uscc"])
+            if actor.enterprise_id is not None and ent.id != actor.enterprise_id:
+                raise NotFound(f"没有统一社会信用代码为 {args['uscc']} 的企业的查询记录", code="query_log_not_found")
+            ent_id = ent.id
         page = services.query_log(session, actor, args["page"], args["per_page"], ent_id)
         return {"items": page.items, "meta": page.meta}
 

@@ -581,11 +581,12 @@ def consent_events(session: Session, consent: Consent) -> list[ConsentEvent]:
 def query_log(session: Session, actor: Actor, page: int, per_page: int,
               enterprise_id: int | None = None) -> Page[Any]:
     """Accesses to firms' data: a firm sees every access to its own, a bank its own
-    institution's, operators all (optionally one firm's)."""
+    institution's, operators all (banks and operators optionally to one firm)."""
     stmt = sa.select(QueryLog).order_by(QueryLog.at.desc(), QueryLog.id.desc())
+    if enterprise_id is not None:
+        stmt = stmt.where(QueryLog.enterprise_id == enterprise_id)
     if actor.is_operator:
-        if enterprise_id is not None:
-            stmt = stmt.where(QueryLog.enterprise_id == enterprise_id)
+        pass
     elif actor.enterprise_id is not None:
         stmt = stmt.where(QueryLog.enterprise_id == actor.enterprise_id)
     elif actor.institution_id is not None:

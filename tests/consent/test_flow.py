@@ -21,7 +21,8 @@ def test_bank_requests_a_pending_consent(bank, firm, db):
     assert consent_row(db, consent["consent_id"]).client_pk == bank.oauth.id
 
 
-def test_whole_flow_issues_a_token_bound_to_the_consent_and_logs_the_fetch(bank, firm, client, login, db):
+def test_whole_flow_issues_a_token_bound_to_the_consent_and_logs_the_fetch(bank, firm, client, login, db,
+                                                                           make_enterprise):
     consent = bank.request_consent(firm.enterprise.uscc)
     login(firm.user)
     verifier, challenge = pkce()
@@ -65,6 +66,17 @@ def test_whole_flow_issues_a_token_bound_to_the_consent_and_logs_the_fetch(bank,
     assert client.get("/api/v1/query-log").get_json()["items"][0]["institution"]["name"] == bank.institution.name
     bank_view = client.get("/api/v1/query-log", headers=bearer(bank.cc_token()["access_token"])).get_json()
     assert bank_view["meta"]["total"] == 1
+    # The uscc filter: the firm's own code, or a 404 for another firm's; a bank narrows its
+    # own accesses to one firm.
+    own = client.get(f"/api/v1/query-log?uscc={firm.enterprise.uscc}").get_json()
+    assert own["meta"]["total"] == 1
+    other_firm = make_enterprise()
+    other = client.get(f"/api/v1/query-log?uscc={other_firm.uscc}")
+    assert other.status_code == 404 and other.get_json()["code"] == "query_log_not_found"
+    system = bearer(bank.cc_token()["access_token"])
+    assert client.get(f"/api/v1/query-log?uscc={firm.enterprise.uscc}",
+                      headers=system).get_json()["meta"]["total"] == 1
+    assert client.get(f"/api/v1/query-log?uscc={other_firm.uscc}", headers=system).get_json()["meta"]["total"] == 0
 
 
 def test_firm_rejects_on_the_consent_screen(bank, firm, client, login, db):
