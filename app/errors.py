@@ -178,6 +178,8 @@ def problem_response(
         )
     for key, value in (headers or {}).items():
         resp.headers[key] = value
+    if "Retry-After" in resp.headers:  # the refusal's own: kept over the rate limiter's (app.ratelimit)
+        g.pc_retry_after = resp.headers["Retry-After"]
     return resp
 
 

@@ -20,6 +20,7 @@ import threading
 import time
 from typing import Any
 
+from flask import g
 from limits.storage import MemoryStorage
 
 SWEEP_EVERY = 1.0  # seconds between sweeps of expired counters
@@ -81,9 +82,14 @@ if OVERRIDDEN:
 
 def retry_after_only_on_refusals(response: Any) -> Any:
     """Flask-Limiter sets ``Retry-After`` (its window's reset) on every response it counts;
-    the header means "try again after" (RFC 9110 §10.2.3) and belongs to refusals — 429,
-    503, a spent allowance — not to a 200 or 201, which keep ``X-RateLimit-Reset``.  Run
-    after Flask-Limiter's own hook (register it before ``limiter.init_app``)."""
-    if response.status_code < 400:
+    the header means "try again after" (RFC 9110 §10.2.3): it belongs to a rate-limit 429,
+    a busy 503 and the refusals that set their own (a pull frequency or a self-report
+    allowance spent: ``problem_response`` notes the value), not to a 200, a 201 or a 422
+    that will fail again however long the caller waits, which keep ``X-RateLimit-Reset``.
+    Run after Flask-Limiter's own hook (register it before ``limiter.init_app``)."""
+    own = g.get("pc_retry_after")
+    if own is not None:
+        response.headers["Retry-After"] = own
+    elif response.status_code not in (429, 503):
         response.headers.pop("Retry-After", None)
     return response

@@ -68,6 +68,12 @@ def test_bank_endpoints_are_rate_limited_per_client(app, bank, other_bank):
         # "Retry-After" only on the refusals; every answer counts down the window
         assert "Retry-After" not in responses[0].headers and responses[0].headers["X-RateLimit-Remaining"] == "119"
         assert 0 < int(responses[-1].headers["Retry-After"]) <= 60
+        # A refusal that waiting does not cure (a bad grant) carries none either.
+        limiter.reset()
+        bad = bank.http.post("/oauth/token", data={"grant_type": "authorization_code", "code": "nope"},
+                             headers=bank.auth)
+        assert bad.status_code == 400 and "Retry-After" not in bad.headers
+        assert bad.headers["X-RateLimit-Remaining"] == "119"
         # another bank's client has its own allowance
         other = other_bank.http.post("/oauth/token", data={"grant_type": "client_credentials"}, headers=other_bank.auth)
         assert other.status_code == 200
