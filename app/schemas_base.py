@@ -188,6 +188,28 @@ class PastDate(fields.Date):
         return day
 
 
+class Moment(fields.DateTime):
+    """An ISO 8601 date-time; without an offset it is Beijing time.  A bare date means the
+    end of that day (Beijing time)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.datetime:
+        if isinstance(value, str) and len(value.strip()) == 10:
+            try:
+                day = dt.date.fromisoformat(value.strip())
+            except ValueError as exc:
+                raise ValidationError("应为 ISO 8601 日期或日期时间。") from exc
+            return dt.datetime.combine(day, dt.time(23, 59, 59), CHINA_TZ).astimezone(dt.UTC)
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=CHINA_TZ)
+        if not 1949 <= moment.year <= 9000:
+            raise ValidationError("时间超出合理范围。")
+        try:
+            return moment.astimezone(dt.UTC)
+        except OverflowError as exc:
+            raise ValidationError("时间超出合理范围。") from exc
+
+
 class Month(fields.String):
     """``YYYY-MM``, not in the future; loads to the first day of that month.  The month's
     first day, ``YYYY-MM-01``, is accepted too: it is how the archive stores and serves a

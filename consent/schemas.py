@@ -3,16 +3,14 @@ consent, its events and the query log.  Bodies refuse unknown fields; outputs wh
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
 from app.archive.categories import UsccField
 from app.archive.schemas import PageMetaSchema
 from app.db import utcnow
-from app.schemas_base import Day, Int, PageArgs, StrictSchema, no_nul, one_of, text
+from app.schemas_base import Day, Int, Moment, PageArgs, StrictSchema, no_nul, one_of, text
 from consent.models import (
     PURPOSE_LABELS,
     REPORT_SECTIONS,
@@ -24,30 +22,6 @@ from consent.models import (
     Purpose,
 )
 from consent.services import Terms, terms_errors
-
-CN = ZoneInfo("Asia/Shanghai")
-
-
-class Moment(fields.DateTime):
-    """An ISO 8601 date-time; without an offset it is Beijing time.  A bare date means the
-    end of that day (Beijing time)."""
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.datetime:
-        if isinstance(value, str) and len(value.strip()) == 10:
-            try:
-                day = dt.date.fromisoformat(value.strip())
-            except ValueError as exc:
-                raise ValidationError("应为 ISO 8601 日期或日期时间。") from exc
-            return dt.datetime.combine(day, dt.time(23, 59, 59), CN).astimezone(dt.UTC)
-        moment = super()._deserialize(value, attr, data, **kwargs)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=CN)
-        if not 1949 <= moment.year <= 9000:
-            raise ValidationError("时间超出合理范围。")
-        try:
-            return moment.astimezone(dt.UTC)
-        except OverflowError as exc:
-            raise ValidationError("时间超出合理范围。") from exc
 
 
 class DataRangeSchema(StrictSchema):

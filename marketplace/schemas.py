@@ -17,6 +17,7 @@ from app.schemas_base import (
     Int,
     JsonBool,
     KeyedDict,
+    Moment,
     PageArgs,
     StrictSchema,
     StrList,
@@ -276,7 +277,8 @@ class OfferInSchema(StrictSchema):
     credit_limit = Amount(required=True, positive=True, metadata={"description": "授信额度（元）"})
     rate = _rate(required=True, metadata={"description": "年利率（%）"})
     term_months = Int(required=True, validate=validate.Range(min=1, max=360, error="期限应为 1–360 个月。"))
-    valid_until = fields.AwareDateTime(required=True, metadata={"description": "邀约有效期（含时区）"})
+    valid_until = Moment(required=True, metadata={
+        "description": "邀约有效期：ISO 8601 日期时间（不带时区按北京时间），或日期（当日 23:59:59 北京时间）"})
 
 
 class OfferReplySchema(StrictSchema):

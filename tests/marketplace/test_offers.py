@@ -97,6 +97,30 @@ def test_no_offer_under_a_product_past_its_deadline_or_below_its_minimum_amount(
     assert late.status_code == 422 and "已过" in late.get_json()["errors"]["product_no"][0], late.get_json()
 
 
+def test_an_offers_validity_reads_as_a_consents_does(client, sign_in, officer, publish, graded_firm):
+    """A date (the end of that day) or a time without an offset (Beijing time), as consents
+    take them; answered in UTC."""
+    product = publish()
+    ent, user = graded_firm("AAA")
+    discoverable(client, sign_in, user)
+    sign_in(officer)
+    day = (dt.date.today() + dt.timedelta(days=10)).isoformat()
+    resp = client.post("/api/v1/offers", json=offer_body(product["product_no"], ent.uscc, valid_until=day))
+    assert resp.status_code == 201, resp.get_json()
+    end = dt.datetime.fromisoformat(resp.get_json()["valid_until"])
+    assert end.utcoffset() == dt.timedelta(0) and end == dt.datetime.fromisoformat(f"{day}T23:59:59+08:00")
+    ent2, user2 = graded_firm("AAA")
+    discoverable(client, sign_in, user2)
+    sign_in(officer)
+    resp = client.post("/api/v1/offers", json=offer_body(product["product_no"], ent2.uscc,
+                                                         valid_until=f"{day}T18:00:00"))
+    assert resp.status_code == 201, resp.get_json()
+    assert dt.datetime.fromisoformat(resp.get_json()["valid_until"]) == dt.datetime.fromisoformat(
+        f"{day}T18:00:00+08:00")
+    bad = client.post("/api/v1/offers", json=offer_body(product["product_no"], ent2.uscc, valid_until="soon"))
+    assert bad.status_code == 422 and bad.get_json()["errors"]["valid_until"][0].startswith("应为")
+
+
 def test_offers_expire_and_only_the_right_party_answers(client, db, sign_in, officer, publish, graded_firm,
                                                         make_user):
     product = publish()
