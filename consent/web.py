@@ -47,15 +47,34 @@ def _labels() -> dict[str, Any]:
             "REPORT_SECTIONS": REPORT_SECTIONS}
 
 
-def _refusal_page(status: int, title: str, detail: str, code: str, consent_id: str | None = None) -> tuple[str, int]:
+def _refusal_page(status: int, title: str, detail: str, code: str, consent_id: str | None = None,
+                  description: str | None = None) -> tuple[str, int]:
     refuse_later(db_session(), Pending(actor=f"user:{current_user.id}" if current_user.is_authenticated else
                                        f"ip:{request.remote_addr}", action="oauth.authorize", code=code,
                                        subject_type="consent" if consent_id else None, subject_id=consent_id,
                                        detail={"client_id": request.values.get("client_id"),
-                                               "redirect_uri": request.values.get("redirect_uri")},
+                                               "redirect_uri": request.values.get("redirect_uri"),
+                                               **({"description": description} if description else {})},
                                        request_id=g.get("request_id")))
     problem = {"status": status, "title": title, "detail": detail, "code": code, "request_id": g.get("request_id")}
     return render_template("error.html", problem=problem), status
+
+
+def authorize_error_text(error: OAuth2Error) -> str:
+    """What the person on the consent screen reads when the bank's link itself is wrong (in
+    Chinese; authlib's English description stays in the audit log)."""
+    description = error.description or ""
+    if error.error == "invalid_client":
+        text = "发起请求的金融机构客户端不存在或已停用。"
+    elif "redirect" in description.lower():
+        text = "请求中的回调地址（redirect_uri）未在该金融机构客户端登记，为安全起见不会跳转。"
+    elif "code_challenge" in description:
+        text = "请求未按要求使用 PKCE（code_challenge，方法 S256）。"
+    elif error.error == "unsupported_response_type":
+        text = "不支持该 response_type：只支持授权码（code）。"
+    else:
+        text = "授权请求的参数不完整或有误。"
+    return f"{text}请联系发起请求的金融机构（错误代码 {error.error}）。"
 
 
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
@@ -75,7 +94,8 @@ def authorize() -> Any:
                                                request_id=g.get("request_id")))
             return authorization.handle_error_response(request, error)
         # Unknown client or a redirect URI not registered exactly: never redirect there.
-        return _refusal_page(400, "授权请求无效", f"{error.error}: {error.description or ''}", error.error)
+        return _refusal_page(400, "授权请求无效", authorize_error_text(error), error.error,
+                             description=error.description)
     consent = grant.request.pc_consent
     if user.role != Role.firm or user.enterprise_id != consent.enterprise_id:
         # Not this firm's request: as if it did not exist (another party's consent is not disclosed).

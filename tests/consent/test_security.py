@@ -103,9 +103,20 @@ def test_redirect_uri_not_registered_exactly_is_refused_without_redirecting(bank
                                                                               redirect_uri=uri)))
     assert resp.status_code == 400
     assert "Location" not in resp.headers
-    assert "授权请求无效" in resp.get_data(as_text=True)
+    page = resp.get_data(as_text=True)
+    assert "授权请求无效" in page and "回调地址（redirect_uri）未在该金融机构客户端登记" in page
+    assert "not supported" not in page  # authlib's English stays in the audit log
     assert consent_row(db, consent["consent_id"]).status == ConsentStatus.pending
-    assert refusals(db, "invalid_request")
+    [event] = refusals(db, "invalid_request")
+    assert "not supported" in event.detail["description"]
+
+
+def test_an_unknown_client_on_the_consent_screen_is_explained_in_chinese(firm, client, login):
+    login(firm.user)
+    resp = client.get("/oauth/authorize?" + urlencode({"response_type": "code", "client_id": "pc_nobody",
+                                                       "redirect_uri": "https://x.example/cb"}))
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "客户端不存在或已停用" in page and "does not exist" not in page
 
 
 def test_redirect_uris_must_be_https_without_fragment_or_userinfo(db):
