@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 from flask import current_app, g, has_request_context, request
@@ -13,6 +14,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_smorest import Api
 from flask_wtf import CSRFProtect
+from marshmallow import Schema, fields
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -21,15 +23,57 @@ from app.audit import services as audit
 from app.config import Settings
 from app.crypto import FieldCipher
 from app.db import READ_ONLY, Database, is_sqlite_busy
-from app.errors import busy_response
+from app.errors import PROBLEM_JSON, busy_response
 from app.signing import SigningKeys
 
 
+class ProblemSchema(Schema):
+    """RFC 7807 ``application/problem+json``, as ``app.errors.problem_response`` writes it."""
+
+    type = fields.String(metadata={"description": "问题类型（/problems/<code>）"})
+    title = fields.String(metadata={"description": "HTTP 状态的中文名称"})
+    status = fields.Integer(metadata={"description": "HTTP 状态码"})
+    detail = fields.String(metadata={"description": "说明（中文）"})
+    code = fields.String(metadata={"description": "机器可读的错误代码，如 validation_failed、invalid_token"})
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
+                         metadata={"description": "按字段路径（payload.amount、rows[3].payload.due_on）列出的错误"})
+    instance = fields.String(metadata={"description": "请求路径"})
+    request_id = fields.String(metadata={"description": "请求编号（亦见 X-Request-ID 头）"})
+
+
+def _numeric_bounds(self: Any, field: Any, ret: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """Bounds as JSON numbers: apispec writes a Decimal field's as strings ("0.001")."""
+    return {key: float(value) for key, value in ret.items()
+            if key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+            and isinstance(value, Decimal | str)}
+
+
 class PowerCreditApi(Api):  # type: ignore[misc]
-    """flask-smorest without its own error handler: app.errors renders every error."""
+    """flask-smorest without its own error handler (app.errors renders every error), and
+    with the errors documented as what they are: problem+json (``ProblemSchema``)."""
+
+    ERROR_SCHEMA = ProblemSchema
 
     def _register_error_handlers(self) -> None:
         return None
+
+    def init_app(self, app: Any, *args: Any, **kwargs: Any) -> None:
+        super().init_app(app, *args, **kwargs)
+        # Amounts (JSON numbers or plain decimal strings) and decimal bounds as JSON Schema
+        # has them: a string with format decimal, and numeric minimum/maximum (a Decimal
+        # bound would be written as a string, which no JSON Schema validator accepts).
+        from app.schemas_base import Amount
+
+        self.register_field(Amount, "string", "decimal")
+        self.ma_plugin.converter.add_attribute_function(_numeric_bounds)
+
+    def _register_responses(self) -> None:
+        default = self.DEFAULT_RESPONSE_CONTENT_TYPE
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_JSON  # read by the base class for these responses only
+        try:
+            super()._register_responses()
+        finally:
+            self.DEFAULT_RESPONSE_CONTENT_TYPE = default
 
 
 log = logging.getLogger(__name__)

@@ -145,6 +145,27 @@ def test_openapi_document_is_generated_from_the_schemas(client):
     assert "uscc" in doc["components"]["schemas"]["ConsentRequest"]["properties"]
     assert "institution" in doc["components"]["schemas"]["FirmGrant"]["required"]
     assert "oauth2" in doc["components"]["securitySchemes"]
+    # Errors are documented as what they are: problem+json with a string code and the field errors.
+    invalid = doc["components"]["responses"]["UNPROCESSABLE_ENTITY"]["content"]
+    assert list(invalid) == ["application/problem+json"]
+    problem = doc["components"]["schemas"]["Problem"]["properties"]
+    assert problem["code"]["type"] == "string" and problem["status"]["type"] == "integer" and "errors" in problem
+    assert "Error" not in doc["components"]["schemas"]
+
+    # Every bound is a JSON number (a Decimal bound written as "0.001" is no JSON Schema), and
+    # amounts have a type.
+    def bounds(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("minimum", "maximum"):
+                    yield value
+                yield from bounds(value)
+        elif isinstance(node, list):
+            for item in node:
+                yield from bounds(item)
+
+    assert all(isinstance(b, int | float) for b in bounds(doc)), [b for b in bounds(doc) if isinstance(b, str)]
+    assert doc["components"]["schemas"]["ProductIn"]["properties"]["amount_min"]["format"] == "decimal"
     page = client.get("/api/docs")
     assert page.status_code == 200 and b"/api/docs/static/swagger-ui-bundle.js" in page.data
     asset = client.get("/api/docs/static/swagger-ui-bundle.js")
