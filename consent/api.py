@@ -147,7 +147,10 @@ def jwks() -> Any:
 # --- who is asking --------------------------------------------------------------------------
 
 def bank_token(*scopes: str) -> OAuthToken:
-    """The bank's OAuth token (Authorization: Bearer only — never the query string)."""
+    """The bank's OAuth token (Authorization: Bearer only — never the query string); checked
+    once per request (``bearer_first`` may have done it before the body was parsed)."""
+    if not scopes and "pc_bank_token" in g:
+        return g.pc_bank_token  # type: ignore[no-any-return]
     try:
         tok = require_oauth.acquire_token(list(scopes) if scopes else None)
     except OAuth2Error as error:
@@ -155,7 +158,20 @@ def bank_token(*scopes: str) -> OAuthToken:
         raise  # raise_error_response always raises
     if tok.client.institution_id is None:
         raise Forbidden("只有金融机构的客户端可以访问", code="not_an_institution")
+    if not scopes:
+        g.pc_bank_token = tok
     return tok  # type: ignore[no-any-return]
+
+
+def bearer_first(view: Any) -> Any:
+    """For a view only bank systems call: the bearer token is checked before the body is
+    parsed, so a caller without a valid token learns that (401), not the body's schema."""
+    @functools.wraps(view)
+    def inner(*args: Any, **kwargs: Any) -> Any:
+        bank_token()
+        return view(*args, **kwargs)
+
+    return inner
 
 
 def current_actor() -> services.Actor:
@@ -352,7 +368,7 @@ class InstitutionClients(MethodView):
 
 @blp.route("/data/fetch")
 class DataFetch(MethodView):
-    decorators = [csrf.exempt, limiter.limit(bank_limit, key_func=client_rate_key)]
+    decorators = [bearer_first, csrf.exempt, limiter.limit(bank_limit, key_func=client_rate_key)]
 
     @blp.arguments(schemas.FetchSchema)
     @blp.response(200, schemas.FetchResultSchema)

@@ -15,7 +15,7 @@ from app.accounts.auth import refuse_cross_site, require_firm, require_user
 from app.accounts.models import Role
 from app.errors import Forbidden, InvalidInput
 from app.extensions import csrf, db_session, limiter, settings, signing_keys, writes
-from consent.api import bank_limit, bank_token, client_rate_key
+from consent.api import bank_limit, bank_token, bearer_first, client_rate_key
 from consent.server import issuer
 from consent.services import Caller
 from reports import schemas, services
@@ -115,6 +115,7 @@ class Reports(MethodView):
                                      institution_id=reader.institution_id, consent_pk=reader.consent_pk)
         return {"items": page.items, "meta": page.meta, "allowance": None}
 
+    @bearer_first  # a caller without a valid token is told so (401), not the body's schema
     @blp.arguments(schemas.ReportRequestSchema())  # an instance: parsed by the same one every pull
     def post(self, data: dict[str, Any]) -> Response:
         """获取企业信用报告（金融机构，绑定授权的令牌）：经授权闸门检查、计次、写入查询记录，出具并签名（授信机构版）"""

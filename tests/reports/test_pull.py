@@ -231,3 +231,15 @@ def test_verify_accepts_a_lowercase_number(archive, bank, active_token, client):
     _, tok = active_token(scopes=["identity"])
     no = pull(bank, tok["access_token"], archive.enterprise.uscc).get_json()["report"]["report_no"]
     assert client.get(f"/verify/{no.lower()}?format=json").get_json()["report_no"] == no
+
+
+def test_without_a_valid_token_the_body_is_not_even_read(client, bank, active_token):
+    for headers, code in (({}, "missing_authorization"), ({"Authorization": "Bearer nope"}, "invalid_token")):
+        for path in ("/api/v1/reports", "/api/v1/data/fetch"):
+            resp = client.post(path, json={}, headers=headers)
+            assert resp.status_code == 401 and resp.get_json()["code"] == code, (path, resp.get_json())
+            assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+    # With one, the body's mistakes are named as before.
+    _, tok = active_token(scopes=["identity"])
+    resp = client.post("/api/v1/reports", json={}, headers=bearer(tok["access_token"]))
+    assert resp.status_code == 422 and {"uscc", "purpose"} <= set(resp.get_json()["errors"])
