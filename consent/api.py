@@ -15,6 +15,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint as ApiBlueprint
 
 from app.accounts.auth import require_user
+from app.accounts.errors import SignInRequired
 from app.accounts.models import Institution, Role
 from app.accounts.services import (
     create_institution,
@@ -29,7 +30,7 @@ from app.extensions import csrf, db_session, limiter, settings, signing_keys
 from consent import schemas, services
 from consent.models import OAuthToken
 from consent.scopes import SCOPES
-from consent.server import PRIVATE_KEY_JWT, authorization, issuer, require_oauth
+from consent.server import PRIVATE_KEY_JWT, REALM, authorization, issuer, require_oauth
 from reports.sections import build_sections
 
 bp = Blueprint("oauth", __name__)
@@ -179,7 +180,16 @@ def current_actor() -> services.Actor:
     does not list consents) or a signed-in user (firm, bank officer, operator)."""
     if "Authorization" in request.headers or "access_token" in request.args or "access_token" in request.form:
         return services.Actor(client=bank_token("consents:write").client)
+    require_sign_in_or_bearer()
     return services.Actor(user=require_user())
+
+
+def require_sign_in_or_bearer() -> None:
+    """An endpoint both bank systems (Bearer) and signed-in users call, called with neither:
+    both challenges (RFC 9110 §11.6.1), the bank's first."""
+    if not current_user.is_authenticated:
+        raise SignInRequired("请先登录，或以 Authorization: Bearer 访问令牌调用（金融机构系统）",
+                             headers={"WWW-Authenticate": f'Bearer realm="{REALM}", Session realm="{REALM}"'})
 
 
 def cookie_csrf() -> None:
@@ -232,15 +242,15 @@ class Consents(MethodView):
         """发起授权：金融机构（client_credentials 令牌，范围 consents:write）→ PENDING，
         再将企业引导至 /oauth/authorize?…&consent_id=；企业（登录）为线下申请的机构直接授权 → ACTIVE"""
         session = db_session()
-        body = json_object_body()
-        if "Authorization" in request.headers:
+        if "Authorization" in request.headers:  # who is asking first, then what
             tok = bank_token("consents:write")
-            data = schemas.ConsentRequestSchema().load(body)
+            data = schemas.ConsentRequestSchema().load(json_object_body())
             ent = get_enterprise(session, data["uscc"])
             return services.request_consent(session, tok.client, ent, data["terms"], g.get("request_id"))
+        require_sign_in_or_bearer()
         user = require_user(Role.firm)
         cookie_csrf()
-        data = schemas.FirmGrantSchema().load(body)
+        data = schemas.FirmGrantSchema().load(json_object_body())
         institution = find_institution(session, data["institution"])
         if institution is None:
             raise InvalidInput("金融机构不存在", errors={"institution": ["没有该金融许可证号的机构。"]})

@@ -54,13 +54,15 @@ def test_400_malformed_json_body(client, login, make_user, make_enterprise):
     assert _is_problem(as_text, 422)["errors"] == {"_schema": ["应为 JSON 对象（Content-Type: application/json）。"]}
 
 
-def test_a_json_body_nested_too_deep_is_a_400_not_a_500(client, login, make_user):
+def test_a_json_body_nested_too_deep_is_a_400_not_a_500(client, login, make_user, make_enterprise):
     import re
 
-    login(make_user("operator"))
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
-    for path, method in (("/api/v1/enterprises", client.post), ("/api/v1/consents", client.post),
-                         ("/api/v1/me/marketplace-profile", client.put)):
+    operator, firm = make_user("operator"), make_user("firm", enterprise=make_enterprise())
+    for path, method, who in (("/api/v1/enterprises", client.post, operator),
+                              ("/api/v1/consents", client.post, firm),  # a firm's own grant: its body is read
+                              ("/api/v1/me/marketplace-profile", client.put, operator)):
+        login(who)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
         resp = method(path, data=b"[" * 100_000, content_type="application/json", headers={"X-CSRFToken": token})
         body = _is_problem(resp, 400)
         assert body["errors"] == {"_schema": ["请求体不是合法的 JSON：嵌套过深。"]}, (path, body)

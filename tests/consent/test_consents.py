@@ -95,6 +95,10 @@ def test_anonymous_sees_no_consents_or_query_log(bank, firm, client):
     bank.request_consent(firm.enterprise.uscc)
     assert client.get("/api/v1/consents").status_code == 401
     assert client.get("/api/v1/query-log").status_code == 401
+    # Either way in is offered: a bank's system reads the Bearer challenge.
+    asked = client.post("/api/v1/consents", json={})
+    assert asked.status_code == 401 and asked.headers["WWW-Authenticate"].startswith('Bearer realm="powercredit"')
+    assert "Session" in asked.headers["WWW-Authenticate"] and "Bearer" in asked.get_json()["detail"]
     assert client.get("/api/v1/consents", headers=bearer("not-a-token")).status_code == 401
 
 
