@@ -68,12 +68,13 @@ class PowerCreditApi(Api):  # type: ignore[misc]
         self.ma_plugin.converter.add_attribute_function(_numeric_bounds)
 
     def _register_responses(self) -> None:
-        default = self.DEFAULT_RESPONSE_CONTENT_TYPE
-        self.DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_JSON  # read by the base class for these responses only
+        # The base class reads DEFAULT_RESPONSE_CONTENT_TYPE for these responses; only for them
+        # is it problem+json.
+        self.DEFAULT_RESPONSE_CONTENT_TYPE: str = PROBLEM_JSON
         try:
             super()._register_responses()
         finally:
-            self.DEFAULT_RESPONSE_CONTENT_TYPE = default
+            del self.DEFAULT_RESPONSE_CONTENT_TYPE  # the class's own again
 
 
 log = logging.getLogger(__name__)

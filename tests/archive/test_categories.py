@@ -214,7 +214,8 @@ VALID_EXPECTATIONS = {
 def test_valid_payload_loads_and_classifies(category: str) -> None:
     polarity, severity, occurred, ended = VALID_EXPECTATIONS[category]
     result = classify(category, payload(category))
-    assert result == Classification(polarity, severity, occurred, ended)
+    # Only the judgment, not (fully) performed, is behaviour still going on.
+    assert result == Classification(polarity, severity, occurred, ended, ongoing=category == "judicial")
 
 
 @pytest.mark.parametrize("category", ALL_CATEGORIES, ids=ALL_CATEGORIES)
@@ -815,13 +816,13 @@ def test_general_penalty_published_over_one_year_is_refused() -> None:
 def test_judicial_dishonest_conduct_is_severity_3_dated_by_publication() -> None:
     result = classify("judicial", payload("judicial", dishonest_conduct="obstruct_enforcement",
                                           published_on=d(250)))
-    assert result == Classification(Polarity.bad, 3, TODAY - dt.timedelta(days=250), None)
+    assert result == Classification(Polarity.bad, 3, TODAY - dt.timedelta(days=250), None, ongoing=True)
 
 
 def test_judicial_full_performance_ends_on_performed_date() -> None:
     result = classify("judicial", payload("judicial", performance="full", performed_on=d(7)))
     assert result == Classification(Polarity.bad, 1, TODAY - dt.timedelta(days=300),
-                                    TODAY - dt.timedelta(days=7))
+                                    TODAY - dt.timedelta(days=7), ongoing=False)
 
 
 def test_utility_arrears_over_three_months_is_severity_3() -> None:
@@ -831,7 +832,7 @@ def test_utility_arrears_over_three_months_is_severity_3() -> None:
     assert (three.polarity, three.severity) == (Polarity.bad, 2)
     assert (four.polarity, four.severity) == (Polarity.bad, 3)
     assert four.occurred_on == month_end(PREV_MONTH)
-    assert four.ended_on is None
+    assert four.ended_on is None and four.ongoing and three.ongoing  # unpaid: going on
 
 
 def test_utility_month_accepts_its_first_day_as_the_archive_serves_it() -> None:
@@ -859,12 +860,14 @@ def test_loan_overdue_over_90_days_is_severity_3() -> None:
     assert sev(90) == 2
     assert sev(91) == 3
     overdue = classify("loan", payload("loan", status="overdue", overdue_days=120))
-    assert overdue == Classification(Polarity.bad, 3, TODAY - dt.timedelta(days=400), None)
+    assert overdue == Classification(Polarity.bad, 3, TODAY - dt.timedelta(days=400), None, ongoing=True)
 
 
 def test_loan_written_off_and_settled() -> None:
     written_off = classify("loan", payload("loan", status="written_off"))
-    assert (written_off.polarity, written_off.severity) == (Polarity.bad, 3)
+    assert (written_off.polarity, written_off.severity, written_off.ongoing) == (Polarity.bad, 3, True)
+    recovered = classify("loan", payload("loan", status="written_off", settled_on=d(35)))
+    assert (recovered.ended_on, recovered.ongoing) == (TODAY - dt.timedelta(days=35), False)
     settled = classify("loan", payload("loan", status="settled", settled_on=d(35)))
     assert settled == Classification(Polarity.good, 0, TODAY - dt.timedelta(days=400),
                                      TODAY - dt.timedelta(days=35))
