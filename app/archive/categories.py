@@ -337,12 +337,18 @@ class PenaltyPayload(StrictSchema):
     def _check(self, data: dict[str, Any], **_: Any) -> None:
         errors: dict[str, list[str]] = {}
         decided, until = data["decided_on"], data["publish_until"]
+        # Publication periods: general penalties 3 months to 1 year, serious ones 1 to 3 years.
+        serious = data.get("serious")
         if until <= decided:
             errors["publish_until"] = ["公示截止期应晚于处罚决定日期。"]
         elif until > add_years(decided, 3):
             errors["publish_until"] = ["公示期最长 3 年。"]
-        elif not data.get("serious") and until > add_years(decided, 1):
+        elif not serious and until > add_years(decided, 1):
             errors["publish_until"] = ["一般行政处罚公示期最长 1 年（严重失信行为最长 3 年）。"]
+        elif serious and until < add_years(decided, 1):
+            errors["publish_until"] = ["严重失信行为的行政处罚公示期最短 1 年。"]
+        elif not serious and until < add_months(decided, 3):
+            errors["publish_until"] = ["一般行政处罚公示期最短 3 个月。"]
         if "fine" in data["penalty_types"] and not data.get("fine_amount"):
             errors["fine_amount"] = ["处罚类别含罚款，须填写罚款金额（万元）。"]
         if "confiscation" in data["penalty_types"] and not data.get("confiscated_amount"):

@@ -626,8 +626,8 @@ CLASSIFICATIONS = [
         fine_amount="0.000001"),
     cls("penalty", "confiscation-2", Polarity.bad, 2, penalty_types=["confiscation"],
         confiscated_amount="12.345678"),
-    cls("penalty", "warning-serious-3", Polarity.bad, 3, serious=True),
-    cls("penalty", "serious-string-flag-3", Polarity.bad, 3, serious="是"),
+    cls("penalty", "warning-serious-3", Polarity.bad, 3, serious=True, publish_until=d(-700)),
+    cls("penalty", "serious-string-flag-3", Polarity.bad, 3, serious="是", publish_until=d(-700)),
     cls("penalty", "licence-revocation-3", Polarity.bad, 3, penalty_types=["licence_revocation"]),
     cls("penalty", "suspension-3", Polarity.bad, 3, penalty_types=["suspension"]),
     cls("penalty", "detention-3", Polarity.bad, 3, penalty_types=["detention"]),
@@ -803,6 +803,21 @@ def test_penalty_publish_until_three_years_accepted() -> None:
         else decided.replace(year=decided.year + 3, day=28)
     loaded = load("penalty", payload("penalty", publish_until=until.isoformat(), serious=True))
     assert loaded["publish_until"] == until
+
+
+@pytest.mark.parametrize(("serious", "days", "ok"), [
+    (False, 89, False), (False, 92, True),  # general: at least 3 months (decided 30 days ago)
+    (True, 364, False), (True, 366, True),  # serious: at least 1 year
+])
+def test_penalties_are_published_at_least_their_minimum_period(serious, days, ok) -> None:
+    decided = TODAY - dt.timedelta(days=30)
+    body = payload("penalty", publish_until=(decided + dt.timedelta(days=days)).isoformat(), serious=serious)
+    if ok:
+        assert load("penalty", body)["serious"] is serious
+    else:
+        with pytest.raises(ValidationError) as err:
+            load("penalty", body)
+        assert list(err.value.messages) == ["publish_until"] and "最短" in err.value.messages["publish_until"][0]
 
 
 def test_general_penalty_published_over_one_year_is_refused() -> None:
