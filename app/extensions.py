@@ -8,7 +8,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
-from flask import current_app, g, has_request_context, request
+from flask import current_app, g, has_request_context, request, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -116,6 +116,12 @@ def db_session() -> Session:
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def created(obj: Any, endpoint: str, **values: Any) -> tuple[Any, int, dict[str, str]]:
+    """A ``201 Created`` answer of a flask-smorest view: the object (dumped by the view's
+    response schema) and a ``Location`` naming where it can be read (RFC 9110 §15.3.2)."""
+    return obj, 201, {"Location": url_for(endpoint, **values)}
 
 
 def writes(view: _F) -> _F:

@@ -26,7 +26,7 @@ from app.accounts.services import (
 from app.archive.services import get_enterprise
 from app.audit.services import Pending, refuse_later
 from app.errors import DomainError, Forbidden, InvalidInput, NotFound, json_object_body
-from app.extensions import csrf, db_session, limiter, settings, signing_keys
+from app.extensions import created, csrf, db_session, limiter, settings, signing_keys
 from consent import schemas, services
 from consent.models import OAuthToken
 from consent.scopes import SCOPES
@@ -246,7 +246,8 @@ class Consents(MethodView):
             tok = bank_token("consents:write")
             data = schemas.ConsentRequestSchema().load(json_object_body())
             ent = get_enterprise(session, data["uscc"])
-            return services.request_consent(session, tok.client, ent, data["terms"], g.get("request_id"))
+            consent = services.request_consent(session, tok.client, ent, data["terms"], g.get("request_id"))
+            return created(consent, "consents.ConsentDetail", consent_id=consent.consent_id)
         require_sign_in_or_bearer()
         user = require_user(Role.firm)
         cookie_csrf()
@@ -254,8 +255,9 @@ class Consents(MethodView):
         institution = find_institution(session, data["institution"])
         if institution is None:
             raise InvalidInput("金融机构不存在", errors={"institution": ["没有该金融许可证号的机构。"]})
-        return services.grant_consent(session, signing_keys(), user, institution=institution, terms=data["terms"],
-                                      via="firm", request_id=g.get("request_id"))
+        consent = services.grant_consent(session, signing_keys(), user, institution=institution, terms=data["terms"],
+                                         via="firm", request_id=g.get("request_id"))
+        return created(consent, "consents.ConsentDetail", consent_id=consent.consent_id)
 
 
 @blp.route("/consents/<string:consent_id>")

@@ -12,7 +12,7 @@ from flask_smorest import Blueprint as ApiBlueprint
 
 from app.accounts.auth import require_firm, require_user
 from app.accounts.models import Role, User
-from app.extensions import db_session, settings, signing_keys, writes
+from app.extensions import created, db_session, settings, signing_keys, writes
 from app.schemas_base import PageArgs
 from consent.api import cookie_csrf
 from marketplace import applications, offers, schemas, services, stats
@@ -46,7 +46,8 @@ class Products(MethodView):
     def post(self, data: dict[str, Any]) -> Any:
         """发布新产品（金融机构工作人员；创建为草稿，上架后公开）"""
         cookie_csrf()
-        return services.create_product(db_session(), require_user(Role.bank), data, _cap())
+        product = services.create_product(db_session(), require_user(Role.bank), data, _cap())
+        return created(product, "marketplace.ProductDetail", product_no=product.product_no)
 
 
 @blp.route("/products/<string:product_no>")
@@ -132,7 +133,8 @@ class Applications(MethodView):
         cookie_csrf()
         app = applications.apply(db_session(), signing_keys(), require_user(Role.firm), data["product_no"],
                                  data["amount"], data["term_months"], data["purpose"], g.get("request_id"))
-        return applications.with_timeline(db_session(), app)
+        return created(applications.with_timeline(db_session(), app), "marketplace.ApplicationDetail",
+                       application_no=app.application_no)
 
 
 @blp.route("/applications/<string:application_no>")
@@ -195,7 +197,8 @@ class Offers(MethodView):
     def post(self, data: dict[str, Any]) -> Any:
         """向允许主动授信的 AA 级及以上企业发出预授信邀约（金融机构工作人员；须满足所选产品的条件）"""
         cookie_csrf()
-        return offers.send_offer(db_session(), require_user(Role.bank), data)
+        offer = offers.send_offer(db_session(), require_user(Role.bank), data)
+        return created(offer, "marketplace.OfferDetail", offer_no=offer.offer_no)
 
 
 @blp.route("/offers/<string:offer_no>")

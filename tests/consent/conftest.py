@@ -81,6 +81,7 @@ class Bank:
         resp = self.http.post("/api/v1/consents", json={"uscc": uscc, **terms(**overrides)},
                               headers=bearer(tok["access_token"]))
         assert resp.status_code == 201, resp.get_json()
+        assert resp.headers["Location"].endswith(f"/api/v1/consents/{resp.get_json()['consent_id']}")
         return dict(resp.get_json())
 
     def authorize_params(self, consent_id: str, challenge: str, **overrides: str) -> dict[str, str]:

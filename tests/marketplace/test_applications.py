@@ -22,6 +22,7 @@ def applied(client, sign_in, officer, publish, graded_firm):
     resp = client.post("/api/v1/applications", json={"product_no": product["product_no"], "amount": "500000",
                                                      "term_months": 12, "purpose": "采购光伏组件"})
     assert resp.status_code == 201, resp.get_json()
+    assert resp.headers["Location"].endswith(f"/api/v1/applications/{resp.get_json()['application_no']}")
     return resp.get_json(), ent, user, product
 
 

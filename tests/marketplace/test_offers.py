@@ -107,6 +107,7 @@ def test_an_offers_validity_reads_as_a_consents_does(client, sign_in, officer, p
     day = (dt.date.today() + dt.timedelta(days=10)).isoformat()
     resp = client.post("/api/v1/offers", json=offer_body(product["product_no"], ent.uscc, valid_until=day))
     assert resp.status_code == 201, resp.get_json()
+    assert resp.headers["Location"].endswith(f"/api/v1/offers/{resp.get_json()['offer_no']}")
     end = dt.datetime.fromisoformat(resp.get_json()["valid_until"])
     assert end.utcoffset() == dt.timedelta(0) and end == dt.datetime.fromisoformat(f"{day}T23:59:59+08:00")
     ent2, user2 = graded_firm("AAA")
