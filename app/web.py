@@ -53,10 +53,13 @@ def _labels() -> dict[str, Any]:
 
 
 @bp.app_template_filter("cn_time")
-def cn_time(moment: dt.datetime | None) -> str:
-    """A stored UTC time shown in Beijing time."""
+def cn_time(moment: dt.datetime | str | None) -> str:
+    """A stored UTC time (or one as a report writes it, ``2026-12-03T13:50:29Z``) shown in
+    Beijing time, as the PDF prints it."""
     if moment is None:
         return "—"
+    if isinstance(moment, str):
+        moment = dt.datetime.fromisoformat(moment)
     return moment.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
 
 

@@ -82,6 +82,12 @@ def test_verify_for_a_real_report(issued, client):
     page = client.get(f"/verify/{no}?digest={digest}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "核验通过" in html and name not in html and uscc not in html
+    # The time as the PDF prints it: Beijing time.
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    issued_at = dt.datetime.fromisoformat(issued["report"]["issued_at"]).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert f"{issued_at:%Y-%m-%d %H:%M}（北京时间）" in html
     assert client.get(f"/verify/{no}").get_json() is None  # HTML by default
     assert client.get(f"/verify/{no}?format=json").get_json()["digest_checked"] is False
 
