@@ -130,10 +130,14 @@ class Amount(fields.Field):
     numeric strings in plain notation (``"1000.50"``; not ``"1e3"``, ``"1,000"`` or ``"1000元"``).
     """
 
-    def __init__(self, *, places: int = 2, positive: bool = False, **kw: Any) -> None:
+    def __init__(self, *, places: int = 2, positive: bool = False, fixed: bool = False, **kw: Any) -> None:
+        """``fixed``: always ``places`` decimals (``"100000"`` → ``100000.00``), as a money
+        column stores and every later read gives it (not for record payloads, whose
+        canonical form keeps what the provider sent)."""
         super().__init__(**kw)
         self.places = places
         self.positive = positive
+        self.fixed = fixed
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Decimal:
         if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
@@ -158,7 +162,9 @@ class Amount(fields.Field):
             exact = False
         if not exact:
             raise ValidationError(f"最多 {self.places} 位小数。")
-        if amount.as_tuple().exponent > 0:  # type: ignore[operator]  # a JSON number such as 1e3: kept as 1000
+        if self.fixed:
+            amount = amount.quantize(Decimal(1).scaleb(-self.places))
+        elif amount.as_tuple().exponent > 0:  # type: ignore[operator]  # a JSON number such as 1e3: kept as 1000
             amount = amount.quantize(Decimal(1))
         return amount.copy_abs() if amount == 0 else amount  # "-0" is 0
 

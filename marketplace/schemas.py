@@ -83,8 +83,8 @@ class ProductInSchema(StrictSchema):
     type = fields.String(required=True, validate=one_of(list(ProductType)))
     description = text(2000, required=False)
     min_grade = fields.String(load_default="AA", validate=one_of(GRADES))
-    amount_min = Amount(required=True, positive=True)
-    amount_max = Amount(required=True, positive=True)
+    amount_min = Amount(required=True, positive=True, fixed=True)
+    amount_max = Amount(required=True, positive=True, fixed=True)
     rate_min = _rate(required=True)
     rate_max = _rate(required=True)
     term_min = Int(required=True, validate=validate.Range(min=1, max=360, error="期限应为 1–360 个月。"))
@@ -209,18 +209,18 @@ class CandidatePageSchema(StrictSchema):
 
 class ApplicationInSchema(StrictSchema):
     product_no = text(32)
-    amount = Amount(required=True, positive=True, metadata={"description": "申请金额（元）"})
+    amount = Amount(required=True, positive=True, fixed=True, metadata={"description": "申请金额（元）"})
     term_months = Int(required=True, validate=validate.Range(min=1, max=360, error="期限应为 1–360 个月。"))
     purpose = text(500, metadata={"description": "借款用途"})
 
 
 class StepSchema(StrictSchema):
-    offered_amount = Amount(positive=True, metadata={"description": "approve：批准金额（元）"})
+    offered_amount = Amount(positive=True, fixed=True, metadata={"description": "approve：批准金额（元）"})
     offered_rate = _rate(metadata={"description": "approve：批准年利率（%）"})
     offered_term_months = Int(validate=validate.Range(min=1, max=360, error="期限应为 1–360 个月。"),
                               metadata={"description": "approve：批准期限（月）"})
     reason = text(500, required=False, metadata={"description": "reject（必填）、decline、withdraw：原因"})
-    disbursed_amount = Amount(positive=True, metadata={"description": "disburse：放款金额（元）"})
+    disbursed_amount = Amount(positive=True, fixed=True, metadata={"description": "disburse：放款金额（元）"})
     disbursed_on = Day(metadata={"description": "disburse：放款日期"})
 
 
@@ -274,7 +274,7 @@ class ApplicationPageSchema(StrictSchema):
 class OfferInSchema(StrictSchema):
     product_no = text(32)
     uscc = UsccField(required=True, allow_legacy=True)
-    credit_limit = Amount(required=True, positive=True, metadata={"description": "授信额度（元）"})
+    credit_limit = Amount(required=True, positive=True, fixed=True, metadata={"description": "授信额度（元）"})
     rate = _rate(required=True, metadata={"description": "年利率（%）"})
     term_months = Int(required=True, validate=validate.Range(min=1, max=360, error="期限应为 1–360 个月。"))
     valid_until = Moment(required=True, metadata={

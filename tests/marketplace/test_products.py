@@ -15,6 +15,7 @@ def test_an_officer_creates_a_draft_and_puts_it_live(client, sign_in, officer):
     body = resp.get_json()
     assert body["status"] == "draft" and body["product_no"].startswith("prd_") and body["min_grade"] == "AA"
     assert resp.headers["Location"].endswith(f"/api/v1/products/{body['product_no']}")
+    assert (body["amount_min"], body["amount_max"]) == ("100000.00", "3000000.00")  # as every later read gives them
     assert client.get(resp.headers["Location"]).get_json()["product_no"] == body["product_no"]
     assert body["institution"]["licence_no"] == officer.institution.licence_no
     assert body["repayment_labels"] == ["随借随还", "等额本息"] and body["type_label"] == "信用贷款"
