@@ -387,11 +387,20 @@ def institutions_rotate_secret(ctx: Context, client_id: str) -> None:
 @click.option("--uscc", default=None)
 @pass_ctx
 def institutions_add(ctx: Context, name: str, licence_no: str, kind: str, uscc: str | None) -> None:
-    from app.accounts.services import create_institution
+    from marshmallow import ValidationError
 
+    from app.accounts.services import create_institution
+    from app.errors import InvalidInput, flatten_messages
+    from consent.schemas import InstitutionInSchema
+
+    try:  # the same rules as POST /api/v1/institutions
+        data = InstitutionInSchema().load({"name": name, "licence_no": licence_no, "kind": kind, "uscc": uscc})
+    except ValidationError as exc:
+        _domain_error(InvalidInput("机构信息有误", errors=flatten_messages(exc.messages)))
+        return
     try:
         with ctx.db.transaction() as session:
-            create_institution(session, name=name, licence_no=licence_no, kind=kind, uscc=uscc)
+            create_institution(session, **data)
     except DomainError as exc:
         _domain_error(exc)
         return

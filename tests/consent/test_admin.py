@@ -87,6 +87,8 @@ def test_cli_adds_a_client_and_verifies_the_audit_chain(fresh_databases, tmp_pat
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("PC_INSTANCE_PATH", str(tmp_path))
     runner = CliRunner()
+    refused = runner.invoke(main, ["institutions", "add", "--name", "命令行银行", "--licence", "bad licence"])
+    assert refused.exit_code == 1 and "licence_no" in refused.output and "6–30 位" in refused.output  # as the API
     assert runner.invoke(main, ["institutions", "add", "--name", "命令行银行", "--licence", "B4321H1"]).exit_code == 0
     bad = runner.invoke(main, ["institutions", "add-client", "--institution", "B4321H1", "--name", "x",
                                "--redirect-uri", "https://bank.example.com/cb#frag"])

@@ -28,7 +28,7 @@ def test_whole_flow_issues_a_token_bound_to_the_consent_and_logs_the_fetch(bank,
     verifier, challenge = pkce()
     params = bank.authorize_params(consent["consent_id"], challenge)
     screen = client.get("/oauth/authorize", query_string=params).get_data(as_text=True)
-    for text in (bank.institution.name, "贷款申请审查", "纳税信息", "合同履约", "仅一次", "6 个月"):
+    for text in (bank.institution.name, "贷款申请审查", "纳税信息", "合同履约", "仅一次", "6 个月", bank.oauth.name):
         assert text in screen
     resp = decide(client, params)
     location = urlsplit(resp.headers["Location"])
