@@ -23,6 +23,7 @@ def test_operator_registers_an_institution_and_a_client(client, login, make_user
     assert made.status_code == 201
     body = made.get_json()
     assert body["client_secret"] and "implicit" not in body["grant_types"] and "password" not in body["grant_types"]
+    assert body["auth_method"] == body["token_endpoint_auth_method"] == "client_secret_basic"  # named as asked for
     listed = client.get("/api/v1/institutions/B1234H1/clients").get_json()["items"]
     assert listed[0]["client_id"] == body["client_id"] and "client_secret" not in listed[0]
     tok = client.post("/oauth/token", data={"grant_type": "client_credentials", "scope": "consents:write"},
