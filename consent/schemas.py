@@ -227,8 +227,9 @@ class ClientOutSchema(StrictSchema):
     client_id = fields.String()
     name = fields.String()
     token_endpoint_auth_method = fields.String(metadata={"description": "RFC 7591 名称"})
-    auth_method = fields.String(attribute="token_endpoint_auth_method",
-                                metadata={"description": "同 token_endpoint_auth_method（与请求字段同名）"})
+    auth_method = fields.Function(lambda c: c["token_endpoint_auth_method"] if isinstance(c, dict)
+                                  else c.token_endpoint_auth_method, metadata={
+        "type": "string", "description": "同 token_endpoint_auth_method（与请求字段同名）"})
     redirect_uris = fields.List(fields.String())
     grant_types = fields.List(fields.String())
     scope = fields.String()
