@@ -160,13 +160,17 @@ def consent_action(consent_id: str, action: str) -> Any:
 def _terms_form_to_body(form: dict[str, Any], party: str) -> dict[str, Any]:
     """A terms form (the firm's grant, the officer's request) as the API's JSON body;
     ``party`` is the other side's field (``institution`` or ``uscc``)."""
+    # A date left empty is missing (缺少必填字段), not a malformed date-time.
+    dates = {"from": form.get("data_from"), "to": form.get("data_to")}
     body: dict[str, Any] = {
         party: form.get(party, ""), "purpose": form.get("purpose", ""),
         "scopes": request.form.getlist("scopes"),
-        "data_range": {"from": form.get("data_from", ""), "to": form.get("data_to", "")},
-        "valid_until": form.get("valid_until", ""), "fetch_type": form.get("fetch_type", ""),
+        "data_range": {k: v for k, v in dates.items() if v},
+        "fetch_type": form.get("fetch_type", ""),
         "data_life": {"unit": form.get("data_life_unit", ""), "value": form.get("data_life_value", "")},
     }
+    if form.get("valid_until"):
+        body["valid_until"] = form["valid_until"]
     if form.get("fetch_type") == FetchType.periodic:
         body["frequency"] = {"unit": form.get("frequency_unit", ""), "value": form.get("frequency_value", "")}
     return body

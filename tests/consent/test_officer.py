@@ -42,6 +42,15 @@ def test_an_officer_requests_a_consent_the_firm_is_told_and_approves_it(bank, fi
     assert resp.status_code == 422
     assert 'id="uscc-err"' in html and 'id="scopes-err"' in html and 'id="data_to-err"' in html
     assert 'value="91110000MA0012345"' in html
+    assert 'aria-invalid="true" aria-describedby="data_to-err"' in html  # every field, not only uscc
+    # A date picker left empty is a missing date, not a malformed date-time; a data life too
+    # long is shown under its field.
+    resp = client.post("/consents/request", data=_form(page, firm.enterprise.uscc, valid_until="",
+                                                       data_life_unit="year", data_life_value="31"))
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and 'id="valid_until-err"' in html and "缺少必填字段" in html
+    assert "例如 2026-12-31T18:00:00" not in html
+    assert 'aria-describedby="valid_until-err"' in html and 'id="data_life-err"' in html and "最长 30 年" in html
     miswritten = "91110000" + "0" * 9 + "X"  # its check character is wrong
     resp = client.post("/consents/request", data=_form(page, miswritten))
     assert resp.status_code == 422 and 'id="uscc-err"' in resp.get_data(as_text=True)
