@@ -18,6 +18,7 @@ from app.archive.models import Enterprise
 from app.audit import services as audit
 from app.db import Page, paginate, utcnow
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.schemas_base import CHINA_TZ as CN
 from app.schemas_base import today_cn
 from app.signing import SigningKeys
 from consent.models import FetchType, PeriodUnit, Purpose
@@ -60,7 +61,9 @@ STEPS: dict[str, Step] = {
     "accept": Step(Role.firm, frozenset({S.approved}), S.accepted, "接受"),
     "decline": Step(Role.firm, frozenset({S.approved}), S.declined, "放弃"),
     "disburse": Step(Role.bank, frozenset({S.accepted}), S.disbursed, "放款"),
-    "withdraw": Step(Role.firm, frozenset({S.submitted, S.under_review}), S.withdrawn, "撤回"),
+    # Before the money is paid out the firm may still withdraw (the issue's "disbursed /
+    # withdrawn by firm"), as it may while the bank is deciding.
+    "withdraw": Step(Role.firm, frozenset({S.submitted, S.under_review, S.accepted}), S.withdrawn, "撤回"),
 }
 
 
@@ -183,7 +186,7 @@ def take_step(session: Session, user: User, application_no: str, action: str, da
     elif action == "reject":
         values = {"reason": _required(data, "reason", "请说明拒绝原因。")}
     elif action == "disburse":
-        values = _disbursement(app, data)
+        values = _disbursement(session, app, data)
     elif action in ("decline", "withdraw") and data.get("reason"):
         values = {"reason": data["reason"]}
     old = app.status
@@ -222,13 +225,20 @@ def _offer(app: Application, data: dict[str, Any]) -> dict[str, Any]:
     return {"offered_amount": amount, "offered_rate": rate, "offered_term_months": term}
 
 
-def _disbursement(app: Application, data: dict[str, Any]) -> dict[str, Any]:
+def _disbursement(session: Session, app: Application, data: dict[str, Any]) -> dict[str, Any]:
     amount = _required(data, "disbursed_amount", "请填写放款金额。")
     day = _required(data, "disbursed_on", "请填写放款日期。")
     if app.offered_amount is not None and not Decimal(0) < amount <= app.offered_amount:
         raise InvalidInput("放款金额有误", errors={"disbursed_amount": [f"放款金额不能超过批准金额 {app.offered_amount} 元。"]})
     if day > today_cn():
         raise InvalidInput("放款日期有误", errors={"disbursed_on": ["放款日期不能晚于今天。"]})
+    # Not before the firm accepted the offered terms (Beijing date).
+    accepted_at = session.scalar(sa.select(sa.func.max(ApplicationEvent.at)).where(
+        ApplicationEvent.application_id == app.id, ApplicationEvent.to_status == str(ApplicationStatus.accepted)))
+    if accepted_at is not None:
+        accepted_on = accepted_at.astimezone(CN).date()
+        if day < accepted_on:
+            raise InvalidInput("放款日期有误", errors={"disbursed_on": [f"放款日期不能早于企业接受批准条件之日（{accepted_on}）。"]})
     return {"disbursed_amount": amount, "disbursed_on": day}
 
 

@@ -197,7 +197,7 @@ def _advance(session: Session, signer: SigningKeys, no: str, target: str, office
         if action == "approve":
             data = offer
         elif action == "disburse":
-            data = {"disbursed_amount": amount, "disbursed_on": today_cn() - dt.timedelta(days=2)}
+            data = {"disbursed_amount": amount, "disbursed_on": today_cn()}
         applications.take_step(session, who, no, action, data)
         if action == "review":  # the officer reviews with a report pulled under the application's consent
             applications.pull_report_for(session, signer, officer, no)

@@ -9,6 +9,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
+from app.schemas_base import today_cn
 from consent.models import Consent
 from marketplace.applications import APPLICATION_SCOPES, CONSENT_DAYS
 
@@ -75,13 +76,33 @@ def test_the_whole_workflow_by_the_right_parties(applied, client, sign_in, offic
     step(officer, "approve", offered_amount="400000", offered_rate="4.350", offered_term_months=12)
     step(officer, "accept", 403)
     step(user, "accept")
-    step(officer, "disburse", 422, disbursed_amount="450000", disbursed_on=dt.date.today().isoformat())
-    done = step(officer, "disburse", disbursed_amount="400000", disbursed_on="2026-11-20")
+    today = today_cn()
+    step(officer, "disburse", 422, disbursed_amount="450000", disbursed_on=today.isoformat())
+    early = step(officer, "disburse", 422, disbursed_amount="400000",
+                 disbursed_on=(today - dt.timedelta(days=1)).isoformat())  # before the firm accepted
+    assert "不能早于企业接受" in early["errors"]["disbursed_on"][0]
+    done = step(officer, "disburse", disbursed_amount="400000", disbursed_on=today.isoformat())
     assert done["status"] == "disbursed" and done["disbursed_amount"] == "400000.00"
     assert [e["to_status"] for e in done["timeline"]] == ["submitted", "under_review", "approved", "accepted",
                                                         "disbursed"]
-    step(user, "withdraw", 409)
+    step(user, "withdraw", 409)  # paid out: too late
     step(officer, "reject", 409, reason="too late")
+
+
+def test_the_firm_may_withdraw_until_the_money_is_paid_out(applied, client, sign_in, officer):
+    app, _, user, _ = applied
+    no = app["application_no"]
+    for who, action, body in ((officer, "review", {}), (officer, "approve", {
+            "offered_amount": "400000", "offered_rate": "4.350", "offered_term_months": 12}), (user, "accept", {})):
+        sign_in(who)
+        assert client.post(f"/api/v1/applications/{no}/{action}", json=body).status_code == 200, action
+    sign_in(user)
+    resp = client.post(f"/api/v1/applications/{no}/withdraw", json={"reason": "已从其他渠道获得资金"})
+    assert resp.status_code == 200 and resp.get_json()["status"] == "withdrawn"
+    sign_in(officer)
+    late = client.post(f"/api/v1/applications/{no}/disburse", json={"disbursed_amount": "1",
+                                                                    "disbursed_on": today_cn().isoformat()})
+    assert late.status_code == 409 and late.get_json()["code"] == "illegal_transition"
 
 
 @pytest.mark.parametrize(("first", "then", "status"), [

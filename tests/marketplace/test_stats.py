@@ -37,7 +37,7 @@ def test_statistics_by_hand(client, sign_in, officer, make_user, publish, graded
         step(officer, no, "approve", offered_amount="800000" if no == a1 else "500000", offered_rate=rate,
              offered_term_months=12)
     step(f1, a1, "accept")
-    step(officer, a1, "disburse", disbursed_amount="800000", disbursed_on="2026-11-20")
+    step(officer, a1, "disburse", disbursed_amount="800000", disbursed_on=dt.datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat())
     step(f2, a2, "decline")
     step(other_officer, a4, "reject", reason="额度已满")
 
