@@ -320,6 +320,11 @@ class StatsArgs(StrictSchema):
     month_to = fields.String(load_default=None, data_key="to",
                              validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="应为 YYYY-MM。"))
 
+    @validates_schema(skip_on_field_errors=True)
+    def _ordered(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("month_from") and data.get("month_to") and data["month_from"] > data["month_to"]:
+            raise ValidationError({"to": ["结束月份不能早于开始月份。"]})
+
 
 class StatsRowSchema(StrictSchema):
     key = fields.String()

@@ -60,3 +60,9 @@ def test_statistics_by_hand(client, sign_in, officer, make_user, publish, graded
     assert client.get("/api/v1/marketplace/stats?from=2000-01&to=2000-12").get_json()["total"]["applications"] == 0
     bad = client.get("/api/v1/marketplace/stats?by=colour&from=2026-13")
     assert bad.status_code == 422 and {"query.by", "query.from"} <= set(bad.get_json()["errors"])
+
+
+def test_a_reversed_month_range_is_refused(client):
+    resp = client.get("/api/v1/marketplace/stats?from=2026-12&to=2026-01")
+    assert resp.status_code == 422 and "query.to" in resp.get_json()["errors"], resp.get_json()
+    assert client.get("/api/v1/marketplace/stats?from=2026-01&to=2026-12").status_code == 200
