@@ -384,6 +384,7 @@ class DataFetch(MethodView):
 
     @blp.arguments(schemas.FetchSchema)
     @blp.response(200, schemas.FetchResultSchema)
+    @blp.doc(security=[{"oauth2": []}])
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """按授权获取企业信用信息（金融机构，绑定授权的令牌）：经授权闸门检查、计次并写入查询记录"""
         session = db_session()

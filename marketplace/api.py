@@ -16,7 +16,7 @@ from app.extensions import created, db_session, settings, signing_keys, writes
 from app.schemas_base import PageArgs
 from consent.api import cookie_csrf
 from marketplace import applications, offers, schemas, services, stats
-from reports.api import json_response
+from reports.api import json_response, report_doc
 from reports.schemas import ReportSummarySchema
 
 blp = ApiBlueprint("marketplace", __name__, url_prefix="/api/v1", description="信易贷：金融产品与匹配")
@@ -161,6 +161,7 @@ class ApplicationStep(MethodView):
 
 @blp.route("/applications/<string:application_no>/report")
 class ApplicationReport(MethodView):
+    @blp.doc(**report_doc(201, "以申请的授权出具的报告文件", pdf=False, location=True, refusals=(401, 403, 404, 409)))
     def post(self, application_no: str) -> Response:
         """审查申请：以申请时企业授予的授权获取其信用报告（受理机构的信贷人员；经授权闸门计次并写入企业可见的查询记录；
         申请已拒绝、放弃或撤回后不再提供）"""

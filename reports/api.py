@@ -5,6 +5,7 @@ number at ``/verify/{report_no}`` (in ``reports.web``)."""
 from __future__ import annotations
 
 import json
+from http import HTTPStatus
 from typing import Any
 
 from flask import Response, g, request, url_for
@@ -26,6 +27,36 @@ blp = ApiBlueprint("reports", __name__, url_prefix="/api/v1", description="信�
 
 JSON = "application/json"
 PDF = "application/pdf"
+
+# OpenAPI for the views that answer with a report file (built by hand, not by a schema: the
+# frozen JSON is embedded byte for byte).  The report itself follows /api/v1/reports/schema.
+REPORT_FILE = {"type": "object", "required": ["report", "digest", "digest_alg", "signature", "kid", "verify_url"],
+               "properties": {
+                   "report": {"type": "object", "description": "报告正文（JSON Schema 见 GET /api/v1/reports/schema）"},
+                   "digest": {"type": "string", "description": "报告正文规范化 JSON 的 SHA-256（十六进制）"},
+                   "digest_alg": {"type": "string", "enum": ["SHA-256"]},
+                   "signature": {"type": "string", "description": "对报告声明的 Ed25519 签名（紧凑 JWS，公钥见 /.well-known/jwks.json）"},
+                   "kid": {"type": "string"},
+                   "verify_url": {"type": "string", "format": "uri", "description": "公开核验页面"},
+                   "allowance": {"type": "object", "description": "自主查询：本年度免费次数（仅 GET /api/v1/me/report）"}}}
+REPORT_HEADERS = {"X-Report-No": {"schema": {"type": "string"}, "description": "报告编号"},
+                  "X-Report-Digest": {"schema": {"type": "string"}, "description": "报告摘要（SHA-256，十六进制）"}}
+AS_JSON = {JSON: {"schema": REPORT_FILE}}
+AS_PDF = {PDF: {"schema": {"type": "string", "format": "binary"}}}
+BANK_SECURITY: list[dict[str, list[str]]] = [{"oauth2": []}]
+
+
+def report_doc(status: int, description: str, *, pdf: bool = True, json_too: bool = True,
+               location: bool = False, refusals: tuple[int, ...] = ()) -> dict[str, Any]:
+    """``responses`` for ``blp.doc`` of a view answering with a report file."""
+    headers: dict[str, Any] = dict(REPORT_HEADERS)
+    if location:
+        headers["Location"] = {"schema": {"type": "string"}, "description": "该报告的地址"}
+    content = {**(AS_JSON if json_too else {}), **(AS_PDF if pdf else {})}
+    out: dict[str, Any] = {str(status): {"description": description, "headers": headers, "content": content}}
+    for code in refusals:
+        out[str(code)] = {"$ref": f"#/components/responses/{HTTPStatus(code).name}"}
+    return {"responses": out}
 
 
 def verify_url(report: Report) -> str:
@@ -117,6 +148,8 @@ class Reports(MethodView):
 
     @bearer_first  # a caller without a valid token is told so (401), not the body's schema
     @blp.arguments(schemas.ReportRequestSchema())  # an instance: parsed by the same one every pull
+    @blp.doc(security=BANK_SECURITY, **report_doc(201, "已出具的报告文件", pdf=False, location=True,
+                                                  refusals=(401, 403, 404, 429)))
     def post(self, data: dict[str, Any]) -> Response:
         """获取企业信用报告（金融机构，绑定授权的令牌）：经授权闸门检查、计次、写入查询记录，出具并签名（授信机构版）"""
         session = db_session()
@@ -133,6 +166,7 @@ class InstitutionReport(MethodView):
     decorators = [limiter.limit(bank_limit, key_func=client_rate_key)]
 
     @writes
+    @blp.doc(security=BANK_SECURITY, **report_doc(200, "报告文件（JSON 或 PDF）", refusals=(401, 403, 404, 410)))
     def get(self, report_no: str) -> Response:
         """本机构获取的一份报告（JSON；Accept: application/pdf 或 ?format=pdf 得 PDF）"""
         as_pdf = wants_pdf()
@@ -145,6 +179,7 @@ class InstitutionReportPdf(MethodView):
     decorators = [limiter.limit(bank_limit, key_func=client_rate_key)]
 
     @writes
+    @blp.doc(security=BANK_SECURITY, **report_doc(200, "报告 PDF", json_too=False, refusals=(401, 403, 404, 410)))
     def get(self, report_no: str) -> Response:
         """本机构获取的一份报告（PDF）"""
         return pdf_response(read_pulled(report_no, "pdf"))
@@ -153,6 +188,8 @@ class InstitutionReportPdf(MethodView):
 @blp.route("/me/report")
 class MyNewReport(MethodView):
     @writes
+    @blp.doc(**report_doc(201, "新出具的自主查询报告（JSON 或 PDF）；头 X-Free-Reports-Remaining 为本年度剩余免费次数",
+                          refusals=(401, 403)))
     def get(self) -> Response:
         """出具本企业的自主查询报告（企业；计入每年免费次数）：JSON，或按 Accept / ?format=pdf 返回 PDF"""
         user = require_firm()
@@ -187,6 +224,7 @@ class MyReports(MethodView):
 
 @blp.route("/me/reports/<string:report_no>")
 class MyReport(MethodView):
+    @blp.doc(**report_doc(200, "报告文件（JSON 或 PDF）", refusals=(401, 403, 404)))
     def get(self, report_no: str) -> Response:
         """重新下载本企业已出具的自主查询报告（不计次数）"""
         user = require_firm()
@@ -197,6 +235,7 @@ class MyReport(MethodView):
 
 @blp.route("/me/reports/<string:report_no>.pdf")
 class MyReportPdf(MethodView):
+    @blp.doc(**report_doc(200, "报告 PDF", json_too=False, refusals=(401, 403, 404)))
     def get(self, report_no: str) -> Response:
         """重新下载本企业已出具的自主查询报告（PDF，不计次数）"""
         user = require_firm()

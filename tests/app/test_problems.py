@@ -168,6 +168,15 @@ def test_openapi_document_is_generated_from_the_schemas(client):
 
     assert all(isinstance(b, int | float) for b in bounds(doc)), [b for b in bounds(doc) if isinstance(b, str)]
     assert doc["components"]["schemas"]["ProductIn"]["properties"]["amount_min"]["format"] == "decimal"
+    # The report calls say what they answer: the report file (JSON, PDF), its headers, a bearer token.
+    pull = paths["/api/v1/reports"]["post"]
+    created = pull["responses"]["201"]
+    assert {"Location", "X-Report-No", "X-Report-Digest"} <= set(created["headers"]) and pull["security"]
+    assert "digest" in created["content"]["application/json"]["schema"]["properties"]
+    again = paths["/api/v1/reports/{report_no}"]["get"]["responses"]
+    assert {"application/json", "application/pdf"} == set(again["200"]["content"]) and "410" in again
+    assert "201" in paths["/api/v1/me/report"]["get"]["responses"]
+    assert paths["/api/v1/data/fetch"]["post"]["security"] == [{"oauth2": []}]
     page = client.get("/api/docs")
     assert page.status_code == 200 and b"/api/docs/static/swagger-ui-bundle.js" in page.data
     asset = client.get("/api/docs/static/swagger-ui-bundle.js")
