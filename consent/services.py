@@ -487,6 +487,16 @@ def _set_status(session: Session, consent: Consent, status: ConsentStatus, actor
     return consent
 
 
+def end_consent(session: Session, consent: Consent, user: User, reason: str,
+                request_id: str | None = None) -> Consent:
+    """A consent whose purpose has ended (the loan application it was granted for was
+    rejected, declined or withdrawn): revoked, its tokens with it, the reason recorded.
+    A consent already ended stays as it is."""
+    if consent.status in FINAL_STATUSES:
+        return consent
+    return _set_status(session, consent, ConsentStatus.revoked, Actor(user=user), reason, request_id)
+
+
 def revoke_consent_tokens(session: Session, consent: Consent) -> int:
     res = session.execute(
         sa.update(OAuthToken).where(OAuthToken.consent_pk == consent.id, OAuthToken.revoked_at.is_(None))

@@ -22,7 +22,7 @@ from app.schemas_base import CHINA_TZ as CN
 from app.schemas_base import today_cn
 from app.signing import SigningKeys
 from consent.models import FetchType, PeriodUnit, Purpose
-from consent.services import Caller, Terms, grant_consent
+from consent.services import Caller, Terms, end_consent, grant_consent
 from marketplace.models import (
     APPLICATION_STATUS_LABELS,
     Application,
@@ -199,6 +199,9 @@ def take_step(session: Session, user: User, application_no: str, action: str, da
         raise Conflict("申请状态已被他人修改，请刷新后重试", code="concurrent_change")
     session.refresh(app)
     _event(session, app, f"user:{user.username}", old, {k: str(v) for k, v in values.items()}, request_id)
+    if app.status in CLOSED:  # the consent was only for reviewing this application: it ends with it
+        end_consent(session, app.consent, user, f"贷款申请 {app.application_no} 已{step.label}，授权随之终止",
+                    request_id)
     return app
 
 

@@ -99,6 +99,10 @@ def test_the_firm_may_withdraw_until_the_money_is_paid_out(applied, client, sign
     sign_in(user)
     resp = client.post(f"/api/v1/applications/{no}/withdraw", json={"reason": "已从其他渠道获得资金"})
     assert resp.status_code == 200 and resp.get_json()["status"] == "withdrawn"
+    # The consent was for reviewing this application only: it ends with it.
+    consent = client.get(f"/api/v1/consents/{app['consent_id']}").get_json()
+    assert consent["status"] == "REVOKED", consent
+    assert "已撤回" in consent["events"][-1]["reason"]
     sign_in(officer)
     late = client.post(f"/api/v1/applications/{no}/disburse", json={"disbursed_amount": "1",
                                                                     "disbursed_on": today_cn().isoformat()})
