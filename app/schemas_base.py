@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+import unicodedata
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -76,21 +77,36 @@ def one_of(choices: Any) -> validate.OneOf:
     return validate.OneOf(values, error="取值应为以下之一：" + "、".join(values) + "。")
 
 
+# Bidirectional overrides and isolates: they make a text display differently from what it
+# says (a signatory's title shown reversed), and no credit record needs them.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def no_nul(value: str) -> None:
     """Text every database can store: no U+0000 (PostgreSQL refuses it) and no lone
-    surrogates (JSON can spell them, "\\ud800", but no encoding can store them)."""
+    surrogates (JSON can spell them, "\\ud800", but no encoding can store them); and no
+    bidirectional controls."""
     if "\x00" in value:
         raise ValidationError("不能包含空字符（U+0000）。")
+    if not _BIDI_CONTROLS.isdisjoint(value):
+        raise ValidationError("不能包含双向文本控制字符（如 U+202E）。")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ValidationError("含有无法编码的字符（孤立的 UTF-16 代理项）。") from exc
 
 
+def visible(value: str) -> None:
+    """At least one character that shows: not only spaces, zero-width or other format
+    characters (a signatory of two U+200B is no signatory)."""
+    if all(unicodedata.category(c)[0] in "CZ" for c in value):
+        raise ValidationError("不能只有空白或不可见字符。")
+
+
 def text(max_len: int, *, required: bool = True, **kw: Any) -> fields.String:
     return fields.String(
         required=required,
-        validate=[validate.Length(min=1, max=max_len, error=f"长度应为 1–{max_len} 个字符。"), no_nul],
+        validate=[validate.Length(min=1, max=max_len, error=f"长度应为 1–{max_len} 个字符。"), no_nul, visible],
         **kw,
     )
 

@@ -223,3 +223,23 @@ def test_numbers_no_database_can_hold_and_digits_int_cannot_read_are_refused_not
         resp = client.post(path, json=body, headers=headers)
         assert resp.status_code == 422 and field in resp.get_json()["errors"], (path, resp.get_json())
         assert resp.get_json()["errors"][field] == ["数值过大。"]
+
+
+@pytest.mark.parametrize(("value", "ok"), [
+    ("王建国", True), ("  王建国 ", True), ("\u200b\u200b", False), (" \u3000\t", False), ("\ufeff", False),
+    ("\u202e总经理", False), ("总经理\u2066", False),
+])
+def test_required_text_must_show_something_and_cannot_reorder_itself(value, ok):
+    from marshmallow import ValidationError
+
+    from app.schemas_base import StrictSchema, text
+
+    class Signed(StrictSchema):
+        signatory = text(50)
+
+    if ok:
+        assert Signed().load({"signatory": value}) == {"signatory": value}
+    else:
+        with pytest.raises(ValidationError) as info:
+            Signed().load({"signatory": value})
+        assert list(info.value.messages) == ["signatory"]
