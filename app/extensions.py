@@ -3,6 +3,7 @@ the database session, the settings and the field cipher."""
 
 from __future__ import annotations
 
+import http
 import logging
 from collections.abc import Callable
 from decimal import Decimal
@@ -13,6 +14,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
 from flask_wtf import CSRFProtect
 from marshmallow import Schema, fields
 from sqlalchemy.exc import OperationalError
@@ -23,7 +25,7 @@ from app.audit import services as audit
 from app.config import Settings
 from app.crypto import FieldCipher
 from app.db import READ_ONLY, Database, is_sqlite_busy
-from app.errors import PROBLEM_JSON, busy_response
+from app.errors import HTTP_TITLES, PROBLEM_JSON, busy_response
 from app.signing import SigningKeys
 
 
@@ -68,13 +70,17 @@ class PowerCreditApi(Api):  # type: ignore[misc]
         self.ma_plugin.converter.add_attribute_function(_numeric_bounds)
 
     def _register_responses(self) -> None:
-        # The base class reads DEFAULT_RESPONSE_CONTENT_TYPE for these responses; only for them
-        # is it problem+json.
-        self.DEFAULT_RESPONSE_CONTENT_TYPE: str = PROBLEM_JSON
-        try:
-            super()._register_responses()
-        finally:
-            del self.DEFAULT_RESPONSE_CONTENT_TYPE  # the class's own again
+        """flask-smorest's own (a response per status, lazily: only those referenced are
+        written), as problem+json with the Chinese titles the errors carry."""
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": HTTP_TITLES.get(status, status.phrase)}
+            if not 100 <= status < 200 and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "错误（application/problem+json）", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_JSON)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
 log = logging.getLogger(__name__)

@@ -286,7 +286,8 @@ class KeyedDict(fields.Dict):
                 if "value" in parts:
                     inner = parts["value"]
                     if key in messages:  # both: the key's messages beside the value's
-                        inner = {"_schema": messages[key], **inner} if isinstance(inner, dict) else messages[key] + inner
+                        inner = ({**inner, "_schema": messages[key] + list(inner.get("_schema", []))}
+                                 if isinstance(inner, dict) else messages[key] + list(inner))
                     messages[key] = inner
             raise ValidationError(messages, valid_data=exc.valid_data) from exc
 

@@ -54,8 +54,8 @@ def report_doc(status: int, description: str, *, pdf: bool = True, json_too: boo
         headers["Location"] = {"schema": {"type": "string"}, "description": "该报告的地址"}
     content = {**(AS_JSON if json_too else {}), **(AS_PDF if pdf else {})}
     out: dict[str, Any] = {str(status): {"description": description, "headers": headers, "content": content}}
-    for code in refusals:
-        out[str(code)] = {"$ref": f"#/components/responses/{HTTPStatus(code).name}"}
+    for code in refusals:  # by name: apispec then adds the (lazily registered) problem+json response
+        out[str(code)] = HTTPStatus(code).name
     return {"responses": out}
 
 

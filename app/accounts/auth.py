@@ -51,5 +51,11 @@ def refuse_cross_site(what: str) -> None:
             return
         raise Forbidden(f"{what}只能在本站页面或直接请求中发起，不能经其他网站的链接发起", code="cross_site_request")
     source = request.headers.get("Origin") or request.headers.get("Referer")
-    if source and source != "null" and urlsplit(source).netloc != request.host:
+    if not source or source == "null":
+        return
+    try:
+        host = urlsplit(source).netloc
+    except ValueError:  # not even a URL ("http://[oops/"): not this site's
+        host = None
+    if host != request.host:
         raise Forbidden(f"{what}只能在本站页面或直接请求中发起，不能经其他网站的链接发起", code="cross_site_request")

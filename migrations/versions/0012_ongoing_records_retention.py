@@ -14,6 +14,7 @@ Revises: 0011
 Create Date: 2026-12-03 14:30:00
 """
 
+import datetime as dt
 import json
 
 import sqlalchemy as sa
@@ -45,7 +46,8 @@ def upgrade() -> None:
     record = sa.table("credit_record", sa.column("id", sa.Integer), sa.column("category", sa.String),
                       sa.column("polarity", sa.String), sa.column("ended_on", sa.Date),
                       sa.column("expires_on", sa.Date), sa.column("status", sa.String),
-                      sa.column("version", sa.Integer), sa.column("payload", sa.Text))
+                      sa.column("version", sa.Integer), sa.column("payload", sa.Text),
+                      sa.column("updated_at", sa.DateTime(timezone=True)))
     objection = sa.table("objection", sa.column("record_id", sa.Integer), sa.column("status", sa.String))
     last = 0
     while True:
@@ -63,7 +65,11 @@ def upgrade() -> None:
         if not ongoing:
             continue
         ids = [r.id for r in ongoing]
-        conn.execute(sa.update(record).where(record.c.id.in_(ids)).values(expires_on=None))
+        # Changed now: ``evaluate --changed`` re-evaluates the firms whose records changed.
+        now = dt.datetime.now(dt.UTC)
+        if conn.dialect.name == "sqlite":  # stored as naive UTC there (app.db.UTCDateTime)
+            now = now.replace(tzinfo=None)
+        conn.execute(sa.update(record).where(record.c.id.in_(ids)).values(expires_on=None, updated_at=now))
         expired = [r for r in ongoing if r.status == "expired"]
         if expired:
             disputed = set(conn.scalars(sa.select(objection.c.record_id).where(

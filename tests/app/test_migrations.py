@@ -77,54 +77,68 @@ def test_report_bodies_are_compressed_with_lz4_on_postgresql(database_url: str, 
 
 def test_0012_gives_records_of_behaviour_still_going_on_their_retention_back(fresh_databases) -> None:
     """Records stored before 0012 had expired five years after an unperformed judgment or
-    an unpaid bill began; the migration clears that expiry and puts them back."""
+    an unpaid bill began; the migration clears that expiry and puts them back (disputed
+    where an objection is open), marked changed so that ``evaluate --changed`` sees them."""
     import datetime as dt
 
     from app import migrate
+    from app.archive.categories import add_years
     from app.archive.ingestion import ingest_records
     from app.archive.models import CreditRecord, RecordStatus
     from app.archive.services import create_provider, load_enterprise, register_enterprise
     from app.crypto import FieldCipher, KeyRing
-    from app.db import Database
+    from app.db import Database, utcnow
+    from app.oversight.models import Objection
     from app.schemas_base import today_cn
     from tests.conftest import contract_row
 
-    FIRM = "91620102934141843Y"
+    firm = "91620102934141843Y"
     url = fresh_databases.new()
     database = Database(url)
-    long_ago = today_cn().replace(year=today_cn().year - 7)
+    long_ago = add_years(today_cn(), -7)
     bill = {"month": long_ago.strftime("%Y-%m"), "consumption_kwh": "15000", "amount_due": "9300.00",
             "status": "arrears", "arrears_amount": "9300.00", "arrears_months": 80}
     judgment = {"case_no": f"({long_ago.year})皖1122执1194号", "court": "安徽省某县人民法院",
                 "filed_on": long_ago.isoformat(), "obligation": "支付货款 120 万元", "performance": "partial"}
+    loan = {"lender": "某银行", "amount": "5000000", "start_on": long_ago.isoformat(),
+            "end_on": (long_ago + dt.timedelta(days=365)).isoformat(), "status": "overdue", "overdue_days": 2000}
     due = long_ago + dt.timedelta(days=30)
-    breach = contract_row(FIRM, "c-1", status="breached", signed_on=long_ago.isoformat(),
-                          due_on=due.isoformat())
+    breach = contract_row(firm, "c-1", status="breached", signed_on=long_ago.isoformat(), due_on=due.isoformat())
     breach["payload"].pop("fulfilled_on")
     try:
         with database.transaction() as session:
             register_enterprise(session, FieldCipher(KeyRing.generate()),
-                                load_enterprise({"uscc": FIRM, "name": "测试电力有限公司",
-                                                 "segment": "supplier"}))
+                                load_enterprise({"uscc": firm, "name": "测试电力有限公司", "segment": "supplier"}))
             provider = create_provider(session, code="p-0012", name="测试数据源", kind="grid_company",
-                                       categories=["utility", "judicial", "contract"])
+                                       categories=["utility", "judicial", "contract", "loan"])
             result = ingest_records(session, provider, [
-                {"provider_ref": "u-1", "uscc": FIRM, "category": "utility", "payload": bill},
-                {"provider_ref": "j-1", "uscc": FIRM, "category": "judicial", "payload": judgment},
+                {"provider_ref": "u-1", "uscc": firm, "category": "utility", "payload": bill},
+                {"provider_ref": "j-1", "uscc": firm, "category": "judicial", "payload": judgment},
+                {"provider_ref": "l-1", "uscc": firm, "category": "loan", "payload": loan},
                 breach])
             assert result.refused == 0, [r.errors for r in result.rows]
             ids = [r.record_id for r in result.rows]
-        # As the code before 0012 stored them: expired five years after they began.
+        before = utcnow()
+        # As the code before 0012 stored them: expired five years after they began; the
+        # judgment was under objection.
         with database.transaction() as session:
-            session.execute(sa.update(CreditRecord).where(CreditRecord.id.in_(ids[:2]))
-                            .values(expires_on=long_ago.replace(year=long_ago.year + 5), status="expired"))
+            session.execute(sa.update(CreditRecord).where(CreditRecord.id.in_(ids[:3]))
+                            .values(expires_on=add_years(long_ago, 5), status="expired",
+                                    updated_at=before - dt.timedelta(days=1)))
+            session.execute(sa.insert(Objection.__table__).values(
+                objection_no="obj_0012", record_id=ids[1], enterprise_id=session.scalar(
+                    sa.select(CreditRecord.enterprise_id).where(CreditRecord.id == ids[1])),
+                status="open", record_status_before="active", reason="尚在履行中", received_at=utcnow(),
+                due_on=today_cn() + dt.timedelta(days=20), submitted_by="user:test"))
         migrate.downgrade(url, rev="0011")
         migrate.upgrade(url)
         with database.session() as session:
             rows = {r.provider_ref: r for r in session.scalars(sa.select(CreditRecord))}
         assert (rows["u-1"].expires_on, rows["u-1"].status) == (None, RecordStatus.active)
-        assert (rows["j-1"].expires_on, rows["j-1"].status) == (None, RecordStatus.active)
+        assert (rows["l-1"].expires_on, rows["l-1"].status) == (None, RecordStatus.active)
+        assert (rows["j-1"].expires_on, rows["j-1"].status) == (None, RecordStatus.disputed)
+        assert all(rows[ref].updated_at >= before for ref in ("u-1", "j-1", "l-1"))
         # A breach is over when it happened: its expiry stands.
-        assert rows["c-1"].expires_on == due.replace(year=due.year + 5) and rows["c-1"].status == RecordStatus.expired
+        assert rows["c-1"].expires_on == add_years(due, 5) and rows["c-1"].status == RecordStatus.expired
     finally:
         database.dispose()

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app.archive.categories import add_years
 from app.archive.ingestion import RowError, ingest_records
 from app.archive.models import (
     CreditRecord,
@@ -130,7 +131,7 @@ def test_negative_records_expire_five_years_after_the_behaviour_ended(db, make_e
     late_rec = db.get(CreditRecord, result.rows[0].record_id)
     good_rec = db.get(CreditRecord, result.rows[1].record_id)
     ended = due + dt.timedelta(days=10)
-    assert late_rec.expires_on == ended.replace(year=ended.year + 5)
+    assert late_rec.expires_on == add_years(ended, 5)
     assert good_rec.expires_on is None
     assert expire_records(db, as_of=late_rec.expires_on - dt.timedelta(days=1)) == 0
     assert expire_records(db, as_of=late_rec.expires_on) == 1
@@ -306,7 +307,7 @@ def test_behaviour_still_going_on_does_not_expire_until_it_ends(db, make_enterpr
     still overdue and a bill still unpaid have no end yet, however long ago they began."""
     ent = make_enterprise()
     provider = make_provider(["judicial", "loan", "utility"])
-    long_ago = today_cn().replace(year=today_cn().year - 7)
+    long_ago = add_years(today_cn(), -7)
     judgment = {"case_no": f"({long_ago.year})皖1122执1194号", "court": "安徽省某县人民法院",
                 "filed_on": long_ago.isoformat(), "obligation": "支付货款 120 万元", "performance": "none",
                 "dishonest_conduct": "evade_enforcement", "published_on": (long_ago + dt.timedelta(days=30)).isoformat()}
@@ -324,11 +325,11 @@ def test_behaviour_still_going_on_does_not_expire_until_it_ends(db, make_enterpr
     assert [(r.expires_on, r.status) for r in records] == [(None, RecordStatus.active)] * 3
     assert expire_records(db, as_of=today_cn()) == 0
     # The judgment is performed two years ago: five years from then.
-    performed = today_cn().replace(year=today_cn().year - 2)
+    performed = add_years(today_cn(), -2)
     done = {**judgment, "performance": "full", "performed_on": performed.isoformat()}
     done.pop("dishonest_conduct"), done.pop("published_on")
     again = ingest_records(db, provider, [{"provider_ref": "j-1", "uscc": ent.uscc, "category": "judicial",
                                            "payload": done}])
     assert again.rows[0].status == "corrected", again.rows[0]
     corrected = db.get(CreditRecord, again.rows[0].record_id)
-    assert corrected.expires_on == performed.replace(year=performed.year + 5)
+    assert corrected.expires_on == add_years(performed, 5)

@@ -57,6 +57,13 @@ def test_bad_products_are_refused_naming_the_field(client, sign_in, officer, ove
     assert client.get("/api/v1/products?mine=true").get_json()["meta"]["total"] == 0  # nothing half-written
 
 
+def test_a_bad_grade_key_is_reported_beside_a_bad_value(client, sign_in, officer):
+    sign_in(officer)
+    resp = client.post("/api/v1/products", json=product_body(grade_terms={"ZZ": 5}))
+    messages = resp.get_json()["errors"]["grade_terms.ZZ"]
+    assert resp.status_code == 422 and any("取值应为以下之一" in m for m in messages) and "应为 JSON 对象。" in messages
+
+
 def test_every_mistake_is_reported_at_once(client, sign_in, officer):
     """A reversed range is reported beside a bad field elsewhere, not only once that is fixed."""
     sign_in(officer)
