@@ -12,7 +12,7 @@ from flask import Response, g, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint as ApiBlueprint
 
-from app.accounts.auth import refuse_cross_site, require_firm, require_user
+from app.accounts.auth import refuse_cross_site, require_csrf_header, require_firm, require_user
 from app.accounts.models import Role
 from app.errors import Forbidden, InvalidInput
 from app.extensions import csrf, db_session, limiter, settings, signing_keys, writes
@@ -194,6 +194,7 @@ class MyNewReport(MethodView):
         """出具本企业的自主查询报告（企业；计入每年免费次数）：JSON，或按 Accept / ?format=pdf 返回 PDF"""
         user = require_firm()
         refuse_cross_site("出具自主查询报告（计入每年免费次数）")
+        require_csrf_header("出具自主查询报告（计入每年免费次数）")
         as_pdf = wants_pdf()
         assert user.enterprise is not None
         report, left = services.issue_self_report(

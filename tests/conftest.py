@@ -268,13 +268,19 @@ def token_for(client: FlaskClient) -> Callable[[Any, str], str]:
 
 @pytest.fixture
 def login(client: FlaskClient) -> Callable[[User], None]:
+    """Sign in through the form; afterwards every request carries the session's CSRF token
+    (``X-CSRFToken``), as a signed-in page's scripts send it with API calls."""
     def do(user: User, password: str = PASSWORD) -> None:
+        client.environ_base.pop("HTTP_X_CSRFTOKEN", None)
         page = client.get("/login")
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
         assert token is not None
         resp = client.post("/login", data={"username": user.username, "password": password,
                                            "csrf_token": token.group(1)})
         assert resp.status_code == 302, resp.get_data(as_text=True)
+        after = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True))
+        if after is not None:
+            client.environ_base["HTTP_X_CSRFTOKEN"] = after.group(1)
 
     return do
 

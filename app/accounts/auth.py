@@ -7,12 +7,19 @@ from urllib.parse import urlsplit
 
 from flask import request
 from flask_login import current_user
+from flask_wtf.csrf import validate_csrf
+from wtforms import ValidationError
 
 from app.accounts.errors import SignInRequired
 from app.accounts.models import Role, User
 from app.accounts.services import load_user, require_role
-from app.errors import Forbidden
+from app.errors import DomainError, Forbidden
 from app.extensions import db_session, login_manager
+
+
+class CsrfRequired(DomainError):
+    status = 400
+    code = "csrf_failed"
 
 
 @login_manager.user_loader
@@ -59,3 +66,13 @@ def refuse_cross_site(what: str) -> None:
         host = None
     if host != request.host:
         raise Forbidden(f"{what}只能在本站页面或直接请求中发起，不能经其他网站的链接发起", code="cross_site_request")
+
+
+def require_csrf_header(what: str) -> None:
+    """A GET that spends something, asked for with the session cookie: the session's CSRF
+    token in ``X-CSRFToken``, as every write by a signed-in user through the API carries it.
+    A link (from another site, a mail, a chat) cannot add a header."""
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken"))
+    except ValidationError as exc:
+        raise CsrfRequired(f"{what}须在 X-CSRFToken 头中带上页面的 CSRF 令牌（在本站页面上操作即可）") from exc

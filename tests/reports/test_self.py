@@ -187,3 +187,18 @@ def test_another_sites_link_cannot_spend_the_firms_free_reports(archive, login, 
     assert client.get("/api/v1/me/reports").get_json()["allowance"]["used"] == 2
     typed = client.get("/api/v1/me/report", headers={"Sec-Fetch-Site": "none"})  # past the check, out of reports
     assert typed.status_code == 403 and typed.get_json()["code"] == "self_report_allowance_exhausted"
+    # A malformed Referer is not this site's either (and no 500).
+    odd = client.get("/api/v1/me/report", headers={"Referer": "http://[oops/"})
+    assert odd.status_code == 403 and odd.get_json()["code"] == "cross_site_request"
+
+
+def test_a_link_cannot_issue_a_self_report_without_the_sessions_csrf_token(archive, login, client):
+    """Sec-Fetch-Site is "none" for a link opened from a mail or chat app too: the session's
+    CSRF token, which no link can carry, is what tells the firm's own request apart."""
+    login(archive.user)
+    token = client.environ_base.pop("HTTP_X_CSRFTOKEN")
+    for headers in ({}, {"Sec-Fetch-Site": "none"}, {"X-CSRFToken": "forged"}):
+        resp = client.get("/api/v1/me/report", headers=headers)
+        assert resp.status_code == 400 and resp.get_json()["code"] == "csrf_failed", headers
+    assert client.get("/api/v1/me/reports").get_json()["allowance"]["used"] == 0
+    assert client.get("/api/v1/me/report", headers={"X-CSRFToken": token}).status_code == 201
