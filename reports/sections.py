@@ -168,8 +168,11 @@ def evaluation_of(rows: list[tuple[Any, ...]]) -> dict[str, Any] | None:
         "supervision_label": SUPERVISION_LABELS.get(supervision, supervision),
         "scorecard_version": version, "as_of": raw_date(as_of),
         "evaluated_at": raw_stamp(evaluated_at),
+        # One entry per base date, the last evaluation of that day: re-evaluations on the same
+        # day (an objection, its outcome, a commitment) are not a history of their own.
         "history": [{"as_of": raw_date(r[0]), "evaluated_at": raw_stamp(r[1]), "grade": r[2],
-                     "score": raw_score(r[3]), "scorecard_version": r[8]} for r in rows],
+                     "score": raw_score(r[3]), "scorecard_version": r[8]}
+                    for r in {raw_date(r[0]): r for r in rows}.values()],
         "note": "信用等级为 PowerCredit 依据公开的评分卡计算的衍生产品，不构成授信建议。",
     }
 

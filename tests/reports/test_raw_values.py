@@ -49,6 +49,24 @@ def test_the_evaluation_section_says_what_the_stored_evaluations_say(archive, db
                    "scorecard_version": "0.9"}
 
 
+def test_the_grade_history_has_one_entry_per_day(archive, db):
+    """Re-evaluations on one day (an objection, its outcome, a commitment) are one entry:
+    the day's last."""
+    ent = archive.enterprise
+    evaluate_many(db, [ent.id])
+    current = db.scalar(sa.select(Evaluation).where(Evaluation.enterprise_id == ent.id, Evaluation.current))
+    for minutes in (30, 20):  # two earlier evaluations the same day, graded differently
+        db.add(Evaluation(enterprise_id=ent.id, scorecard_id=current.scorecard_id,
+                          scorecard_version=current.scorecard_version, as_of=current.as_of, score=Decimal("50.00"),
+                          grade="B", uncapped_grade="B", supervision_class="C", willingness=Decimal("50.00"),
+                          capability=Decimal("50.00"), performance=Decimal("50.00"), explanation={},
+                          inputs_digest="1" * 64, record_count=0, current=False,
+                          evaluated_at=current.evaluated_at - dt.timedelta(minutes=minutes)))
+    db.flush()
+    history = evaluation(db, ent)["history"]
+    assert [(h["as_of"], h["grade"]) for h in history] == [(current.as_of.isoformat(), current.grade)]
+
+
 def test_no_current_evaluation_gives_no_section_body(archive, db):
     assert evaluation(db, archive.enterprise) is None
 
