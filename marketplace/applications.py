@@ -115,7 +115,8 @@ def apply(session: Session, signer: SigningKeys, user: User, product_no: str, am
 
 def create_application(session: Session, signer: SigningKeys, user: User, product: Product, amount: Decimal,
                        term_months: int, purpose: str, grade: str | None, *, offer: dict[str, Any] | None = None,
-                       offer_no: str | None = None, request_id: str | None = None) -> Application:
+                       offer_no: str | None = None, approved_by: str | None = None,
+                       request_id: str | None = None) -> Application:
     """Open an application (``submitted``; ``approved`` with the offer's terms when a firm
     accepts a pre-approved offer), granting the bank its consent."""
     assert user.enterprise_id is not None
@@ -139,7 +140,9 @@ def create_application(session: Session, signer: SigningKeys, user: User, produc
     detail = {"consent_id": consent.consent_id, "amount": str(amount), "term_months": term_months}
     if offer_no:
         detail["offer_no"] = offer_no
-    _event(session, app, f"user:{user.username}", None, detail, request_id)
+    # From an offer, approved by the bank's officer who sent it (the firm accepted the offer,
+    # and accepts the application's terms next); otherwise submitted by the firm.
+    _event(session, app, approved_by or f"user:{user.username}", None, detail, request_id)
     return app
 
 

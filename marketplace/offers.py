@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, joinedload
 from app.accounts.models import Role, User
 from app.archive.models import Enterprise
 from app.audit import services as audit
+from app.audit.models import AuditEvent
 from app.db import Page, paginate, utcnow
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.schemas_base import today_cn
@@ -143,11 +144,13 @@ def respond(session: Session, signer: SigningKeys, user: User, offer_no: str, ac
         _settle(session, offer, OfferStatus.declined, actor)
         return offer, None
     _settle(session, offer, OfferStatus.accepted, actor)
+    sender = session.scalar(sa.select(AuditEvent.actor).where(AuditEvent.action == "offer.sent",
+                                                              AuditEvent.subject_id == offer.offer_no).limit(1))
     app = create_application(
         session, signer, user, offer.product, offer.credit_limit, offer.term_months, purpose or "接受主动授信邀约",
         offer.grade_at_offer, offer={"offered_amount": offer.credit_limit, "offered_rate": offer.rate,
                                      "offered_term_months": offer.term_months}, offer_no=offer.offer_no,
-        request_id=request_id)
+        approved_by=sender, request_id=request_id)
     offer.application_id = app.id
     session.flush()
     return offer, app

@@ -40,6 +40,8 @@ def test_offer_accepted_becomes_an_approved_application_with_a_consent(client, d
     app = client.get(f"/api/v1/applications/{offer['application_no']}").get_json()
     assert app["status"] == "approved" and app["offered_amount"] == "1000000.00" and app["offered_rate"] == "4.000"
     assert app["timeline"][0]["detail"]["offer_no"] == no
+    # Approved by the bank's officer who sent the offer, not by the firm that accepted it.
+    assert app["timeline"][0]["actor"] == f"user:{officer.username}", app["timeline"][0]
     assert db.scalar(sa.select(sa.func.count()).select_from(Consent).where(Consent.enterprise_id == ent.id)) == 1
     assert client.post(f"/api/v1/offers/{no}/decline", json={}).status_code == 409
 
