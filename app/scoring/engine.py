@@ -220,5 +220,13 @@ def evaluate_facts(card: Scorecard, firm: FirmFact, records: Iterable[RecordFact
 def _reason(factor: Factor, value: float | str | None, points: float) -> str:
     if value is None:
         return f"{factor.reason}：无相关数据，按缺省 {points:g} 分计"
-    shown = f"{value:.0%}" if factor.measure == "good_share" and isinstance(value, float) else f"{value}"
+    if isinstance(value, float):  # as people write numbers: 25.5, 2, 50,000 — not 25.5113, 2.0, 50000.0
+        if factor.measure == "good_share":
+            shown = f"{value:.0%}"
+        elif value.is_integer():
+            shown = f"{int(value):,}"
+        else:
+            shown = f"{value:,.1f}"
+    else:
+        shown = f"{value}"
     return f"{factor.reason}：{shown}，得 {points:g} 分"

@@ -142,3 +142,13 @@ def test_explanations_are_in_chinese_and_name_their_records() -> None:
     tax = factor(out, "tax_grade")
     assert tax.reason.startswith("最近一个年度的纳税信用等级") and "得 100 分" in tax.reason
     assert tax.record_ids == [r.id for r in records if r.category == "tax"]
+
+
+def test_reasons_write_numbers_as_people_do():
+    from app.scoring.engine import _reason
+
+    factor = next(f for f in CARD.factors if f.measure != "good_share")
+    assert _reason(factor, 25.5113, 6).endswith("：25.5，得 6 分")
+    assert _reason(factor, 2.0, 3).endswith("：2，得 3 分")
+    assert _reason(factor, 50000.0, 4).endswith("：50,000，得 4 分")
+    assert _reason(factor, None, 5).endswith("无相关数据，按缺省 5 分计")
