@@ -8,8 +8,10 @@ from app.schemas_base import StrictSchema
 
 
 class LoginSchema(StrictSchema):
-    username = fields.String(required=True, validate=validate.Length(min=1, max=64, error="请输入用户名。"))
-    password = fields.String(required=True, validate=validate.Length(min=1, max=200, error="请输入密码。"))
+    username = fields.String(required=True, validate=[
+        validate.Length(min=1, error="请输入用户名。"), validate.Length(max=64, error="用户名至多 64 个字符。")])
+    password = fields.String(required=True, validate=[
+        validate.Length(min=1, error="请输入密码。"), validate.Length(max=200, error="密码至多 200 个字符。")])
     next = fields.String(load_default=None)
     csrf_token = fields.String(load_default=None)
 

@@ -5,6 +5,7 @@ retention and re-encryption.  Plain functions taking a session; they flush, neve
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -137,16 +138,17 @@ def search_enterprises(
     stmt = sa.select(Enterprise)
     if q:
         term = q.strip()
-        if len(term) == 18 and term.isalnum():
-            stmt = stmt.where(Enterprise.uscc == term.upper())
+        # A code as Chinese input methods type it (全角 ９１６２…Ｙ) is the same code; names are
+        # matched as written (their full-width brackets are part of them).
+        code = unicodedata.normalize("NFKC", term).upper().replace(" ", "")
+        if len(code) == 18 and code.isascii() and code.isalnum():
+            stmt = stmt.where(Enterprise.uscc == code)
         else:
             escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            stmt = stmt.where(
-                sa.or_(
-                    Enterprise.name.like(f"%{escaped}%", escape="\\"),
-                    Enterprise.uscc.like(f"{escaped.upper()}%", escape="\\"),
-                )
-            )
+            matches = [Enterprise.name.like(f"%{escaped}%", escape="\\")]
+            if code.isascii() and code.isalnum():
+                matches.append(Enterprise.uscc.like(f"{code}%"))
+            stmt = stmt.where(sa.or_(*matches))
     if segment:
         stmt = stmt.where(Enterprise.segment == segment)
     if province:

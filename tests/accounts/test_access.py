@@ -68,6 +68,10 @@ def test_search_by_name_and_code(client, make_enterprise):
     assert [e["uscc"] for e in by_name["items"]] == [ent.uscc]
     by_code = client.get(f"/api/v1/enterprises?q={ent.uscc}").get_json()
     assert by_code["meta"]["total"] == 1
+    # As a Chinese input method types it: full-width, lower case, a prefix.
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in ent.uscc.lower())
+    assert [e["uscc"] for e in client.get(f"/api/v1/enterprises?q={wide}").get_json()["items"]] == [ent.uscc]
+    assert ent.uscc in [e["uscc"] for e in client.get(f"/api/v1/enterprises?q={wide[:8]}").get_json()["items"]]
 
 
 def test_wrong_password_is_refused(client, make_user):
@@ -78,6 +82,15 @@ def test_wrong_password_is_refused(client, make_user):
     assert resp.status_code == 422
     assert "用户名或密码错误" in resp.get_data(as_text=True)
     assert client.get("/api/v1/me").status_code == 401
+
+
+def test_an_over_long_username_or_password_is_named_as_too_long_not_missing(client):
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    resp = client.post("/login", data={"username": "u" * 10_000, "password": "p" * 10_000, "csrf_token": token})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "用户名至多 64 个字符" in html and "密码至多 200 个字符" in html
+    assert "请输入用户名" not in html
 
 
 def test_login_form_without_csrf_token_is_refused(client, make_user):
