@@ -301,6 +301,8 @@ def _http_detail(status: int, exc: HTTPException) -> str:
     if status == 415:
         return f"不支持的内容类型：{request.mimetype or '未指定'}"
     if isinstance(exc, CSRFError):
+        if wants_html():  # a person at a form: what to do, not how the check works
+            return "页面已过期，或表单不是从本站页面提交的：请返回上一页，刷新后重新提交。"
         reason = _CSRF_REASONS.get(exc.description or "", "CSRF 校验未通过")
         return f"{reason}：请刷新页面后重新提交（接口写入须在 X-CSRFToken 头中带上页面的 CSRF 令牌）"
     return exc.description or HTTP_TITLES.get(status, "错误")

@@ -69,6 +69,9 @@ def verify_form() -> Any:
     if report_no:
         args: dict[str, Any] = {k: v for k, v in request.args.items() if k in ("digest", "format") and v}
         return redirect(url_for("reports_web.verify", report_no=report_no, **args))
+    if "report_no" in request.args:  # the form sent empty
+        return render_template("reports/verify.html", result=None, report_no="", digest=request.args.get("digest"),
+                               error={"detail": "请输入报告编号（报告封面与每页页脚上的 PC 开头的 22 位编号）。"}), 422
     return render_template("reports/verify.html", result=None, report_no="", digest=request.args.get("digest"),
                            error=None)
 

@@ -259,3 +259,12 @@ def test_required_text_must_show_something_and_cannot_reorder_itself(value, ok):
         with pytest.raises(ValidationError) as info:
             Signed().load({"signatory": value})
         assert list(info.value.messages) == ["signatory"]
+
+
+def test_a_form_sent_without_its_token_tells_the_person_what_to_do(client, login, make_user):
+    login(make_user("operator"))
+    client.environ_base.pop("HTTP_X_CSRFTOKEN")
+    resp = client.post("/logout", data={}, headers={"Accept": "text/html", "Referer": "http://localhost/console"})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "请返回上一页，刷新后重新提交" in html and "X-CSRFToken" not in html
+    assert 'href="http://localhost/console">返回上一页' in html

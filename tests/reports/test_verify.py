@@ -92,6 +92,11 @@ def test_verify_for_a_real_report(issued, client):
     assert client.get(f"/verify/{no}?format=json").get_json()["digest_checked"] is False
 
 
+def test_an_empty_verify_form_asks_for_the_number(client):
+    resp = client.get("/verify?report_no=")
+    assert resp.status_code == 422 and "请输入报告编号" in resp.get_data(as_text=True)
+
+
 def test_anyone_can_type_a_number_into_the_verify_form(issued, client):
     home = client.get("/").get_data(as_text=True)
     assert 'href="/verify"' in home  # in the public navigation
