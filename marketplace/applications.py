@@ -150,6 +150,13 @@ def _visible(stmt: Any, user: User) -> Any:
     return visible_to(stmt, user, Application.enterprise_id, Application.institution_id)
 
 
+def open_applications(session: Session, enterprise_id: int) -> dict[int, str]:
+    """The firm's applications still in progress, by product: product id → application number."""
+    rows = session.execute(sa.select(Application.product_id, Application.application_no)
+                           .where(Application.enterprise_id == enterprise_id, Application.status.in_(OPEN)))
+    return dict(rows.tuples().all())
+
+
 def get_application(session: Session, user: User, application_no: str) -> Application:
     """The firm's own, the bank's own; anyone else's is "not found"."""
     app = session.scalar(_visible(sa.select(Application).where(Application.application_no == application_no), user))

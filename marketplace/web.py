@@ -119,7 +119,8 @@ def my_marketplace() -> str:
     session = db_session()
     facts, matches, near = services.products_for_firm(session, user.enterprise)
     return render_template("marketplace/mine.html", facts=facts, matches=matches, near=near,
-                           discoverable=services.is_discoverable(session, user.enterprise.id))
+                           discoverable=services.is_discoverable(session, user.enterprise.id),
+                           open_apps=applications.open_applications(session, user.enterprise.id))
 
 
 @bp.post("/me/marketplace/discoverable")
@@ -174,7 +175,9 @@ def apply(product_no: str) -> Any:
         item = services.get_product(session, product_no, user)  # after a rollback
     assessment = services.assess_for_firm(session, user.enterprise, item)
     return render_template("marketplace/apply.html", product=item, assessment=assessment, form=form,
-                           errors=errors, notice=_consent_notice(item)), status
+                           errors=errors, notice=_consent_notice(item),
+                           open_application=applications.open_applications(session, user.enterprise.id).get(item.id)
+                           ), status
 
 
 # --- applications (both sides) ---------------------------------------------------------------------

@@ -79,6 +79,11 @@ def test_the_application_screen_states_the_consent_and_applying_creates_exactly_
     consents = db.scalars(sa.select(Consent).where(Consent.enterprise_id == ent.id)).all()
     assert [c.id for c in consents] == [app.consent_pk] and str(consents[0].purpose) == "loan_application"
     assert "已提交" in text(client.get(done.headers["Location"]))
+    # Now in progress: the firm's product list and the application screen point to it.
+    mine = text(client.get("/me/marketplace"))
+    assert "已有在办申请：" in mine and app.application_no in mine
+    again = text(client.get(path))
+    assert "已有该产品的在办申请" in again and app.application_no in again
 
 
 def test_a_form_post_without_the_csrf_token_is_refused(client, db, live, sign_in, graded_firm):
