@@ -154,7 +154,7 @@ def open_applications(session: Session, enterprise_id: int) -> dict[int, str]:
     """The firm's applications still in progress, by product: product id → application number."""
     rows = session.execute(sa.select(Application.product_id, Application.application_no)
                            .where(Application.enterprise_id == enterprise_id, Application.status.in_(OPEN)))
-    return dict(rows.tuples().all())
+    return {row[0]: row[1] for row in rows}
 
 
 def get_application(session: Session, user: User, application_no: str) -> Application:
