@@ -7,13 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from marshmallow import ValidationError
 
 from app.accounts.auth import require_user
-from app.accounts.models import Institution, Role, User
+from app.accounts.models import ROLE_LABELS, Institution, Role, User
 from app.accounts.services import list_institutions
 from app.archive.models import Enterprise
 from app.archive.services import get_enterprise
@@ -134,6 +135,31 @@ def consents() -> str:
     return render_template("consent/list.html", page=page, log=log, status=status, statuses=list(ConsentStatus),
                            is_firm=actor.user is not None and actor.user.role == Role.firm,
                            is_bank=actor.user is not None and actor.user.role == Role.bank)
+
+
+@bp.get("/consents/<string:consent_id>")
+def consent_detail(consent_id: str) -> str:
+    """One consent as its parties see it: every term (data range, validity, frequency, how
+    long the bank may keep the data), its uses and its history. Another party's is a 404."""
+    actor = _actor()
+    session = db_session()
+    consent = services.get_consent(session, consent_id, actor)
+    events = services.consent_events(session, consent)
+    return render_template("consent/detail.html", consent=consent, events=events,
+                           actors=_event_actors(session, [e.actor for e in events]),
+                           is_firm=actor.user is not None and actor.user.role == Role.firm)
+
+
+def _event_actors(session: Any, actors: list[str]) -> dict[str, str]:
+    """Consent events name users by id (``user:7``) and bank systems by client id."""
+    ids = {int(a[5:]) for a in actors if a.startswith("user:") and a[5:].isdigit()}
+    users = {u.id: u for u in session.scalars(sa.select(User).where(User.id.in_(ids)))} if ids else {}
+    out = {}
+    for a in actors:
+        user = users.get(int(a[5:])) if a.startswith("user:") and a[5:].isdigit() else None
+        out[a] = (f"{user.display_name}（{ROLE_LABELS[user.role]}）" if user is not None
+                  else "机构系统（接口）" if a.startswith("client:") else "平台")
+    return out
 
 
 @bp.post("/consents/<string:consent_id>/<string:action>")

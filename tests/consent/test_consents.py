@@ -176,6 +176,24 @@ def test_firm_page_lists_consents_and_revokes_with_csrf(bank, firm, client, logi
     assert consent_row(db, consent["consent_id"]).status == ConsentStatus.revoked
 
 
+def test_a_consents_page_shows_every_term_and_its_history_to_its_parties_only(bank, firm, client, login,
+                                                                               make_enterprise, make_user):
+    consent = bank.request_consent(firm.enterprise.uscc, data_life={"unit": "month", "value": 6})
+    login(firm.user)
+    client.post(f"/api/v1/consents/{consent['consent_id']}/approve", json={})
+    listing = client.get("/consents").get_data(as_text=True)
+    assert f'href="/consents/{consent["consent_id"]}"' in listing
+    page = client.get(f"/consents/{consent['consent_id']}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and bank.institution.name in html
+    for shown in ("数据范围", consent["data_range"]["from"], consent["data_range"]["to"], "至多保存 6 个月",
+                  "状态变更记录", "待企业确认 → 生效中", firm.user.display_name):
+        assert shown in html, shown
+    # Another firm: as if it did not exist.
+    login(make_user("firm", enterprise=make_enterprise()))
+    assert client.get(f"/consents/{consent['consent_id']}").status_code == 404
+
+
 def test_firm_grant_form_shows_errors_next_to_fields_and_keeps_input(bank, firm, client, login, db):
     login(firm.user)
     page = client.get("/consents/grant").get_data(as_text=True)
