@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent
-from app.db import Prepared, run_batch, utcnow
+from app.db import Page, Prepared, paginate, run_batch, utcnow
 
 GENESIS = "0" * 64
 _LOCK_KEY = 0x50434155  # "PCAU"
@@ -143,3 +143,20 @@ def events_for(session: Session, subject_type: str, subject_id: str) -> list[Aud
         sa.select(AuditEvent).where(AuditEvent.subject_type == subject_type, AuditEvent.subject_id == subject_id)
         .order_by(AuditEvent.id)
     ))
+
+
+def list_events(session: Session, *, action: str | None = None, actor: str | None = None,
+                subject_type: str | None = None, subject_id: str | None = None, outcome: str | None = None,
+                request_id: str | None = None, page: int = 1, per_page: int = 50) -> Page[AuditEvent]:
+    """The audit log for operators, newest first: ``action`` matches a whole action or a
+    family (``consent`` matches ``consent.revoke``), the other filters exactly."""
+    stmt = sa.select(AuditEvent).order_by(AuditEvent.id.desc())
+    if action:
+        stmt = stmt.where(sa.or_(AuditEvent.action == action, AuditEvent.action.startswith(f"{action}.",
+                                                                                          autoescape=True)))
+    for column, value in ((AuditEvent.actor, actor), (AuditEvent.subject_type, subject_type),
+                          (AuditEvent.subject_id, subject_id), (AuditEvent.outcome, outcome),
+                          (AuditEvent.request_id, request_id)):
+        if value:
+            stmt = stmt.where(column == value)
+    return paginate(session, stmt, page, per_page)

@@ -14,6 +14,8 @@ from marshmallow import Schema
 from app.accounts.auth import require_firm, require_user
 from app.accounts.models import Role, User
 from app.archive.services import get_enterprise
+from app.audit import schemas as audit_schemas
+from app.audit import services as audit
 from app.errors import NotFound, json_object_body
 from app.extensions import db_session, signing_keys, writes
 from app.oversight import commitments, disclosure, lists, notices, objections, repair, schemas
@@ -348,3 +350,15 @@ class PublicProfile(MethodView):
         """企业信用公示（公开，无需登录）：登记信息、当前信用等级、名单、双公示许可与处罚（公示期内）、信用承诺"""
         session = db_session()
         return disclosure.public_profile(session, get_enterprise(session, uscc.strip().upper()))
+
+
+@blp.route("/audit-events")
+class AuditEvents(MethodView):
+    @blp.arguments(audit_schemas.AuditEventArgs, location="query")
+    @blp.response(200, audit_schemas.AuditEventPageSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """审计日志（运营人员）：每次授权变更、查询、报告出具与读取、拒绝，按时间倒序，可按操作、操作者、对象、结果、请求编号筛选；
+        哈希链用 powercredit audit verify 核验"""
+        require_user(Role.operator)
+        page = audit.list_events(db_session(), **args)
+        return {"items": page.items, "meta": page.meta}

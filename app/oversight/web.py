@@ -19,6 +19,8 @@ from app.accounts.services import list_institutions
 from app.archive import services as archive_services
 from app.archive.models import CreditRecord, DataProvider
 from app.archive.schemas import RunArgs
+from app.audit import services as audit
+from app.audit.schemas import AuditEventArgs
 from app.errors import DomainError, NotFound
 from app.extensions import db_session, signing_keys, writes
 from app.forms import Errors, domain_errors, filled, load_form, page_no, query_args
@@ -424,6 +426,15 @@ def console_refresh() -> Any:
     flash(f"已按列入标准重新计算：新列入 {sum(result.entered.values())} 项（待发布），移出 {sum(result.exited.values())} 项，"
           f"撤销 {sum(result.cancelled.values())} 项。", "success")
     return redirect(url_for("oversight_web.console_lists"))
+
+
+@bp.get("/console/audit")
+def console_audit() -> tuple[str, int]:
+    """The audit log, newest first, with the API's filters."""
+    require_user(Role.operator)
+    args, errors = load_form(AuditEventArgs(), {k: v for k, v in request.args.items() if v != ""})
+    page = audit.list_events(db_session(), **args) if args is not None else None
+    return render_template("oversight/audit.html", page=page, args=request.args, errors=errors), 422 if errors else 200
 
 
 @bp.get("/console/providers")
