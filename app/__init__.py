@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
+from app.accounts import passwords
 from app.config import load_settings
 from app.crypto import FieldCipher, load_keyring
 from app.db import Database
@@ -29,6 +30,7 @@ class BigIntConverter(IntegerConverter):
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     settings = load_settings(overrides)
+    passwords.configure(settings.password_hash)
     app = Flask(__name__, instance_path=str(settings.instance_path))
     app.url_map.converters["int"] = BigIntConverter  # before any route is added
     app.config.update(

@@ -20,8 +20,10 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from app.accounts import passwords
 from app.archive.models import Enterprise
 from app.config import Settings, load_settings
+from app.core import clock
 from app.crypto import FieldCipher, load_keyring, save_keyring
 from app.db import Database
 from app.errors import DomainError, json_error_text
@@ -33,6 +35,7 @@ out = Console(soft_wrap=True)
 class Context:
     def __init__(self) -> None:
         self.settings: Settings = load_settings()
+        passwords.configure(self.settings.password_hash)
         self._db: Database | None = None
 
     @property
@@ -634,73 +637,52 @@ def users_add(ctx: Context, username: str, role: str, display_name: str | None, 
     out.print(f"已创建用户 {username}（{role}）")
 
 
-HISTORY_MONTHS = 11
-
-
-
 # The demo objections' states (as the seed files them) and reruns' totals, as the seed summary names them.
 SEED_STATE_LABELS = {"open": "处理中", "overdue": "已逾期", "upheld": "已答复（维持）", "removed": "已答复（删除）",
                      "existing": "已有"}
-@main.command(help="生成确定性的演示数据（可重复执行，结果不变）")
-@click.option("--firms", default=300, show_default=True, type=int)
+
+
+def _as_of_date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"应为 YYYY-MM-DD 格式的日期，收到 {value!r}") from None
+
+
+@main.command(help="生成演示数据：同样的企业数、种子与基准日期得到同样的数据（可重复执行，已有数据不变）")
+@click.option("--firms", default=300, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--seed", default=2026, show_default=True, type=int)
-@click.option("--as-of", "as_of", default=None, help="数据的基准日期（默认今天）")
+@click.option("--as-of", "as_of", default=None, callback=_as_of_date,
+              help="演示数据的基准日期 YYYY-MM-DD（默认今天）；数据按该日 9:00（北京时间）生成")
 @click.option("--password", default=None, help="演示账号的密码（默认随机生成并打印）")
 @pass_ctx
-def seed(ctx: Context, firms: int, seed: int, as_of: str | None, password: str | None) -> None:
-    from app.schemas_base import today_cn
-    from app.seed import seed_demo
+def seed(ctx: Context, firms: int, seed: int, as_of: dt.date | None, password: str | None) -> None:
+    from app.demo import build_demo
+    from app.scoring.scorecard import GRADES
+    from app.seed import BANKS
 
-    today = dt.date.fromisoformat(as_of) if as_of else today_cn()
+    day = as_of or clock.today()
     passwords = {u: password or secrets.token_urlsafe(9) for u in ("operator", "firm", "bank")}
     with ctx.db.transaction() as session, _progress() as progress:
-        task = progress.add_task("生成演示企业", total=firms)
-        from app.signing import load_signing_keys
+        tasks: dict[str, Any] = {}
 
-        report = seed_demo(session, ctx.cipher(), firms=firms, seed=seed, today=today, passwords=passwords,
-                           signer=load_signing_keys(ctx.settings), progress=lambda n: progress.advance(task, n))
-        import sqlalchemy as sa
+        def tell(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task({"firms": "生成演示企业", "history": "历史月份评价"}[stage],
+                                                 total=total)
+            progress.update(tasks[stage], completed=done)
 
-        from app.archive.categories import add_months
-        from app.scoring.models import Evaluation
-        from app.scoring.scorecard import GRADES
-        from app.scoring.services import grade_distribution, run_evaluations
-
-        first_time = not session.scalar(sa.select(sa.func.count()).select_from(Evaluation))
-        if first_time:  # a year of month-end evaluations, so grade histories and the index have months
-            months = progress.add_task("历史月份评价", total=HISTORY_MONTHS)
-            for back in range(HISTORY_MONTHS, 0, -1):
-                month_end = add_months(today.replace(day=1), 1 - back) - dt.timedelta(days=1)
-                run_evaluations(session, "all", as_of=month_end)
-                progress.advance(months)
-        evaluation = run_evaluations(session, "all" if first_time else "changed", as_of=today)
-
-        from app.accounts.models import User
-
-        demo_firm = session.scalar(sa.select(User).where(User.username == "firm"))
-        demo_ent = (demo_firm.enterprise.name, demo_firm.enterprise.uscc) if demo_firm and demo_firm.enterprise \
-            else None
-        from app.seed import BANKS
-        from marketplace.seed import seed_marketplace
-        from marketplace.services import rate_cap
-
-        market = seed_marketplace(session, load_signing_keys(ctx.settings), [b[1] for b in BANKS], seed,
-                                  demo_firm.enterprise_id if demo_firm else None,
-                                  rate_cap(ctx.settings.lpr_1y, ctx.settings.rate_cap_multiple))
-        from app.oversight.seed import seed_oversight
-
-        oversight = seed_oversight(session, load_signing_keys(ctx.settings), seed,
-                                   demo_firm.enterprise_id if demo_firm else None)
-        distribution = grade_distribution(session)  # after the lists: a black-list entry caps at C
-        if demo_firm is not None and demo_firm.enterprise is not None and market.products:
-            # the demo firm has downloaded one self-report (first seed only: reruns leave it)
-            from reports.services import issue_self_report
-
-            issue_self_report(session, load_signing_keys(ctx.settings), demo_firm.enterprise, demo_firm,
-                              ctx.settings.free_self_reports, actor="user:firm")
+        # Without --as-of the demo is made now; with it, at 9:00 on that day whatever the hour.
+        summary = build_demo(session, ctx.settings, ctx.cipher(), firms=firms, seed=seed, as_of=day,
+                             start=None if as_of else clock.now(), passwords=passwords, progress=tell)
+    report, market, oversight, distribution = summary.base, summary.market, summary.oversight, summary.distribution
+    demo_ent = summary.demo_firm
+    out.print(f"演示数据基准日期：{day.isoformat()}")
     out.print(f"演示数据：企业 {report.firms_total} 家（本次新增 {report.firms_created}），"
               f"记录 {sum(report.records.values())} 条。")
-    out.print(f"信用评价：新评价 {evaluation.evaluated} 家；等级分布 "
+    out.print(f"信用评价：新评价 {summary.evaluated} 家；等级分布 "
               + "，".join(f"{g} {distribution.get(g, 0)}" for g in GRADES))
     for code, (client_id, secret) in report.provider_clients.items():
         out.print(f"  数据源 {code} 客户端：client_id={client_id} client_secret={secret}")
@@ -902,17 +884,17 @@ def lists_group() -> None:
 @click.option("--publish", is_flag=True, help="同时发布新列入的记录（否则待征信机构在控制台发布）")
 @pass_ctx
 def lists_refresh(ctx: Context, as_of: str | None, publish: bool) -> None:
+    from app.core import clock
     from app.oversight.lists import publish as publish_entries
     from app.oversight.lists import refresh
     from app.oversight.models import LIST_LABELS, ListName
-    from app.schemas_base import today_cn
 
     try:
         day = dt.date.fromisoformat(as_of) if as_of else None
     except ValueError:
         _fail(f"--as-of 应为 YYYY-MM-DD 格式的日期，实为 {as_of}")
         return
-    if day is not None and day > today_cn():
+    if day is not None and day > clock.today():
         _fail(f"--as-of 不能是未来日期（{as_of}）：名单按已发生的记录计算")
         return
     with ctx.db.transaction() as session, _progress() as progress:
@@ -969,16 +951,16 @@ def objections_group() -> None:
 @objections_group.command("overdue", help="列出逾期未答复的异议（收到之日起 20 日）；有逾期时退出码为 1")
 @pass_ctx
 def objections_overdue(ctx: Context) -> None:
+    from app.core import clock
     from app.oversight.models import Objection, ObjectionStatus
-    from app.schemas_base import today_cn
 
     with ctx.db.reading() as session:
         rows = session.execute(sa.select(Objection.objection_no, Objection.due_on, Enterprise.name)
                                .join(Enterprise, Enterprise.id == Objection.enterprise_id)
-                               .where(Objection.status == ObjectionStatus.open, Objection.due_on < today_cn())
+                               .where(Objection.status == ObjectionStatus.open, Objection.due_on < clock.today())
                                .order_by(Objection.due_on)).all()
     for no, due, name in rows:
-        out.print(f"{no}  {name}  答复期限 {due}（已逾期 {(today_cn() - due).days} 天）")
+        out.print(f"{no}  {name}  答复期限 {due}（已逾期 {(clock.today() - due).days} 天）")
     out.print(f"逾期未答复的异议 {len(rows)} 件。")
     if rows:
         sys.exit(1)

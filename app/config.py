@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from app.accounts.passwords import PROFILES, Argon2Params, meets_owasp
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -52,6 +54,9 @@ class Settings:
     # ceiling courts apply to private lending), PC_RATE_CAP_MULTIPLE.
     lpr_1y: str = "3.0"
     rate_cap_multiple: int = 4
+    # Argon2id parameters for passwords (PC_PASSWORD_HASH=production|test, or each number:
+    # PC_ARGON2_TIME_COST, PC_ARGON2_MEMORY_KIB, PC_ARGON2_PARALLELISM); see app.accounts.passwords.
+    password_hash: Argon2Params = PROFILES["production"]
     testing: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -80,6 +85,22 @@ def write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _password_hash_params() -> Argon2Params:
+    profile = os.environ.get("PC_PASSWORD_HASH") or "production"
+    if profile not in PROFILES:
+        raise RuntimeError(f"环境变量 PC_PASSWORD_HASH 应为 {' 或 '.join(PROFILES)}，当前为 {profile!r}")
+    base = PROFILES[profile]
+    params = Argon2Params(time_cost=_env_int("PC_ARGON2_TIME_COST", base.time_cost),
+                          memory_kib=_env_int("PC_ARGON2_MEMORY_KIB", base.memory_kib),
+                          parallelism=_env_int("PC_ARGON2_PARALLELISM", base.parallelism))
+    if params.time_cost < 1 or params.parallelism < 1 or params.memory_kib < 8 * params.parallelism:
+        raise RuntimeError("Argon2 参数无效：轮数与并行度至少为 1，内存至少为 8 KiB × 并行度")
+    if profile != "test" and not meets_owasp(params):
+        raise RuntimeError("Argon2 参数低于 OWASP 对 Argon2id 的最低要求（如 19 MiB 内存、2 轮）；"
+                           "只有测试可用 PC_PASSWORD_HASH=test")
+    return params
+
+
 def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
     """Build the settings from the environment, then apply ``overrides`` (by field name)."""
     overrides = dict(overrides or {})
@@ -104,6 +125,7 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
         bank_rate_limit=os.environ.get("PC_BANK_RATE_LIMIT", "120/minute"),
         lpr_1y=os.environ.get("PC_LPR_1Y", "3.0"),
         rate_cap_multiple=_env_int("PC_RATE_CAP_MULTIPLE", 4),
+        password_hash=_password_hash_params(),
     )
     known = {f.name for f in fields(Settings)}
     unknown = set(overrides) - known

@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session, defer, joinedload
 
 from app.accounts.models import User
 from app.archive.models import Enterprise, IngestionRun
+from app.core import clock
 from app.db import Page
 from app.oversight import lists, notices
 from app.oversight.models import EntryStatus, ListEntry, Objection, ObjectionStatus, RepairRequest
-from app.schemas_base import today_cn
 from app.scoring.models import Evaluation, EvaluationRun
 from app.scoring.scorecard import GRADES
 from consent.models import Consent, ConsentStatus, QueryLog
@@ -63,7 +63,7 @@ class FirmHome:
     list_entries: list[ListEntry]
     applications: dict[str, int]
     offers_waiting: int
-    today: dt.date = field(default_factory=today_cn)
+    today: dt.date = field(default_factory=clock.today)
 
     @property
     def points(self) -> list[Evaluation]:
@@ -104,7 +104,7 @@ def firm_home(session: Session, ent: Enterprise, free_reports: int) -> FirmHome:
         before_today = [e for e in earlier if e.as_of < current.as_of]
         candidates = before_today or earlier
         previous = candidates[-1] if candidates else None
-    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=90)
+    since = clock.now() - dt.timedelta(days=90)
     return FirmHome(
         enterprise=ent, current=current, previous=previous, history=history,
         factors=_moves(current, previous) if current else {},
@@ -122,7 +122,7 @@ def firm_home(session: Session, ent: Enterprise, free_reports: int) -> FirmHome:
         applications=_counts(session, Application.status, Application.enterprise_id == ent.id),
         offers_waiting=session.scalar(sa.select(sa.func.count()).select_from(Offer).where(
             Offer.enterprise_id == ent.id, Offer.status == OfferStatus.sent,
-            Offer.valid_until > dt.datetime.now(dt.UTC))) or 0,
+            Offer.valid_until > clock.now())) or 0,
     )
 
 
@@ -174,7 +174,7 @@ class OperatorHome:
 
 
 def operator_home(session: Session) -> OperatorHome:
-    today = today_cn()
+    today = clock.today()
     open_ = Objection.status == ObjectionStatus.open
     grades = _counts(session, Evaluation.grade, Evaluation.current.is_(True))
     return OperatorHome(

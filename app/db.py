@@ -81,10 +81,6 @@ intpk = Annotated[int, mapped_column(BigIntPK, primary_key=True, autoincrement=T
 utcnow_col = Annotated[dt.datetime, mapped_column(UTCDateTime, nullable=False)]
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {dt.datetime: UTCDateTime, Decimal: Money}

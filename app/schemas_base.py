@@ -8,28 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
 import unicodedata
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-CHINA_TZ = ZoneInfo("Asia/Shanghai")
-
-
-_today: tuple[int, dt.date] = (0, dt.date.min)
-
-
-def today_cn() -> dt.date:
-    """Today in China Standard Time (looked up at most once a second: validation asks a lot)."""
-    global _today
-    second = int(time.time())
-    if _today[0] != second:
-        _today = (second, dt.datetime.now(CHINA_TZ).date())
-    return _today[1]
-
+from app.core import clock
 
 # Chinese default messages for the field types we use (user-facing text is Chinese).
 fields.Field.default_error_messages.update(
@@ -203,7 +188,7 @@ class PastDate(fields.Date):
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.date:
         day = super()._deserialize(value, attr, data, **kwargs)
-        if day > today_cn():
+        if day > clock.today():
             raise ValidationError(f"日期 {day.isoformat()} 晚于今天，不能是未来日期。")
         if day.year < 1949:
             raise ValidationError("日期早于 1949 年，不可能。")
@@ -220,10 +205,10 @@ class Moment(fields.DateTime):
                 day = dt.date.fromisoformat(value.strip())
             except ValueError as exc:
                 raise ValidationError("应为 ISO 8601 日期或日期时间。") from exc
-            return dt.datetime.combine(day, dt.time(23, 59, 59), CHINA_TZ).astimezone(dt.UTC)
+            return dt.datetime.combine(day, dt.time(23, 59, 59), clock.BEIJING).astimezone(dt.UTC)
         moment = super()._deserialize(value, attr, data, **kwargs)
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=CHINA_TZ)
+            moment = moment.replace(tzinfo=clock.BEIJING)
         if not 1949 <= moment.year <= 9000:
             raise ValidationError("时间超出合理范围。")
         try:
@@ -243,7 +228,7 @@ class Month(fields.String):
         if not m or not 1 <= int(m.group(2)) <= 12:
             raise ValidationError("应为 YYYY-MM 格式的月份（或该月 1 日，YYYY-MM-01）。")
         day = dt.date(int(m.group(1)), int(m.group(2)), 1)
-        if day > today_cn().replace(day=1):
+        if day > clock.today().replace(day=1):
             raise ValidationError(f"月份 {raw} 晚于本月，不能是未来月份。")
         if day.year < 1949:
             raise ValidationError("月份早于 1949 年，不可能。")

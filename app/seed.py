@@ -26,6 +26,7 @@ from app.archive.models import DataProvider, Enterprise, Segment
 from app.archive.regions import COUNTIES
 from app.archive.services import create_provider, upsert_enterprise
 from app.archive.uscc import ALPHABET, make_uscc
+from app.core import clock
 from app.crypto import FieldCipher
 from app.db import refresh_statistics
 from app.signing import SigningKeys
@@ -173,8 +174,9 @@ def _records_for(g: _Gen, firm: dict[str, Any], profile: str, n: int) -> dict[st
     def add(provider: str, category: str, ref: str, payload: dict[str, Any]) -> None:
         out[provider].append({"provider_ref": f"{uscc}-{ref}", "uscc": uscc, "category": category, "payload": payload})
 
-    # 纳税信用: one grade per year since founding, last five years.
-    for year in range(max(founded.year + 1, today.year - 5), today.year):
+    # 纳税信用: one grade per year since founding, the last five published (each April).
+    latest = today.year - 1 if today.month >= 4 else today.year - 2
+    for year in range(max(founded.year + 1, latest - 4), latest + 1):
         r = rng.random()
         grade = "A" if r > 0.55 + bad else "B" if r > 0.15 + bad else "C" if r > bad * 0.4 else "D"
         if year == founded.year + 1 and rng.random() < 0.5:
@@ -425,16 +427,16 @@ def _demo_consents(session: Session, signer: SigningKeys, report: SeedReport, fi
     assert firm_user is not None and firm_user.enterprise is not None
     if session.scalar(sa.select(Consent.id).where(Consent.enterprise_id == firm_user.enterprise_id).limit(1)):
         return
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    now = clock.now().replace(microsecond=0)
     today = now.date()
     sections = ["identity", "evaluation", "summary", "tax", "contract", "utility", "judicial", "licence_penalty"]
     granted = grant_consent(session, signer, firm_user, institution=bank, via="firm", terms=Terms(
-        purpose=Purpose.post_loan_monitoring, scopes=sections, data_from=today.replace(year=today.year - 3),
+        purpose=Purpose.post_loan_monitoring, scopes=sections, data_from=clock.add_years(today, -3),
         data_to=today + dt.timedelta(days=365), valid_until=now + dt.timedelta(days=180),
         fetch_type=FetchType.periodic, frequency_unit=PeriodUnit.month, frequency_value=2,
         data_life_unit=PeriodUnit.year, data_life_value=1))
     pending = request_consent(session, client, firm_user.enterprise, Terms(
-        purpose=Purpose.loan_application, scopes=sections, data_from=today.replace(year=today.year - 3),
+        purpose=Purpose.loan_application, scopes=sections, data_from=clock.add_years(today, -3),
         data_to=today, valid_until=now + dt.timedelta(days=30), fetch_type=FetchType.one_time,
         frequency_unit=None, frequency_value=None, data_life_unit=PeriodUnit.month, data_life_value=6))
     report.consents = [granted.consent_id, pending.consent_id]

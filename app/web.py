@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, render_template
 from flask_login import current_user
@@ -24,11 +23,11 @@ from app.archive.models import (
 )
 from app.archive.regions import PROVINCES, describe_region
 from app.archive.schemas import EnterpriseSearchArgs, RecordFilterArgs
+from app.core import clock
 from app.extensions import cipher, db_session, settings
 from app.forms import query_args
 from app.oversight.disclosure import public_profile
 from app.oversight.models import LIST_LABELS
-from app.schemas_base import today_cn
 from app.scoring.scorecard import GRADES
 from reports.sections import SUPERVISION_LABELS
 
@@ -60,7 +59,7 @@ def cn_time(moment: dt.datetime | str | None) -> str:
         return "—"
     if isinstance(moment, str):
         moment = dt.datetime.fromisoformat(moment)
-    return moment.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(clock.BEIJING).strftime("%Y-%m-%d %H:%M")
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -124,7 +123,7 @@ def home() -> str:
         home = dashboards.operator_home(session)
     else:
         role, home = None, dashboards.public_home(session)
-    return render_template("home.html", role=role, home=home, today=today_cn())
+    return render_template("home.html", role=role, home=home, today=clock.today())
 
 
 @bp.get("/enterprises")
@@ -144,7 +143,7 @@ def enterprise(uscc: str) -> str:
         current_user.role == Role.operator or current_user.enterprise_id == ent.id
     )
     return render_template("archive/enterprise.html", ent=ent, profile=public_profile(session, ent),
-                           can_see_archive=can_see_archive, today_iso=today_cn().isoformat())
+                           can_see_archive=can_see_archive, today_iso=clock.today().isoformat())
 
 
 @bp.get("/enterprises/<string:uscc>/records")

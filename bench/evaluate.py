@@ -96,8 +96,8 @@ def settle(url: str) -> None:
 
 def measure(url: str, samples: int, seed: int, workers: int) -> dict[str, Any]:
     from app.archive.models import Enterprise
+    from app.core import clock
     from app.db import Database
-    from app.schemas_base import today_cn
     from app.scoring.services import evaluate, grade_distribution, run_evaluations
 
     db = Database(url)
@@ -112,7 +112,7 @@ def measure(url: str, samples: int, seed: int, workers: int) -> dict[str, Any]:
         with db.transaction() as s:
             distribution = grade_distribution(s)
             ids = list(s.scalars(sa.select(Enterprise.id)))
-        tomorrow = today_cn() + dt.timedelta(days=1)
+        tomorrow = clock.today() + dt.timedelta(days=1)
         picks = random.Random(seed).sample(ids, min(samples, len(ids)))
         timings, with_commit = [], []
         for ent_id in picks:

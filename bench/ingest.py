@@ -153,10 +153,10 @@ class RowGen:
 
     def __init__(self, usccs: list[str], seed: int) -> None:
         from app.archive.uscc import make_uscc
-        from app.schemas_base import today_cn
+        from app.core import clock
 
         self.rng = random.Random(seed)
-        self.today = today_cn()
+        self.today = clock.today()
         self.usccs = usccs
         self.cats = list(MIX)
         self.weights = list(MIX.values())
@@ -423,12 +423,12 @@ def measure_floor(url: str, path: str, chunk_size: int, run_id: int, variant: st
     from app.archive.models import CreditRecord, Enterprise, RecordStatus
     from app.archive.readers import iter_file
     from app.archive.services import get_provider
-    from app.db import Database, utcnow
-    from app.schemas_base import today_cn
+    from app.core import clock
+    from app.db import Database
 
     db = Database(url)
-    today = today_cn()
-    now = utcnow()
+    today = clock.today()
+    now = clock.now()
     # Up-front, outside the timing: validate every row and build the service's parameters.
     with db.transaction() as s:
         provider = get_provider(s, PROVIDER_CODE)

@@ -66,7 +66,8 @@ def facts_data(url: str, seed: int) -> None:
     from app.accounts.models import Role, User
     from app.accounts.services import create_institution, create_user
     from app.archive.models import CreditRecord, DataProvider, Enterprise
-    from app.db import Database, utcnow
+    from app.core import clock
+    from app.db import Database
     from app.scoring.models import Evaluation
     from app.signing import SigningKeys
     from consent.models import QueryLog
@@ -76,7 +77,7 @@ def facts_data(url: str, seed: int) -> None:
 
     rng = random.Random(seed)
     db = Database(url)
-    now = utcnow()
+    now = clock.now()
     today = now.date()
     try:
         with db.transaction() as s:

@@ -126,7 +126,8 @@ def _all_sections() -> set[str]:
 def measure_assembly(url: str, instance: Path, uscc: str, samples: int) -> dict[str, Any]:
     from app.archive.services import get_enterprise
     from app.config import load_settings
-    from app.db import Database, utcnow
+    from app.core import clock
+    from app.db import Database
     from app.signing import load_signing_keys
     from reports.models import ReportKind
     from reports.pdf import render_pdf
@@ -141,7 +142,7 @@ def measure_assembly(url: str, instance: Path, uscc: str, samples: int) -> dict[
             recipient = Recipient("enterprise", ent.name, ent.uscc)
 
             def once() -> dict[str, Any]:
-                now = utcnow()
+                now = clock.now()
                 return assemble(s, ent, ReportKind.self_report, sections, report_no=new_report_no(now), issued_at=now,
                                 recipient=recipient)
 

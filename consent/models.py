@@ -13,7 +13,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Institution
 from app.archive.models import Enterprise
-from app.db import Base, JSONType, UTCDateTime, intpk, str_enum, utcnow
+from app.core import clock
+from app.db import Base, JSONType, UTCDateTime, intpk, str_enum
 
 
 def hash_secret(value: str) -> str:
@@ -43,7 +44,7 @@ class OAuthClient(Base):
     institution_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("institution.id"), index=True
     )
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     tokens: Mapped[list[OAuthToken]] = relationship(back_populates="client")
@@ -89,7 +90,7 @@ class OAuthToken(Base):
     refresh_token_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     token_type: Mapped[str] = mapped_column(sa.String(20), default="Bearer")
     scope: Mapped[str] = mapped_column(sa.String(500))
-    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     refresh_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -112,7 +113,7 @@ class OAuthToken(Base):
         return int((self.expires_at - self.issued_at).total_seconds())
 
     def is_expired(self) -> bool:
-        return self.expires_at <= utcnow()
+        return self.expires_at <= clock.now()
 
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
@@ -223,10 +224,10 @@ class Consent(Base):
     data_life_value: Mapped[int]
     status: Mapped[ConsentStatus] = mapped_column(str_enum("consent_status", list(ConsentStatus)), index=True)
     created_via: Mapped[str] = mapped_column(sa.String(20))  # api | officer | firm | marketplace
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     decided_by: Mapped[int | None] = mapped_column(sa.ForeignKey("app_user.id"))
-    status_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     status_reason: Mapped[str | None] = mapped_column(sa.String(500))
     use_count: Mapped[int] = mapped_column(default=0)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -254,7 +255,7 @@ class ConsentEvent(Base):
 
     id: Mapped[intpk]
     consent_pk: Mapped[int] = mapped_column(sa.ForeignKey("consent.id"), index=True)
-    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     from_status: Mapped[str | None] = mapped_column(sa.String(16))
     to_status: Mapped[str] = mapped_column(sa.String(16))
     actor: Mapped[str] = mapped_column(sa.String(100))
@@ -275,7 +276,7 @@ class AuthorizationCode(Base):
     scope: Mapped[str] = mapped_column(sa.String(1000))
     code_challenge: Mapped[str] = mapped_column(sa.String(128))
     code_challenge_method: Mapped[str] = mapped_column(sa.String(10))
-    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
@@ -314,7 +315,7 @@ class QueryLog(Base):
     __table_args__ = (sa.Index("ix_query_log_enterprise_at", "enterprise_id", "at"),)
 
     id: Mapped[intpk]
-    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     enterprise_id: Mapped[int] = mapped_column(sa.ForeignKey("enterprise.id"))
     institution_id: Mapped[int] = mapped_column(sa.ForeignKey("institution.id"), index=True)
     consent_pk: Mapped[int] = mapped_column(sa.ForeignKey("consent.id"), index=True)

@@ -9,7 +9,7 @@ from marshmallow import ValidationError, fields, post_load, validate, validates_
 
 from app.archive.categories import UsccField
 from app.archive.schemas import PageMetaSchema
-from app.db import utcnow
+from app.core import clock
 from app.schemas_base import Day, Int, Moment, PageArgs, StrictSchema, no_nul, one_of, text
 from consent.models import (
     PURPOSE_LABELS,
@@ -52,7 +52,7 @@ class TermsSchema(StrictSchema):
         rng = data.get("data_range") or {}
         raw_freq = original.get("frequency") if isinstance(original, dict) else None
         life = data.get("data_life") or {}
-        errors = terms_errors(utcnow(), data_from=rng.get("from_"), data_to=rng.get("to"),
+        errors = terms_errors(clock.now(), data_from=rng.get("from_"), data_to=rng.get("to"),
                               valid_until=data.get("valid_until"), fetch_type=data.get("fetch_type"),
                               has_frequency=raw_freq is not None,
                               data_life=(PeriodUnit(life["unit"]), life["value"]) if "unit" in life and "value" in life

@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import User
 from app.audit.services import Pending
-from app.db import utcnow
+from app.core import clock
 from app.errors import DomainError
 from app.extensions import after_rollback, db_session, settings
 from consent.errors import Refused
@@ -102,7 +102,7 @@ def query_client(client_id: str) -> OAuthClient | None:
 
 
 def save_token(token: dict[str, Any], request: Any) -> None:
-    now = utcnow()
+    now = clock.now()
     consent: Consent | None = getattr(request, "pc_consent", None)
     code: AuthorizationCode | None = getattr(request, "authorization_code", None)
     parent: OAuthToken | None = getattr(request, "refresh_token", None)
@@ -133,7 +133,7 @@ def _consent_usable(consent: Consent) -> str | None:
     """Why a consent cannot back a new token, or None."""
     if consent.status != ConsentStatus.active:
         return f"consent is {consent.status}"
-    if consent.valid_until <= utcnow():
+    if consent.valid_until <= clock.now():
         return "consent expired"
     return None
 
@@ -229,7 +229,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         consent: Consent = request.pc_consent
-        now = utcnow()
+        now = clock.now()
         db_session().add(AuthorizationCode(
             code_hash=hash_secret(code), client_pk=request.client.id, user_id=request.user.id,
             consent_pk=consent.id, redirect_uri=request.payload.redirect_uri or "",
@@ -244,7 +244,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         """Redeem atomically: exactly one of any number of concurrent redemptions wins.  A
         code presented again revokes the tokens issued from its first use (RFC 6749 §4.1.2)."""
         session = db_session()
-        now = utcnow()
+        now = clock.now()
         digest = hash_secret(code)
         won = session.execute(
             sa.update(AuthorizationCode)
@@ -298,14 +298,14 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         )
         if token is None or token.revoked_at is not None or token.consent is None:
             return None
-        if token.refresh_expires_at is None or token.refresh_expires_at <= utcnow():
+        if token.refresh_expires_at is None or token.refresh_expires_at <= clock.now():
             return None
         if _consent_usable(token.consent) or token.client_pk != getattr(self.request.client, "id", None):
             return None
         # Redeem atomically (rotation): of concurrent refreshes with one token, one wins.
         spent = db_session().execute(
             sa.update(OAuthToken).where(OAuthToken.id == token.id, OAuthToken.revoked_at.is_(None))
-            .values(revoked_at=utcnow()).execution_options(synchronize_session=False))
+            .values(revoked_at=clock.now()).execution_options(synchronize_session=False))
         if spent.rowcount != 1:  # type: ignore[attr-defined]
             return None
         self.request.pc_consent = token.consent
@@ -344,7 +344,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         exp = token.claims.get("exp")
         if not isinstance(exp, int) or isinstance(exp, bool) or not 0 < exp < 2**33:
             raise InvalidClientError(description="invalid claim: 'exp'")
-        if dt.datetime.fromtimestamp(exp, dt.UTC) - utcnow() > ASSERTION_MAX_LIFETIME:
+        if dt.datetime.fromtimestamp(exp, dt.UTC) - clock.now() > ASSERTION_MAX_LIFETIME:
             raise InvalidClientError(description="client assertion lives too long (at most 10 minutes)")
         self.verify_claims(token.claims)
         return token.claims
@@ -391,7 +391,7 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
 
     def revoke_token(self, token: OAuthToken, request: Any) -> None:
         if token.revoked_at is None:
-            token.revoked_at = utcnow()
+            token.revoked_at = clock.now()
         db_session().flush()
 
 
@@ -409,7 +409,7 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
 
     def introspect_token(self, token: OAuthToken) -> dict[str, Any]:
         consent = token.consent
-        if consent is not None and (consent.status != ConsentStatus.active or consent.valid_until <= utcnow()):
+        if consent is not None and (consent.status != ConsentStatus.active or consent.valid_until <= clock.now()):
             return {"active": False}
         body: dict[str, Any] = {
             "active": True, "client_id": token.client.client_id, "scope": token.scope, "token_type": "Bearer",
@@ -475,7 +475,7 @@ class HashedBearerTokenValidator(BearerTokenValidator):  # type: ignore[misc]
         if token is not None and token.client.disabled_at is not None:
             token = None  # a disabled client's tokens are dead
         consent = token.consent if token is not None else None
-        if consent is not None and (consent.status in FINAL_STATUSES or consent.valid_until <= utcnow()):
+        if consent is not None and (consent.status in FINAL_STATUSES or consent.valid_until <= clock.now()):
             status = consent.status if consent.status in FINAL_STATUSES else ConsentStatus.expired
             code = {ConsentStatus.revoked: "consent_revoked", ConsentStatus.rejected: "consent_rejected"}.get(
                 status, "consent_expired")
@@ -489,7 +489,7 @@ class HashedBearerTokenValidator(BearerTokenValidator):  # type: ignore[misc]
 def revoke_code_tokens(session: Session, code_pk: int) -> None:
     """A reused authorization code: revoke what its first redemption issued."""
     session.execute(sa.update(OAuthToken).where(OAuthToken.auth_code_pk == code_pk, OAuthToken.revoked_at.is_(None))
-                    .values(revoked_at=utcnow()).execution_options(synchronize_session=False))
+                    .values(revoked_at=clock.now()).execution_options(synchronize_session=False))
 
 
 class Protector(ResourceProtector):  # type: ignore[misc]

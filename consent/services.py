@@ -8,7 +8,6 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from joserfc.errors import JoseError
@@ -17,10 +16,10 @@ from sqlalchemy.orm import Session, defer, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.accounts.models import Institution, Role, User
-from app.archive.categories import add_months
 from app.archive.models import Enterprise
 from app.audit import services as audit
-from app.db import Page, Prepared, paginate, utcnow
+from app.core import clock
+from app.db import Page, Prepared, paginate
 from app.errors import Forbidden, InvalidInput, NotFound
 from app.signing import SigningKeys
 from consent.errors import ConsentConflict, ConsentNotFound, FirmMismatch, Refused
@@ -168,7 +167,7 @@ def revoke_client_tokens(session: Session, client: OAuthClient) -> int:
     res = session.execute(
         sa.update(OAuthToken)
         .where(OAuthToken.client_pk == client.id, OAuthToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
+        .values(revoked_at=clock.now())
         .execution_options(synchronize_session=False)
     )
     return int(res.rowcount or 0)  # type: ignore[attr-defined]
@@ -186,7 +185,6 @@ MAX_VALIDITY_MONTHS = 12
 # How long a bank may keep what it obtained: the longest loan term the marketplace allows
 # (360 months), beyond which a "data life" is not a term anyone could mean.
 MAX_DATA_LIFE_YEARS = 30
-CN = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True)
@@ -238,15 +236,6 @@ class Actor:
 SYSTEM = Actor()
 
 
-def add_period(moment: dt.datetime, unit: PeriodUnit, value: int) -> dt.datetime:
-    """``moment`` plus ``value`` days, weeks, months or years (month ends clamp)."""
-    if unit == PeriodUnit.day:
-        return moment + dt.timedelta(days=value)
-    if unit == PeriodUnit.week:
-        return moment + dt.timedelta(weeks=value)
-    return add_months(moment, value * (12 if unit == PeriodUnit.year else 1))
-
-
 def terms_errors(now: dt.datetime, *, data_from: dt.date | None = None, data_to: dt.date | None = None,
                  valid_until: dt.datetime | None = None, fetch_type: str | None = None,
                  has_frequency: bool | None = None,
@@ -256,12 +245,12 @@ def terms_errors(now: dt.datetime, *, data_from: dt.date | None = None, data_to:
     errors: dict[str, list[str]] = {}
     if data_from is not None and data_to is not None and data_from > data_to:
         errors["data_range.to"] = ["数据范围的结束日期早于开始日期。"]
-    if data_life is not None and add_period(now, *data_life) > add_period(now, PeriodUnit.year, MAX_DATA_LIFE_YEARS):
+    if data_life is not None and clock.add_period(now, *data_life) > clock.add_years(now, MAX_DATA_LIFE_YEARS):
         errors["data_life"] = [f"数据保存期限最长 {MAX_DATA_LIFE_YEARS} 年。"]
     if valid_until is not None:
         if valid_until <= now:
             errors["valid_until"] = ["有效期必须晚于当前时间。"]
-        elif valid_until > add_months(now, MAX_VALIDITY_MONTHS):
+        elif valid_until > clock.add_months(now, MAX_VALIDITY_MONTHS):
             errors["valid_until"] = [f"授权有效期最长 {MAX_VALIDITY_MONTHS} 个月。"]
     if fetch_type == FetchType.periodic and has_frequency is False:
         errors["frequency"] = ["定期查询必须给出频率上限（单位与次数）。"]
@@ -320,7 +309,7 @@ def request_consent(session: Session, requester: OAuthClient | User, enterprise:
         actor, client, via = Actor(client=requester), requester, "api"
     if actor.institution_id is None or (actor.user is not None and actor.user.role != Role.bank):
         raise Forbidden("只有金融机构（其系统或工作人员）可以申请授权", code="not_an_institution")
-    now = utcnow()
+    now = clock.now()
     check_terms(terms, now)
     institution = session.get(Institution, actor.institution_id)
     assert institution is not None
@@ -334,7 +323,7 @@ def request_consent(session: Session, requester: OAuthClient | User, enterprise:
 
     notify(session, enterprise.id, "consent_request", f"{institution.name}申请查询本企业信用信息",
            f"用途：{PURPOSE_LABELS[terms.purpose]}；内容：{'、'.join(REPORT_SECTIONS[s] for s in sorted(set(terms.scopes)))}；"
-           f"授权截止：{terms.valid_until.astimezone(CN):%Y-%m-%d}。请在「授权与查询记录」中同意或拒绝（授权编号 {consent.consent_id}）。",
+           f"授权截止：{terms.valid_until.astimezone(clock.BEIJING):%Y-%m-%d}。请在「授权与查询记录」中同意或拒绝（授权编号 {consent.consent_id}）。",
            "consent", consent.consent_id)
     return consent
 
@@ -351,7 +340,7 @@ def grant_consent(session: Session, signer: SigningKeys, user: User, *, consent:
     ``PENDING`` consent the bank asked for), the firm's own page (a bank that asked offline)
     and the marketplace (applying grants the bank a consent).  The consent becomes
     ``ACTIVE`` and gets its platform-signed artefact."""
-    now = utcnow()
+    now = clock.now()
     if consent is None:
         if institution is None or terms is None or user.enterprise_id is None:
             raise InvalidInput("授权缺少金融机构或条款", errors={"institution": ["必填。"]})
@@ -394,7 +383,7 @@ def reject_consent(session: Session, consent: Consent, user: User, reason: str |
     _require_firm_user(user, consent.enterprise_id)
     if consent.status != ConsentStatus.pending:
         raise ConsentConflict(f"授权请求当前为「{STATUS_LABELS[consent.status]}」，不能拒绝")
-    consent.decided_at, consent.decided_by = utcnow(), user.id
+    consent.decided_at, consent.decided_by = clock.now(), user.id
     return _set_status(session, consent, ConsentStatus.rejected, Actor(user=user), reason, request_id)
 
 
@@ -470,7 +459,7 @@ ACTION_LABELS = {"pause": "暂停", "resume": "恢复", "revoke": "撤销", "app
 def _set_status(session: Session, consent: Consent, status: ConsentStatus, actor: Actor,
                 reason: str | None = None, request_id: str | None = None) -> Consent:
     old = consent.status
-    now = utcnow()
+    now = clock.now()
     # Compare-and-set: a concurrent change of the same consent makes this one a conflict.
     res = session.execute(
         sa.update(Consent).where(Consent.id == consent.id, Consent.status == old)
@@ -500,20 +489,20 @@ def end_consent(session: Session, consent: Consent, user: User, reason: str,
 def revoke_consent_tokens(session: Session, consent: Consent) -> int:
     res = session.execute(
         sa.update(OAuthToken).where(OAuthToken.consent_pk == consent.id, OAuthToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow()).execution_options(synchronize_session=False)
+        .values(revoked_at=clock.now()).execution_options(synchronize_session=False)
     )
     return int(res.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _expire_if_due(session: Session, consent: Consent) -> None:
-    if consent.status not in FINAL_STATUSES and consent.valid_until <= utcnow():
+    if consent.status not in FINAL_STATUSES and consent.valid_until <= clock.now():
         _set_status(session, consent, ConsentStatus.expired, SYSTEM, "已到授权有效期")
 
 
 def expire_due(session: Session, now: dt.datetime | None = None) -> int:
     """Every consent past its end becomes ``EXPIRED`` (its tokens revoked); idempotent.
     Run by ``powercredit consents expire``; the gate refuses expired consents regardless."""
-    now = now or utcnow()
+    now = now or clock.now()
     due = list(session.scalars(
         sa.select(Consent).where(Consent.status.in_([s for s in ConsentStatus if s not in FINAL_STATUSES]),
                                  Consent.valid_until <= now)
@@ -617,31 +606,6 @@ STATUS_REFUSALS = {
 }
 
 
-def period_start(unit: PeriodUnit, now: dt.datetime) -> dt.datetime:
-    """The start of the calendar period (Asia/Shanghai) that ``now`` falls in, in UTC."""
-    local = now.astimezone(CN).replace(hour=0, minute=0, second=0, microsecond=0)
-    if unit == PeriodUnit.week:
-        local -= dt.timedelta(days=local.weekday())
-    elif unit == PeriodUnit.month:
-        local = local.replace(day=1)
-    elif unit == PeriodUnit.year:
-        local = local.replace(month=1, day=1)
-    return local.astimezone(dt.UTC)
-
-
-def next_period_start(unit: PeriodUnit, now: dt.datetime) -> dt.datetime:
-    start = period_start(unit, now).astimezone(CN)
-    if unit == PeriodUnit.day:
-        nxt = start + dt.timedelta(days=1)
-    elif unit == PeriodUnit.week:
-        nxt = start + dt.timedelta(days=7)
-    elif unit == PeriodUnit.month:
-        nxt = add_months(start, 1)
-    else:
-        nxt = start.replace(year=start.year + 1)
-    return nxt.astimezone(dt.UTC)
-
-
 _LOG_COLUMNS = ("at", "enterprise_id", "institution_id", "consent_pk", "client_pk", "user_id", "purpose", "sections",
                 "resource", "request_id")
 _CONSENT_TABLE = cast(sa.Table, Consent.__table__)
@@ -720,7 +684,7 @@ def authorize_access(session: Session, caller: Caller, uscc: str, purpose: str, 
     ``audit_now=False`` the granted access's audit event is left to the caller
     (``Access.audit``), to be written last: the audit chain's lock is then held only for the
     end of the transaction, not while a report is assembled."""
-    now = utcnow()
+    now = clock.now()
 
     def refuse(code: str, detail: str, status: int = 403, headers: dict[str, str] | None = None,
                consent: Consent | None = None) -> Refused:
@@ -758,7 +722,7 @@ def authorize_access(session: Session, caller: Caller, uscc: str, purpose: str, 
         counted = _COUNT_ONE_TIME.rows(session, {"p_id": consent.id, "p_now": now})
     else:
         assert consent.frequency_unit is not None and consent.frequency_value is not None
-        start = period_start(consent.frequency_unit, now)
+        start = clock.period_start(consent.frequency_unit, now)
         counted = _COUNT_PERIODIC.rows(session, {"p_id": consent.id, "p_now": now, "p_start": start,
                                                  "p_limit": consent.frequency_value})
     if not counted:
@@ -769,7 +733,7 @@ def authorize_access(session: Session, caller: Caller, uscc: str, purpose: str, 
         if consent.fetch_type == FetchType.one_time:
             raise refuse("allowance_exhausted", "一次性授权已使用，不能再次查询", consent=consent)
         assert consent.frequency_unit is not None
-        retry = max(1, int((next_period_start(consent.frequency_unit, now) - now).total_seconds()))
+        retry = max(1, int((clock.next_period_start(consent.frequency_unit, now) - now).total_seconds()))
         raise refuse("frequency_exceeded",
                      f"已达授权的查询频率上限（每{UNIT_LABELS[consent.frequency_unit]} {consent.frequency_value} 次）",
                      status=429, headers={"Retry-After": str(retry)}, consent=consent)

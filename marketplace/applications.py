@@ -16,10 +16,9 @@ from sqlalchemy.orm import Session, joinedload
 from app.accounts.models import Role, User
 from app.archive.models import Enterprise
 from app.audit import services as audit
-from app.db import Page, paginate, utcnow
+from app.core import clock
+from app.db import Page, paginate
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
-from app.schemas_base import CHINA_TZ as CN
-from app.schemas_base import today_cn
 from app.signing import SigningKeys
 from consent.models import FetchType, PeriodUnit, Purpose
 from consent.services import Caller, Terms, end_consent, grant_consent
@@ -72,10 +71,9 @@ class ApplicationNotFound(NotFound):
 
 
 def consent_terms(now: dt.datetime) -> Terms:
-    today = today_cn()
+    today = clock.today()
     return Terms(purpose=Purpose.loan_application, scopes=list(APPLICATION_SCOPES),
-                 data_from=today.replace(year=today.year - 3) if not (today.month == 2 and today.day == 29)
-                 else today.replace(year=today.year - 3, day=28), data_to=today,
+                 data_from=clock.add_years(today, -3), data_to=today,
                  valid_until=now + dt.timedelta(days=CONSENT_DAYS), fetch_type=FetchType.periodic,
                  frequency_unit=PeriodUnit.month, frequency_value=CONSENT_PULLS_PER_MONTH,
                  data_life_unit=PeriodUnit.year, data_life_value=1)
@@ -83,7 +81,7 @@ def consent_terms(now: dt.datetime) -> Terms:
 
 def _event(session: Session, app: Application, actor: str, old: ApplicationStatus | None,
            detail: dict[str, Any] | None = None, request_id: str | None = None) -> None:
-    session.add(ApplicationEvent(application_id=app.id, at=utcnow(), actor=actor,
+    session.add(ApplicationEvent(application_id=app.id, at=clock.now(), actor=actor,
                                  from_status=str(old) if old else None, to_status=str(app.status),
                                  detail=detail or {}))
     audit.record(session, actor, f"application.{app.status}", subject_type="application",
@@ -95,7 +93,7 @@ def apply(session: Session, signer: SigningKeys, user: User, product_no: str, am
     if user.role != Role.firm or user.enterprise_id is None:
         raise Forbidden("只有企业用户可以申请", code="not_a_firm")
     product = session.scalar(sa.select(Product).where(Product.product_no == product_no))
-    today = today_cn()
+    today = clock.today()
     if product is None or product.status != ProductStatus.live or (product.deadline and product.deadline < today):
         raise InvalidInput("该产品不可申请", errors={"product_no": ["产品不存在、未上架或已过申请截止日期。"]})
     errors: dict[str, list[str]] = {}
@@ -127,7 +125,7 @@ def create_application(session: Session, signer: SigningKeys, user: User, produc
                                                       Application.product_id == product.id,
                                                       Application.status.in_(OPEN))):
         raise Conflict("已有该产品的在办申请", code="application_open")
-    now = utcnow()
+    now = clock.now()
     consent = grant_consent(session, signer, user, institution=product.institution, terms=consent_terms(now),
                             via="marketplace", request_id=request_id)
     app = Application(application_no="app_" + secrets.token_hex(6), product_id=product.id,
@@ -200,7 +198,7 @@ def take_step(session: Session, user: User, application_no: str, action: str, da
     elif action in ("decline", "withdraw") and data.get("reason"):
         values = {"reason": data["reason"]}
     old = app.status
-    now = utcnow()
+    now = clock.now()
     done = session.execute(
         sa.update(Application).where(Application.id == app.id, Application.status == old)
         .values(status=step.target, updated_at=now, **values).execution_options(synchronize_session=False)
@@ -243,13 +241,13 @@ def _disbursement(session: Session, app: Application, data: dict[str, Any]) -> d
     day = _required(data, "disbursed_on", "请填写放款日期。")
     if app.offered_amount is not None and not Decimal(0) < amount <= app.offered_amount:
         raise InvalidInput("放款金额有误", errors={"disbursed_amount": [f"放款金额不能超过批准金额 {app.offered_amount} 元。"]})
-    if day > today_cn():
+    if day > clock.today():
         raise InvalidInput("放款日期有误", errors={"disbursed_on": ["放款日期不能晚于今天。"]})
     # Not before the firm accepted the offered terms (Beijing date).
     accepted_at = session.scalar(sa.select(sa.func.max(ApplicationEvent.at)).where(
         ApplicationEvent.application_id == app.id, ApplicationEvent.to_status == str(ApplicationStatus.accepted)))
     if accepted_at is not None:
-        accepted_on = accepted_at.astimezone(CN).date()
+        accepted_on = clock.to_cn(accepted_at).date()
         if day < accepted_on:
             raise InvalidInput("放款日期有误", errors={"disbursed_on": [f"放款日期不能早于企业接受批准条件之日（{accepted_on}）。"]})
     return {"disbursed_amount": amount, "disbursed_on": day}

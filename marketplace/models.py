@@ -12,7 +12,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Institution
 from app.archive.models import Enterprise
-from app.db import Base, JSONType, UTCDateTime, intpk, str_enum, utcnow
+from app.core import clock
+from app.db import Base, JSONType, UTCDateTime, intpk, str_enum
 from consent.models import Consent
 
 
@@ -106,8 +107,8 @@ class Product(Base):
     grade_terms: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     deadline: Mapped[dt.date | None]
     status: Mapped[ProductStatus] = mapped_column(str_enum("product_status", list(ProductStatus)), index=True)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     institution: Mapped[Institution] = relationship(lazy="joined")
@@ -122,7 +123,7 @@ class MarketplaceProfile(Base):
     id: Mapped[intpk]
     enterprise_id: Mapped[int] = mapped_column(sa.ForeignKey("enterprise.id"), unique=True)
     discoverable: Mapped[bool] = mapped_column(default=False)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
 
 class ApplicationStatus(enum.StrEnum):
@@ -166,8 +167,8 @@ class Application(Base):
     reason: Mapped[str | None] = mapped_column(sa.String(500))
     disbursed_amount: Mapped[Decimal | None]
     disbursed_on: Mapped[dt.date | None]
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
     product: Mapped[Product] = relationship(lazy="joined")
     enterprise: Mapped[Enterprise] = relationship()
@@ -181,7 +182,7 @@ class ApplicationEvent(Base):
 
     id: Mapped[intpk]
     application_id: Mapped[int] = mapped_column(sa.ForeignKey("loan_application.id"), index=True)
-    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     actor: Mapped[str] = mapped_column(sa.String(100))
     from_status: Mapped[str | None] = mapped_column(sa.String(20))
     to_status: Mapped[str] = mapped_column(sa.String(20))
@@ -218,7 +219,7 @@ class Offer(Base):
     status: Mapped[OfferStatus] = mapped_column(str_enum("offer_status", list(OfferStatus)))
     grade_at_offer: Mapped[str] = mapped_column(sa.String(3))
     application_id: Mapped[int | None] = mapped_column(sa.ForeignKey("loan_application.id"))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     responded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     product: Mapped[Product] = relationship(lazy="joined")

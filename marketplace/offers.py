@@ -15,9 +15,9 @@ from app.accounts.models import Role, User
 from app.archive.models import Enterprise
 from app.audit import services as audit
 from app.audit.models import AuditEvent
-from app.db import Page, paginate, utcnow
+from app.core import clock
+from app.db import Page, paginate
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
-from app.schemas_base import today_cn
 from app.signing import SigningKeys
 from marketplace.applications import create_application
 from marketplace.models import (
@@ -52,7 +52,7 @@ def send_offer(session: Session, user: User, data: dict[str, Any]) -> Offer:
     # A firm that did not opt in is "not found" to a bank: its existence is not disclosed.
     if ent is None or not is_discoverable(session, ent.id):
         raise InvalidInput("企业不可邀约", errors={"uscc": ["没有允许主动授信的该企业。"]})
-    today = today_cn()
+    today = clock.today()
     facts = facts_of(session, [ent.id], today)[ent.id]
     errors: dict[str, list[str]] = {}
     if facts.grade not in OFFER_GRADES:
@@ -67,7 +67,7 @@ def send_offer(session: Session, user: User, data: dict[str, Any]) -> Offer:
         errors["rate"] = [f"利率应在产品的 {product.rate_min}%–{product.rate_max}% 之间。"]
     if not product.term_min <= data["term_months"] <= product.term_max:
         errors["term_months"] = [f"期限应为 {product.term_min}–{product.term_max} 个月。"]
-    now = utcnow()
+    now = clock.now()
     if not now < data["valid_until"] <= now + dt.timedelta(days=MAX_VALIDITY_DAYS):
         errors["valid_until"] = [f"有效期应在未来 {MAX_VALIDITY_DAYS} 天之内。"]
     if errors:
@@ -92,7 +92,7 @@ def _visible(stmt: Any, user: User) -> Any:
 
 def expire_due(session: Session, now: dt.datetime | None = None) -> int:
     """Offers past their validity → ``expired`` (idempotent)."""
-    res = session.execute(sa.update(Offer).where(Offer.status == OfferStatus.sent, Offer.valid_until <= (now or utcnow()))
+    res = session.execute(sa.update(Offer).where(Offer.status == OfferStatus.sent, Offer.valid_until <= (now or clock.now()))
                           .values(status=OfferStatus.expired).execution_options(synchronize_session=False))
     return int(res.rowcount)  # type: ignore[attr-defined]
 
@@ -118,7 +118,7 @@ def list_offers(session: Session, user: User, status: str | None, page: int, per
 def _settle(session: Session, offer: Offer, target: OfferStatus, actor: str) -> None:
     if offer.status != OfferStatus.sent:
         raise Conflict(f"邀约当前为「{OFFER_STATUS_LABELS[offer.status]}」", code="illegal_transition")
-    now = utcnow()
+    now = clock.now()
     done = session.execute(sa.update(Offer).where(Offer.id == offer.id, Offer.status == OfferStatus.sent)
                            .values(status=target, responded_at=now).execution_options(synchronize_session=False))
     if done.rowcount != 1:  # type: ignore[attr-defined]

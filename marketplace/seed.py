@@ -19,13 +19,18 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Institution, User
 from app.accounts.services import create_user
 from app.archive.models import Enterprise
+from app.core import clock
 from app.errors import DomainError
-from app.schemas_base import today_cn
 from app.scoring.models import Evaluation
 from app.seed import demo_firm_user
 from app.signing import SigningKeys
 from marketplace import applications, offers, services
-from marketplace.models import Application, ApplicationStatus, MarketplaceProfile, Offer, Product
+from marketplace.models import (
+    ApplicationStatus,
+    MarketplaceProfile,
+    OfferStatus,
+    Product,
+)
 from marketplace.rules import assess, eligible
 
 # (name, type, min grade, amount range ¥, rate range %, term range months, repayment, collateral, requirements)
@@ -41,6 +46,13 @@ PRODUCTS: list[tuple[str, str, str, tuple[int, int], tuple[str, str], tuple[int,
     ("工程保函贷", "guarantee_loan", "A", (200_000, 8_000_000), ("3.900", "6.000"), (6, 36),
      ["interest_first"], "guarantee", {}),
 ]
+# The states the demo's applications and offers are taken to (app.demo.CLAIMED_STATES).
+# The first (the demo firm's first) is under review with its report pulled, so its query log,
+# its consent's use count and the bank's pulled reports have something to show.
+APPLICATION_PLAN = [ApplicationStatus.under_review, ApplicationStatus.submitted, ApplicationStatus.approved,
+                    ApplicationStatus.rejected, ApplicationStatus.accepted, ApplicationStatus.declined,
+                    ApplicationStatus.disbursed, ApplicationStatus.withdrawn]
+OFFER_PLAN = [OfferStatus.sent, OfferStatus.accepted, OfferStatus.declined, OfferStatus.expired]
 GRADE_TERMS = {"AAA": {"rate_discount": Decimal("0.300"), "deposit_ratio": Decimal("0.000")},
                "AA": {"rate_discount": Decimal("0.150"), "deposit_ratio": Decimal("0.050")},
                "A": {"rate_discount": Decimal("0.000"), "deposit_ratio": Decimal("0.100")}}
@@ -103,19 +115,25 @@ def seed_marketplace(session: Session, signer: SigningKeys, bank_licences: list[
     session.flush()
     out.discoverable = len(discoverable)
 
-    # Applications: eligible firms apply; the banks move them to every state.
-    plan = ["submitted", "under_review", "approved", "rejected", "accepted", "declined", "disbursed", "withdrawn"]
+    # Applications: eligible firms apply; the banks move them to every state. Until every state
+    # has one application, the next one goes to the first state still missing; after that each
+    # bank's applications walk the states in turn.
+    plan = [str(st) for st in APPLICATION_PLAN]
     ordered = sorted(discoverable, key=lambda e: (e.id != demo_firm_id, e.id))
     k = 0
-    per_bank: dict[int, int] = {}  # each bank's applications walk the states in turn: every bank has each
+    per_bank: dict[int, int] = {}
     for ent in ordered:
         user = demo_firm_user(session, ent)
         _, matches, _ = services.products_for_firm(session, ent)
         for match in matches[:2]:
             product = session.get_one(Product, match.product.id)
             officer = next(o for p, o in products if p.id == product.id)
-            target = plan[per_bank.get(product.institution_id, 0) % len(plan)]
-            per_bank[product.institution_id] = per_bank.get(product.institution_id, 0) + 1
+            missing = [st for st in plan if not out.applications[st]]
+            if missing:
+                target = missing[0]
+            else:
+                target = plan[per_bank.get(product.institution_id, 0) % len(plan)]
+                per_bank[product.institution_id] = per_bank.get(product.institution_id, 0) + 1
             k += 1
             amount = (product.amount_min + (product.amount_max - product.amount_min) * Decimal(rng.randint(5, 40)) / 100
                       ).quantize(Decimal("1000"))
@@ -126,55 +144,51 @@ def seed_marketplace(session: Session, signer: SigningKeys, bank_licences: list[
         if k >= 3 * len(plan):
             break
 
-    # The demo firm's first application is under review with its report pulled, so its query
-    # log, its consent's use count and the bank's pulled reports have something to show.
-    first = session.scalar(sa.select(Application).where(Application.enterprise_id == demo_firm_id,
-                                                        Application.status == ApplicationStatus.submitted)
-                           .order_by(Application.id)) if demo_firm_id is not None else None
-    if first is not None:
-        product = session.get_one(Product, first.product_id)
-        officer = next(o for p, o in products if p.id == product.id)
-        _advance(session, signer, first.application_no, "under_review", officer,
-                 demo_firm_user(session, first.enterprise), product, first.amount)
-        out.applications["submitted"] -= 1
-        out.applications["under_review"] += 1
-
-    # Offers from the first bank to AA+ discoverable firms: sent, accepted, declined, expired.
-    now = dt.datetime.now(dt.UTC)
-    offer_plan = ["sent", "accepted", "declined", "expired", "sent"]
-    j = 0
-    for ent in ordered:
-        facts = services.facts_of(session, [ent.id])[ent.id]
-        if facts.grade not in offers.OFFER_GRADES:
-            continue
-        for product, officer in products:
-            outcomes = assess(product, facts, today_cn())
-            if not eligible(outcomes) or session.scalar(
-                    sa.select(sa.func.count()).select_from(Offer).where(Offer.enterprise_id == ent.id)):
+    # Offers to AA+ discoverable firms, two rounds of sent, accepted, declined and expired. A
+    # firm that cannot take an offer in the planned state (an application for the product
+    # already open, say) is passed over for the next one: the state is reached all the same.
+    now = clock.now()
+    offer_plan = [str(st) for st in OFFER_PLAN] * 2
+    candidates = [(ent, product, officer) for ent in ordered
+                  if services.facts_of(session, [ent.id])[ent.id].grade in offers.OFFER_GRADES
+                  for product, officer in products]
+    offered: set[int] = set()
+    for state in offer_plan:
+        while candidates:
+            ent, product, officer = candidates.pop(0)
+            if ent.id in offered or not eligible(assess(product, services.facts_of(session, [ent.id])[ent.id],
+                                                        clock.today())):
                 continue
-            offer = offers.send_offer(session, officer, {
-                "product_no": product.product_no, "uscc": ent.uscc, "credit_limit": product.amount_min * 2,
-                "rate": product.rate_min, "term_months": product.term_max,
-                "valid_until": now + dt.timedelta(days=rng.randint(7, 30))})
-            state = offer_plan[j % len(offer_plan)]
-            j += 1
-            user = demo_firm_user(session, ent)
-            try:
-                if state == "accepted":
-                    offers.respond(session, signer, user, offer.offer_no, "accept", "接受主动授信")
-                elif state == "declined":
-                    offers.respond(session, signer, user, offer.offer_no, "decline")
-                elif state == "expired":
-                    offer.valid_until = now - dt.timedelta(days=1)
-                    session.flush()
-                    offers.expire_due(session)
-            except DomainError:  # e.g. an application for that product is already open: the offer stays sent
-                state = "sent"
-            out.offers[state] += 1
-            break
-        if j >= len(offer_plan) * 2:
-            break
+            if _offer(session, signer, officer, demo_firm_user(session, ent), ent, product, state,
+                      now + dt.timedelta(days=rng.randint(7, 30)), now):
+                offered.add(ent.id)
+                out.offers[state] += 1
+                break
     return out
+
+
+def _offer(session: Session, signer: SigningKeys, officer: User, user: User, ent: Enterprise, product: Product,
+           state: str, valid_until: dt.datetime, now: dt.datetime) -> bool:
+    """Send ``ent`` an offer for ``product`` and take it to ``state``; nothing is left behind
+    when a step is refused."""
+    savepoint = session.begin_nested()
+    try:
+        offer = offers.send_offer(session, officer, {
+            "product_no": product.product_no, "uscc": ent.uscc, "credit_limit": product.amount_min * 2,
+            "rate": product.rate_min, "term_months": product.term_max, "valid_until": valid_until})
+        if state == "accepted":
+            offers.respond(session, signer, user, offer.offer_no, "accept", "接受主动授信")
+        elif state == "declined":
+            offers.respond(session, signer, user, offer.offer_no, "decline")
+        elif state == "expired":
+            offer.valid_until = now - dt.timedelta(days=1)
+            session.flush()
+            offers.expire_due(session)
+    except DomainError:
+        savepoint.rollback()
+        return False
+    savepoint.commit()
+    return True
 
 
 def _advance(session: Session, signer: SigningKeys, no: str, target: str, officer: User, firm: User,
@@ -197,7 +211,7 @@ def _advance(session: Session, signer: SigningKeys, no: str, target: str, office
         if action == "approve":
             data = offer
         elif action == "disburse":
-            data = {"disbursed_amount": amount, "disbursed_on": today_cn()}
+            data = {"disbursed_amount": amount, "disbursed_on": clock.today()}
         applications.take_step(session, who, no, action, data)
         if action == "review":  # the officer reviews with a report pulled under the application's consent
             applications.pull_report_for(session, signer, officer, no)

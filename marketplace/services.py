@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Institution, Role, User
 from app.archive.models import LIVE_STATUSES, Category, CreditRecord, Enterprise
 from app.audit import services as audit
-from app.db import Page, paginate, utcnow
+from app.core import clock
+from app.db import Page, paginate
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
-from app.schemas_base import today_cn
 from app.scoring.models import Evaluation
 from app.scoring.scorecard import GRADES
 from consent.models import QueryLog
@@ -78,8 +78,8 @@ def _check_terms(merged: dict[str, Any], given: dict[str, Any]) -> None:
     every grade's rate discount leaving a positive rate at the product's lowest one."""
     errors: dict[str, list[str]] = {}
     deadline = given.get("deadline")
-    if deadline is not None and deadline < today_cn():
-        errors["deadline"] = [f"申请截止日不能早于今天（{today_cn().isoformat()}）。"]
+    if deadline is not None and deadline < clock.today():
+        errors["deadline"] = [f"申请截止日不能早于今天（{clock.today().isoformat()}）。"]
     rate_min = merged.get("rate_min")
     for grade, terms in (merged.get("grade_terms") or {}).items():
         discount = terms.get("rate_discount")
@@ -91,7 +91,7 @@ def _check_terms(merged: dict[str, Any], given: dict[str, Any]) -> None:
 
 
 def deadline_passed(product: Product, today: dt.date | None = None) -> bool:
-    return product.deadline is not None and product.deadline < (today or today_cn())
+    return product.deadline is not None and product.deadline < (today or clock.today())
 
 
 def _stored(data: dict[str, Any]) -> dict[str, Any]:
@@ -162,7 +162,7 @@ def change_status(session: Session, user: User, product_no: str, status: str) ->
     if target == ProductStatus.live and deadline_passed(product):
         raise Conflict(f"产品的申请截止日（{product.deadline}）已过，不能上架；请先修改截止日", code="product_deadline_passed")
     old = product.status
-    now = utcnow()
+    now = clock.now()
     published = product.published_at or (now if target == ProductStatus.live else None)
     # Compare-and-set: two officers changing the same product cannot both win.
     done = session.execute(
@@ -185,7 +185,7 @@ def list_products(session: Session, args: dict[str, Any], user: User | None = No
     if args.get("mine"):
         stmt = stmt.where(Product.institution_id == (_bank_of(user) if user else -1))
     else:
-        today = today_cn()
+        today = clock.today()
         stmt = stmt.where(Product.status == ProductStatus.live,
                           sa.or_(Product.deadline.is_(None), Product.deadline >= today))
     if args.get("q"):
@@ -250,7 +250,7 @@ def fact_columns(today: dt.date, ent_id: Any = Enterprise.id, *, grade: Any = Ev
         dishonest=sa.exists().where(live, CreditRecord.category == Category.judicial,
                                     CreditRecord.payload["dishonest_conduct"].as_string().is_not(None)),
         queries_3m=sa.select(sa.func.count()).select_from(QueryLog)
-        .where(QueryLog.enterprise_id == ent_id, QueryLog.at >= utcnow() - dt.timedelta(days=91))
+        .where(QueryLog.enterprise_id == ent_id, QueryLog.at >= clock.now() - dt.timedelta(days=91))
         .scalar_subquery(),
     )
 
@@ -288,7 +288,7 @@ def facts_of(session: Session, enterprise_ids: list[int], today: dt.date | None 
     """Eligibility facts of the given firms in one statement (no N+1)."""
     if not enterprise_ids:
         return {}
-    stmt = facts_query(today or today_cn(), needed).where(Enterprise.id.in_(enterprise_ids))
+    stmt = facts_query(today or clock.today(), needed).where(Enterprise.id.in_(enterprise_ids))
     return {f.enterprise_id: f for f in load_facts(session, stmt)}
 
 
@@ -363,7 +363,7 @@ _catalogues: dict[str, tuple[tuple[Any, ...], list[tuple[ProductView, tuple[Rule
 
 def live_catalogue(session: Session, today: dt.date | None = None) -> list[tuple[ProductView, tuple[Rule, ...]]]:
     """Every live product open for applications (cheapest first), with the rules it uses."""
-    today = today or today_cn()
+    today = today or clock.today()
     conn = session.connection()
     key = conn.engine.url.render_as_string(hide_password=True)
     stamp = tuple(conn.execute(_STAMP).one())
@@ -394,7 +394,7 @@ def _match(product: Product | ProductView, facts: FirmFacts, today: dt.date,
 def assess_for_firm(session: Session, ent: Enterprise, product: Product) -> tuple[FirmFacts, Match]:
     """One product against one firm: each condition met or failed, and the firm's terms."""
     facts = firm_facts(session, ent)
-    return facts, _match(product, facts, today_cn())
+    return facts, _match(product, facts, clock.today())
 
 
 def products_for_firm(session: Session, ent: Enterprise, near_miss_rules: int = 1) -> tuple[FirmFacts, list[Match],
@@ -403,7 +403,7 @@ def products_for_firm(session: Session, ent: Enterprise, near_miss_rules: int = 
     failing at most ``near_miss_rules`` rules (with the rule they fail).  Every product is
     tested; only those shown get their reasons worded."""
     facts = firm_facts(session, ent)
-    today = today_cn()
+    today = clock.today()
     matches: list[Match] = []
     near: list[Match] = []
     for product, rules in live_catalogue(session, today):
@@ -458,7 +458,7 @@ def firms_for_product(session: Session, user: User, product_no: str, page: int, 
     product = own_product(session, user, product_no)
     view = product_view(product)
     rules = applicable(view)
-    today = today_cn()
+    today = clock.today()
     # Two steps, so that no planner misjudges how many firms a fact's subquery keeps: the
     # candidates (opted in; grade, segment, province, years — the rules on plain columns)
     # are materialised first, then the rules on the other facts filter them.

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Institution
 from app.archive.models import SEGMENT_LABELS, Enterprise, Segment
+from app.core import clock
 from marketplace.models import Application
 
-CN = ZoneInfo("Asia/Shanghai")
 DIMENSIONS = ("bank", "segment", "grade", "month")
 DIMENSION_LABELS = {"bank": "金融机构", "segment": "所属领域", "grade": "信用等级", "month": "申请月份"}
 
@@ -52,7 +51,7 @@ def marketplace_stats(session: Session, by: str | None = None, month_from: str |
     groups: dict[str, dict[str, Any]] = {}
     labels: dict[str, str] = {}
     for created, licence, bank, segment, grade, rate, disbursed in session.execute(stmt):
-        month = created.astimezone(CN).strftime("%Y-%m")
+        month = created.astimezone(clock.BEIJING).strftime("%Y-%m")
         if (month_from and month < month_from) or (month_to and month > month_to):
             continue
         buckets = [total]

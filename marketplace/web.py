@@ -20,10 +20,10 @@ from app.accounts.models import Role, User
 from app.accounts.services import actor_labels
 from app.archive.models import SEGMENT_LABELS, Segment
 from app.archive.regions import PROVINCES
+from app.core import clock
 from app.errors import DomainError
 from app.extensions import db_session, settings, signing_keys, writes
 from app.forms import Errors, domain_errors, filled, load_form, page_no
-from app.schemas_base import CHINA_TZ, today_cn
 from app.scoring.scorecard import GRADES
 from consent.models import PURPOSE_LABELS, REPORT_SECTIONS, UNIT_LABELS
 from marketplace import applications, offers, schemas, services, stats
@@ -135,10 +135,10 @@ def set_discoverable() -> Any:
 
 def _consent_notice(item: Product) -> dict[str, Any]:
     """What applying grants the bank, in the words the application screen shows."""
-    terms = applications.consent_terms(dt.datetime.now(dt.UTC))
+    terms = applications.consent_terms(clock.now())
     return {"institution": item.institution.name, "purpose": PURPOSE_LABELS[terms.purpose],
             "sections": [REPORT_SECTIONS[s] for s in terms.scopes], "days": applications.CONSENT_DAYS,
-            "valid_until": terms.valid_until.astimezone(CHINA_TZ).date(),
+            "valid_until": terms.valid_until.astimezone(clock.BEIJING).date(),
             "frequency": f"每{UNIT_LABELS[terms.frequency_unit]}最多 {terms.frequency_value} 次"
             if terms.frequency_unit else "一次",
             "data_range": (terms.data_from, terms.data_to),
@@ -211,7 +211,7 @@ def _render_application(no: str, errors: Errors | None = None, form: dict[str, A
     can_pull = user.role == Role.bank and app.status not in applications.CLOSED
     defaults = {"offered_amount": str(app.amount), "offered_rate": str(app.product.rate_min),
                 "offered_term_months": str(app.term_months),
-                "disbursed_amount": str(app.offered_amount or ""), "disbursed_on": today_cn().isoformat()}
+                "disbursed_amount": str(app.offered_amount or ""), "disbursed_on": clock.today().isoformat()}
     events = applications.timeline(session, app)
     return render_template("marketplace/application.html", app=app, events=events,
                            actors=actor_labels(session, (e.actor for e in events)),
@@ -469,7 +469,7 @@ def offer_new(product_no: str) -> Any:
     if request.method == "GET":
         form: dict[str, Any] = {"uscc": request.args.get("uscc", ""), "rate": str(item.rate_min),
                                 "term_months": str(min(12, item.term_max)),
-                                "valid_until": (today_cn() + dt.timedelta(days=30)).isoformat()}
+                                "valid_until": (clock.today() + dt.timedelta(days=30)).isoformat()}
     else:
         form = _form()
         data, errors = load_form(schemas.OfferInSchema(), _offer_body(form, product_no))

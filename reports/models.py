@@ -12,7 +12,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Institution
 from app.archive.models import Enterprise
-from app.db import Base, JSONType, UTCDateTime, intpk, str_enum, utcnow
+from app.core import clock
+from app.db import Base, JSONType, UTCDateTime, intpk, str_enum
 
 
 class ReportKind(enum.StrEnum):
@@ -43,7 +44,7 @@ class Report(Base):
     purpose: Mapped[str | None] = mapped_column(sa.String(32))
     sections: Mapped[list[str]] = mapped_column(JSONType)
     schema_version: Mapped[str] = mapped_column(sa.String(16))
-    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     recipient_name: Mapped[str] = mapped_column(sa.String(200))
     body: Mapped[str] = mapped_column(sa.Text)  # canonical JSON, exactly the digested bytes
     digest: Mapped[str] = mapped_column(sa.String(64))  # SHA-256 of body, hex

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from reportlab import rl_config
 from reportlab.graphics import shapes
@@ -48,12 +47,12 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from app.core import clock
 from app.errors import ServiceUnavailable
 from consent.models import REPORT_SECTIONS
 from reports.describe import POLARITY_LABELS, SEVERITY_LABELS, STATUS_LABELS, describe
 from reports.sections import RECORD_SECTIONS
 
-CN = ZoneInfo("Asia/Shanghai")
 FONT = "WQYMicroHei"
 FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",  # Debian/Ubuntu fonts-wqy-microhei
@@ -160,7 +159,7 @@ def _local(iso: str | None) -> str:
     if not iso:
         return "—"
     moment = dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    return moment.astimezone(CN).strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(clock.BEIJING).strftime("%Y-%m-%d %H:%M")
 
 
 # --- graphics --------------------------------------------------------------------------------

@@ -34,8 +34,8 @@ from app.archive.models import (
     Enterprise,
 )
 from app.archive.regions import describe_region
+from app.core import clock
 from app.db import Prepared, json_value, run_batch
-from app.schemas_base import today_cn
 from app.scoring import services as scoring
 from app.scoring.models import Evaluation
 from consent.models import PURPOSE_LABELS, REPORT_SECTIONS, Purpose, QueryLog
@@ -249,8 +249,8 @@ def build_sections(session: Session, ent: Enterprise, sections: set[str], data_f
     """The requested sections' data (and nothing else).  Disputed records are marked
     (``disputed: true``) wherever they appear.  ``meta``, when given, receives the sources
     (provider code → name and record count) and the latest update of the records shown."""
-    as_of = as_of or today_cn()
-    issued_at = issued_at or dt.datetime.now(dt.UTC)
+    as_of = as_of or clock.today()
+    issued_at = issued_at or clock.now()
     out: dict[str, Any] = {}
     categories = {c for s in sections & RECORD_SECTIONS.keys() for c in RECORD_SECTIONS[s]}
     params = range_params(ent.id, categories, as_of, data_from, data_to)

@@ -19,7 +19,6 @@ import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import orjson
 import sqlalchemy as sa
@@ -28,7 +27,8 @@ from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 from app.accounts.models import User
 from app.archive.models import Enterprise
 from app.audit import services as audit
-from app.db import Page, Prepared, paginate, utcnow
+from app.core import clock
+from app.db import Page, Prepared, paginate
 from app.errors import DomainError, Forbidden, InvalidInput, NotFound
 from app.signing import SignatureInvalid, SigningKeys, verify_jws
 from consent.models import (
@@ -37,7 +37,7 @@ from consent.models import (
     Consent,
     ConsentStatus,
 )
-from consent.services import STATUS_REFUSALS, Caller, add_period, authorize_access
+from consent.services import STATUS_REFUSALS, Caller, authorize_access
 from reports.models import KIND_LABELS, Report, ReportKind
 from reports.sections import (
     RECORD_SECTIONS,
@@ -50,7 +50,6 @@ from reports.sections import (
 SCHEMA_VERSION = "1.0"
 STATEMENT_TYP = "pc-report+jws"
 REPORT_NO_RE = re.compile(r"^PC(\d{8})([A-Z2-7]{12})$")
-CN = ZoneInfo("Asia/Shanghai")
 NOTICE = ("本报告依据《征信业管理条例》出具，仅供报告使用者在授权用途范围内参考，不得用于其他用途，"
           "不得向第三方提供。信用等级为 PowerCredit 衍生产品，不构成授信建议。")
 DISPUTE_NOTICE = "标注「异议中」的记录正在异议处理中（20 日内答复），其内容可能变更。"
@@ -76,7 +75,7 @@ def new_report_no(at: dt.datetime) -> str:
     """``PC`` + issue date (Beijing) ``YYYYMMDD`` + 12 random base32 characters (60 bits):
     never sequential, not guessable."""
     tail = base64.b32encode(secrets.token_bytes(10)).decode()[:12]
-    return f"PC{at.astimezone(CN):%Y%m%d}{tail}"
+    return f"PC{at.astimezone(clock.BEIJING):%Y%m%d}{tail}"
 
 
 def canonical(doc: dict[str, Any]) -> bytes:
@@ -115,7 +114,7 @@ def assemble(session: Session, ent: Enterprise, kind: ReportKind, sections: set[
     unknown = sections - REPORT_SECTIONS.keys()
     if unknown:
         raise InvalidInput("未知的报告部分", errors={"sections": [f"未知的报告部分：{'、'.join(sorted(unknown))}"]})
-    as_of = issued_at.astimezone(CN).date()
+    as_of = issued_at.astimezone(clock.BEIJING).date()
     meta: dict[str, Any] = {}
     body = build_sections(session, ent, sections, data_from, data_to, as_of=as_of,
                           self_report=kind == ReportKind.self_report, issued_at=issued_at, meta=meta)
@@ -195,7 +194,7 @@ def pull_report(session: Session, keys: SigningKeys, caller: Caller, uscc: str, 
     consents): through the consent gate (which counts it and writes the query log), then
     assembled from the consent's scopes allowed to the caller (or the requested subset) and
     issued."""
-    issued_at = utcnow()
+    issued_at = clock.now()
     report_no = new_report_no(issued_at)
     if sections is None and caller.consent is not None:
         sections = set(caller.consent.scopes) & caller.sections
@@ -214,7 +213,7 @@ def pull_report(session: Session, keys: SigningKeys, caller: Caller, uscc: str, 
     report = freeze(session, keys, doc, ent, ReportKind.institution, issued_at, recipient,
                     institution_id=inst.id, consent_pk=consent.id, client_pk=caller.client_pk,
                     user_id=caller.user_id, query_log_id=access.log.id, purpose=str(consent.purpose),
-                    available_until=add_period(issued_at, consent.data_life_unit, consent.data_life_value))
+                    available_until=clock.add_period(issued_at, consent.data_life_unit, consent.data_life_value))
     access.audit.detail["report_no"] = report.report_no
     audit.write(session, access.audit)
     return report
@@ -237,19 +236,19 @@ class Allowance:
 
 
 def _year_bounds(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
-    local = now.astimezone(CN)
-    start = dt.datetime(local.year, 1, 1, tzinfo=CN)
+    local = now.astimezone(clock.BEIJING)
+    start = dt.datetime(local.year, 1, 1, tzinfo=clock.BEIJING)
     return start.astimezone(dt.UTC), start.replace(year=local.year + 1).astimezone(dt.UTC)
 
 
 def allowance(session: Session, ent: Enterprise, free: int, now: dt.datetime | None = None) -> Allowance:
     """Free self-reports this calendar year (Beijing time), used and remaining."""
-    now = now or utcnow()
+    now = now or clock.now()
     start, end = _year_bounds(now)
     used = session.scalar(sa.select(sa.func.count()).select_from(Report).where(
         Report.enterprise_id == ent.id, Report.kind == ReportKind.self_report,
         Report.issued_at >= start, Report.issued_at < end)) or 0
-    return Allowance(now.astimezone(CN).year, free, used)
+    return Allowance(now.astimezone(clock.BEIJING).year, free, used)
 
 
 def issue_self_report(session: Session, keys: SigningKeys, ent: Enterprise, user: User | None, free: int, *,
@@ -257,12 +256,12 @@ def issue_self_report(session: Session, keys: SigningKeys, ent: Enterprise, user
     """The firm's own report, every section and every query record; counted against the
     yearly allowance (the firm's row is locked so two requests cannot both take the last)."""
     session.execute(sa.select(Enterprise.id).where(Enterprise.id == ent.id).with_for_update())
-    now = utcnow()
+    now = clock.now()
     left = allowance(session, ent, free, now)
     if left.remaining <= 0:
         _, end = _year_bounds(now)
         raise AllowanceExhausted(
-            f"本年度免费自主查询次数（{free} 次）已用完，{end.astimezone(CN):%Y 年 %m 月 %d 日}起可再次查询；"
+            f"本年度免费自主查询次数（{free} 次）已用完，{end.astimezone(clock.BEIJING):%Y 年 %m 月 %d 日}起可再次查询；"
             "已出具的报告可在「我的信用报告」中重新下载。",
             headers={"Retry-After": str(int((end - now).total_seconds()))},
             audit=audit.Pending(actor=actor, action="report.self", code="self_report_allowance_exhausted",
@@ -282,7 +281,7 @@ def issue_self_report(session: Session, keys: SigningKeys, ent: Enterprise, user
 def available(now: dt.datetime | None = None) -> Any:
     """The condition for an institution report its bank may still see: its consent's data
     life (counted from the issue) has not ended."""
-    return sa.or_(Report.available_until.is_(None), Report.available_until > (now or utcnow()))
+    return sa.or_(Report.available_until.is_(None), Report.available_until > (now or clock.now()))
 
 
 @dataclass(frozen=True)
@@ -300,7 +299,7 @@ def require_in_force(consent: Consent, now: dt.datetime | None = None) -> None:
     if consent.status != ConsentStatus.active:
         code, text = STATUS_REFUSALS[consent.status]
         raise Forbidden(text, code=code)
-    if consent.valid_until <= (now or utcnow()):
+    if consent.valid_until <= (now or clock.now()):
         raise Forbidden("授权已过期", code="consent_expired")
 
 
@@ -316,8 +315,8 @@ def institution_report(session: Session, report_no: str, institution_id: int, no
     if report is None:
         raise ReportNotFound(f"没有编号为 {report_no} 的报告")
     ends = report.available_until
-    if ends is not None and (now or utcnow()) >= ends:
-        raise ReportExpired(f"报告已超过授权约定的数据保存期限（至 {ends.astimezone(CN):%Y-%m-%d %H:%M}），不再提供")
+    if ends is not None and (now or clock.now()) >= ends:
+        raise ReportExpired(f"报告已超过授权约定的数据保存期限（至 {ends.astimezone(clock.BEIJING):%Y-%m-%d %H:%M}），不再提供")
     return report
 
 

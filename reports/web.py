@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -21,6 +20,7 @@ from flask import (
 from app.accounts.auth import require_firm, require_user
 from app.accounts.models import Role
 from app.audit.services import refuse_later
+from app.core import clock
 from app.errors import DomainError, Forbidden
 from app.extensions import db_session, settings, signing_keys, writes
 from app.forms import page_no
@@ -28,7 +28,6 @@ from reports import services
 from reports.describe import POLARITY_LABELS, describe
 
 bp = Blueprint("reports_web", __name__)
-CN = ZoneInfo("Asia/Shanghai")
 
 
 @bp.app_template_filter("iso_cn")
@@ -36,7 +35,7 @@ def iso_cn(value: str | None) -> str:
     """An ISO timestamp from a report document shown in Beijing time."""
     if not value:
         return "—"
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(CN).strftime("%Y-%m-%d %H:%M")
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(clock.BEIJING).strftime("%Y-%m-%d %H:%M")
 
 
 @bp.app_template_filter("describe_record")

@@ -1,6 +1,10 @@
 """Shared fixtures: a database built by the migrations on SQLite and (when
 ``TEST_DATABASE_URL`` is set) on PostgreSQL; every test runs in a transaction that is
-rolled back; factories build the data a test needs."""
+rolled back; factories build the data a test needs.
+
+The suite runs on a fixed calendar: time-machine moves the process's clock to
+``SUITE_START`` before anything is imported or built (and lets it tick on from there), so no
+test depends on the day it runs. Passwords are hashed with the cheap ``test`` Argon2 profile."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import base64
 import datetime as dt
 import os
 import re
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +21,7 @@ from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
@@ -26,10 +32,34 @@ from app.accounts.services import create_institution, create_user
 from app.archive.models import DataProvider, Enterprise
 from app.archive.services import create_provider, load_enterprise, register_enterprise
 from app.archive.uscc import make_uscc
+from app.core import clock
 from app.crypto import FieldCipher
 from app.db import READ_ONLY
-from app.schemas_base import today_cn
 from consent.services import register_client
+
+os.environ["PC_PASSWORD_HASH"] = "test"  # CLI runs in the tests read it too
+
+# Wednesday 18 November 2026, 10:00 Beijing time: the suite's "now".
+SUITE_START = dt.datetime(2026, 11, 18, 10, 0, tzinfo=clock.BEIJING)
+_suite_clock = time_machine.travel(SUITE_START, tick=True)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _suite_clock.start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _suite_clock.stop()
+
+
+def frozen_python(*module_and_args: str) -> list[str]:
+    """The command line that runs ``python -c CODE`` in a child process on the suite's clock
+    (time-machine moves only its own process's clock): the child starts where this one is."""
+    code, *args = module_and_args
+    start = clock.now().isoformat()
+    prelude = f"import time_machine; time_machine.travel({start!r}, tick=True).start()\n"
+    return [sys.executable, "-c", prelude + code, *args]
+
 
 # --- GET views that write must say so (app.extensions.writes) -----------------------------
 # A GET request's session reads only: on SQLite it begins DEFERRED, and a write in it fails
@@ -286,7 +316,7 @@ def login(client: FlaskClient) -> Callable[[User], None]:
 
 
 def contract_row(uscc: str, ref: str = "c-1", **payload: Any) -> dict[str, Any]:
-    today = today_cn()
+    today = clock.today()
     body = {
         "contract_no": "HT-2024-001",
         "counterparty_uscc": "91110000053621038D",
@@ -301,7 +331,7 @@ def contract_row(uscc: str, ref: str = "c-1", **payload: Any) -> dict[str, Any]:
 
 
 def utility_row(uscc: str, ref: str = "u-1", **payload: Any) -> dict[str, Any]:
-    month = (today_cn().replace(day=1) - dt.timedelta(days=40)).replace(day=1)
+    month = (clock.today().replace(day=1) - dt.timedelta(days=40)).replace(day=1)
     body = {
         "month": month.strftime("%Y-%m"),
         "consumption_kwh": "15000",

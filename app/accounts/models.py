@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.archive.models import Enterprise
-from app.db import Base, UTCDateTime, intpk, str_enum, utcnow
+from app.core import clock
+from app.db import Base, UTCDateTime, intpk, str_enum
 
 
 class Role(enum.StrEnum):
@@ -49,7 +50,7 @@ class Institution(Base):
     )
     uscc: Mapped[str | None] = mapped_column(sa.String(18), unique=True)
     active: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
 class User(Base):
@@ -73,7 +74,7 @@ class User(Base):
         sa.ForeignKey("institution.id"), index=True
     )
     active: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     enterprise: Mapped[Enterprise | None] = relationship()

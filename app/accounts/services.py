@@ -6,27 +6,24 @@ import contextlib
 from collections.abc import Iterable
 
 import sqlalchemy as sa
-from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import Session
 
 from app.accounts.errors import RoleDenied, TenancyDenied, UserExists
 from app.accounts.models import ROLE_LABELS, Institution, InstitutionKind, Role, User
+from app.accounts.passwords import hashing
 from app.archive.models import Enterprise
 from app.archive.services import get_enterprise
-from app.db import utcnow
+from app.core import clock
 from app.errors import InvalidInput, NotFound
 
-_hasher = PasswordHasher()
-# Verifying against this keeps sign-in time the same for unknown usernames.
-_DUMMY_HASH = _hasher.hash("powercredit-dummy-password")
 MIN_PASSWORD_LENGTH = 10
 
 
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput("密码过短", errors={"password": [f"至少 {MIN_PASSWORD_LENGTH} 个字符。"]})
-    return _hasher.hash(password)
+    return hashing.hasher.hash(password)
 
 
 def create_institution(
@@ -100,15 +97,15 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     user = session.scalar(sa.select(User).where(User.username == username))
     if user is None or not user.active:
         with contextlib.suppress(VerificationError):
-            _hasher.verify(_DUMMY_HASH, password)
+            hashing.hasher.verify(hashing.dummy_hash, password)
         return None
     try:
-        _hasher.verify(user.password_hash, password)
+        hashing.hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
-    user.last_login_at = utcnow()
+    if hashing.hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hashing.hasher.hash(password)
+    user.last_login_at = clock.now()
     session.flush()
     return user
 

@@ -14,12 +14,13 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.archive.models import Category, Polarity
 from app.archive.uscc import check_uscc
+from app.core import clock
 from app.schemas_base import (
     Amount,
     Day,
@@ -31,7 +32,6 @@ from app.schemas_base import (
     StrList,
     one_of,
     text,
-    today_cn,
 )
 from app.schemas_fast import FastLoader
 
@@ -48,23 +48,6 @@ class Classification:
     # still unpaid): its 5-year retention counts from when it ends, so until a correction
     # gives that day it does not expire (征信业管理条例 art. 16).
     ongoing: bool = False
-
-
-When = TypeVar("When", dt.date, dt.datetime)
-
-
-def add_months(moment: When, months: int) -> When:
-    """A date or time ``months`` calendar months later (or earlier); month ends clamp."""
-    month0 = moment.month - 1 + months
-    year, month = moment.year + month0 // 12, month0 % 12 + 1
-    return moment.replace(year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1]))
-
-
-def add_years(day: dt.date, years: int) -> dt.date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + years, day=28)
 
 
 class UsccField(fields.String):
@@ -109,7 +92,7 @@ class TaxPayload(StrictSchema):
     @validates_schema(skip_on_field_errors=True)
     def _check(self, data: dict[str, Any], **_: Any) -> None:
         errors: dict[str, list[str]] = {}
-        today = today_cn()
+        today = clock.today()
         latest = today.year - 1 if today.month >= 4 else today.year - 2
         if data["year"] > latest:
             errors["year"] = [f"{data['year']} 年度的纳税信用评价尚未发布（次年 4 月发布）。"]
@@ -162,7 +145,7 @@ class ContractPayload(StrictSchema):
             errors.setdefault("status", []).append("履约日晚于到期日，应为 late。")
         elif status == "late" and done <= due:
             errors.setdefault("status", []).append("履约日不晚于到期日，应为 on_time。")
-        if done is None and due > today_cn():
+        if done is None and due > clock.today():
             errors.setdefault("due_on", []).append("未履约合同的到期日不能晚于今天。")
         _raise(errors)
 
@@ -341,13 +324,13 @@ class PenaltyPayload(StrictSchema):
         serious = data.get("serious")
         if until <= decided:
             errors["publish_until"] = ["公示截止期应晚于处罚决定日期。"]
-        elif until > add_years(decided, 3):
+        elif until > clock.add_years(decided, 3):
             errors["publish_until"] = ["公示期最长 3 年。"]
-        elif not serious and until > add_years(decided, 1):
+        elif not serious and until > clock.add_years(decided, 1):
             errors["publish_until"] = ["一般行政处罚公示期最长 1 年（严重失信行为最长 3 年）。"]
-        elif serious and until < add_years(decided, 1):
+        elif serious and until < clock.add_years(decided, 1):
             errors["publish_until"] = ["严重失信行为的行政处罚公示期最短 1 年。"]
-        elif not serious and until < add_months(decided, 3):
+        elif not serious and until < clock.add_months(decided, 3):
             errors["publish_until"] = ["一般行政处罚公示期最短 3 个月。"]
         if "fine" in data["penalty_types"] and not data.get("fine_amount"):
             errors["fine_amount"] = ["处罚类别含罚款，须填写罚款金额（万元）。"]

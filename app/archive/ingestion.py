@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
-from app.archive.categories import CATEGORIES, RETENTION_YEARS, add_years
+from app.archive.categories import CATEGORIES, RETENTION_YEARS
 from app.archive.models import (
     CATEGORY_LABELS,
     Category,
@@ -47,9 +47,8 @@ from app.archive.models import (
 )
 from app.archive.schemas import PROVIDER_REF_PATTERN, RecordInSchema
 from app.archive.uscc import check_uscc
-from app.db import utcnow
+from app.core import clock
 from app.errors import flatten_messages, json_error_text
-from app.schemas_base import today_cn
 from app.workers import make_pool
 
 # --- results ----------------------------------------------------------------------------
@@ -247,7 +246,7 @@ def validate_record(provider: ProviderRights | DataProvider, raw: Any, index: in
     expires_on = None
     # Five years from the end of the behaviour; behaviour still going on has no end yet.
     if cls.polarity == Polarity.bad and (ended_on is not None or not cls.ongoing):
-        expires_on = add_years(ended_on or cls.occurred_on, RETENTION_YEARS)
+        expires_on = clock.add_years(ended_on or cls.occurred_on, RETENTION_YEARS)
     payload_json = _CANONICAL.encode(payload)
     return Valid(
         row=index, ref=ref, uscc=uscc, category=category, polarity=cls.polarity.value,
@@ -452,7 +451,7 @@ class _Ingestor:
         self.result = result
         self.keep_rows = keep_rows
         self.today = today
-        self.now = utcnow()
+        self.now = clock.now()
         self.writer = _Writer(session, self.now)
         self.enterprise_ids: dict[str, int] = {}
 
@@ -613,7 +612,7 @@ def ingest_records(
     session.add(run)
     session.flush()
     result = BatchResult(run_id=run.id, mode=mode)
-    ingestor = _Ingestor(session, provider, run, result, keep_rows, today_cn().isoformat())
+    ingestor = _Ingestor(session, provider, run, result, keep_rows, clock.today().isoformat())
     savepoint = session.begin_nested()
     try:
         for valid, refused in _validated(ProviderRights.of(provider), rows, chunk_size, workers):
@@ -644,6 +643,6 @@ def ingest_records(
         )
     run.total, run.accepted, run.unchanged = result.total, result.accepted, result.unchanged
     run.corrected, run.refused, run.committed = result.corrected, result.refused, result.committed
-    run.finished_at = utcnow()
+    run.finished_at = clock.now()
     session.flush()
     return result

@@ -10,7 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base, JSONType, UTCDateTime, intpk, str_enum, utcnow
+from app.core import clock
+from app.db import Base, JSONType, UTCDateTime, intpk, str_enum
 
 
 class Segment(enum.StrEnum):
@@ -105,7 +106,7 @@ class DataProvider(Base):
     kind: Mapped[ProviderKind] = mapped_column(str_enum("provider_kind", list(ProviderKind)))
     categories: Mapped[list[str]] = mapped_column(JSONType)
     active: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     def may_submit(self, category: str) -> bool:
         return self.active and category in self.categories
@@ -137,8 +138,8 @@ class Enterprise(Base):
     legal_rep_name_enc: Mapped[str | None] = mapped_column(sa.Text)
     legal_rep_id_enc: Mapped[str | None] = mapped_column(sa.Text)
     contact_phone_enc: Mapped[str | None] = mapped_column(sa.Text)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
 
 ENCRYPTED_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -158,7 +159,7 @@ class IngestionRun(Base):
     mode: Mapped[str] = mapped_column(
         str_enum("ingestion_mode", ["partial", "all_or_nothing"]), default="partial"
     )
-    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     total: Mapped[int] = mapped_column(default=0)
     accepted: Mapped[int] = mapped_column(default=0)
@@ -218,8 +219,8 @@ class CreditRecord(Base):
     # Public disclosure (双公示) ended early by credit repair (信用修复), from this day.
     disclosure_ended_on: Mapped[dt.date | None]
     run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ingestion_run.id"))
-    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     enterprise: Mapped[Enterprise] = relationship()
     provider: Mapped[DataProvider] = relationship()
@@ -243,5 +244,5 @@ class CreditRecordVersion(Base):
     content_digest: Mapped[str] = mapped_column(sa.String(64))
     run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ingestion_run.id"))
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    superseded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    superseded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     superseded_by_run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ingestion_run.id"))

@@ -33,10 +33,10 @@ from app.archive.models import (
 )
 from app.archive.schemas import EnterpriseInSchema
 from app.archive.uscc import check_uscc, province_code_of, region_code_of
+from app.core import clock
 from app.crypto import FieldCipher
-from app.db import Page, paginate, utcnow
+from app.db import Page, paginate
 from app.errors import InvalidInput, NotFound, flatten_messages
-from app.schemas_base import today_cn
 
 PERSONAL_FIELDS = {
     "legal_rep_name": "legal_rep_name_enc",
@@ -238,7 +238,7 @@ def get_provider(session: Session, code: str) -> DataProvider:
 
 def expire_records(session: Session, as_of: dt.date | None = None) -> int:
     """Mark negative records past their retention date as expired (idempotent)."""
-    as_of = as_of or today_cn()
+    as_of = as_of or clock.today()
     res = session.execute(
         sa.update(CreditRecord)
         .where(
@@ -247,7 +247,7 @@ def expire_records(session: Session, as_of: dt.date | None = None) -> int:
             CreditRecord.expires_on <= as_of,
             CreditRecord.status.in_([RecordStatus.active, RecordStatus.corrected, RecordStatus.disputed]),
         )
-        .values(status=RecordStatus.expired, updated_at=utcnow())
+        .values(status=RecordStatus.expired, updated_at=clock.now())
         .execution_options(synchronize_session=False)
     )
     return int(res.rowcount or 0)  # type: ignore[attr-defined]

@@ -8,7 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, JSONType, UTCDateTime, intpk, utcnow
+from app.core import clock
+from app.db import Base, JSONType, UTCDateTime, intpk
 
 
 class AuditEvent(Base):
@@ -16,7 +17,7 @@ class AuditEvent(Base):
     __table_args__ = (sa.Index("ix_audit_event_subject", "subject_type", "subject_id"),)
 
     id: Mapped[intpk]
-    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     actor: Mapped[str] = mapped_column(sa.String(100))  # "user:12", "client:pc_…", "system"
     action: Mapped[str] = mapped_column(sa.String(64), index=True)  # "consent.revoke", "oauth.token"
     outcome: Mapped[str] = mapped_column(sa.String(16))  # "ok" | "refused"

@@ -24,7 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent
-from app.db import Page, Prepared, paginate, run_batch, utcnow
+from app.core import clock
+from app.db import Page, Prepared, paginate, run_batch
 
 GENESIS = "0" * 64
 _LOCK_KEY = 0x50434155  # "PCAU"
@@ -65,7 +66,7 @@ def record(session: Session, actor: str, action: str, *, outcome: str = "ok", co
     else:
         last = _PREV_HASH.rows(session, {})
     prev = (last[0][0] if last else None) or GENESIS
-    event = AuditEvent(at=utcnow(), actor=actor, action=action, outcome=outcome, code=code,
+    event = AuditEvent(at=clock.now(), actor=actor, action=action, outcome=outcome, code=code,
                        subject_type=subject_type, subject_id=subject_id, detail=detail or {},
                        request_id=request_id, prev_hash=prev)
     event.hash = _digest(prev, event)

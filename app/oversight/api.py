@@ -16,6 +16,7 @@ from app.accounts.models import Role, User
 from app.archive.services import get_enterprise
 from app.audit import schemas as audit_schemas
 from app.audit import services as audit
+from app.core import clock
 from app.errors import NotFound, json_object_body
 from app.extensions import db_session, signing_keys, writes
 from app.oversight import commitments, disclosure, lists, notices, objections, repair, schemas
@@ -27,7 +28,7 @@ from app.oversight.models import (
     Objection,
     RepairRequest,
 )
-from app.schemas_base import With, today_cn
+from app.schemas_base import With
 from consent.api import cookie_csrf
 
 blp = ApiBlueprint("oversight", __name__, url_prefix="/api/v1", description="信用监管：名单、异议、修复、承诺与公示")
@@ -59,7 +60,7 @@ def evidence_response(ev: EvidenceFile) -> Response:
 
 
 def objection_out(session: Any, o: Objection, files: bool = True) -> With:
-    return With(o, overdue=o.status == "open" and o.due_on < today_cn(),
+    return With(o, overdue=o.status == "open" and o.due_on < clock.today(),
                 files=objections.files_of(session, o) if files else [])
 
 

@@ -21,10 +21,9 @@ from app.archive.ingestion import ingest_records
 from app.archive.models import DataProvider, ProviderKind
 from app.archive.services import create_provider
 from app.audit import services as audit
-from app.db import utcnow
+from app.core import clock
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.oversight.models import Commitment, CommitmentText
-from app.schemas_base import CHINA_TZ
 from app.scoring.services import run_evaluations
 from app.signing import SigningKeys, verify_jws
 
@@ -99,7 +98,7 @@ def sign(session: Session, keys: SigningKeys, user: User, text_code: str, signat
     if session.scalar(sa.select(Commitment.id).where(Commitment.enterprise_id == user.enterprise_id,
                                                      Commitment.text_id == text.id)):
         raise Conflict(f"本企业已签署《{text.title}》{text.version} 版", code="commitment_signed")
-    now = utcnow().replace(microsecond=0)
+    now = clock.now().replace(microsecond=0)
     commitment = Commitment(commitment_no="cmt_" + secrets.token_hex(6), enterprise_id=user.enterprise_id,
                             text_id=text.id, user_id=user.id, signatory=signatory, signatory_title=signatory_title,
                             signed_at=now, statement="", kid=keys.active)
@@ -108,7 +107,7 @@ def sign(session: Session, keys: SigningKeys, user: User, text_code: str, signat
     commitment.statement = keys.sign(statement_payload(commitment), STATEMENT_TYP)
     row = {"provider_ref": commitment.commitment_no, "uscc": user.enterprise.uscc, "category": "commitment",
            "payload": {"text_version": f"v{text.version}", "title": text.title,
-                       "signed_on": now.astimezone(CHINA_TZ).date().isoformat(), "signatory": signatory,
+                       "signed_on": now.astimezone(clock.BEIJING).date().isoformat(), "signatory": signatory,
                        "fulfilled": True}}
     result = ingest_records(session, _platform_provider(session), [row], source="api",
                             filename=f"在线签署 {commitment.commitment_no}")

@@ -29,8 +29,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from app.archive.categories import add_months
 from app.archive.models import Category, Polarity
+from app.core import clock
 from app.scoring.scorecard import GRADES
 
 DATA = Path(__file__).with_name("data")
@@ -96,7 +96,7 @@ class Criterion:
     def basis(self, firm: FirmState, as_of: dt.date, consumed: set[tuple[str, int]]) -> dict[str, Any] | None:
         """What meets this criterion for the firm (records / evaluations), or ``None``."""
         if self.kind == "records":
-            since = add_months(as_of, -self.within_months) if self.within_months else None
+            since = clock.add_months(as_of, -self.within_months) if self.within_months else None
             hits = [r for r in firm.records if self._matches(r) and (since is None or r.occurred_on > since)
                     and ("record", r.id) not in consumed]
             if len(hits) < self.min_count:
@@ -113,7 +113,7 @@ class Criterion:
         if self.kind == "grade_clean":
             if firm.grade not in self.grades or firm.evaluation_id is None:
                 return None
-            since = add_months(as_of, -12 * self.clean_years)
+            since = clock.add_months(as_of, -12 * self.clean_years)
             if any(r.polarity == Polarity.bad and r.occurred_on > since for r in firm.records):
                 return None
             return {"criterion": self.key, "label": self.label, "evaluations": [firm.evaluation_id]}
@@ -144,7 +144,7 @@ class ListRule:
         by_key = {c.key: c for c in self.criteria}
         months = [m for b in basis if b["criterion"] in by_key
                   if (m := by_key[b["criterion"]].period_months or self.period_months)]
-        return add_months(published_on, max(months)) if months else None
+        return clock.add_months(published_on, max(months)) if months else None
 
 
 @dataclass(frozen=True)

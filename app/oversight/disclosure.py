@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from app.archive.models import LIVE_STATUSES, SEGMENT_LABELS, Category, CreditRecord, Enterprise
 from app.archive.regions import describe_region
+from app.core import clock
 from app.oversight.models import LIST_LABELS, Commitment, CommitmentText, EntryStatus, ListEntry
-from app.schemas_base import today_cn
 from app.scoring.models import Evaluation
 
 # The 双公示 fields published for each category (national disclosure standard).
@@ -33,7 +33,7 @@ def _pick(payload: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
 
 def double_publicity(session: Session, ent: Enterprise, today: dt.date | None = None) -> dict[str, list[dict[str, Any]]]:
     """Licences in force and penalties within their publication period (公示期), newest first."""
-    today = today or today_cn()
+    today = today or clock.today()
     rows = session.execute(
         sa.select(sa.type_coerce(CreditRecord.category, sa.String()), CreditRecord.payload, CreditRecord.occurred_on,
                   CreditRecord.disclosure_ended_on)

@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 
 from app.archive.models import LIVE_STATUSES, CreditRecord, Enterprise, Polarity
 from app.audit import services as audit
-from app.db import Page, paginate, utcnow
+from app.core import clock
+from app.db import Page, paginate
 from app.errors import Conflict, InvalidInput, NotFound
-from app.oversight.criteria import Criteria, FirmState, Rec, add_months, current_criteria
+from app.oversight.criteria import Criteria, FirmState, Rec, current_criteria
 from app.oversight.models import (
     EXIT_LABELS,
     LIST_LABELS,
@@ -35,7 +36,6 @@ from app.oversight.models import (
     ListName,
 )
 from app.oversight.notices import notify
-from app.schemas_base import today_cn
 from app.scoring.models import Evaluation
 from app.scoring.scorecard import GRADES
 from app.scoring.services import run_evaluations
@@ -71,13 +71,13 @@ def _states(session: Session, criteria: Criteria, ids: Sequence[int], as_of: dt.
         .where(Evaluation.enterprise_id.in_(ids), Evaluation.current.is_(True)))}
     best: dict[int, str] = {}
     if criteria.drop_months():
-        since = dt.datetime.combine(add_months(as_of, -criteria.drop_months()), dt.time(), dt.UTC)
+        since = dt.datetime.combine(clock.add_months(as_of, -criteria.drop_months()), dt.time(), dt.UTC)
         for ent_id, grade in conn.execute(
                 sa.select(Evaluation.enterprise_id, sa.type_coerce(Evaluation.grade, sa.String()))
                 .where(Evaluation.enterprise_id.in_(ids), Evaluation.evaluated_at >= since)):
             if ent_id not in best or GRADES.index(grade) < GRADES.index(best[ent_id]):
                 best[ent_id] = grade
-    clean_since = add_months(as_of, -12 * criteria.clean_years()) if criteria.clean_years() else as_of
+    clean_since = clock.add_months(as_of, -12 * criteria.clean_years()) if criteria.clean_years() else as_of
     categories = sorted(criteria.categories())
     records: dict[int, list[Rec]] = defaultdict(list)
     for rid, ent_id, category, polarity, occurred, payload in conn.execute(
@@ -109,7 +109,7 @@ def _consumed(entries: Iterable[ListEntry]) -> dict[tuple[int, str], set[tuple[s
 
 
 def _event(session: Session, entry: ListEntry, kind: str, actor: str, detail: dict[str, Any] | None = None) -> None:
-    session.add(ListEvent(entry_id=entry.id, at=utcnow(), kind=kind, actor=actor, detail=detail or {}))
+    session.add(ListEvent(entry_id=entry.id, at=clock.now(), kind=kind, actor=actor, detail=detail or {}))
     audit.record(session, actor, f"list.{kind}", subject_type="list_entry", subject_id=str(entry.id),
                  detail={"list": str(entry.list_name), "enterprise_id": entry.enterprise_id, **(detail or {})})
 
@@ -144,7 +144,7 @@ def refresh(session: Session, as_of: dt.date | None = None, *, actor: str = "sys
             on_progress: Callable[[int], None] | None = None) -> RefreshResult:
     """Recompute every list for every firm (or the given ones) as of a day."""
     criteria = criteria or current_criteria()
-    as_of = as_of or today_cn()
+    as_of = as_of or clock.today()
     result = RefreshResult(as_of)
     ids = list(enterprise_ids) if enterprise_ids is not None else list(
         session.scalars(sa.select(Enterprise.id).order_by(Enterprise.id)))
@@ -192,7 +192,7 @@ def publish(session: Session, entry_ids: Sequence[int] | None, *, actor: str, on
     """Publish pending entries (the given ones, or all): on the list from ``on``; the firm
     is told and re-evaluated (a black-list entry caps its grade)."""
     criteria = criteria or current_criteria()
-    on = on or today_cn()
+    on = on or clock.today()
     stmt = sa.select(ListEntry).where(ListEntry.status == EntryStatus.pending).order_by(ListEntry.id)
     if entry_ids is not None:
         stmt = stmt.where(ListEntry.id.in_(entry_ids))

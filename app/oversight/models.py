@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.archive.models import CreditRecord, Enterprise
-from app.db import Base, JSONType, UTCDateTime, intpk, str_enum, utcnow
+from app.core import clock
+from app.db import Base, JSONType, UTCDateTime, intpk, str_enum
 
 
 class ListName(enum.StrEnum):
@@ -64,8 +65,8 @@ class ListEntry(Base):
     exited_on: Mapped[dt.date | None]
     exit_reason: Mapped[ExitReason | None] = mapped_column(str_enum("list_exit_reason", list(ExitReason)))
     published_by: Mapped[str | None] = mapped_column(sa.String(100))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
     enterprise: Mapped[Enterprise] = relationship(lazy="joined")
 
@@ -77,7 +78,7 @@ class ListEvent(Base):
 
     id: Mapped[intpk]
     entry_id: Mapped[int] = mapped_column(sa.ForeignKey("list_entry.id"), index=True)
-    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     kind: Mapped[str] = mapped_column(str_enum("list_event_kind", ["entered", "published", "exited", "cancelled"]))
     actor: Mapped[str] = mapped_column(sa.String(100))
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
@@ -112,7 +113,7 @@ class Objection(Base):
     reason: Mapped[str] = mapped_column(sa.Text)
     status: Mapped[ObjectionStatus] = mapped_column(str_enum("objection_status", list(ObjectionStatus)))
     record_status_before: Mapped[str] = mapped_column(sa.String(16))  # restored when the record is upheld
-    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     due_on: Mapped[dt.date]
     submitted_by: Mapped[str] = mapped_column(sa.String(100))
     outcome: Mapped[ObjectionOutcome | None] = mapped_column(str_enum("objection_outcome", list(ObjectionOutcome)))
@@ -145,7 +146,7 @@ class RepairRequest(Base):
     entry_id: Mapped[int] = mapped_column(sa.ForeignKey("list_entry.id"), index=True)
     rectification: Mapped[str] = mapped_column(sa.Text)
     status: Mapped[RepairStatus] = mapped_column(str_enum("repair_status", list(RepairStatus)), index=True)
-    submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     submitted_by: Mapped[str] = mapped_column(sa.String(100))
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     decided_by: Mapped[str | None] = mapped_column(sa.String(100))
@@ -172,7 +173,7 @@ class EvidenceFile(Base):
     size: Mapped[int]
     sha256: Mapped[str] = mapped_column(sa.String(64))
     data: Mapped[bytes] = mapped_column(sa.LargeBinary)
-    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
 class CommitmentText(Base):
@@ -204,7 +205,7 @@ class Commitment(Base):
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("app_user.id"))
     signatory: Mapped[str] = mapped_column(sa.String(100))
     signatory_title: Mapped[str] = mapped_column(sa.String(100))
-    signed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    signed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     statement: Mapped[str] = mapped_column(sa.Text)  # compact JWS over the signed terms
     kid: Mapped[str] = mapped_column(sa.String(32))
     record_id: Mapped[int | None] = mapped_column(sa.ForeignKey("credit_record.id"))
@@ -226,5 +227,5 @@ class Notice(Base):
     body: Mapped[str] = mapped_column(sa.Text)
     subject_type: Mapped[str | None] = mapped_column(sa.String(32))
     subject_id: Mapped[str | None] = mapped_column(sa.String(64))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

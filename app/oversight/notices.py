@@ -7,14 +7,15 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.db import Page, paginate, utcnow
+from app.core import clock
+from app.db import Page, paginate
 from app.oversight.models import Notice
 
 
 def notify(session: Session, enterprise_id: int, kind: str, title: str, body: str,
            subject_type: str | None = None, subject_id: str | None = None) -> Notice:
     notice = Notice(enterprise_id=enterprise_id, kind=kind, title=title, body=body, subject_type=subject_type,
-                    subject_id=subject_id, created_at=utcnow())
+                    subject_id=subject_id, created_at=clock.now())
     session.add(notice)
     session.flush()
     return notice
@@ -32,5 +33,5 @@ def unread_count(session: Session, enterprise_id: int) -> int:
 
 def mark_read(session: Session, enterprise_id: int, now: dt.datetime | None = None) -> int:
     result = session.execute(sa.update(Notice).where(Notice.enterprise_id == enterprise_id, Notice.read_at.is_(None))
-                             .values(read_at=now or utcnow()).execution_options(synchronize_session=False))
+                             .values(read_at=now or clock.now()).execution_options(synchronize_session=False))
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -20,7 +20,8 @@ from app.accounts.models import Role, User
 from app.archive.ingestion import ingest_records
 from app.archive.models import CATEGORY_LABELS, CreditRecord, RecordStatus
 from app.audit import services as audit
-from app.db import Page, paginate, utcnow
+from app.core import clock
+from app.db import Page, paginate
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.oversight.models import (
     OUTCOME_LABELS,
@@ -30,7 +31,6 @@ from app.oversight.models import (
     ObjectionStatus,
 )
 from app.oversight.notices import notify
-from app.schemas_base import CHINA_TZ, today_cn
 from app.scoring.services import run_evaluations
 
 ANSWER_DAYS = 20  # 征信业管理条例 art. 25: checked and answered within 20 days of receipt
@@ -55,7 +55,7 @@ class Upload:
 
 def due_date(received_at: dt.datetime) -> dt.date:
     """The answer is due 20 calendar days after the day of receipt (Beijing time)."""
-    return received_at.astimezone(CHINA_TZ).date() + dt.timedelta(days=ANSWER_DAYS)
+    return received_at.astimezone(clock.BEIJING).date() + dt.timedelta(days=ANSWER_DAYS)
 
 
 def check_files(files: list[Upload], field: str = "files") -> list[tuple[Upload, str]]:
@@ -104,7 +104,7 @@ def file_objection(session: Session, user: User, record_id: int, reason: str, fi
     if record.status not in DISPUTABLE:
         raise InvalidInput("该记录不可提出异议", errors={"record_id": ["记录已删除或已过保存期限。"]})
     check_files(files)
-    now = utcnow()
+    now = clock.now()
     objection = Objection(objection_no="obj_" + secrets.token_hex(6), enterprise_id=record.enterprise_id,
                           record_id=record.id, reason=reason, status=ObjectionStatus.open,
                           record_status_before=str(record.status), received_at=now, due_on=due_date(now),
@@ -150,7 +150,7 @@ def list_objections(session: Session, user: User, status: str | None, overdue: b
     if status:
         stmt = stmt.where(Objection.status == status)
     if overdue:
-        stmt = stmt.where(Objection.status == ObjectionStatus.open, Objection.due_on < (today or today_cn()))
+        stmt = stmt.where(Objection.status == ObjectionStatus.open, Objection.due_on < (today or clock.today()))
     stmt = stmt.order_by(sa.case((Objection.status == ObjectionStatus.open, 0), else_=1), Objection.due_on,
                          Objection.id)
     return paginate(session, stmt, page, per_page)
@@ -197,7 +197,7 @@ def resolve(session: Session, user: User, objection_no: str, outcome: str, expla
     if objection.status != ObjectionStatus.open:
         raise Conflict("该异议已处理", code="objection_resolved")
     result = ObjectionOutcome(outcome)
-    now = utcnow()
+    now = clock.now()
     record = objection.record
     if result == ObjectionOutcome.corrected:
         _correct(session, objection, corrected_payload, request_id)
@@ -217,7 +217,7 @@ def resolve(session: Session, user: User, objection_no: str, outcome: str, expla
         raise Conflict("该异议已被他人处理", code="objection_resolved")
     session.refresh(objection)
     session.refresh(record)
-    late = now.astimezone(CHINA_TZ).date() > objection.due_on
+    late = now.astimezone(clock.BEIJING).date() > objection.due_on
     audit.record(session, f"user:{user.username}", "objection.resolved", subject_type="objection",
                  subject_id=objection.objection_no, request_id=request_id,
                  detail={"outcome": str(result), "record_id": record.id, "late": late})

@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Role, User
 from app.archive.models import Category, CreditRecord
 from app.audit import services as audit
-from app.db import Page, paginate, utcnow
+from app.core import clock
+from app.db import Page, paginate
 from app.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
-from app.oversight.criteria import add_months, current_criteria
+from app.oversight.criteria import current_criteria
 from app.oversight.lists import leave
 from app.oversight.models import (
     LIST_LABELS,
@@ -31,7 +32,6 @@ from app.oversight.models import (
 )
 from app.oversight.notices import notify
 from app.oversight.objections import Upload, check_files, store_files
-from app.schemas_base import today_cn
 from app.scoring.services import run_evaluations
 
 
@@ -49,7 +49,7 @@ def earliest_repair(entry: ListEntry) -> dt.date | None:
     months = current_criteria().lists[str(entry.list_name)].repair_min_months
     if months is None or entry.published_on is None:
         return None
-    return add_months(entry.published_on, months)
+    return clock.add_months(entry.published_on, months)
 
 
 def repairable_entries(session: Session, enterprise_id: int) -> list[tuple[ListEntry, dt.date, bool]]:
@@ -73,7 +73,7 @@ def apply_for_repair(session: Session, user: User, entry_id: int, rectification:
     earliest = earliest_repair(entry)
     if earliest is None:
         raise InvalidInput("该名单无需修复", errors={"entry_id": [f"{LIST_LABELS[entry.list_name]}不适用信用修复。"]})
-    today = today or today_cn()
+    today = today or clock.today()
     if today < earliest:
         raise RepairTooEarly(f"列入{LIST_LABELS[entry.list_name]}（{entry.published_on:%Y-%m-%d} 公示）后须满最短期限方可申请修复，"
                              f"最早可于 {earliest:%Y-%m-%d} 申请",
@@ -84,7 +84,7 @@ def apply_for_repair(session: Session, user: User, entry_id: int, rectification:
     check_files(files)
     request = RepairRequest(request_no="rep_" + secrets.token_hex(6), enterprise_id=entry.enterprise_id,
                             entry_id=entry.id, rectification=rectification, status=RepairStatus.submitted,
-                            submitted_at=utcnow(), submitted_by=f"user:{user.username}")
+                            submitted_at=clock.now(), submitted_by=f"user:{user.username}")
     session.add(request)
     session.flush()
     store_files(session, files, repair_id=request.id)
@@ -138,11 +138,11 @@ def decide(session: Session, user: User, request_no: str, approve: bool, reason:
     request = get_request(session, user, request_no)
     if request.status != RepairStatus.submitted:
         raise Conflict("该修复申请已审核", code="repair_decided")
-    today = today or today_cn()
+    today = today or clock.today()
     target = RepairStatus.approved if approve else RepairStatus.rejected
     done = session.execute(sa.update(RepairRequest).where(RepairRequest.id == request.id,
                                                           RepairRequest.status == RepairStatus.submitted)
-                           .values(status=target, decided_at=utcnow(), decided_by=f"user:{user.username}",
+                           .values(status=target, decided_at=clock.now(), decided_by=f"user:{user.username}",
                                    decision_reason=reason).execution_options(synchronize_session=False))
     if done.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("该修复申请已被他人审核", code="repair_decided")

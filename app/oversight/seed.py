@@ -14,11 +14,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
-from app.archive.categories import add_months
 from app.archive.models import LIVE_STATUSES, CreditRecord, Enterprise, Polarity
+from app.core import clock
 from app.oversight import commitments, lists, objections, repair
 from app.oversight.models import EntryStatus, ListEntry, Objection, RepairRequest
-from app.schemas_base import today_cn
 from app.scoring.models import Evaluation
 from app.seed import demo_firm_user
 from app.signing import SigningKeys
@@ -42,7 +41,7 @@ def _operator(session: Session) -> User:
 def seed_oversight(session: Session, signer: SigningKeys, seed: int, demo_firm_id: int | None) -> OversightDemo:
     rng = random.Random(seed + 7)
     out = OversightDemo()
-    today = today_cn()
+    today = clock.today()
     commitments.sync_texts(session)
     first_run = session.scalar(sa.select(sa.func.count()).select_from(Objection)) == 0
 
@@ -100,7 +99,7 @@ def seed_oversight(session: Session, signer: SigningKeys, seed: int, demo_firm_i
                                    .order_by(ListEntry.id).limit(1))
             if entry is None:
                 continue
-            entry.published_on = add_months(today, -months)
+            entry.published_on = clock.add_months(today, -months)
             entry.entered_on = entry.published_on
             rule = lists.current_criteria().lists[list_name]
             entry.ends_on = rule.ends_on(entry.published_on, entry.basis)

@@ -21,6 +21,7 @@ from app.archive.models import CreditRecord, DataProvider
 from app.archive.schemas import RunArgs
 from app.audit import services as audit
 from app.audit.schemas import AuditEventArgs
+from app.core import clock
 from app.errors import DomainError, NotFound
 from app.extensions import db_session, signing_keys, writes
 from app.forms import Errors, domain_errors, filled, load_form, page_no, query_args
@@ -34,7 +35,7 @@ from app.oversight.models import (
     ObjectionOutcome,
 )
 from app.oversight.objections import DISPUTABLE, Upload
-from app.schemas_base import PageArgs, today_cn
+from app.schemas_base import PageArgs
 from app.scoring import services as scoring
 from app.scoring.api import INDEX_DEFINITION
 from app.scoring.index import published_index
@@ -111,7 +112,7 @@ def credit_index() -> str:
 def my_objections() -> str:
     user = require_firm()
     page = objections.list_objections(db_session(), user, None, False, page_no(), 20)
-    return render_template("oversight/objections.html", page=page, console=False, today=today_cn())
+    return render_template("oversight/objections.html", page=page, console=False, today=clock.today())
 
 
 def _disputable(enterprise_id: int) -> list[CreditRecord]:
@@ -151,7 +152,7 @@ def my_objection(objection_no: str) -> str:
     session = db_session()
     o = objections.get_objection(session, user, objection_no)
     return render_template("oversight/objection.html", o=o, files=objections.files_of(session, o), console=False,
-                           errors={}, form={}, today=today_cn())
+                           errors={}, form={}, today=clock.today())
 
 
 # --- the firm's lists and repair -------------------------------------------------------------------
@@ -163,7 +164,7 @@ def my_lists() -> str:
     session = db_session()
     entries = [(e, repair.earliest_repair(e)) for e in lists.entries_of(session, user.enterprise_id)]
     requests = repair.list_requests(session, user, None, 1, 50)
-    return render_template("oversight/my_lists.html", entries=entries, requests=requests, today=today_cn())
+    return render_template("oversight/my_lists.html", entries=entries, requests=requests, today=clock.today())
 
 
 @bp.route("/me/repairs/new", methods=["GET", "POST"])
@@ -192,7 +193,7 @@ def new_repair() -> Any:
     if entry is None and form.get("entry_id") and "entry_id" not in errors:
         errors = {**errors, "entry_id": ["本企业没有该项可修复的名单记录（红名单不适用信用修复），请在下方选择。"]}
     return render_template("oversight/repair_new.html", form=form, errors=errors, entry=entry, choices=choices,
-                           today=today_cn(), earliest=earliest), status
+                           today=clock.today(), earliest=earliest), status
 
 
 @bp.get("/me/repairs/<string:request_no>")
@@ -263,7 +264,7 @@ def my_notices() -> str:
 def console() -> str:
     """The operator's console: the same page as the operator's home."""
     require_user(Role.operator)
-    return render_template("home.html", role="operator", home=dashboards.operator_home(db_session()), today=today_cn())
+    return render_template("home.html", role="operator", home=dashboards.operator_home(db_session()), today=clock.today())
 
 
 @bp.get("/console/objections")
@@ -272,7 +273,7 @@ def console_objections() -> str:
     status = request.args.get("status") if request.args.get("status") in ("open", "resolved") else None
     overdue = request.args.get("overdue") == "true"
     page = objections.list_objections(db_session(), user, status, overdue, page_no(), 20)
-    return render_template("oversight/objections.html", page=page, console=True, today=today_cn(),
+    return render_template("oversight/objections.html", page=page, console=True, today=clock.today(),
                            status=status, overdue=overdue)
 
 
@@ -283,7 +284,7 @@ def _render_objection(no: str, errors: Errors | None = None, form: dict[str, Any
     o = objections.get_objection(session, user, no)
     defaults = {"corrected_payload": json.dumps(o.record.payload, ensure_ascii=False, indent=2)}
     return render_template("oversight/objection.html", o=o, files=objections.files_of(session, o), console=True,
-                           errors=errors or {}, form={**defaults, **(form or {})}, today=today_cn(),
+                           errors=errors or {}, form={**defaults, **(form or {})}, today=clock.today(),
                            outcomes=list(ObjectionOutcome)), status
 
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from app.archive.categories import add_years
+from app.core import clock
 from app.scoring.scorecard import Cap, Factor, Scorecard
 
 LIVE = ("active", "corrected", "disputed")  # expired and revoked records never count
@@ -83,7 +83,7 @@ def _matches(rec: RecordFact, categories: tuple[str, ...], where: Mapping[str, t
 
 @lru_cache(maxsize=256)
 def _start(as_of: dt.date, years: int) -> dt.date:
-    return add_years(as_of, -years)
+    return clock.add_years(as_of, -years)
 
 
 def _window(factor_years: int, records: Iterable[RecordFact], as_of: dt.date) -> list[RecordFact]:
@@ -99,7 +99,7 @@ def _weight(rec: RecordFact, factor: Factor, as_of: dt.date) -> float:
 
 def _consumption_trend(records: list[RecordFact], as_of: dt.date) -> float | None:
     """Last 12 months' consumption against the 12 before, in %, when both years have data."""
-    recent_start, prior_start = add_years(as_of, -1), add_years(as_of, -2)
+    recent_start, prior_start = clock.add_years(as_of, -1), clock.add_years(as_of, -2)
     recent = sum(float(r.payload.get("consumption_kwh", 0)) for r in records if r.occurred_on > recent_start)
     prior = sum(float(r.payload.get("consumption_kwh", 0))
                 for r in records if prior_start < r.occurred_on <= recent_start)

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.archive.models import Enterprise
-from app.db import Base, JSONType, UTCDateTime, intpk, str_enum, utcnow
+from app.core import clock
+from app.db import Base, JSONType, UTCDateTime, intpk, str_enum
 from app.scoring.scorecard import GRADES, SUPERVISION_CLASSES
 
 Score = sa.Numeric(5, 2)
@@ -29,7 +30,7 @@ class EvaluationRun(Base):
     firms: Mapped[int] = mapped_column(default=0)
     evaluated: Mapped[int] = mapped_column(default=0)
     unchanged: Mapped[int] = mapped_column(default=0)
-    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -59,6 +60,6 @@ class Evaluation(Base):
     inputs_digest: Mapped[str] = mapped_column(sa.String(64))
     record_count: Mapped[int]
     current: Mapped[bool] = mapped_column(default=True)
-    evaluated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    evaluated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     enterprise: Mapped[Enterprise] = relationship()

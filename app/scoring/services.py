@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload
 
 from app.archive.models import CreditRecord, Enterprise
-from app.db import Page, Prepared, paginate, utcnow
+from app.core import clock
+from app.db import Page, Prepared, paginate
 from app.oversight.models import EntryStatus, ListEntry
-from app.schemas_base import today_cn
 from app.scoring.engine import LIVE, FirmFact, Outcome, RecordFact, evaluate_facts
 from app.scoring.errors import NotEvaluated
 from app.scoring.models import Evaluation, EvaluationRun
@@ -144,7 +144,7 @@ def _store(session: Session, card: Scorecard, part: list[int], rows: list[dict[s
             .where(Evaluation.enterprise_id.in_(part), Evaluation.current.is_(True))
         )
     }
-    now = utcnow()
+    now = clock.now()
     new_rows, superseded = [], []
     for row in rows:
         stats.firms += 1
@@ -203,7 +203,7 @@ def evaluate_many(session: Session, enterprise_ids: Iterable[int], as_of: dt.dat
     With ``workers`` > 1 and more than one batch, the engine runs in worker processes while
     this process loads the next batches and stores the results, in order."""
     card = card or current_scorecard()
-    as_of = as_of or today_cn()
+    as_of = as_of or clock.today()
     stats = BatchStats()
     ids = list(enterprise_ids)
     parts = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
@@ -236,7 +236,7 @@ def evaluate(session: Session, enterprise: Enterprise, as_of: dt.date | None = N
              card: Scorecard | None = None) -> Evaluation:
     """Evaluate one firm; its current evaluation (new, or the stored one if nothing changed)."""
     card = card or current_scorecard()
-    as_of = as_of or today_cn()
+    as_of = as_of or clock.today()
     firm = {enterprise.id: (enterprise.founded_on, enterprise.registered_capital)}
     [row] = compute(card, as_of, _load(session, card, [enterprise.id], firm))
     # One statement both finds the current evaluation and, unless its version and digest are
@@ -255,7 +255,7 @@ def evaluate(session: Session, enterprise: Enterprise, as_of: dt.date | None = N
         if previous.current:  # same inputs, same scorecard: the stored result stands
             return session.get_one(Evaluation, previous.id)
     created = session.scalars(sa.insert(Evaluation).returning(Evaluation),
-                              [{**row, "run_id": None, "evaluated_at": utcnow()}]).one()
+                              [{**row, "run_id": None, "evaluated_at": clock.now()}]).one()
     session.flush()
     return created
 
@@ -296,7 +296,7 @@ def run_evaluations(session: Session, mode: str, enterprise_ids: Sequence[int] |
     """A recorded batch: every firm (``all``), the changed ones (``changed``) or the given ones
     (``single``, ``ingestion``)."""
     card = card or current_scorecard()
-    as_of = as_of or today_cn()
+    as_of = as_of or clock.today()
     if mode == "all":
         ids = list(session.scalars(sa.select(Enterprise.id).order_by(Enterprise.id)))
     elif mode == "changed":
@@ -307,7 +307,7 @@ def run_evaluations(session: Session, mode: str, enterprise_ids: Sequence[int] |
     session.add(run)
     session.flush()
     stats = evaluate_many(session, ids, as_of, card=card, run=run, on_progress=on_progress, workers=workers)
-    run.evaluated, run.unchanged, run.finished_at = stats.evaluated, stats.unchanged, utcnow()
+    run.evaluated, run.unchanged, run.finished_at = stats.evaluated, stats.unchanged, clock.now()
     session.flush()
     return run
 

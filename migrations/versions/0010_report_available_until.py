@@ -14,6 +14,7 @@ from alembic import op
 import sqlalchemy as sa
 
 import app.db
+from app.core import clock
 
 revision = '0010'
 down_revision = '0009'
@@ -26,9 +27,6 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('available_until', app.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index('ix_report_institution_available', ['institution_id', 'available_until'], unique=False)
 
-    from consent.models import PeriodUnit
-    from consent.services import add_period
-
     report = sa.table('report', sa.column('id', sa.BigInteger()), sa.column('consent_pk', sa.BigInteger()),
                       sa.column('issued_at', app.db.UTCDateTime(timezone=True)),
                       sa.column('available_until', app.db.UTCDateTime(timezone=True)))
@@ -39,7 +37,7 @@ def upgrade() -> None:
                         .join(consent, consent.c.id == report.c.consent_pk)).all()
     for report_id, issued_at, unit, value in rows:
         bind.execute(sa.update(report).where(report.c.id == report_id)
-                     .values(available_until=add_period(issued_at, PeriodUnit(unit), value)))
+                     .values(available_until=clock.add_period(issued_at, unit, value)))
 
 
 def downgrade() -> None:

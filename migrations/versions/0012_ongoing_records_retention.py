@@ -20,6 +20,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
+from app.core import clock
+
 revision = '0012'
 down_revision = '0011'
 branch_labels = None
@@ -66,7 +68,7 @@ def upgrade() -> None:
             continue
         ids = [r.id for r in ongoing]
         # Changed now: ``evaluate --changed`` re-evaluates the firms whose records changed.
-        now = dt.datetime.now(dt.UTC)
+        now = clock.now()
         if conn.dialect.name == "sqlite":  # stored as naive UTC there (app.db.UTCDateTime)
             now = now.replace(tzinfo=None)
         conn.execute(sa.update(record).where(record.c.id.in_(ids)).values(expires_on=None, updated_at=now))

@@ -82,20 +82,19 @@ def test_0012_gives_records_of_behaviour_still_going_on_their_retention_back(fre
     import datetime as dt
 
     from app import migrate
-    from app.archive.categories import add_years
     from app.archive.ingestion import ingest_records
     from app.archive.models import CreditRecord, RecordStatus
     from app.archive.services import create_provider, load_enterprise, register_enterprise
+    from app.core import clock
     from app.crypto import FieldCipher, KeyRing
-    from app.db import Database, utcnow
+    from app.db import Database
     from app.oversight.models import Objection
-    from app.schemas_base import today_cn
     from tests.conftest import contract_row
 
     firm = "91620102934141843Y"
     url = fresh_databases.new()
     database = Database(url)
-    long_ago = add_years(today_cn(), -7)
+    long_ago = clock.add_years(clock.today(), -7)
     bill = {"month": long_ago.strftime("%Y-%m"), "consumption_kwh": "15000", "amount_due": "9300.00",
             "status": "arrears", "arrears_amount": "9300.00", "arrears_months": 80}
     judgment = {"case_no": f"({long_ago.year})皖1122执1194号", "court": "安徽省某县人民法院",
@@ -118,18 +117,18 @@ def test_0012_gives_records_of_behaviour_still_going_on_their_retention_back(fre
                 breach])
             assert result.refused == 0, [r.errors for r in result.rows]
             ids = [r.record_id for r in result.rows]
-        before = utcnow()
+        before = clock.now()
         # As the code before 0012 stored them: expired five years after they began; the
         # judgment was under objection.
         with database.transaction() as session:
             session.execute(sa.update(CreditRecord).where(CreditRecord.id.in_(ids[:3]))
-                            .values(expires_on=add_years(long_ago, 5), status="expired",
+                            .values(expires_on=clock.add_years(long_ago, 5), status="expired",
                                     updated_at=before - dt.timedelta(days=1)))
             session.execute(sa.insert(Objection.__table__).values(
                 objection_no="obj_0012", record_id=ids[1], enterprise_id=session.scalar(
                     sa.select(CreditRecord.enterprise_id).where(CreditRecord.id == ids[1])),
-                status="open", record_status_before="active", reason="尚在履行中", received_at=utcnow(),
-                due_on=today_cn() + dt.timedelta(days=20), submitted_by="user:test"))
+                status="open", record_status_before="active", reason="尚在履行中", received_at=clock.now(),
+                due_on=clock.today() + dt.timedelta(days=20), submitted_by="user:test"))
         migrate.downgrade(url, rev="0011")
         migrate.upgrade(url)
         with database.session() as session:
@@ -139,6 +138,6 @@ def test_0012_gives_records_of_behaviour_still_going_on_their_retention_back(fre
         assert (rows["j-1"].expires_on, rows["j-1"].status) == (None, RecordStatus.disputed)
         assert all(rows[ref].updated_at >= before for ref in ("u-1", "j-1", "l-1"))
         # A breach is over when it happened: its expiry stands.
-        assert rows["c-1"].expires_on == add_years(due, 5) and rows["c-1"].status == RecordStatus.expired
+        assert rows["c-1"].expires_on == clock.add_years(due, 5) and rows["c-1"].status == RecordStatus.expired
     finally:
         database.dispose()

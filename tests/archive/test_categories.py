@@ -1,6 +1,6 @@
 """Unit tests for the record categories: strict payload schemas and classification rules.
 
-Pure unit tests (no database).  Dates are computed relative to ``today_cn()`` so the tests
+Pure unit tests (no database).  Dates are computed relative to ``clock.today()`` so the tests
 do not rot.
 """
 
@@ -16,9 +16,9 @@ from marshmallow import ValidationError
 
 from app.archive.categories import CATEGORIES, Classification
 from app.archive.models import Category, Polarity
-from app.schemas_base import today_cn
+from app.core import clock
 
-TODAY = today_cn()
+TODAY = clock.today()
 TOMORROW = TODAY + dt.timedelta(days=1)
 LAST_YEAR = TODAY.year - 1
 THIS_MONTH = TODAY.replace(day=1)
@@ -799,8 +799,7 @@ def test_penalty_serious_is_severity_3_and_warning_only_is_1() -> None:
 
 def test_penalty_publish_until_three_years_accepted() -> None:
     decided = TODAY - dt.timedelta(days=30)
-    until = decided.replace(year=decided.year + 3) if not (decided.month == 2 and decided.day == 29) \
-        else decided.replace(year=decided.year + 3, day=28)
+    until = clock.add_years(decided, 3)
     loaded = load("penalty", payload("penalty", publish_until=until.isoformat(), serious=True))
     assert loaded["publish_until"] == until
 

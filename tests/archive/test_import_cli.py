@@ -9,7 +9,6 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from app.archive.uscc import make_uscc
 from app.cli import main
 from app.crypto import FieldCipher, KeyRing
 from app.db import Database
-from tests.conftest import contract_row, utility_row
+from tests.conftest import contract_row, frozen_python, utility_row
 
 FIRM = make_uscc("9", "1", "330106", "70000001")
 
@@ -100,7 +99,7 @@ def test_an_import_killed_half_way_leaves_the_database_unchanged(cli_db, tmp_pat
     os.mkfifo(fifo)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from app.cli import main; main()", "import", str(fifo), "--provider", "grid",
+        [*frozen_python("from app.cli import main; main()"), "import", str(fifo), "--provider", "grid",
          "--format", "ndjson", "--chunk-size", "100", "--workers", "0"],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, cwd=Path(__file__).resolve().parents[2],
     )
@@ -166,7 +165,7 @@ def test_killing_an_import_with_validation_workers_leaves_nothing_behind(cli_db,
     big = tmp_path / "big.ndjson"
     big.write_text("".join(json.dumps(contract_row(FIRM, f"w-{i}")) + "\n" for i in range(20_000)), encoding="utf-8")
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from app.cli import main; main()", "import", str(big), "--provider", "grid",
+        [*frozen_python("from app.cli import main; main()"), "import", str(big), "--provider", "grid",
          "--chunk-size", "100", "--workers", "2"],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         cwd=Path(__file__).resolve().parents[2],

@@ -9,7 +9,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.archive.categories import add_years
 from app.archive.ingestion import RowError, ingest_records
 from app.archive.models import (
     CreditRecord,
@@ -19,7 +18,7 @@ from app.archive.models import (
     RecordStatus,
 )
 from app.archive.services import expire_records, record_history
-from app.schemas_base import today_cn
+from app.core import clock
 
 
 def _count(db: Session, model: Any) -> int:
@@ -68,7 +67,7 @@ def test_correction_supersedes_and_keeps_history(db, make_enterprise, make_provi
     ent = make_enterprise()
     provider = make_provider()
     ingest_records(db, provider, [rows.contract(ent.uscc, "c-1")])
-    due = today_cn() - dt.timedelta(days=100)
+    due = clock.today() - dt.timedelta(days=100)
     corrected = rows.contract(ent.uscc, "c-1", status="late",
                               fulfilled_on=(due + dt.timedelta(days=9)).isoformat())
     result = ingest_records(db, provider, [corrected])
@@ -123,7 +122,7 @@ def test_all_or_nothing_writes_nothing_when_a_row_is_refused(db, make_enterprise
 def test_negative_records_expire_five_years_after_the_behaviour_ended(db, make_enterprise, make_provider, rows):
     ent = make_enterprise()
     provider = make_provider()
-    due = today_cn() - dt.timedelta(days=400)
+    due = clock.today() - dt.timedelta(days=400)
     late = rows.contract(ent.uscc, "late-1", status="late", signed_on=(due - dt.timedelta(days=30)).isoformat(),
                          due_on=due.isoformat(), fulfilled_on=(due + dt.timedelta(days=10)).isoformat())
     good = rows.contract(ent.uscc, "good-1")
@@ -131,7 +130,7 @@ def test_negative_records_expire_five_years_after_the_behaviour_ended(db, make_e
     late_rec = db.get(CreditRecord, result.rows[0].record_id)
     good_rec = db.get(CreditRecord, result.rows[1].record_id)
     ended = due + dt.timedelta(days=10)
-    assert late_rec.expires_on == add_years(ended, 5)
+    assert late_rec.expires_on == clock.add_years(ended, 5)
     assert good_rec.expires_on is None
     assert expire_records(db, as_of=late_rec.expires_on - dt.timedelta(days=1)) == 0
     assert expire_records(db, as_of=late_rec.expires_on) == 1
@@ -145,7 +144,7 @@ def test_negative_records_expire_five_years_after_the_behaviour_ended(db, make_e
 def test_a_utility_bill_paid_within_its_own_month_is_accepted(db, make_enterprise, make_provider, rows):
     ent = make_enterprise()
     provider = make_provider()
-    month = (today_cn().replace(day=1) - dt.timedelta(days=40)).replace(day=1)
+    month = (clock.today().replace(day=1) - dt.timedelta(days=40)).replace(day=1)
     paid = month + dt.timedelta(days=24)  # before the month ends
     result = ingest_records(db, provider, [rows.utility(ent.uscc, "early", month=month.strftime("%Y-%m"),
                                                          paid_on=paid.isoformat())])
@@ -157,7 +156,7 @@ def test_a_utility_bill_paid_within_its_own_month_is_accepted(db, make_enterpris
 def test_a_record_already_past_retention_is_archived_as_expired(db, make_enterprise, make_provider, rows):
     ent = make_enterprise()
     provider = make_provider()
-    due = today_cn() - dt.timedelta(days=6 * 366)
+    due = clock.today() - dt.timedelta(days=6 * 366)
     old = rows.contract(ent.uscc, "old", status="breached", signed_on=(due - dt.timedelta(days=30)).isoformat(),
                         due_on=due.isoformat(), fulfilled_on=None)
     old["payload"].pop("fulfilled_on")
@@ -307,7 +306,7 @@ def test_behaviour_still_going_on_does_not_expire_until_it_ends(db, make_enterpr
     still overdue and a bill still unpaid have no end yet, however long ago they began."""
     ent = make_enterprise()
     provider = make_provider(["judicial", "loan", "utility"])
-    long_ago = add_years(today_cn(), -7)
+    long_ago = clock.add_years(clock.today(), -7)
     judgment = {"case_no": f"({long_ago.year})皖1122执1194号", "court": "安徽省某县人民法院",
                 "filed_on": long_ago.isoformat(), "obligation": "支付货款 120 万元", "performance": "none",
                 "dishonest_conduct": "evade_enforcement", "published_on": (long_ago + dt.timedelta(days=30)).isoformat()}
@@ -323,13 +322,13 @@ def test_behaviour_still_going_on_does_not_expire_until_it_ends(db, make_enterpr
     assert result.refused == 0, [r.errors for r in result.rows]
     records = [db.get(CreditRecord, r.record_id) for r in result.rows]
     assert [(r.expires_on, r.status) for r in records] == [(None, RecordStatus.active)] * 3
-    assert expire_records(db, as_of=today_cn()) == 0
+    assert expire_records(db, as_of=clock.today()) == 0
     # The judgment is performed two years ago: five years from then.
-    performed = add_years(today_cn(), -2)
+    performed = clock.add_years(clock.today(), -2)
     done = {**judgment, "performance": "full", "performed_on": performed.isoformat()}
     done.pop("dishonest_conduct"), done.pop("published_on")
     again = ingest_records(db, provider, [{"provider_ref": "j-1", "uscc": ent.uscc, "category": "judicial",
                                            "payload": done}])
     assert again.rows[0].status == "corrected", again.rows[0]
     corrected = db.get(CreditRecord, again.rows[0].record_id)
-    assert corrected.expires_on == add_years(performed, 5)
+    assert corrected.expires_on == clock.add_years(performed, 5)

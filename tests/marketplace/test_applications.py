@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from app.schemas_base import today_cn
+from app.core import clock
 from consent.models import Consent
 from marketplace.applications import APPLICATION_SCOPES, CONSENT_DAYS
 
@@ -76,7 +76,7 @@ def test_the_whole_workflow_by_the_right_parties(applied, client, sign_in, offic
     step(officer, "approve", offered_amount="400000", offered_rate="4.350", offered_term_months=12)
     step(officer, "accept", 403)
     step(user, "accept")
-    today = today_cn()
+    today = clock.today()
     step(officer, "disburse", 422, disbursed_amount="450000", disbursed_on=today.isoformat())
     early = step(officer, "disburse", 422, disbursed_amount="400000",
                  disbursed_on=(today - dt.timedelta(days=1)).isoformat())  # before the firm accepted
@@ -105,7 +105,7 @@ def test_the_firm_may_withdraw_until_the_money_is_paid_out(applied, client, sign
     assert "已撤回" in consent["events"][-1]["reason"]
     sign_in(officer)
     late = client.post(f"/api/v1/applications/{no}/disburse", json={"disbursed_amount": "1",
-                                                                    "disbursed_on": today_cn().isoformat()})
+                                                                    "disbursed_on": clock.today().isoformat()})
     assert late.status_code == 409 and late.get_json()["code"] == "illegal_transition"
 
 

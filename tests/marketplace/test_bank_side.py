@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from app.schemas_base import today_cn
+from app.core import clock
 from app.scoring.models import Evaluation
 
 
@@ -55,9 +55,9 @@ def test_opting_out_removes_the_firm_and_the_default_is_off(client, sign_in, off
 
 def test_both_directions_agree(client, db, sign_in, officer, publish, graded_firm):
     """Every firm the bank sees lists the product among its own matches, and no other does."""
-    today = today_cn()
+    today = clock.today()
     no = publish(min_grade="A", min_years_in_business=2, provinces=["33"])["product_no"]
-    firms = [graded_firm("AA", region="330106", founded_on=(today.replace(year=today.year - 5)).isoformat()),
+    firms = [graded_firm("AA", region="330106", founded_on=clock.add_years(today, -5).isoformat()),
              graded_firm("AA", region="330106", founded_on=(today - dt.timedelta(days=200)).isoformat()),
              graded_firm("BBB", region="330106", founded_on="2010-01-01"),
              graded_firm("A", region="110101", founded_on="2010-01-01"),
@@ -99,7 +99,7 @@ def test_both_forms_of_every_rule_agree_at_its_edge(client, db, app, sign_in, of
     from marketplace.applications import consent_terms
     from marketplace.rules import founded_by
 
-    today = today_cn()
+    today = clock.today()
     no = publish(min_grade="A", segments=["supplier"], provinces=["33"], min_years_in_business=3,
                  requirements={"min_tax_grade": "B", "no_dishonest": True, "max_queries_3m": 2})["product_no"]
     edge = founded_by(today, 3)

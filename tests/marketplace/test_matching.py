@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.archive.ingestion import ingest_records
-from app.schemas_base import today_cn
+from app.core import clock
 from marketplace.models import Product
 from marketplace.rules import FirmFacts, assess, eligible
 
@@ -39,9 +39,8 @@ def test_minimum_grade_at_its_edge(client, sign_in, publish, graded_firm, grade,
 
 def test_years_in_business_at_its_edge(client, sign_in, publish, graded_firm):
     no = publish(min_years_in_business=3)["product_no"]
-    today = today_cn()  # the rules' today is China's
-    exactly = today.replace(year=today.year - 3) if not (today.month == 2 and today.day == 29) else today.replace(
-        year=today.year - 3, day=28)
+    today = clock.today()  # the rules' today is China's
+    exactly = clock.add_years(today, -3)
     _, old_enough = graded_firm("AA", founded_on=exactly.isoformat())
     _, too_young = graded_firm("AA", founded_on=(exactly + dt.timedelta(days=1)).isoformat())
     assert no in matches(client, sign_in, old_enough)[0]
@@ -93,11 +92,11 @@ def test_grade_linked_terms_are_shown_for_the_firms_grade(client, sign_in, publi
 def test_paused_closed_and_past_deadline_products_do_not_match(client, db, sign_in, officer, publish, graded_firm):
     paused = publish()["product_no"]
     client.post(f"/api/v1/products/{paused}/status", json={"status": "paused"})
-    late = publish(deadline=today_cn().isoformat())["product_no"]
+    late = publish(deadline=clock.today().isoformat())["product_no"]
     # Its deadline then passes (a past deadline cannot be given: see test_products).
     db.execute(sa.update(Product).where(Product.product_no == late)
-               .values(deadline=today_cn() - dt.timedelta(days=1)))
-    today = publish(deadline=today_cn().isoformat())["product_no"]
+               .values(deadline=clock.today() - dt.timedelta(days=1)))
+    today = publish(deadline=clock.today().isoformat())["product_no"]
     _, user = graded_firm("AAA")
     eligible_, near, _ = matches(client, sign_in, user)
     assert today in eligible_ and paused not in eligible_ and late not in eligible_ and late not in near

@@ -83,7 +83,7 @@ def test_no_offer_under_a_product_past_its_deadline_or_below_its_minimum_amount(
 
     import sqlalchemy as sa
 
-    from app.schemas_base import today_cn
+    from app.core import clock
     from marketplace.models import Product
 
     product = publish()
@@ -93,7 +93,7 @@ def test_no_offer_under_a_product_past_its_deadline_or_below_its_minimum_amount(
     low = client.post("/api/v1/offers", json=offer_body(product["product_no"], ent.uscc, credit_limit="99999"))
     assert low.status_code == 422 and "credit_limit" in low.get_json()["errors"], low.get_json()
     db.execute(sa.update(Product).where(Product.product_no == product["product_no"])
-               .values(deadline=today_cn() - dt.timedelta(days=1)))
+               .values(deadline=clock.today() - dt.timedelta(days=1)))
     db.expire_all()
     late = client.post("/api/v1/offers", json=offer_body(product["product_no"], ent.uscc))
     assert late.status_code == 422 and "已过" in late.get_json()["errors"]["product_no"][0], late.get_json()

@@ -81,11 +81,11 @@ def test_a_deadline_already_past_and_a_discount_eating_the_whole_rate_are_refuse
 
     import sqlalchemy as sa
 
-    from app.schemas_base import today_cn
+    from app.core import clock
     from marketplace.models import Product
 
     sign_in(officer)
-    yesterday = (today_cn() - dt.timedelta(days=1)).isoformat()
+    yesterday = (clock.today() - dt.timedelta(days=1)).isoformat()
     resp = client.post("/api/v1/products", json=product_body(deadline=yesterday))
     assert resp.status_code == 422 and "deadline" in resp.get_json()["errors"], resp.get_json()
     resp = client.post("/api/v1/products", json=product_body(rate_min="3.200",
@@ -103,7 +103,7 @@ def test_a_deadline_already_past_and_a_discount_eating_the_whole_rate_are_refuse
     assert resp.status_code == 422 and "deadline" in resp.get_json()["errors"]
     # A product whose deadline has passed cannot be put live again.
     assert client.post(f"/api/v1/products/{no}/status", json={"status": "paused"}).status_code == 200
-    db.execute(sa.update(Product).where(Product.product_no == no).values(deadline=today_cn() - dt.timedelta(days=1)))
+    db.execute(sa.update(Product).where(Product.product_no == no).values(deadline=clock.today() - dt.timedelta(days=1)))
     db.expire_all()
     resp = client.post(f"/api/v1/products/{no}/status", json={"status": "live"})
     assert resp.status_code == 409 and resp.get_json()["code"] == "product_deadline_passed"

@@ -16,12 +16,12 @@ from app.accounts.services import create_user
 from app.archive.categories import CATEGORIES
 from app.archive.ingestion import ingest_records
 from app.archive.models import CreditRecord
-from app.schemas_base import today_cn
+from app.core import clock
 from app.scoring.models import Evaluation
 from tests.conftest import PASSWORD
 from tests.consent.conftest import csrf_of
 
-TODAY = today_cn()
+TODAY = clock.today()
 
 
 def days_ago(n: int) -> str:
@@ -38,7 +38,7 @@ def serious_penalty(decided: int = 30, no: str = "浙能监罚〔2026〕1号") -
     decided_on = TODAY - dt.timedelta(days=decided)
     return {"decision_no": no, "violation_type": "违规调度", "facts": "未按调度指令运行造成电网事故", "legal_basis": "《电力监管条例》第三十一条",
             "penalty_types": ["fine"], "content": "罚款 50 万元", "fine_amount": "50", "decided_on": decided_on.isoformat(),
-            "publish_until": decided_on.replace(year=decided_on.year + 2).isoformat(), "authority": "国家能源局浙江监管办公室",
+            "publish_until": clock.add_years(decided_on, 2).isoformat(), "authority": "国家能源局浙江监管办公室",
             "authority_uscc": "113300000000000199", "serious": True}
 
 

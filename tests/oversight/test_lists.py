@@ -9,7 +9,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from app.archive.categories import add_months
+from app.core import clock
 from app.oversight import lists
 from app.oversight.criteria import CriteriaError, parse_criteria
 from app.oversight.models import ListEvent
@@ -35,7 +35,7 @@ def test_a_dishonest_debtor_enters_the_black_list_once_published(db, client, mak
     lists.publish(db, [entry.id], actor="test")
     db.refresh(entry)
     assert str(entry.status) == "active" and entry.published_on == TODAY
-    assert entry.ends_on == add_months(TODAY, 24)  # 失信被执行人: two years
+    assert entry.ends_on == clock.add_months(TODAY, 24)  # 失信被执行人: two years
     listed = client.get("/api/v1/lists/black").get_json()
     assert [i["uscc"] for i in listed["items"]] == [ent.uscc] and listed["items"][0]["basis"] == ["失信被执行人"]
     evaluation = client.get(f"/api/v1/enterprises/{ent.uscc}/evaluation").get_json()
@@ -58,7 +58,7 @@ def test_refresh_is_idempotent(db, make_enterprise, add, refresh, grade):
 @pytest.mark.parametrize(("months_ago", "listed"), [(0, True), (23, True), (24, False)])
 def test_breached_contracts_count_for_two_years(make_enterprise, add, refresh, entries, months_ago, listed):
     ent = make_enterprise()
-    due = (TODAY - add_months(TODAY, -months_ago)).days + (1 if months_ago == 0 else 0)
+    due = (TODAY - clock.add_months(TODAY, -months_ago)).days + (1 if months_ago == 0 else 0)
     add(ent, "contract", breached(due if months_ago < 24 else due))
     refresh(ent)
     assert bool(entries(ent, "watch")) is listed
@@ -89,7 +89,7 @@ def test_the_red_list_wants_aaa_and_three_clean_years(make_enterprise, add, refr
     for ent in (clean, stained, old_stain):
         grade(ent, "AAA")
     grade(aa, "AA")
-    three_years = (TODAY - add_months(TODAY, -36)).days
+    three_years = (TODAY - clock.add_months(TODAY, -36)).days
     add(stained, "contract", breached(three_years - 1))  # inside the window (and on the watch list)
     add(old_stain, "contract", breached(three_years))  # exactly three years ago: outside
     refresh()
@@ -196,10 +196,10 @@ def test_a_malformed_criteria_file_is_refused_naming_the_entry():
 def test_a_refresh_as_of_a_future_day_is_refused(client, sign_in, operator):
     import datetime as dt
 
-    from app.schemas_base import today_cn
+    from app.core import clock
 
     sign_in(operator)
-    tomorrow = (today_cn() + dt.timedelta(days=1)).isoformat()
+    tomorrow = (clock.today() + dt.timedelta(days=1)).isoformat()
     resp = client.post("/api/v1/lists/refresh", json={"as_of": tomorrow})
     assert resp.status_code == 422 and "as_of" in resp.get_json()["errors"], resp.get_json()
-    assert client.post("/api/v1/lists/refresh", json={"as_of": today_cn().isoformat()}).status_code == 200
+    assert client.post("/api/v1/lists/refresh", json={"as_of": clock.today().isoformat()}).status_code == 200

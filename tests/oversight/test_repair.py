@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from app.archive.categories import add_months
+from app.core import clock
 from app.oversight import lists
 from tests.oversight.conftest import TODAY, serious_penalty
 
@@ -32,13 +32,13 @@ def test_repair_before_the_minimum_period_is_refused(blacklisted, client, db, si
     sign_in(user)
     early = apply(client, entry)
     body = early.get_json()
-    earliest = add_months(TODAY, 12)  # black list: a year after publication
+    earliest = clock.add_months(TODAY, 12)  # black list: a year after publication
     assert early.status_code == 422 and body["code"] == "repair_too_early"
     assert earliest.isoformat() in body["errors"]["entry_id"][0]
-    entry.published_on = add_months(TODAY, -12) + dt.timedelta(days=1)  # one day short
+    entry.published_on = clock.add_months(TODAY, -12) + dt.timedelta(days=1)  # one day short
     db.flush()
     assert apply(client, entry).status_code == 422
-    entry.published_on = add_months(TODAY, -12)  # exactly a year
+    entry.published_on = clock.add_months(TODAY, -12)  # exactly a year
     db.flush()
     ok = apply(client, entry)
     assert ok.status_code == 201, ok.get_json()
@@ -50,7 +50,7 @@ def test_repair_before_the_minimum_period_is_refused(blacklisted, client, db, si
 def test_approval_takes_the_firm_off_from_that_day_and_ends_the_disclosure(blacklisted, client, db, sign_in,
                                                                           operator, refresh):
     ent, user, entry, rec = blacklisted
-    entry.published_on = add_months(TODAY, -13)
+    entry.published_on = clock.add_months(TODAY, -13)
     db.flush()
     assert [p["decision_no"] for p in client.get(f"/api/v1/public/enterprises/{ent.uscc}").get_json()["penalties"]] \
         == [rec.payload["decision_no"]]
@@ -78,7 +78,7 @@ def test_approval_takes_the_firm_off_from_that_day_and_ends_the_disclosure(black
 
 def test_rejection_keeps_the_firm_on_the_list(blacklisted, client, db, sign_in, operator):
     ent, user, entry, _ = blacklisted
-    entry.published_on = add_months(TODAY, -13)
+    entry.published_on = clock.add_months(TODAY, -13)
     db.flush()
     sign_in(user)
     no = apply(client, entry).get_json()["request_no"]
@@ -102,7 +102,7 @@ def test_only_the_firm_applies_and_not_for_the_red_list(db, client, sign_in, mak
     grade(red, "AAA")
     refresh(red)
     [red_entry] = lists.publish(db, None, actor="test")
-    red_entry.published_on = add_months(TODAY, -24)
+    red_entry.published_on = clock.add_months(TODAY, -24)
     db.flush()
     sign_in(firm_user(red))
     refused = apply(client, red_entry)
@@ -116,8 +116,8 @@ def test_the_repair_page_offers_the_firms_repairable_entries(db, client, sign_in
     sign_in(user)
     page = client.get("/me/repairs/new").get_data(as_text=True)  # no entry chosen yet: a choice, not a dead end
     assert '<select id="entry_id" name="entry_id"' in page and f'<option value="{entry.id}" disabled>' in page
-    assert "最早可于 " + add_months(TODAY, 12).isoformat() in page  # published today: a year to wait
-    entry.published_on = add_months(TODAY, -12)
+    assert "最早可于 " + clock.add_months(TODAY, 12).isoformat() in page  # published today: a year to wait
+    entry.published_on = clock.add_months(TODAY, -12)
     db.flush()
     page = client.get("/me/repairs/new").get_data(as_text=True)
     assert f'<option value="{entry.id}">' in page

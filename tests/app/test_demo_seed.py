@@ -1,0 +1,165 @@
+"""``powercredit seed --firms N --seed S --as-of D`` is a function of its three inputs: the
+same inputs give the same demo, and on any date (month ends, 29 February, the turn of the
+year) the demo covers every state it claims (``app.demo.CLAIMED_STATES``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from app.cli import main
+from app.demo import CLAIMED_STATES
+from app.oversight.models import EntryStatus, ObjectionOutcome
+
+FIRMS = "300"  # the size run.sh seeds: the claims hold for what a new user gets
+DATES = ["2025-02-28", "2024-02-29", "2025-12-31", "2026-01-01"]
+
+# Columns whose values are random by design (identifiers that must not be guessable, secrets,
+# ciphertexts with random nonces, signatures under the instance's own key) or carry them.
+RANDOM_COLUMNS = {
+    "enterprise": {"legal_rep_name_enc", "legal_rep_id_enc", "contact_phone_enc"},
+    "consent": {"consent_id", "artefact"},
+    "loan_product": {"product_no"},
+    "loan_application": {"application_no"},
+    "credit_offer": {"offer_no"},
+    "objection": {"objection_no"},
+    "repair_request": {"request_no"},
+    "signed_commitment": {"commitment_no", "kid", "statement"},
+    "app_user": {"password_hash"},
+    "notice": {"body"},
+    "loan_application_event": {"detail"},
+}
+# Random identifiers inside other values (a signed commitment's record is referenced by the
+# commitment's number, a notice or an event names a consent or a report).
+RANDOM_IDS = re.compile(r"\b(?:(?:rep|obj|cmt|ofr|app|prd)_[0-9a-f]{12}|cst_[a-z2-7]{24}|pc_[0-9a-f]{24}"
+                        r"|PC\d{8}[A-Z2-7]{12})\b")
+DEMO_TABLES = ["enterprise", "credit_record", "evaluation", "consent", "consent_event", "loan_product",
+               "marketplace_profile", "loan_application", "loan_application_event", "credit_offer", "list_entry",
+               "list_event", "objection", "repair_request", "signed_commitment", "app_user", "notice"]
+
+
+def snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every demo table's rows (in id order) without the columns that are random by design."""
+    engine = sa.create_engine(url)
+    meta = sa.MetaData()
+    meta.reflect(engine, only=DEMO_TABLES)
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    try:
+        with engine.connect() as conn:
+            for name in DEMO_TABLES:
+                table = meta.tables[name]
+                cols = [c for c in table.columns if c.name not in RANDOM_COLUMNS.get(name, set())]
+                rows = conn.execute(sa.select(*cols).order_by(table.c.id)).all()
+                out[name] = [tuple(_scrub(v) for v in row) for row in rows]
+    finally:
+        engine.dispose()
+    return out
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        value = json.dumps(value, sort_keys=True, default=str)
+    return RANDOM_IDS.sub("<id>", value) if isinstance(value, str) else value
+
+
+def seed_cli(url: str, instance: Path, *args: str) -> Any:
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DATABASE_URL", url)
+    mp.setenv("PC_INSTANCE_PATH", str(instance))
+    try:
+        return CliRunner().invoke(main, ["seed", "--seed", "2026", "--password", "demo-pass-1", *args])
+    finally:
+        mp.undo()
+
+
+@pytest.fixture(scope="module")
+def demo_at(fresh_databases, tmp_path_factory) -> Callable[[str], str]:
+    """The demo seeded on a date (once per backend and date): its database URL."""
+    made: dict[str, str] = {}
+
+    def get(day: str) -> str:
+        if day not in made:
+            url = fresh_databases.new()
+            result = seed_cli(url, tmp_path_factory.mktemp("demo"), "--firms", FIRMS, "--as-of", day)
+            assert result.exit_code == 0, result.output
+            assert f"演示数据基准日期：{day}" in result.output
+            made[day] = url
+        return made[day]
+
+    return get
+
+
+def test_the_same_inputs_give_the_same_demo(demo_at, fresh_databases, tmp_path):
+    first = snapshot(demo_at(DATES[0]))
+    url = fresh_databases.new()
+    result = seed_cli(url, tmp_path / "instance", "--firms", FIRMS, "--as-of", DATES[0])
+    assert result.exit_code == 0, result.output
+    second = snapshot(url)
+    for table in DEMO_TABLES:
+        assert first[table], f"the demo has no {table}"
+        assert first[table] == second[table], f"{table} differs between two runs with the same inputs"
+
+
+def test_another_seed_or_date_gives_another_demo(demo_at):
+    assert snapshot(demo_at(DATES[0]))["credit_record"] != snapshot(demo_at(DATES[1]))["credit_record"]
+
+
+def states(url: str) -> dict[str, set[str]]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            def values(sql: str) -> set[str]:
+                return {str(v) for v in conn.scalars(sa.text(sql))}
+
+            as_of = values("SELECT max(as_of) FROM evaluation")
+            day = dt.date.fromisoformat(str(next(iter(as_of)))[:10])
+            open_objections = conn.execute(sa.text("SELECT due_on FROM objection WHERE status = 'open'")).all()
+            due = [dt.date.fromisoformat(str(r[0])[:10]) for r in open_objections]
+            return {
+                "application": values("SELECT status FROM loan_application"),
+                "offer": values("SELECT status FROM credit_offer"),
+                "consent": values("SELECT status FROM consent"),
+                "objection": ({"open"} if any(d >= day for d in due) else set())
+                | ({"overdue"} if any(d < day for d in due) else set())
+                | values("SELECT outcome FROM objection WHERE outcome IS NOT NULL"),
+                "repair": values("SELECT status FROM repair_request"),
+                "list": values(f"SELECT list_name FROM list_entry WHERE status = '{EntryStatus.active}'"),
+                "list_entry": values("SELECT status FROM list_entry"),
+            }
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("day", DATES)
+def test_every_claimed_state_on_any_date(demo_at, day):
+    found = states(demo_at(day))
+    for lifecycle, claimed in CLAIMED_STATES.items():
+        assert claimed <= found[lifecycle], f"{day}: the demo has no {sorted(claimed - found[lifecycle])} {lifecycle}"
+    assert {str(ObjectionOutcome.upheld), str(ObjectionOutcome.removed)} <= found["objection"]
+
+
+def test_the_demo_is_dated_by_as_of(demo_at):
+    engine = sa.create_engine(demo_at(DATES[1]))
+    try:
+        with engine.connect() as conn:
+            assert str(conn.scalar(sa.text("SELECT max(as_of) FROM evaluation")))[:10] == "2024-02-29"
+            latest = conn.scalar(sa.text("SELECT max(occurred_on) FROM credit_record"))
+            assert str(latest)[:10] <= "2024-02-29"  # nothing happened after the demo's day
+            created = str(conn.scalar(sa.text("SELECT min(created_at) FROM consent")))
+            assert created.startswith("2024-02-29 01:00")  # 09:00 Beijing time on the day
+    finally:
+        engine.dispose()
+
+
+def test_a_bad_as_of_is_refused_naming_the_option(fresh_databases, tmp_path):
+    result = seed_cli(fresh_databases.new(), tmp_path, "--firms", "5", "--as-of", "2025-02-30")
+    assert result.exit_code == 2
+    assert "--as-of" in result.output and "YYYY-MM-DD" in result.output
