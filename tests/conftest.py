@@ -15,6 +15,7 @@ import re
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -22,6 +23,7 @@ from urllib.parse import quote
 import pytest
 import sqlalchemy as sa
 import time_machine
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
@@ -32,6 +34,7 @@ from app.accounts.services import create_institution, create_user
 from app.archive.models import DataProvider, Enterprise
 from app.archive.services import create_provider, load_enterprise, register_enterprise
 from app.archive.uscc import make_uscc
+from app.cli import main
 from app.core import clock
 from app.crypto import FieldCipher
 from app.db import READ_ONLY
@@ -148,6 +151,52 @@ def fresh_databases(backend: str, tmp_path_factory: pytest.TempPathFactory) -> I
     factory = FreshDatabases(backend, tmp_path_factory.mktemp(f"fresh-{backend}"))
     yield factory
     factory.drop_all()
+
+
+# --- the demo, seeded once per backend per run --------------------------------------------------
+
+DEMO_PASSWORD = "demo-pass-2026"
+
+
+@dataclass
+class Demo:
+    """The demo as ``powercredit seed`` makes it for a new user (300 firms, seed 2026, today),
+    in a database of its own; the tests that use it only read it, or write what no other
+    test of the demo looks at."""
+
+    backend: str
+    url: str
+    instance: Path
+    output: str  # what the seed printed
+
+
+@pytest.fixture(scope="session")
+def demo(backend: str, fresh_databases: FreshDatabases, tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    url = fresh_databases.new()
+    instance = tmp_path_factory.mktemp(f"demo-{backend}")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DATABASE_URL", url)
+    mp.setenv("PC_INSTANCE_PATH", str(instance))
+    try:
+        result = CliRunner().invoke(main, ["seed", "--firms", "300", "--seed", "2026", "--password", DEMO_PASSWORD])
+    finally:
+        mp.undo()
+    assert result.exit_code == 0, result.output
+    return Demo(backend, url, instance, result.output)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``--dist loadgroup`` the tests of one demo database run in one worker, so each
+    is seeded once per run."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec is not None else {}
+        if "demo" in names:
+            item.add_marker(pytest.mark.xdist_group(f"demo-{params.get('backend')}"))
+        elif "demo_at" in names:
+            item.add_marker(pytest.mark.xdist_group(f"demo-at-{params.get('backend')}-{params.get('day')}"))
 
 
 @pytest.fixture(scope="session")

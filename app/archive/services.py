@@ -73,8 +73,14 @@ def _apply_enterprise(cipher: FieldCipher, ent: Enterprise, data: Mapping[str, A
     ent.region_code = region_code_of(ent.uscc)
     ent.province_code = province_code_of(ent.uscc)
     for key, column in PERSONAL_FIELDS.items():
-        if key in data:
-            setattr(ent, column, cipher.encrypt(data[key], table="enterprise", column=column, row=ent.uscc))
+        if key not in data:
+            continue
+        current = getattr(ent, column)
+        # An unchanged value keeps its ciphertext: re-encrypting (a new nonce) would rewrite the
+        # row and mark the firm changed when nothing was.
+        if current is not None and cipher.decrypt(current, table="enterprise", column=column, row=ent.uscc) == data[key]:
+            continue
+        setattr(ent, column, cipher.encrypt(data[key], table="enterprise", column=column, row=ent.uscc))
 
 
 def register_enterprise(

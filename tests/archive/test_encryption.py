@@ -58,3 +58,19 @@ def test_rotation_reencrypts_with_the_new_key(db, cipher, make_enterprise):
     assert reencrypt_all(db, cipher, new) == 0  # idempotent
     with pytest.raises(DecryptionError):
         personal_fields(FieldCipher(KeyRing.generate()), ent)
+
+
+def test_reimporting_an_unchanged_firm_rewrites_nothing(db, cipher, make_enterprise):
+    from app.archive.services import upsert_enterprise
+
+    ent = make_enterprise(contact_phone="13912345678")
+    row = {"uscc": ent.uscc, "name": ent.name, "segment": "supplier", "registered_capital": "5000000",
+           "founded_on": "2015-03-01", "legal_rep_name": "张伟", "legal_rep_id": "330106198001011234",
+           "contact_phone": "13912345678"}
+    before = (ent.legal_rep_name_enc, ent.legal_rep_id_enc, ent.contact_phone_enc, ent.updated_at)
+    _, created, _ = upsert_enterprise(db, cipher, row)
+    assert not created
+    assert (ent.legal_rep_name_enc, ent.legal_rep_id_enc, ent.contact_phone_enc, ent.updated_at) == before
+    upsert_enterprise(db, cipher, {**row, "contact_phone": "13900002222"})
+    assert ent.contact_phone_enc != before[2] and ent.legal_rep_id_enc == before[1]
+    assert personal_fields(cipher, ent)["contact_phone"] == "13900002222"

@@ -4,9 +4,7 @@ minimum grades, discoverable firms, applications in every state, offers in sever
 from __future__ import annotations
 
 import sqlalchemy as sa
-from click.testing import CliRunner
 
-from app.cli import main
 from app.db import Database
 from marketplace.models import (
     Application,
@@ -18,14 +16,9 @@ from marketplace.models import (
 )
 
 
-def test_the_demo_marketplace(fresh_databases, tmp_path, monkeypatch):
-    url = fresh_databases.new()
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("PC_INSTANCE_PATH", str(tmp_path / "instance"))
-    result = CliRunner().invoke(main, ["seed", "--firms", "300", "--seed", "2026", "--password", "demo-pass-1"])
-    assert result.exit_code == 0, result.output
-    assert "信易贷演示：上架产品" in result.output
-    db = Database(url)
+def test_the_demo_marketplace(demo):
+    assert "信易贷演示：上架产品" in demo.output
+    db = Database(demo.url)
     try:
         with db.session() as s:
             live = s.scalars(sa.select(Product.min_grade).where(Product.status == ProductStatus.live)).all()
@@ -42,5 +35,3 @@ def test_the_demo_marketplace(fresh_databases, tmp_path, monkeypatch):
                             .where(Application.enterprise_id == firm.enterprise_id)) >= 1
     finally:
         db.dispose()
-    again = CliRunner().invoke(main, ["seed", "--firms", "300", "--seed", "2026", "--password", "demo-pass-1"])
-    assert again.exit_code == 0 and "信易贷演示" not in again.output  # seeded once: a rerun changes nothing

@@ -1,6 +1,6 @@
-"""The demo site, seeded once per backend by ``powercredit seed`` (as a new user gets it),
-served for the browser tests on a real HTTP port, and signed-in test clients per role for
-the crawl."""
+"""The demo site: the demo seeded once per backend (``tests/conftest.py::demo``, as a new
+user gets it), served for the browser tests on a real HTTP port, and signed-in test clients
+per role for the crawl."""
 
 from __future__ import annotations
 
@@ -10,15 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from app import create_app
-from app.cli import main
+from tests.conftest import DEMO_PASSWORD, Demo
 
-DEMO_PASSWORD = "demo-pass-2026"
 ROLES = ("firm", "bank", "operator")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
@@ -42,17 +40,8 @@ class DemoSite:
 
 
 @pytest.fixture(scope="session")
-def demo_site(backend: str, fresh_databases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
-    url = fresh_databases.new()
-    instance = tmp_path_factory.mktemp(f"demo-{backend}")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("DATABASE_URL", url)
-    mp.setenv("PC_INSTANCE_PATH", str(instance))
-    try:
-        result = CliRunner().invoke(main, ["seed", "--firms", "300", "--seed", "2026", "--password", DEMO_PASSWORD])
-    finally:
-        mp.undo()
-    assert result.exit_code == 0, result.output
+def demo_site(demo: Demo) -> Iterator[DemoSite]:
+    url, instance, backend = demo.url, demo.instance, demo.backend
     app = create_app({"database_url": url, "instance_path": instance, "secret_key": "demo-site-key",
                       "testing": True})
     app.config["WTF_CSRF_SSL_STRICT"] = False
@@ -60,7 +49,7 @@ def demo_site(backend: str, fresh_databases, tmp_path_factory: pytest.TempPathFa
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield DemoSite(backend, app, f"http://127.0.0.1:{server.server_port}", result.output)
+        yield DemoSite(backend, app, f"http://127.0.0.1:{server.server_port}", demo.output)
     finally:
         server.shutdown()
         thread.join(5)
