@@ -15,5 +15,5 @@ bash scripts/system-deps.sh
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
 
 .venv/bin/powercredit db upgrade
-.venv/bin/powercredit seed --firms "${PC_DEMO_FIRMS:-300}" --seed "${PC_DEMO_SEED:-2026}"
+.venv/bin/powercredit seed --firms "${PC_DEMO_FIRMS:-300}" --seed "${PC_DEMO_SEED:-2026}" ${PC_DEMO_AS_OF:+--as-of "$PC_DEMO_AS_OF"}
 exec .venv/bin/powercredit serve --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}" --workers "${WORKERS:-2}"

@@ -1,6 +1,6 @@
 """The 信用电力指数 (Credit Power Index).
 
-Definition (also in the README): for a month, a group of firms (all, or one segment, or one
+Definition (also in docs/scoring.md): for a month, a group of firms (all, or one segment, or one
 province) and each dimension, the index is the **mean score (0–100)** of each firm's latest
 evaluation whose base date falls in that month; the three sub-indices are the means of the
 dimension scores.  A firm counts once per month; firms not evaluated that month do not count.

@@ -160,7 +160,7 @@ def test_hostile_bodies_are_problems_or_refused_rows_never_500(client, make_ente
 
 def test_a_null_ended_on_is_the_same_as_none_given(client, db, make_enterprise, make_provider, make_client,
                                                    token_for, rows):
-    """The README's sample record carries ``"ended_on": null``: the end date is then derived
+    """The sample record in docs/api.md carries ``"ended_on": null``: the end date is then derived
     from the payload, as when the field is absent (and the same record is then unchanged)."""
     ent = make_enterprise()
     oc, secret = make_client(make_provider())
