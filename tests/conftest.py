@@ -146,11 +146,33 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+# What is built once per backend and process. ``backend`` is a parametrised session fixture,
+# and pytest keeps one parameter's value at a time: a worker that runs a SQLite test after a
+# PostgreSQL one would tear the PostgreSQL databases (and the demo) down and build them again.
+# So they are kept here, per backend, and closed when the session ends.
+_kept: dict[tuple[str, str], Any] = {}
+_at_session_end: list[Callable[[], None]] = []
+
+
+def kept(name: str, backend: str, make: Callable[[], Any], close: Callable[[Any], None] | None = None) -> Any:
+    key = (name, backend)
+    if key not in _kept:
+        _kept[key] = value = make()
+        if close is not None:
+            _at_session_end.append(lambda: close(value))
+    return _kept[key]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    while _at_session_end:
+        _at_session_end.pop()()
+    _kept.clear()
+
+
 @pytest.fixture(scope="session")
-def fresh_databases(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FreshDatabases]:
-    factory = FreshDatabases(backend, tmp_path_factory.mktemp(f"fresh-{backend}"))
-    yield factory
-    factory.drop_all()
+def fresh_databases(backend: str, tmp_path_factory: pytest.TempPathFactory) -> FreshDatabases:
+    return kept("fresh", backend, lambda: FreshDatabases(backend, tmp_path_factory.mktemp(f"fresh-{backend}")),
+                FreshDatabases.drop_all)
 
 
 # --- the demo, seeded once per backend per run --------------------------------------------------
@@ -172,51 +194,76 @@ class Demo:
 
 @pytest.fixture(scope="session")
 def demo(backend: str, fresh_databases: FreshDatabases, tmp_path_factory: pytest.TempPathFactory) -> Demo:
-    url = fresh_databases.new()
-    instance = tmp_path_factory.mktemp(f"demo-{backend}")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("DATABASE_URL", url)
-    mp.setenv("PC_INSTANCE_PATH", str(instance))
-    try:
-        result = CliRunner().invoke(main, ["seed", "--firms", "300", "--seed", "2026", "--password", DEMO_PASSWORD])
-    finally:
-        mp.undo()
-    assert result.exit_code == 0, result.output
-    return Demo(backend, url, instance, result.output)
+    def make() -> Demo:
+        url = fresh_databases.new()
+        instance = tmp_path_factory.mktemp(f"demo-{backend}")
+        mp = pytest.MonkeyPatch()
+        mp.setenv("DATABASE_URL", url)
+        mp.setenv("PC_INSTANCE_PATH", str(instance))
+        try:
+            result = CliRunner().invoke(main, ["seed", "--firms", "300", "--seed", "2026", "--password", DEMO_PASSWORD])
+        finally:
+            mp.undo()
+        assert result.exit_code == 0, result.output
+        return Demo(backend, url, instance, result.output)
+
+    return kept("demo", backend, make)  # type: ignore[no-any-return]
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under ``--dist loadgroup`` the tests of one demo database run in one worker, so each
-    is seeded once per run."""
-    for item in items:
-        names = getattr(item, "fixturenames", ())
-        callspec = getattr(item, "callspec", None)
-        params = callspec.params if callspec is not None else {}
-        if "demo" in names:
-            item.add_marker(pytest.mark.xdist_group(f"demo-{params.get('backend')}"))
-        elif "demo_at" in names:
-            item.add_marker(pytest.mark.xdist_group(f"demo-at-{params.get('backend')}-{params.get('day')}"))
+# The modules whose tests read a seeded demo. Under pytest-xdist their tests are scheduled as
+# one unit per demo database, so each demo is seeded once per run: the shared demo per backend,
+# and tests/app/test_demo_seed.py's demos per backend and date. (xdist's own ``loadgroup``
+# cannot mark them under pytest 9.2: it rewrites a node id attribute pytest no longer reads.)
+DEMO_MODULES = ("tests/web/", "tests/marketplace/test_demo.py", "tests/scoring/test_demo.py",
+                "tests/app/test_demo_seed.py")
+
+
+def demo_unit(nodeid: str) -> str | None:
+    """The scheduling unit of a test that reads a demo: ``demo-<backend>`` or, for a demo
+    seeded on a date, ``demo-<backend>-<date>``; None for any other test."""
+    if not nodeid.startswith(DEMO_MODULES) or not nodeid.endswith("]"):
+        return None
+    backend, _, rest = nodeid[nodeid.rindex("[") + 1:-1].partition("-")
+    day = re.match(r"\d{4}-\d\d-\d\d$", rest) if nodeid.startswith("tests/app/test_demo_seed.py") else None
+    return f"demo-{backend}-{day.group()}" if day else f"demo-{backend}"
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    if "demo" in getattr(item, "fixturenames", ()) or "demo_at" in getattr(item, "fixturenames", ()):
+        assert demo_unit(item.nodeid), f"{item.nodeid} reads a demo: add its module to DEMO_MODULES"
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class DemoUnits(LoadScopeScheduling):
+        """Load scheduling test by test, except the tests of one demo database, sent together."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return demo_unit(nodeid) or nodeid
+
+    return DemoUnits(config, log)
 
 
 @pytest.fixture(scope="session")
 def database_url(fresh_databases: FreshDatabases) -> str:
-    return fresh_databases.new()
+    return kept("database_url", fresh_databases.backend, fresh_databases.new)  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    application = create_app(
-        {
-            "database_url": database_url,
-            "instance_path": tmp_path_factory.mktemp("instance"),
-            "secret_key": "test-secret-key",
-            "testing": True,
-            "issuer": "http://localhost",
-        }
-    )
-    yield application
-    application.extensions["pc_db"].dispose()
+def app(backend: str, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    def make() -> Flask:
+        return create_app(
+            {
+                "database_url": database_url,
+                "instance_path": tmp_path_factory.mktemp("instance"),
+                "secret_key": "test-secret-key",
+                "testing": True,
+                "issuer": "http://localhost",
+            }
+        )
+
+    return kept("app", backend, make, lambda a: a.extensions["pc_db"].dispose())  # type: ignore[no-any-return]
 
 
 @pytest.fixture

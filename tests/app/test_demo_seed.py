@@ -81,13 +81,14 @@ def seed_cli(url: str, instance: Path, *args: str) -> Any:
 
 
 instances: dict[str, Path] = {}
+_made: dict[str, dict[str, str]] = {}  # backend → day → URL (kept when the backend parameter switches)
 
 
 @pytest.fixture(scope="module")
 def demo_at(fresh_databases, tmp_path_factory) -> Callable[[str], str]:
     """The demo seeded on a date (once per backend and date): its database URL (its instance
     folder, with the keys, is ``instances[url]``)."""
-    made: dict[str, str] = {}
+    made = _made.setdefault(fresh_databases.backend, {})
 
     def get(day: str) -> str:
         if day not in made:
