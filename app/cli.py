@@ -639,7 +639,7 @@ def users_add(ctx: Context, username: str, role: str, display_name: str | None, 
 
 # The demo objections' states (as the seed files them) and reruns' totals, as the seed summary names them.
 SEED_STATE_LABELS = {"open": "处理中", "overdue": "已逾期", "upheld": "已答复（维持）", "removed": "已答复（删除）",
-                     "existing": "已有"}
+                     "corrected": "已答复（更正）", "existing": "已有"}
 
 
 def _as_of_date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
@@ -681,7 +681,7 @@ def seed(ctx: Context, firms: int, seed: int, as_of: dt.date | None, password: s
     demo_ent = summary.demo_firm
     out.print(f"演示数据基准日期：{day.isoformat()}")
     out.print(f"演示数据：企业 {report.firms_total} 家（本次新增 {report.firms_created}），"
-              f"记录 {sum(report.records.values())} 条。")
+              f"记录 {report.records_total} 条（本次写入 {sum(report.records.values())}）。")
     out.print(f"信用评价：新评价 {summary.evaluated} 家；等级分布 "
               + "，".join(f"{g} {distribution.get(g, 0)}" for g in GRADES))
     for code, (client_id, secret) in report.provider_clients.items():

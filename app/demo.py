@@ -40,12 +40,12 @@ START_HOUR = 9
 CLAIMED_STATES: dict[str, set[str]] = {
     "application": {"submitted", "under_review", "approved", "rejected", "accepted", "declined", "disbursed",
                     "withdrawn"},
-    "offer": {"sent", "accepted", "declined", "expired"},
-    "consent": {"PENDING", "ACTIVE", "REVOKED"},
-    "objection": {"open", "overdue", "upheld", "removed"},
-    "repair": {"submitted", "approved"},
+    "offer": {"sent", "accepted", "declined", "withdrawn", "expired"},
+    "consent": {"PENDING", "ACTIVE", "REJECTED", "PAUSED", "REVOKED", "EXPIRED"},
+    "objection": {"open", "overdue", "upheld", "corrected", "removed"},
+    "repair": {"submitted", "approved", "rejected"},
     "list": {"red", "black", "watch"},
-    "list_entry": {"pending", "active", "exited"},
+    "list_entry": {"pending", "active", "exited", "cancelled"},
 }
 
 

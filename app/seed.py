@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Institution, User
 from app.accounts.services import create_institution, create_user, set_password
 from app.archive.ingestion import ingest_records
-from app.archive.models import DataProvider, Enterprise, Segment
+from app.archive.models import CreditRecord, DataProvider, Enterprise, Segment
 from app.archive.regions import COUNTIES
 from app.archive.services import create_provider, upsert_enterprise
 from app.archive.uscc import ALPHABET, make_uscc
@@ -33,11 +33,14 @@ from app.signing import SigningKeys
 from consent.models import Consent, FetchType, PeriodUnit, Purpose
 from consent.services import (
     Terms,
+    change_consent,
     clients_of_institution,
     clients_of_provider,
+    expire_due,
     grant_consent,
     register_bank_client,
     register_client,
+    reject_consent,
     request_consent,
 )
 
@@ -97,7 +100,8 @@ BAD_RATE = {"exemplary": 0.0, "good": 0.04, "fair": 0.12, "weak": 0.25, "poor": 
 class SeedReport:
     firms_created: int = 0
     firms_total: int = 0
-    records: dict[str, int] = field(default_factory=dict)
+    records: dict[str, int] = field(default_factory=dict)  # written by this run, per provider
+    records_total: int = 0  # in the archive afterwards
     provider_clients: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     users: dict[str, tuple[str, str]] = field(default_factory=dict)
     bank_clients: dict[str, tuple[str, str | None, str]] = field(default_factory=dict)
@@ -334,6 +338,15 @@ def demo_firm_user(session: Session, ent: Enterprise) -> User:
     return user
 
 
+def bank_officer(session: Session, bank: Institution) -> User:
+    """A bank's first user; for the demo's banks, a back-office officer whose password nobody knows."""
+    user = session.scalar(sa.select(User).where(User.institution_id == bank.id).order_by(User.id).limit(1))
+    if user is None:
+        user = create_user(session, username=f"officer-{bank.licence_no.lower()}", password=secrets.token_urlsafe(16),
+                           role="bank", display_name=f"{bank.name} 信贷经理", institution_licence=bank.licence_no)
+    return user
+
+
 def seed_demo(
     session: Session,
     cipher: FieldCipher,
@@ -377,8 +390,10 @@ def seed_demo(
         _, created, _ = upsert_enterprise(session, cipher, firm)
         report.firms_created += int(created)
         firm_usccs.append((firm["uscc"], profile))
-        for code, rows in _records_for(g, firm, profile, n).items():
-            batches[code].extend(rows)
+        records = _records_for(g, firm, profile, n)  # drawn for every firm: the next firms' draws stay the same
+        if created:  # a firm already in the archive keeps its records as they now are (corrections included)
+            for code, rows in records.items():
+                batches[code].extend(rows)
         if progress:
             progress(1)
     report.firms_total = firms
@@ -390,6 +405,7 @@ def seed_demo(
             raise RuntimeError(f"演示数据未通过校验（{code} 第 {first.index} 行）：{first.errors}")
         report.records[code] = result.accepted + result.unchanged + result.corrected
     refresh_statistics(session, sum(report.records.values()), ("credit_record", "credit_record_version", "enterprise"))
+    report.records_total = session.scalar(sa.select(sa.func.count()).select_from(CreditRecord)) or 0
 
     # Demo users: the firm user is bound to a firm with a good profile.
     firm_uscc = next((u for u, p in firm_usccs if p in ("exemplary", "good")), firm_usccs[0][0])
@@ -440,3 +456,31 @@ def _demo_consents(session: Session, signer: SigningKeys, report: SeedReport, fi
         data_to=today, valid_until=now + dt.timedelta(days=30), fetch_type=FetchType.one_time,
         frequency_unit=None, frequency_value=None, data_life_unit=PeriodUnit.month, data_life_value=6))
     report.consents = [granted.consent_id, pending.consent_id]
+    _consent_history(session, signer, firm_user, sections)
+
+
+def _consent_history(session: Session, signer: SigningKeys, firm_user: User, sections: list[str]) -> None:
+    """The demo firm's consents with the other banks, in the states a firm's page can show:
+    one it rejected, one it paused, one it revoked, and one granted two months ago for a month
+    that has since expired (granted then, on the clock as it was, so its signed terms hold)."""
+    rejected_by, paused_by, revoked_by, expired_by = (session.scalars(
+        sa.select(Institution).where(Institution.licence_no == licence)).one() for _, licence, _ in BANKS[1:5])
+    assert firm_user.enterprise is not None
+
+    def terms(now: dt.datetime, purpose: Purpose, days: int) -> Terms:
+        today = clock.to_cn(now).date()
+        return Terms(purpose=purpose, scopes=sections, data_from=clock.add_years(today, -2), data_to=today,
+                     valid_until=now + dt.timedelta(days=days), fetch_type=FetchType.one_time, frequency_unit=None,
+                     frequency_value=None, data_life_unit=PeriodUnit.month, data_life_value=3)
+
+    now = clock.now().replace(microsecond=0)
+    with clock.simulated(now - dt.timedelta(days=61)):
+        grant_consent(session, signer, firm_user, institution=expired_by, via="firm",
+                      terms=terms(clock.now(), Purpose.credit_line_review, 30))
+    expire_due(session)
+    asked = request_consent(session, bank_officer(session, rejected_by), firm_user.enterprise, terms(now, Purpose.supply_chain_finance, 30))
+    reject_consent(session, asked, firm_user, "暂无融资需求")
+    for bank, action in ((paused_by, "pause"), (revoked_by, "revoke")):
+        consent = grant_consent(session, signer, firm_user, institution=bank, via="firm",
+                                terms=terms(now, Purpose.credit_line_review, 90))
+        change_consent(session, consent, firm_user, action, "授信额度审查暂缓" if action == "pause" else "已结清贷款")

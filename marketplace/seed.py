@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -17,12 +16,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Institution, User
-from app.accounts.services import create_user
 from app.archive.models import Enterprise
 from app.core import clock
 from app.errors import DomainError
 from app.scoring.models import Evaluation
-from app.seed import demo_firm_user
+from app.seed import bank_officer, demo_firm_user
 from app.signing import SigningKeys
 from marketplace import applications, offers, services
 from marketplace.models import (
@@ -52,7 +50,7 @@ PRODUCTS: list[tuple[str, str, str, tuple[int, int], tuple[str, str], tuple[int,
 APPLICATION_PLAN = [ApplicationStatus.under_review, ApplicationStatus.submitted, ApplicationStatus.approved,
                     ApplicationStatus.rejected, ApplicationStatus.accepted, ApplicationStatus.declined,
                     ApplicationStatus.disbursed, ApplicationStatus.withdrawn]
-OFFER_PLAN = [OfferStatus.sent, OfferStatus.accepted, OfferStatus.declined, OfferStatus.expired]
+OFFER_PLAN = [OfferStatus.sent, OfferStatus.accepted, OfferStatus.declined, OfferStatus.withdrawn, OfferStatus.expired]
 GRADE_TERMS = {"AAA": {"rate_discount": Decimal("0.300"), "deposit_ratio": Decimal("0.000")},
                "AA": {"rate_discount": Decimal("0.150"), "deposit_ratio": Decimal("0.050")},
                "A": {"rate_discount": Decimal("0.000"), "deposit_ratio": Decimal("0.100")}}
@@ -64,14 +62,6 @@ class MarketplaceSeed:
     discoverable: int = 0
     applications: Counter[str] = field(default_factory=Counter)
     offers: Counter[str] = field(default_factory=Counter)
-
-
-def _officer(session: Session, bank: Institution) -> User:
-    user = session.scalar(sa.select(User).where(User.institution_id == bank.id).order_by(User.id).limit(1))
-    if user is None:  # a back-office officer for each demo bank (its password is never shown)
-        user = create_user(session, username=f"officer-{bank.licence_no.lower()}", password=secrets.token_urlsafe(16),
-                           role="bank", display_name=f"{bank.name} 信贷经理", institution_licence=bank.licence_no)
-    return user
 
 
 def seed_marketplace(session: Session, signer: SigningKeys, bank_licences: list[str], seed: int,
@@ -86,7 +76,7 @@ def seed_marketplace(session: Session, signer: SigningKeys, bank_licences: list[
     for i, spec in enumerate(PRODUCTS * 2):
         name, kind, grade, amounts, rates, terms, repayment, collateral, requirements = spec
         bank = banks[(i + i // len(PRODUCTS)) % len(banks)]  # the second round goes to other banks
-        officer = _officer(session, bank)
+        officer = bank_officer(session, bank)
         product = services.create_product(session, officer, {
             "name": name if i < len(PRODUCTS) else f"{name}·{bank.name[:4]}", "type": kind, "min_grade": grade,
             "description": f"{bank.name}面向涉电力领域市场主体的{name}。", "amount_min": Decimal(amounts[0]),
@@ -144,7 +134,7 @@ def seed_marketplace(session: Session, signer: SigningKeys, bank_licences: list[
         if k >= 3 * len(plan):
             break
 
-    # Offers to AA+ discoverable firms, two rounds of sent, accepted, declined and expired. A
+    # Offers to AA+ discoverable firms, two rounds of every state (OFFER_PLAN). A
     # firm that cannot take an offer in the planned state (an application for the product
     # already open, say) is passed over for the next one: the state is reached all the same.
     now = clock.now()
@@ -180,6 +170,8 @@ def _offer(session: Session, signer: SigningKeys, officer: User, user: User, ent
             offers.respond(session, signer, user, offer.offer_no, "accept", "接受主动授信")
         elif state == "declined":
             offers.respond(session, signer, user, offer.offer_no, "decline")
+        elif state == "withdrawn":
+            offers.respond(session, signer, officer, offer.offer_no, "withdraw")
         elif state == "expired":
             offer.valid_until = now - dt.timedelta(days=1)
             session.flush()

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
-from app.archive.models import LIVE_STATUSES, CreditRecord, Enterprise, Polarity
+from app.archive.models import LIVE_STATUSES, Category, CreditRecord, Enterprise, Polarity
 from app.core import clock
 from app.oversight import commitments, lists, objections, repair
 from app.oversight.models import EntryStatus, ListEntry, Objection, RepairRequest
@@ -65,51 +67,8 @@ def seed_oversight(session: Session, signer: SigningKeys, seed: int, demo_firm_i
     operator = _operator(session)
 
     if first_run:
-        # Objections to bad records: one answered, one open, one overdue (received 25 days ago).
-        bad = session.execute(
-            sa.select(CreditRecord.id, CreditRecord.enterprise_id)
-            .where(CreditRecord.polarity == Polarity.bad, CreditRecord.status.in_(list(LIVE_STATUSES)))
-            .order_by(CreditRecord.enterprise_id != (demo_firm_id or 0), CreditRecord.id)).all()
-        used: set[int] = set()
-        plan = ["open", "overdue", "upheld", "removed"]
-        for record_id, ent_id in bad:
-            if not plan:
-                break
-            if ent_id in used:
-                continue
-            used.add(ent_id)
-            state = plan.pop(0)
-            user = demo_firm_user(session, session.get_one(Enterprise, ent_id))
-            o = objections.file_objection(session, user, record_id, "该记录与事实不符：款项已于到期前结清，附银行回单。", [])
-            if state == "overdue":
-                o.received_at -= dt.timedelta(days=25)
-                o.due_on = objections.due_date(o.received_at)
-            elif state in ("upheld", "removed"):
-                objections.resolve(session, operator, o.objection_no, state,
-                                   "经向数据来源核实，记录无误，予以维持。" if state == "upheld"
-                                   else "数据来源确认报送有误，记录予以删除。")
-            out.objections[state] = out.objections.get(state, 0) + 1
-        session.flush()
-
-        # Credit repair: a black-listed firm listed 13 months ago asks (pending); a watch-listed
-        # firm listed 4 months ago was repaired.
-        for list_name, months, decide in (("black", 13, False), ("watch", 4, True)):
-            entry = session.scalar(sa.select(ListEntry).where(ListEntry.list_name == list_name,
-                                                              ListEntry.status == EntryStatus.active)
-                                   .order_by(ListEntry.id).limit(1))
-            if entry is None:
-                continue
-            entry.published_on = clock.add_months(today, -months)
-            entry.entered_on = entry.published_on
-            rule = lists.current_criteria().lists[list_name]
-            entry.ends_on = rule.ends_on(entry.published_on, entry.basis)
-            session.flush()
-            user = demo_firm_user(session, entry.enterprise)
-            request = repair.apply_for_repair(session, user, entry.id,
-                                              "已全面整改：补缴款项、完善内控制度并通过第三方复核，附整改报告。", [])
-            if decide:
-                repair.decide(session, operator, request.request_no, True, "整改材料齐全，准予信用修复。")
-            out.repairs["approved" if decide else "submitted"] = 1
+        _objections(session, operator, demo_firm_id, unpublished=pending[-3:] if len(pending) > 3 else [], out=out)
+        _repairs(session, operator, today, out)
     # What the steps above changed (answered objections, repairs, new grades) as the lists see it.
     lists.refresh(session, today, actor="seed")
     out.lists = {name: c["active"] for name, c in lists.counts(session).items()}
@@ -118,3 +77,78 @@ def seed_oversight(session: Session, signer: SigningKeys, seed: int, demo_firm_i
         out.objections = {"existing": int(session.scalar(sa.select(sa.func.count()).select_from(Objection)) or 0)}
         out.repairs = {"existing": int(session.scalar(sa.select(sa.func.count()).select_from(RepairRequest)) or 0)}
     return out
+
+
+def _objections(session: Session, operator: User, demo_firm_id: int | None, unpublished: list[int],
+                 out: OversightDemo) -> None:
+    """Objections in every state, each by a different firm (the demo firm first): open,
+    overdue (received 25 days ago), upheld, corrected (a late contract found on time) and
+    removed — where it can, the record behind an entry still awaiting publication, so that
+    the next refresh cancels the entry (a listing never published)."""
+    bad = session.execute(
+        sa.select(CreditRecord.id, CreditRecord.enterprise_id, CreditRecord.category, CreditRecord.payload)
+        .where(CreditRecord.polarity == Polarity.bad, CreditRecord.status.in_(list(LIVE_STATUSES)))
+        .order_by(CreditRecord.enterprise_id != (demo_firm_id or 0), CreditRecord.id)).all()
+    sole_basis = [records[0] for entry in session.scalars(sa.select(ListEntry).where(ListEntry.id.in_(unpublished))
+                                                          .order_by(ListEntry.id))
+                  if len(records := [rid for item in entry.basis for rid in item.get("records", ())]) == 1
+                  and not any(item.get("evaluations") for item in entry.basis)]
+    used: set[int] = set()
+
+    def pick(wanted: Callable[[Any], bool]) -> Any:
+        row = next((r for r in bad if r.enterprise_id not in used and wanted(r)), None)
+        if row is not None:
+            used.add(row.enterprise_id)
+        return row
+
+    picks = {"removed": pick(lambda r: r.id in sole_basis[:1]) or pick(lambda r: True),
+             "corrected": pick(lambda r: r.category == Category.contract and r.payload.get("status") == "late")}
+    picks.update({state: pick(lambda r: True) for state in ("open", "overdue", "upheld")})
+    for state in ("open", "overdue", "upheld", "corrected", "removed"):
+        row = picks[state]
+        if row is None:
+            continue
+        user = demo_firm_user(session, session.get_one(Enterprise, row.enterprise_id))
+        o = objections.file_objection(session, user, row.id, "该记录与事实不符：款项已于到期前结清，附银行回单。", [])
+        if state == "overdue":
+            o.received_at -= dt.timedelta(days=25)
+            o.due_on = objections.due_date(o.received_at)
+        elif state == "upheld":
+            objections.resolve(session, operator, o.objection_no, state, "经向数据来源核实，记录无误，予以维持。")
+        elif state == "removed":
+            objections.resolve(session, operator, o.objection_no, state, "数据来源确认报送有误，记录予以删除。")
+        elif state == "corrected":
+            payload = {**row.payload, "status": "on_time", "fulfilled_on": row.payload["due_on"]}
+            objections.resolve(session, operator, o.objection_no, state, "数据来源核实后更正：合同已按期履约。",
+                               corrected_payload=payload)
+        out.objections[state] = out.objections.get(state, 0) + 1
+    session.flush()
+
+
+def _repairs(session: Session, operator: User, today: dt.date, out: OversightDemo) -> None:
+    """Credit repair: a black-listed firm listed 13 months ago asks (awaiting review); two
+    watch-listed firms listed 4 months ago asked, one repaired, one refused."""
+    plan = (("black", 13, None), ("watch", 4, True), ("watch", 4, False))
+    taken: set[int] = set()
+    for list_name, months, decision in plan:
+        entry = session.scalar(sa.select(ListEntry).where(ListEntry.list_name == list_name,
+                                                          ListEntry.status == EntryStatus.active,
+                                                          ListEntry.id.not_in(taken or {0}))
+                               .order_by(ListEntry.id).limit(1))
+        if entry is None:
+            continue
+        taken.add(entry.id)
+        entry.published_on = clock.add_months(today, -months)
+        entry.entered_on = entry.published_on
+        rule = lists.current_criteria().lists[list_name]
+        entry.ends_on = rule.ends_on(entry.published_on, entry.basis)
+        session.flush()
+        user = demo_firm_user(session, entry.enterprise)
+        request = repair.apply_for_repair(session, user, entry.id,
+                                          "已全面整改：补缴款项、完善内控制度并通过第三方复核，附整改报告。", [])
+        if decision is True:
+            repair.decide(session, operator, request.request_no, True, "整改材料齐全，准予信用修复。")
+        elif decision is False:
+            repair.decide(session, operator, request.request_no, False, "整改报告未附第三方复核意见，暂不予修复。")
+        state = "submitted" if decision is None else "approved" if decision else "rejected"
+        out.repairs[state] = out.repairs.get(state, 0) + 1

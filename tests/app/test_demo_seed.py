@@ -17,7 +17,9 @@ from click.testing import CliRunner
 
 from app.cli import main
 from app.demo import CLAIMED_STATES
-from app.oversight.models import EntryStatus, ObjectionOutcome
+from app.oversight.models import EntryStatus, ListName, ObjectionOutcome, RepairStatus
+from consent.models import ConsentStatus
+from marketplace.models import ApplicationStatus, OfferStatus
 
 FIRMS = "300"  # the size run.sh seeds: the claims hold for what a new user gets
 DATES = ["2025-02-28", "2024-02-29", "2025-12-31", "2026-01-01"]
@@ -161,7 +163,18 @@ def test_every_claimed_state_on_any_date(demo_at, day):
     found = states(demo_at(day))
     for lifecycle, claimed in CLAIMED_STATES.items():
         assert claimed <= found[lifecycle], f"{day}: the demo has no {sorted(claimed - found[lifecycle])} {lifecycle}"
-    assert {str(ObjectionOutcome.upheld), str(ObjectionOutcome.removed)} <= found["objection"]
+    assert {str(o) for o in ObjectionOutcome} <= found["objection"]
+
+
+def test_the_demo_claims_every_state_of_its_lifecycles():
+    assert CLAIMED_STATES["application"] == {str(s) for s in ApplicationStatus}
+    assert CLAIMED_STATES["offer"] == {str(s) for s in OfferStatus}
+    assert CLAIMED_STATES["consent"] == {str(s) for s in ConsentStatus}
+    assert CLAIMED_STATES["repair"] == {str(s) for s in RepairStatus}
+    assert CLAIMED_STATES["list"] == {str(s) for s in ListName}
+    assert CLAIMED_STATES["list_entry"] == {str(s) for s in EntryStatus}
+    # open objections on time and overdue, and every outcome of a resolved one
+    assert CLAIMED_STATES["objection"] == {"open", "overdue"} | {str(o) for o in ObjectionOutcome}
 
 
 @pytest.mark.parametrize("day", DATES[1:2])
@@ -172,8 +185,10 @@ def test_the_demo_is_dated_by_as_of(demo_at, day):
             assert str(conn.scalar(sa.text("SELECT max(as_of) FROM evaluation")))[:10] == "2024-02-29"
             latest = conn.scalar(sa.text("SELECT max(occurred_on) FROM credit_record"))
             assert str(latest)[:10] <= "2024-02-29"  # nothing happened after the demo's day
-            created = str(conn.scalar(sa.text("SELECT min(created_at) FROM consent")))
+            created = str(conn.scalar(sa.text("SELECT min(created_at) FROM consent WHERE status != 'EXPIRED'")))
             assert created.startswith("2024-02-29 01:00")  # 09:00 Beijing time on the day
+            expired = str(conn.scalar(sa.text("SELECT min(created_at) FROM consent WHERE status = 'EXPIRED'")))
+            assert expired.startswith("2023-12-30 01:00")  # granted 61 days before, for 30 days
     finally:
         engine.dispose()
 
