@@ -10,7 +10,6 @@ import datetime as dt
 import json
 import logging
 import os
-import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,11 +21,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from app.accounts import passwords
 from app.archive.models import Enterprise
-from app.config import Settings, load_settings
+from app.config import ConfigError, Settings, load_settings
 from app.core import clock
 from app.crypto import FieldCipher, load_keyring, save_keyring
 from app.db import Database
-from app.errors import DomainError, json_error_text
+from app.errors import DomainError, InvalidInput, json_error_text
 
 console = Console(stderr=True, soft_wrap=True)  # messages unbroken, whatever the width
 out = Console(soft_wrap=True)
@@ -83,7 +82,15 @@ def _domain_error(exc: DomainError) -> None:
     _fail("\n".join(lines))
 
 
-@click.group(help="PowerCredit 电力征信：服务、数据库、导入与演示数据")
+class _Main(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:  # the environment is wrong: say which setting, no traceback
+            _fail(f"配置有误：{exc}")
+
+
+@click.group(cls=_Main, help="PowerCredit 电力征信：服务、数据库、导入与演示数据")
 def main() -> None:
     from app.request_log import configure_logging
 
@@ -107,6 +114,9 @@ def serve(host: str, port: int, workers: int) -> None:
         _require_current_schema(database)
     finally:
         database.dispose()
+    if settings.password_hash_profile == "test":
+        _fail("PC_PASSWORD_HASH=test 只用于测试（口令哈希强度不足），不能用它对外提供服务")
+        return
     # Generate the instance secrets once, in the master, before workers fork.
     load_keyring(settings)
 
@@ -637,9 +647,10 @@ def users_add(ctx: Context, username: str, role: str, display_name: str | None, 
     out.print(f"已创建用户 {username}（{role}）")
 
 
-# The demo objections' states (as the seed files them) and reruns' totals, as the seed summary names them.
+# The demo objections' states as the seed summary names them.
 SEED_STATE_LABELS = {"open": "处理中", "overdue": "已逾期", "upheld": "已答复（维持）", "removed": "已答复（删除）",
-                     "corrected": "已答复（更正）", "existing": "已有"}
+                     "corrected": "已答复（更正）"}
+ENTRY_STATUS_LABELS = {"pending": "待发布", "active": "在列", "exited": "已移出", "cancelled": "未发布即撤销"}
 
 
 def _as_of_date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
@@ -651,39 +662,70 @@ def _as_of_date(ctx: click.Context, param: click.Parameter, value: str | None) -
         raise click.BadParameter(f"应为 YYYY-MM-DD 格式的日期，收到 {value!r}") from None
 
 
-@main.command(help="生成演示数据：同样的企业数、种子与基准日期得到同样的数据（可重复执行，已有数据不变）")
-@click.option("--firms", default=300, show_default=True, type=click.IntRange(1, 100_000))
-@click.option("--seed", default=2026, show_default=True, type=int)
+def _firm_count(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    if not 1 <= value <= 100_000:
+        raise click.BadParameter(f"企业数应在 1 到 100000 之间，收到 {value}")
+    return value
+
+
+@main.command(help="生成演示数据到空数据库：同样的企业数、种子与基准日期得到同样的数据；"
+                   "数据库中已有演示数据时不作改动，只重置演示账号的密码")
+@click.option("--firms", default=300, show_default=True, type=int, callback=_firm_count, help="企业数（1–100000）")
+@click.option("--seed", default=2026, show_default=True, type=int, help="随机种子")
 @click.option("--as-of", "as_of", default=None, callback=_as_of_date,
-              help="演示数据的基准日期 YYYY-MM-DD（默认今天）；数据按该日 9:00（北京时间）生成")
-@click.option("--password", default=None, help="演示账号的密码（默认随机生成并打印）")
+              help="演示数据的基准日期 YYYY-MM-DD（2000-01-01 至今天）：数据按该日 9:00（北京时间）生成；"
+                   "默认今天，从此刻生成")
+@click.option("--password", default=None, help="演示账号的密码（至少 10 个字符；默认随机生成并打印）")
 @pass_ctx
 def seed(ctx: Context, firms: int, seed: int, as_of: dt.date | None, password: str | None) -> None:
-    from app.demo import build_demo
+    from app.accounts.models import ROLE_LABELS, Role
+    from app.demo import DemoInputs, build_demo, check_inputs
+    from app.oversight.models import REPAIR_STATUS_LABELS
     from app.scoring.scorecard import GRADES
     from app.seed import BANKS
+    from consent.models import STATUS_LABELS as CONSENT_STATUS_LABELS
+    from marketplace.models import APPLICATION_STATUS_LABELS, OFFER_STATUS_LABELS
 
     day = as_of or clock.today()
-    passwords = {u: password or secrets.token_urlsafe(9) for u in ("operator", "firm", "bank")}
-    with ctx.db.transaction() as session, _progress() as progress:
-        tasks: dict[str, Any] = {}
+    try:
+        check_inputs(firms, day, password)  # before the database is opened
+    except InvalidInput as exc:
+        _fail("\n".join(f"--{k.replace('_', '-')}：{'；'.join(v)}" for k, v in (exc.errors or {}).items()))
+        return
+    try:
+        with ctx.db.transaction() as session, _progress() as progress:
+            tasks: dict[str, Any] = {}
 
-        def tell(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = progress.add_task({"firms": "生成演示企业", "history": "历史月份评价"}[stage],
-                                                 total=total)
-            progress.update(tasks[stage], completed=done)
+            def tell(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = progress.add_task({"firms": "生成演示企业", "history": "历史月份评价"}[stage],
+                                                     total=total)
+                progress.update(tasks[stage], completed=done)
 
-        # Without --as-of the demo is made now; with it, at 9:00 on that day whatever the hour.
-        summary = build_demo(session, ctx.settings, ctx.cipher(), firms=firms, seed=seed, as_of=day,
-                             start=None if as_of else clock.now(), passwords=passwords, progress=tell)
-    report, market, oversight, distribution = summary.base, summary.market, summary.oversight, summary.distribution
-    demo_ent = summary.demo_firm
-    out.print(f"演示数据基准日期：{day.isoformat()}")
-    out.print(f"演示数据：企业 {report.firms_total} 家（本次新增 {report.firms_created}），"
-              f"记录 {report.records_total} 条（本次写入 {sum(report.records.values())}）。")
-    out.print(f"信用评价：新评价 {summary.evaluated} 家；等级分布 "
-              + "，".join(f"{g} {distribution.get(g, 0)}" for g in GRADES))
+            # Without --as-of the demo is made from now; with it, from 9:00 on that day.
+            summary = build_demo(session, ctx.settings, ctx.cipher(), DemoInputs(firms, seed, day),
+                                 start=None if as_of else clock.now(), password=password, progress=tell)
+    except DomainError as exc:
+        _domain_error(exc)
+        return
+
+    def counts(values: dict[str, int], labels: Any) -> str:
+        named = {str(k): v for k, v in labels.items()}
+        return "，".join(f"{named.get(k, k)} {v}" for k, v in sorted(values.items())) or "无"
+
+    made = summary.inputs
+    if summary.created:
+        out.print(f"演示数据基准日期：{made.as_of.isoformat()}")
+    else:
+        seed_note = f"，种子 {made.seed}" if made.seed >= 0 else ""
+        out.print(f"数据库中已有演示数据（基准日期 {made.as_of.isoformat()}，企业 {made.firms} 家{seed_note}），"
+                  "未作改动，只重置了演示账号的密码。")
+        if (made.firms, made.seed, made.as_of) != (firms, seed, day) and made.seed >= 0:
+            out.print("  本次给出的参数与之不同；如需新的演示数据，请使用空数据库（另设 DATABASE_URL）。")
+    report = summary.base
+    out.print(f"演示数据：企业 {summary.firms} 家（本次新增 {report.firms_created}），记录 {summary.records} 条"
+              f"（本次写入 {sum(report.records.values())}）。")
+    out.print("信用评价：等级分布 " + "，".join(f"{g} {summary.distribution.get(g, 0)}" for g in GRADES))
     for code, (client_id, secret) in report.provider_clients.items():
         out.print(f"  数据源 {code} 客户端：client_id={client_id} client_secret={secret}")
     for licence, (client_id, secret, redirect) in report.bank_clients.items():
@@ -691,26 +733,23 @@ def seed(ctx: Context, firms: int, seed: int, as_of: dt.date | None, password: s
     if report.consents:
         out.print(f"  演示授权（{BANKS[0][0]}，上述客户端可用）：{report.consents[0]}（已生效，贷后管理，"
                   f"client_credentials + consent_id 即得令牌），{report.consents[1]}（待企业确认，贷款申请审查）")
-    from app.oversight.models import REPAIR_STATUS_LABELS
-    from marketplace.models import APPLICATION_STATUS_LABELS, OFFER_STATUS_LABELS
-
-    def counts(values: dict[str, int], labels: Any) -> str:
-        named = {**{str(k): v for k, v in labels.items()}, **SEED_STATE_LABELS}
-        return "，".join(f"{named.get(k, k)} {v}" for k, v in sorted(values.items())) or "无"
-
-    if market.products:
-        out.print(f"信易贷演示：上架产品 {market.products} 个，允许主动授信的企业 {market.discoverable} 家；申请 "
-                  + counts(market.applications, APPLICATION_STATUS_LABELS)
-                  + "；授信邀约 " + counts(market.offers, OFFER_STATUS_LABELS))
-    out.print(f"信用监管演示：在列 红名单 {oversight.lists.get('red', 0)}，黑名单 {oversight.lists.get('black', 0)}，"
-              f"重点关注 {oversight.lists.get('watch', 0)}；待发布 {oversight.pending}；信用承诺 {oversight.commitments} 份；异议 "
-              + counts(oversight.objections, {})
-              + "；修复申请 " + counts(oversight.repairs, REPAIR_STATUS_LABELS))
-    if demo_ent:
-        out.print(f"演示企业（账号 firm）：{demo_ent[0]}，统一社会信用代码 {demo_ent[1]}")
+    if not summary.created:
+        out.print("  数据源与金融机构的客户端沿用已有的（密钥只在首次生成时显示；"
+                  "可用 providers rotate-secret / institutions rotate-secret 换发）。")
+    out.print("授权：" + counts(summary.consents, CONSENT_STATUS_LABELS))
+    out.print(f"信易贷演示：上架产品 {summary.products} 个，允许主动授信的企业 {summary.discoverable} 家；申请 "
+              + counts(summary.applications, APPLICATION_STATUS_LABELS)
+              + "；授信邀约 " + counts(summary.offers, OFFER_STATUS_LABELS))
+    out.print(f"信用监管演示：在列 红名单 {summary.lists.get('red', 0)}，黑名单 {summary.lists.get('black', 0)}，"
+              f"重点关注 {summary.lists.get('watch', 0)}；名单记录 " + counts(summary.entries, ENTRY_STATUS_LABELS)
+              + f"；信用承诺 {summary.commitments} 份；异议 " + counts(summary.objections, SEED_STATE_LABELS)
+              + "；修复申请 " + counts(summary.repairs, REPAIR_STATUS_LABELS))
+    if summary.demo_firm:
+        out.print(f"演示企业（账号 firm）：{summary.demo_firm[0]}，统一社会信用代码 {summary.demo_firm[1]}")
     out.print("演示账号（用户名 / 密码）：")
-    for username, (role, pw) in report.users.items():
-        out.print(f"  {username:9} / {pw}   （{role}）")
+    for username, pw in summary.passwords.items():
+        role = {"operator": Role.operator, "firm": Role.firm, "bank": Role.bank}[username]
+        out.print(f"  {username:9} / {pw}   （{ROLE_LABELS[role]}）")
 
 
 @main.command(help="把超过保存期限（行为终止后 5 年）的不良记录标记为已过期；可重复执行")

@@ -20,6 +20,10 @@ from app.accounts.passwords import PROFILES, Argon2Params, meets_owasp
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+class ConfigError(RuntimeError):
+    """A setting in the environment is wrong: start-up stops and says which."""
+
+
 def _default_instance_path() -> Path:
     return Path(os.environ.get("PC_INSTANCE_PATH", PROJECT_ROOT / "instance")).resolve()
 
@@ -31,7 +35,7 @@ def _env_int(name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError as exc:  # a misconfiguration must stop start-up, loudly
-        raise RuntimeError(f"环境变量 {name} 必须是整数，当前为 {raw!r}") from exc
+        raise ConfigError(f"环境变量 {name} 必须是整数，当前为 {raw!r}") from exc
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class Settings:
     # Argon2id parameters for passwords (PC_PASSWORD_HASH=production|test, or each number:
     # PC_ARGON2_TIME_COST, PC_ARGON2_MEMORY_KIB, PC_ARGON2_PARALLELISM); see app.accounts.passwords.
     password_hash: Argon2Params = PROFILES["production"]
+    password_hash_profile: str = "production"
     testing: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -85,20 +90,23 @@ def write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _password_hash_params() -> Argon2Params:
-    profile = os.environ.get("PC_PASSWORD_HASH") or "production"
+def _password_hash_params() -> tuple[str, Argon2Params]:
+    profile = (os.environ.get("PC_PASSWORD_HASH") or "production").strip().lower()
     if profile not in PROFILES:
-        raise RuntimeError(f"环境变量 PC_PASSWORD_HASH 应为 {' 或 '.join(PROFILES)}，当前为 {profile!r}")
+        raise ConfigError(f"环境变量 PC_PASSWORD_HASH 应为 {' 或 '.join(PROFILES)}，当前为 "
+                           f"{os.environ.get('PC_PASSWORD_HASH')!r}")
     base = PROFILES[profile]
     params = Argon2Params(time_cost=_env_int("PC_ARGON2_TIME_COST", base.time_cost),
                           memory_kib=_env_int("PC_ARGON2_MEMORY_KIB", base.memory_kib),
                           parallelism=_env_int("PC_ARGON2_PARALLELISM", base.parallelism))
+    described = (f"PC_ARGON2_TIME_COST={params.time_cost}，PC_ARGON2_MEMORY_KIB={params.memory_kib}，"
+                 f"PC_ARGON2_PARALLELISM={params.parallelism}")
     if params.time_cost < 1 or params.parallelism < 1 or params.memory_kib < 8 * params.parallelism:
-        raise RuntimeError("Argon2 参数无效：轮数与并行度至少为 1，内存至少为 8 KiB × 并行度")
+        raise ConfigError(f"Argon2 参数无效（{described}）：轮数与并行度至少为 1，内存（KiB）至少为 8 × 并行度")
     if profile != "test" and not meets_owasp(params):
-        raise RuntimeError("Argon2 参数低于 OWASP 对 Argon2id 的最低要求（如 19 MiB 内存、2 轮）；"
-                           "只有测试可用 PC_PASSWORD_HASH=test")
-    return params
+        raise ConfigError(f"Argon2 参数低于 OWASP 对 Argon2id 的最低要求（{described}）：至少 19456 KiB 内存且 2 轮，"
+                           "或 47104 KiB 且 1 轮、12288 KiB 且 3 轮等；只有测试可用 PC_PASSWORD_HASH=test")
+    return profile, params
 
 
 def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
@@ -111,6 +119,7 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
     secret_key = overrides.pop("secret_key", None) or os.environ.get("PC_SECRET_KEY")
     if not secret_key:
         secret_key = _load_or_create_secret(instance_path)
+    password_hash_profile, password_hash = _password_hash_params()
     settings = Settings(
         instance_path=instance_path,
         database_url=database_url,
@@ -125,7 +134,8 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
         bank_rate_limit=os.environ.get("PC_BANK_RATE_LIMIT", "120/minute"),
         lpr_1y=os.environ.get("PC_LPR_1Y", "3.0"),
         rate_cap_multiple=_env_int("PC_RATE_CAP_MULTIPLE", 4),
-        password_hash=_password_hash_params(),
+        password_hash=password_hash,
+        password_hash_profile=password_hash_profile,
     )
     known = {f.name for f in fields(Settings)}
     unknown = set(overrides) - known

@@ -444,7 +444,7 @@ def _demo_consents(session: Session, signer: SigningKeys, report: SeedReport, fi
     if session.scalar(sa.select(Consent.id).where(Consent.enterprise_id == firm_user.enterprise_id).limit(1)):
         return
     now = clock.now().replace(microsecond=0)
-    today = now.date()
+    today = clock.to_cn(now).date()
     sections = ["identity", "evaluation", "summary", "tax", "contract", "utility", "judicial", "licence_penalty"]
     granted = grant_consent(session, signer, firm_user, institution=bank, via="firm", terms=Terms(
         purpose=Purpose.post_loan_monitoring, scopes=sections, data_from=clock.add_years(today, -3),

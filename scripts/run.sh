@@ -16,4 +16,5 @@ bash scripts/system-deps.sh
 
 .venv/bin/powercredit db upgrade
 .venv/bin/powercredit seed --firms "${PC_DEMO_FIRMS:-300}" --seed "${PC_DEMO_SEED:-2026}" ${PC_DEMO_AS_OF:+--as-of "$PC_DEMO_AS_OF"}
+.venv/bin/powercredit consents expire  # a demo made on an earlier day: consents past their end, expired
 exec .venv/bin/powercredit serve --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}" --workers "${WORKERS:-2}"

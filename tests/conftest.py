@@ -44,11 +44,10 @@ os.environ["PC_PASSWORD_HASH"] = "test"  # CLI runs in the tests read it too
 
 # Wednesday 18 November 2026, 10:00 Beijing time: the suite's "now".
 SUITE_START = dt.datetime(2026, 11, 18, 10, 0, tzinfo=clock.BEIJING)
+# Started as this root conftest is imported, before any test module or other conftest (a
+# module-level ``TODAY = clock.today()`` in tests/oversight/conftest.py, say) reads the clock.
 _suite_clock = time_machine.travel(SUITE_START, tick=True)
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    _suite_clock.start()
+_suite_clock.start()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

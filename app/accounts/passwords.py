@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from argon2 import PasswordHasher, Type
+from argon2 import PasswordHasher, Type, extract_parameters
+from argon2.exceptions import InvalidHashError
 
 
 @dataclass(frozen=True)
@@ -47,17 +48,25 @@ class _Hashing:
     def configure(self, params: Argon2Params) -> None:
         self.params = params
         self.hasher = hasher_for(params)
-        self._dummy: str | None = None
+        # Verified against for unknown usernames, so that sign-in takes the same time.
+        self.dummy_hash = self.hasher.hash("powercredit-dummy-password")
 
-    @property
-    def dummy_hash(self) -> str:
-        """A hash to verify against for unknown usernames, so sign-in takes the same time."""
-        if self._dummy is None:
-            self._dummy = self.hasher.hash("powercredit-dummy-password")
-        return self._dummy
+    def should_rehash(self, stored: str) -> bool:
+        """Whether a hash that just verified should be made again with the configured
+        parameters: only to strengthen it, never to weaken a stronger one (a test profile
+        pointed at real data must not downgrade its hashes)."""
+        if not self.hasher.check_needs_rehash(stored):
+            return False
+        try:
+            old = extract_parameters(stored)
+        except InvalidHashError:
+            return True
+        stronger = (self.params.memory_kib >= old.memory_cost and self.params.time_cost >= old.time_cost
+                    and self.params.parallelism >= old.parallelism)
+        return old.type != Type.ID or stronger
 
 
-hashing = _Hashing(PROFILES["production"])
+hashing = _Hashing(PROFILES["production"])  # until the factory or the CLI configures it
 
 
 def configure(params: Argon2Params) -> None:

@@ -103,7 +103,7 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
         hashing.hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         return None
-    if hashing.hasher.check_needs_rehash(user.password_hash):
+    if hashing.should_rehash(user.password_hash):
         user.password_hash = hashing.hasher.hash(password)
     user.last_login_at = clock.now()
     session.flush()

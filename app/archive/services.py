@@ -34,7 +34,7 @@ from app.archive.models import (
 from app.archive.schemas import EnterpriseInSchema
 from app.archive.uscc import check_uscc, province_code_of, region_code_of
 from app.core import clock
-from app.crypto import FieldCipher
+from app.crypto import DecryptionError, FieldCipher
 from app.db import Page, paginate
 from app.errors import InvalidInput, NotFound, flatten_messages
 
@@ -75,12 +75,20 @@ def _apply_enterprise(cipher: FieldCipher, ent: Enterprise, data: Mapping[str, A
     for key, column in PERSONAL_FIELDS.items():
         if key not in data:
             continue
-        current = getattr(ent, column)
         # An unchanged value keeps its ciphertext: re-encrypting (a new nonce) would rewrite the
-        # row and mark the firm changed when nothing was.
-        if current is not None and cipher.decrypt(current, table="enterprise", column=column, row=ent.uscc) == data[key]:
+        # row and mark the firm changed when nothing was. One that cannot be read is replaced.
+        if _decrypts_to(cipher, getattr(ent, column), column, ent.uscc, data[key]):
             continue
         setattr(ent, column, cipher.encrypt(data[key], table="enterprise", column=column, row=ent.uscc))
+
+
+def _decrypts_to(cipher: FieldCipher, stored: str | None, column: str, uscc: str, value: Any) -> bool:
+    if stored is None:
+        return False
+    try:
+        return cipher.decrypt(stored, table="enterprise", column=column, row=uscc) == value
+    except DecryptionError:
+        return False
 
 
 def register_enterprise(

@@ -56,11 +56,57 @@ def test_weak_parameters_are_refused_outside_the_test_profile(monkeypatch, tmp_p
     assert load_settings({"instance_path": tmp_path, "secret_key": "k"}).password_hash.memory_kib == 47104
 
 
-def test_a_hash_made_with_other_parameters_verifies_and_is_upgraded(db, make_user):
+def test_a_weaker_hash_is_upgraded_at_sign_in(db, make_user):
+    user = make_user("operator")
+    cheap = user.password_hash
+    assert cheap.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    stronger = Argon2Params(time_cost=2, memory_kib=64, parallelism=1)
+    passwords.configure(stronger)
+    try:
+        assert authenticate(db, user.username, "wrong-password-123") is None
+        assert user.password_hash == cheap  # a failed sign-in rewrites nothing
+        assert authenticate(db, user.username, "correct-horse-battery") is user
+        assert user.password_hash.startswith("$argon2id$v=19$m=64,t=2,p=1$")
+    finally:
+        passwords.configure(PROFILES["test"])
+
+
+def test_a_stronger_hash_is_never_weakened(db, make_user):
+    """The cheap test profile pointed at real accounts verifies their hashes but keeps them."""
     user = make_user("operator")
     strong = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1, type=Type.ID)
     user.password_hash = strong.hash("correct-horse-battery")
     db.flush()
-    assert authenticate(db, user.username, "wrong-password-123") is None
     assert authenticate(db, user.username, "correct-horse-battery") is user
-    assert user.password_hash.startswith("$argon2id$v=19$m=8,t=1,p=1$")  # rehashed with the configured profile
+    assert user.password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    legacy = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1, type=Type.I)  # Argon2i: moved to Argon2id
+    user.password_hash = legacy.hash("correct-horse-battery")
+    assert authenticate(db, user.username, "correct-horse-battery") is user
+    assert user.password_hash.startswith("$argon2id$")
+
+
+def test_the_service_refuses_to_serve_with_the_test_profile(monkeypatch, tmp_path, fresh_databases):
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", fresh_databases.new())
+    monkeypatch.setenv("PC_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("PC_PASSWORD_HASH", "test")
+    result = CliRunner().invoke(main, ["serve", "--port", "1"])
+    assert result.exit_code == 1
+    assert "PC_PASSWORD_HASH=test 只用于测试" in result.output
+
+
+def test_a_configuration_error_names_the_variables(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    monkeypatch.setenv("PC_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("PC_PASSWORD_HASH", "Production")  # any case
+    monkeypatch.setenv("PC_ARGON2_MEMORY_KIB", "1024")
+    result = CliRunner().invoke(main, ["db", "upgrade"])
+    assert result.exit_code == 1
+    assert "PC_ARGON2_MEMORY_KIB=1024" in result.output and "OWASP" in result.output
+    assert "Traceback" not in result.output

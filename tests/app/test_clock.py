@@ -113,7 +113,12 @@ def test_the_simulated_clock_depends_on_nothing_but_its_start():
 # --- the service reads the time through the clock, and only there ----------------------------
 
 FORBIDDEN_CALLS = {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"), ("date", "today"),
-                   ("time", "time"), ("time", "time_ns")}
+                   ("time", "time"), ("time", "time_ns"), ("time", "localtime"), ("time", "gmtime"),
+                   ("time", "ctime"), ("func", "now"), ("func", "current_date"), ("func", "current_timestamp"),
+                   ("func", "localtimestamp")}
+# Names that read the clock when imported on their own (``from time import time``).
+FORBIDDEN_IMPORTS = {("time", "time"), ("time", "time_ns"), ("time", "localtime"), ("time", "gmtime"),
+                     ("time", "ctime")}
 # app/ratelimit.py sweeps the rate limiter's in-memory counters on the limits library's own
 # clock (time.time), which must agree with the expiries that library wrote.
 ALLOWED = {("app/ratelimit.py", "time.time")}
@@ -122,6 +127,9 @@ ALLOWED = {("app/ratelimit.py", "time.time")}
 def _direct_reads(path: Path) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            found += [f"from {node.module} import {a.name}" for a in node.names
+                      if (node.module, a.name) in FORBIDDEN_IMPORTS]
         if not isinstance(node, ast.Call):
             continue
         func = node.func
@@ -148,8 +156,12 @@ def test_the_service_reads_the_time_only_through_the_clock():
 def test_the_check_finds_a_direct_read(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text("import datetime as dt, time\nfrom zoneinfo import ZoneInfo\n"
-                      "a = dt.datetime.now(dt.UTC)\nb = dt.date.today()\nc = time.time()\nd = ZoneInfo('Asia/Shanghai')\n")
-    assert _direct_reads(sample) == ["datetime.now", "date.today", "time.time", "ZoneInfo"]
+                      "a = dt.datetime.now(dt.UTC)\nb = dt.date.today()\nc = time.time()\nd = ZoneInfo('Asia/Shanghai')\n"
+                      "e = sa.func.now()\nf = time.localtime()\n")
+    assert _direct_reads(sample) == ["datetime.now", "date.today", "time.time", "ZoneInfo", "func.now", "time.localtime"]
+    other = tmp_path / "other.py"
+    other.write_text("from time import time as wall\nx = wall()\n")
+    assert _direct_reads(other) == ["from time import time"]
 
 
 def test_migrations_import_no_services():

@@ -36,16 +36,15 @@ RANDOM_COLUMNS = {
     "repair_request": {"request_no"},
     "signed_commitment": {"commitment_no", "kid", "statement"},
     "app_user": {"password_hash"},
-    "notice": {"body"},
-    "loan_application_event": {"detail"},
 }
 # Random identifiers inside other values (a signed commitment's record is referenced by the
-# commitment's number, a notice or an event names a consent or a report).
-RANDOM_IDS = re.compile(r"\b(?:(?:rep|obj|cmt|ofr|app|prd)_[0-9a-f]{12}|cst_[a-z2-7]{24}|pc_[0-9a-f]{24}"
-                        r"|PC\d{8}[A-Z2-7]{12})\b")
-DEMO_TABLES = ["enterprise", "credit_record", "evaluation", "consent", "consent_event", "loan_product",
-               "marketplace_profile", "loan_application", "loan_application_event", "credit_offer", "list_entry",
-               "list_event", "objection", "repair_request", "signed_commitment", "app_user", "notice"]
+# commitment's number, a notice or an event names a consent, an application or a report).
+RANDOM_IDS = re.compile(r"(?<![0-9A-Za-z_])(?:(?:rep|obj|cmt|ofr|app|prd)_[0-9a-f]{12}|cst_[a-z2-7]{24}"
+                        r"|pc_[0-9a-f]{24}|PC\d{8}[A-Z2-7]{12})(?![0-9A-Za-z])")
+DEMO_TABLES = ["enterprise", "credit_record", "credit_record_version", "ingestion_run", "evaluation", "evaluation_run",
+               "consent", "consent_event", "query_log", "loan_product", "marketplace_profile", "loan_application",
+               "loan_application_event", "credit_offer", "list_entry", "list_event", "objection", "repair_request",
+               "signed_commitment", "app_user", "notice"]
 
 
 def snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -124,8 +123,29 @@ def test_a_rerun_changes_nothing(demo_at, day):
     before = snapshot(url)
     again = seed_cli(url, instances[url], "--firms", FIRMS, "--as-of", day)
     assert again.exit_code == 0, again.output
-    assert "本次新增 0" in again.output and "信易贷演示" not in again.output
-    assert snapshot(url) == before
+    assert f"数据库中已有演示数据（基准日期 {day}，企业 300 家，种子 2026），未作改动" in again.output
+    assert "本次新增 0" in again.output and "client_secret=" not in again.output
+    assert "授权：" in again.output and "待企业确认 1" in again.output  # the summary, counted in the database
+    other = seed_cli(url, instances[url], "--firms", "20", "--seed", "7", "--as-of", "2024-02-29")
+    assert other.exit_code == 0, other.output
+    assert "本次给出的参数与之不同" in other.output and "企业 300 家（本次新增 0）" in other.output
+    assert snapshot(url) == before  # nothing written but the demo accounts' passwords (not compared)
+
+
+def test_a_database_with_other_data_is_refused(fresh_databases, tmp_path):
+    url = fresh_databases.new()
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DATABASE_URL", url)
+    mp.setenv("PC_INSTANCE_PATH", str(tmp_path))
+    try:
+        added = CliRunner().invoke(main, ["enterprises", "add", "--uscc", "91350200776049653A", "--name",
+                                          "厦门某电力设备有限公司", "--segment", "supplier"])
+    finally:
+        mp.undo()
+    assert added.exit_code == 0, added.output
+    result = seed_cli(url, tmp_path, "--firms", "5")
+    assert result.exit_code == 1
+    assert "不是演示数据库" in result.output and "Traceback" not in result.output
 
 
 def test_without_as_of_the_demo_is_today(demo):
@@ -197,3 +217,28 @@ def test_a_bad_as_of_is_refused_naming_the_option(fresh_databases, tmp_path):
     result = seed_cli(fresh_databases.new(), tmp_path, "--firms", "5", "--as-of", "2025-02-30")
     assert result.exit_code == 2
     assert "--as-of" in result.output and "YYYY-MM-DD" in result.output
+
+
+@pytest.mark.parametrize(("args", "option", "message"), [
+    (["--as-of", "2026-11-19"], "--as-of", "晚于今天"),  # the suite's tomorrow
+    (["--as-of", "1999-12-31"], "--as-of", "不能早于 2000-01-01"),
+    (["--password", "short"], "--password", "至少 10 个字符"),
+    (["--firms", "0"], "--firms", "1 到 100000"),
+])
+def test_bad_inputs_are_refused_before_anything_is_written(fresh_databases, tmp_path, args, option, message):
+    url = fresh_databases.new()
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DATABASE_URL", url)
+    mp.setenv("PC_INSTANCE_PATH", str(tmp_path))
+    try:
+        result = CliRunner().invoke(main, ["seed", "--firms", "5", *args])
+    finally:
+        mp.undo()
+    assert result.exit_code in (1, 2), result.output
+    assert option in result.output and message in result.output and "Traceback" not in result.output
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            assert conn.scalar(sa.text("SELECT count(*) FROM enterprise")) == 0
+    finally:
+        engine.dispose()
