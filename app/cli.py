@@ -653,31 +653,16 @@ SEED_STATE_LABELS = {"open": "处理中", "overdue": "已逾期", "upheld": "已
 ENTRY_STATUS_LABELS = {"pending": "待发布", "active": "在列", "exited": "已移出", "cancelled": "未发布即撤销"}
 
 
-def _as_of_date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"应为 YYYY-MM-DD 格式的日期，收到 {value!r}") from None
-
-
-def _firm_count(ctx: click.Context, param: click.Parameter, value: int) -> int:
-    if not 1 <= value <= 100_000:
-        raise click.BadParameter(f"企业数应在 1 到 100000 之间，收到 {value}")
-    return value
-
-
 @main.command(help="生成演示数据到空数据库：同样的企业数、种子与基准日期得到同样的数据；"
                    "数据库中已有演示数据时不作改动，只重置演示账号的密码")
-@click.option("--firms", default=300, show_default=True, type=int, callback=_firm_count, help="企业数（1–100000）")
+@click.option("--firms", default=300, show_default=True, type=int, help="企业数（1–100000）")
 @click.option("--seed", default=2026, show_default=True, type=int, help="随机种子")
-@click.option("--as-of", "as_of", default=None, callback=_as_of_date,
+@click.option("--as-of", "as_of", default=None,
               help="演示数据的基准日期 YYYY-MM-DD（2000-01-01 至今天）：数据按该日 9:00（北京时间）生成；"
                    "默认今天，从此刻生成")
 @click.option("--password", default=None, help="演示账号的密码（至少 10 个字符；默认随机生成并打印）")
 @pass_ctx
-def seed(ctx: Context, firms: int, seed: int, as_of: dt.date | None, password: str | None) -> None:
+def seed(ctx: Context, firms: int, seed: int, as_of: str | None, password: str | None) -> None:
     from app.accounts.models import ROLE_LABELS, Role
     from app.demo import DemoInputs, build_demo, check_inputs
     from app.oversight.models import REPAIR_STATUS_LABELS
@@ -686,7 +671,11 @@ def seed(ctx: Context, firms: int, seed: int, as_of: dt.date | None, password: s
     from consent.models import STATUS_LABELS as CONSENT_STATUS_LABELS
     from marketplace.models import APPLICATION_STATUS_LABELS, OFFER_STATUS_LABELS
 
-    day = as_of or clock.today()
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else clock.today()
+    except ValueError:
+        _fail(f"--as-of：应为 YYYY-MM-DD 格式的日期，收到 {as_of!r}")
+        return
     try:
         check_inputs(firms, day, password)  # before the database is opened
     except InvalidInput as exc:

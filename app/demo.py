@@ -52,6 +52,7 @@ START_HOUR = 9
 # The earliest as-of date: firms are founded up to 30 years before it, and none before 1949.
 EARLIEST_AS_OF = dt.date(2000, 1, 1)
 DEMO_USERS = ("operator", "firm", "bank")
+MAX_FIRMS = 100_000
 SEEDED_ACTION = "demo.seeded"
 
 # What the demo covers on any as-of date: every state of each lifecycle it shows (checked by
@@ -108,8 +109,8 @@ def demo_start(as_of: dt.date) -> dt.datetime:
 def check_inputs(firms: int, as_of: dt.date, password: str | None) -> None:
     """The refusals a caller can meet before anything is written."""
     errors: dict[str, list[str]] = {}
-    if firms < 1:
-        errors["firms"] = ["企业数至少为 1。"]
+    if not 1 <= firms <= MAX_FIRMS:
+        errors["firms"] = [f"企业数应在 1 到 {MAX_FIRMS} 之间，收到 {firms}。"]
     if as_of > clock.today():
         errors["as_of"] = [f"基准日期 {as_of.isoformat()} 晚于今天，演示数据不能来自未来。"]
     elif as_of < EARLIEST_AS_OF:
