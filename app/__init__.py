@@ -12,11 +12,11 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from app.accounts import passwords
-from app.config import load_settings
-from app.crypto import FieldCipher, load_keyring
-from app.db import Database
-from app.schemas_base import INT64_MAX
-from app.signing import load_signing_keys
+from app.core.config import load_settings
+from app.core.crypto import FieldCipher, load_keyring
+from app.core.db import Database
+from app.core.schemas_base import INT64_MAX
+from app.core.signing import load_signing_keys
 
 
 class BigIntConverter(IntegerConverter):
@@ -65,8 +65,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.extensions["pc_cipher"] = FieldCipher(load_keyring(settings))
     app.extensions["pc_signing_keys"] = load_signing_keys(settings)
 
-    from app import ratelimit, request_log
-    from app.errors import register_error_handlers
+    from app.core import ratelimit, request_log
+    from app.core.errors import register_error_handlers
     from app.extensions import api, close_session, csrf, finish_session, limiter, login_manager
 
     request_log.configure_logging(settings.log_level)

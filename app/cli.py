@@ -21,11 +21,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from app.accounts import passwords
 from app.archive.models import Enterprise
-from app.config import ConfigError, Settings, load_settings
 from app.core import clock
-from app.crypto import FieldCipher, load_keyring, save_keyring
-from app.db import Database
-from app.errors import DomainError, InvalidInput, json_error_text
+from app.core.config import ConfigError, Settings, load_settings
+from app.core.crypto import FieldCipher, load_keyring, save_keyring
+from app.core.db import Database
+from app.core.errors import DomainError, InvalidInput, json_error_text
 
 console = Console(stderr=True, soft_wrap=True)  # messages unbroken, whatever the width
 out = Console(soft_wrap=True)
@@ -92,7 +92,7 @@ class _Main(click.Group):
 
 @click.group(cls=_Main, help="PowerCredit 电力征信：服务、数据库、导入与演示数据")
 def main() -> None:
-    from app.request_log import configure_logging
+    from app.core.request_log import configure_logging
 
     # The service's one log handler (time, level, request id), so that the app, once created,
     # finds it and adds no second one: every line is written once.
@@ -187,8 +187,8 @@ def import_records(ctx: Context, file: Path, provider_code: str, fmt: str | None
     from app.archive.ingestion import ingest_records
     from app.archive.readers import detect_format, iter_file, iter_stream
     from app.archive.services import get_provider
-    from app.db import refresh_statistics
-    from app.workers import default_workers
+    from app.core.db import refresh_statistics
+    from app.core.workers import default_workers
 
     try:
         if str(file) == "-":
@@ -403,7 +403,7 @@ def institutions_add(ctx: Context, name: str, licence_no: str, kind: str, uscc: 
     from marshmallow import ValidationError
 
     from app.accounts.services import create_institution
-    from app.errors import InvalidInput, flatten_messages
+    from app.core.errors import InvalidInput, flatten_messages
     from consent.schemas import InstitutionInSchema
 
     try:  # the same rules as POST /api/v1/institutions
@@ -489,7 +489,7 @@ def _load_jwks(source: str | None) -> dict[str, Any]:
     (never generated here: on a machine with no keys, a genuine file would fail to verify)."""
     from urllib.request import urlopen
 
-    from app.signing import existing_signing_keys
+    from app.core.signing import existing_signing_keys
 
     if source is None:
         # Only the instance path is needed: no secret key is created for a check.
@@ -514,7 +514,7 @@ def _load_jwks(source: str | None) -> dict[str, Any]:
 @click.argument("artefact", type=click.Path(exists=True, dir_okay=False))
 @click.option("--jwks", "jwks_source", required=True, help="JWKS 文件路径或 URL")
 def consents_verify(artefact: str, jwks_source: str) -> None:
-    from app.signing import SignatureInvalid, verify_jws
+    from app.core.signing import SignatureInvalid, verify_jws
     from consent.models import PURPOSE_LABELS
 
     jwks = _load_jwks(jwks_source)
@@ -534,7 +534,7 @@ def consents_verify(artefact: str, jwks_source: str) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--jwks", "jwks_source", default=None, help="JWKS 文件路径或 URL")
 def verify_report(file: Path, jwks_source: str | None) -> None:
-    from app.signing import SignatureInvalid
+    from app.core.signing import SignatureInvalid
     from reports.services import verify_envelope
 
     jwks = _load_jwks(jwks_source)
@@ -570,7 +570,7 @@ def reports() -> None:
 @pass_ctx
 def reports_issue(ctx: Context, uscc: str, json_out: Path | None, pdf_out: Path | None, base_url: str | None) -> None:
     from app.archive.services import get_enterprise
-    from app.signing import load_signing_keys
+    from app.core.signing import load_signing_keys
     from reports.pdf import render_pdf
     from reports.services import envelope_json, issue_self_report
 
@@ -775,7 +775,7 @@ def keys_rotate(ctx: Context) -> None:
 @keys.command("rotate-signing", help="生成新的 Ed25519 签名密钥并启用（旧公钥继续在 JWKS 中发布，已签文书仍可验证）")
 @pass_ctx
 def keys_rotate_signing(ctx: Context) -> None:
-    from app.signing import load_signing_keys, save_signing_keys
+    from app.core.signing import load_signing_keys, save_signing_keys
 
     keys_now = load_signing_keys(ctx.settings).with_new_key()
     save_signing_keys(ctx.settings, keys_now)
@@ -878,7 +878,7 @@ def index_cmd(ctx: Context, segment: str | None, region: str | None, first: str 
     from marshmallow import ValidationError
     from rich.table import Table
 
-    from app.errors import flatten_messages
+    from app.core.errors import flatten_messages
     from app.scoring.api import INDEX_DEFINITION
     from app.scoring.index import credit_power_index
     from app.scoring.schemas import IndexArgs
@@ -1003,8 +1003,8 @@ def commitments_group() -> None:
 @click.argument("statement", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--jwks", "jwks_source", default=None, help="JWKS 文件路径或 URL")
 def commitments_verify(statement: Path, jwks_source: str | None) -> None:
+    from app.core.signing import SignatureInvalid
     from app.oversight.commitments import verify_statement
-    from app.signing import SignatureInvalid
 
     jwks = _load_jwks(jwks_source)
     try:

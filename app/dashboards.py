@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, defer, joinedload
 from app.accounts.models import User
 from app.archive.models import Enterprise, IngestionRun
 from app.core import clock
-from app.db import Page
+from app.core.db import Page
 from app.oversight import lists, notices
 from app.oversight.models import EntryStatus, ListEntry, Objection, ObjectionStatus, RepairRequest
 from app.scoring.models import Evaluation, EvaluationRun

@@ -28,17 +28,17 @@ from app.accounts.services import MIN_PASSWORD_LENGTH, set_password
 from app.archive.models import CreditRecord, Enterprise
 from app.audit import services as audit
 from app.audit.models import AuditEvent
-from app.config import Settings
 from app.core import clock
-from app.crypto import FieldCipher
-from app.errors import Conflict, InvalidInput
+from app.core.config import Settings
+from app.core.crypto import FieldCipher
+from app.core.errors import Conflict, InvalidInput
+from app.core.signing import load_signing_keys
 from app.oversight import lists
 from app.oversight.models import Commitment, Objection, RepairRequest
 from app.oversight.seed import seed_oversight
 from app.scoring.models import Evaluation
 from app.scoring.services import grade_distribution, run_evaluations
 from app.seed import BANKS, SeedReport, seed_demo
-from app.signing import load_signing_keys
 from consent.models import Consent
 from marketplace.models import Application, MarketplaceProfile, Offer, Product, ProductStatus
 from marketplace.seed import seed_marketplace

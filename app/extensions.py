@@ -20,17 +20,17 @@ from marshmallow import Schema, fields
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from app import ratelimit  # noqa: F401 — registers the memory:// rate-limit store
 from app.audit import services as audit
-from app.config import Settings
-from app.crypto import FieldCipher
-from app.db import READ_ONLY, Database, is_sqlite_busy
-from app.errors import HTTP_TITLES, PROBLEM_JSON, busy_response
-from app.signing import SigningKeys
+from app.core import ratelimit  # noqa: F401 — registers the memory:// rate-limit store
+from app.core.config import Settings
+from app.core.crypto import FieldCipher
+from app.core.db import READ_ONLY, Database, is_sqlite_busy
+from app.core.errors import HTTP_TITLES, PROBLEM_JSON, busy_response
+from app.core.signing import SigningKeys
 
 
 class ProblemSchema(Schema):
-    """RFC 7807 ``application/problem+json``, as ``app.errors.problem_response`` writes it."""
+    """RFC 7807 ``application/problem+json``, as ``app.core.errors.problem_response`` writes it."""
 
     type = fields.String(metadata={"description": "问题类型（/problems/<code>）"})
     title = fields.String(metadata={"description": "HTTP 状态的中文名称"})
@@ -51,7 +51,7 @@ def _numeric_bounds(self: Any, field: Any, ret: dict[str, Any], **_: Any) -> dic
 
 
 class PowerCreditApi(Api):  # type: ignore[misc]
-    """flask-smorest without its own error handler (app.errors renders every error), and
+    """flask-smorest without its own error handler (app.core.errors renders every error), and
     with the errors documented as what they are: problem+json (``ProblemSchema``)."""
 
     ERROR_SCHEMA = ProblemSchema
@@ -64,7 +64,7 @@ class PowerCreditApi(Api):  # type: ignore[misc]
         # Amounts (JSON numbers or plain decimal strings) and decimal bounds as JSON Schema
         # has them: a string with format decimal, and numeric minimum/maximum (a Decimal
         # bound would be written as a string, which no JSON Schema validator accepts).
-        from app.schemas_base import Amount
+        from app.core.schemas_base import Amount
 
         self.register_field(Amount, "string", "decimal")
         self.ma_plugin.converter.add_attribute_function(_numeric_bounds)

@@ -9,7 +9,7 @@ from flask import request
 from marshmallow import Schema, ValidationError
 
 from app.audit.services import refuse_later
-from app.errors import DomainError, InvalidInput, flatten_messages
+from app.core.errors import DomainError, InvalidInput, flatten_messages
 from app.extensions import db_session
 
 Errors = dict[str, list[str]]

@@ -11,9 +11,9 @@ from flask_smorest import Blueprint
 from marshmallow import fields
 from swagger_ui_bundle import swagger_ui_path
 
-from app.errors import ServiceUnavailable
+from app.core.errors import ServiceUnavailable
+from app.core.schemas_base import StrictSchema
 from app.extensions import db_session
-from app.schemas_base import StrictSchema
 
 blp = Blueprint("health", __name__, description="运行状态")
 

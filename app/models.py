@@ -3,7 +3,7 @@
 from app.accounts import models as accounts_models
 from app.archive import models as archive_models
 from app.audit import models as audit_models
-from app.db import Base
+from app.core.db import Base
 from app.oversight import models as oversight_models
 from app.scoring import models as scoring_models
 from consent import models as consent_models

@@ -27,9 +27,9 @@ from app.archive.regions import COUNTIES
 from app.archive.services import create_provider, upsert_enterprise
 from app.archive.uscc import ALPHABET, make_uscc
 from app.core import clock
-from app.crypto import FieldCipher
-from app.db import refresh_statistics
-from app.signing import SigningKeys
+from app.core.crypto import FieldCipher
+from app.core.db import refresh_statistics
+from app.core.signing import SigningKeys
 from consent.models import Consent, FetchType, PeriodUnit, Purpose
 from consent.services import (
     Terms,

@@ -64,8 +64,8 @@ def load(url: str, path: Path) -> int:
     from app.archive.ingestion import ingest_records
     from app.archive.readers import iter_file
     from app.archive.services import get_provider
-    from app.db import Database
-    from app.workers import default_workers
+    from app.core.db import Database
+    from app.core.workers import default_workers
     from bench.ingest import PROVIDER_CODE
 
     db = Database(url)
@@ -97,7 +97,7 @@ def settle(url: str) -> None:
 def measure(url: str, samples: int, seed: int, workers: int) -> dict[str, Any]:
     from app.archive.models import Enterprise
     from app.core import clock
-    from app.db import Database
+    from app.core.db import Database
     from app.scoring.services import evaluate, grade_distribution, run_evaluations
 
     db = Database(url)

@@ -335,8 +335,8 @@ def populate(url: str, firms: list[dict[str, Any]]) -> int:
     from app.archive.categories import CATEGORIES
     from app.archive.models import IngestionRun
     from app.archive.services import create_provider, upsert_enterprise
-    from app.crypto import FieldCipher, KeyRing
-    from app.db import Database
+    from app.core.crypto import FieldCipher, KeyRing
+    from app.core.db import Database
 
     db = Database(url)
     cipher = FieldCipher(KeyRing.generate())
@@ -365,8 +365,8 @@ def measure_service(url: str, path: str, chunk_size: int, profile_top: int,
     from app.archive.models import CreditRecord
     from app.archive.readers import iter_file
     from app.archive.services import get_provider
-    from app.db import Database
-    from app.workers import default_workers
+    from app.core.db import Database
+    from app.core.workers import default_workers
 
     workers = default_workers() if workers is None else workers
 
@@ -424,7 +424,7 @@ def measure_floor(url: str, path: str, chunk_size: int, run_id: int, variant: st
     from app.archive.readers import iter_file
     from app.archive.services import get_provider
     from app.core import clock
-    from app.db import Database
+    from app.core.db import Database
 
     db = Database(url)
     today = clock.today()

@@ -67,9 +67,9 @@ def facts_data(url: str, seed: int) -> None:
     from app.accounts.services import create_institution, create_user
     from app.archive.models import CreditRecord, DataProvider, Enterprise
     from app.core import clock
-    from app.db import Database
+    from app.core.db import Database
+    from app.core.signing import SigningKeys
     from app.scoring.models import Evaluation
-    from app.signing import SigningKeys
     from consent.models import QueryLog
     from consent.services import grant_consent
     from marketplace.applications import consent_terms
@@ -132,7 +132,7 @@ def publish_products(url: str, count: int, seed: int) -> list[str]:
     are) and put them live."""
     from app.accounts.services import create_institution, create_user
     from app.archive.regions import PROVINCES
-    from app.db import Database
+    from app.core.db import Database
     from marketplace import services
 
     rng = random.Random(seed + 1)
@@ -193,7 +193,7 @@ def settle(url: str) -> None:
 def measure(url: str, product_nos: list[str], samples: int, seed: int) -> dict[str, Any]:
     from app.accounts.models import User
     from app.archive.models import Enterprise
-    from app.db import Database
+    from app.core.db import Database
     from marketplace import services
     from marketplace.models import Product
 

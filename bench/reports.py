@@ -68,10 +68,10 @@ def set_up(url: str, instance: Path, records: int, http_firms: int, seed: int,
     from app.accounts.services import create_institution, create_user
     from app.archive.ingestion import ingest_records
     from app.archive.services import get_enterprise, get_provider
-    from app.config import load_settings
-    from app.db import Database
+    from app.core.config import load_settings
+    from app.core.db import Database
+    from app.core.signing import load_signing_keys
     from app.scoring.services import evaluate_many
-    from app.signing import load_signing_keys
     from bench.ingest import PROVIDER_CODE
     from consent.models import FetchType, PeriodUnit, Purpose
     from consent.services import Terms, grant_consent, register_bank_client
@@ -125,10 +125,10 @@ def _all_sections() -> set[str]:
 
 def measure_assembly(url: str, instance: Path, uscc: str, samples: int) -> dict[str, Any]:
     from app.archive.services import get_enterprise
-    from app.config import load_settings
     from app.core import clock
-    from app.db import Database
-    from app.signing import load_signing_keys
+    from app.core.config import load_settings
+    from app.core.db import Database
+    from app.core.signing import load_signing_keys
     from reports.models import ReportKind
     from reports.pdf import render_pdf
     from reports.services import Recipient, assemble, canonical, new_report_no, sha256_hex

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.audit.services import Pending
-from app.errors import Conflict, DomainError, Forbidden, NotFound
+from app.core.errors import Conflict, DomainError, Forbidden, NotFound
 
 
 class ConsentNotFound(NotFound):

@@ -10,7 +10,7 @@ from marshmallow import ValidationError, fields, post_load, validate, validates_
 from app.archive.categories import UsccField
 from app.archive.schemas import PageMetaSchema
 from app.core import clock
-from app.schemas_base import Day, Int, Moment, PageArgs, StrictSchema, no_nul, one_of, text
+from app.core.schemas_base import Day, Int, Moment, PageArgs, StrictSchema, no_nul, one_of, text
 from consent.models import (
     PURPOSE_LABELS,
     REPORT_SECTIONS,

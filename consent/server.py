@@ -49,7 +49,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import User
 from app.audit.services import Pending
 from app.core import clock
-from app.errors import DomainError
+from app.core.errors import DomainError
 from app.extensions import after_rollback, db_session, settings
 from consent.errors import Refused
 from consent.models import (

@@ -19,9 +19,9 @@ from app.accounts.models import Institution, Role, User
 from app.archive.models import Enterprise
 from app.audit import services as audit
 from app.core import clock
-from app.db import Page, Prepared, paginate
-from app.errors import Forbidden, InvalidInput, NotFound
-from app.signing import SigningKeys
+from app.core.db import Page, Prepared, paginate
+from app.core.errors import Forbidden, InvalidInput, NotFound
+from app.core.signing import SigningKeys
 from consent.errors import ConsentConflict, ConsentNotFound, FirmMismatch, Refused
 from consent.models import (
     FINAL_STATUSES,
@@ -628,7 +628,7 @@ def _count_use(*, periodic: bool) -> Prepared:
     return Prepared(stmt.returning(c.use_count, c.window_count))
 
 
-# Every pull runs these: straight on the cursor (app.db.Prepared), in the request's transaction.
+# Every pull runs these: straight on the cursor (app.core.db.Prepared), in the request's transaction.
 _COUNT_ONE_TIME = _count_use(periodic=False)
 _COUNT_PERIODIC = _count_use(periodic=True)
 _LOG_INSERT = Prepared.insert_returning_id(QueryLog, _LOG_COLUMNS)

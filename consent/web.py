@@ -19,7 +19,7 @@ from app.accounts.services import list_institutions
 from app.archive.models import Enterprise
 from app.archive.services import get_enterprise
 from app.audit.services import Pending, refuse_later
-from app.errors import DomainError, flatten_messages
+from app.core.errors import DomainError, flatten_messages
 from app.extensions import db_session, signing_keys, writes
 from app.forms import page_no
 from consent import schemas, services

@@ -17,9 +17,9 @@ from app.accounts.models import Role, User
 from app.archive.models import Enterprise
 from app.audit import services as audit
 from app.core import clock
-from app.db import Page, paginate
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound
-from app.signing import SigningKeys
+from app.core.db import Page, paginate
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.signing import SigningKeys
 from consent.models import FetchType, PeriodUnit, Purpose
 from consent.services import Caller, Terms, end_consent, grant_consent
 from marketplace.models import (

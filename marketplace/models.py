@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.accounts.models import Institution
 from app.archive.models import Enterprise
 from app.core import clock
-from app.db import Base, JSONType, UTCDateTime, intpk, str_enum
+from app.core.db import Base, JSONType, UTCDateTime, intpk, str_enum
 from consent.models import Consent
 
 

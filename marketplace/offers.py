@@ -16,9 +16,9 @@ from app.archive.models import Enterprise
 from app.audit import services as audit
 from app.audit.models import AuditEvent
 from app.core import clock
-from app.db import Page, paginate
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound
-from app.signing import SigningKeys
+from app.core.db import Page, paginate
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.signing import SigningKeys
 from marketplace.applications import create_application
 from marketplace.models import (
     OFFER_STATUS_LABELS,

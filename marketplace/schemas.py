@@ -11,7 +11,7 @@ from app.archive.categories import UsccField
 from app.archive.models import Segment
 from app.archive.regions import PROVINCES
 from app.archive.schemas import PageMetaSchema
-from app.schemas_base import (
+from app.core.schemas_base import (
     Amount,
     Day,
     Int,

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Institution, User
 from app.archive.models import Enterprise
 from app.core import clock
-from app.errors import DomainError
+from app.core.errors import DomainError
+from app.core.signing import SigningKeys
 from app.scoring.models import Evaluation
 from app.seed import bank_officer, demo_firm_user
-from app.signing import SigningKeys
 from marketplace import applications, offers, services
 from marketplace.models import (
     ApplicationStatus,

@@ -16,8 +16,8 @@ from app.accounts.models import Institution, Role, User
 from app.archive.models import LIVE_STATUSES, Category, CreditRecord, Enterprise
 from app.audit import services as audit
 from app.core import clock
-from app.db import Page, paginate
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.db import Page, paginate
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.scoring.models import Evaluation
 from app.scoring.scorecard import GRADES
 from consent.models import QueryLog

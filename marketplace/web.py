@@ -21,7 +21,7 @@ from app.accounts.services import actor_labels
 from app.archive.models import SEGMENT_LABELS, Segment
 from app.archive.regions import PROVINCES
 from app.core import clock
-from app.errors import DomainError
+from app.core.errors import DomainError
 from app.extensions import db_session, settings, signing_keys, writes
 from app.forms import Errors, domain_errors, filled, load_form, page_no
 from app.scoring.scorecard import GRADES

@@ -11,7 +11,7 @@ from marshmallow import fields, validate
 
 from app.archive.categories import UsccField
 from app.archive.schemas import PageMetaSchema
-from app.schemas_base import PageArgs, StrictSchema, one_of
+from app.core.schemas_base import PageArgs, StrictSchema, one_of
 from consent.models import REPORT_SECTIONS, Purpose
 from reports.models import KIND_LABELS
 

@@ -35,7 +35,7 @@ from app.archive.models import (
 )
 from app.archive.regions import describe_region
 from app.core import clock
-from app.db import Prepared, json_value, run_batch
+from app.core.db import Prepared, json_value, run_batch
 from app.scoring import services as scoring
 from app.scoring.models import Evaluation
 from consent.models import PURPOSE_LABELS, REPORT_SECTIONS, Purpose, QueryLog

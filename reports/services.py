@@ -28,9 +28,9 @@ from app.accounts.models import User
 from app.archive.models import Enterprise
 from app.audit import services as audit
 from app.core import clock
-from app.db import Page, Prepared, paginate
-from app.errors import DomainError, Forbidden, InvalidInput, NotFound
-from app.signing import SignatureInvalid, SigningKeys, verify_jws
+from app.core.db import Page, Prepared, paginate
+from app.core.errors import DomainError, Forbidden, InvalidInput, NotFound
+from app.core.signing import SignatureInvalid, SigningKeys, verify_jws
 from consent.models import (
     PURPOSE_LABELS,
     REPORT_SECTIONS,

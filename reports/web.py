@@ -21,7 +21,7 @@ from app.accounts.auth import require_firm, require_user
 from app.accounts.models import Role
 from app.audit.services import refuse_later
 from app.core import clock
-from app.errors import DomainError, Forbidden
+from app.core.errors import DomainError, Forbidden
 from app.extensions import db_session, settings, signing_keys, writes
 from app.forms import page_no
 from reports import services

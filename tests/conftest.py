@@ -36,8 +36,8 @@ from app.archive.services import create_provider, load_enterprise, register_ente
 from app.archive.uscc import make_uscc
 from app.cli import main
 from app.core import clock
-from app.crypto import FieldCipher
-from app.db import READ_ONLY
+from app.core.crypto import FieldCipher
+from app.core.db import READ_ONLY
 from consent.services import register_client
 
 os.environ["PC_PASSWORD_HASH"] = "test"  # CLI runs in the tests read it too

@@ -13,7 +13,7 @@ from wtforms import ValidationError
 from app.accounts.errors import SignInRequired
 from app.accounts.models import Role, User
 from app.accounts.services import load_user, require_role
-from app.errors import DomainError, Forbidden
+from app.core.errors import DomainError, Forbidden
 from app.extensions import db_session, login_manager
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.archive.models import Enterprise
 from app.core import clock
-from app.db import Base, UTCDateTime, intpk, str_enum
+from app.core.db import Base, UTCDateTime, intpk, str_enum
 
 
 class Role(enum.StrEnum):

@@ -4,36 +4,16 @@ Production uses argon2-cffi's default profile (RFC 9106's second recommendation:
 3 passes, 4 lanes), above OWASP's minimum for Argon2id. A test suite may choose the cheap
 ``test`` profile (``PC_PASSWORD_HASH=test``): the hashes it writes are still Argon2id and
 still verify, only cheaper to compute; anything but ``test`` weaker than OWASP's minimum is
-refused at start-up. A hash made under other parameters verifies and is upgraded at the next
-sign-in (``check_needs_rehash``).
+refused at start-up. A hash made under weaker parameters verifies and is strengthened at the next
+sign-in; a stronger one is never weakened.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from argon2 import PasswordHasher, Type, extract_parameters
 from argon2.exceptions import InvalidHashError
 
-
-@dataclass(frozen=True)
-class Argon2Params:
-    time_cost: int  # passes
-    memory_kib: int
-    parallelism: int  # lanes
-
-
-PROFILES = {
-    "production": Argon2Params(time_cost=3, memory_kib=64 * 1024, parallelism=4),
-    "test": Argon2Params(time_cost=1, memory_kib=8, parallelism=1),
-}
-# OWASP Password Storage Cheat Sheet, Argon2id: any one of these (memory KiB, passes) at one
-# lane is the minimum; they trade memory for passes at equal defence.
-OWASP_MINIMUMS = ((47104, 1), (19456, 2), (12288, 3), (9216, 4), (7168, 5))
-
-
-def meets_owasp(params: Argon2Params) -> bool:
-    return any(params.memory_kib >= memory and params.time_cost >= passes for memory, passes in OWASP_MINIMUMS)
+from app.core.config import PROFILES, Argon2Params
 
 
 def hasher_for(params: Argon2Params) -> PasswordHasher:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from app.schemas_base import StrictSchema
+from app.core.schemas_base import StrictSchema
 
 
 class LoginSchema(StrictSchema):

@@ -15,7 +15,7 @@ from app.accounts.passwords import hashing
 from app.archive.models import Enterprise
 from app.archive.services import get_enterprise
 from app.core import clock
-from app.errors import InvalidInput, NotFound
+from app.core.errors import InvalidInput, NotFound
 
 MIN_PASSWORD_LENGTH = 10
 

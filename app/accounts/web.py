@@ -12,7 +12,7 @@ from marshmallow import ValidationError
 from app.accounts.auth import require_user
 from app.accounts.schemas import LoginSchema, MeSchema
 from app.accounts.services import authenticate
-from app.errors import flatten_messages
+from app.core.errors import flatten_messages
 from app.extensions import db_session, limiter
 
 bp = Blueprint("accounts", __name__)

@@ -21,7 +21,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from app.archive.models import Category, Polarity
 from app.archive.uscc import check_uscc
 from app.core import clock
-from app.schemas_base import (
+from app.core.schemas_base import (
     Amount,
     Day,
     Flag,
@@ -33,7 +33,7 @@ from app.schemas_base import (
     one_of,
     text,
 )
-from app.schemas_fast import FastLoader
+from app.core.schemas_fast import FastLoader
 
 RETENTION_YEARS = 5
 

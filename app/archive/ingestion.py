@@ -48,8 +48,8 @@ from app.archive.models import (
 from app.archive.schemas import PROVIDER_REF_PATTERN, RecordInSchema
 from app.archive.uscc import check_uscc
 from app.core import clock
-from app.errors import flatten_messages, json_error_text
-from app.workers import make_pool
+from app.core.errors import flatten_messages, json_error_text
+from app.core.workers import make_pool
 
 # --- results ----------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core import clock
-from app.db import Base, JSONType, UTCDateTime, intpk, str_enum
+from app.core.db import Base, JSONType, UTCDateTime, intpk, str_enum
 
 
 class Segment(enum.StrEnum):
@@ -134,7 +134,7 @@ class Enterprise(Base):
     )
     address: Mapped[str | None] = mapped_column(sa.String(300))
     legacy_uscc: Mapped[bool] = mapped_column(default=False)
-    # Personal data, AES-GCM encrypted (app.crypto); never read these columns directly.
+    # Personal data, AES-GCM encrypted (app.core.crypto); never read these columns directly.
     legal_rep_name_enc: Mapped[str | None] = mapped_column(sa.Text)
     legal_rep_id_enc: Mapped[str | None] = mapped_column(sa.Text)
     contact_phone_enc: Mapped[str | None] = mapped_column(sa.Text)

@@ -13,7 +13,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from app.archive.categories import UsccField
 from app.archive.models import Category, EnterpriseStatus, Polarity, RecordStatus, Segment
 from app.archive.regions import describe_region
-from app.schemas_base import Amount, Int, PageArgs, PastDate, StrictSchema, one_of, text
+from app.core.schemas_base import Amount, Int, PageArgs, PastDate, StrictSchema, one_of, text
 
 ID_NUMBER = r"^\d{17}[\dX]$"
 PHONE = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"

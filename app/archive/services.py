@@ -34,9 +34,9 @@ from app.archive.models import (
 from app.archive.schemas import EnterpriseInSchema
 from app.archive.uscc import check_uscc, province_code_of, region_code_of
 from app.core import clock
-from app.crypto import DecryptionError, FieldCipher
-from app.db import Page, paginate
-from app.errors import InvalidInput, NotFound, flatten_messages
+from app.core.crypto import DecryptionError, FieldCipher
+from app.core.db import Page, paginate
+from app.core.errors import InvalidInput, NotFound, flatten_messages
 
 PERSONAL_FIELDS = {
     "legal_rep_name": "legal_rep_name_enc",

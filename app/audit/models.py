@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core import clock
-from app.db import Base, JSONType, UTCDateTime, intpk
+from app.core.db import Base, JSONType, UTCDateTime, intpk
 
 
 class AuditEvent(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from app.archive.schemas import PageMetaSchema
-from app.schemas_base import PageArgs, StrictSchema, one_of
+from app.core.schemas_base import PageArgs, StrictSchema, one_of
 
 
 def _filter(max_len: int, description: str) -> fields.String:

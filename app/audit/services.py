@@ -4,7 +4,7 @@ Every event's ``hash`` is SHA-256 over the previous event's hash and the event's
 canonical JSON, so rewriting or deleting an event breaks every hash after it
 (``powercredit audit verify``).  On PostgreSQL appends are serialised by a transaction-level
 advisory lock; on SQLite by the write lock every writing transaction takes as it begins
-(``BEGIN IMMEDIATE``, see ``app.db.make_engine``).
+(``BEGIN IMMEDIATE``, see ``app.core.db.make_engine``).
 
 Refusals must be recorded even though the refused request's transaction is rolled back:
 :func:`refuse_later` keeps the event on the session (``session.info``) and
@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent
 from app.core import clock
-from app.db import Page, Prepared, paginate, run_batch
+from app.core.db import Page, Prepared, paginate, run_batch
 
 GENESIS = "0" * 64
 _LOCK_KEY = 0x50434155  # "PCAU"
@@ -82,7 +82,7 @@ def record(session: Session, actor: str, action: str, *, outcome: str = "ok", co
 _COLUMNS = ("at", "actor", "action", "outcome", "code", "subject_type", "subject_id", "detail", "request_id",
             "prev_hash", "hash")
 # Every request that reaches a firm's data appends here: the three statements run straight
-# on the cursor (app.db.Prepared), in the caller's transaction.
+# on the cursor (app.core.db.Prepared), in the caller's transaction.
 _LOCK = Prepared(sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("key", type_=sa.BigInteger()))))
 _PREV_HASH = Prepared(sa.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
 _INSERT = Prepared.insert_returning_id(AuditEvent, _COLUMNS)

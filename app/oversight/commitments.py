@@ -22,10 +22,10 @@ from app.archive.models import DataProvider, ProviderKind
 from app.archive.services import create_provider
 from app.audit import services as audit
 from app.core import clock
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.signing import SigningKeys, verify_jws
 from app.oversight.models import Commitment, CommitmentText
 from app.scoring.services import run_evaluations
-from app.signing import SigningKeys, verify_jws
 
 TEXTS_FILE = Path(__file__).with_name("data") / "commitments.json"
 STATEMENT_TYP = "pc-commitment+jws"

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 from app.archive.models import LIVE_STATUSES, CreditRecord, Enterprise, Polarity
 from app.audit import services as audit
 from app.core import clock
-from app.db import Page, paginate
-from app.errors import Conflict, InvalidInput, NotFound
+from app.core.db import Page, paginate
+from app.core.errors import Conflict, InvalidInput, NotFound
 from app.oversight.criteria import Criteria, FirmState, Rec, current_criteria
 from app.oversight.models import (
     EXIT_LABELS,

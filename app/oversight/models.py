@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.archive.models import CreditRecord, Enterprise
 from app.core import clock
-from app.db import Base, JSONType, UTCDateTime, intpk, str_enum
+from app.core.db import Base, JSONType, UTCDateTime, intpk, str_enum
 
 
 class ListName(enum.StrEnum):

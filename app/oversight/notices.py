@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.core import clock
-from app.db import Page, paginate
+from app.core.db import Page, paginate
 from app.oversight.models import Notice
 
 

@@ -21,8 +21,8 @@ from app.archive.ingestion import ingest_records
 from app.archive.models import CATEGORY_LABELS, CreditRecord, RecordStatus
 from app.audit import services as audit
 from app.core import clock
-from app.db import Page, paginate
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.db import Page, paginate
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.oversight.models import (
     OUTCOME_LABELS,
     EvidenceFile,

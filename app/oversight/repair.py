@@ -17,8 +17,8 @@ from app.accounts.models import Role, User
 from app.archive.models import Category, CreditRecord
 from app.audit import services as audit
 from app.core import clock
-from app.db import Page, paginate
-from app.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from app.core.db import Page, paginate
+from app.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from app.oversight.criteria import current_criteria
 from app.oversight.lists import leave
 from app.oversight.models import (

@@ -6,6 +6,16 @@ from marshmallow import fields, validate
 
 from app.archive.models import CATEGORY_LABELS
 from app.archive.schemas import PageMetaSchema
+from app.core.schemas_base import (
+    Flag,
+    Int,
+    JsonBool,
+    PageArgs,
+    PastDate,
+    StrictSchema,
+    one_of,
+    text,
+)
 from app.oversight.models import (
     EXIT_LABELS,
     LIST_LABELS,
@@ -15,16 +25,6 @@ from app.oversight.models import (
     ObjectionOutcome,
     ObjectionStatus,
     RepairStatus,
-)
-from app.schemas_base import (
-    Flag,
-    Int,
-    JsonBool,
-    PageArgs,
-    PastDate,
-    StrictSchema,
-    one_of,
-    text,
 )
 
 # --- lists -------------------------------------------------------------------------------------

@@ -22,7 +22,8 @@ from app.archive.schemas import RunArgs
 from app.audit import services as audit
 from app.audit.schemas import AuditEventArgs
 from app.core import clock
-from app.errors import DomainError, NotFound
+from app.core.errors import DomainError, NotFound
+from app.core.schemas_base import PageArgs
 from app.extensions import db_session, signing_keys, writes
 from app.forms import Errors, domain_errors, filled, load_form, page_no, query_args
 from app.oversight import commitments, lists, notices, objections, repair, schemas
@@ -35,7 +36,6 @@ from app.oversight.models import (
     ObjectionOutcome,
 )
 from app.oversight.objections import DISPUTABLE, Upload
-from app.schemas_base import PageArgs
 from app.scoring import services as scoring
 from app.scoring.api import INDEX_DEFINITION
 from app.scoring.index import published_index

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.errors import NotFound
+from app.core.errors import NotFound
 
 
 class NotEvaluated(NotFound):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.archive.models import Enterprise
 from app.core import clock
-from app.db import Base, JSONType, UTCDateTime, intpk, str_enum
+from app.core.db import Base, JSONType, UTCDateTime, intpk, str_enum
 from app.scoring.scorecard import GRADES, SUPERVISION_CLASSES
 
 Score = sa.Numeric(5, 2)

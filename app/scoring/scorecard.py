@@ -21,8 +21,8 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from app.archive.models import Category
-from app.errors import flatten_messages, json_error_text
-from app.schemas_base import JsonBool, StrictSchema, one_of
+from app.core.errors import flatten_messages, json_error_text
+from app.core.schemas_base import JsonBool, StrictSchema, one_of
 
 GRADES = ("AAA", "AA", "A", "BBB", "BB", "B", "CCC", "CC", "C")
 DIMENSIONS = {"willingness": "守信意愿", "capability": "守信能力", "performance": "守信表现"}

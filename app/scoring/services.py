@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session, joinedload
 
 from app.archive.models import CreditRecord, Enterprise
 from app.core import clock
-from app.db import Page, Prepared, paginate
+from app.core.db import Page, Prepared, paginate
+from app.core.workers import gc_paused, make_pool
 from app.oversight.models import EntryStatus, ListEntry
 from app.scoring.engine import LIVE, FirmFact, Outcome, RecordFact, evaluate_facts
 from app.scoring.errors import NotEvaluated
 from app.scoring.models import Evaluation, EvaluationRun
 from app.scoring.scorecard import GRADES, Scorecard, load_scorecard
-from app.workers import gc_paused, make_pool
 
 BATCH = 500  # firms per bulk load
 

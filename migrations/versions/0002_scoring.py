@@ -7,7 +7,7 @@ Create Date: 2026-11-23 12:35:32.739106
 
 from alembic import op
 import sqlalchemy as sa
-import app.db
+import app.core.db
 from sqlalchemy.dialects import postgresql
 
 revision = '0002'
@@ -27,8 +27,8 @@ def upgrade() -> None:
     sa.Column('firms', sa.Integer(), nullable=False),
     sa.Column('evaluated', sa.Integer(), nullable=False),
     sa.Column('unchanged', sa.Integer(), nullable=False),
-    sa.Column('started_at', app.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', app.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', app.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_evaluation_run'))
     )
     op.create_table('evaluation',
@@ -49,7 +49,7 @@ def upgrade() -> None:
     sa.Column('inputs_digest', sa.String(length=64), nullable=False),
     sa.Column('record_count', sa.Integer(), nullable=False),
     sa.Column('current', sa.Boolean(), nullable=False),
-    sa.Column('evaluated_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('evaluated_at', app.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('score BETWEEN 0 AND 100', name=op.f('ck_evaluation_score_range')),
     sa.ForeignKeyConstraint(['enterprise_id'], ['enterprise.id'], name=op.f('fk_evaluation_enterprise_id_enterprise')),
     sa.ForeignKeyConstraint(['run_id'], ['evaluation_run.id'], name=op.f('fk_evaluation_run_id_evaluation_run')),

@@ -7,7 +7,7 @@ Create Date: 2026-11-23 16:22:49.610306
 
 from alembic import op
 import sqlalchemy as sa
-import app.db
+import app.core.db
 from sqlalchemy.dialects import postgresql
 
 revision = '0004'
@@ -31,7 +31,7 @@ def upgrade() -> None:
     sa.Column('purpose', sa.String(length=32), nullable=True),
     sa.Column('sections', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('schema_version', sa.String(length=16), nullable=False),
-    sa.Column('issued_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('issued_at', app.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('recipient_name', sa.String(length=200), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('digest', sa.String(length=64), nullable=False),

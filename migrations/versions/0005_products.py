@@ -7,7 +7,7 @@ Create Date: 2026-11-23 17:16:45.251161
 
 from alembic import op
 import sqlalchemy as sa
-import app.db
+import app.core.db
 from sqlalchemy.dialects import postgresql
 
 revision = '0005'
@@ -26,8 +26,8 @@ def upgrade() -> None:
     sa.Column('type', sa.Enum('credit_loan', 'guarantee_loan', 'pledge_loan', 'mortgage_loan', 'supply_chain', 'bill_discount', name='product_type', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('description', sa.Text(), nullable=True),
     sa.Column('min_grade', sa.String(length=3), nullable=False),
-    sa.Column('amount_min', app.db.Money(), nullable=False),
-    sa.Column('amount_max', app.db.Money(), nullable=False),
+    sa.Column('amount_min', app.core.db.Money(), nullable=False),
+    sa.Column('amount_max', app.core.db.Money(), nullable=False),
     sa.Column('rate_min', sa.Numeric(precision=6, scale=3), nullable=False),
     sa.Column('rate_max', sa.Numeric(precision=6, scale=3), nullable=False),
     sa.Column('term_min', sa.Integer(), nullable=False),
@@ -41,9 +41,9 @@ def upgrade() -> None:
     sa.Column('grade_terms', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('deadline', sa.Date(), nullable=True),
     sa.Column('status', sa.Enum('draft', 'live', 'paused', 'closed', name='product_status', native_enum=False, create_constraint=True, length=32), nullable=False),
-    sa.Column('created_at', app.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', app.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('published_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', app.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('published_at', app.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.CheckConstraint('amount_min > 0 AND amount_min <= amount_max', name=op.f('ck_loan_product_amount_range')),
     sa.CheckConstraint('rate_min > 0 AND rate_min <= rate_max', name=op.f('ck_loan_product_rate_range')),
     sa.CheckConstraint('term_min >= 1 AND term_min <= term_max', name=op.f('ck_loan_product_term_range')),

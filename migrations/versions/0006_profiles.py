@@ -7,7 +7,7 @@ Create Date: 2026-11-23 17:20:38.729949
 
 from alembic import op
 import sqlalchemy as sa
-import app.db
+import app.core.db
 
 
 revision = '0006'
@@ -22,7 +22,7 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('enterprise_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('discoverable', sa.Boolean(), nullable=False),
-    sa.Column('updated_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['enterprise_id'], ['enterprise.id'], name=op.f('fk_marketplace_profile_enterprise_id_enterprise')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_marketplace_profile')),
     sa.UniqueConstraint('enterprise_id', name=op.f('uq_marketplace_profile_enterprise_id'))

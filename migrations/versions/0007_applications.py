@@ -7,7 +7,7 @@ Create Date: 2026-11-23 17:22:50.316951
 
 from alembic import op
 import sqlalchemy as sa
-import app.db
+import app.core.db
 from sqlalchemy.dialects import postgresql
 
 revision = '0007'
@@ -25,19 +25,19 @@ def upgrade() -> None:
     sa.Column('enterprise_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('institution_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('consent_pk', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('amount', app.db.Money(), nullable=False),
+    sa.Column('amount', app.core.db.Money(), nullable=False),
     sa.Column('term_months', sa.Integer(), nullable=False),
     sa.Column('purpose', sa.String(length=500), nullable=False),
     sa.Column('status', sa.Enum('submitted', 'under_review', 'approved', 'rejected', 'accepted', 'declined', 'disbursed', 'withdrawn', name='application_status', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('grade_at_application', sa.String(length=3), nullable=True),
-    sa.Column('offered_amount', app.db.Money(), nullable=True),
+    sa.Column('offered_amount', app.core.db.Money(), nullable=True),
     sa.Column('offered_rate', sa.Numeric(precision=6, scale=3), nullable=True),
     sa.Column('offered_term_months', sa.Integer(), nullable=True),
     sa.Column('reason', sa.String(length=500), nullable=True),
-    sa.Column('disbursed_amount', app.db.Money(), nullable=True),
+    sa.Column('disbursed_amount', app.core.db.Money(), nullable=True),
     sa.Column('disbursed_on', sa.Date(), nullable=True),
-    sa.Column('created_at', app.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['consent_pk'], ['consent.id'], name=op.f('fk_loan_application_consent_pk_consent')),
     sa.ForeignKeyConstraint(['enterprise_id'], ['enterprise.id'], name=op.f('fk_loan_application_enterprise_id_enterprise')),
     sa.ForeignKeyConstraint(['institution_id'], ['institution.id'], name=op.f('fk_loan_application_institution_id_institution')),
@@ -53,7 +53,7 @@ def upgrade() -> None:
     op.create_table('loan_application_event',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('application_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', app.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.String(length=100), nullable=False),
     sa.Column('from_status', sa.String(length=20), nullable=True),
     sa.Column('to_status', sa.String(length=20), nullable=False),

@@ -7,7 +7,7 @@ Create Date: 2026-11-23 17:25:57.531544
 
 from alembic import op
 import sqlalchemy as sa
-import app.db
+import app.core.db
 
 
 revision = '0008'
@@ -24,15 +24,15 @@ def upgrade() -> None:
     sa.Column('product_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('institution_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('enterprise_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('credit_limit', app.db.Money(), nullable=False),
+    sa.Column('credit_limit', app.core.db.Money(), nullable=False),
     sa.Column('rate', sa.Numeric(precision=6, scale=3), nullable=False),
     sa.Column('term_months', sa.Integer(), nullable=False),
-    sa.Column('valid_until', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('valid_until', app.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('status', sa.Enum('sent', 'accepted', 'declined', 'withdrawn', 'expired', name='offer_status', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('grade_at_offer', sa.String(length=3), nullable=False),
     sa.Column('application_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
-    sa.Column('created_at', app.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('responded_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', app.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('responded_at', app.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['application_id'], ['loan_application.id'], name=op.f('fk_credit_offer_application_id_loan_application')),
     sa.ForeignKeyConstraint(['enterprise_id'], ['enterprise.id'], name=op.f('fk_credit_offer_enterprise_id_enterprise')),
     sa.ForeignKeyConstraint(['institution_id'], ['institution.id'], name=op.f('fk_credit_offer_institution_id_institution')),

@@ -7,7 +7,7 @@ Create Date: 2026-12-02 04:03:25.886232
 
 from alembic import op
 import sqlalchemy as sa
-import app.db
+import app.core.db
 from sqlalchemy.dialects import postgresql
 
 revision = '0009'
@@ -43,8 +43,8 @@ def upgrade() -> None:
     sa.Column('exited_on', sa.Date(), nullable=True),
     sa.Column('exit_reason', sa.Enum('repaired', 'record_expired', 'period_ended', 'criteria_unmet', name='list_exit_reason', native_enum=False, create_constraint=True, length=32), nullable=True),
     sa.Column('published_by', sa.String(length=100), nullable=True),
-    sa.Column('created_at', app.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['enterprise_id'], ['enterprise.id'], name=op.f('fk_list_entry_enterprise_id_enterprise')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_list_entry'))
     )
@@ -60,8 +60,8 @@ def upgrade() -> None:
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('subject_type', sa.String(length=32), nullable=True),
     sa.Column('subject_id', sa.String(length=64), nullable=True),
-    sa.Column('created_at', app.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('read_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', app.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('read_at', app.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['enterprise_id'], ['enterprise.id'], name=op.f('fk_notice_enterprise_id_enterprise')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notice'))
     )
@@ -71,7 +71,7 @@ def upgrade() -> None:
     op.create_table('list_event',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', app.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('kind', sa.Enum('entered', 'published', 'exited', 'cancelled', name='list_event_kind', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('actor', sa.String(length=100), nullable=False),
     sa.Column('detail', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
@@ -88,9 +88,9 @@ def upgrade() -> None:
     sa.Column('entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('rectification', sa.Text(), nullable=False),
     sa.Column('status', sa.Enum('submitted', 'approved', 'rejected', name='repair_status', native_enum=False, create_constraint=True, length=32), nullable=False),
-    sa.Column('submitted_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('submitted_at', app.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('submitted_by', sa.String(length=100), nullable=False),
-    sa.Column('decided_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('decided_at', app.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('decided_by', sa.String(length=100), nullable=True),
     sa.Column('decision_reason', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['enterprise_id'], ['enterprise.id'], name=op.f('fk_repair_request_enterprise_id_enterprise')),
@@ -111,12 +111,12 @@ def upgrade() -> None:
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('status', sa.Enum('open', 'resolved', name='objection_status', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('record_status_before', sa.String(length=16), nullable=False),
-    sa.Column('received_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', app.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('due_on', sa.Date(), nullable=False),
     sa.Column('submitted_by', sa.String(length=100), nullable=False),
     sa.Column('outcome', sa.Enum('corrected', 'removed', 'upheld', name='objection_outcome', native_enum=False, create_constraint=True, length=32), nullable=True),
     sa.Column('explanation', sa.Text(), nullable=True),
-    sa.Column('resolved_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('resolved_at', app.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('resolved_by', sa.String(length=100), nullable=True),
     sa.ForeignKeyConstraint(['enterprise_id'], ['enterprise.id'], name=op.f('fk_objection_enterprise_id_enterprise')),
     sa.ForeignKeyConstraint(['record_id'], ['credit_record.id'], name=op.f('fk_objection_record_id_credit_record')),
@@ -136,7 +136,7 @@ def upgrade() -> None:
     sa.Column('user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('signatory', sa.String(length=100), nullable=False),
     sa.Column('signatory_title', sa.String(length=100), nullable=False),
-    sa.Column('signed_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('signed_at', app.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('statement', sa.Text(), nullable=False),
     sa.Column('kid', sa.String(length=32), nullable=False),
     sa.Column('record_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
@@ -159,7 +159,7 @@ def upgrade() -> None:
     sa.Column('size', sa.Integer(), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('data', sa.LargeBinary(), nullable=False),
-    sa.Column('uploaded_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('uploaded_at', app.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('(objection_id IS NULL) <> (repair_id IS NULL)', name=op.f('ck_evidence_file_one_owner')),
     sa.ForeignKeyConstraint(['objection_id'], ['objection.id'], name=op.f('fk_evidence_file_objection_id_objection')),
     sa.ForeignKeyConstraint(['repair_id'], ['repair_request.id'], name=op.f('fk_evidence_file_repair_id_repair_request')),

@@ -13,7 +13,7 @@ Create Date: 2026-12-02 10:50:00
 from alembic import op
 import sqlalchemy as sa
 
-import app.db
+import app.core.db
 from app.core import clock
 
 revision = '0010'
@@ -24,12 +24,12 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table('report', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('available_until', app.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('available_until', app.core.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index('ix_report_institution_available', ['institution_id', 'available_until'], unique=False)
 
     report = sa.table('report', sa.column('id', sa.BigInteger()), sa.column('consent_pk', sa.BigInteger()),
-                      sa.column('issued_at', app.db.UTCDateTime(timezone=True)),
-                      sa.column('available_until', app.db.UTCDateTime(timezone=True)))
+                      sa.column('issued_at', app.core.db.UTCDateTime(timezone=True)),
+                      sa.column('available_until', app.core.db.UTCDateTime(timezone=True)))
     consent = sa.table('consent', sa.column('id', sa.BigInteger()), sa.column('data_life_unit', sa.String()),
                        sa.column('data_life_value', sa.Integer()))
     bind = op.get_bind()

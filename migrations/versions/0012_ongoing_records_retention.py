@@ -69,7 +69,7 @@ def upgrade() -> None:
         ids = [r.id for r in ongoing]
         # Changed now: ``evaluate --changed`` re-evaluates the firms whose records changed.
         now = clock.now()
-        if conn.dialect.name == "sqlite":  # stored as naive UTC there (app.db.UTCDateTime)
+        if conn.dialect.name == "sqlite":  # stored as naive UTC there (app.core.db.UTCDateTime)
             now = now.replace(tzinfo=None)
         conn.execute(sa.update(record).where(record.c.id.in_(ids)).values(expires_on=None, updated_at=now))
         expired = [r for r in ongoing if r.status == "expired"]

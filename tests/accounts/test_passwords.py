@@ -9,9 +9,8 @@ from argon2 import PasswordHasher, Type
 from argon2.profiles import RFC_9106_LOW_MEMORY
 
 from app.accounts import passwords
-from app.accounts.passwords import OWASP_MINIMUMS, PROFILES, Argon2Params, meets_owasp
 from app.accounts.services import authenticate
-from app.config import load_settings
+from app.core.config import OWASP_MINIMUMS, PROFILES, Argon2Params, load_settings, meets_owasp
 
 
 def test_production_defaults_meet_owasp_for_argon2id(monkeypatch, tmp_path):

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from app.audit import services as audit
 from app.audit.models import AuditEvent
-from app.db import Database
+from app.core.db import Database
 
 THREADS, EACH = 6, 15
 

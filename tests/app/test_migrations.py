@@ -86,8 +86,8 @@ def test_0012_gives_records_of_behaviour_still_going_on_their_retention_back(fre
     from app.archive.models import CreditRecord, RecordStatus
     from app.archive.services import create_provider, load_enterprise, register_enterprise
     from app.core import clock
-    from app.crypto import FieldCipher, KeyRing
-    from app.db import Database
+    from app.core.crypto import FieldCipher, KeyRing
+    from app.core.db import Database
     from app.oversight.models import Objection
     from tests.conftest import contract_row
 

@@ -1,4 +1,4 @@
-"""``app.db.Prepared`` runs a Core SELECT straight on the cursor: the same rows as
+"""``app.core.db.Prepared`` runs a Core SELECT straight on the cursor: the same rows as
 SQLAlchemy's own execution (expanding lists, processed date parameters), and the engine's
 statement listeners still see it."""
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from app.archive.models import Enterprise
-from app.db import Prepared, json_value
+from app.core.db import Prepared, json_value
 
 STMT = (sa.select(Enterprise.id, Enterprise.uscc, sa.type_coerce(Enterprise.founded_on, sa.String()))
         .where(Enterprise.id.in_(sa.bindparam("ids", expanding=True)),
@@ -98,7 +98,7 @@ def test_fixed_lists_and_values_in_the_statement_and_lists_of_every_length(db, m
 
 
 def test_plans_for_many_list_lengths_are_bounded_and_still_right(db, make_enterprise):
-    from app.db import _MAX_PLANS
+    from app.core.db import _MAX_PLANS
 
     ents = [make_enterprise() for _ in range(3)]
     db.flush()
@@ -115,7 +115,7 @@ def test_a_batch_gives_each_statement_its_rows_in_order_and_runs_them_one_after_
     """``run_batch`` (one round trip on PostgreSQL): the rows of each statement as if run
     alone, and a statement sees what the ones before it in the batch wrote."""
     from app.archive.models import DataProvider
-    from app.db import run_batch
+    from app.core.db import run_batch
 
     ents = [make_enterprise() for _ in range(3)]
     db.flush()
@@ -140,7 +140,7 @@ def test_an_error_in_a_batch_is_raised(db, make_enterprise):
     import pytest
 
     from app.archive.models import DataProvider
-    from app.db import run_batch
+    from app.core.db import run_batch
 
     ent = make_enterprise()
     db.flush()

@@ -72,7 +72,7 @@ def test_a_json_body_nested_too_deep_is_a_400_not_a_500(client, login, make_user
 def test_json_errors_are_explained_in_chinese_with_the_place() -> None:
     import json
 
-    from app.errors import json_error_text
+    from app.core.errors import json_error_text
 
     def why(text: str) -> str:
         with pytest.raises(ValueError) as info:
@@ -248,7 +248,7 @@ def test_numbers_no_database_can_hold_and_digits_int_cannot_read_are_refused_not
 def test_required_text_must_show_something_and_cannot_reorder_itself(value, ok):
     from marshmallow import ValidationError
 
-    from app.schemas_base import StrictSchema, text
+    from app.core.schemas_base import StrictSchema, text
 
     class Signed(StrictSchema):
         signatory = text(50)

@@ -9,7 +9,7 @@ from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
-from app.ratelimit import SweepingMemoryStorage
+from app.core.ratelimit import SweepingMemoryStorage
 
 
 def test_memory_scheme_is_the_sweeping_store_and_limits_are_enforced() -> None:
@@ -45,7 +45,7 @@ def test_hits_start_no_thread_and_expired_counters_are_swept(monkeypatch) -> Non
 
 def test_the_upstream_hook_is_still_there() -> None:
     """limits is pinned; a release that renames the hook would bring its timer thread back."""
-    from app import ratelimit
+    from app.core import ratelimit
 
     assert ratelimit.OVERRIDDEN
 
@@ -53,7 +53,7 @@ def test_the_upstream_hook_is_still_there() -> None:
 def test_concurrent_hits_and_sweeps_raise_nothing(monkeypatch) -> None:
     """Under a threaded server every hit may sweep (interval forced to 0 here) while other
     threads read, expire and clear the same keys."""
-    from app import ratelimit
+    from app.core import ratelimit
 
     monkeypatch.setattr(ratelimit, "SWEEP_EVERY", 0.0)
     storage = SweepingMemoryStorage()

@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from flask import Flask, Response, redirect
 
 from app import create_app, migrate
-from app import db as db_module
 from app.audit import services as audit
 from app.audit.models import AuditEvent
-from app.db import Database
+from app.core import db as db_module
+from app.core.db import Database
 from app.extensions import db_session, writes
 
 

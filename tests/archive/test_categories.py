@@ -974,6 +974,6 @@ def test_amount_strings_in_anything_but_plain_notation_are_refused_on_their_fiel
                                              (Decimal("1E+3"), "1000"), (12.5, "12.5"), ("-0", "0"),
                                              ("-0.00", "0.00")])
 def test_amounts_are_kept_in_plain_notation(value: Any, kept: str) -> None:
-    from app.schemas_base import Amount
+    from app.core.schemas_base import Amount
 
     assert str(Amount()._deserialize(value, "amount", {})) == kept

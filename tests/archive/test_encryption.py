@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from app.archive.models import Enterprise
 from app.archive.services import personal_fields, reencrypt_all
-from app.crypto import DecryptionError, FieldCipher, KeyRing
+from app.core.crypto import DecryptionError, FieldCipher, KeyRing
 
 
 def test_columns_hold_no_plaintext(db, make_enterprise):
@@ -22,7 +22,7 @@ def test_columns_hold_no_plaintext(db, make_enterprise):
 
 def test_sqlite_file_holds_no_plaintext(tmp_path):
     from app.archive.services import load_enterprise, register_enterprise
-    from app.db import Database
+    from app.core.db import Database
     from app.migrate import upgrade
 
     url = f"sqlite:///{tmp_path / 'enc.db'}"

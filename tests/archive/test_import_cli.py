@@ -20,8 +20,8 @@ from app.archive.models import CreditRecord, IngestionRun
 from app.archive.services import create_provider, load_enterprise, register_enterprise
 from app.archive.uscc import make_uscc
 from app.cli import main
-from app.crypto import FieldCipher, KeyRing
-from app.db import Database
+from app.core.crypto import FieldCipher, KeyRing
+from app.core.db import Database
 from tests.conftest import contract_row, frozen_python, utility_row
 
 FIRM = make_uscc("9", "1", "330106", "70000001")
@@ -205,7 +205,7 @@ def _last_analyze(database: Database) -> object:
 
 
 def test_a_bulk_import_refreshes_the_planners_statistics_on_postgresql(cli_db, tmp_path, monkeypatch, backend):
-    import app.db
+    import app.core.db
 
     def import_two(ref: str) -> str:
         path = tmp_path / f"{ref}.ndjson"
@@ -219,7 +219,7 @@ def test_a_bulk_import_refreshes_the_planners_statistics_on_postgresql(cli_db, t
     assert "ANALYZE" not in small
     if backend == "postgresql":
         assert _last_analyze(cli_db) is None
-    monkeypatch.setattr(app.db, "BULK_ROWS", 2)
+    monkeypatch.setattr(app.core.db, "BULK_ROWS", 2)
     bulk = import_two("bulk")
     if backend == "postgresql":
         assert "已更新数据库查询统计信息" in bulk

@@ -259,7 +259,7 @@ def test_absurdly_nested_json_is_one_refused_row(db, make_enterprise, make_provi
 
 
 def test_postgresql_connections_speak_utf8_whatever_the_environment_says(db, monkeypatch):
-    from app.db import make_engine
+    from app.core.db import make_engine
 
     if db.get_bind().dialect.name != "postgresql":
         return  # SQLite has no client encoding

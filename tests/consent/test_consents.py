@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from app.audit.models import AuditEvent
 from app.audit.services import verify_chain
-from app.signing import SignatureInvalid, verify_jws
+from app.core.signing import SignatureInvalid, verify_jws
 from consent.models import ConsentEvent, ConsentStatus
 from tests.consent.conftest import bearer, consent_row, csrf_of, terms
 
@@ -139,7 +139,7 @@ def test_tampered_artefact_fails_verification(bank, firm, client, login, field, 
     with pytest.raises(SignatureInvalid):
         verify_jws(f"{header}.{forged}.{signature}", jwks, "consent+jws")
     with pytest.raises(SignatureInvalid):  # a signature by another key
-        from app.signing import SigningKeys
+        from app.core.signing import SigningKeys
         verify_jws(SigningKeys.generate().sign(body, "consent+jws"), jwks)
 
 

@@ -121,7 +121,7 @@ def test_an_unknown_client_on_the_consent_screen_is_explained_in_chinese(firm, c
 
 def test_redirect_uris_must_be_https_without_fragment_or_userinfo(db):
     from app.accounts.services import create_institution
-    from app.errors import InvalidInput
+    from app.core.errors import InvalidInput
 
     inst = create_institution(db, name="银行", licence_no="B-redirect")
     for uri in ("http://bank.example.com/cb", "https://bank.example.com/cb#x", "https://u@bank.example.com/cb",

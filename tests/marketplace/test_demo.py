@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from app.db import Database
+from app.core.db import Database
 from marketplace.models import (
     Application,
     ApplicationStatus,

@@ -13,11 +13,11 @@ from app.archive.models import CreditRecord
 from app.archive.services import create_provider, load_enterprise, register_enterprise
 from app.archive.uscc import make_uscc
 from app.cli import main
-from app.crypto import FieldCipher, KeyRing
-from app.db import Database
+from app.core.crypto import FieldCipher, KeyRing
+from app.core.db import Database
+from app.core.signing import load_signing_keys
 from app.oversight.commitments import sign
 from app.oversight.models import Objection
-from app.signing import load_signing_keys
 from tests.oversight.conftest import dishonest
 
 CODE = make_uscc("9", "1", "330106", "MA2L0001")
@@ -62,7 +62,7 @@ def test_commitment_statements_verify_offline(fresh_databases, tmp_path, monkeyp
     database = Database(url)
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("PC_INSTANCE_PATH", str(tmp_path / "instance"))
-    from app.config import load_settings
+    from app.core.config import load_settings
 
     keys = load_signing_keys(load_settings())
     try:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from app.core.signing import SignatureInvalid
 from app.oversight.commitments import verify_statement
-from app.signing import SignatureInvalid
 
 
 def sign(client, text="self_discipline"):

@@ -158,7 +158,7 @@ def test_the_fixed_period_ends_it_and_its_record_cannot_list_the_firm_again(db, 
 
 def test_publishing_only_pending_entries_is_refused_otherwise(db, make_enterprise, add, refresh, client, sign_in,
                                                              operator, make_user):
-    from app.errors import InvalidInput
+    from app.core.errors import InvalidInput
 
     ent = make_enterprise()
     add(ent, "judicial", dishonest())

@@ -1,5 +1,5 @@
 """The report's evaluation and query-record sections read raw driver values (through
-``app.db.Prepared``): on both backends they must say exactly what the ORM's typed values
+``app.core.db.Prepared``): on both backends they must say exactly what the ORM's typed values
 say — scores with two decimals, dates in ISO form, times in UTC with a ``Z``."""
 
 from __future__ import annotations

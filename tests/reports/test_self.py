@@ -157,7 +157,7 @@ def test_an_issued_report_is_in_the_session_exactly_as_stored_and_audited(archiv
     from sqlalchemy import inspect
 
     from app.audit.services import verify_chain
-    from app.signing import load_signing_keys
+    from app.core.signing import load_signing_keys
     from reports.services import issue_self_report
 
     keys = load_signing_keys(app.extensions["pc_settings"])

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from app.signing import SignatureInvalid
+from app.core.signing import SignatureInvalid
 from reports.models import Report
 from reports.services import canonical, sha256_hex, verify_envelope
 
@@ -54,7 +54,7 @@ def test_the_signature_fails_after_any_byte_of_the_report_changes(issued, client
 
 
 def test_a_signature_from_another_key_or_another_report_fails(issued, client, archive, login):
-    from app.signing import SigningKeys
+    from app.core.signing import SigningKeys
 
     forged = dict(issued, signature=SigningKeys.generate().sign({"report_no": issued["report"]["report_no"],
                                                                  "digest": issued["digest"]}, "pc-report+jws"))

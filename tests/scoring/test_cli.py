@@ -9,8 +9,8 @@ from app.archive.ingestion import ingest_records
 from app.archive.services import create_provider, load_enterprise, register_enterprise
 from app.archive.uscc import make_uscc
 from app.cli import main
-from app.crypto import FieldCipher, KeyRing
-from app.db import Database
+from app.core.crypto import FieldCipher, KeyRing
+from app.core.db import Database
 from app.scoring.models import Evaluation, EvaluationRun
 from tests.conftest import contract_row
 

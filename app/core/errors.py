@@ -19,7 +19,7 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from app.db import is_sqlite_busy
+from app.core.db import is_sqlite_busy
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ def problem_response(
         )
     for key, value in (headers or {}).items():
         resp.headers[key] = value
-    if "Retry-After" in resp.headers:  # the refusal's own: kept over the rate limiter's (app.ratelimit)
+    if "Retry-After" in resp.headers:  # the refusal's own: kept over the rate limiter's (app.core.ratelimit)
         g.pc_retry_after = resp.headers["Retry-After"]
     return resp
 

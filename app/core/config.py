@@ -15,9 +15,27 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from app.accounts.passwords import PROFILES, Argon2Params, meets_owasp
-
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Argon2Params:
+    time_cost: int  # passes
+    memory_kib: int
+    parallelism: int  # lanes
+
+
+PROFILES = {
+    "production": Argon2Params(time_cost=3, memory_kib=64 * 1024, parallelism=4),
+    "test": Argon2Params(time_cost=1, memory_kib=8, parallelism=1),
+}
+# OWASP Password Storage Cheat Sheet, Argon2id: any one of these (memory KiB, passes) at one
+# lane is the minimum; they trade memory for passes at equal defence.
+OWASP_MINIMUMS = ((47104, 1), (19456, 2), (12288, 3), (9216, 4), (7168, 5))
+
+
+def meets_owasp(params: Argon2Params) -> bool:
+    return any(params.memory_kib >= memory and params.time_cost >= passes for memory, passes in OWASP_MINIMUMS)
 
 
 class ConfigError(RuntimeError):

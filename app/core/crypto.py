@@ -19,7 +19,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from app.config import Settings, field_keys_path, load_field_keys_document, write_private
+from app.core.config import Settings, field_keys_path, load_field_keys_document, write_private
 
 NONCE_BYTES = 12
 

@@ -20,7 +20,7 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, OKPKey
 
-from app.config import Settings, write_private
+from app.core.config import Settings, write_private
 
 ALG = "Ed25519"
 
