@@ -12,8 +12,8 @@ from marshmallow import fields
 from swagger_ui_bundle import swagger_ui_path
 
 from app.core.errors import ServiceUnavailable
+from app.core.extensions import db_session
 from app.core.schemas_base import StrictSchema
-from app.extensions import db_session
 
 blp = Blueprint("health", __name__, description="运行状态")
 

@@ -24,8 +24,8 @@ from app.archive.models import (
 from app.archive.regions import PROVINCES, describe_region
 from app.archive.schemas import EnterpriseSearchArgs, RecordFilterArgs
 from app.core import clock
-from app.extensions import cipher, db_session, settings
-from app.forms import query_args
+from app.core.extensions import cipher, db_session, settings
+from app.core.forms import query_args
 from app.oversight.disclosure import public_profile
 from app.oversight.models import LIST_LABELS
 from app.scoring.scorecard import GRADES

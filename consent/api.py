@@ -26,7 +26,7 @@ from app.accounts.services import (
 from app.archive.services import get_enterprise
 from app.audit.services import Pending, refuse_later
 from app.core.errors import DomainError, Forbidden, InvalidInput, NotFound, json_object_body
-from app.extensions import created, csrf, db_session, limiter, settings, signing_keys
+from app.core.extensions import created, csrf, db_session, limiter, settings, signing_keys
 from consent import schemas, services
 from consent.models import OAuthToken
 from consent.scopes import SCOPES

@@ -50,7 +50,7 @@ from app.accounts.models import User
 from app.audit.services import Pending
 from app.core import clock
 from app.core.errors import DomainError
-from app.extensions import after_rollback, db_session, settings
+from app.core.extensions import after_rollback, db_session, settings
 from consent.errors import Refused
 from consent.models import (
     FINAL_STATUSES,

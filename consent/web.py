@@ -20,8 +20,8 @@ from app.archive.models import Enterprise
 from app.archive.services import get_enterprise
 from app.audit.services import Pending, refuse_later
 from app.core.errors import DomainError, flatten_messages
-from app.extensions import db_session, signing_keys, writes
-from app.forms import page_no
+from app.core.extensions import db_session, signing_keys, writes
+from app.core.forms import page_no
 from consent import schemas, services
 from consent.models import (
     PURPOSE_LABELS,

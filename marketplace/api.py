@@ -12,8 +12,8 @@ from flask_smorest import Blueprint as ApiBlueprint
 
 from app.accounts.auth import require_firm, require_user
 from app.accounts.models import Role, User
+from app.core.extensions import created, db_session, settings, signing_keys, writes
 from app.core.schemas_base import PageArgs
-from app.extensions import created, db_session, settings, signing_keys, writes
 from consent.api import cookie_csrf
 from marketplace import applications, offers, schemas, services, stats
 from reports.api import json_response, report_doc

@@ -22,8 +22,8 @@ from app.archive.models import SEGMENT_LABELS, Segment
 from app.archive.regions import PROVINCES
 from app.core import clock
 from app.core.errors import DomainError
-from app.extensions import db_session, settings, signing_keys, writes
-from app.forms import Errors, domain_errors, filled, load_form, page_no
+from app.core.extensions import db_session, settings, signing_keys, writes
+from app.core.forms import Errors, domain_errors, filled, load_form, page_no
 from app.scoring.scorecard import GRADES
 from consent.models import PURPOSE_LABELS, REPORT_SECTIONS, UNIT_LABELS
 from marketplace import applications, offers, schemas, services, stats

@@ -15,7 +15,7 @@ from flask_smorest import Blueprint as ApiBlueprint
 from app.accounts.auth import refuse_cross_site, require_csrf_header, require_firm, require_user
 from app.accounts.models import Role
 from app.core.errors import Forbidden, InvalidInput
-from app.extensions import csrf, db_session, limiter, settings, signing_keys, writes
+from app.core.extensions import csrf, db_session, limiter, settings, signing_keys, writes
 from consent.api import bank_limit, bank_token, bearer_first, client_rate_key
 from consent.server import issuer
 from consent.services import Caller

@@ -22,8 +22,8 @@ from app.accounts.models import Role
 from app.audit.services import refuse_later
 from app.core import clock
 from app.core.errors import DomainError, Forbidden
-from app.extensions import db_session, settings, signing_keys, writes
-from app.forms import page_no
+from app.core.extensions import db_session, settings, signing_keys, writes
+from app.core.forms import page_no
 from reports import services
 from reports.describe import POLARITY_LABELS, describe
 

@@ -63,7 +63,7 @@ def frozen_python(*module_and_args: str) -> list[str]:
     return [sys.executable, "-c", prelude + code, *args]
 
 
-# --- GET views that write must say so (app.extensions.writes) -----------------------------
+# --- GET views that write must say so (app.core.extensions.writes) -----------------------------
 # A GET request's session reads only: on SQLite it begins DEFERRED, and a write in it fails
 # with "database is locked" whenever another connection committed after its first read.
 # Every test fails if a request writes through a read-only session.

@@ -14,7 +14,7 @@ from app.accounts.errors import SignInRequired
 from app.accounts.models import Role, User
 from app.accounts.services import load_user, require_role
 from app.core.errors import DomainError, Forbidden
-from app.extensions import db_session, login_manager
+from app.core.extensions import db_session, login_manager
 
 
 class CsrfRequired(DomainError):

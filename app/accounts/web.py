@@ -13,7 +13,7 @@ from app.accounts.auth import require_user
 from app.accounts.schemas import LoginSchema, MeSchema
 from app.accounts.services import authenticate
 from app.core.errors import flatten_messages
-from app.extensions import db_session, limiter
+from app.core.extensions import db_session, limiter
 
 bp = Blueprint("accounts", __name__)
 

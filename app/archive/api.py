@@ -17,8 +17,8 @@ from app.accounts.services import require_archive_access
 from app.archive import ingestion, schemas, services
 from app.archive.errors import BatchTooLarge
 from app.core.errors import InvalidInput, MalformedJson, UnsupportedMediaType, json_error_text
+from app.core.extensions import cipher, csrf, db_session, settings
 from app.core.schemas_base import PageArgs, With
-from app.extensions import cipher, csrf, db_session, settings
 from app.scoring.services import reevaluate_after_ingestion
 from consent.models import OAuthToken
 from consent.server import require_oauth

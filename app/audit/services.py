@@ -7,8 +7,8 @@ advisory lock; on SQLite by the write lock every writing transaction takes as it
 (``BEGIN IMMEDIATE``, see ``app.core.db.make_engine``).
 
 Refusals must be recorded even though the refused request's transaction is rolled back:
-:func:`refuse_later` keeps the event on the session (``session.info``) and
-:func:`write_pending` writes it after the rollback (the request and CLI wrappers call it).
+``app.core.refusals`` keeps them on the session and has them written here after the rollback
+(:func:`init_app` registers :func:`write` as their writer).
 """
 
 from __future__ import annotations
@@ -17,31 +17,25 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent
-from app.core import clock
+from app.core import clock, refusals
 from app.core.db import Page, Prepared, paginate, run_batch
+from app.core.refusals import (  # noqa: F401 — the audit API callers use
+    Pending,
+    discard_pending,
+    has_pending,
+    pending_events,
+    refuse_later,
+    write_pending,
+)
 
 GENESIS = "0" * 64
 _LOCK_KEY = 0x50434155  # "PCAU"
-_PENDING = "pc_audit_pending"
-
-
-@dataclass(frozen=True)
-class Pending:
-    actor: str
-    action: str
-    code: str | None
-    subject_type: str | None = None
-    subject_id: str | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
-    request_id: str | None = None
-    outcome: str = "refused"
 
 
 def _digest(prev_hash: str, event: AuditEvent) -> str:
@@ -88,37 +82,15 @@ _PREV_HASH = Prepared(sa.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).
 _INSERT = Prepared.insert_returning_id(AuditEvent, _COLUMNS)
 
 
-def refuse_later(session: Session, pending: Pending) -> None:
-    """Remember a refusal; it is written by :func:`write_pending` after the rollback."""
-    session.info.setdefault(_PENDING, []).append(pending)
-
-
-def has_pending(session: Session) -> bool:
-    return bool(session.info.get(_PENDING))
-
-
-def pending_events(session: Session) -> list[Pending]:
-    """The refusals waiting to be written (for the log, should writing them fail)."""
-    return list(session.info.get(_PENDING, []))
-
-
-def write_pending(session: Session, request_id: str | None = None) -> int:
-    """Write the remembered refusals (call after rolling back the refused work; the caller
-    commits)."""
-    pending: list[Pending] = session.info.pop(_PENDING, [])
-    for p in pending:
-        write(session, p, request_id)
-    return len(pending)
-
-
 def write(session: Session, p: Pending, request_id: str | None = None) -> AuditEvent:
     """Write an event prepared earlier (a refusal, or an access whose caller writes it last)."""
     return record(session, p.actor, p.action, outcome=p.outcome, code=p.code, subject_type=p.subject_type,
                   subject_id=p.subject_id, detail=p.detail, request_id=p.request_id or request_id)
 
 
-def discard_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+def init_app(app: Any = None) -> None:
+    """Write the refusals the unit of work remembers (``app.core.refusals``) to this log."""
+    refusals.set_writer(write)
 
 
 def verify_chain(session: Session, batch: int = 5000) -> Iterator[tuple[int, bool]]:

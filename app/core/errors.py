@@ -327,8 +327,8 @@ def handle_domain_error(exc: DomainError) -> Response:
         return to_login
     pending = getattr(exc, "audit", None)
     if pending is not None:  # a refusal to audit: written after the request's rollback
-        from app.audit.services import refuse_later
-        from app.extensions import db_session
+        from app.core.extensions import db_session
+        from app.core.refusals import refuse_later
 
         refuse_later(db_session(), pending)
     return problem_response(

@@ -6,7 +6,7 @@ nearly every request (measured: ~280 µs of CPU per request of two hits, against
 This subclass sweeps expired counters in the calling thread instead, at most once a second
 and one sweep at a time; the counter being read is still checked for expiry on every access,
 as upstream does, so limits are enforced exactly as before.  It registers itself for the
-``memory`` scheme (importing this module is enough; ``app.extensions`` does).  Counts stay
+``memory`` scheme (importing this module is enough; ``app.core.extensions`` does).  Counts stay
 per process, as upstream's: use Redis to share them between gunicorn workers.
 
 Upstream starts its timer from a private (name-mangled) hook; ``limits`` is pinned in

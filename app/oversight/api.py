@@ -18,8 +18,8 @@ from app.audit import schemas as audit_schemas
 from app.audit import services as audit
 from app.core import clock
 from app.core.errors import NotFound, json_object_body
+from app.core.extensions import db_session, signing_keys, writes
 from app.core.schemas_base import With
-from app.extensions import db_session, signing_keys, writes
 from app.oversight import commitments, disclosure, lists, notices, objections, repair, schemas
 from app.oversight.models import (
     LIST_LABELS,

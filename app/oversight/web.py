@@ -23,9 +23,9 @@ from app.audit import services as audit
 from app.audit.schemas import AuditEventArgs
 from app.core import clock
 from app.core.errors import DomainError, NotFound
+from app.core.extensions import db_session, signing_keys, writes
+from app.core.forms import Errors, domain_errors, filled, load_form, page_no, query_args
 from app.core.schemas_base import PageArgs
-from app.extensions import db_session, signing_keys, writes
-from app.forms import Errors, domain_errors, filled, load_form, page_no, query_args
 from app.oversight import commitments, lists, notices, objections, repair, schemas
 from app.oversight.models import (
     EXIT_LABELS,

@@ -12,8 +12,8 @@ from app.accounts.auth import require_user
 from app.accounts.models import Role
 from app.archive.services import get_enterprise
 from app.core.errors import InvalidInput
+from app.core.extensions import db_session
 from app.core.schemas_base import PageArgs
-from app.extensions import db_session
 from app.scoring import schemas, services
 from app.scoring.index import published_index
 from app.scoring.models import Evaluation

@@ -21,7 +21,7 @@ from app.audit import services as audit
 from app.audit.models import AuditEvent
 from app.core import db as db_module
 from app.core.db import Database
-from app.extensions import db_session, writes
+from app.core.extensions import db_session, writes
 
 
 @pytest.fixture
@@ -178,7 +178,7 @@ class _Records(logging.Handler):
 
 def test_a_refusal_that_cannot_be_audited_in_time_is_a_503_not_a_500(probe_app: Flask, sqlite_file: Path) -> None:
     logged = _Records()
-    logging.getLogger("app.extensions").addHandler(logged)
+    logging.getLogger("app.core.extensions").addHandler(logged)
     client = probe_app.test_client()
     assert client.get("/probe/refused-redirect").status_code == 302  # the lock free: redirected, audited
     holder = sqlite3.connect(sqlite_file, isolation_level=None)
@@ -188,7 +188,7 @@ def test_a_refusal_that_cannot_be_audited_in_time_is_a_503_not_a_500(probe_app: 
     finally:
         holder.rollback()
         holder.close()
-        logging.getLogger("app.extensions").removeHandler(logged)
+        logging.getLogger("app.core.extensions").removeHandler(logged)
     assert resp.status_code == 503
     assert resp.json["code"] == "database_busy"
     text = "\n".join(logged.lines)

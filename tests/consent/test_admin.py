@@ -58,7 +58,7 @@ def test_only_operators_manage_institutions(client, login, make_user, make_enter
 
 
 def test_bank_endpoints_are_rate_limited_per_client(app, bank, other_bank):
-    from app.extensions import limiter
+    from app.core.extensions import limiter
     app.config["PC_RATELIMIT"] = True
     limiter.reset()
     try:

@@ -20,8 +20,8 @@ from marshmallow import Schema, fields
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from app.audit import services as audit
 from app.core import ratelimit  # noqa: F401 — registers the memory:// rate-limit store
+from app.core import refusals as audit
 from app.core.config import Settings
 from app.core.crypto import FieldCipher
 from app.core.db import READ_ONLY, Database, is_sqlite_busy

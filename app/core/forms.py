@@ -8,9 +8,9 @@ from typing import Any
 from flask import request
 from marshmallow import Schema, ValidationError
 
-from app.audit.services import refuse_later
 from app.core.errors import DomainError, InvalidInput, flatten_messages
-from app.extensions import db_session
+from app.core.extensions import db_session
+from app.core.refusals import refuse_later
 
 Errors = dict[str, list[str]]
 
