@@ -665,9 +665,9 @@ ENTRY_STATUS_LABELS = {"pending": "待发布", "active": "在列", "exited": "�
 def seed(ctx: Context, firms: int, seed: int, as_of: str | None, password: str | None) -> None:
     from app.accounts.models import ROLE_LABELS, Role
     from app.demo import DemoInputs, build_demo, check_inputs
+    from app.demo.firms import BANKS
     from app.oversight.models import REPAIR_STATUS_LABELS
     from app.scoring.scorecard import GRADES
-    from app.seed import BANKS
     from consent.models import STATUS_LABELS as CONSENT_STATUS_LABELS
     from marketplace.models import APPLICATION_STATUS_LABELS, OFFER_STATUS_LABELS
 

@@ -19,10 +19,10 @@ from app.accounts.models import User
 from app.archive.models import LIVE_STATUSES, Category, CreditRecord, Enterprise, Polarity
 from app.core import clock
 from app.core.signing import SigningKeys
+from app.demo.firms import demo_firm_user
 from app.oversight import commitments, lists, objections, repair
 from app.oversight.models import EntryStatus, ListEntry, Objection, RepairRequest
 from app.scoring.models import Evaluation
-from app.seed import demo_firm_user
 
 
 @dataclass

@@ -33,15 +33,15 @@ from app.core.config import Settings
 from app.core.crypto import FieldCipher
 from app.core.errors import Conflict, InvalidInput
 from app.core.signing import load_signing_keys
+from app.demo.firms import BANKS, SeedReport, seed_demo
+from app.demo.marketplace import seed_marketplace
+from app.demo.oversight import seed_oversight
 from app.oversight import lists
 from app.oversight.models import Commitment, Objection, RepairRequest
-from app.oversight.seed import seed_oversight
 from app.scoring.models import Evaluation
 from app.scoring.services import grade_distribution, run_evaluations
-from app.seed import BANKS, SeedReport, seed_demo
 from consent.models import Consent
 from marketplace.models import Application, MarketplaceProfile, Offer, Product, ProductStatus
-from marketplace.seed import seed_marketplace
 from marketplace.services import rate_cap
 from reports.services import issue_self_report
 

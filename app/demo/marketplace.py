@@ -20,8 +20,8 @@ from app.archive.models import Enterprise
 from app.core import clock
 from app.core.errors import DomainError
 from app.core.signing import SigningKeys
+from app.demo.firms import bank_officer, demo_firm_user
 from app.scoring.models import Evaluation
-from app.seed import bank_officer, demo_firm_user
 from marketplace import applications, offers, services
 from marketplace.models import (
     ApplicationStatus,
