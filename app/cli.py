@@ -655,14 +655,14 @@ ENTRY_STATUS_LABELS = {"pending": "待发布", "active": "在列", "exited": "�
 
 @main.command(help="生成演示数据到空数据库：同样的企业数、种子与基准日期得到同样的数据；"
                    "数据库中已有演示数据时不作改动，只重置演示账号的密码")
-@click.option("--firms", default=300, show_default=True, type=int, help="企业数（1–100000）")
+@click.option("--firms", default="300", show_default=True, help="企业数（1–100000）")
 @click.option("--seed", default=2026, show_default=True, type=int, help="随机种子")
 @click.option("--as-of", "as_of", default=None,
-              help="演示数据的基准日期 YYYY-MM-DD（2000-01-01 至今天）：数据按该日 9:00（北京时间）生成；"
+              help="演示数据的基准日期 YYYY-MM-DD（2020-01-01 至今天）：数据按该日 9:00（北京时间）生成；"
                    "默认今天，从此刻生成")
 @click.option("--password", default=None, help="演示账号的密码（至少 10 个字符；默认随机生成并打印）")
 @pass_ctx
-def seed(ctx: Context, firms: int, seed: int, as_of: str | None, password: str | None) -> None:
+def seed(ctx: Context, firms: str, seed: int, as_of: str | None, password: str | None) -> None:
     from app.accounts.models import ROLE_LABELS, Role
     from app.demo import DemoInputs, build_demo, check_inputs
     from app.demo.firms import BANKS
@@ -671,32 +671,41 @@ def seed(ctx: Context, firms: int, seed: int, as_of: str | None, password: str |
     from consent.models import STATUS_LABELS as CONSENT_STATUS_LABELS
     from marketplace.models import APPLICATION_STATUS_LABELS, OFFER_STATUS_LABELS
 
+    if not firms.strip().isdigit():
+        _fail(f"--firms：应为 1 到 100000 之间的整数，收到 {firms!r}")
+        return
+    count = int(firms)
     try:
         day = dt.date.fromisoformat(as_of) if as_of else clock.today()
     except ValueError:
-        _fail(f"--as-of：应为 YYYY-MM-DD 格式的日期，收到 {as_of!r}")
+        _fail(f"--as-of：应为 YYYY-MM-DD 格式的有效日期，收到 {as_of!r}")
         return
     try:
-        check_inputs(firms, day, password)  # before the database is opened
+        check_inputs(count, day, password)  # before the database is opened
     except InvalidInput as exc:
         _fail("\n".join(f"--{k.replace('_', '-')}：{'；'.join(v)}" for k, v in (exc.errors or {}).items()))
         return
+    progress = _progress()  # shown once there is something to show (a rerun has nothing)
     try:
-        with ctx.db.transaction() as session, _progress() as progress:
+        with ctx.db.transaction() as session:
             tasks: dict[str, Any] = {}
 
             def tell(stage: str, done: int, total: int) -> None:
+                if not tasks:
+                    progress.start()
                 if stage not in tasks:
                     tasks[stage] = progress.add_task({"firms": "生成演示企业", "history": "历史月份评价"}[stage],
                                                      total=total)
                 progress.update(tasks[stage], completed=done)
 
             # Without --as-of the demo is made from now; with it, from 9:00 on that day.
-            summary = build_demo(session, ctx.settings, ctx.cipher(), DemoInputs(firms, seed, day),
+            summary = build_demo(session, ctx.settings, ctx.cipher(), DemoInputs(count, seed, day),
                                  start=None if as_of else clock.now(), password=password, progress=tell)
     except DomainError as exc:
+        progress.stop()
         _domain_error(exc)
         return
+    progress.stop()
 
     def counts(values: dict[str, int], labels: Any) -> str:
         named = {str(k): v for k, v in labels.items()}
@@ -706,14 +715,14 @@ def seed(ctx: Context, firms: int, seed: int, as_of: str | None, password: str |
     if summary.created:
         out.print(f"演示数据基准日期：{made.as_of.isoformat()}")
     else:
-        seed_note = f"，种子 {made.seed}" if made.seed >= 0 else ""
-        out.print(f"数据库中已有演示数据（基准日期 {made.as_of.isoformat()}，企业 {made.firms} 家{seed_note}），"
-                  "未作改动，只重置了演示账号的密码。")
-        if (made.firms, made.seed, made.as_of) != (firms, seed, day) and made.seed >= 0:
+        seed_note = f"，种子 {made.seed}" if made.seed is not None else ""
+        out.print(f"数据库中已有演示数据（基准日期 {made.as_of.isoformat()}，企业 {made.firms} 家{seed_note}），未作改动"
+                  + ("，只重置了演示账号的密码。" if password else "；演示账号的密码不变（首次生成时已打印，可用 --password 重设）。"))
+        if (made.firms, made.seed, made.as_of) != (count, seed, day):
             out.print("  本次给出的参数与之不同；如需新的演示数据，请使用空数据库（另设 DATABASE_URL）。")
     report = summary.base
     out.print(f"演示数据：企业 {summary.firms} 家（本次新增 {report.firms_created}），记录 {summary.records} 条"
-              f"（本次写入 {sum(report.records.values())}）。")
+              f"（本次新增 {summary.records if summary.created else 0}）。")
     out.print("信用评价：等级分布 " + "，".join(f"{g} {summary.distribution.get(g, 0)}" for g in GRADES))
     for code, (client_id, secret) in report.provider_clients.items():
         out.print(f"  数据源 {code} 客户端：client_id={client_id} client_secret={secret}")
@@ -735,7 +744,8 @@ def seed(ctx: Context, firms: int, seed: int, as_of: str | None, password: str |
               + "；修复申请 " + counts(summary.repairs, REPAIR_STATUS_LABELS))
     if summary.demo_firm:
         out.print(f"演示企业（账号 firm）：{summary.demo_firm[0]}，统一社会信用代码 {summary.demo_firm[1]}")
-    out.print("演示账号（用户名 / 密码）：")
+    if summary.passwords:
+        out.print("演示账号（用户名 / 密码）：")
     for username, pw in summary.passwords.items():
         role = {"operator": Role.operator, "firm": Role.firm, "bank": Role.bank}[username]
         out.print(f"  {username:9} / {pw}   （{ROLE_LABELS[role]}）")

@@ -15,6 +15,7 @@ bash scripts/system-deps.sh
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
 
 .venv/bin/powercredit db upgrade
-.venv/bin/powercredit seed --firms "${PC_DEMO_FIRMS:-300}" --seed "${PC_DEMO_SEED:-2026}" ${PC_DEMO_AS_OF:+--as-of "$PC_DEMO_AS_OF"}
+.venv/bin/powercredit seed --firms "${PC_DEMO_FIRMS:-300}" --seed "${PC_DEMO_SEED:-2026}" ${PC_DEMO_AS_OF:+--as-of "$PC_DEMO_AS_OF"} \
+  ${PC_DEMO_PASSWORD:+--password "$PC_DEMO_PASSWORD"}
 .venv/bin/powercredit consents expire  # a demo made on an earlier day: consents past their end, expired
 exec .venv/bin/powercredit serve --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}" --workers "${WORKERS:-2}"

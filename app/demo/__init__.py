@@ -49,8 +49,9 @@ from reports.services import issue_self_report
 HISTORY_MONTHS = 11
 # The demo's "now" on its as-of date: 09:00 Beijing time (or now, when that is earlier).
 START_HOUR = 9
-# The earliest as-of date: firms are founded up to 30 years before it, and none before 1949.
-EARLIEST_AS_OF = dt.date(2000, 1, 1)
+# The earliest as-of date: tax grades are published from 2015 (for 2014), and the red list asks
+# for years of them; before 2020 the demo could not show every list.
+EARLIEST_AS_OF = dt.date(2020, 1, 1)
 DEMO_USERS = ("operator", "firm", "bank")
 MAX_FIRMS = 100_000
 SEEDED_ACTION = "demo.seeded"
@@ -77,10 +78,19 @@ class DemoInputs:
 
 
 @dataclass
+class MadeDemo:
+    """The inputs a database's demo was made with."""
+
+    firms: int
+    seed: int | None  # None: a demo made before the seed recorded its inputs
+    as_of: dt.date
+
+
+@dataclass
 class DemoSummary:
     """What the database holds after the seed (counted there), and what this run did."""
 
-    inputs: DemoInputs  # the demo's own inputs (on a rerun, those it was made with)
+    inputs: DemoInputs | MadeDemo  # this run's inputs, or on a rerun those the demo was made with
     created: bool  # False: the database already held the demo and was left as it was
     base: SeedReport = field(default_factory=SeedReport)
     firms: int = 0
@@ -97,7 +107,7 @@ class DemoSummary:
     objections: dict[str, int] = field(default_factory=dict)  # open, overdue, or the outcome
     repairs: dict[str, int] = field(default_factory=dict)
     demo_firm: tuple[str, str] | None = None  # name, USCC
-    passwords: dict[str, str] = field(default_factory=dict)
+    passwords: dict[str, str] = field(default_factory=dict)  # set by this run (none on a rerun without one)
 
 
 def demo_start(as_of: dt.date) -> dt.datetime:
@@ -121,21 +131,21 @@ def check_inputs(firms: int, as_of: dt.date, password: str | None) -> None:
         raise InvalidInput("演示数据参数有误", errors=errors)
 
 
-def existing_demo(session: Session) -> DemoInputs | None:
+def existing_demo(session: Session) -> MadeDemo | None:
     """The inputs the database's demo was made with; None for an empty database. A database
     with firms but no demo in it is refused: the demo is never mixed into other data."""
     event = session.scalar(sa.select(AuditEvent).where(AuditEvent.action == SEEDED_ACTION)
                            .order_by(AuditEvent.id.desc()).limit(1))
     if event is not None:
         d = event.detail
-        return DemoInputs(int(d["firms"]), int(d["seed"]), dt.date.fromisoformat(d["as_of"]))
+        return MadeDemo(int(d["firms"]), int(d["seed"]), dt.date.fromisoformat(d["as_of"]))
     if session.scalar(sa.select(Enterprise.id).limit(1)) is None:
         return None
     if session.scalar(sa.select(User.id).where(User.username.in_(DEMO_USERS)).limit(1)) is not None:
         # a demo made before the seed recorded its inputs
         as_of = session.scalar(sa.select(sa.func.max(Evaluation.as_of))) or clock.today()
         firms = session.scalar(sa.select(sa.func.count()).select_from(Enterprise)) or 0
-        return DemoInputs(int(firms), -1, as_of)
+        return MadeDemo(int(firms), None, as_of)
     raise Conflict("数据库中已有企业数据，且不是演示数据库：演示数据只生成到空数据库（请换用新的 DATABASE_URL）",
                    code="not_a_demo_database")
 
@@ -148,15 +158,15 @@ def build_demo(session: Session, settings: Settings, cipher: FieldCipher, inputs
     (by default ``demo_start(inputs.as_of)``); ``progress(stage, done, total)`` is told as the
     firms and the history months go by."""
     check_inputs(inputs.firms, inputs.as_of, password)
-    passwords = {u: password or secrets.token_urlsafe(9) for u in DEMO_USERS}
     made = existing_demo(session)
-    if made is not None:
+    if made is not None:  # the demo is there: its passwords are reset only when one is given
+        passwords = dict.fromkeys(DEMO_USERS, password) if password else {}
         for username, pw in passwords.items():
             user = session.scalar(sa.select(User).where(User.username == username))
             if user is not None:
                 set_password(session, user, pw)
-        summary = summarise(session, DemoSummary(inputs=made, created=False, passwords=passwords), clock.today())
-        return summary
+        return summarise(session, DemoSummary(inputs=made, created=False, passwords=passwords), clock.today())
+    passwords = {u: password or secrets.token_urlsafe(9) for u in DEMO_USERS}
 
     signer = load_signing_keys(settings)
     tell = progress or (lambda stage, done, total: None)
@@ -202,7 +212,10 @@ def summarise(session: Session, out: DemoSummary, today: dt.date) -> DemoSummary
     out.firms = session.scalar(sa.select(sa.func.count()).select_from(Enterprise)) or 0
     out.records = session.scalar(sa.select(sa.func.count()).select_from(CreditRecord)) or 0
     out.distribution = grade_distribution(session)
-    out.consents = _count_by(session, Consent.status)
+    # A consent past its end is expired whether or not ``consents expire`` has marked it yet.
+    ended = sa.and_(Consent.status.in_(["PENDING", "ACTIVE", "PAUSED"]), Consent.valid_until <= clock.now())
+    status = sa.case((ended, sa.literal("EXPIRED")), else_=sa.type_coerce(Consent.status, sa.String()))
+    out.consents = {str(k): int(n) for k, n in session.execute(sa.select(status, sa.func.count()).group_by(status))}
     out.products = session.scalar(sa.select(sa.func.count()).select_from(Product)
                                   .where(Product.status == ProductStatus.live)) or 0
     out.discoverable = session.scalar(sa.select(sa.func.count()).select_from(MarketplaceProfile)

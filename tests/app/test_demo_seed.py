@@ -22,7 +22,7 @@ from consent.models import ConsentStatus
 from marketplace.models import ApplicationStatus, OfferStatus
 
 FIRMS = "300"  # the size run.sh seeds: the claims hold for what a new user gets
-DATES = ["2025-02-28", "2024-02-29", "2025-12-31", "2026-01-01"]
+DATES = ["2025-02-28", "2024-02-29", "2025-12-31", "2026-01-01", "2020-01-01"]  # the last: the earliest allowed
 
 # Columns whose values are random by design (identifiers that must not be guessable, secrets,
 # ciphertexts with random nonces, signatures under the instance's own key) or carry them.
@@ -123,12 +123,21 @@ def test_a_rerun_changes_nothing(demo_at, day):
     before = snapshot(url)
     again = seed_cli(url, instances[url], "--firms", FIRMS, "--as-of", day)
     assert again.exit_code == 0, again.output
-    assert f"数据库中已有演示数据（基准日期 {day}，企业 300 家，种子 2026），未作改动" in again.output
+    assert f"数据库中已有演示数据（基准日期 {day}，企业 300 家，种子 2026），未作改动，只重置了演示账号的密码" in again.output
     assert "本次新增 0" in again.output and "client_secret=" not in again.output
-    assert "授权：" in again.output and "待企业确认 1" in again.output  # the summary, counted in the database
-    other = seed_cli(url, instances[url], "--firms", "20", "--seed", "7", "--as-of", "2024-02-29")
+    # the summary is counted in the database, today: the demo's consents have all ended since
+    assert "授权：" in again.output and "已过期" in again.output and "待企业确认" not in again.output
+    assert "本次给出的参数与之不同" not in again.output
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DATABASE_URL", url)
+    mp.setenv("PC_INSTANCE_PATH", str(instances[url]))
+    try:  # other inputs, and no password: the demo and its passwords stay as they are
+        other = CliRunner().invoke(main, ["seed", "--firms", "20", "--seed", "7", "--as-of", "2024-02-29"])
+    finally:
+        mp.undo()
     assert other.exit_code == 0, other.output
     assert "本次给出的参数与之不同" in other.output and "企业 300 家（本次新增 0）" in other.output
+    assert "演示账号的密码不变" in other.output and "演示账号（用户名 / 密码）" not in other.output
     assert snapshot(url) == before  # nothing written but the demo accounts' passwords (not compared)
 
 
@@ -216,15 +225,17 @@ def test_the_demo_is_dated_by_as_of(demo_at, day):
 def test_a_bad_as_of_is_refused_naming_the_option(fresh_databases, tmp_path):
     result = seed_cli(fresh_databases.new(), tmp_path, "--firms", "5", "--as-of", "2025-02-30")
     assert result.exit_code == 1
-    assert "--as-of：应为 YYYY-MM-DD 格式的日期，收到 '2025-02-30'" in result.output
+    assert "--as-of：应为 YYYY-MM-DD 格式的有效日期，收到 '2025-02-30'" in result.output
 
 
 @pytest.mark.parametrize(("args", "option", "message"), [
     (["--as-of", "2026-11-19"], "--as-of", "晚于今天"),  # the suite's tomorrow
-    (["--as-of", "1999-12-31"], "--as-of", "不能早于 2000-01-01"),
+    (["--as-of", "2019-12-31"], "--as-of", "不能早于 2020-01-01"),
     (["--password", "short"], "--password", "至少 10 个字符"),
     (["--firms", "0"], "--firms", "1 到 100000"),
     (["--firms", "100001"], "--firms", "1 到 100000"),
+    (["--firms", "abc"], "--firms", "1 到 100000 之间的整数"),
+    (["--as-of", "2025-13-01"], "--as-of", "有效日期"),
 ])
 def test_bad_inputs_are_refused_before_anything_is_written(fresh_databases, tmp_path, args, option, message):
     url = fresh_databases.new()
