@@ -20,6 +20,7 @@ from app.archive.models import (
     SEGMENT_LABELS,
     Category,
     Segment,
+    segment_label,
 )
 from app.archive.regions import PROVINCES, describe_region
 from app.archive.schemas import EnterpriseSearchArgs, RecordFilterArgs
@@ -97,9 +98,7 @@ def zip_filter(left: Any, right: Any) -> list[tuple[Any, Any]]:
     return list(zip(left, right, strict=False))
 
 
-@bp.app_template_filter("segment_label")
-def segment_label(code: str) -> str:
-    return SEGMENT_LABELS.get(Segment(code), code) if code in set(Segment) else code
+bp.add_app_template_filter(segment_label, "segment_label")
 
 
 @bp.app_template_filter("zip_labels")
@@ -159,3 +158,10 @@ def records(uscc: str) -> str:
         "archive/records.html", ent=ent, page=page, args=args, personal=personal,
         categories=list(Category), counts=services.category_counts(session, ent),
     )
+
+
+@bp.get("/console")
+def console() -> str:
+    """The operator's console: the same page as the operator's home."""
+    require_user(Role.operator)
+    return render_template("home.html", role="operator", home=dashboards.operator_home(db_session()), today=clock.today())

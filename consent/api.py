@@ -26,7 +26,15 @@ from app.accounts.services import (
 from app.archive.services import get_enterprise
 from app.audit.services import Pending, refuse_later
 from app.core.errors import DomainError, Forbidden, InvalidInput, NotFound, json_object_body
-from app.core.extensions import created, csrf, db_session, limiter, settings, signing_keys
+from app.core.extensions import (
+    cookie_csrf,
+    created,
+    csrf,
+    db_session,
+    limiter,
+    settings,
+    signing_keys,
+)
 from consent import schemas, services
 from consent.models import OAuthToken
 from consent.scopes import SCOPES
@@ -190,15 +198,6 @@ def require_sign_in_or_bearer() -> None:
     if not current_user.is_authenticated:
         raise SignInRequired("请先登录，或以 Authorization: Bearer 访问令牌调用（金融机构系统）",
                              headers={"WWW-Authenticate": f'Bearer realm="{REALM}", Session realm="{REALM}"'})
-
-
-def cookie_csrf() -> None:
-    """Writes by a signed-in user (session cookie) need the CSRF token (``X-CSRFToken``
-    header), as the pages' forms do; bank systems authenticate with bearer tokens.  An
-    ``Authorization`` header beside a signed-in session does not waive it: the view acts
-    as the session's user."""
-    if current_user.is_authenticated or "Authorization" not in request.headers:
-        csrf.protect()
 
 
 def audited(action: str) -> Any:

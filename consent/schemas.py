@@ -8,8 +8,8 @@ from typing import Any
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
 from app.archive.categories import UsccField
-from app.archive.schemas import PageMetaSchema
 from app.core import clock
+from app.core.pagination import PageMetaSchema
 from app.core.schemas_base import Day, Int, Moment, PageArgs, StrictSchema, no_nul, one_of, text
 from consent.models import (
     PURPOSE_LABELS,

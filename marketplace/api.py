@@ -12,11 +12,10 @@ from flask_smorest import Blueprint as ApiBlueprint
 
 from app.accounts.auth import require_firm, require_user
 from app.accounts.models import Role, User
-from app.core.extensions import created, db_session, settings, signing_keys, writes
+from app.core.extensions import cookie_csrf, created, db_session, settings, signing_keys, writes
 from app.core.schemas_base import PageArgs
-from consent.api import cookie_csrf
 from marketplace import applications, offers, schemas, services, stats
-from reports.api import json_response, report_doc
+from reports.responses import json_response, report_doc
 from reports.schemas import ReportSummarySchema
 
 blp = ApiBlueprint("marketplace", __name__, url_prefix="/api/v1", description="信易贷：金融产品与匹配")

@@ -10,7 +10,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from app.archive.categories import UsccField
 from app.archive.models import Segment
 from app.archive.regions import PROVINCES
-from app.archive.schemas import PageMetaSchema
+from app.core.pagination import PageMetaSchema
 from app.core.schemas_base import (
     Amount,
     Day,

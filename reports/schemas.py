@@ -10,7 +10,7 @@ from typing import Any
 from marshmallow import fields, validate
 
 from app.archive.categories import UsccField
-from app.archive.schemas import PageMetaSchema
+from app.core.pagination import PageMetaSchema
 from app.core.schemas_base import PageArgs, StrictSchema, one_of
 from consent.models import REPORT_SECTIONS, Purpose
 from reports.models import KIND_LABELS

@@ -31,6 +31,11 @@ SEGMENT_LABELS = {
 }
 
 
+def segment_label(code: str) -> str:
+    """A segment's Chinese name (an unknown code as it is)."""
+    return SEGMENT_LABELS.get(Segment(code), code) if code in set(Segment) else code
+
+
 class Category(enum.StrEnum):
     tax = "tax"
     contract = "contract"

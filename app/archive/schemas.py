@@ -13,6 +13,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from app.archive.categories import UsccField
 from app.archive.models import Category, EnterpriseStatus, Polarity, RecordStatus, Segment
 from app.archive.regions import describe_region
+from app.core.pagination import PageMetaSchema
 from app.core.schemas_base import Amount, Int, PageArgs, PastDate, StrictSchema, one_of, text
 
 ID_NUMBER = r"^\d{17}[\dX]$"
@@ -87,13 +88,6 @@ class EnterpriseSearchArgs(PageArgs):
     province = fields.String(
         load_default=None, validate=validate.Regexp(r"^\d{2}$", error="省份代码应为 2 位数字。")
     )
-
-
-class PageMetaSchema(StrictSchema):
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
-    pages = fields.Integer()
 
 
 class EnterprisePageSchema(StrictSchema):

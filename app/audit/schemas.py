@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from app.archive.schemas import PageMetaSchema
+from app.core.pagination import PageMetaSchema
 from app.core.schemas_base import PageArgs, StrictSchema, one_of
 
 

@@ -18,7 +18,7 @@ from app.audit import schemas as audit_schemas
 from app.audit import services as audit
 from app.core import clock
 from app.core.errors import NotFound, json_object_body
-from app.core.extensions import db_session, signing_keys, writes
+from app.core.extensions import cookie_csrf, db_session, signing_keys, writes
 from app.core.schemas_base import With
 from app.oversight import commitments, disclosure, lists, notices, objections, repair, schemas
 from app.oversight.models import (
@@ -29,7 +29,6 @@ from app.oversight.models import (
     Objection,
     RepairRequest,
 )
-from consent.api import cookie_csrf
 
 blp = ApiBlueprint("oversight", __name__, url_prefix="/api/v1", description="信用监管：名单、异议、修复、承诺与公示")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from app.archive.models import CATEGORY_LABELS
-from app.archive.schemas import PageMetaSchema
+from app.core.pagination import PageMetaSchema
 from app.core.schemas_base import (
     Flag,
     Int,

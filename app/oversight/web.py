@@ -12,12 +12,11 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 
-from app import dashboards
 from app.accounts.auth import require_firm, require_user
 from app.accounts.models import Role
 from app.accounts.services import list_institutions
 from app.archive import services as archive_services
-from app.archive.models import CreditRecord, DataProvider
+from app.archive.models import CreditRecord, DataProvider, segment_label
 from app.archive.schemas import RunArgs
 from app.audit import services as audit
 from app.audit.schemas import AuditEventArgs
@@ -40,7 +39,6 @@ from app.scoring import services as scoring
 from app.scoring.api import INDEX_DEFINITION
 from app.scoring.index import published_index
 from app.scoring.scorecard import GRADES
-from app.web import segment_label
 from consent.services import clients_of_institution, clients_of_provider
 
 bp = Blueprint("oversight_web", __name__)
@@ -259,13 +257,6 @@ def my_notices() -> str:
 
 
 # --- the operator console ----------------------------------------------------------------------------
-
-@bp.get("/console")
-def console() -> str:
-    """The operator's console: the same page as the operator's home."""
-    require_user(Role.operator)
-    return render_template("home.html", role="operator", home=dashboards.operator_home(db_session()), today=clock.today())
-
 
 @bp.get("/console/objections")
 def console_objections() -> str:

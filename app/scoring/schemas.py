@@ -8,7 +8,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from app.archive.models import Segment
-from app.archive.schemas import PageMetaSchema
+from app.core.pagination import PageMetaSchema
 from app.core.schemas_base import PageArgs, StrictSchema, one_of
 from app.scoring.scorecard import SUPERVISION_CLASSES
 
