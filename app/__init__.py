@@ -65,13 +65,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.extensions["pc_cipher"] = FieldCipher(load_keyring(settings))
     app.extensions["pc_signing_keys"] = load_signing_keys(settings)
 
-    from app.audit import services as audit
+    from app import wiring
     from app.core import ratelimit, request_log
     from app.core.errors import register_error_handlers
     from app.core.extensions import api, close_session, csrf, finish_session, limiter, login_manager
 
     request_log.configure_logging(settings.log_level)
-    audit.init_app(app)  # refusals remembered by the unit of work are written to the audit log
+    wiring.wire()  # what lower layers are handed by higher ones
     request_log.init_app(app)
     register_error_handlers(app)
     app.after_request(finish_session)

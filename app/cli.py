@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from app import wiring
 from app.accounts import passwords
 from app.archive.models import Enterprise
 from app.core import clock
@@ -35,6 +36,7 @@ class Context:
     def __init__(self) -> None:
         self.settings: Settings = load_settings()
         passwords.configure(self.settings.password_hash)
+        wiring.wire()
         self._db: Database | None = None
 
     @property

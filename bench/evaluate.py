@@ -99,7 +99,9 @@ def measure(url: str, samples: int, seed: int, workers: int) -> dict[str, Any]:
     from app.core import clock
     from app.core.db import Database
     from app.scoring.services import evaluate, grade_distribution, run_evaluations
+    from app.wiring import wire
 
+    wire()
     db = Database(url)
     try:
         with db.engine.connect() as conn:

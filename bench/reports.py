@@ -72,10 +72,12 @@ def set_up(url: str, instance: Path, records: int, http_firms: int, seed: int,
     from app.core.db import Database
     from app.core.signing import load_signing_keys
     from app.scoring.services import evaluate_many
+    from app.wiring import wire
     from bench.ingest import PROVIDER_CODE
     from consent.models import FetchType, PeriodUnit, Purpose
     from consent.services import Terms, grant_consent, register_bank_client
 
+    wire()
     firms = make_firms(1 + http_firms, seed)
     populate(url, firms)
     usccs = [f["uscc"] for f in firms]
@@ -129,10 +131,12 @@ def measure_assembly(url: str, instance: Path, uscc: str, samples: int) -> dict[
     from app.core.config import load_settings
     from app.core.db import Database
     from app.core.signing import load_signing_keys
+    from app.wiring import wire
     from reports.models import ReportKind
     from reports.pdf import render_pdf
     from reports.services import Recipient, assemble, canonical, new_report_no, sha256_hex
 
+    wire()
     db = Database(url)
     keys = load_signing_keys(load_settings({"instance_path": instance, "database_url": url}))
     sections = _all_sections()

@@ -36,7 +36,7 @@ from app.archive.models import (
 from app.archive.regions import describe_region
 from app.core import clock
 from app.core.db import Prepared, json_value, run_batch
-from app.scoring import services as scoring
+from app.oversight import memberships
 from app.scoring.models import Evaluation
 from consent.models import PURPOSE_LABELS, REPORT_SECTIONS, Purpose, QueryLog
 
@@ -260,7 +260,7 @@ def build_sections(session: Session, ent: Enterprise, sections: set[str], data_f
         "records": (_RECORDS, params) if categories else None,
         "summary": (SUMMARY, params) if "summary" in sections and not categories >= ALL_CATEGORIES else None,
         "evaluation": (EVALUATIONS, {"ent_id": ent.id}) if "evaluation" in sections else None,
-        "lists": (scoring.MEMBERSHIPS, {"ids": [ent.id]}) if "lists" in sections else None,
+        "lists": (memberships.MEMBERSHIPS, {"ids": [ent.id]}) if "lists" in sections else None,
         "query_records": (_QUERY_LOG[self_report], query_log_params(ent, since, issued_at))
         if "query_records" in sections else None,
     }

@@ -18,9 +18,8 @@ from sqlalchemy.orm import Session, joinedload
 
 from app.archive.models import CreditRecord, Enterprise
 from app.core import clock
-from app.core.db import Page, Prepared, paginate
+from app.core.db import Page, paginate
 from app.core.workers import gc_paused, make_pool
-from app.oversight.models import EntryStatus, ListEntry
 from app.scoring.engine import LIVE, FirmFact, Outcome, RecordFact, evaluate_facts
 from app.scoring.errors import NotEvaluated
 from app.scoring.models import Evaluation, EvaluationRun
@@ -34,20 +33,22 @@ def current_scorecard() -> Scorecard:
     return load_scorecard()
 
 
-# Built once (an expanding IN) and run on the cursor: each report and each batch runs it.
-MEMBERSHIPS = Prepared(sa.select(ListEntry.enterprise_id, sa.type_coerce(ListEntry.list_name, sa.String()))
-               .where(ListEntry.enterprise_id.in_(sa.bindparam("ids", expanding=True)),
-                      ListEntry.status == EntryStatus.active))
+# The red/black/watch lists each firm is on (the scorecard's caps read them: black list → C).
+# The lists are oversight's, a layer above: it hands scoring the way to read them at start-up
+# (``app.wiring``), and scoring refuses to grade without it rather than grade without caps.
+MembershipSource = Callable[[Session, Sequence[int]], dict[int, set[str]]]
+_membership_source: list[MembershipSource] = []
+
+
+def set_membership_source(source: MembershipSource) -> None:
+    _membership_source[:] = [source]
 
 
 def list_memberships(session: Session, enterprise_ids: Sequence[int]) -> dict[int, set[str]]:
-    """The red/black/watch lists each firm is on now (published entries, kept by
-    ``app.oversight.lists``): the scorecard's caps read them (black list → C)."""
-    out: dict[int, set[str]] = defaultdict(set)
-    if enterprise_ids:
-        for ent_id, name in MEMBERSHIPS.rows(session, {"ids": list(enterprise_ids)}):
-            out[ent_id].add(name)
-    return dict(out)
+    """The lists each firm is on now, as the registered source reads them."""
+    if not _membership_source:
+        raise RuntimeError("list memberships are not wired: call app.wiring.wire() at start-up")
+    return _membership_source[0](session, enterprise_ids)
 
 
 @dataclass

@@ -1,0 +1,14 @@
+"""What the roof connects at start-up: where a lower layer needs something of a higher one,
+the higher one hands it in here (the application factory, the CLI and the benchmarks call
+:func:`wire`; it may be called again)."""
+
+from __future__ import annotations
+
+
+def wire() -> None:
+    from app.audit import services as audit
+    from app.oversight import memberships
+    from app.scoring import services as scoring
+
+    audit.init_app()  # refusals the unit of work remembers are written to the audit log
+    scoring.set_membership_source(memberships.list_memberships)  # list caps in every grade
