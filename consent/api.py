@@ -39,7 +39,6 @@ from consent import schemas, services
 from consent.models import OAuthToken
 from consent.scopes import SCOPES
 from consent.server import PRIVATE_KEY_JWT, REALM, authorization, issuer, require_oauth
-from reports.sections import build_sections
 
 bp = Blueprint("oauth", __name__)
 blp = ApiBlueprint("consents", __name__, url_prefix="/api/v1", description="授权（征信授权）与查询记录")
@@ -376,24 +375,4 @@ class InstitutionClients(MethodView):
             out["client_secret"] = secret
         return out
 
-
-@blp.route("/data/fetch")
-class DataFetch(MethodView):
-    decorators = [bearer_first, csrf.exempt, limiter.limit(bank_limit, key_func=client_rate_key)]
-
-    @blp.arguments(schemas.FetchSchema)
-    @blp.response(200, schemas.FetchResultSchema)
-    @blp.doc(security=[{"oauth2": []}])
-    def post(self, data: dict[str, Any]) -> dict[str, Any]:
-        """按授权获取企业信用信息（金融机构，绑定授权的令牌）：经授权闸门检查、计次并写入查询记录"""
-        session = db_session()
-        tok = bank_token()
-        sections = set(data["sections"] or (tok.consent.scopes if tok.consent else []))
-        access = services.authorize_access(session, services.Caller.of_token(tok), data["uscc"], data["purpose"], sections,
-                                           resource="data:fetch", request_id=g.get("request_id"))
-        consent = access.consent
-        return {"consent_id": consent.consent_id, "query_id": access.log.id, "fetched_at": access.log.at,
-                "data_range": {"from": consent.data_from.isoformat(), "to": consent.data_to.isoformat()},
-                "data_life": {"unit": str(consent.data_life_unit), "value": consent.data_life_value},
-                "sections": build_sections(session, consent.enterprise, sections, consent.data_from, consent.data_to)}
 

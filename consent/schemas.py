@@ -178,22 +178,6 @@ class WithEvents:
         return getattr(self._consent, name)
 
 
-class FetchSchema(StrictSchema):
-    uscc = UsccField(required=True, allow_legacy=True)
-    purpose = fields.String(required=True, validate=one_of(list(Purpose)))
-    sections = fields.List(fields.String(validate=one_of(list(REPORT_SECTIONS))), load_default=None,
-                           metadata={"description": "默认：授权包含的全部部分"})
-
-
-class FetchResultSchema(StrictSchema):
-    consent_id = fields.String()
-    query_id = fields.Integer()
-    fetched_at = fields.DateTime()
-    data_range = fields.Dict()
-    data_life = fields.Dict(metadata={"description": "机构可保存所获数据的期限"})
-    sections = fields.Dict()
-
-
 class InstitutionInSchema(StrictSchema):
     name = text(200)
     licence_no = fields.String(required=True, validate=validate.Regexp(r"^[A-Z0-9]{6,30}$", error="金融许可证号应为 6–30 位大写字母或数字。"))

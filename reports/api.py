@@ -15,11 +15,13 @@ from app.accounts.auth import refuse_cross_site, require_csrf_header, require_fi
 from app.accounts.models import Role
 from app.core.errors import Forbidden, InvalidInput
 from app.core.extensions import csrf, db_session, limiter, settings, signing_keys, writes
+from consent import services as consent_services
 from consent.api import bank_limit, bank_token, bearer_first, client_rate_key
 from consent.services import Caller
 from reports import schemas, services
 from reports.models import Report
 from reports.responses import JSON, PDF, json_response, pdf_response, report_doc
+from reports.sections import build_sections
 
 blp = ApiBlueprint("reports", __name__, url_prefix="/api/v1", description="信用报告：出具、下载与核验")
 
@@ -180,3 +182,23 @@ class MyReportPdf(MethodView):
         assert user.enterprise_id is not None
         return pdf_response(services.own_report(db_session(), report_no, user.enterprise_id))
 
+
+@blp.route("/data/fetch")
+class DataFetch(MethodView):
+    decorators = [bearer_first, csrf.exempt, limiter.limit(bank_limit, key_func=client_rate_key)]
+
+    @blp.arguments(schemas.FetchSchema)
+    @blp.response(200, schemas.FetchResultSchema)
+    @blp.doc(security=[{"oauth2": []}])
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """按授权获取企业信用信息（金融机构，绑定授权的令牌）：经授权闸门检查、计次并写入查询记录"""
+        session = db_session()
+        tok = bank_token()
+        sections = set(data["sections"] or (tok.consent.scopes if tok.consent else []))
+        access = consent_services.authorize_access(session, Caller.of_token(tok), data["uscc"], data["purpose"], sections,
+                                           resource="data:fetch", request_id=g.get("request_id"))
+        consent = access.consent
+        return {"consent_id": consent.consent_id, "query_id": access.log.id, "fetched_at": access.log.at,
+                "data_range": {"from": consent.data_from.isoformat(), "to": consent.data_to.isoformat()},
+                "data_life": {"unit": str(consent.data_life_unit), "value": consent.data_life_value},
+                "sections": build_sections(session, consent.enterprise, sections, consent.data_from, consent.data_to)}

@@ -80,3 +80,19 @@ class VerificationSchema(StrictSchema):
     digest_matches = fields.Boolean(allow_none=True)
     signature_valid = fields.Boolean()
     kid = fields.String()
+
+
+class FetchSchema(StrictSchema):
+    uscc = UsccField(required=True, allow_legacy=True)
+    purpose = fields.String(required=True, validate=one_of(list(Purpose)))
+    sections = fields.List(fields.String(validate=one_of(list(REPORT_SECTIONS))), load_default=None,
+                           metadata={"description": "默认：授权包含的全部部分"})
+
+
+class FetchResultSchema(StrictSchema):
+    consent_id = fields.String()
+    query_id = fields.Integer()
+    fetched_at = fields.DateTime()
+    data_range = fields.Dict()
+    data_life = fields.Dict(metadata={"description": "机构可保存所获数据的期限"})
+    sections = fields.Dict()
