@@ -140,6 +140,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 
 def _scopes() -> dict[str, str]:
-    from consent.scopes import SCOPES
+    from app.oauth.scopes import SCOPES
 
     return dict(SCOPES)

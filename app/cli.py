@@ -336,7 +336,7 @@ def providers() -> None:
 @pass_ctx
 def providers_add(ctx: Context, code: str, name: str, kind: str, categories: str) -> None:
     from app.archive.services import create_provider
-    from consent.services import register_client
+    from app.oauth.services import register_client
 
     try:
         with ctx.db.transaction() as session:
@@ -365,7 +365,7 @@ def providers_list(ctx: Context) -> None:
 
 def _rotate_secret(ctx: Context, client_id: str) -> None:
     """A new client secret, printed once (only its hash is stored); the old tokens are revoked."""
-    from consent.services import rotate_client_secret
+    from app.oauth.services import rotate_client_secret
 
     try:
         with ctx.db.transaction() as session:
@@ -434,7 +434,7 @@ def institutions_add(ctx: Context, name: str, licence_no: str, kind: str, uscc: 
 def institutions_add_client(ctx: Context, licence_no: str, name: str, redirect_uris: tuple[str, ...],
                             auth_method: str, jwks_file: str | None) -> None:
     from app.accounts.services import get_institution
-    from consent.services import register_bank_client
+    from app.oauth.services import register_bank_client
 
     try:
         jwks = json.loads(Path(jwks_file).read_text()) if jwks_file else None
@@ -462,7 +462,7 @@ def institutions_list(ctx: Context) -> None:
     import sqlalchemy as sa
 
     from app.accounts.models import Institution
-    from consent.services import clients_of_institution
+    from app.oauth.services import clients_of_institution
 
     with ctx.db.reading() as session:
         for inst in session.scalars(sa.select(Institution).order_by(Institution.licence_no)):

@@ -71,11 +71,12 @@ def set_up(url: str, instance: Path, records: int, http_firms: int, seed: int,
     from app.core.config import load_settings
     from app.core.db import Database
     from app.core.signing import load_signing_keys
+    from app.oauth.services import register_bank_client
     from app.scoring.services import evaluate_many
     from app.wiring import wire
     from bench.ingest import PROVIDER_CODE
     from consent.models import FetchType, PeriodUnit, Purpose
-    from consent.services import Terms, grant_consent, register_bank_client
+    from consent.services import Terms, grant_consent
 
     wire()
     firms = make_firms(1 + http_firms, seed)
@@ -120,7 +121,7 @@ def set_up(url: str, instance: Path, records: int, http_firms: int, seed: int,
 
 
 def _all_sections() -> set[str]:
-    from consent.models import REPORT_SECTIONS
+    from app.oauth.scopes import REPORT_SECTIONS
 
     return set(REPORT_SECTIONS)
 

@@ -35,9 +35,10 @@ from app.core.extensions import (
     settings,
     signing_keys,
 )
+from app.oauth import services as oauth_services
+from app.oauth.models import OAuthToken
+from app.oauth.scopes import SCOPES
 from consent import schemas, services
-from consent.models import OAuthToken
-from consent.scopes import SCOPES
 from consent.server import PRIVATE_KEY_JWT, REALM, authorization, issuer, require_oauth
 
 bp = Blueprint("oauth", __name__)
@@ -359,7 +360,7 @@ class InstitutionClients(MethodView):
         """金融机构的 OAuth 客户端（运营人员）"""
         require_user(Role.operator)
         session = db_session()
-        return {"items": services.clients_of_institution(session, get_institution(session, licence_no).id)}
+        return {"items": oauth_services.clients_of_institution(session, get_institution(session, licence_no).id)}
 
     @blp.arguments(schemas.ClientInSchema)
     @blp.response(201, schemas.ClientOutSchema)
@@ -368,7 +369,7 @@ class InstitutionClients(MethodView):
         require_user(Role.operator)
         cookie_csrf()
         session = db_session()
-        client, secret = services.register_bank_client(session, get_institution(session, licence_no), **data)
+        client, secret = oauth_services.register_bank_client(session, get_institution(session, licence_no), **data)
         out = {k: getattr(client, k) for k in ("client_id", "name", "token_endpoint_auth_method", "redirect_uris",
                                                "grant_types", "scope", "created_at")}
         if secret:

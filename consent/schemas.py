@@ -11,9 +11,9 @@ from app.archive.categories import UsccField
 from app.core import clock
 from app.core.pagination import PageMetaSchema
 from app.core.schemas_base import Day, Int, Moment, PageArgs, StrictSchema, no_nul, one_of, text
+from app.oauth.scopes import REPORT_SECTIONS
 from consent.models import (
     PURPOSE_LABELS,
-    REPORT_SECTIONS,
     STATUS_LABELS,
     Consent,
     ConsentStatus,

@@ -51,19 +51,10 @@ from app.audit.services import Pending
 from app.core import clock
 from app.core.errors import DomainError
 from app.core.extensions import after_rollback, db_session, settings
+from app.oauth.models import AuthorizationCode, OAuthClient, OAuthToken, UsedAssertion, hash_secret
+from app.oauth.scopes import REPORT_SCOPES, SCOPES
 from consent.errors import Refused
-from consent.models import (
-    FINAL_STATUSES,
-    AuthorizationCode,
-    Consent,
-    ConsentStatus,
-    FetchType,
-    OAuthClient,
-    OAuthToken,
-    UsedAssertion,
-    hash_secret,
-)
-from consent.scopes import REPORT_SCOPES, SCOPES
+from consent.models import FINAL_STATUSES, Consent, ConsentStatus, FetchType
 from consent.services import STATUS_REFUSALS
 
 REALM = "powercredit"

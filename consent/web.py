@@ -22,10 +22,10 @@ from app.audit.services import Pending, refuse_later
 from app.core.errors import DomainError, flatten_messages
 from app.core.extensions import db_session, signing_keys, writes
 from app.core.forms import page_no
+from app.oauth.scopes import REPORT_SECTIONS
 from consent import schemas, services
 from consent.models import (
     PURPOSE_LABELS,
-    REPORT_SECTIONS,
     STATUS_LABELS,
     UNIT_LABELS,
     Consent,

@@ -24,8 +24,9 @@ from app.core import clock
 from app.core.errors import DomainError
 from app.core.extensions import db_session, settings, signing_keys, writes
 from app.core.forms import Errors, domain_errors, filled, load_form, page_no
+from app.oauth.scopes import REPORT_SECTIONS
 from app.scoring.scorecard import GRADES
-from consent.models import PURPOSE_LABELS, REPORT_SECTIONS, UNIT_LABELS
+from consent.models import PURPOSE_LABELS, UNIT_LABELS
 from marketplace import applications, offers, schemas, services, stats
 from marketplace.models import (
     APPLICATION_STATUS_LABELS,

@@ -49,7 +49,7 @@ from reportlab.platypus import (
 
 from app.core import clock
 from app.core.errors import ServiceUnavailable
-from consent.models import REPORT_SECTIONS
+from app.oauth.scopes import REPORT_SECTIONS
 from reports.describe import POLARITY_LABELS, SEVERITY_LABELS, STATUS_LABELS, describe
 from reports.sections import RECORD_SECTIONS
 

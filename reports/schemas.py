@@ -12,7 +12,8 @@ from marshmallow import fields, validate
 from app.archive.categories import UsccField
 from app.core.pagination import PageMetaSchema
 from app.core.schemas_base import PageArgs, StrictSchema, one_of
-from consent.models import REPORT_SECTIONS, Purpose
+from app.oauth.scopes import REPORT_SECTIONS
+from consent.models import Purpose
 from reports.models import KIND_LABELS
 
 

@@ -36,9 +36,10 @@ from app.archive.models import (
 from app.archive.regions import describe_region
 from app.core import clock
 from app.core.db import Prepared, json_value, run_batch
+from app.oauth.scopes import REPORT_SECTIONS
 from app.oversight import memberships
 from app.scoring.models import Evaluation
-from consent.models import PURPOSE_LABELS, REPORT_SECTIONS, Purpose, QueryLog
+from consent.models import PURPOSE_LABELS, Purpose, QueryLog
 
 # Sections made of archive records, and their record categories.
 RECORD_SECTIONS: dict[str, tuple[str, ...]] = {

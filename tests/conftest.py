@@ -38,7 +38,7 @@ from app.cli import main
 from app.core import clock
 from app.core.crypto import FieldCipher
 from app.core.db import READ_ONLY
-from consent.services import register_client
+from app.oauth.services import register_client
 
 os.environ["PC_PASSWORD_HASH"] = "test"  # CLI runs in the tests read it too
 

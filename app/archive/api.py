@@ -19,8 +19,8 @@ from app.archive.errors import BatchTooLarge
 from app.core.errors import InvalidInput, MalformedJson, UnsupportedMediaType, json_error_text
 from app.core.extensions import cipher, csrf, db_session, settings
 from app.core.schemas_base import PageArgs, With
+from app.oauth.models import OAuthToken
 from app.scoring.services import reevaluate_after_ingestion
-from consent.models import OAuthToken
 from consent.server import require_oauth
 
 blp = Blueprint("archive", __name__, url_prefix="/api/v1", description="信用档案：企业与信用记录")

@@ -30,16 +30,18 @@ from app.core import clock
 from app.core.crypto import FieldCipher
 from app.core.db import refresh_statistics
 from app.core.signing import SigningKeys
+from app.oauth.services import (
+    clients_of_institution,
+    clients_of_provider,
+    register_bank_client,
+    register_client,
+)
 from consent.models import Consent, FetchType, PeriodUnit, Purpose
 from consent.services import (
     Terms,
     change_consent,
-    clients_of_institution,
-    clients_of_provider,
     expire_due,
     grant_consent,
-    register_bank_client,
-    register_client,
     reject_consent,
     request_consent,
 )

@@ -25,6 +25,7 @@ from app.core.errors import DomainError, NotFound
 from app.core.extensions import db_session, signing_keys, writes
 from app.core.forms import Errors, domain_errors, filled, load_form, page_no, query_args
 from app.core.schemas_base import PageArgs
+from app.oauth.services import clients_of_institution, clients_of_provider
 from app.oversight import commitments, lists, notices, objections, repair, schemas
 from app.oversight.models import (
     EXIT_LABELS,
@@ -39,7 +40,6 @@ from app.scoring import services as scoring
 from app.scoring.api import INDEX_DEFINITION
 from app.scoring.index import published_index
 from app.scoring.scorecard import GRADES
-from consent.services import clients_of_institution, clients_of_provider
 
 bp = Blueprint("oversight_web", __name__)
 

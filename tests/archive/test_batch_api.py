@@ -8,7 +8,7 @@ import json
 import sqlalchemy as sa
 
 from app.archive.models import CreditRecord
-from consent.models import OAuthToken
+from app.oauth.models import OAuthToken
 
 
 def _auth(token: str) -> dict[str, str]:

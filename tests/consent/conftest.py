@@ -21,8 +21,9 @@ from app.accounts.models import Institution, User
 from app.accounts.services import create_institution, create_user
 from app.archive.models import Enterprise
 from app.audit.models import AuditEvent
-from consent.models import Consent, OAuthClient
-from consent.services import register_bank_client
+from app.oauth.models import OAuthClient
+from app.oauth.services import register_bank_client
+from consent.models import Consent
 from tests.conftest import PASSWORD
 
 REDIRECT = "https://bank.example.com/oauth/callback"

@@ -7,7 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import sqlalchemy as sa
 
-from consent.models import AuthorizationCode, ConsentStatus, OAuthToken, QueryLog
+from app.oauth.models import AuthorizationCode, OAuthToken
+from consent.models import ConsentStatus, QueryLog
 from tests.consent.conftest import REDIRECT, SECTIONS, bearer, code_from, consent_row, decide, pkce
 
 

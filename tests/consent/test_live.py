@@ -23,8 +23,9 @@ from app import create_app
 from app.accounts.services import create_institution, create_user
 from app.archive.services import load_enterprise, register_enterprise
 from app.archive.uscc import make_uscc
-from consent.models import Consent, OAuthToken, QueryLog
-from consent.services import register_bank_client
+from app.oauth.models import OAuthToken
+from app.oauth.services import register_bank_client
+from consent.models import Consent, QueryLog
 from tests.conftest import PASSWORD
 from tests.consent.conftest import REDIRECT, pkce, terms
 

@@ -6,7 +6,7 @@ import base64
 
 import sqlalchemy as sa
 
-from consent.models import OAuthClient, OAuthToken, hash_secret
+from app.oauth.models import OAuthClient, OAuthToken, hash_secret
 
 
 def _basic(client_id: str, secret: str) -> dict[str, str]:

@@ -14,8 +14,9 @@ import sqlalchemy as sa
 from joserfc import jwt
 from joserfc.jwk import OKPKey
 
-from consent.models import AuthorizationCode, ConsentStatus, OAuthToken
-from consent.services import register_bank_client
+from app.oauth.models import AuthorizationCode, OAuthToken
+from app.oauth.services import register_bank_client
+from consent.models import ConsentStatus
 from tests.consent.conftest import (
     REDIRECT,
     basic,

@@ -44,7 +44,7 @@ def test_applying_grants_exactly_one_consent_the_firm_can_see(applied, client, d
 
 
 def test_revoking_the_consent_stops_the_banks_pull(applied, client, sign_in, db):
-    from consent.services import register_bank_client
+    from app.oauth.services import register_bank_client
     from tests.consent.conftest import basic, bearer
 
     app, ent, user, _ = applied

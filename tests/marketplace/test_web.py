@@ -12,7 +12,8 @@ import pytest
 import sqlalchemy as sa
 
 from app.audit.models import AuditEvent
-from consent.models import REPORT_SECTIONS, Consent, QueryLog
+from app.oauth.scopes import REPORT_SECTIONS
+from consent.models import Consent, QueryLog
 from marketplace.applications import APPLICATION_SCOPES, CONSENT_DAYS
 from marketplace.models import Application, Offer, Product
 from reports.models import Report

@@ -22,7 +22,7 @@ def test_a_self_report_has_every_section_and_counts_against_the_allowance(archiv
     body = resp.get_json()
     doc = body["report"]
     assert doc["kind"] == "self" and doc["recipient"]["uscc"] == archive.enterprise.uscc
-    from consent.models import REPORT_SECTIONS
+    from app.oauth.scopes import REPORT_SECTIONS
     assert list(doc["section_list"]) == list(REPORT_SECTIONS) and set(doc["sections"]) == set(REPORT_SECTIONS)
     year = dt.datetime.now(ZoneInfo("Asia/Shanghai")).year
     assert body["allowance"] == {"year": year, "free": 2, "used": 1, "remaining": 1}
