@@ -891,8 +891,7 @@ def index_cmd(ctx: Context, segment: str | None, region: str | None, first: str 
     from rich.table import Table
 
     from app.core.errors import flatten_messages
-    from app.scoring.api import INDEX_DEFINITION
-    from app.scoring.index import credit_power_index
+    from app.scoring.index import INDEX_DEFINITION, credit_power_index
     from app.scoring.schemas import IndexArgs
 
     try:

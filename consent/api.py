@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, g, jsonify, request
 from flask.views import MethodView
 from flask_login import current_user
@@ -25,53 +24,32 @@ from app.accounts.services import (
 )
 from app.archive.services import get_enterprise
 from app.audit.services import Pending, refuse_later
-from app.core.errors import DomainError, Forbidden, InvalidInput, NotFound, json_object_body
+from app.core.errors import DomainError, InvalidInput, NotFound, json_object_body
 from app.core.extensions import (
     cookie_csrf,
     created,
     csrf,
     db_session,
     limiter,
-    settings,
     signing_keys,
 )
 from app.oauth import services as oauth_services
-from app.oauth.models import OAuthToken
 from app.oauth.scopes import SCOPES
 from consent import schemas, services
-from consent.server import PRIVATE_KEY_JWT, REALM, authorization, issuer, require_oauth
+from consent.bearer import (
+    ADDRESS_LIMIT,
+    address_key,
+    bank_limit,
+    bank_token,
+    client_rate_key,
+)
+from consent.server import PRIVATE_KEY_JWT, REALM, authorization, issuer
 
 bp = Blueprint("oauth", __name__)
 blp = ApiBlueprint("consents", __name__, url_prefix="/api/v1", description="授权（征信授权）与查询记录")
 
 
 
-def bank_limit() -> str:
-    """The per-client limit of bank endpoints (``PC_BANK_RATE_LIMIT``, default 120/minute)."""
-    return settings().bank_rate_limit
-
-
-def client_rate_key() -> str:
-    """Rate-limit key of bank endpoints: the OAuth client behind a valid bearer token; for
-    credentials not yet checked (token, revocation, introspection), the address together
-    with the claimed client — a caller cannot spend another bank's allowance from elsewhere
-    (the address limit below caps what one address sends however many ids it claims)."""
-    ip = request.remote_addr or "-"
-    auth = request.headers.get("Authorization", "")
-    if auth[:7].lower() == "bearer ":
-        pk = services.client_pk_of_access_token(db_session(), auth[7:].strip())
-        if pk is not None:
-            return f"client-pk:{pk}"
-    claimed = (request.authorization.username if request.authorization is not None else None) \
-        or request.form.get("client_id") or ("assertion" if request.form.get("client_assertion") else "")
-    return f"ip:{ip}|client:{claimed[:64]}"
-
-
-def address_key() -> str:
-    return f"ip:{request.remote_addr}"
-
-
-ADDRESS_LIMIT = "600/minute"
 
 
 def _audit_oauth_failure(response: Response, action: str) -> None:
@@ -154,34 +132,6 @@ def jwks() -> Any:
 
 
 # --- who is asking --------------------------------------------------------------------------
-
-def bank_token(*scopes: str) -> OAuthToken:
-    """The bank's OAuth token (Authorization: Bearer only — never the query string); checked
-    once per request (``bearer_first`` may have done it before the body was parsed)."""
-    if not scopes and "pc_bank_token" in g:
-        return g.pc_bank_token  # type: ignore[no-any-return]
-    try:
-        tok = require_oauth.acquire_token(list(scopes) if scopes else None)
-    except OAuth2Error as error:
-        require_oauth.raise_error_response(error)
-        raise  # raise_error_response always raises
-    if tok.client.institution_id is None:
-        raise Forbidden("只有金融机构的客户端可以访问", code="not_an_institution")
-    if not scopes:
-        g.pc_bank_token = tok
-    return tok  # type: ignore[no-any-return]
-
-
-def bearer_first(view: Any) -> Any:
-    """For a view only bank systems call: the bearer token is checked before the body is
-    parsed, so a caller without a valid token learns that (401), not the body's schema."""
-    @functools.wraps(view)
-    def inner(*args: Any, **kwargs: Any) -> Any:
-        bank_token()
-        return view(*args, **kwargs)
-
-    return inner
-
 
 def current_actor() -> services.Actor:
     """A bank's system (Bearer token with ``consents:write``; a consent-bound report token

@@ -16,7 +16,7 @@ from app.accounts.models import Role
 from app.core.errors import Forbidden, InvalidInput
 from app.core.extensions import csrf, db_session, limiter, settings, signing_keys, writes
 from consent import services as consent_services
-from consent.api import bank_limit, bank_token, bearer_first, client_rate_key
+from consent.bearer import bank_limit, bank_token, bearer_first, client_rate_key
 from consent.services import Caller
 from reports import schemas, services
 from reports.models import Report

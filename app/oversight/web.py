@@ -37,8 +37,7 @@ from app.oversight.models import (
 )
 from app.oversight.objections import DISPUTABLE, Upload
 from app.scoring import services as scoring
-from app.scoring.api import INDEX_DEFINITION
-from app.scoring.index import published_index
+from app.scoring.index import INDEX_DEFINITION, published_index
 from app.scoring.scorecard import GRADES
 
 bp = Blueprint("oversight_web", __name__)

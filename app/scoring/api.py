@@ -15,7 +15,7 @@ from app.core.errors import InvalidInput
 from app.core.extensions import db_session
 from app.core.schemas_base import PageArgs
 from app.scoring import schemas, services
-from app.scoring.index import published_index
+from app.scoring.index import INDEX_DEFINITION, published_index
 from app.scoring.models import Evaluation
 from app.scoring.scorecard import SUPERVISION_CLASSES
 
@@ -89,8 +89,6 @@ class SupervisionClass(MethodView):
         return {"supervision_class": supervision_class, "items": page.items, "meta": page.meta}
 
 
-INDEX_DEFINITION = ("信用电力指数：每月各企业（当月有评价者，取当月最新一次）评价分数的均值（0–100）；"
-                    "守信意愿、守信能力、守信表现三个分指数为对应维度得分的均值。")
 
 
 @blp.route("/index")

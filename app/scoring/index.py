@@ -21,6 +21,8 @@ from app.archive.models import Enterprise
 from app.scoring.models import Evaluation
 
 GROUPINGS = ("all", "segment", "province")
+INDEX_DEFINITION = ("信用电力指数：每月各企业（当月有评价者，取当月最新一次）评价分数的均值（0–100）；"
+                    "守信意愿、守信能力、守信表现三个分指数为对应维度得分的均值。")
 
 
 def month_bounds(first: str | None, last: str | None) -> tuple[dt.date | None, dt.date | None]:
