@@ -12,6 +12,7 @@ PYTHON=${PYTHON:-python3}
 
 .venv/bin/ruff check app consent reports marketplace migrations tests bench
 .venv/bin/mypy app consent reports marketplace
+.venv/bin/lint-imports  # the layers of DESIGN.md (pyproject.toml: [tool.importlinter])
 # One process per core (pytest-xdist); the tests of one demo database go to one worker
 # (tests/conftest.py schedules them together), so each demo is seeded once per run.
 # PC_TEST_WORKERS=0 runs in one process.
