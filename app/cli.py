@@ -186,10 +186,9 @@ def _progress(*, auto_refresh: bool = True) -> Progress:
 @pass_ctx
 def import_records(ctx: Context, file: Path, provider_code: str, fmt: str | None, mode: str,
                    report_path: Path | None, chunk_size: int, workers: int | None, reevaluate: bool) -> None:
-    from app.archive.ingestion import ingest_records
+    from app.archive.ingestion import submit_batch
     from app.archive.readers import detect_format, iter_file, iter_stream
     from app.archive.services import get_provider
-    from app.core.db import refresh_statistics
     from app.core.workers import default_workers
 
     try:
@@ -219,17 +218,11 @@ def import_records(ctx: Context, file: Path, provider_code: str, fmt: str | None
                     print(f"已处理 {res.total} 行（接受 {res.accepted}，未变 {res.unchanged}，"
                           f"更正 {res.corrected}，拒绝 {res.refused}），尚未提交", file=sys.stderr, flush=True)
 
-            result = ingest_records(session, provider, rows, source="file", filename=str(file), mode=mode,
-                                    chunk_size=chunk_size, keep_rows=False, on_chunk=on_chunk,
-                                    workers=default_workers() if workers is None else workers)
-            if result.committed and refresh_statistics(session, result.accepted + result.corrected,
-                                                       ("credit_record", "credit_record_version")):
+            result = submit_batch(session, provider, rows, reevaluate=reevaluate, source="file", filename=str(file),
+                                  mode=mode, chunk_size=chunk_size, keep_rows=False, on_chunk=on_chunk,
+                                  workers=default_workers() if workers is None else workers)
+            if result.analysed:
                 out.print("导入量较大，已更新数据库查询统计信息（ANALYZE）。")
-            if reevaluate and result.committed and (result.accepted or result.corrected):
-                from app.scoring.services import reevaluate_after_ingestion
-
-                evaluation = reevaluate_after_ingestion(session, result.run_id)
-                result.reevaluated = evaluation.firms if evaluation else 0
     except DomainError as exc:
         _domain_error(exc)
         return

@@ -20,7 +20,6 @@ from app.core.errors import InvalidInput, MalformedJson, UnsupportedMediaType, j
 from app.core.extensions import cipher, csrf, db_session, settings
 from app.core.schemas_base import PageArgs, With
 from app.oauth.models import OAuthToken
-from app.scoring.services import reevaluate_after_ingestion
 from consent.server import require_oauth
 
 blp = Blueprint("archive", __name__, url_prefix="/api/v1", description="信用档案：企业与信用记录")
@@ -145,7 +144,7 @@ class RecordBatch(MethodView):
         if len(rows) > limit:
             raise BatchTooLarge(f"一批最多 {limit} 条记录，本批 {len(rows)} 条，请拆分后重试",
                                 errors={"_batch": [f"超过每批 {limit} 条的上限。"]})
-        result = ingestion.ingest_records(session, provider, rows, source="api", mode=args["mode"])
+        result = ingestion.submit_batch(session, provider, rows, source="api", mode=args["mode"])
         if not result.committed:
             errors = {
                 f"rows[{r.index}].{field}": msgs
@@ -154,8 +153,6 @@ class RecordBatch(MethodView):
             raise InvalidInput(
                 f"整批模式下有 {result.refused} 行未通过校验，整批未写入", code="batch_refused", errors=errors
             )
-        evaluation = reevaluate_after_ingestion(session, result.run_id)
-        result.reevaluated = evaluation.firms if evaluation else 0
         return result
 
 

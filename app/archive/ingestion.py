@@ -48,6 +48,7 @@ from app.archive.models import (
 from app.archive.schemas import PROVIDER_REF_PATTERN, RecordInSchema
 from app.archive.uscc import check_uscc
 from app.core import clock
+from app.core.db import refresh_statistics
 from app.core.errors import flatten_messages, json_error_text
 from app.core.workers import make_pool
 
@@ -102,7 +103,8 @@ class BatchResult:
     unchanged: int = 0
     corrected: int = 0
     refused: int = 0
-    reevaluated: int = 0  # firms re-evaluated after the batch (set by the caller that does it)
+    reevaluated: int = 0  # firms re-evaluated after the batch (submit_batch)
+    analysed: bool = False  # the planner's statistics refreshed after a large load (submit_batch)
     rows: list[RowResult] = field(default_factory=list)
     refusals: list[RowResult] = field(default_factory=list)
 
@@ -645,4 +647,31 @@ def ingest_records(
     run.corrected, run.refused, run.committed = result.corrected, result.refused, result.committed
     run.finished_at = clock.now()
     session.flush()
+    return result
+
+
+# Who re-evaluates the firms a batch changed: scoring, a layer above, hands it in at start-up
+# (``app.wiring``); it answers how many firms it re-evaluated.
+Reevaluate = Callable[[Session, int], int]
+_reevaluate: list[Reevaluate] = []
+
+
+def set_reevaluation(reevaluate: Reevaluate) -> None:
+    _reevaluate[:] = [reevaluate]
+
+
+def submit_batch(session: Session, provider: DataProvider, rows: Iterable[Any], *, reevaluate: bool = True,
+                 **ingest: Any) -> BatchResult:
+    """A provider's batch, however it arrives (the API, a file): ingested row by row (or all or
+    nothing), then, once written, the planner's statistics refreshed after a large load
+    (``ANALYZE`` on PostgreSQL) and the firms whose records it wrote or corrected re-evaluated."""
+    result = ingest_records(session, provider, rows, **ingest)
+    if not result.committed:
+        return result
+    result.analysed = refresh_statistics(session, result.accepted + result.corrected,
+                                         ("credit_record", "credit_record_version"))
+    if reevaluate and (result.accepted or result.corrected):
+        if not _reevaluate:
+            raise RuntimeError("re-evaluation after a batch is not wired: call app.wiring.wire() at start-up")
+        result.reevaluated = _reevaluate[0](session, result.run_id)
     return result

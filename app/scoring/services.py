@@ -341,6 +341,12 @@ def reevaluate_after_ingestion(session: Session, ingestion_run_id: int) -> Evalu
     return run_evaluations(session, "ingestion", ids) if ids else None
 
 
+def reevaluated_firms(session: Session, ingestion_run_id: int) -> int:
+    """How many firms :func:`reevaluate_after_ingestion` re-evaluated (for ``submit_batch``)."""
+    run = reevaluate_after_ingestion(session, ingestion_run_id)
+    return run.firms if run is not None else 0
+
+
 def firms_in_class(session: Session, supervision_class: str, page: int, per_page: int,
                    segment: str | None = None) -> Page[Any]:
     """Firms whose current evaluation puts them in a supervision class, lowest scores first

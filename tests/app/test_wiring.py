@@ -1,0 +1,53 @@
+"""What the roof hands the lower layers at start-up (app.wiring): without it they refuse to
+work rather than work wrongly (grades without list caps, batches left ungraded)."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.archive import ingestion
+from app.core import refusals
+from app.oversight import memberships
+from app.scoring import services as scoring
+from app.wiring import wire
+from tests.conftest import contract_row
+
+
+@pytest.fixture
+def unwired():
+    saved = (list(scoring._membership_source), list(ingestion._reevaluate), list(refusals._writer))
+    scoring._membership_source.clear()
+    ingestion._reevaluate.clear()
+    refusals._writer.clear()
+    try:
+        yield
+    finally:
+        scoring._membership_source[:], ingestion._reevaluate[:], refusals._writer[:] = saved
+
+
+def test_without_wiring_scoring_refuses_to_grade(db, make_enterprise, unwired):
+    ent = make_enterprise()
+    with pytest.raises(RuntimeError, match="not wired"):
+        scoring.run_evaluations(db, "single", [ent.id])
+    wire()
+    assert scoring._membership_source == [memberships.list_memberships]
+    assert scoring.run_evaluations(db, "single", [ent.id]).firms == 1
+
+
+def test_without_wiring_a_batch_is_not_left_ungraded(db, make_enterprise, make_provider, unwired):
+    ent, provider = make_enterprise(), make_provider(["contract"])
+    with pytest.raises(RuntimeError, match="not wired"):
+        ingestion.submit_batch(db, provider, [contract_row(ent.uscc, "w-1")], source="api")
+    wire()
+    result = ingestion.submit_batch(db, provider, [contract_row(ent.uscc, "w-2")], source="api")
+    assert result.committed and result.accepted == 1 and result.reevaluated == 1
+    unchanged = ingestion.submit_batch(db, provider, [contract_row(ent.uscc, "w-2")], source="api")
+    assert unchanged.unchanged == 1 and unchanged.reevaluated == 0  # nothing changed: nobody re-graded
+    skipped = ingestion.submit_batch(db, provider, [contract_row(ent.uscc, "w-3")], source="file", reevaluate=False)
+    assert skipped.accepted == 1 and skipped.reevaluated == 0
+
+
+def test_without_wiring_a_refusal_is_not_silently_dropped(db, unwired):
+    refusals.refuse_later(db, refusals.Pending(actor="ip:1", action="test.refused", code="x"))
+    with pytest.raises(RuntimeError, match="no refusal writer"):
+        refusals.write_pending(db)
