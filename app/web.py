@@ -12,7 +12,6 @@ from flask_login import current_user
 from app import dashboards
 from app.accounts.auth import require_user
 from app.accounts.models import INSTITUTION_KIND_LABELS, ROLE_LABELS, Role
-from app.accounts.services import require_archive_access
 from app.archive import services
 from app.archive.models import (
     CATEGORY_LABELS,
@@ -24,6 +23,7 @@ from app.archive.models import (
 )
 from app.archive.regions import PROVINCES, describe_region
 from app.archive.schemas import EnterpriseSearchArgs, RecordFilterArgs
+from app.archive.services import require_archive_access
 from app.core import clock
 from app.core.extensions import cipher, db_session, settings
 from app.core.forms import query_args

@@ -14,7 +14,6 @@ from flask_login import current_user
 from flask_smorest import Blueprint as ApiBlueprint
 
 from app.accounts.auth import require_user
-from app.accounts.errors import SignInRequired
 from app.accounts.models import Institution, Role
 from app.accounts.services import (
     create_institution,
@@ -24,6 +23,7 @@ from app.accounts.services import (
 )
 from app.archive.services import get_enterprise
 from app.audit.services import Pending, refuse_later
+from app.core.auth import SignInRequired
 from app.core.errors import DomainError, InvalidInput, NotFound, json_object_body
 from app.core.extensions import (
     cookie_csrf,

@@ -45,16 +45,22 @@ def address_key() -> str:
 ADDRESS_LIMIT = "600/minute"
 
 
+def acquire_token(*scopes: str) -> OAuthToken:
+    """A valid access token holding ``scopes`` (Authorization: Bearer only), or the RFC 6750
+    refusal (audited); registered as ``app.core.auth``'s bearer check."""
+    try:
+        return require_oauth.acquire_token(list(scopes) if scopes else None)  # type: ignore[no-any-return]
+    except OAuth2Error as error:
+        require_oauth.raise_error_response(error)
+        raise  # raise_error_response always raises
+
+
 def bank_token(*scopes: str) -> OAuthToken:
     """The bank's OAuth token (Authorization: Bearer only — never the query string); checked
     once per request (``bearer_first`` may have done it before the body was parsed)."""
     if not scopes and "pc_bank_token" in g:
         return g.pc_bank_token  # type: ignore[no-any-return]
-    try:
-        tok = require_oauth.acquire_token(list(scopes) if scopes else None)
-    except OAuth2Error as error:
-        require_oauth.raise_error_response(error)
-        raise  # raise_error_response always raises
+    tok = acquire_token(*scopes)
     if tok.client.institution_id is None:
         raise Forbidden("只有金融机构的客户端可以访问", code="not_an_institution")
     if not scopes:

@@ -6,13 +6,12 @@ from typing import cast
 from urllib.parse import urlsplit
 
 from flask import request
-from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
 from wtforms import ValidationError
 
-from app.accounts.errors import SignInRequired
 from app.accounts.models import Role, User
-from app.accounts.services import load_user, require_role
+from app.accounts.services import load_user
+from app.core.auth import signed_in
 from app.core.errors import DomainError, Forbidden
 from app.core.extensions import db_session, login_manager
 
@@ -29,12 +28,7 @@ def _load_user(user_id: str) -> User | None:
 
 def require_user(*roles: Role) -> User:
     """The signed-in user (session cookie), optionally limited to ``roles``."""
-    if not current_user.is_authenticated:
-        raise SignInRequired("请先登录", headers={"WWW-Authenticate": 'Session realm="powercredit"'})
-    user = cast(User, current_user._get_current_object())
-    if roles:
-        require_role(user, *roles)
-    return user
+    return cast(User, signed_in(*roles))
 
 
 def require_firm() -> User:

@@ -1,20 +1,8 @@
-"""Errors of sign-in, roles and tenancy."""
+"""Errors of accounts (sign-in, roles and tenancy are ``app.core.auth``'s, for every layer)."""
 
 from __future__ import annotations
 
-from app.core.errors import Conflict, Forbidden, Unauthorized
-
-
-class SignInRequired(Unauthorized):
-    code = "sign_in_required"
-
-
-class RoleDenied(Forbidden):
-    code = "role_denied"
-
-
-class TenancyDenied(Forbidden):
-    code = "tenancy_denied"
+from app.core.errors import Conflict
 
 
 class UserExists(Conflict):

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.archive.models import Enterprise
 from app.core import clock
+from app.core.auth import ROLE_LABELS as CORE_ROLE_LABELS
 from app.core.db import Base, UTCDateTime, intpk, str_enum
 
 
@@ -19,7 +20,7 @@ class Role(enum.StrEnum):
     bank = "bank"  # 金融机构信贷人员, bound to one institution
 
 
-ROLE_LABELS = {Role.operator: "征信机构", Role.firm: "企业", Role.bank: "金融机构"}
+ROLE_LABELS = {Role(code): label for code, label in CORE_ROLE_LABELS.items()}  # app.core.auth names them
 
 
 class InstitutionKind(enum.StrEnum):

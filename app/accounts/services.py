@@ -9,10 +9,9 @@ import sqlalchemy as sa
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import Session
 
-from app.accounts.errors import RoleDenied, TenancyDenied, UserExists
+from app.accounts.errors import UserExists
 from app.accounts.models import ROLE_LABELS, Institution, InstitutionKind, Role, User
 from app.accounts.passwords import hashing
-from app.archive.models import Enterprise
 from app.archive.services import get_enterprise
 from app.core import clock
 from app.core.errors import InvalidInput, NotFound
@@ -115,23 +114,6 @@ def load_user(session: Session, user_id: str) -> User | None:
         return None
     user = session.get(User, int(user_id))
     return user if user is not None and user.active else None
-
-
-def require_archive_access(user: User, enterprise: Enterprise) -> None:
-    """Operators read every archive; a firm only its own; banks only through a consent."""
-    if user.role == Role.operator:
-        return
-    if user.role == Role.firm:
-        if user.enterprise_id != enterprise.id:
-            raise TenancyDenied("企业用户只能查看本企业的信用档案")
-        return
-    raise RoleDenied("金融机构须经企业授权、通过征信报告接口查询，不能直接浏览信用档案")
-
-
-def require_role(user: User, *roles: Role) -> None:
-    if user.role not in roles:
-        names = "、".join(ROLE_LABELS[r] for r in roles)
-        raise RoleDenied(f"此操作仅限以下角色：{names}")
 
 
 def actor_labels(session: Session, actors: Iterable[str]) -> dict[str, str]:

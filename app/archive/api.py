@@ -11,16 +11,13 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.accounts.auth import require_user
-from app.accounts.models import Role
-from app.accounts.services import require_archive_access
 from app.archive import ingestion, schemas, services
 from app.archive.errors import BatchTooLarge
+from app.archive.services import require_archive_access
+from app.core.auth import bearer_token, signed_in
 from app.core.errors import InvalidInput, MalformedJson, UnsupportedMediaType, json_error_text
 from app.core.extensions import cipher, csrf, db_session, settings
 from app.core.schemas_base import PageArgs, With
-from app.oauth.models import OAuthToken
-from consent.server import require_oauth
 
 blp = Blueprint("archive", __name__, url_prefix="/api/v1", description="信用档案：企业与信用记录")
 
@@ -40,7 +37,7 @@ class Enterprises(MethodView):
     @blp.response(201, schemas.EnterpriseDetailSchema)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """登记新企业（运营人员；严格校验统一社会信用代码）"""
-        require_user(Role.operator)
+        signed_in("operator")
         ent, _ = services.register_enterprise(db_session(), cipher(), data)
         return services.enterprise_detail(cipher(), ent)
 
@@ -58,7 +55,7 @@ class EnterprisePrivateProfile(MethodView):
     @blp.response(200, schemas.EnterpriseDetailSchema)
     def get(self, uscc: str) -> Any:
         """企业完整登记信息，含法定代表人与联系方式（运营人员或企业本身）"""
-        user = require_user()
+        user = signed_in()
         ent = services.get_enterprise(db_session(), uscc)
         require_archive_access(user, ent)
         return services.enterprise_detail(cipher(), ent)
@@ -70,7 +67,7 @@ class EnterpriseRecords(MethodView):
     @blp.response(200, schemas.RecordPageSchema)
     def get(self, args: dict[str, Any], uscc: str) -> dict[str, Any]:
         """企业的信用记录（运营人员或企业本身；可按类别、性质、状态、日期筛选）"""
-        user = require_user()
+        user = signed_in()
         session = db_session()
         ent = services.get_enterprise(session, uscc)
         require_archive_access(user, ent)
@@ -122,16 +119,13 @@ class RecordBatch(MethodView):
             },
         },
     )
-    @require_oauth("records:write")
     def post(self, args: dict[str, Any]) -> Any:
         """数据源批量报送信用记录（OAuth2 客户端凭证，scope records:write）
 
         逐行校验；合格行在同一事务中写入，不合格行按行号、字段与原因返回。
         mode=all_or_nothing 时只要有一行不合格，整批不写入（422）。
         """
-        from authlib.integrations.flask_oauth2 import current_token
-
-        token: OAuthToken = current_token._get_current_object()
+        token = bearer_token("records:write")
         session = db_session()
         client = token.client
         if client.provider_id is None:
@@ -162,7 +156,7 @@ class IngestionRuns(MethodView):
     @blp.response(200, schemas.RunPageSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """报送批次（征信机构）：最新在前；provider 按数据源代码筛选，refused_only 只看有被拒行的批次"""
-        require_user(Role.operator)
+        signed_in("operator")
         page = services.list_runs(db_session(), args["page"], args["per_page"], args["provider"],
                                   args["refused_only"])
         return {"items": page.items, "meta": page.meta}
@@ -174,7 +168,7 @@ class IngestionRunDetail(MethodView):
     @blp.response(200, schemas.RunDetailSchema)
     def get(self, args: dict[str, Any], run_id: int) -> Any:
         """一个报送批次的逐行结果（征信机构）：被拒行（行号、字段、原因）与写入的记录（新增、更正；分页）"""
-        require_user(Role.operator)
+        signed_in("operator")
         session = db_session()
         run = services.get_run(session, run_id)
         rows = services.run_rows(session, run, args["page"], args["per_page"])

@@ -34,6 +34,7 @@ from app.archive.models import (
 from app.archive.schemas import EnterpriseInSchema
 from app.archive.uscc import check_uscc, province_code_of, region_code_of
 from app.core import clock
+from app.core.auth import RoleDenied, TenancyDenied
 from app.core.crypto import DecryptionError, FieldCipher
 from app.core.db import Page, paginate
 from app.core.errors import InvalidInput, NotFound, flatten_messages
@@ -342,3 +343,14 @@ def run_rows(session: Session, run: IngestionRun, page: int, per_page: int) -> P
     items = [{**row, "status": "superseded" if row["superseded"] else ("accepted" if row["version"] == 1
                                                                        else "corrected")} for row in rows]
     return Page(items, page, per_page, int(total))
+
+
+def require_archive_access(user: Any, enterprise: Enterprise) -> None:
+    """Operators read every archive; a firm only its own; banks only through a consent."""
+    if str(user.role) == "operator":
+        return
+    if str(user.role) == "firm":
+        if user.enterprise_id != enterprise.id:
+            raise TenancyDenied("企业用户只能查看本企业的信用档案")
+        return
+    raise RoleDenied("金融机构须经企业授权、通过征信报告接口查询，不能直接浏览信用档案")
