@@ -307,7 +307,7 @@ def write_ndjson(path: Path, usccs: list[str], records: int, seed: int) -> dict[
 
 
 def fresh_database(backend: str, tmp: Path, pg_base: str, schema: str) -> str:
-    from app import migrate
+    from app.core import migrate
 
     if backend == "sqlite":
         url = f"sqlite:///{tmp / f'{schema}.db'}"

@@ -28,14 +28,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from app import create_app, migrate
+from app import create_app
 from app.accounts.models import User
 from app.accounts.services import create_institution, create_user
 from app.archive.models import DataProvider, Enterprise
 from app.archive.services import create_provider, load_enterprise, register_enterprise
 from app.archive.uscc import make_uscc
 from app.cli import main
-from app.core import clock
+from app.core import clock, migrate
 from app.core.crypto import FieldCipher
 from app.core.db import READ_ONLY
 from app.oauth.services import register_client

@@ -30,7 +30,7 @@ def test_database_is_at_head(database_url: str) -> None:
         engine.dispose()
     from alembic.script import ScriptDirectory
 
-    from app.migrate import alembic_config
+    from app.core.migrate import alembic_config
 
     assert version == ScriptDirectory.from_config(alembic_config()).get_current_head()
 
@@ -38,8 +38,8 @@ def test_database_is_at_head(database_url: str) -> None:
 def test_commands_on_a_database_not_yet_migrated_say_to_run_db_upgrade(tmp_path, monkeypatch) -> None:
     from click.testing import CliRunner
 
-    from app import migrate
     from app.cli import main
+    from app.core import migrate
 
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
@@ -81,11 +81,10 @@ def test_0012_gives_records_of_behaviour_still_going_on_their_retention_back(fre
     where an objection is open), marked changed so that ``evaluate --changed`` sees them."""
     import datetime as dt
 
-    from app import migrate
     from app.archive.ingestion import ingest_records
     from app.archive.models import CreditRecord, RecordStatus
     from app.archive.services import create_provider, load_enterprise, register_enterprise
-    from app.core import clock
+    from app.core import clock, migrate
     from app.core.crypto import FieldCipher, KeyRing
     from app.core.db import Database
     from app.oversight.models import Objection

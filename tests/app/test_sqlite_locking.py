@@ -16,10 +16,11 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask, Response, redirect
 
-from app import create_app, migrate
+from app import create_app
 from app.audit import services as audit
 from app.audit.models import AuditEvent
 from app.core import db as db_module
+from app.core import migrate
 from app.core.db import Database
 from app.core.extensions import db_session, writes
 

@@ -23,7 +23,7 @@ def test_columns_hold_no_plaintext(db, make_enterprise):
 def test_sqlite_file_holds_no_plaintext(tmp_path):
     from app.archive.services import load_enterprise, register_enterprise
     from app.core.db import Database
-    from app.migrate import upgrade
+    from app.core.migrate import upgrade
 
     url = f"sqlite:///{tmp_path / 'enc.db'}"
     upgrade(url)

@@ -1,0 +1,69 @@
+"""Data providers and their OAuth clients."""
+
+from __future__ import annotations
+
+import click
+import sqlalchemy as sa
+
+from app.core.cli import (
+    Context,
+    domain_error,
+    out,
+    pass_ctx,
+)
+from app.core.errors import DomainError
+
+
+@click.group(help="数据源与其接入客户端")
+def providers() -> None:
+    pass
+
+@providers.command("add", help="登记数据源，并签发一个客户端凭证（scope records:write）")
+@click.option("--code", required=True)
+@click.option("--name", required=True)
+@click.option("--kind", required=True, help="tax_authority / court / market_regulator / ...")
+@click.option("--categories", required=True, help="逗号分隔，如 tax,contract")
+@pass_ctx
+def providers_add(ctx: Context, code: str, name: str, kind: str, categories: str) -> None:
+    from app.archive.services import create_provider
+    from app.oauth.services import register_client
+
+    try:
+        with ctx.db.transaction() as session:
+            provider = create_provider(session, code=code, name=name, kind=kind,
+                                       categories=[c.strip() for c in categories.split(",") if c.strip()])
+            client, secret = register_client(session, name=f"{name} 报送客户端", scope="records:write",
+                                             grant_types=["client_credentials"], provider_id=provider.id)
+    except DomainError as exc:
+        domain_error(exc)
+        return
+    out.print(f"数据源 {code} 已登记。客户端凭证（密钥只显示这一次）：")
+    out.print(f"  client_id     = {client.client_id}\n  client_secret = {secret}")
+
+@providers.command("list", help="列出数据源")
+@pass_ctx
+def providers_list(ctx: Context) -> None:
+
+    from app.archive.models import DataProvider
+
+    with ctx.db.reading() as session:
+        for p in session.scalars(sa.select(DataProvider).order_by(DataProvider.code)):
+            out.print(f"{p.code:16} {p.name}  [{', '.join(p.categories)}]")
+
+def rotate_secret(ctx: Context, client_id: str) -> None:
+    """A new client secret, printed once (only its hash is stored); the old tokens are revoked."""
+    from app.oauth.services import rotate_client_secret
+
+    try:
+        with ctx.db.transaction() as session:
+            secret = rotate_client_secret(session, client_id)
+    except DomainError as exc:
+        domain_error(exc)
+        return
+    out.print(f"client_secret = {secret}")
+
+@providers.command("rotate-secret", help="为数据源客户端换发新密钥（旧令牌全部撤销）")
+@click.argument("client_id")
+@pass_ctx
+def providersrotate_secret(ctx: Context, client_id: str) -> None:
+    rotate_secret(ctx, client_id)

@@ -1,0 +1,85 @@
+"""Reports: a firm's self-report issued from the terminal, and offline verification of a report file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from app.core.cli import (
+    Context,
+    domain_error,
+    fail,
+    load_jwks,
+    out,
+    pass_ctx,
+    read_error,
+)
+from app.core.errors import DomainError
+
+
+@click.command("verify", help="离线核验信用报告文件（API 返回的 JSON，含 report 与 signature）：内容摘要与 Ed25519 签名；"
+                             "--jwks 为平台公钥（文件或 /.well-known/jwks.json 地址），缺省用本机实例的公钥")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--jwks", "jwks_source", default=None, help="JWKS 文件路径或 URL")
+def verify_report(file: Path, jwks_source: str | None) -> None:
+    from app.core.signing import SignatureInvalid
+    from reports.services import verify_envelope
+
+    jwks = load_jwks(jwks_source)
+    try:
+        envelope = json.loads(file.read_bytes())
+    except (OSError, ValueError) as exc:
+        fail(f"无法读取报告文件（应为 JSON）：{read_error(exc)}")
+        return
+    try:
+        signed = verify_envelope(envelope, jwks)
+    except SignatureInvalid as exc:
+        fail(f"核验失败：{exc}")
+        return
+    from reports.models import KIND_LABELS
+
+    kind = KIND_LABELS.get(signed["kind"], signed["kind"])  # type: ignore[call-overload]
+    out.print(f"核验通过：报告 {signed['report_no']}（{kind}），{signed['subject']['name']}"
+              f"（{signed['subject']['uscc']}），出具给 {signed['recipient']['name']}，出具时间 {signed['issued_at']}")
+    out.print(f"摘要 SHA-256 {signed['digest']}，签名有效")
+
+@click.group(help="信用报告")
+def reports() -> None:
+    """Credit reports."""
+
+@reports.command("issue", help="为企业出具自主查询报告（计入其年度免费次数），写出 JSON 报告文件和/或 PDF")
+@click.option("--uscc", required=True, help="企业的统一社会信用代码")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="写出报告文件（含签名，可用 powercredit verify 核验）")
+@click.option("--pdf", "pdf_out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="写出 PDF")
+@click.option("--base-url", default=None, help="核验页面的站点地址（二维码）；缺省为 PC_ISSUER，未设置时 http://127.0.0.1:8000")
+@pass_ctx
+def reports_issue(ctx: Context, uscc: str, json_out: Path | None, pdf_out: Path | None, base_url: str | None) -> None:
+    from app.archive.services import get_enterprise
+    from app.core.signing import load_signing_keys
+    from reports.pdf import render_pdf
+    from reports.services import envelope_json, issue_self_report
+
+    if json_out is None and pdf_out is None:
+        fail("请至少指定 --json 或 --pdf")
+    try:
+        with ctx.db.transaction() as session:
+            ent = get_enterprise(session, uscc)
+            report, left = issue_self_report(session, load_signing_keys(ctx.settings), ent, None,
+                                             ctx.settings.free_self_reports, actor="cli")
+            site = base_url or ctx.settings.issuer or "http://127.0.0.1:8000"
+            url = f"{site.rstrip('/')}/verify/{report.report_no}?digest={report.digest}"
+            if json_out:
+                json_out.write_text(envelope_json(report, url), encoding="utf-8")
+            if pdf_out:
+                pdf_out.write_bytes(render_pdf(json.loads(report.body), digest=report.digest, verify_url=url,
+                                               kid=report.kid))
+    except DomainError as exc:
+        domain_error(exc)
+        return
+    out.print(f"已出具报告 {report.report_no}（摘要 {report.digest}）；{ent.name} 本年度剩余免费次数 {left.remaining} 次")
+    for path in (json_out, pdf_out):
+        if path:
+            out.print(f"  已写出 {path}")
