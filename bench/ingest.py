@@ -419,10 +419,10 @@ def day(iso: str | None) -> dt.date | None:
 
 
 def measure_floor(url: str, path: str, chunk_size: int, run_id: int, variant: str) -> dict[str, Any]:
-    from app.archive.ingestion import validate_record
     from app.archive.models import CreditRecord, Enterprise, RecordStatus
     from app.archive.readers import iter_file
     from app.archive.services import get_provider
+    from app.archive.validation import validate_record
     from app.core import clock
     from app.core.db import Database
 

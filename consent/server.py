@@ -54,8 +54,8 @@ from app.core.extensions import after_rollback, db_session, settings
 from app.oauth.models import AuthorizationCode, OAuthClient, OAuthToken, UsedAssertion, hash_secret
 from app.oauth.scopes import REPORT_SCOPES, SCOPES
 from consent.errors import Refused
+from consent.gate import STATUS_REFUSALS
 from consent.models import FINAL_STATUSES, Consent, ConsentStatus, FetchType
-from consent.services import STATUS_REFUSALS
 
 REALM = "powercredit"
 CODE_TTL = dt.timedelta(seconds=60)

@@ -20,8 +20,9 @@ from app.core import clock
 from app.core.db import Page, paginate
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.signing import SigningKeys
+from consent.gate import Caller
 from consent.models import FetchType, PeriodUnit, Purpose
-from consent.services import Caller, Terms, end_consent, grant_consent
+from consent.services import Terms, end_consent, grant_consent
 from marketplace.models import (
     APPLICATION_STATUS_LABELS,
     Application,

@@ -15,9 +15,8 @@ from app.accounts.auth import refuse_cross_site, require_csrf_header, require_fi
 from app.accounts.models import Role
 from app.core.errors import Forbidden, InvalidInput
 from app.core.extensions import csrf, db_session, limiter, settings, signing_keys, writes
-from consent import services as consent_services
 from consent.bearer import bank_limit, bank_token, bearer_first, client_rate_key
-from consent.services import Caller
+from consent.gate import Caller, authorize_access
 from reports import schemas, services
 from reports.models import Report
 from reports.responses import JSON, PDF, json_response, pdf_response, report_doc
@@ -195,7 +194,7 @@ class DataFetch(MethodView):
         session = db_session()
         tok = bank_token()
         sections = set(data["sections"] or (tok.consent.scopes if tok.consent else []))
-        access = consent_services.authorize_access(session, Caller.of_token(tok), data["uscc"], data["purpose"], sections,
+        access = authorize_access(session, Caller.of_token(tok), data["uscc"], data["purpose"], sections,
                                            resource="data:fetch", request_id=g.get("request_id"))
         consent = access.consent
         return {"consent_id": consent.consent_id, "query_id": access.log.id, "fetched_at": access.log.at,

@@ -2,7 +2,7 @@
 
 The one place that turns report sections (``consent.models.REPORT_SECTIONS``) into data; for
 an institution it is only ever called after the consent gate
-(``consent.services.authorize_access``).  Only the requested sections are produced — a
+(``consent.gate.authorize_access``).  Only the requested sections are produced — a
 section outside a consent's scopes is absent, not empty.  Records are read with plain Core
 queries and turned into dicts here (no ORM objects, no marshmallow per record): a report of
 a few hundred records is assembled in a few milliseconds.

@@ -32,8 +32,8 @@ from app.core.db import Page, Prepared, paginate
 from app.core.errors import DomainError, Forbidden, InvalidInput, NotFound
 from app.core.signing import SignatureInvalid, SigningKeys, verify_jws
 from app.oauth.scopes import REPORT_SECTIONS
+from consent.gate import STATUS_REFUSALS, Caller, authorize_access
 from consent.models import PURPOSE_LABELS, Consent, ConsentStatus
-from consent.services import STATUS_REFUSALS, Caller, authorize_access
 from reports.models import KIND_LABELS, Report, ReportKind
 from reports.sections import (
     RECORD_SECTIONS,

@@ -13,6 +13,7 @@ from flask_smorest import Blueprint
 
 from app.archive import ingestion, schemas, services
 from app.archive.errors import BatchTooLarge
+from app.archive.ingestion_results import JsonLine
 from app.archive.services import require_archive_access
 from app.core.auth import bearer_token, signed_in
 from app.core.errors import InvalidInput, MalformedJson, UnsupportedMediaType, json_error_text
@@ -99,7 +100,7 @@ def _parse_batch_body() -> list[Any]:
     for n, line in enumerate(body.splitlines(), start=1):
         if not line.strip():
             continue
-        out.append(ingestion.JsonLine(n, line).parse())
+        out.append(JsonLine(n, line).parse())
     return out
 
 

@@ -116,7 +116,7 @@ def enterprises() -> None:
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "ndjson"]))
 @pass_ctx
 def enterprises_import(ctx: Context, file: Path, fmt: str | None) -> None:
-    from app.archive.ingestion import RowError
+    from app.archive.ingestion_results import RowError
     from app.archive.readers import iter_file
     from app.archive.services import upsert_enterprise
 

@@ -16,7 +16,7 @@ from typing import IO, Any
 
 import ijson
 
-from app.archive.ingestion import JsonLine, RowError
+from app.archive.ingestion_results import JsonLine, RowError
 
 ENVELOPE_COLUMNS = ("provider_ref", "uscc", "category", "ended_on")
 FORMATS = ("csv", "json", "ndjson")

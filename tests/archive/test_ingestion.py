@@ -9,7 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.archive.ingestion import RowError, ingest_records
+from app.archive.ingestion import ingest_records
+from app.archive.ingestion_results import RowError
 from app.archive.models import (
     CreditRecord,
     CreditRecordVersion,
@@ -249,7 +250,7 @@ def test_a_lone_surrogate_is_refused_with_the_field_named(db, make_enterprise, m
 def test_absurdly_nested_json_is_one_refused_row(db, make_enterprise, make_provider, rows):
     import json
 
-    from app.archive.ingestion import JsonLine
+    from app.archive.ingestion_results import JsonLine
 
     ent = make_enterprise()
     batch = [JsonLine(1, "[" * 100_000), JsonLine(2, json.dumps(rows.contract(ent.uscc, "n-1")))]
