@@ -36,7 +36,7 @@ from consent.models import (
 )
 from consent.server import authorization
 
-bp = Blueprint("consent_web", __name__)
+bp = Blueprint("consent_web", __name__, template_folder="templates")  # its pages beside it
 T = TypeVar("T")
 
 

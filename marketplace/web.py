@@ -47,7 +47,7 @@ from marketplace.models import (
 from marketplace.rules import TAX_GRADE_ORDER
 from reports import services as report_services
 
-bp = Blueprint("marketplace_web", __name__)
+bp = Blueprint("marketplace_web", __name__, template_folder="templates")  # its pages beside it
 
 PRODUCT_LISTS = ("repayment_methods", "segments", "provinces")
 PRODUCT_FIELDS = ("name", "type", "description", "min_grade", "amount_min", "amount_max", "rate_min", "rate_max",

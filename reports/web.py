@@ -27,7 +27,7 @@ from app.core.forms import page_no
 from reports import services
 from reports.describe import POLARITY_LABELS, describe
 
-bp = Blueprint("reports_web", __name__)
+bp = Blueprint("reports_web", __name__, template_folder="templates")  # its pages beside it
 
 
 @bp.app_template_filter("iso_cn")

@@ -15,7 +15,7 @@ from app.accounts.services import authenticate
 from app.core.errors import flatten_messages
 from app.core.extensions import db_session, limiter
 
-bp = Blueprint("accounts", __name__)
+bp = Blueprint("accounts", __name__, template_folder="templates")  # its pages beside it
 
 
 def _safe_next(target: str | None) -> str:

@@ -40,7 +40,7 @@ from app.scoring import services as scoring
 from app.scoring.index import INDEX_DEFINITION, published_index
 from app.scoring.scorecard import GRADES
 
-bp = Blueprint("oversight_web", __name__)
+bp = Blueprint("oversight_web", __name__, template_folder="templates")  # its pages beside it
 
 
 @bp.app_context_processor
