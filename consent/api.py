@@ -181,7 +181,7 @@ class Consents(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """授权列表：企业看本企业的，金融机构看本机构的，运营人员看全部（含使用次数与最近使用）"""
         page = services.list_consents(db_session(), current_actor(), **args)
-        return {"items": page.items, "meta": page.meta}
+        return page.body()
 
     @blp.response(201, schemas.ConsentSchema)
     @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": {"oneOf": [
@@ -279,7 +279,7 @@ class QueryLogView(MethodView):
                 raise NotFound(f"没有统一社会信用代码为 {args['uscc']} 的企业的查询记录", code="query_log_not_found")
             ent_id = ent.id
         page = services.query_log(session, actor, args["page"], args["per_page"], ent_id)
-        return {"items": page.items, "meta": page.meta}
+        return page.body()
 
 
 @blp.route("/institutions")

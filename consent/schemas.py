@@ -9,7 +9,7 @@ from marshmallow import ValidationError, fields, post_load, validate, validates_
 
 from app.archive.categories import UsccField
 from app.core import clock
-from app.core.pagination import PageMetaSchema
+from app.core.pagination import PageSchema, page_of
 from app.core.schemas_base import Day, Int, Moment, PageArgs, StrictSchema, no_nul, one_of, text
 from app.oauth.scopes import REPORT_SECTIONS
 from consent.models import (
@@ -144,9 +144,8 @@ class ConsentDetailSchema(ConsentSchema):
     events = fields.List(fields.Nested(EventSchema))
 
 
-class ConsentPageSchema(StrictSchema):
-    items = fields.List(fields.Nested(ConsentSchema))
-    meta = fields.Nested(PageMetaSchema)
+class ConsentPageSchema(PageSchema):
+    items = page_of(ConsentSchema)
 
 
 class QueryLogSchema(StrictSchema):
@@ -162,9 +161,8 @@ class QueryLogSchema(StrictSchema):
     resource = fields.String()
 
 
-class QueryLogPageSchema(StrictSchema):
-    items = fields.List(fields.Nested(QueryLogSchema))
-    meta = fields.Nested(PageMetaSchema)
+class QueryLogPageSchema(PageSchema):
+    items = page_of(QueryLogSchema)
 
 
 class WithEvents:

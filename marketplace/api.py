@@ -38,7 +38,7 @@ class Products(MethodView):
         """在售的信易贷产品（公开；可按类型、适用等级、领域、地区、金额、机构筛选）；mine=true 为本机构全部产品"""
         user = require_user(Role.bank) if args.get("mine") else None
         page = services.list_products(db_session(), args, user)
-        return {"items": page.items, "meta": page.meta}
+        return page.body()
 
     @blp.arguments(schemas.ProductInSchema)
     @blp.response(201, schemas.ProductOutSchema)
@@ -111,7 +111,7 @@ class EligibleFirms(MethodView):
         """主动授信名单：允许被发现、且满足本机构该产品条件的企业，按等级、得分排序（本机构工作人员）"""
         page = services.firms_for_product(db_session(), require_user(Role.bank), product_no, args["page"],
                                           args["per_page"])
-        return {"items": page.items, "meta": page.meta}
+        return page.body()
 
 
 @blp.route("/applications")
@@ -122,7 +122,7 @@ class Applications(MethodView):
         """申请列表：企业看本企业的，金融机构看本机构收到的"""
         page = applications.list_applications(db_session(), require_user(), args["status"], args["page"],
                                               args["per_page"])
-        return {"items": page.items, "meta": page.meta}
+        return page.body()
 
     @blp.arguments(schemas.ApplicationInSchema)
     @blp.response(201, schemas.ApplicationOutSchema)
@@ -190,7 +190,7 @@ class Offers(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """授信邀约：企业看收到的，金融机构看发出的（过期的自动标记为已过期）"""
         page = offers.list_offers(db_session(), require_user(), args["status"], args["page"], args["per_page"])
-        return {"items": page.items, "meta": page.meta}
+        return page.body()
 
     @blp.arguments(schemas.OfferInSchema)
     @blp.response(201, schemas.OfferOutSchema)

@@ -10,7 +10,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from app.archive.categories import UsccField
 from app.archive.models import Segment
 from app.archive.regions import PROVINCES
-from app.core.pagination import PageMetaSchema
+from app.core.pagination import PageSchema, page_of
 from app.core.schemas_base import (
     Amount,
     Day,
@@ -158,9 +158,8 @@ class ProductOutSchema(StrictSchema):
     updated_at = fields.DateTime()
 
 
-class ProductPageSchema(StrictSchema):
-    items = fields.List(fields.Nested(ProductOutSchema))
-    meta = fields.Nested(PageMetaSchema)
+class ProductPageSchema(PageSchema):
+    items = page_of(ProductOutSchema)
 
 
 class OutcomeSchema(StrictSchema):
@@ -202,9 +201,8 @@ class CandidateSchema(StrictSchema):
     outcomes = fields.List(fields.Nested(OutcomeSchema))
 
 
-class CandidatePageSchema(StrictSchema):
-    items = fields.List(fields.Nested(CandidateSchema))
-    meta = fields.Nested(PageMetaSchema)
+class CandidatePageSchema(PageSchema):
+    items = page_of(CandidateSchema)
 
 
 class ApplicationInSchema(StrictSchema):
@@ -266,9 +264,8 @@ class ApplicationSummarySchema(ApplicationOutSchema):
         exclude = ("timeline",)
 
 
-class ApplicationPageSchema(StrictSchema):
-    items = fields.List(fields.Nested(ApplicationSummarySchema))
-    meta = fields.Nested(PageMetaSchema)
+class ApplicationPageSchema(PageSchema):
+    items = page_of(ApplicationSummarySchema)
 
 
 class OfferInSchema(StrictSchema):
@@ -308,9 +305,8 @@ class OfferOutSchema(StrictSchema):
     responded_at = fields.DateTime(allow_none=True)
 
 
-class OfferPageSchema(StrictSchema):
-    items = fields.List(fields.Nested(OfferOutSchema))
-    meta = fields.Nested(PageMetaSchema)
+class OfferPageSchema(PageSchema):
+    items = page_of(OfferOutSchema)
 
 
 class StatsArgs(StrictSchema):

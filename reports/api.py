@@ -82,7 +82,7 @@ class Reports(MethodView):
         reader = reader_institution()
         page = services.list_reports(db_session(), page=args["page"], per_page=args["per_page"],
                                      institution_id=reader.institution_id, consent_pk=reader.consent_pk)
-        return {"items": page.items, "meta": page.meta, "allowance": None}
+        return page.body(allowance=None)
 
     @bearer_first  # a caller without a valid token is told so (401), not the body's schema
     @blp.arguments(schemas.ReportRequestSchema())  # an instance: parsed by the same one every pull
@@ -158,7 +158,7 @@ class MyReports(MethodView):
         page = services.list_reports(session, page=args["page"], per_page=args["per_page"],
                                      enterprise_id=user.enterprise_id)
         left = services.allowance(session, user.enterprise, settings().free_self_reports)
-        return {"items": page.items, "meta": page.meta, "allowance": left.as_dict()}
+        return page.body(allowance=left.as_dict())
 
 
 @blp.route("/me/reports/<string:report_no>")

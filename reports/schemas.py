@@ -10,7 +10,7 @@ from typing import Any
 from marshmallow import fields, validate
 
 from app.archive.categories import UsccField
-from app.core.pagination import PageMetaSchema
+from app.core.pagination import PageSchema, page_of
 from app.core.schemas_base import PageArgs, StrictSchema, one_of
 from app.oauth.scopes import REPORT_SECTIONS
 from consent.models import Purpose
@@ -63,9 +63,8 @@ class AllowanceSchema(StrictSchema):
     remaining = fields.Integer()
 
 
-class ReportPageSchema(StrictSchema):
-    items = fields.List(fields.Nested(ReportSummarySchema))
-    meta = fields.Nested(PageMetaSchema)
+class ReportPageSchema(PageSchema):
+    items = page_of(ReportSummarySchema)
     allowance = fields.Nested(AllowanceSchema, allow_none=True)
 
 

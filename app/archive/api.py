@@ -32,7 +32,7 @@ class Enterprises(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """按名称或统一社会信用代码检索企业（公开信息，分页）"""
         page = services.search_enterprises(db_session(), **args)
-        return {"items": page.items, "meta": page.meta}
+        return page.body()
 
     @blp.arguments(schemas.EnterpriseInSchema)
     @blp.response(201, schemas.EnterpriseDetailSchema)
@@ -73,7 +73,7 @@ class EnterpriseRecords(MethodView):
         ent = services.get_enterprise(session, uscc)
         require_archive_access(user, ent)
         page = services.list_records(session, ent, **args)
-        return {"items": page.items, "meta": page.meta}
+        return page.body()
 
 
 def _parse_batch_body() -> list[Any]:
@@ -160,7 +160,7 @@ class IngestionRuns(MethodView):
         signed_in("operator")
         page = services.list_runs(db_session(), args["page"], args["per_page"], args["provider"],
                                   args["refused_only"])
-        return {"items": page.items, "meta": page.meta}
+        return page.body()
 
 
 @blp.route("/ingestion-runs/<int:run_id>")

@@ -13,7 +13,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from app.archive.categories import UsccField
 from app.archive.models import Category, EnterpriseStatus, Polarity, RecordStatus, Segment
 from app.archive.regions import describe_region
-from app.core.pagination import PageMetaSchema
+from app.core.pagination import PageMetaSchema, PageSchema, page_of
 from app.core.schemas_base import Amount, Int, PageArgs, PastDate, StrictSchema, one_of, text
 
 ID_NUMBER = r"^\d{17}[\dX]$"
@@ -90,9 +90,8 @@ class EnterpriseSearchArgs(PageArgs):
     )
 
 
-class EnterprisePageSchema(StrictSchema):
-    items = fields.List(fields.Nested(EnterprisePublicSchema))
-    meta = fields.Nested(PageMetaSchema)
+class EnterprisePageSchema(PageSchema):
+    items = page_of(EnterprisePublicSchema)
 
 
 class RecordOutSchema(StrictSchema):
@@ -127,9 +126,8 @@ class RecordFilterArgs(PageArgs):
             raise ValidationError({"occurred_to": ["结束日期不能早于开始日期。"]})
 
 
-class RecordPageSchema(StrictSchema):
-    items = fields.List(fields.Nested(RecordOutSchema))
-    meta = fields.Nested(PageMetaSchema)
+class RecordPageSchema(PageSchema):
+    items = page_of(RecordOutSchema)
 
 
 class RowResultSchema(StrictSchema):
@@ -190,9 +188,8 @@ class RunSchema(StrictSchema):
     committed = fields.Boolean()
 
 
-class RunPageSchema(StrictSchema):
-    items = fields.List(fields.Nested(RunSchema))
-    meta = fields.Nested(PageMetaSchema)
+class RunPageSchema(PageSchema):
+    items = page_of(RunSchema)
 
 
 class RunRowSchema(StrictSchema):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from app.core.pagination import PageMetaSchema
+from app.core.pagination import PageSchema, page_of
 from app.core.schemas_base import PageArgs, StrictSchema, one_of
 
 
@@ -35,6 +35,5 @@ class AuditEventSchema(StrictSchema):
     hash = fields.String(metadata={"description": "本条的链式摘要（SHA-256，含上一条的摘要）"})
 
 
-class AuditEventPageSchema(StrictSchema):
-    items = fields.List(fields.Nested(AuditEventSchema))
-    meta = fields.Nested(PageMetaSchema)
+class AuditEventPageSchema(PageSchema):
+    items = page_of(AuditEventSchema)

@@ -244,6 +244,10 @@ class Page(Generic[T]):  # noqa: UP046 (Python 3.11)
     def meta(self) -> dict[str, int]:
         return {"page": self.page, "per_page": self.per_page, "total": self.total, "pages": self.pages}
 
+    def body(self, **extra: Any) -> dict[str, Any]:
+        """The answer of a list endpoint: ``{items, meta}`` (and what else it carries)."""
+        return {**extra, "items": self.items, "meta": self.meta}
+
 
 def paginate(session: Session, stmt: sa.Select[Any], page: int, per_page: int) -> Page[Any]:
     total = session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))

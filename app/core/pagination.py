@@ -1,9 +1,12 @@
-"""Pages of results: the ``meta`` every list endpoint answers beside its ``items``
-(``app.core.db.paginate`` makes the page)."""
+"""Pages of results, one way for every list endpoint: ``app.core.db.paginate`` makes the
+page, ``Page.body()`` answers ``{items, meta}`` and a ``PageSchema`` subclass naming its items
+(``items = page_of(ItemSchema)``) documents and serialises it."""
 
 from __future__ import annotations
 
-from marshmallow import fields
+from typing import Any
+
+from marshmallow import Schema, fields
 
 from app.core.schemas_base import StrictSchema
 
@@ -13,3 +16,14 @@ class PageMetaSchema(StrictSchema):
     per_page = fields.Integer()
     total = fields.Integer()
     pages = fields.Integer()
+
+
+class PageSchema(StrictSchema):
+    """``{items, meta}``; a subclass sets ``items = page_of(ItemSchema)`` (and may add fields)."""
+
+    meta = fields.Nested(PageMetaSchema)
+
+
+def page_of(item: type[Schema] | Schema) -> Any:
+    """The ``items`` field of a page of ``item``."""
+    return fields.List(fields.Nested(item))

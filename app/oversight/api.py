@@ -83,7 +83,7 @@ class PublicList(MethodView):
         if name not in set(ListName):
             raise NotFound(f"没有名为 {name} 的名单（应为 red、black 或 watch）", code="list_not_found")
         page = lists.published(db_session(), name, args["page"], args["per_page"], args["q"])
-        return {"list": name, "label": LIST_LABELS[ListName(name)], "items": page.items, "meta": page.meta}
+        return page.body(list=name, label=LIST_LABELS[ListName(name)])
 
 
 @blp.route("/list-changes")
@@ -94,7 +94,7 @@ class PendingChanges(MethodView):
         """待发布的名单变化（征信机构）"""
         require_user(Role.operator)
         page = lists.pending(db_session(), args["page"], args["per_page"], args["list"])
-        return {"items": page.items, "meta": page.meta}
+        return page.body()
 
 
 @blp.route("/list-changes/publish")
@@ -160,7 +160,7 @@ class Objections(MethodView):
         page = objections.list_objections(db_session(), require_user(Role.firm, Role.operator), args["status"],
                                           args["overdue"], args["page"], args["per_page"])
         session = db_session()
-        return {"items": [objection_out(session, o, files=False) for o in page.items], "meta": page.meta}
+        return {**page.body(), "items": [objection_out(session, o, files=False) for o in page.items]}
 
     @blp.doc(requestBody={"content": {
         "application/json": {"schema": schemas.ObjectionInSchema},
@@ -222,7 +222,7 @@ class Repairs(MethodView):
         """信用修复申请：企业看本企业的，征信机构看全部（待审核在前）"""
         page = repair.list_requests(db_session(), require_user(Role.firm, Role.operator), args["status"],
                                     args["page"], args["per_page"])
-        return {"items": page.items, "meta": page.meta}
+        return page.body()
 
     @blp.doc(requestBody={"content": {
         "application/json": {"schema": schemas.RepairInSchema},
@@ -328,7 +328,7 @@ class MyNotices(MethodView):
         session = db_session()
         assert user.enterprise_id is not None
         page = notices.notices_for(session, user.enterprise_id, args["page"], args["per_page"])
-        return {"unread": notices.unread_count(session, user.enterprise_id), "items": page.items, "meta": page.meta}
+        return page.body(unread=notices.unread_count(session, user.enterprise_id))
 
 
 @blp.route("/me/notices/read")
@@ -361,4 +361,4 @@ class AuditEvents(MethodView):
         哈希链用 powercredit audit verify 核验"""
         require_user(Role.operator)
         page = audit.list_events(db_session(), **args)
-        return {"items": page.items, "meta": page.meta}
+        return page.body()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from app.archive.models import CATEGORY_LABELS
-from app.core.pagination import PageMetaSchema
+from app.core.pagination import PageSchema, page_of
 from app.core.schemas_base import (
     Flag,
     Int,
@@ -57,11 +57,10 @@ class PublicEntrySchema(StrictSchema):
     basis = fields.Function(lambda e: [b["label"] for b in e.basis])
 
 
-class PublicListSchema(StrictSchema):
+class PublicListSchema(PageSchema):
     list = fields.String()
     label = fields.String()
-    items = fields.List(fields.Nested(PublicEntrySchema))
-    meta = fields.Nested(PageMetaSchema)
+    items = page_of(PublicEntrySchema)
 
 
 class ListEventSchema(StrictSchema):
@@ -97,9 +96,8 @@ class EntrySummarySchema(EntrySchema):
         exclude = ("events", "repair_from")
 
 
-class EntryPageSchema(StrictSchema):
-    items = fields.List(fields.Nested(EntrySummarySchema))
-    meta = fields.Nested(PageMetaSchema)
+class EntryPageSchema(PageSchema):
+    items = page_of(EntrySummarySchema)
 
 
 class PublishSchema(StrictSchema):
@@ -169,9 +167,8 @@ class ObjectionSummarySchema(ObjectionOutSchema):
         exclude = ("files",)
 
 
-class ObjectionPageSchema(StrictSchema):
-    items = fields.List(fields.Nested(ObjectionSummarySchema))
-    meta = fields.Nested(PageMetaSchema)
+class ObjectionPageSchema(PageSchema):
+    items = page_of(ObjectionSummarySchema)
 
 
 class ResolveSchema(StrictSchema):
@@ -214,9 +211,8 @@ class RepairSummarySchema(RepairOutSchema):
         exclude = ("files",)
 
 
-class RepairPageSchema(StrictSchema):
-    items = fields.List(fields.Nested(RepairSummarySchema))
-    meta = fields.Nested(PageMetaSchema)
+class RepairPageSchema(PageSchema):
+    items = page_of(RepairSummarySchema)
 
 
 class DecideSchema(StrictSchema):
@@ -273,10 +269,9 @@ class UnreadSchema(StrictSchema):
     unread = fields.Integer()
 
 
-class NoticePageSchema(StrictSchema):
+class NoticePageSchema(PageSchema):
     unread = fields.Integer()
-    items = fields.List(fields.Nested(NoticeSchema))
-    meta = fields.Nested(PageMetaSchema)
+    items = page_of(NoticeSchema)
 
 
 class PublicListMembershipSchema(StrictSchema):

@@ -86,7 +86,7 @@ class SupervisionClass(MethodView):
         if supervision_class not in SUPERVISION_CLASSES:
             raise InvalidInput("监管类别不存在", errors={"supervision_class": ["应为 A、B、C、D 之一。"]})
         page = services.firms_in_class(db_session(), supervision_class, **args)
-        return {"supervision_class": supervision_class, "items": page.items, "meta": page.meta}
+        return page.body(supervision_class=supervision_class)
 
 
 
@@ -111,4 +111,4 @@ class EvaluationRuns(MethodView):
         """信用评价批次（征信机构）：最新在前，每批评价的企业数、产生新评价的与结果不变的"""
         require_user(Role.operator)
         page = services.list_runs(db_session(), args["page"], args["per_page"])
-        return {"items": page.items, "meta": page.meta}
+        return page.body()

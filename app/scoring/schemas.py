@@ -8,7 +8,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from app.archive.models import Segment
-from app.core.pagination import PageMetaSchema
+from app.core.pagination import PageSchema, page_of
 from app.core.schemas_base import PageArgs, StrictSchema, one_of
 from app.scoring.scorecard import SUPERVISION_CLASSES
 
@@ -67,10 +67,9 @@ class ClassMemberSchema(StrictSchema):
     as_of = fields.Date()
 
 
-class ClassPageSchema(StrictSchema):
+class ClassPageSchema(PageSchema):
     supervision_class = fields.String(validate=one_of(SUPERVISION_CLASSES))
-    items = fields.List(fields.Nested(ClassMemberSchema))
-    meta = fields.Nested(PageMetaSchema)
+    items = page_of(ClassMemberSchema)
 
 
 MONTH = r"\A\d{4}-(0[1-9]|1[0-2])\Z"
@@ -120,6 +119,5 @@ class EvaluationRunSchema(StrictSchema):
     finished_at = fields.DateTime(allow_none=True)
 
 
-class EvaluationRunPageSchema(StrictSchema):
-    items = fields.List(fields.Nested(EvaluationRunSchema))
-    meta = fields.Nested(PageMetaSchema)
+class EvaluationRunPageSchema(PageSchema):
+    items = page_of(EvaluationRunSchema)
