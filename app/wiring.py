@@ -6,6 +6,7 @@ from __future__ import annotations
 
 
 def wire() -> None:
+    import app.models  # noqa: F401 — every model mapped (the OAuth token's consent is named, not imported)
     from app.archive import ingestion
     from app.audit import services as audit
     from app.core import auth

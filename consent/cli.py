@@ -27,7 +27,7 @@ def institutions() -> None:
 @institutions.command("rotate-secret", help="为金融机构的 OAuth 客户端换发新密钥（旧令牌全部撤销；密钥只显示这一次）")
 @click.argument("client_id")
 @pass_ctx
-def institutionsrotate_secret(ctx: Context, client_id: str) -> None:
+def institutions_rotate_secret(ctx: Context, client_id: str) -> None:
     rotate_secret(ctx, client_id)
 
 @institutions.command("add", help="登记金融机构")

@@ -31,6 +31,8 @@ class Context:
 
     def __init__(self) -> None:
         self.settings: Settings = load_settings()
+        if not Context.starters:  # a command run without the roof (app.cli) that registers them
+            raise RuntimeError("powercredit commands run through app.cli, which sets them up (Context.starters)")
         for start in Context.starters:
             start(self.settings)
         self._db: Database | None = None

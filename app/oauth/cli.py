@@ -65,5 +65,5 @@ def rotate_secret(ctx: Context, client_id: str) -> None:
 @providers.command("rotate-secret", help="为数据源客户端换发新密钥（旧令牌全部撤销）")
 @click.argument("client_id")
 @pass_ctx
-def providersrotate_secret(ctx: Context, client_id: str) -> None:
+def providers_rotate_secret(ctx: Context, client_id: str) -> None:
     rotate_secret(ctx, client_id)

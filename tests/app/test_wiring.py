@@ -51,3 +51,35 @@ def test_without_wiring_a_refusal_is_not_silently_dropped(db, unwired):
     refusals.refuse_later(db, refusals.Pending(actor="ip:1", action="test.refused", code="x"))
     with pytest.raises(RuntimeError, match="no refusal writer"):
         refusals.write_pending(db)
+
+
+def test_wiring_maps_every_model():
+    """The OAuth token names the consent it is bound to without importing it (a layer up):
+    the roof's wiring imports every model, so the mappers configure."""
+    import sqlalchemy.orm
+
+    wire()
+    sqlalchemy.orm.configure_mappers()
+    from app.oauth.models import OAuthToken
+
+    assert OAuthToken.consent.property.mapper.class_.__name__ == "Consent"
+
+
+def test_the_default_instance_folder_is_the_checkout_s(monkeypatch):
+    from pathlib import Path
+
+    from app.core import config
+
+    monkeypatch.delenv("PC_INSTANCE_PATH", raising=False)
+    root = Path(__file__).resolve().parents[2]
+    assert root == config.PROJECT_ROOT and (root / "pyproject.toml").exists()
+    assert config._default_instance_path() == root / "instance"
+
+
+def test_a_command_run_without_the_roof_says_so(monkeypatch, tmp_path):
+    from app.core.cli import Context
+
+    monkeypatch.setenv("PC_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setattr(Context, "starters", [])
+    with pytest.raises(RuntimeError, match="app.cli"):
+        Context()
