@@ -10,7 +10,7 @@ from typing import Any
 from flask import Response, url_for
 
 from app.core.extensions import settings
-from consent.server import issuer
+from app.oauth.server import issuer
 from reports import services
 from reports.models import Report
 from reports.pdf import cached_pdf, render_pdf

@@ -1,0 +1,220 @@
+"""The OAuth 2.0 server's parts that know nothing of consents (Authlib): the issuer, client
+lookup and ``private_key_jwt`` client authentication (RFC 7523; EdDSA/ES256/PS256, audience
+checked, ``jti`` single use), PKCE S256 only, RFC 7009 revocation, RFC 9207 ``iss``, and the
+resource protector's RFC 6750 refusals. The consent-bound grants, introspection and token
+check are ``consent.server``'s."""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import sqlalchemy as sa
+from authlib.common.urls import add_params_to_uri
+from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.errors import (
+    InvalidClientError,
+    InvalidRequestError,
+)
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc9207 import IssuerParameter
+from flask import request as flask_request
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.audit.services import Pending
+from app.core import clock
+from app.core.errors import DomainError
+from app.core.extensions import after_rollback, db_session, settings
+from app.oauth.models import OAuthClient, OAuthToken, UsedAssertion, hash_secret
+
+REALM = "powercredit"
+
+
+CODE_TTL = dt.timedelta(seconds=60)
+
+
+ASSERTION_MAX_LIFETIME = dt.timedelta(minutes=10)
+
+
+ASSERTION_ALGS = ["Ed25519", "EdDSA", "ES256", "PS256"]
+
+
+PRIVATE_KEY_JWT = "private_key_jwt"
+
+
+OAUTH_ERROR_TEXT = {
+    "missing_authorization": "缺少 Authorization: Bearer 访问令牌",
+    "invalid_token": "访问令牌无效、已过期或已撤销",
+    "insufficient_scope": "访问令牌的授权范围不足",
+    "unsupported_token_type": "不支持的令牌类型",
+}
+
+
+class OAuthProblem(DomainError):
+    """An RFC 6750 resource error rendered as problem+json, keeping WWW-Authenticate."""
+
+    audit: Pending | None = None
+
+
+def issuer() -> str:
+    """The issuer: ``PC_ISSUER`` (set it in production: audiences and RFC 9207 ``iss`` must
+    not follow the Host header); without it, this request's host (development)."""
+    configured = settings().issuer
+    return configured.rstrip("/") if configured else flask_request.host_url.rstrip("/")
+
+
+def query_client(client_id: str) -> OAuthClient | None:
+    if not isinstance(client_id, str) or "\x00" in client_id or len(client_id) > 64:
+        return None  # e.g. an assertion's "sub", read before its signature is checked
+    return db_session().scalar(
+        sa.select(OAuthClient).where(OAuthClient.client_id == client_id, OAuthClient.disabled_at.is_(None))
+    )
+
+
+class S256Only(CodeChallenge):  # type: ignore[misc]
+    """PKCE with S256 required: a missing challenge or ``plain`` is refused (Authlib
+    accepts both by default)."""
+
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    CODE_CHALLENGE_METHODS = {"S256": CodeChallenge.CODE_CHALLENGE_METHODS["S256"]}
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("PKCE is required: missing 'code_challenge'")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("PKCE: 'code_challenge_method' must be S256")
+        super().validate_code_challenge(grant, redirect_uri)
+
+    def validate_code_verifier(self, grant: Any, result: Any) -> None:
+        if not grant.request.form.get("code_verifier"):
+            raise InvalidRequestError("Missing 'code_verifier'")
+        super().validate_code_verifier(grant, result)
+
+
+class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
+    """RFC 7523 client authentication with the client's registered JWKS."""
+
+    CLIENT_AUTH_METHOD = PRIVATE_KEY_JWT
+
+    def get_audiences(self) -> list[str]:
+        base = issuer()
+        return [base, f"{base}/oauth/token", f"{base}/oauth/revoke", f"{base}/oauth/introspect"]
+
+    def resolve_client_public_key(self, client: OAuthClient) -> KeySet:
+        if not client.jwks:
+            raise InvalidClientError(description="no JWKS registered for this client")
+        return KeySet.import_key_set(client.jwks)  # type: ignore[arg-type]
+
+    def process_assertion_claims(self, assertion: str, resolve_key: Any) -> Any:
+        try:
+            with warnings.catch_warnings():  # joserfc flags "EdDSA" (RFC 9864 prefers "Ed25519")
+                warnings.simplefilter("ignore")
+                token = jwt.decode(assertion, resolve_key, algorithms=ASSERTION_ALGS)
+        except JoseError as e:
+            raise InvalidClientError(description=e.description or "invalid client assertion") from e
+        except ValueError as e:
+            raise InvalidClientError(description="invalid client assertion") from e
+        exp = token.claims.get("exp")
+        if not isinstance(exp, int) or isinstance(exp, bool) or not 0 < exp < 2**33:
+            raise InvalidClientError(description="invalid claim: 'exp'")
+        if dt.datetime.fromtimestamp(exp, dt.UTC) - clock.now() > ASSERTION_MAX_LIFETIME:
+            raise InvalidClientError(description="client assertion lives too long (at most 10 minutes)")
+        self.verify_claims(token.claims)
+        return token.claims
+
+    def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
+        session = db_session()
+        client = query_client(str(claims["sub"]))
+        if client is None:
+            return False
+        client_pk, jti_text = client.id, str(jti)[:200]
+        expires = dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC)
+        try:
+            with session.begin_nested():
+                session.add(UsedAssertion(client_pk=client_pk, jti=jti_text, expires_at=expires))
+        except IntegrityError:
+            return False
+
+        def keep_spent(s: Session) -> None:  # a refused request still spends its assertion
+            s.add(UsedAssertion(client_pk=client_pk, jti=jti_text, expires_at=expires))
+            s.flush()
+
+        after_rollback(session, keep_spent)
+        return True
+
+
+def query_any_token(token_string: str, hint: str | None) -> OAuthToken | None:
+    digest = hash_secret(token_string)
+    column = OAuthToken.refresh_token_hash if hint == "refresh_token" else OAuthToken.access_token_hash
+    session = db_session()
+    token = session.scalar(sa.select(OAuthToken).where(column == digest))
+    if token is None:
+        other = OAuthToken.access_token_hash if hint == "refresh_token" else OAuthToken.refresh_token_hash
+        token = session.scalar(sa.select(OAuthToken).where(other == digest))
+    return token
+
+
+class Revocation(RevocationEndpoint):  # type: ignore[misc]
+    """RFC 7009; a client revokes only its own tokens, with its registered auth method."""
+
+    CLIENT_AUTH_METHODS = ["client_secret_basic", PRIVATE_KEY_JWT]
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> OAuthToken | None:
+        return query_any_token(token_string, token_type_hint)
+
+    def revoke_token(self, token: OAuthToken, request: Any) -> None:
+        if token.revoked_at is None:
+            token.revoked_at = clock.now()
+        db_session().flush()
+
+
+class Issuer(IssuerParameter):  # type: ignore[misc]
+    def get_issuer(self) -> str:
+        return issuer()
+
+    def add_issuer_parameter(self, authorization_server: Any, response: Any) -> None:
+        if response.location:  # once: an error inside the response already has it (handle_error_response)
+            response.location = with_issuer(response.location)
+
+
+def with_issuer(location: str) -> str:
+    """The redirect with RFC 9207's ``iss`` added (once)."""
+    if "iss" in parse_qs(urlsplit(location).query):
+        return location
+    return add_params_to_uri(location, {"iss": issuer()})
+
+
+def revoke_code_tokens(session: Session, code_pk: int) -> None:
+    """A reused authorization code: revoke what its first redemption issued."""
+    session.execute(sa.update(OAuthToken).where(OAuthToken.auth_code_pk == code_pk, OAuthToken.revoked_at.is_(None))
+                    .values(revoked_at=clock.now()).execution_options(synchronize_session=False))
+
+
+class Protector(ResourceProtector):  # type: ignore[misc]
+    def raise_error_response(self, error: OAuth2Error) -> None:
+        # RFC 6750 §3: no error code when the request had no credentials at all.
+        challenge = f'Bearer realm="{REALM}"'
+        if error.error != "missing_authorization":
+            challenge += f', error="{error.error}"'
+        headers = {"WWW-Authenticate": challenge, "Cache-Control": "no-store"}
+        problem = OAuthProblem(
+            OAUTH_ERROR_TEXT.get(error.error, error.description or error.error),
+            code=error.error,
+            headers=headers,
+        )
+        problem.status = error.status_code
+        problem.audit = Pending(actor=f"ip:{flask_request.remote_addr}", action="oauth.resource", code=error.error,
+                                detail={"path": flask_request.path,
+                                        "token_in_query": "access_token" in flask_request.args})
+        raise problem
