@@ -84,7 +84,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     login_manager.login_view = "accounts.login"
     login_manager.login_message = "请先登录。"
 
-    from consent.server import authorization
+    from app.oauth.server import authorization
 
     authorization.init_app(app)
 

@@ -35,7 +35,7 @@ from app.core.extensions import (
 )
 from app.oauth import services as oauth_services
 from app.oauth.scopes import SCOPES
-from app.oauth.server import PRIVATE_KEY_JWT, REALM, issuer
+from app.oauth.server import PRIVATE_KEY_JWT, REALM, authorization, issuer
 from consent import schemas, services
 from consent.bearer import (
     ADDRESS_LIMIT,
@@ -44,7 +44,6 @@ from consent.bearer import (
     bank_token,
     client_rate_key,
 )
-from consent.server import authorization
 
 bp = Blueprint("oauth", __name__)
 blp = ApiBlueprint("consents", __name__, url_prefix="/api/v1", description="授权（征信授权）与查询记录")

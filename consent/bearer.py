@@ -13,8 +13,8 @@ from flask import g, request
 from app.core.errors import Forbidden
 from app.core.extensions import db_session, settings
 from app.oauth.models import OAuthToken
+from app.oauth.server import require_oauth
 from consent import services
-from consent.server import require_oauth
 
 
 def bank_limit() -> str:

@@ -16,21 +16,16 @@ RFC 6750's ``WWW-Authenticate`` and token errors RFC 6749's shape.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import (
     InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
 )
-from authlib.oauth2.rfc6750 import BearerTokenValidator
-from authlib.oauth2.rfc7662 import IntrospectionEndpoint
-from flask import Flask, g
+from flask import g
 from flask import request as flask_request
 
 from app.accounts.models import User
@@ -38,52 +33,18 @@ from app.audit.services import Pending
 from app.core import clock
 from app.core.extensions import after_rollback, db_session
 from app.oauth.models import AuthorizationCode, OAuthClient, OAuthToken, hash_secret
-from app.oauth.scopes import REPORT_SCOPES, SCOPES
+from app.oauth.scopes import REPORT_SCOPES
 from app.oauth.server import (
     CODE_TTL,
     PRIVATE_KEY_JWT,
-    Issuer,
-    PrivateKeyJWT,
-    Protector,
-    Revocation,
+    Binding,
     S256Only,
-    issuer,
-    query_any_token,
-    query_client,
     revoke_code_tokens,
-    with_issuer,
 )
 from consent.errors import Refused
 from consent.gate import STATUS_REFUSALS
 from consent.models import FINAL_STATUSES, Consent, ConsentStatus, FetchType
-
-
-def save_token(token: dict[str, Any], request: Any) -> None:
-    now = clock.now()
-    consent: Consent | None = getattr(request, "pc_consent", None)
-    code: AuthorizationCode | None = getattr(request, "authorization_code", None)
-    parent: OAuthToken | None = getattr(request, "refresh_token", None)
-    code_pk = code.id if isinstance(code, AuthorizationCode) else (
-        parent.auth_code_pk if isinstance(parent, OAuthToken) else None)  # a refreshed token descends from the code
-    user = getattr(request, "user", None)
-    refresh_expires = consent.valid_until if consent is not None and token.get("refresh_token") else None
-    session = db_session()
-    session.add(
-        OAuthToken(
-            client_pk=request.client.id,
-            access_token_hash=hash_secret(token["access_token"]),
-            refresh_token_hash=hash_secret(token["refresh_token"]) if token.get("refresh_token") else None,
-            scope=token.get("scope", ""),
-            issued_at=now,
-            expires_at=min(now + dt.timedelta(seconds=int(token["expires_in"])),
-                           consent.valid_until if consent is not None else dt.datetime.max.replace(tzinfo=dt.UTC)),
-            refresh_expires_at=refresh_expires,
-            consent_pk=consent.id if consent is not None else None,
-            auth_code_pk=code_pk,
-            user_id=user.id if isinstance(user, User) else None,
-        )
-    )
-    session.flush()
+from consent.services import access_token
 
 
 def _consent_usable(consent: Consent) -> str | None:
@@ -253,81 +214,34 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         return None  # already spent by the conditional UPDATE in authenticate_refresh_token
 
 
-class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
-    """RFC 7662 for banks: only their own tokens; a token whose consent is not active is
-    reported inactive."""
+# --- the binding the OAuth server is handed (app.wiring) ----------------------------------------
 
-    CLIENT_AUTH_METHODS = ["client_secret_basic", PRIVATE_KEY_JWT]
-
-    def query_token(self, token_string: str, token_type_hint: str | None) -> OAuthToken | None:
-        return query_any_token(token_string, token_type_hint)
-
-    def check_permission(self, token: OAuthToken, client: OAuthClient, request: Any) -> bool:
-        return token.client_pk == client.id
-
-    def introspect_token(self, token: OAuthToken) -> dict[str, Any]:
-        consent = token.consent
-        if consent is not None and (consent.status != ConsentStatus.active or consent.valid_until <= clock.now()):
-            return {"active": False}
-        body: dict[str, Any] = {
-            "active": True, "client_id": token.client.client_id, "scope": token.scope, "token_type": "Bearer",
-            "iat": int(token.issued_at.timestamp()), "exp": int(token.expires_at.timestamp()), "iss": issuer(),
-        }
-        if consent is not None:
-            body.update(consent_id=consent.consent_id, sub=consent.enterprise.uscc, purpose=str(consent.purpose))
-        return body
+def refuse_ended(token: OAuthToken) -> None:
+    """A token whose consent ended is refused with the consent's own reason (its revocation
+    came with the consent's)."""
+    consent = token.consent
+    if consent is not None and (consent.status in FINAL_STATUSES or consent.valid_until <= clock.now()):
+        status = consent.status if consent.status in FINAL_STATUSES else ConsentStatus.expired
+        code = {ConsentStatus.revoked: "consent_revoked", ConsentStatus.rejected: "consent_rejected"}.get(
+            status, "consent_expired")
+        raise Refused(STATUS_REFUSALS[status][1], code=code, audit=Pending(
+            actor=f"client:{token.client.client_id}", action="oauth.resource", code=code,
+            subject_type="consent", subject_id=consent.consent_id, detail={"path": flask_request.path}))
 
 
-class Server(AuthorizationServer):  # type: ignore[misc]
-    def __init__(self) -> None:
-        super().__init__(query_client=query_client, save_token=save_token)
-
-    def handle_error_response(self, request: Any, error: OAuth2Error) -> Any:
-        """Error responses redirected to the client carry ``iss`` too (RFC 9207 §2: "in
-        authorization responses to the client, including error responses"); authlib adds it
-        to successful ones only."""
-        response = super().handle_error_response(request, error)
-        if getattr(error, "redirect_uri", None) and response.status_code in (302, 303) and response.location:
-            response.location = with_issuer(response.location)
-        return response
-
-    def init_app(self, app: Flask, query_client: Any = None, save_token: Any = None) -> None:
-        app.config.setdefault("OAUTH2_SCOPES_SUPPORTED", list(SCOPES))
-        super().init_app(app)
-        if getattr(self, "_pc_registered", False):  # one server object, several apps (tests, CLI)
-            return
-        self._pc_registered = True
-        self.register_client_auth_method(PRIVATE_KEY_JWT, PrivateKeyJWT())
-        self.register_grant(ClientCredentialsGrant)
-        self.register_grant(AuthorizationCodeGrant, [S256Only(required=True)])
-        self.register_grant(RefreshTokenGrant)
-        self.register_endpoint(Revocation)
-        self.register_endpoint(Introspection)
-        self.register_extension(Issuer())
+def introspection_claims(token: OAuthToken) -> dict[str, Any] | None:
+    """What introspection says of a token's consent; None (inactive) once it is not active."""
+    consent = token.consent
+    if consent is None:
+        return {}
+    if consent.status != ConsentStatus.active or consent.valid_until <= clock.now():
+        return None
+    return {"consent_id": consent.consent_id, "sub": consent.enterprise.uscc, "purpose": str(consent.purpose)}
 
 
-class HashedBearerTokenValidator(BearerTokenValidator):  # type: ignore[misc]
-    def authenticate_token(self, token_string: str) -> OAuthToken | None:
-        from consent.services import access_token
-
-        return access_token(db_session(), token_string)
-
-    def validate_token(self, token: OAuthToken | None, scopes: Any, request: Any) -> None:
-        # A token whose consent ended says why (its revocation came with the consent's).
-        if token is not None and token.client.disabled_at is not None:
-            token = None  # a disabled client's tokens are dead
-        consent = token.consent if token is not None else None
-        if consent is not None and (consent.status in FINAL_STATUSES or consent.valid_until <= clock.now()):
-            status = consent.status if consent.status in FINAL_STATUSES else ConsentStatus.expired
-            code = {ConsentStatus.revoked: "consent_revoked", ConsentStatus.rejected: "consent_rejected"}.get(
-                status, "consent_expired")
-            assert token is not None
-            raise Refused(STATUS_REFUSALS[status][1], code=code, audit=Pending(
-                actor=f"client:{token.client.client_id}", action="oauth.resource", code=code,
-                subject_type="consent", subject_id=consent.consent_id, detail={"path": flask_request.path}))
-        super().validate_token(token, scopes, request)
+def consent_grants() -> list[tuple[type, list[Any]]]:
+    return [(ClientCredentialsGrant, []), (AuthorizationCodeGrant, [S256Only(required=True)]), (RefreshTokenGrant, [])]
 
 
-authorization = Server()
-require_oauth = Protector()
-require_oauth.register_token_validator(HashedBearerTokenValidator())
+BINDING = Binding(load_token=access_token, refuse_ended=refuse_ended, introspect=introspection_claims,
+                  grants=consent_grants)

@@ -23,6 +23,7 @@ from app.core.errors import DomainError, flatten_messages
 from app.core.extensions import db_session, signing_keys, writes
 from app.core.forms import page_no
 from app.oauth.scopes import REPORT_SECTIONS
+from app.oauth.server import authorization
 from consent import schemas, services
 from consent.models import (
     PURPOSE_LABELS,
@@ -34,7 +35,6 @@ from consent.models import (
     PeriodUnit,
     Purpose,
 )
-from consent.server import authorization
 
 bp = Blueprint("consent_web", __name__, template_folder="templates")  # its pages beside it
 T = TypeVar("T")

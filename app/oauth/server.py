@@ -8,21 +8,26 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import sqlalchemy as sa
 from authlib.common.urls import add_params_to_uri
-from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import (
     InvalidClientError,
     InvalidRequestError,
 )
+from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9207 import IssuerParameter
+from flask import Flask
 from flask import request as flask_request
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -30,11 +35,38 @@ from joserfc.jwk import KeySet
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.accounts.models import User
 from app.audit.services import Pending
 from app.core import clock
 from app.core.errors import DomainError
 from app.core.extensions import after_rollback, db_session, settings
-from app.oauth.models import OAuthClient, OAuthToken, UsedAssertion, hash_secret
+from app.oauth.models import AuthorizationCode, OAuthClient, OAuthToken, UsedAssertion, hash_secret
+from app.oauth.scopes import SCOPES
+
+# --- what a token is bound to -------------------------------------------------------------------
+# A bank's token is bound to a consent, a layer above: the consent package hands the server
+# its grants and how to load, check and describe a bound token, at start-up (app.wiring).
+
+@dataclass(frozen=True)
+class Binding:
+    load_token: Callable[[Session, str], OAuthToken | None]  # a bearer string → its token, and what binds it
+    refuse_ended: Callable[[OAuthToken], None]  # raises when what the token is bound to has ended
+    introspect: Callable[[OAuthToken], dict[str, Any] | None]  # the claims it adds; None: inactive
+    grants: Callable[[], list[tuple[type, list[Any]]]]  # the grants to register, with their extensions
+
+
+_binding: list[Binding] = []
+
+
+def bind(binding: Binding) -> None:
+    _binding[:] = [binding]
+
+
+def bound() -> Binding:
+    if not _binding:
+        raise RuntimeError("the OAuth server's token binding is not wired: call app.wiring.wire() at start-up")
+    return _binding[0]
+
 
 REALM = "powercredit"
 
@@ -218,3 +250,98 @@ class Protector(ResourceProtector):  # type: ignore[misc]
                                 detail={"path": flask_request.path,
                                         "token_in_query": "access_token" in flask_request.args})
         raise problem
+
+
+def save_token(token: dict[str, Any], request: Any) -> None:
+    now = clock.now()
+    consent: Any = getattr(request, "pc_consent", None)  # what the grant bound the token to (a consent)
+    code: AuthorizationCode | None = getattr(request, "authorization_code", None)
+    parent: OAuthToken | None = getattr(request, "refresh_token", None)
+    code_pk = code.id if isinstance(code, AuthorizationCode) else (
+        parent.auth_code_pk if isinstance(parent, OAuthToken) else None)  # a refreshed token descends from the code
+    user = getattr(request, "user", None)
+    refresh_expires = consent.valid_until if consent is not None and token.get("refresh_token") else None
+    session = db_session()
+    session.add(
+        OAuthToken(
+            client_pk=request.client.id,
+            access_token_hash=hash_secret(token["access_token"]),
+            refresh_token_hash=hash_secret(token["refresh_token"]) if token.get("refresh_token") else None,
+            scope=token.get("scope", ""),
+            issued_at=now,
+            expires_at=min(now + dt.timedelta(seconds=int(token["expires_in"])),
+                           consent.valid_until if consent is not None else dt.datetime.max.replace(tzinfo=dt.UTC)),
+            refresh_expires_at=refresh_expires,
+            consent_pk=consent.id if consent is not None else None,
+            auth_code_pk=code_pk,
+            user_id=user.id if isinstance(user, User) else None,
+        )
+    )
+    session.flush()
+
+
+class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
+    """RFC 7662 for banks: only their own tokens; a token whose binding (its consent) has
+    ended is reported inactive."""
+
+    CLIENT_AUTH_METHODS = ["client_secret_basic", PRIVATE_KEY_JWT]
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> OAuthToken | None:
+        return query_any_token(token_string, token_type_hint)
+
+    def check_permission(self, token: OAuthToken, client: OAuthClient, request: Any) -> bool:
+        return token.client_pk == client.id
+
+    def introspect_token(self, token: OAuthToken) -> dict[str, Any]:
+        extra = bound().introspect(token)
+        if extra is None:
+            return {"active": False}
+        return {"active": True, "client_id": token.client.client_id, "scope": token.scope, "token_type": "Bearer",
+                "iat": int(token.issued_at.timestamp()), "exp": int(token.expires_at.timestamp()), "iss": issuer(),
+                **extra}
+
+
+class Server(AuthorizationServer):  # type: ignore[misc]
+    def __init__(self) -> None:
+        super().__init__(query_client=query_client, save_token=save_token)
+
+    def handle_error_response(self, request: Any, error: OAuth2Error) -> Any:
+        """Error responses redirected to the client carry ``iss`` too (RFC 9207 §2: "in
+        authorization responses to the client, including error responses"); authlib adds it
+        to successful ones only."""
+        response = super().handle_error_response(request, error)
+        if getattr(error, "redirect_uri", None) and response.status_code in (302, 303) and response.location:
+            response.location = with_issuer(response.location)
+        return response
+
+    def init_app(self, app: Flask, query_client: Any = None, save_token: Any = None) -> None:
+        app.config.setdefault("OAUTH2_SCOPES_SUPPORTED", list(SCOPES))
+        super().init_app(app)
+        if getattr(self, "_pc_registered", False):  # one server object, several apps (tests, CLI)
+            return
+        self._pc_registered = True
+        self.register_client_auth_method(PRIVATE_KEY_JWT, PrivateKeyJWT())
+        for grant, extensions in bound().grants():
+            self.register_grant(grant, extensions)
+        self.register_endpoint(Revocation)
+        self.register_endpoint(Introspection)
+        self.register_extension(Issuer())
+
+
+class HashedBearerTokenValidator(BearerTokenValidator):  # type: ignore[misc]
+    def authenticate_token(self, token_string: str) -> OAuthToken | None:
+        return bound().load_token(db_session(), token_string)
+
+    def validate_token(self, token: OAuthToken | None, scopes: Any, request: Any) -> None:
+        if token is not None and token.client.disabled_at is not None:
+            token = None  # a disabled client's tokens are dead
+        if token is not None:
+            bound().refuse_ended(token)  # a token whose consent ended says why
+        super().validate_token(token, scopes, request)
+
+
+authorization = Server()
+
+
+require_oauth = Protector()
+require_oauth.register_token_validator(HashedBearerTokenValidator())

@@ -83,3 +83,20 @@ def test_a_command_run_without_the_roof_says_so(monkeypatch, tmp_path):
     monkeypatch.setattr(Context, "starters", [])
     with pytest.raises(RuntimeError, match="app.cli"):
         Context()
+
+
+def test_without_wiring_the_oauth_server_checks_no_token():
+    from app.oauth import server
+
+    saved = list(server._binding)
+    server._binding.clear()
+    try:
+        with pytest.raises(RuntimeError, match="not wired"):
+            server.HashedBearerTokenValidator().authenticate_token("any")
+    finally:
+        server._binding[:] = saved
+    from consent.server import BINDING
+
+    assert server.bound() is BINDING  # what the roof hands in: consent-bound grants and checks
+    assert [g.__name__ for g, _ in BINDING.grants()] == ["ClientCredentialsGrant", "AuthorizationCodeGrant",
+                                                          "RefreshTokenGrant"]
