@@ -122,9 +122,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     api.register_blueprint(oversight_api)
 
     from app.accounts import web as accounts_web
+    from app.oauth.api import bp as oauth_bp
     from app.oversight.web import bp as oversight_web
     from app.web import bp as web_bp
-    from consent.api import bp as oauth_bp
     from consent.web import bp as consent_web
     from marketplace.web import bp as marketplace_web
     from reports.web import bp as reports_web

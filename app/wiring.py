@@ -10,10 +10,10 @@ def wire() -> None:
     from app.archive import ingestion
     from app.audit import services as audit
     from app.core import auth
+    from app.oauth import bearer
     from app.oauth import server as oauth_server
     from app.oversight import memberships
     from app.scoring import services as scoring
-    from consent import bearer
     from consent import server as consent_server
 
     audit.init_app()  # refusals the unit of work remembers are written to the audit log

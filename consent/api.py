@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Response, g, request
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint as ApiBlueprint
@@ -22,7 +22,7 @@ from app.accounts.services import (
     list_institutions,
 )
 from app.archive.services import get_enterprise
-from app.audit.services import Pending, refuse_later
+from app.audit.services import Pending
 from app.core.auth import SignInRequired
 from app.core.errors import DomainError, InvalidInput, NotFound, json_object_body
 from app.core.extensions import (
@@ -34,101 +34,18 @@ from app.core.extensions import (
     signing_keys,
 )
 from app.oauth import services as oauth_services
-from app.oauth.scopes import SCOPES
-from app.oauth.server import PRIVATE_KEY_JWT, REALM, authorization, issuer
-from consent import schemas, services
-from consent.bearer import (
-    ADDRESS_LIMIT,
-    address_key,
+from app.oauth.bearer import (
     bank_limit,
     bank_token,
     client_rate_key,
 )
+from app.oauth.server import REALM
+from consent import schemas, services
 
-bp = Blueprint("oauth", __name__)
 blp = ApiBlueprint("consents", __name__, url_prefix="/api/v1", description="授权（征信授权）与查询记录")
 
 
 
-
-
-def _audit_oauth_failure(response: Response, action: str) -> None:
-    if response.status_code < 400:
-        return
-    body = response.get_json(silent=True) or {}
-    code = g.pop("pc_oauth_refusal", None) or body.get("error") or "error"
-    refuse_later(db_session(), Pending(
-        actor=f"client:{request.authorization.username}" if request.authorization and request.authorization.username
-        else f"ip:{request.remote_addr}",
-        action=action, code=code,
-        detail={"grant_type": request.form.get("grant_type"), "description": body.get("error_description")},
-        request_id=g.get("request_id")))
-
-
-@bp.post("/oauth/token")
-@csrf.exempt
-@limiter.limit(ADDRESS_LIMIT, key_func=address_key)
-@limiter.limit(bank_limit, key_func=client_rate_key)
-def token() -> Response:
-    """RFC 6749 token endpoint: client_credentials, authorization_code (PKCE S256), refresh_token."""
-    response: Response = authorization.create_token_response()
-    _audit_oauth_failure(response, "oauth.token")
-    return response
-
-
-@bp.post("/oauth/revoke")
-@csrf.exempt
-@limiter.limit(ADDRESS_LIMIT, key_func=address_key)
-@limiter.limit(bank_limit, key_func=client_rate_key)
-def revoke() -> Response:
-    """RFC 7009 token revocation (own tokens only)."""
-    response: Response = authorization.create_endpoint_response("revocation")
-    _audit_oauth_failure(response, "oauth.revoke")
-    return response
-
-
-@bp.post("/oauth/introspect")
-@csrf.exempt
-@limiter.limit(ADDRESS_LIMIT, key_func=address_key)
-@limiter.limit(bank_limit, key_func=client_rate_key)
-def introspect() -> Response:
-    """RFC 7662 token introspection (own tokens only)."""
-    response: Response = authorization.create_endpoint_response("introspection")
-    _audit_oauth_failure(response, "oauth.introspect")
-    return response
-
-
-@bp.get("/.well-known/oauth-authorization-server")
-def metadata() -> Any:
-    base = issuer()
-    return jsonify(
-        {
-            "issuer": base,
-            "authorization_endpoint": f"{base}/oauth/authorize",
-            "token_endpoint": f"{base}/oauth/token",
-            "revocation_endpoint": f"{base}/oauth/revoke",
-            "introspection_endpoint": f"{base}/oauth/introspect",
-            "jwks_uri": f"{base}/.well-known/jwks.json",
-            "grant_types_supported": ["client_credentials", "authorization_code", "refresh_token"],
-            "response_types_supported": ["code"],
-            "code_challenge_methods_supported": ["S256"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", PRIVATE_KEY_JWT],
-            "token_endpoint_auth_signing_alg_values_supported": ["Ed25519", "EdDSA", "ES256", "PS256"],
-            "revocation_endpoint_auth_methods_supported": ["client_secret_basic", PRIVATE_KEY_JWT],
-            "introspection_endpoint_auth_methods_supported": ["client_secret_basic", PRIVATE_KEY_JWT],
-            "authorization_response_iss_parameter_supported": True,
-            "scopes_supported": list(SCOPES),
-            "service_documentation": f"{base}/api/docs",
-        }
-    )
-
-
-@bp.get("/.well-known/jwks.json")
-def jwks() -> Any:
-    """The platform's public signing keys (consents, reports, commitments), retired ones too."""
-    response = jsonify(signing_keys().jwks())
-    response.headers["Cache-Control"] = "public, max-age=300"
-    return response
 
 
 # --- who is asking --------------------------------------------------------------------------

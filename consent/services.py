@@ -304,11 +304,6 @@ def access_token(session: Session, token: str) -> OAuthToken | None:
     return cache[digest]
 
 
-def client_pk_of_access_token(session: Session, token: str) -> int | None:
-    found = access_token(session, token)
-    return found.client_pk if found is not None else None
-
-
 ACTION_LABELS = {"pause": "暂停", "resume": "恢复", "revoke": "撤销", "approve": "同意", "reject": "拒绝"}
 
 

@@ -15,7 +15,7 @@ from app.accounts.auth import refuse_cross_site, require_csrf_header, require_fi
 from app.accounts.models import Role
 from app.core.errors import Forbidden, InvalidInput
 from app.core.extensions import csrf, db_session, limiter, settings, signing_keys, writes
-from consent.bearer import bank_limit, bank_token, bearer_first, client_rate_key
+from app.oauth.bearer import bank_limit, bank_token, bearer_first, client_rate_key
 from consent.gate import Caller, authorize_access
 from reports import schemas, services
 from reports.models import Report

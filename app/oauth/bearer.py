@@ -13,8 +13,7 @@ from flask import g, request
 from app.core.errors import Forbidden
 from app.core.extensions import db_session, settings
 from app.oauth.models import OAuthToken
-from app.oauth.server import require_oauth
-from consent import services
+from app.oauth.server import bound, require_oauth
 
 
 def bank_limit() -> str:
@@ -30,9 +29,9 @@ def client_rate_key() -> str:
     ip = request.remote_addr or "-"
     auth = request.headers.get("Authorization", "")
     if auth[:7].lower() == "bearer ":
-        pk = services.client_pk_of_access_token(db_session(), auth[7:].strip())
-        if pk is not None:
-            return f"client-pk:{pk}"
+        found = bound().load_token(db_session(), auth[7:].strip())  # read once per request, as the check reads it
+        if found is not None:
+            return f"client-pk:{found.client_pk}"
     claimed = (request.authorization.username if request.authorization is not None else None) \
         or request.form.get("client_id") or ("assertion" if request.form.get("client_assertion") else "")
     return f"ip:{ip}|client:{claimed[:64]}"
