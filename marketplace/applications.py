@@ -23,6 +23,7 @@ from app.core.signing import SigningKeys
 from consent.gate import Caller
 from consent.models import FetchType, PeriodUnit, Purpose
 from consent.services import Terms, end_consent, grant_consent
+from marketplace.errors import ApplicationNotFound
 from marketplace.models import (
     APPLICATION_STATUS_LABELS,
     Application,
@@ -65,10 +66,6 @@ STEPS: dict[str, Step] = {
     # withdrawn by firm"), as it may while the bank is deciding.
     "withdraw": Step(Role.firm, frozenset({S.submitted, S.under_review, S.accepted}), S.withdrawn, "撤回"),
 }
-
-
-class ApplicationNotFound(NotFound):
-    code = "application_not_found"
 
 
 def consent_terms(now: dt.datetime) -> Terms:

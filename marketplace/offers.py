@@ -20,6 +20,7 @@ from app.core.db import Page, paginate
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.signing import SigningKeys
 from marketplace.applications import create_application
+from marketplace.errors import OfferNotFound
 from marketplace.models import (
     OFFER_STATUS_LABELS,
     Application,
@@ -33,10 +34,6 @@ from marketplace.services import deadline_passed, facts_of, is_discoverable, vis
 
 OFFER_GRADES = ("AAA", "AA")  # the CEC opinion aims proactive credit at AA and above
 MAX_VALIDITY_DAYS = 90
-
-
-class OfferNotFound(NotFound):
-    code = "offer_not_found"
 
 
 def send_offer(session: Session, user: User, data: dict[str, Any]) -> Offer:

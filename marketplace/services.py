@@ -17,10 +17,11 @@ from app.archive.models import LIVE_STATUSES, Category, CreditRecord, Enterprise
 from app.audit import services as audit
 from app.core import clock
 from app.core.db import Page, paginate
-from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.errors import Conflict, Forbidden, InvalidInput
 from app.scoring.models import Evaluation
 from app.scoring.scorecard import GRADES
 from consent.models import QueryLog
+from marketplace.errors import ProductNotFound
 from marketplace.models import (
     PRODUCT_STATUS_LABELS,
     PRODUCT_TRANSITIONS,
@@ -39,10 +40,6 @@ from marketplace.rules import (
     failures,
 )
 from marketplace.schemas import RANGES, range_errors
-
-
-class ProductNotFound(NotFound):
-    code = "product_not_found"
 
 
 def visible_to(stmt: Any, user: User, enterprise_col: Any, institution_col: Any) -> Any:

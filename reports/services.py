@@ -29,11 +29,12 @@ from app.archive.models import Enterprise
 from app.audit import services as audit
 from app.core import clock
 from app.core.db import Page, Prepared, paginate
-from app.core.errors import DomainError, Forbidden, InvalidInput, NotFound
+from app.core.errors import Forbidden, InvalidInput
 from app.core.signing import SignatureInvalid, SigningKeys, verify_jws
 from app.oauth.scopes import REPORT_SECTIONS
 from consent.gate import STATUS_REFUSALS, Caller, authorize_access
 from consent.models import PURPOSE_LABELS, Consent, ConsentStatus
+from reports.errors import AllowanceExhausted, ReportExpired, ReportNotFound
 from reports.models import KIND_LABELS, Report, ReportKind
 from reports.sections import (
     RECORD_SECTIONS,
@@ -49,20 +50,6 @@ REPORT_NO_RE = re.compile(r"^PC(\d{8})([A-Z2-7]{12})$")
 NOTICE = ("本报告依据《征信业管理条例》出具，仅供报告使用者在授权用途范围内参考，不得用于其他用途，"
           "不得向第三方提供。信用等级为 PowerCredit 衍生产品，不构成授信建议。")
 DISPUTE_NOTICE = "标注「异议中」的记录正在异议处理中（20 日内答复），其内容可能变更。"
-
-
-class ReportNotFound(NotFound):
-    code = "report_not_found"
-
-
-class AllowanceExhausted(DomainError):
-    status = 403
-    code = "self_report_allowance_exhausted"
-
-
-class ReportExpired(DomainError):
-    status = 410
-    code = "report_data_life_ended"
 
 
 # --- numbers, canonical form, digest ---------------------------------------------------------

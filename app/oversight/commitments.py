@@ -22,18 +22,15 @@ from app.archive.models import DataProvider, ProviderKind
 from app.archive.services import create_provider
 from app.audit import services as audit
 from app.core import clock
-from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.errors import Conflict, Forbidden, InvalidInput
 from app.core.signing import SigningKeys, verify_jws
+from app.oversight.errors import CommitmentNotFound
 from app.oversight.models import Commitment, CommitmentText
 from app.scoring.services import run_evaluations
 
 TEXTS_FILE = Path(__file__).with_name("data") / "commitments.json"
 STATEMENT_TYP = "pc-commitment+jws"
 PLATFORM_PROVIDER = "powercredit"  # the platform files what firms sign on it
-
-
-class CommitmentNotFound(NotFound):
-    code = "commitment_not_found"
 
 
 def _sha(body: str) -> str:

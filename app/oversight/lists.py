@@ -24,8 +24,9 @@ from app.archive.models import LIVE_STATUSES, CreditRecord, Enterprise, Polarity
 from app.audit import services as audit
 from app.core import clock
 from app.core.db import Page, paginate
-from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.errors import Conflict, InvalidInput
 from app.oversight.criteria import Criteria, FirmState, Rec, current_criteria
+from app.oversight.errors import EntryNotFound
 from app.oversight.models import (
     EXIT_LABELS,
     LIST_LABELS,
@@ -43,10 +44,6 @@ from app.scoring.services import run_evaluations
 BATCH = 1000
 OPEN = (EntryStatus.pending, EntryStatus.active)
 CONSUMING = (ExitReason.period_ended, ExitReason.repaired)
-
-
-class EntryNotFound(NotFound):
-    code = "list_entry_not_found"
 
 
 @dataclass

@@ -23,6 +23,7 @@ from app.audit import services as audit
 from app.core import clock
 from app.core.db import Page, paginate
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.oversight.errors import ObjectionNotFound
 from app.oversight.models import (
     OUTCOME_LABELS,
     EvidenceFile,
@@ -40,10 +41,6 @@ MAX_FILE_BYTES = 5 * 1024 * 1024
 FILE_TYPES = {"application/pdf": (b"%PDF-",), "image/png": (b"\x89PNG\r\n\x1a\n",),
               "image/jpeg": (b"\xff\xd8\xff",)}
 DISPUTABLE = (RecordStatus.active, RecordStatus.corrected)
-
-
-class ObjectionNotFound(NotFound):
-    code = "objection_not_found"
 
 
 @dataclass(frozen=True)

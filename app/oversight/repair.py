@@ -18,8 +18,9 @@ from app.archive.models import Category, CreditRecord
 from app.audit import services as audit
 from app.core import clock
 from app.core.db import Page, paginate
-from app.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.oversight.criteria import current_criteria
+from app.oversight.errors import RepairNotFound, RepairTooEarly
 from app.oversight.lists import leave
 from app.oversight.models import (
     LIST_LABELS,
@@ -33,15 +34,6 @@ from app.oversight.models import (
 from app.oversight.notices import notify
 from app.oversight.objections import Upload, check_files, store_files
 from app.scoring.services import run_evaluations
-
-
-class RepairNotFound(NotFound):
-    code = "repair_not_found"
-
-
-class RepairTooEarly(DomainError):
-    status = 422
-    code = "repair_too_early"
 
 
 def earliest_repair(entry: ListEntry) -> dt.date | None:
