@@ -106,6 +106,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     api.spec.components.schema("ConsentRequest", schema=consent_schemas.ConsentRequestSchema)
     api.spec.components.schema("FirmGrant", schema=consent_schemas.FirmGrantSchema)
     from app.archive.api import blp as archive_api
+    from app.audit.api import blp as audit_api
     from app.health import blp as health_api
     from app.oversight.api import blp as oversight_api
     from app.scoring.api import blp as scoring_api
@@ -120,8 +121,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     api.register_blueprint(reports_api)
     api.register_blueprint(marketplace_api)
     api.register_blueprint(oversight_api)
+    api.register_blueprint(audit_api)
 
     from app.accounts import web as accounts_web
+    from app.audit.web import bp as audit_web
     from app.oauth.api import bp as oauth_bp
     from app.oversight.web import bp as oversight_web
     from app.web import bp as web_bp
@@ -134,6 +137,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(reports_web)
     app.register_blueprint(marketplace_web)
     app.register_blueprint(oversight_web)
+    app.register_blueprint(audit_web)
     app.register_blueprint(accounts_web.bp)
     app.register_blueprint(web_bp)
     return app

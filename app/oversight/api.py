@@ -14,8 +14,6 @@ from marshmallow import Schema
 from app.accounts.auth import require_firm, require_user
 from app.accounts.models import Role, User
 from app.archive.services import get_enterprise
-from app.audit import schemas as audit_schemas
-from app.audit import services as audit
 from app.core import clock
 from app.core.errors import NotFound, json_object_body
 from app.core.extensions import cookie_csrf, db_session, signing_keys, writes
@@ -351,14 +349,3 @@ class PublicProfile(MethodView):
         session = db_session()
         return disclosure.public_profile(session, get_enterprise(session, uscc.strip().upper()))
 
-
-@blp.route("/audit-events")
-class AuditEvents(MethodView):
-    @blp.arguments(audit_schemas.AuditEventArgs, location="query")
-    @blp.response(200, audit_schemas.AuditEventPageSchema)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """审计日志（运营人员）：每次授权变更、查询、报告出具与读取、拒绝，按时间倒序，可按操作、操作者、对象、结果、请求编号筛选；
-        哈希链用 powercredit audit verify 核验"""
-        require_user(Role.operator)
-        page = audit.list_events(db_session(), **args)
-        return page.body()

@@ -18,8 +18,6 @@ from app.accounts.services import list_institutions
 from app.archive import services as archive_services
 from app.archive.models import CreditRecord, DataProvider, segment_label
 from app.archive.schemas import RunArgs
-from app.audit import services as audit
-from app.audit.schemas import AuditEventArgs
 from app.core import clock
 from app.core.errors import DomainError, NotFound
 from app.core.extensions import db_session, signing_keys, writes
@@ -418,14 +416,6 @@ def console_refresh() -> Any:
           f"撤销 {sum(result.cancelled.values())} 项。", "success")
     return redirect(url_for("oversight_web.console_lists"))
 
-
-@bp.get("/console/audit")
-def console_audit() -> tuple[str, int]:
-    """The audit log, newest first, with the API's filters."""
-    require_user(Role.operator)
-    args, errors = load_form(AuditEventArgs(), {k: v for k, v in request.args.items() if v != ""})
-    page = audit.list_events(db_session(), **args) if args is not None else None
-    return render_template("oversight/audit.html", page=page, args=request.args, errors=errors), 422 if errors else 200
 
 
 @bp.get("/console/providers")
