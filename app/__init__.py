@@ -127,6 +127,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.audit.web import bp as audit_web
     from app.oauth.api import bp as oauth_bp
     from app.oversight.web import bp as oversight_web
+    from app.scoring.web import bp as scoring_web
     from app.web import bp as web_bp
     from consent.web import bp as consent_web
     from marketplace.web import bp as marketplace_web
@@ -138,6 +139,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(marketplace_web)
     app.register_blueprint(oversight_web)
     app.register_blueprint(audit_web)
+    app.register_blueprint(scoring_web)
     app.register_blueprint(accounts_web.bp)
     app.register_blueprint(web_bp)
     return app

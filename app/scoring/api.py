@@ -112,3 +112,19 @@ class EvaluationRuns(MethodView):
         require_user(Role.operator)
         page = services.list_runs(db_session(), args["page"], args["per_page"])
         return page.body()
+
+
+@blp.route("/scorecards")
+class Scorecards(MethodView):
+    @blp.response(200, schemas.ScorecardListSchema)
+    def get(self) -> dict[str, Any]:
+        """公开评分卡（无需登录）：各版本及当前评价所用的版本"""
+        return {"items": services.published_scorecards()}
+
+
+@blp.route("/scorecards/<string:version>")
+class PublishedScorecard(MethodView):
+    @blp.response(200, schemas.PublishedScorecardSchema)
+    def get(self, version: str) -> dict[str, Any]:
+        """公开评分卡的全部内容（无需登录）：维度与因子的权重、度量、分段分值、等级线、监管分类与封顶规则"""
+        return services.published_scorecard(version)

@@ -7,3 +7,7 @@ from app.core.errors import NotFound
 
 class NotEvaluated(NotFound):
     code = "not_evaluated"
+
+
+class ScorecardNotFound(NotFound):
+    code = "scorecard_not_found"

@@ -121,3 +121,77 @@ class EvaluationRunSchema(StrictSchema):
 
 class EvaluationRunPageSchema(PageSchema):
     items = page_of(EvaluationRunSchema)
+
+
+# --- the published scorecards -------------------------------------------------------------------
+
+class ScorecardSummarySchema(StrictSchema):
+    id = fields.String()
+    version = fields.String()
+    name = fields.String()
+    description = fields.String()
+    in_use = fields.Boolean(metadata={"description": "当前评价所用的评分卡"})
+    factors = fields.Integer(metadata={"description": "因子数"})
+    digest = fields.String(metadata={"description": "评分卡文件规范化 JSON 的 SHA-256（评价记录中的版本可据此核对）"})
+
+
+class ScorecardListSchema(StrictSchema):
+    items = fields.List(fields.Nested(ScorecardSummarySchema))
+
+
+class CategoryLabelSchema(StrictSchema):
+    code = fields.String()
+    label = fields.String()
+
+
+class PublishedBandSchema(StrictSchema):
+    from_ = fields.Float(data_key="from", attribute="from")
+    points = fields.Float()
+
+
+class PublishedFactorSchema(StrictSchema):
+    key = fields.String()
+    label = fields.String()
+    weight = fields.Float(metadata={"description": "在所属维度内的权重"})
+    weight_in_score = fields.Float(metadata={"description": "在总分中的权重（维度权重 × 因子权重）"})
+    measure = fields.String()
+    measure_label = fields.String()
+    categories = fields.List(fields.Nested(CategoryLabelSchema))
+    bands = fields.List(fields.Nested(PublishedBandSchema), metadata={"description": "度量达到各段起点时的分值"})
+    map = fields.Dict(keys=fields.String(), values=fields.Float(), metadata={"description": "取值到分值的映射"})
+    missing_points = fields.Float(metadata={"description": "没有可用记录时的分值"})
+    lookback_years = fields.Integer()
+    half_life_years = fields.Float(allow_none=True)
+    reason = fields.String()
+
+
+class PublishedDimensionSchema(StrictSchema):
+    key = fields.String()
+    label = fields.String()
+    weight = fields.Float()
+    factors = fields.List(fields.Nested(PublishedFactorSchema))
+
+
+class PublishedGradeSchema(StrictSchema):
+    grade = fields.String()
+    min_score = fields.Float()
+    supervision_class = fields.String()
+
+
+class PublishedCapSchema(StrictSchema):
+    key = fields.String()
+    label = fields.String()
+    max_grade = fields.String()
+
+
+class PublishedScorecardSchema(StrictSchema):
+    id = fields.String()
+    version = fields.String()
+    name = fields.String()
+    description = fields.String()
+    in_use = fields.Boolean(metadata={"description": "当前评价所用的评分卡"})
+    digest = fields.String(metadata={"description": "评分卡文件规范化 JSON 的 SHA-256"})
+    lookback_years = fields.Integer(metadata={"description": "记录的回溯年限（因子可另设）"})
+    dimensions = fields.List(fields.Nested(PublishedDimensionSchema))
+    grades = fields.List(fields.Nested(PublishedGradeSchema))
+    caps = fields.List(fields.Nested(PublishedCapSchema))

@@ -222,6 +222,7 @@ class Scorecard:
     caps: tuple[Cap, ...]
     supervision: dict[str, str]  # grade -> class
     digest_source: str  # the canonical JSON it was built from
+    description: str = ""
 
     def grade_for(self, score: float) -> str:
         for grade, minimum in self.thresholds:
@@ -275,6 +276,7 @@ def parse_scorecard(raw: Any, source: str = "scorecard") -> Scorecard:
         thresholds=tuple((g["grade"], g["min_score"]) for g in data["grades"]), caps=caps,
         supervision={grade: cls for cls, members in data["supervision"].items() for grade in members},
         digest_source=json.dumps(raw, sort_keys=True, ensure_ascii=False, separators=(",", ":")),
+        description=data["description"],
     )
 
 
@@ -291,3 +293,9 @@ def load_scorecard(path: Path | None = None, name: str = "power-v1.json") -> Sco
         raise ScorecardError(f"评分卡 {source} 不是合法的 JSON：{json_error_text(exc)}") from exc
     return parse_scorecard(raw, source)
 
+
+def bundled_scorecards() -> list[Scorecard]:
+    """Every scorecard shipped in ``app/scoring/scorecards/``, by version."""
+    folder = resources.files("app.scoring").joinpath("scorecards")
+    cards = [load_scorecard(name=entry.name) for entry in folder.iterdir() if entry.name.endswith(".json")]
+    return sorted(cards, key=lambda c: tuple(int(p) for p in c.version.split(".")))

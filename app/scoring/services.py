@@ -4,6 +4,7 @@ their scorecard version and input digest; an unchanged result is not stored twic
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
@@ -16,14 +17,21 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload
 
-from app.archive.models import CreditRecord, Enterprise
+from app.archive.models import CATEGORY_LABELS, Category, CreditRecord, Enterprise
 from app.core import clock
 from app.core.db import Page, paginate
 from app.core.workers import gc_paused, make_pool
 from app.scoring.engine import LIVE, FirmFact, Outcome, RecordFact, evaluate_facts
-from app.scoring.errors import NotEvaluated
+from app.scoring.errors import NotEvaluated, ScorecardNotFound
 from app.scoring.models import Evaluation, EvaluationRun
-from app.scoring.scorecard import GRADES, Scorecard, load_scorecard
+from app.scoring.scorecard import (
+    DIMENSIONS,
+    GRADES,
+    MEASURES,
+    Scorecard,
+    bundled_scorecards,
+    load_scorecard,
+)
 
 BATCH = 500  # firms per bulk load
 
@@ -366,3 +374,38 @@ def list_runs(session: Session, page: int, per_page: int) -> Page[EvaluationRun]
     """Evaluation batches, newest first (the operator's record of what ran)."""
     return paginate(session, sa.select(EvaluationRun).order_by(EvaluationRun.started_at.desc(),
                                                                EvaluationRun.id.desc()), page, per_page)
+
+
+# --- the published scorecards (NEA plan: 标准、程序、结果 public) -------------------------------
+
+def published_scorecards() -> list[dict[str, Any]]:
+    """Every scorecard a grade can have been made with, newest last, and which one grades now."""
+    now = current_scorecard().version
+    return [{"id": c.id, "version": c.version, "name": c.name, "description": c.description, "in_use": c.version == now,
+             "factors": len(c.factors), "digest": hashlib.sha256(c.digest_source.encode()).hexdigest()}
+            for c in bundled_scorecards()]
+
+
+def published_scorecard(version: str) -> dict[str, Any]:
+    """One scorecard in full, in words a reader of the public page understands: each factor's
+    weight within its dimension and in the score, what it measures, over which records and
+    how long, its points, the grade thresholds with their supervision classes, and the caps."""
+    card = next((c for c in bundled_scorecards() if c.version == version), None)
+    if card is None:
+        raise ScorecardNotFound(f"没有版本为 {version} 的评分卡")
+    dimensions = []
+    for key, label in DIMENSIONS.items():
+        weight = card.dimension_weights[key]
+        factors = [f for f in card.factors if f.dimension == key]
+        dimensions.append({"key": key, "label": label, "weight": weight, "factors": [
+            {"key": f.key, "label": f.label, "weight": f.weight, "weight_in_score": round(weight * f.weight, 6),
+             "measure": f.measure, "measure_label": MEASURES[f.measure],
+             "categories": [{"code": c, "label": CATEGORY_LABELS[Category(c)]} for c in f.categories],
+             "bands": [{"from": b.start, "points": b.points} for b in f.bands], "map": f.map,
+             "missing_points": f.missing_points, "lookback_years": f.lookback_years,
+             "half_life_years": f.half_life_years, "reason": f.reason} for f in factors]})
+    return {"id": card.id, "version": card.version, "name": card.name, "description": card.description,
+            "in_use": card.version == current_scorecard().version, "lookback_years": card.lookback_years,
+            "digest": hashlib.sha256(card.digest_source.encode()).hexdigest(), "dimensions": dimensions,
+            "grades": [{"grade": g, "min_score": m, "supervision_class": card.supervision[g]} for g, m in card.thresholds],
+            "caps": [{"key": c.key, "label": c.label, "max_grade": c.max_grade} for c in card.caps]}
