@@ -14,7 +14,7 @@ from app.accounts.auth import require_firm, require_user
 from app.accounts.models import Role, User
 from app.core.extensions import cookie_csrf, created, db_session, settings, signing_keys, writes
 from app.core.schemas_base import PageArgs
-from marketplace import applications, offers, schemas, services, stats
+from marketplace import applications, offers, repayments, schemas, services, stats
 from reports.responses import json_response, report_doc
 from reports.schemas import ReportSummarySchema
 
@@ -156,6 +156,25 @@ class ApplicationStep(MethodView):
         app = applications.take_step(db_session(), require_user(), application_no, action, data,
                                      g.get("request_id"))
         return applications.with_timeline(db_session(), app)
+
+
+@blp.route("/applications/<string:application_no>/repayments")
+class ApplicationRepayments(MethodView):
+    @blp.response(200, schemas.RepaymentListSchema)
+    def get(self, application_no: str) -> dict[str, Any]:
+        """已放款贷款的还款情况（申请企业与放款机构可见），按应还日期排列"""
+        return repayments.repayment_list(db_session(), require_user(), application_no)
+
+    @blp.arguments(schemas.RepaymentInSchema)
+    @blp.response(201, schemas.RepaymentListSchema)
+    def post(self, data: dict[str, Any], application_no: str) -> Any:
+        """报送一期还款（仅放款的金融机构）：应还日期与金额、实还日期与金额（未还为 null）、逾期天数（可不填，按日期计算）。
+        同一应还日期再次报送即更正该期，更正前的内容留在审计日志中；未放款的申请 409，非放款机构 403"""
+        cookie_csrf()
+        session = db_session()
+        repayments.record_repayment(session, require_user(Role.bank), application_no, data, g.get("request_id"))
+        body = repayments.repayment_list(session, require_user(), application_no)
+        return body, 201, {"Location": url_for("marketplace.ApplicationRepayments", application_no=application_no)}
 
 
 @blp.route("/applications/<string:application_no>/report")

@@ -189,6 +189,24 @@ class ApplicationEvent(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
 
+class LoanRepayment(Base):
+    """One instalment of a disbursed loan as the lending bank reports it: due, paid (or not yet),
+    and how many days past due — the outcome the scorecard is validated against."""
+
+    __tablename__ = "loan_repayment"
+    __table_args__ = (sa.UniqueConstraint("application_id", "due_on"),)
+
+    id: Mapped[intpk]
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("loan_application.id"), index=True)
+    due_on: Mapped[dt.date]
+    amount_due: Mapped[Decimal]
+    paid_on: Mapped[dt.date | None]
+    amount_paid: Mapped[Decimal | None]
+    days_past_due: Mapped[int]
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
+    recorded_by: Mapped[str] = mapped_column(sa.String(100))
+
+
 class OfferStatus(enum.StrEnum):
     sent = "sent"
     accepted = "accepted"

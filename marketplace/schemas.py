@@ -338,3 +338,30 @@ class StatsSchema(StrictSchema):
     month_to = fields.String(allow_none=True, data_key="to")
     total = fields.Nested(StatsRowSchema)
     groups = fields.List(fields.Nested(StatsRowSchema))
+
+
+# --- repayments: the outcomes of disbursed loans ------------------------------------------------
+
+class RepaymentInSchema(StrictSchema):
+    due_on = Day(required=True, metadata={"description": "应还日期"})
+    amount_due = Amount(required=True, positive=True, fixed=True, metadata={"description": "应还金额（元）"})
+    paid_on = Day(allow_none=True, load_default=None, metadata={"description": "实还日期（尚未还款则为 null）"})
+    amount_paid = Amount(allow_none=True, load_default=None, fixed=True, metadata={"description": "实还金额（元）"})
+    days_past_due = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=0),
+                                   metadata={"description": "逾期天数（可不填：按应还日与实还日或今天计算；填写须与之相符）"})
+
+
+class RepaymentOutSchema(StrictSchema):
+    due_on = fields.Date()
+    amount_due = fields.Decimal(as_string=True)
+    paid_on = fields.Date(allow_none=True)
+    amount_paid = fields.Decimal(as_string=True, allow_none=True)
+    days_past_due = fields.Integer(metadata={"description": "已还：实还日晚于应还日的天数；未还：今天晚于应还日的天数（报送时）"})
+    status = fields.String(metadata={"description": "paid_on_time / paid_late / unpaid / not_due"})
+    recorded_at = fields.DateTime()
+    recorded_by = fields.String()
+
+
+class RepaymentListSchema(StrictSchema):
+    application_no = fields.String()
+    items = fields.List(fields.Nested(RepaymentOutSchema))

@@ -1,0 +1,108 @@
+"""Repayments of disbursed loans, reported by the bank that lent: each instalment's due date
+and amount, when and how much was paid, and the days past due. They are the outcomes a
+scorecard is validated against. Reporting an instalment again corrects it, and the audit log
+keeps what it said before."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.accounts.models import Role, User
+from app.audit import services as audit
+from app.core import clock
+from app.core.errors import Conflict, Forbidden, InvalidInput
+from marketplace.applications import get_application
+from marketplace.models import (
+    APPLICATION_STATUS_LABELS,
+    Application,
+    ApplicationStatus,
+    LoanRepayment,
+)
+
+
+def status_of(r: LoanRepayment, today: dt.date) -> str:
+    if r.paid_on is not None:
+        return "paid_on_time" if r.days_past_due == 0 else "paid_late"
+    return "unpaid" if r.due_on < today else "not_due"
+
+
+def record_repayment(session: Session, user: User, application_no: str, data: dict[str, Any],
+                     request_id: str | None = None) -> LoanRepayment:
+    """The lending bank reports an instalment (a new due date) or corrects one (the same)."""
+    app = get_application(session, user, application_no)
+    if user.role != Role.bank or user.institution_id != app.institution_id:
+        raise Forbidden("只有放款的金融机构可以报送还款情况", code="wrong_party")
+    if app.status != ApplicationStatus.disbursed or app.disbursed_on is None:
+        raise Conflict(f"申请当前为「{APPLICATION_STATUS_LABELS[app.status]}」，尚未放款，不能报送还款", code="not_disbursed")
+    today = clock.today()
+    due_on, paid_on = data["due_on"], data.get("paid_on")
+    amount_paid = data.get("amount_paid")
+    matures = clock.add_months(app.disbursed_on, app.offered_term_months or app.term_months)
+    errors: dict[str, list[str]] = {}
+    if due_on < app.disbursed_on:
+        errors["due_on"] = [f"应还日期不能早于放款日期（{app.disbursed_on}）。"]
+    elif due_on > matures:
+        errors["due_on"] = [f"应还日期不能晚于贷款到期日（{matures}）。"]
+    if paid_on is not None:
+        if paid_on < app.disbursed_on:
+            errors["paid_on"] = [f"实还日期不能早于放款日期（{app.disbursed_on}）。"]
+        elif paid_on > today:
+            errors["paid_on"] = ["实还日期不能晚于今天。"]
+        if amount_paid is None:
+            errors["amount_paid"] = ["已还款须填写实还金额。"]
+    elif amount_paid is not None:
+        errors["paid_on"] = ["填写了实还金额，须同时填写实还日期。"]
+    late = ((paid_on or today) - due_on).days
+    days = max(0, late)
+    given = data.get("days_past_due")
+    if given is not None and given != days:
+        errors["days_past_due"] = [f"逾期天数应为 {days}（按应还日 {due_on} 与{'实还日 ' + str(paid_on) if paid_on else '今天'}计算）。"]
+    if errors:
+        raise InvalidInput("还款情况有误", errors=errors)
+    actor = f"user:{user.username}"
+    values = {"amount_due": data["amount_due"], "paid_on": paid_on, "amount_paid": amount_paid,
+              "days_past_due": days, "recorded_at": clock.now(), "recorded_by": actor}
+    found = session.scalar(sa.select(LoanRepayment).where(LoanRepayment.application_id == app.id, LoanRepayment.due_on == due_on))
+    before = None
+    if found is None:
+        found = LoanRepayment(application_id=app.id, due_on=due_on, **values)
+        session.add(found)
+    else:
+        before = {"amount_due": str(found.amount_due), "paid_on": _iso(found.paid_on),
+                  "amount_paid": None if found.amount_paid is None else str(found.amount_paid),
+                  "days_past_due": found.days_past_due, "recorded_by": found.recorded_by}
+        for key, value in values.items():
+            setattr(found, key, value)
+    session.flush()
+    audit.record(session, actor, "repayment.corrected" if before else "repayment.recorded",
+                 subject_type="loan_application", subject_id=app.application_no, request_id=request_id,
+                 detail={"due_on": due_on.isoformat(), "amount_due": str(data["amount_due"]), "paid_on": _iso(paid_on),
+                         "amount_paid": None if amount_paid is None else str(amount_paid), "days_past_due": days,
+                         **({"before": before} if before else {})})
+    return found
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
+def repayments_of(session: Session, app: Application) -> list[LoanRepayment]:
+    return list(session.scalars(sa.select(LoanRepayment).where(LoanRepayment.application_id == app.id)
+                                .order_by(LoanRepayment.due_on)))
+
+
+def repayment_list(session: Session, user: User, application_no: str) -> dict[str, Any]:
+    """The instalments of an application (the firm's own, the lending bank's own)."""
+    app = get_application(session, user, application_no)
+    today = clock.today()
+    return {"application_no": app.application_no,
+            "items": [{**_row(r), "status": status_of(r, today)} for r in repayments_of(session, app)]}
+
+
+def _row(r: LoanRepayment) -> dict[str, Any]:
+    return {k: getattr(r, k) for k in ("due_on", "amount_due", "paid_on", "amount_paid", "days_past_due",
+                                       "recorded_at", "recorded_by")}
