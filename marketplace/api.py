@@ -167,13 +167,17 @@ class ApplicationRepayments(MethodView):
 
     @blp.arguments(schemas.RepaymentInSchema)
     @blp.response(201, schemas.RepaymentListSchema)
+    @blp.alt_response(200, schema=schemas.RepaymentListSchema, description="已有的一期被更正（或原样重报）")
     def post(self, data: dict[str, Any], application_no: str) -> Any:
         """报送一期还款（仅放款的金融机构）：应还日期与金额、实还日期与金额（未还为 null）、逾期天数（可不填，按日期计算）。
         同一应还日期再次报送即更正该期，更正前的内容留在审计日志中；未放款的申请 409，非放款机构 403"""
         cookie_csrf()
         session = db_session()
-        repayments.record_repayment(session, require_user(Role.bank), application_no, data, g.get("request_id"))
+        _, new = repayments.record_repayment(session, require_user(Role.bank), application_no, data,
+                                            g.get("request_id"))
         body = repayments.repayment_list(session, require_user(), application_no)
+        if not new:  # an instalment corrected (or resent as it stands)
+            return body, 200
         return body, 201, {"Location": url_for("marketplace.ApplicationRepayments", application_no=application_no)}
 
 

@@ -24,15 +24,27 @@ from marketplace.models import (
 )
 
 
+def paid_in_full(r: LoanRepayment) -> bool:
+    return r.paid_on is not None and r.amount_paid is not None and r.amount_paid >= r.amount_due
+
+
 def status_of(r: LoanRepayment, today: dt.date) -> str:
-    if r.paid_on is not None:
+    if paid_in_full(r):
         return "paid_on_time" if r.days_past_due == 0 else "paid_late"
+    if r.paid_on is not None:
+        return "partly_paid"
     return "unpaid" if r.due_on < today else "not_due"
 
 
+def days_past_due(due_on: dt.date, paid_in_full_on: dt.date | None, today: dt.date) -> int:
+    """Days past due: until the day it was paid in full, or, while anything is owed, until today."""
+    return max(0, ((paid_in_full_on or today) - due_on).days)
+
+
 def record_repayment(session: Session, user: User, application_no: str, data: dict[str, Any],
-                     request_id: str | None = None) -> LoanRepayment:
-    """The lending bank reports an instalment (a new due date) or corrects one (the same)."""
+                     request_id: str | None = None) -> tuple[LoanRepayment, bool]:
+    """The lending bank reports an instalment (a new due date: ``(row, True)``) or corrects
+    one (the same due date: ``(row, False)``; resent unchanged, nothing is written)."""
     app = get_application(session, user, application_no)
     if user.role != Role.bank or user.institution_id != app.institution_id:
         raise Forbidden("只有放款的金融机构可以报送还款情况", code="wrong_party")
@@ -56,11 +68,14 @@ def record_repayment(session: Session, user: User, application_no: str, data: di
             errors["amount_paid"] = ["已还款须填写实还金额。"]
     elif amount_paid is not None:
         errors["paid_on"] = ["填写了实还金额，须同时填写实还日期。"]
-    late = ((paid_on or today) - due_on).days
-    days = max(0, late)
+    if amount_paid is not None and amount_paid > data["amount_due"]:
+        errors["amount_paid"] = [f"实还金额不能超过该期应还金额 {data['amount_due']} 元（提前归还的部分请报送在相应期次）。"]
+    full = paid_on is not None and amount_paid is not None and amount_paid >= data["amount_due"]
+    days = days_past_due(due_on, paid_on if full else None, today)
     given = data.get("days_past_due")
     if given is not None and given != days:
-        errors["days_past_due"] = [f"逾期天数应为 {days}（按应还日 {due_on} 与{'实还日 ' + str(paid_on) if paid_on else '今天'}计算）。"]
+        basis = f"实还日 {paid_on} " if full else "今天（尚未还清）"
+        errors["days_past_due"] = [f"逾期天数应为 {days}（按应还日 {due_on} 与{basis}计算）。"]
     if errors:
         raise InvalidInput("还款情况有误", errors=errors)
     actor = f"user:{user.username}"
@@ -72,6 +87,9 @@ def record_repayment(session: Session, user: User, application_no: str, data: di
         found = LoanRepayment(application_id=app.id, due_on=due_on, **values)
         session.add(found)
     else:
+        same = (found.amount_due, found.paid_on, found.amount_paid) == (data["amount_due"], paid_on, amount_paid)
+        if same:  # resent as it stands: nothing to correct, nothing written
+            return found, False
         before = {"amount_due": str(found.amount_due), "paid_on": _iso(found.paid_on),
                   "amount_paid": None if found.amount_paid is None else str(found.amount_paid),
                   "days_past_due": found.days_past_due, "recorded_by": found.recorded_by}
@@ -83,7 +101,7 @@ def record_repayment(session: Session, user: User, application_no: str, data: di
                  detail={"due_on": due_on.isoformat(), "amount_due": str(data["amount_due"]), "paid_on": _iso(paid_on),
                          "amount_paid": None if amount_paid is None else str(amount_paid), "days_past_due": days,
                          **({"before": before} if before else {})})
-    return found
+    return found, before is None
 
 
 def _iso(day: dt.date | None) -> str | None:
@@ -99,8 +117,13 @@ def repayment_list(session: Session, user: User, application_no: str) -> dict[st
     """The instalments of an application (the firm's own, the lending bank's own)."""
     app = get_application(session, user, application_no)
     today = clock.today()
-    return {"application_no": app.application_no,
-            "items": [{**_row(r), "status": status_of(r, today)} for r in repayments_of(session, app)]}
+    items = []
+    for r in repayments_of(session, app):
+        row = {**_row(r), "status": status_of(r, today)}
+        if not paid_in_full(r):  # still owed: past due until today, not as it was when reported
+            row["days_past_due"] = days_past_due(r.due_on, None, today)
+        items.append(row)
+    return {"application_no": app.application_no, "items": items}
 
 
 def _row(r: LoanRepayment) -> dict[str, Any]:

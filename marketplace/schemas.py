@@ -356,8 +356,8 @@ class RepaymentOutSchema(StrictSchema):
     amount_due = fields.Decimal(as_string=True)
     paid_on = fields.Date(allow_none=True)
     amount_paid = fields.Decimal(as_string=True, allow_none=True)
-    days_past_due = fields.Integer(metadata={"description": "已还：实还日晚于应还日的天数；未还：今天晚于应还日的天数（报送时）"})
-    status = fields.String(metadata={"description": "paid_on_time / paid_late / unpaid / not_due"})
+    days_past_due = fields.Integer(metadata={"description": "已还清：还清之日晚于应还日的天数；尚欠（未还或部分归还）：今天晚于应还日的天数"})
+    status = fields.String(metadata={"description": "paid_on_time / paid_late / partly_paid / unpaid / not_due"})
     recorded_at = fields.DateTime()
     recorded_by = fields.String()
 

@@ -28,9 +28,9 @@ GRADES = ("AAA", "AA", "A", "BBB", "BB", "B", "CCC", "CC", "C")
 DIMENSIONS = {"willingness": "守信意愿", "capability": "守信能力", "performance": "守信表现"}
 SUPERVISION_CLASSES = ("A", "B", "C", "D")
 MEASURES = {
-    "good_share": "好记录占比（按时间衰减加权）",
+    "good_share": "好记录占比（设有半衰期时按时间衰减加权）",
     "bad_weight": "不良记录加权数（严重程度 × 时间衰减）",
-    "count": "记录数（按时间衰减加权）",
+    "count": "记录数（设有半衰期时按时间衰减加权）",
     "latest_value": "最近一条记录的字段值",
     "years_in_business": "成立年限",
     "registered_capital": "注册资本（万元）",

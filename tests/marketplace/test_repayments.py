@@ -108,9 +108,36 @@ def test_reporting_an_instalment_again_corrects_it_and_the_audit_log_keeps_the_o
     sign_in(officer)
     due = clock.add_months(today, 1).isoformat()
     report(client, no, due_on=due, amount_due="34000")
-    body = report(client, no, due_on=due, amount_due="34500")
+    body = report(client, no, 200, due_on=due, amount_due="34500")  # a correction: 200, not a new instalment
     assert [(r["due_on"], r["amount_due"]) for r in body["items"]] == [(due, "34500.00")]  # one instalment
+    report(client, no, 200, due_on=due, amount_due="34500")  # resent as it stands: nothing written
     events = db.scalars(sa.select(AuditEvent).where(AuditEvent.subject_id == no,
                                                     AuditEvent.action.like("repayment.%")).order_by(AuditEvent.id)).all()
     assert [e.action for e in events] == ["repayment.recorded", "repayment.corrected"]
     assert events[1].detail["before"]["amount_due"] == "34000.00" and events[1].detail["amount_due"] == "34500.00"
+
+
+def test_a_part_payment_is_still_owed_and_its_days_past_due_go_on(loan, client, sign_in, officer):
+    no, _, step = loan
+    today = clock.today()
+    step(officer, "disburse", disbursed_amount="400000", disbursed_on=today.isoformat())
+    sign_in(officer)
+    first, second = clock.add_months(today, 1), clock.add_months(today, 2)
+    over = report(client, no, 422, due_on=first.isoformat(), amount_due="34000", paid_on=today.isoformat(),
+                  amount_paid="40000")
+    assert "不能超过该期应还金额" in over["errors"]["amount_paid"][0]
+    report(client, no, due_on=second.isoformat(), amount_due="34000")  # reported before it fell due
+    later = clock.to_cn(clock.now()) + dt.timedelta(days=75)
+    with time_machine.travel(later, tick=False):
+        sign_in(officer)
+        part = first + dt.timedelta(days=2)
+        body = report(client, no, due_on=first.isoformat(), amount_due="34000", paid_on=part.isoformat(),
+                      amount_paid="10000")
+        by_due = {r["due_on"]: r for r in body["items"]}
+        owed = (later.date() - first).days
+        assert by_due[first.isoformat()]["status"] == "partly_paid"
+        assert by_due[first.isoformat()]["days_past_due"] == owed  # still owed: past due until today
+        late = (later.date() - second).days
+        assert by_due[second.isoformat()] | {"recorded_at": None} == {
+            "due_on": second.isoformat(), "amount_due": "34000.00", "paid_on": None, "amount_paid": None,
+            "days_past_due": late, "status": "unpaid", "recorded_at": None, "recorded_by": f"user:{officer.username}"}
