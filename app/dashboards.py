@@ -41,7 +41,7 @@ class FactorMove:
     key: str
     label: str
     dimension: str
-    points: float
+    points: float | None  # None: not known (no source covers it; it counts for nothing)
     reason: str
     delta: float | None  # points gained (+) or lost (−) since the previous evaluation
     disputed: bool
@@ -73,10 +73,16 @@ class FirmHome:
             by_day[e.as_of] = e
         return [by_day[d] for d in sorted(by_day)]
 
+    @property
+    def rated_points(self) -> list[Evaluation]:
+        """The history's points with a score (NR, 不予评级, has none to plot)."""
+        return [e for e in self.points if e.score is not None]
+
     def dimension_delta(self, key: str) -> float | None:
         if self.current is None or self.previous is None:
             return None
-        return float(getattr(self.current, key)) - float(getattr(self.previous, key))
+        now, before = getattr(self.current, key), getattr(self.previous, key)
+        return None if now is None or before is None else float(now) - float(before)
 
 
 def _moves(current: Evaluation, previous: Evaluation | None) -> dict[str, list[FactorMove]]:
@@ -84,9 +90,12 @@ def _moves(current: Evaluation, previous: Evaluation | None) -> dict[str, list[F
     out: dict[str, list[FactorMove]] = {key: [] for key, _ in DIMENSIONS}
     for f in current.explanation.get("factors", []):
         old = before.get(f["key"])
+        known = f.get("known", True)
+        was_known = old is not None and old.get("known", True)
         out.setdefault(f["dimension"], []).append(FactorMove(
-            key=f["key"], label=f["label"], dimension=f["dimension"], points=float(f["points"]), reason=f["reason"],
-            delta=None if old is None else round(float(f["points"]) - float(old["points"]), 2),
+            key=f["key"], label=f["label"], dimension=f["dimension"], points=float(f["points"]) if known else None,
+            reason=f["reason"],
+            delta=round(float(f["points"]) - float(old["points"]), 2) if known and was_known and old else None,
             disputed=bool(f.get("disputed_ids"))))
     return out
 

@@ -79,6 +79,14 @@ def yuan(value: Any) -> str:
     return "—" if amount is None else f"{amount:,.2f}"
 
 
+@bp.app_template_filter("score")
+def score_text(value: Any, places: int = 2) -> str:
+    """A score (or dimension score, factor points) with its decimals; "—" when there is none
+    (NR, 不予评级: no score; a factor no source covers)."""
+    number = _decimal(value)
+    return "—" if number is None else f"{number:.{places}f}"
+
+
 @bp.app_template_filter("percent")
 def percent(value: Any, places: int = 1) -> str:
     """A ratio (0.256) as a percentage (25.6%)."""

@@ -16,6 +16,7 @@ from app.archive.models import Enterprise
 from app.audit import services as audit
 from app.audit.models import AuditEvent
 from app.core import clock
+from app.scoring.scorecard import NOT_RATED
 from app.core.db import Page, paginate
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.signing import SigningKeys
@@ -53,7 +54,8 @@ def send_offer(session: Session, user: User, data: dict[str, Any]) -> Offer:
     facts = facts_of(session, [ent.id], today)[ent.id]
     errors: dict[str, list[str]] = {}
     if facts.grade not in OFFER_GRADES:
-        errors["uscc"] = [f"主动授信面向 AA 级及以上企业，该企业当前为 {facts.grade or '未评价'}。"]
+        now_grade = "不予评级（信息不足）" if facts.grade == NOT_RATED else facts.grade or "未评价"
+        errors["uscc"] = [f"主动授信面向 AA 级及以上企业，该企业当前为 {now_grade}。"]
     else:
         failed = [o.reason for o in assess(product, facts, today) if not o.ok]
         if failed:

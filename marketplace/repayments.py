@@ -11,7 +11,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Role, User
+from app.accounts.models import Institution, Role, User
+from app.archive.ingestion import submit_batch
+from app.archive.models import DataProvider, ProviderKind
+from app.archive.services import create_provider
 from app.audit import services as audit
 from app.core import clock
 from app.core.errors import Conflict, Forbidden, InvalidInput
@@ -88,7 +91,8 @@ def record_repayment(session: Session, user: User, application_no: str, data: di
         session.add(found)
     else:
         same = (found.amount_due, found.paid_on, found.amount_paid) == (data["amount_due"], paid_on, amount_paid)
-        if same:  # resent as it stands: nothing to correct, nothing written
+        if same:  # resent as it stands: nothing to correct, nothing written but the loan's
+            report_loan(session, app)  # status today (days past due grow while it is owed)
             return found, False
         before = {"amount_due": str(found.amount_due), "paid_on": _iso(found.paid_on),
                   "amount_paid": None if found.amount_paid is None else str(found.amount_paid),
@@ -96,6 +100,7 @@ def record_repayment(session: Session, user: User, application_no: str, data: di
         for key, value in values.items():
             setattr(found, key, value)
     session.flush()
+    report_loan(session, app)
     audit.record(session, actor, "repayment.corrected" if before else "repayment.recorded",
                  subject_type="loan_application", subject_id=app.application_no, request_id=request_id,
                  detail={"due_on": due_on.isoformat(), "amount_due": str(data["amount_due"]), "paid_on": _iso(paid_on),
@@ -129,3 +134,50 @@ def repayment_list(session: Session, user: User, application_no: str) -> dict[st
 def _row(r: LoanRepayment) -> dict[str, Any]:
     return {k: getattr(r, k) for k in ("due_on", "amount_due", "paid_on", "amount_paid", "days_past_due",
                                        "recorded_at", "recorded_by")}
+
+
+# --- the loan's status in the archive -----------------------------------------------------------
+# A repayment is credit information like a bank's monthly loan report: the loan's status as of
+# today is filed in the archive as a loan record (category loan, one per loan: reported again,
+# it is corrected), from the 信易贷 platform as its provider, so that the scorecard's loan
+# factor and caps, and the back-test's default definition, see loans made here as they see
+# loans reported by banks directly.
+MARKETPLACE_PROVIDER = "xinyidai"
+
+
+def _marketplace_provider(session: Session) -> DataProvider:
+    provider = session.scalar(sa.select(DataProvider).where(DataProvider.code == MARKETPLACE_PROVIDER))
+    if provider is None:
+        provider = create_provider(session, code=MARKETPLACE_PROVIDER, name="信易贷平台（放款机构报送的还款情况）",
+                                   kind=ProviderKind.financial_institution, categories=["loan"], coverage="reported")
+    return provider
+
+
+def loan_record(app: Application, lender: Institution, repayments: list[LoanRepayment], today: dt.date) -> dict[str, Any]:
+    """The archive row for a disbursed loan as its repayments stand today."""
+    assert app.disbursed_on is not None
+    owed = [r for r in repayments if not paid_in_full(r) and r.due_on < today]
+    overdue_days = max((days_past_due(r.due_on, None, today) for r in owed), default=0)
+    payload: dict[str, Any] = {
+        "lender": lender.name, "amount": str(app.disbursed_amount or app.offered_amount or app.amount),
+        "start_on": app.disbursed_on.isoformat(),
+        "end_on": clock.add_months(app.disbursed_on, app.offered_term_months or app.term_months).isoformat(),
+        "status": "overdue" if overdue_days > 0 else "normal", "reported_on": today.isoformat(),
+    }
+    if lender.uscc:
+        payload["lender_uscc"] = lender.uscc
+    if overdue_days > 0:
+        payload["overdue_days"] = overdue_days
+        payload["overdue_amount"] = str(sum(r.amount_due - (r.amount_paid or 0) for r in owed))
+    return {"provider_ref": f"xyd:{app.application_no}", "uscc": app.enterprise.uscc, "category": "loan",
+            "payload": payload}
+
+
+def report_loan(session: Session, app: Application) -> None:
+    """File (or correct) the loan's archive record; the firm is re-evaluated as after any batch."""
+    repayments = list(session.scalars(sa.select(LoanRepayment).where(LoanRepayment.application_id == app.id)))
+    lender = session.get_one(Institution, app.institution_id)
+    result = submit_batch(session, _marketplace_provider(session), [loan_record(app, lender, repayments, clock.today())],
+                          mode="all_or_nothing")
+    if not result.committed:  # derived from checked values: a refusal here is a bug, not bad input
+        raise RuntimeError(f"信贷记录未能入档：{[row.errors for row in result.rows]}")

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from app.archive.models import SEGMENT_LABELS, Segment
 from app.archive.regions import PROVINCES
-from app.scoring.scorecard import GRADES
+from app.scoring.scorecard import GRADES, NOT_RATED
 
 TAX_GRADE_ORDER = ("A", "B", "M", "C", "D")  # M: new taxpayers, between B and C
 
@@ -117,8 +117,9 @@ def _tax_reason(p: Any, f: FirmFacts, _: dt.date) -> str:
 
 RULES: tuple[Rule, ...] = (
     Rule("min_grade", "信用等级", lambda p: True,
-         lambda p, f, _: f.grade is not None and GRADES.index(f.grade) <= GRADES.index(p.min_grade),
-         lambda p, f, _: f"要求信用等级 {p.min_grade} 及以上，当前" + (f" {f.grade}" if f.grade else "尚未评价"),
+         lambda p, f, _: f.grade in GRADES and GRADES.index(f.grade) <= GRADES.index(p.min_grade),
+         lambda p, f, _: f"要求信用等级 {p.min_grade} 及以上，当前" + (
+             "不予评级（信息不足）" if f.grade == NOT_RATED else f" {f.grade}" if f.grade else "尚未评价"),
          lambda p, c, _: c.grade.in_(GRADES[: GRADES.index(p.min_grade) + 1])),
     Rule("segment", "所属领域", lambda p: bool(p.segments), lambda p, f, _: f.segment in p.segments,
          _segment_reason, lambda p, c, _: c.segment.in_(p.segments)),

@@ -448,12 +448,23 @@ def _section(key: str, data: Any, st: dict[str, ParagraphStyle], width: float,
     if key == "evaluation":
         if not data:
             return _none(st, "该企业尚未进行信用评价。")
+        facts = [("信用等级", f"{data['grade']}（{data['grade_label']}）")]
+        if data.get("not_rated"):
+            facts += [("不予评级原因", data["reason"])]
+        else:
+            facts += [("综合得分", data["score"]), ("分类监管", data["supervision_label"])]
+        if data.get("coverage") is not None:
+            facts += [("数据覆盖", f"{float(data['coverage']):.0%}（有数据来源覆盖的评价项在评分卡中的权重占比）")]
+        facts += [("评价基准日", data["as_of"]), ("评分卡版本", data["scorecard_version"])]
         flow: list[Flowable] = [
-            _kv([("信用等级", f"{data['grade']}（{data['grade_label']}）"), ("综合得分", data["score"]),
-                 ("分类监管", data["supervision_label"]), ("评价基准日", data["as_of"]),
-                 ("评分卡版本", data["scorecard_version"])], st, width),
-            Spacer(1, 3 * mm), grade_gauge(data["grade"], data["score"], width), Spacer(1, 2 * mm),
-            Paragraph("信用电力指数三维度得分", st["h2"]), dimension_bars(data["dimensions"], width)]
+            _kv(facts, st, width),
+            Spacer(1, 3 * mm), grade_gauge(data["grade"], data["score"], width), Spacer(1, 2 * mm)]
+        if data.get("adverse_factors"):
+            flow += [Paragraph("主要不利因素", st["h2"]),
+                     _table([["因素", "说明"]] + [[a["label"], Paragraph(_esc(a["reason"]), st["cell"])]
+                                                 for a in data["adverse_factors"]], [40 * mm, width - 40 * mm])]
+        if not data.get("not_rated"):
+            flow += [Paragraph("信用电力指数三维度得分", st["h2"]), dimension_bars(data["dimensions"], width)]
         if data["history"]:
             flow += [KeepTogether([Paragraph("信用等级变化", st["h2"]), history_chart(data["history"], width)])]
         flow += [Paragraph(_esc(data["note"]), st["note"]), Spacer(1, 3 * mm)]

@@ -58,6 +58,9 @@ def grade_gauge(grade: str | None, score: str | None, width: float = 160 * mm) -
             tx = i * seg if i == 0 else (i + 1) * seg if i == len(GRADES) - 1 else x
             d.add(String(tx, 1 * mm, f"当前等级 {g}（{score} 分）", fontName=FONT, fontSize=8, textAnchor=anchor,
                          fillColor=NAVY))
+    if grade not in GRADES:  # NR: no grade on the scale
+        d.add(String(width / 2, 1 * mm, "不予评级（信息不足）：现有信用信息不足以评定等级", fontName=FONT, fontSize=8,
+                     textAnchor="middle", fillColor=NAVY))
     d.add(String(0, 16.5 * mm, "信用好", fontName=FONT, fontSize=7, fillColor=colors.grey))
     d.add(String(width, 16.5 * mm, "信用差", fontName=FONT, fontSize=7, textAnchor="end", fillColor=colors.grey))
     return d
@@ -70,11 +73,13 @@ def dimension_bars(dimensions: dict[str, str], width: float = 160 * mm) -> Drawi
     bar_x, bar_w = 24 * mm, width - 44 * mm
     for i, (key, label) in enumerate(labels):
         y = (len(labels) - 1 - i) * row + 1.5 * mm
-        value = float(dimensions.get(key) or 0)
+        raw = dimensions.get(key)
+        value = float(raw or 0)
         d.add(String(0, y + 1, label, fontName=FONT, fontSize=8.5))
         d.add(Rect(bar_x, y, bar_w, 4 * mm, fillColor=SHADE, strokeColor=None))
         d.add(Rect(bar_x, y, bar_w * max(0.0, min(value, 100.0)) / 100, 4 * mm, fillColor=NAVY, strokeColor=None))
-        d.add(String(bar_x + bar_w + 3 * mm, y + 1, f"{value:.1f}", fontName=FONT, fontSize=8.5))
+        d.add(String(bar_x + bar_w + 3 * mm, y + 1, "—" if raw is None else f"{value:.1f}", fontName=FONT,
+                     fontSize=8.5))
     return d
 
 
@@ -88,7 +93,7 @@ def history_chart(history: list[dict[str, Any]], width: float = 160 * mm) -> Dra
         y = bottom + (top - bottom) * v / 100
         d.add(Line(left, y, left + plot_w, y, strokeColor=GRID, strokeWidth=0.3))
         d.add(String(left - 2 * mm, y - 2.5, str(v), fontName=FONT, fontSize=6.5, textAnchor="end"))
-    points = history[-12:]
+    points = [p for p in history if p["score"] is not None][-12:]  # NR has no score to plot
     if not points:
         return d
     step = plot_w / max(1, len(points) - 1) if len(points) > 1 else 0

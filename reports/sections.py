@@ -39,6 +39,8 @@ from app.core.db import Prepared, json_value, run_batch
 from app.oauth.scopes import REPORT_SECTIONS
 from app.oversight import memberships
 from app.scoring.models import Evaluation
+from app.scoring.reasons import adverse_factors
+from app.scoring.scorecard import GRADE_LABELS, NOT_RATED, NOT_RATED_LABEL
 from consent.models import PURPOSE_LABELS, Purpose, QueryLog
 
 # Sections made of archive records, and their record categories.
@@ -50,10 +52,6 @@ RECORD_SECTIONS: dict[str, tuple[str, ...]] = {
 }
 SECTION_ORDER = tuple(REPORT_SECTIONS)
 ALL_CATEGORIES = frozenset(c for cats in RECORD_SECTIONS.values() for c in cats)
-GRADE_LABELS = {
-    "AAA": "信用极好", "AA": "信用优良", "A": "信用较好", "BBB": "信用一般", "BB": "信用欠佳",
-    "B": "信用较差", "CCC": "信用很差", "CC": "信用极差", "C": "信用缺失",
-}
 SUPERVISION_LABELS = {"A": "A 类（绿色通道）", "B": "B 类（常规监管）", "C": "C 类（加强监管）",
                       "D": "D 类（重点监管）"}
 LIST_LABELS = {"red": "红名单（守信激励）", "black": "黑名单（失信联合惩戒）", "watch": "重点关注名单"}
@@ -110,6 +108,10 @@ EVALUATIONS = Prepared(  # raw values: dates and times as the driver gives them,
               Evaluation.supervision_class, Evaluation.scorecard_version, sa.type_coerce(Evaluation.current, _TEXT))
     .where(Evaluation.enterprise_id == sa.bindparam("ent_id")).order_by(Evaluation.evaluated_at, Evaluation.id)
 )
+CURRENT_EXPLANATION = Prepared(  # the current evaluation's reasons (only its, not the history's)
+    sa.select(Evaluation.explanation, sa.type_coerce(Evaluation.coverage, _TEXT))
+    .where(Evaluation.enterprise_id == sa.bindparam("ent_id"), Evaluation.current.is_(True))
+)
 
 
 def raw_date(value: Any) -> str:
@@ -127,10 +129,11 @@ def raw_stamp(value: Any) -> str | None:
     return iso(value if value.tzinfo else value.replace(tzinfo=dt.UTC))
 
 
-def raw_score(value: Any) -> str:
+def raw_score(value: Any) -> str | None:
     """A NUMERIC(5, 2) as a driver gives it (a float from SQLite, a ``Decimal`` from
-    psycopg), with its two decimals, as SQLAlchemy's Numeric type would give it."""
-    return f"{value:.2f}"
+    psycopg), with its two decimals, as SQLAlchemy's Numeric type would give it; None stays
+    None (NR, 不予评级: no score; a dimension with no known factor)."""
+    return None if value is None else f"{value:.2f}"
 
 
 def range_params(ent_id: int, categories: Iterable[str], as_of: dt.date, data_from: dt.date | None,
@@ -151,18 +154,33 @@ def identity(ent: Enterprise) -> dict[str, Any]:
 
 def evaluation(session: Session, ent: Enterprise) -> dict[str, Any] | None:
     """The current grade (a derived PowerCredit product, labelled as such) and its history."""
-    return evaluation_of(EVALUATIONS.rows(session, {"ent_id": ent.id}))
+    return evaluation_of(EVALUATIONS.rows(session, {"ent_id": ent.id}),
+                         CURRENT_EXPLANATION.rows(session, {"ent_id": ent.id}), str(ent.segment))
 
 
-def evaluation_of(rows: list[tuple[Any, ...]]) -> dict[str, Any] | None:
-    """The evaluation section from the rows of ``EVALUATIONS``."""
+def evaluation_of(rows: list[tuple[Any, ...]], current_rows: list[tuple[Any, ...]] | None = None,
+                  segment: str = "", visible: frozenset[str] | set[str] | None = None,
+                  lists_visible: bool = True) -> dict[str, Any] | None:
+    """The evaluation section from the rows of ``EVALUATIONS`` (and ``CURRENT_EXPLANATION``'s:
+    the coverage, the reason for NR and the main adverse factors among what the reader may
+    see: ``visible`` record categories, None for all)."""
     current = next((r for r in reversed(rows) if r[9]), None)
     if current is None:
         return None
     as_of, evaluated_at, grade, score, willingness, capability, performance, supervision, version, _ = current
+    explanation: dict[str, Any] = {}
+    coverage = None
+    if current_rows:
+        body, coverage = current_rows[0]
+        explanation = json_value(body) or {}
+    evidence = explanation.get("evidence") or {}
     return {
         "grade": grade, "grade_label": GRADE_LABELS.get(grade, grade),
         "score": raw_score(score),
+        "not_rated": grade == NOT_RATED,
+        "reason": (evidence.get("reason") or NOT_RATED_LABEL) if grade == NOT_RATED else None,
+        "coverage": None if coverage is None else f"{float(coverage):.4f}",
+        "adverse_factors": adverse_factors(explanation, version, segment, visible, lists_visible=lists_visible),
         "dimensions": {"willingness": raw_score(willingness), "capability": raw_score(capability),
                        "performance": raw_score(performance)},
         "supervision_class": supervision,
@@ -261,6 +279,7 @@ def build_sections(session: Session, ent: Enterprise, sections: set[str], data_f
         "records": (_RECORDS, params) if categories else None,
         "summary": (SUMMARY, params) if "summary" in sections and not categories >= ALL_CATEGORIES else None,
         "evaluation": (EVALUATIONS, {"ent_id": ent.id}) if "evaluation" in sections else None,
+        "explanation": (CURRENT_EXPLANATION, {"ent_id": ent.id}) if "evaluation" in sections else None,
         "lists": (memberships.MEMBERSHIPS, {"ids": [ent.id]}) if "lists" in sections else None,
         "query_records": (_QUERY_LOG[self_report], query_log_params(ent, since, issued_at))
         if "query_records" in sections else None,
@@ -297,7 +316,9 @@ def build_sections(session: Session, ent: Enterprise, sections: set[str], data_f
     if "identity" in sections:
         out["identity"] = identity(ent)
     if "evaluation" in sections:
-        out["evaluation"] = evaluation_of(fetched["evaluation"])
+        # Adverse factors only over what the reader sees: a self-report, everything.
+        out["evaluation"] = evaluation_of(fetched["evaluation"], fetched["explanation"], str(ent.segment),
+                                          None if self_report else categories, lists_visible=self_report or "lists" in sections)
     if "summary" in sections:
         if categories >= ALL_CATEGORIES:  # every category loaded: counted above
             counts = [(cat, pol, n, disputed[(cat, pol)]) for (cat, pol), n in counted.items()]

@@ -457,6 +457,10 @@ class LoanPayload(StrictSchema):
     overdue_days = Int(validate=validate.Range(min=1, error="逾期天数应大于 0。"))
     overdue_amount = Amount()
     settled_on = PastDate()
+    written_off_on = PastDate()  # 核销日期
+    # 数据日期: the day the status above is as of (a bank reports its loans monthly); a
+    # default is known from the day it is reported, not from the loan's start
+    reported_on = PastDate()
 
     @validates_schema(skip_on_field_errors=True)
     def _check(self, data: dict[str, Any], **_: Any) -> None:
@@ -469,6 +473,10 @@ class LoanPayload(StrictSchema):
             errors["overdue_days"] = ["非逾期贷款不应有逾期天数。"]
         if data["status"] == "settled" and not data.get("settled_on"):
             errors["settled_on"] = ["已结清贷款须填写结清日期。"]
+        if data.get("written_off_on") and data["status"] != "written_off":
+            errors["written_off_on"] = ["只有已核销贷款才有核销日期。"]
+        _not_before(errors, data, "written_off_on", "start_on", ("核销日期", "发放日"))
+        _not_before(errors, data, "reported_on", "start_on", ("数据日期", "发放日"))
         _raise(errors)
 
 

@@ -102,6 +102,24 @@ PROVIDER_KIND_LABELS = {
     ProviderKind.industry_body: "行业组织", ProviderKind.financial_institution: "金融机构", ProviderKind.other: "其他",
 }
 
+class Coverage(enum.StrEnum):
+    """Which firms a provider reports on, for the categories it sends.  ``region``: every firm
+    registered in its provinces (a tax authority, a court, a grid company: a firm with no bad
+    record from it has none); ``reported``: only the firms it has sent a record about (a bank,
+    a procurement platform: silence says nothing about the others)."""
+
+    region = "region"
+    reported = "reported"
+
+
+COVERAGE_LABELS = {Coverage.region: "覆盖辖区内全部企业", Coverage.reported: "仅覆盖已报送记录的企业"}
+REGIONAL_KINDS = {"tax_authority", "court", "market_regulator", "grid_company", "industry_body"}
+
+
+def default_coverage(kind: str) -> Coverage:
+    return Coverage.region if kind in REGIONAL_KINDS else Coverage.reported
+
+
 class DataProvider(Base):
     __tablename__ = "data_provider"
 
@@ -110,6 +128,10 @@ class DataProvider(Base):
     name: Mapped[str] = mapped_column(sa.String(200))
     kind: Mapped[ProviderKind] = mapped_column(str_enum("provider_kind", list(ProviderKind)))
     categories: Mapped[list[str]] = mapped_column(JSONType)
+    # a Coverage value, checked where providers are registered (no CHECK: see migration 0014)
+    coverage: Mapped[str] = mapped_column(sa.String(16), server_default=Coverage.reported.value)
+    # region coverage: the two-digit province codes it covers; null: the whole country
+    provinces: Mapped[list[str] | None] = mapped_column(JSONType)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
 
@@ -132,7 +154,8 @@ class Enterprise(Base):
     segment: Mapped[Segment] = mapped_column(str_enum("segment", list(Segment)))
     region_code: Mapped[str] = mapped_column(sa.String(6))
     province_code: Mapped[str] = mapped_column(sa.String(2))
-    registered_capital: Mapped[Decimal | None]
+    registered_capital: Mapped[Decimal | None]  # 认缴 (subscribed), yuan
+    paid_in_capital: Mapped[Decimal | None]  # 实缴, yuan, where the registry knows it
     founded_on: Mapped[dt.date | None]
     status: Mapped[EnterpriseStatus] = mapped_column(
         str_enum("enterprise_status", list(EnterpriseStatus)), default=EnterpriseStatus.active

@@ -27,6 +27,7 @@ class EnterpriseInSchema(StrictSchema):
     name = text(200)
     segment = fields.String(required=True, validate=one_of(list(Segment)))
     registered_capital = Amount()
+    paid_in_capital = Amount()  # 实缴资本
     founded_on = PastDate()
     status = fields.String(load_default="active", validate=one_of(list(EnterpriseStatus)))
     address = text(300, required=False)
@@ -66,6 +67,7 @@ class EnterprisePublicSchema(StrictSchema):
     region_code = fields.String()
     region = fields.Function(lambda e: describe_region(e["region_code"] if isinstance(e, dict) else e.region_code))
     registered_capital = Amount()
+    paid_in_capital = Amount()
     founded_on = fields.Date()
     status = fields.String()
 

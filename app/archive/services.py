@@ -23,6 +23,7 @@ from app.archive.errors import (
 from app.archive.models import (
     ENCRYPTED_COLUMNS,
     CreditRecord,
+    Coverage,
     CreditRecordVersion,
     DataProvider,
     Enterprise,
@@ -30,7 +31,9 @@ from app.archive.models import (
     Polarity,
     ProviderKind,
     RecordStatus,
+    default_coverage,
 )
+from app.archive.regions import PROVINCES
 from app.archive.schemas import EnterpriseInSchema
 from app.archive.uscc import check_uscc, province_code_of, region_code_of
 from app.core import clock
@@ -68,7 +71,7 @@ def _check_code(data: dict[str, Any], allow_legacy: bool) -> list[str]:
 
 
 def _apply_enterprise(cipher: FieldCipher, ent: Enterprise, data: Mapping[str, Any]) -> None:
-    for key in ("name", "segment", "registered_capital", "founded_on", "status", "address", "legacy_uscc"):
+    for key in ("name", "segment", "registered_capital", "paid_in_capital", "founded_on", "status", "address", "legacy_uscc"):
         if key in data:
             setattr(ent, key, data[key])
     ent.region_code = region_code_of(ent.uscc)
@@ -140,7 +143,7 @@ def personal_fields(cipher: FieldCipher, ent: Enterprise) -> dict[str, str | Non
 def enterprise_detail(cipher: FieldCipher, ent: Enterprise) -> dict[str, Any]:
     """Registration facts plus the decrypted personal fields (operators, the firm itself)."""
     public = (
-        "uscc", "name", "segment", "region_code", "registered_capital", "founded_on", "status",
+        "uscc", "name", "segment", "region_code", "registered_capital", "paid_in_capital", "founded_on", "status",
         "address", "legacy_uscc", "created_at", "updated_at",
     )
     return {**{k: getattr(ent, k) for k in public}, **personal_fields(cipher, ent)}
@@ -225,8 +228,12 @@ def record_history(session: Session, record: CreditRecord) -> list[CreditRecordV
 
 
 def create_provider(
-    session: Session, *, code: str, name: str, kind: str, categories: Iterable[str]
+    session: Session, *, code: str, name: str, kind: str, categories: Iterable[str],
+    coverage: str | None = None, provinces: Iterable[str] | None = None,
 ) -> DataProvider:
+    """Register a provider.  ``coverage`` (default by kind: see :class:`Coverage`) and
+    ``provinces`` (region coverage; none: nationwide) say which firms it reports on, which
+    decides whether its silence about a firm is evidence (scorecard coverage)."""
     cats = sorted(set(categories))
     unknown = [c for c in cats if c not in CATEGORIES]
     if unknown:
@@ -235,7 +242,17 @@ def create_provider(
         raise InvalidInput("未知的数据源类型", errors={"kind": [f"应为 {', '.join(ProviderKind)} 之一"]})
     if session.scalar(sa.select(DataProvider.id).where(DataProvider.code == code)):
         raise InvalidInput("数据源编码已存在", errors={"code": [f"{code} 已存在。"]})
-    provider = DataProvider(code=code, name=name, kind=ProviderKind(kind), categories=cats)
+    if coverage is not None and coverage not in Coverage.__members__:
+        raise InvalidInput("未知的覆盖方式", errors={"coverage": [f"应为 {', '.join(Coverage)} 之一"]})
+    codes = sorted(set(provinces)) if provinces else None
+    if codes is not None:
+        bad = [p for p in codes if p not in PROVINCES]
+        if bad:
+            raise InvalidInput("未知的省级行政区划代码", errors={"provinces": [f"未知代码：{', '.join(bad)}"]})
+        if (coverage or default_coverage(kind)) != Coverage.region:
+            raise InvalidInput("只有按辖区覆盖的数据源才有省份", errors={"provinces": ["coverage 为 reported 时不应给出省份。"]})
+    provider = DataProvider(code=code, name=name, kind=ProviderKind(kind), categories=cats,
+                            coverage=str(Coverage(coverage) if coverage else default_coverage(kind)), provinces=codes)
     session.add(provider)
     session.flush()
     return provider

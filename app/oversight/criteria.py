@@ -118,7 +118,7 @@ class Criterion:
                 return None
             return {"criterion": self.key, "label": self.label, "evaluations": [firm.evaluation_id]}
         # grade_drop
-        if firm.grade is None or firm.best_recent_grade is None or firm.evaluation_id is None:
+        if firm.grade not in GRADES or firm.best_recent_grade not in GRADES or firm.evaluation_id is None:
             return None
         if GRADES.index(firm.grade) - GRADES.index(firm.best_recent_grade) < self.steps:
             return None

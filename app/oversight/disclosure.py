@@ -17,6 +17,7 @@ from app.archive.regions import describe_region
 from app.core import clock
 from app.oversight.models import LIST_LABELS, Commitment, CommitmentText, EntryStatus, ListEntry
 from app.scoring.models import Evaluation
+from app.scoring.scorecard import GRADE_LABELS
 
 # The 双公示 fields published for each category (national disclosure standard).
 LICENCE_FIELDS = ("decision_doc_name", "decision_doc_no", "licence_category", "certificate_name", "certificate_no",
@@ -74,7 +75,9 @@ def public_profile(session: Session, ent: Enterprise) -> dict[str, Any]:
         "region_code": ent.region_code, "region": describe_region(ent.region_code),
         "registered_capital": ent.registered_capital, "founded_on": ent.founded_on, "status": str(ent.status),
         "status_label": ENTERPRISE_STATUS_LABELS.get(str(ent.status), str(ent.status)),
-        "grade": evaluation.grade if evaluation else None, "grade_as_of": evaluation.as_of if evaluation else None,
+        "grade": evaluation.grade if evaluation else None,
+        "grade_label": GRADE_LABELS.get(evaluation.grade) if evaluation else None,
+        "grade_as_of": evaluation.as_of if evaluation else None,
         "scorecard_version": evaluation.scorecard_version if evaluation else None,
         "lists": public_lists(session, ent),
         "commitments": [{"title": t, "version": v, "signed_at": at, "commitment_no": no}

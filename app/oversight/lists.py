@@ -72,6 +72,8 @@ def _states(session: Session, criteria: Criteria, ids: Sequence[int], as_of: dt.
         for ent_id, grade in conn.execute(
                 sa.select(Evaluation.enterprise_id, sa.type_coerce(Evaluation.grade, sa.String()))
                 .where(Evaluation.enterprise_id.in_(ids), Evaluation.evaluated_at >= since)):
+            if grade not in GRADES:  # NR (不予评级) is no grade to drop from
+                continue
             if ent_id not in best or GRADES.index(grade) < GRADES.index(best[ent_id]):
                 best[ent_id] = grade
     clean_since = clock.add_months(as_of, -12 * criteria.clean_years()) if criteria.clean_years() else as_of

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.core.errors import NotFound
+from app.core.errors import Conflict, NotFound
 
 
 class NotEvaluated(NotFound):
@@ -11,3 +11,9 @@ class NotEvaluated(NotFound):
 
 class ScorecardNotFound(NotFound):
     code = "scorecard_not_found"
+
+
+class ScorecardNotApplicable(Conflict):
+    """The scorecard does not serve the firm's segment (a regional scorecard for 售电, say)."""
+
+    code = "scorecard_not_applicable"

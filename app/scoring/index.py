@@ -3,7 +3,8 @@
 Definition (also in docs/scoring.md): for a month, a group of firms (all, or one segment, or one
 province) and each dimension, the index is the **mean score (0–100)** of each firm's latest
 evaluation whose base date falls in that month; the three sub-indices are the means of the
-dimension scores.  A firm counts once per month; firms not evaluated that month do not count.
+dimension scores.  A firm counts once per month; firms not evaluated that month, and firms
+whose latest evaluation that month is NR (不予评级，信息不足), do not count.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ def credit_power_index(session: Session, *, segment: str | None = None, province
                   sa.func.avg(latest.c.score), sa.func.avg(latest.c.willingness),
                   sa.func.avg(latest.c.capability), sa.func.avg(latest.c.performance))
         .join(Enterprise, Enterprise.id == latest.c.enterprise_id)
-        .where(latest.c.rn == 1)
+        # A firm whose latest evaluation that month is NR (不予评级) is left out of the index.
+        .where(latest.c.rn == 1, latest.c.score.is_not(None))
         .group_by(latest.c.month, group)
         .order_by(latest.c.month, group)
     )

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.archive.models import Enterprise
 from app.core import clock
 from app.core.db import Base, JSONType, UTCDateTime, intpk, str_enum
-from app.scoring.scorecard import GRADES, SUPERVISION_CLASSES
+from app.scoring.scorecard import GRADES, NOT_RATED, NOT_RATED_LABEL, SUPERVISION_CLASSES
 
 Score = sa.Numeric(5, 2)
 
@@ -35,12 +35,19 @@ class EvaluationRun(Base):
 
 
 class Evaluation(Base):
+    """A firm's evaluation.  ``grade`` NR (不予评级，信息不足) when the evidence is too thin
+    for the scorecard's evidence rule: then ``score``, ``uncapped_grade`` and
+    ``supervision_class`` are null, and a dimension is null when none of its factors is known.
+    ``coverage`` is the share of the scorecard's weight whose factors were known (null for
+    scorecards without coverage, such as power-v1)."""
+
     __tablename__ = "evaluation"
     __table_args__ = (
         sa.Index("ix_evaluation_enterprise_current", "enterprise_id", "current"),
         sa.Index("ix_evaluation_current_grade", "current", "grade"),
         sa.Index("ix_evaluation_as_of", "as_of"),  # the index by month; the newest base date
         sa.CheckConstraint("score BETWEEN 0 AND 100", name="score_range"),
+        sa.CheckConstraint("(grade = 'NR') = (score IS NULL)", name="not_rated_has_no_score"),
     )
 
     id: Mapped[intpk]
@@ -49,13 +56,14 @@ class Evaluation(Base):
     scorecard_id: Mapped[str] = mapped_column(sa.String(64))
     scorecard_version: Mapped[str] = mapped_column(sa.String(32))
     as_of: Mapped[dt.date]
-    score: Mapped[Decimal] = mapped_column(Score)
-    grade: Mapped[str] = mapped_column(str_enum("grade", GRADES))
-    uncapped_grade: Mapped[str] = mapped_column(str_enum("uncapped_grade", GRADES))
-    supervision_class: Mapped[str] = mapped_column(str_enum("supervision_class", SUPERVISION_CLASSES))
-    willingness: Mapped[Decimal] = mapped_column(Score)
-    capability: Mapped[Decimal] = mapped_column(Score)
-    performance: Mapped[Decimal] = mapped_column(Score)
+    score: Mapped[Decimal | None] = mapped_column(Score)
+    grade: Mapped[str] = mapped_column(str_enum("grade", (*GRADES, NOT_RATED)))
+    uncapped_grade: Mapped[str | None] = mapped_column(str_enum("uncapped_grade", GRADES))
+    supervision_class: Mapped[str | None] = mapped_column(str_enum("supervision_class", SUPERVISION_CLASSES))
+    willingness: Mapped[Decimal | None] = mapped_column(Score)
+    capability: Mapped[Decimal | None] = mapped_column(Score)
+    performance: Mapped[Decimal | None] = mapped_column(Score)
+    coverage: Mapped[Decimal | None] = mapped_column(sa.Numeric(5, 4))
     explanation: Mapped[dict[str, Any]] = mapped_column(JSONType)
     inputs_digest: Mapped[str] = mapped_column(sa.String(64))
     record_count: Mapped[int]
@@ -63,3 +71,14 @@ class Evaluation(Base):
     evaluated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     enterprise: Mapped[Enterprise] = relationship()
+
+    @property
+    def not_rated(self) -> bool:
+        return self.grade == NOT_RATED
+
+    @property
+    def reason(self) -> str | None:
+        """Why the firm is not rated (NR), in Chinese; None for a grade."""
+        if self.grade != NOT_RATED:
+            return None
+        return str((self.explanation or {}).get("evidence", {}).get("reason") or NOT_RATED_LABEL)

@@ -17,17 +17,18 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload
 
-from app.archive.models import CATEGORY_LABELS, Category, CreditRecord, Enterprise
+from app.archive.models import CATEGORY_LABELS, Category, Coverage, CreditRecord, DataProvider, Enterprise
 from app.core import clock
 from app.core.db import Page, paginate
 from app.core.workers import gc_paused, make_pool
 from app.scoring.engine import LIVE, FirmFact, Outcome, RecordFact, evaluate_facts
-from app.scoring.errors import NotEvaluated, ScorecardNotFound
+from app.scoring.errors import NotEvaluated, ScorecardNotApplicable, ScorecardNotFound
 from app.scoring.models import Evaluation, EvaluationRun
 from app.scoring.scorecard import (
     DIMENSIONS,
     GRADES,
     MEASURES,
+    NOT_RATED,
     Scorecard,
     bundled_scorecards,
     load_scorecard,
@@ -36,9 +37,34 @@ from app.scoring.scorecard import (
 BATCH = 500  # firms per bulk load
 
 
+CURRENT_SCORECARD = "power-v2.json"  # grades are made with this one; power-v1's stay as they were
+
+
 @cache
 def current_scorecard() -> Scorecard:
-    return load_scorecard()
+    return load_scorecard(name=CURRENT_SCORECARD)
+
+
+def region_coverage(session: Session) -> dict[str, frozenset[str]]:
+    """Per province ("*": everywhere), the categories some active provider covers for every
+    firm registered there (coverage ``region``).  Providers that cover only the firms they
+    report on add their categories firm by firm, from the records themselves."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for categories, provinces in session.execute(
+        sa.select(DataProvider.categories, DataProvider.provinces)
+        .where(DataProvider.active.is_(True), DataProvider.coverage == Coverage.region.value)
+    ):
+        for code in provinces or ["*"]:
+            out[code] |= set(categories)
+    return {code: frozenset(cats) for code, cats in out.items()}
+
+
+def covered_categories(coverage: dict[str, frozenset[str]], province: str | None,
+                       records: Iterable[RecordFact]) -> frozenset[str]:
+    """What some source covers for one firm: its province's regional providers, and every
+    category a provider has sent a record of for it."""
+    return (coverage.get("*", frozenset()) | coverage.get(province or "", frozenset())
+            | {r.category for r in records})
 
 
 # The red/black/watch lists each firm is on (the scorecard's caps read them: black list → C).
@@ -86,32 +112,47 @@ def _record_facts(session: Session, card: Scorecard, ids: Sequence[int]) -> dict
     return facts
 
 
+def _dec(value: float | None, places: int = 2) -> Decimal | None:
+    return None if value is None else Decimal(f"{value:.{places}f}")
+
+
 def _row(ent_id: int, card: Scorecard, outcome: Outcome, as_of: dt.date, records: int) -> dict[str, object]:
     return {
         "enterprise_id": ent_id, "scorecard_id": card.id, "scorecard_version": card.version,
-        "as_of": as_of, "score": Decimal(f"{outcome.score:.2f}"), "grade": outcome.grade,
+        "as_of": as_of, "score": _dec(outcome.score), "grade": outcome.grade,
         "uncapped_grade": outcome.uncapped_grade, "supervision_class": outcome.supervision_class,
-        "willingness": Decimal(f"{outcome.dimensions['willingness']:.2f}"),
-        "capability": Decimal(f"{outcome.dimensions['capability']:.2f}"),
-        "performance": Decimal(f"{outcome.dimensions['performance']:.2f}"),
+        "willingness": _dec(outcome.dimensions["willingness"]),
+        "capability": _dec(outcome.dimensions["capability"]),
+        "performance": _dec(outcome.dimensions["performance"]),
+        "coverage": _dec(outcome.coverage, 4),
         "explanation": outcome.explanation(), "inputs_digest": outcome.digest, "record_count": records,
         "current": True,
     }
 
 
-# A batch of firms to evaluate: ids, firm facts, record facts, list memberships.
-Job = tuple[list[int], dict[int, tuple[Any, ...]], dict[int, list[RecordFact]], dict[int, set[str]]]
+# A batch of firms to evaluate: ids, firm facts (founded, capital, paid-in, segment, province),
+# record facts, list memberships, regional coverage.
+Job = tuple[list[int], dict[int, tuple[Any, ...]], dict[int, list[RecordFact]], dict[int, set[str]],
+            dict[str, frozenset[str]]]
 
 
 def compute(card: Scorecard, as_of: dt.date, job: Job) -> list[dict[str, object]]:
-    """The pure part of a batch (in a worker process with ``workers``): one row per firm."""
-    part, firms, records, lists = job
+    """The pure part of a batch (in a worker process with ``workers``): one row per firm the
+    scorecard serves (a firm of another segment is left as it is)."""
+    part, firms, records, lists, coverage = job
+    with_coverage = card.evidence is not None
     out = []
     for ent_id in part:
-        if ent_id not in firms:
+        facts = firms.get(ent_id)
+        if facts is None:
+            continue
+        founded, capital, paid_in, segment, province = facts
+        if segment not in card.serves:
             continue
         recs = [r for r in records.get(ent_id, ()) if r.status in LIVE]
-        outcome = evaluate_facts(card, FirmFact._make(firms[ent_id]), recs, lists.get(ent_id, set()), as_of)
+        covered = covered_categories(coverage, province, recs) if with_coverage else None
+        firm = FirmFact(founded, capital, paid_in if with_coverage else None, covered)
+        outcome = evaluate_facts(card.for_segment(segment), firm, recs, lists.get(ent_id, set()), as_of)
         out.append(_row(ent_id, card, outcome, as_of, len(recs)))
     return out
 
@@ -129,18 +170,22 @@ def _compute_in_worker(as_of: dt.date, job: Job) -> list[dict[str, object]]:
     return compute(_worker_card, as_of, job)
 
 
-def _load(session: Session, card: Scorecard, part: list[int],
+def _load(session: Session, card: Scorecard, part: list[int], coverage: dict[str, frozenset[str]] | None = None,
           firms: dict[int, tuple[Any, ...]] | None = None) -> Job:
     if firms is None:
         firms = {
-            ent_id: (founded, capital)
-            for ent_id, founded, capital in session.connection().execute(
-                sa.select(Enterprise.id, Enterprise.founded_on, Enterprise.registered_capital)
+            row[0]: tuple(row[1:])
+            for row in session.connection().execute(
+                sa.select(Enterprise.id, Enterprise.founded_on, Enterprise.registered_capital,
+                          Enterprise.paid_in_capital, sa.type_coerce(Enterprise.segment, sa.String()),
+                          Enterprise.province_code)
                 .where(Enterprise.id.in_(part))
             )
         }
+    if coverage is None:
+        coverage = region_coverage(session) if card.evidence is not None else {}
     # RecordFacts as they are: NamedTuples pickle to worker processes as plain tuples do.
-    return part, firms, _record_facts(session, card, part), list_memberships(session, part)
+    return part, firms, _record_facts(session, card, part), list_memberships(session, part), coverage
 
 
 def _store(session: Session, card: Scorecard, part: list[int], rows: list[dict[str, object]],
@@ -222,15 +267,16 @@ def evaluate_many(session: Session, enterprise_ids: Iterable[int], as_of: dt.dat
         if on_progress is not None:
             on_progress(stats)
 
+    coverage = region_coverage(session) if card.evidence is not None else {}
     if workers <= 1 or len(parts) < 2:
         with gc_paused():
             for part in parts:
-                stored(part, compute(card, as_of, _load(session, card, part)))
+                stored(part, compute(card, as_of, _load(session, card, part, coverage)))
     else:
         with make_pool(workers, _hold_card, (card,)) as pool:
             ahead: deque[tuple[list[int], Future[list[dict[str, object]]]]] = deque()
             for part in parts:
-                ahead.append((part, pool.submit(_compute_in_worker, as_of, _load(session, card, part))))
+                ahead.append((part, pool.submit(_compute_in_worker, as_of, _load(session, card, part, coverage))))
                 while len(ahead) > workers * 2 or (len(ahead) > workers and ahead[0][1].done()):
                     done_part, future = ahead.popleft()
                     stored(done_part, future.result())
@@ -246,8 +292,11 @@ def evaluate(session: Session, enterprise: Enterprise, as_of: dt.date | None = N
     """Evaluate one firm; its current evaluation (new, or the stored one if nothing changed)."""
     card = card or current_scorecard()
     as_of = as_of or clock.today()
-    firm = {enterprise.id: (enterprise.founded_on, enterprise.registered_capital)}
-    [row] = compute(card, as_of, _load(session, card, [enterprise.id], firm))
+    if str(enterprise.segment) not in card.serves:
+        raise ScorecardNotApplicable(f"评分卡 {card.id} {card.version} 不适用于企业 {enterprise.uscc} 所在板块")
+    firm = {enterprise.id: (enterprise.founded_on, enterprise.registered_capital, enterprise.paid_in_capital,
+                            str(enterprise.segment), enterprise.province_code)}
+    [row] = compute(card, as_of, _load(session, card, [enterprise.id], firms=firm))
     # One statement both finds the current evaluation and, unless its version and digest are
     # the same as now, retires it.
     unchanged = sa.and_(Evaluation.scorecard_version == card.version,
@@ -321,11 +370,15 @@ def run_evaluations(session: Session, mode: str, enterprise_ids: Sequence[int] |
     return run
 
 
+GRADES_AND_NR = (*GRADES, NOT_RATED)
+
+
 def grade_distribution(session: Session, segment: str | None = None) -> dict[str, int]:
-    """Current grades counted, every grade listed (zeros included), optionally for one segment."""
+    """Current grades counted, every grade listed (zeros included) and NR (不予评级) last,
+    optionally for one segment."""
     by_segment = segment_distribution(session)
     segments = [segment] if segment else list(by_segment)
-    return {g: sum(by_segment.get(s, {}).get(g, 0) for s in segments) for g in GRADES}
+    return {g: sum(by_segment.get(s, {}).get(g, 0) for s in segments) for g in GRADES_AND_NR}
 
 
 def segment_distribution(session: Session) -> dict[str, dict[str, int]]:
@@ -336,7 +389,7 @@ def segment_distribution(session: Session) -> dict[str, dict[str, int]]:
     )
     out: dict[str, dict[str, int]] = {}
     for seg, grade, n in rows:
-        out.setdefault(str(seg), dict.fromkeys(GRADES, 0))[str(grade)] = n
+        out.setdefault(str(seg), dict.fromkeys(GRADES_AND_NR, 0))[str(grade)] = n
     return out
 
 

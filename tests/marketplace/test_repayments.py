@@ -141,3 +141,31 @@ def test_a_part_payment_is_still_owed_and_its_days_past_due_go_on(loan, client, 
         assert by_due[second.isoformat()] | {"recorded_at": None} == {
             "due_on": second.isoformat(), "amount_due": "34000.00", "paid_on": None, "amount_paid": None,
             "days_past_due": late, "status": "unpaid", "recorded_at": None, "recorded_by": f"user:{officer.username}"}
+
+
+def test_a_repayment_files_the_loan_in_the_archive_and_a_default_caps_the_grade(loan, client, sign_in, officer, db):
+    """The loan's status as the repayments leave it is a loan record (from the 信易贷 platform),
+    corrected at each report; 90 days past due caps the grade at B on the day (power-v2)."""
+    from app.archive.models import CreditRecord
+    from app.scoring.models import Evaluation
+
+    no, user, step = loan
+    step(officer, "disburse", disbursed_amount="400000", disbursed_on=clock.today().isoformat())
+    due = clock.add_months(clock.today(), 1)
+    report(client, no, due_on=due.isoformat(), amount_due="34000")
+    [record] = db.scalars(sa.select(CreditRecord).where(CreditRecord.provider_ref == f"xyd:{no}")).all()
+    assert record.category == "loan" and record.payload["status"] == "normal"
+    assert record.payload["amount"] == "400000.00" and record.payload["reported_on"] == clock.today().isoformat()
+    later = clock.start_of_day(due + dt.timedelta(days=90))
+    with time_machine.travel(later, tick=False):  # 90 days after the instalment fell due, still unpaid
+        sign_in(officer)
+        report(client, no, 200, due_on=due.isoformat(), amount_due="34000")
+        db.expire_all()
+        [record] = db.scalars(sa.select(CreditRecord).where(CreditRecord.provider_ref == f"xyd:{no}")).all()
+        assert (record.payload["status"], record.payload["overdue_days"]) == ("overdue", 90)
+        assert record.payload["overdue_amount"] == "34000.00" and record.polarity == "bad"
+        current = db.scalars(sa.select(Evaluation).where(Evaluation.enterprise_id == record.enterprise_id,
+                                                         Evaluation.current.is_(True))).one()
+        assert current.scorecard_version == "2.0"
+        assert "loan_default" in [c["key"] for c in current.explanation["caps"]]
+        assert current.grade in ("B", "CCC", "CC", "C")
