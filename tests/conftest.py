@@ -342,13 +342,45 @@ def make_enterprise(db: Session, cipher: FieldCipher) -> Callable[..., Enterpris
 
 @pytest.fixture
 def make_provider(db: Session) -> Callable[..., DataProvider]:
-    def make(categories: list[str] | None = None, code: str | None = None) -> DataProvider:
+    def make(categories: list[str] | None = None, code: str | None = None, coverage: str | None = None) -> DataProvider:
         return create_provider(
             db, code=code or f"prov-{next(_counter)}", name="测试数据源", kind="procurement_platform",
-            categories=categories or ["contract", "utility"],
+            categories=categories or ["contract", "utility"], coverage=coverage,
         )
 
     return make
+
+
+def history_rows(uscc: str, months: int = 14, prefix: str = "hist") -> list[dict[str, Any]]:
+    """A year and more of on-time monthly bills and last year's tax grade A: enough history
+    and sources for scorecard power-v2 to grade a firm (with a provider covering the rest)."""
+    first = clock.month_start(clock.today())
+    out = []
+    for back in range(months, 0, -1):
+        month = clock.add_months(first, -back)
+        out.append(utility_row(uscc, f"{prefix}-u-{back}", month=month.strftime("%Y-%m"),
+                               paid_on=(month + dt.timedelta(days=20)).isoformat()))
+    year = clock.today().year - 1 if clock.today().month >= 4 else clock.today().year - 2
+    out.append({"provider_ref": f"{prefix}-tax-{year}", "uscc": uscc, "category": "tax",
+                "payload": {"year": year, "grade": "A", "points": 95}})
+    return out
+
+
+@pytest.fixture
+def documented(db: Session) -> Callable[..., Enterprise]:
+    """Give a firm a file power-v2 rates: a regional provider covering every category (a bad
+    record from it would be there, so none is clean) and ``history_rows``; returns the firm."""
+    from app.archive.categories import CATEGORIES
+    from app.archive.ingestion import ingest_records
+
+    def give(ent: Enterprise, **kw: Any) -> Enterprise:
+        provider = create_provider(db, code=f"cover-{next(_counter)}", name="测试覆盖数据源", kind="grid_company",
+                                   categories=list(CATEGORIES))
+        result = ingest_records(db, provider, history_rows(ent.uscc, **kw))
+        assert result.refused == 0, [r.errors for r in result.rows if r.errors]
+        return ent
+
+    return give
 
 
 @pytest.fixture

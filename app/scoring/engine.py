@@ -173,9 +173,15 @@ def _weight(rec: RecordFact, factor: Factor, as_of: dt.date) -> float:
     return float(0.5 ** (_years(as_of, rec.occurred_on) / factor.half_life_years))
 
 
-def _consumption_trend(records: list[RecordFact], as_of: dt.date) -> float | None:
-    """Last 12 months' consumption against the 12 before, in %, when both years have data."""
+def _consumption_trend(records: list[RecordFact], as_of: dt.date, min_months: int = 0) -> float | None:
+    """Last 12 months' consumption against the 12 before, in %, when both years have data
+    (bills for at least ``min_months`` months in each)."""
     recent_start, prior_start = clock.add_years(as_of, -1), clock.add_years(as_of, -2)
+    if min_months:
+        recent_months = {r.payload.get("month") for r in records if r.occurred_on > recent_start}
+        prior_months = {r.payload.get("month") for r in records if prior_start < r.occurred_on <= recent_start}
+        if len(recent_months) < min_months or len(prior_months) < min_months:
+            return None
     recent = sum(float(r.payload.get("consumption_kwh", 0)) for r in records if r.occurred_on > recent_start)
     prior = sum(float(r.payload.get("consumption_kwh", 0))
                 for r in records if prior_start < r.occurred_on <= recent_start)
@@ -208,7 +214,7 @@ def measure(factor: Factor, firm: FirmFact, records: list[RecordFact],
         used = [r for r in records if start < r.occurred_on <= as_of
                 and (not where or all(_allowed(r.payload.get(k), allowed) for k, allowed in where.items()))]
     if factor.measure == "consumption_trend":
-        return _consumption_trend(used, as_of), used
+        return _consumption_trend(used, as_of, factor.min_months), used
     if factor.measure == "latest_value":
         if not used:
             return None, []

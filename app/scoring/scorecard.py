@@ -92,6 +92,8 @@ class FactorSchema(StrictSchema):
     # paid_in_capital: the share of subscribed capital counted where paid-in is unknown
     # (absent: unknown)
     subscribed_ratio = fields.Float(validate=validate.Range(min=0, max=1))
+    # consumption_trend: months with a bill needed in each of the two years compared
+    min_months = fields.Integer(load_default=0, validate=validate.Range(min=0, max=12))
 
     @validates_schema(skip_on_field_errors=True)
     def _check(self, data: dict[str, Any], **_: Any) -> None:
@@ -290,6 +292,7 @@ class Factor:
     distinct_by: tuple[str, ...] = ()
     full_penalty_days: int = 90
     subscribed_ratio: float | None = None
+    min_months: int = 0
 
     def points_for(self, value: float | str | None) -> float:
         """Points for a measured value: ``map`` for categorical values, else the highest band
@@ -418,6 +421,7 @@ def parse_scorecard(raw: Any, source: str = "scorecard") -> Scorecard:
             weight_field=f.get("weight_field"), weight_map=dict(f.get("weight_map") or {}),
             weight_default=f["weight_default"], distinct_by=tuple(f["distinct_by"]),
             full_penalty_days=f["full_penalty_days"], subscribed_ratio=f.get("subscribed_ratio"),
+            min_months=f["min_months"],
         )
         for dim in data["dimensions"] for f in dim["factors"]
     )
@@ -450,6 +454,9 @@ def parse_scorecard(raw: Any, source: str = "scorecard") -> Scorecard:
         )
     object.__setattr__(card, "variants", variants)
     return card
+
+
+PROJECT_SCORECARDS = Path(__file__).resolve().parent / "scorecards"  # bundled; regional/ holds examples
 
 
 def load_scorecard(path: Path | None = None, name: str = "power-v1.json") -> Scorecard:

@@ -17,7 +17,16 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload
 
-from app.archive.models import CATEGORY_LABELS, Category, Coverage, CreditRecord, DataProvider, Enterprise
+from app.archive.models import (
+    CATEGORY_LABELS,
+    SEGMENT_LABELS,
+    Category,
+    Coverage,
+    CreditRecord,
+    DataProvider,
+    Enterprise,
+    Segment,
+)
 from app.core import clock
 from app.core.db import Page, paginate
 from app.core.workers import gc_paused, make_pool
@@ -456,9 +465,41 @@ def published_scorecard(version: str) -> dict[str, Any]:
              "categories": [{"code": c, "label": CATEGORY_LABELS[Category(c)]} for c in f.categories],
              "bands": [{"from": b.start, "points": b.points} for b in f.bands], "map": f.map,
              "missing_points": f.missing_points, "lookback_years": f.lookback_years,
-             "half_life_years": f.half_life_years, "reason": f.reason} for f in factors]})
+             "half_life_years": f.half_life_years, "reason": f.reason, "rules": factor_rules(f)} for f in factors]})
+    rule = card.evidence
     return {"id": card.id, "version": card.version, "name": card.name, "description": card.description,
             "in_use": card.version == current_scorecard().version, "lookback_years": card.lookback_years,
             "digest": hashlib.sha256(card.digest_source.encode()).hexdigest(), "dimensions": dimensions,
             "grades": [{"grade": g, "min_score": m, "supervision_class": card.supervision[g]} for g, m in card.thresholds],
-            "caps": [{"key": c.key, "label": c.label, "max_grade": c.max_grade} for c in card.caps]}
+            "caps": [{"key": c.key, "label": c.label, "max_grade": c.max_grade} for c in card.caps],
+            "evidence": None if rule is None else {
+                "min_known_factors": rule.min_known_factors, "min_coverage": rule.min_coverage,
+                "min_history_months": rule.min_history_months,
+                "text": f"可评因子不少于 {rule.min_known_factors} 项、数据覆盖不低于 {rule.min_coverage:.0%}、信用记录历史不少于 "
+                        f"{rule.min_history_months} 个月，否则不予评级（NR，信息不足）；有封顶情形时照常评级。"},
+            "serves": [{"code": s, "label": SEGMENT_LABELS[Segment(s)]} for s in card.serves],
+            "segments": [{"code": seg, "label": SEGMENT_LABELS[Segment(seg)],
+                          "dimension_weights": variant.dimension_weights,
+                          "factor_weights": {f.key: f.weight for f in variant.factors},
+                          "grades": [{"grade": g, "min_score": m} for g, m in variant.thresholds]}
+                         for seg, variant in card.variants.items()],
+            "default_definition": vars(card.default_definition).copy()}
+
+
+def factor_rules(f: Any) -> list[str]:
+    """The special rules of a factor, in Chinese, for the published scorecard."""
+    rules = []
+    if f.valid_on_day:
+        rules.append("只计评价日处于有效期内的记录")
+    if f.distinct_by:
+        rules.append("同一" + "、".join(f.distinct_by) + "只计一次")
+    if f.weight_field:
+        rules.append("按 " + f.weight_field + " 加权：" + "，".join(f"{k} {v:g}" for k, v in f.weight_map.items())
+                     + f"，其他 {f.weight_default:g}")
+    if f.measure == "timeliness":
+        rules.append(f"逾期 {f.full_penalty_days} 天及以上或未履约按全额计，不足按天数比例折减")
+    if f.min_months:
+        rules.append(f"近一年与上一年各有 {f.min_months} 个月以上记录时才计算")
+    if f.subscribed_ratio is not None:
+        rules.append(f"实缴未知时按认缴资本的 {f.subscribed_ratio:.0%} 计")
+    return rules

@@ -93,9 +93,10 @@ def test_no_public_endpoint_shows_anything_private(exposed, app):
     assert [set(p) <= set(PENALTY_FIELDS) for p in profile["penalties"]] == [True]
     assert [set(li) <= set(LICENCE_FIELDS) for li in profile["licences"]] == [True]
     assert sorted(m["list"] for m in profile["lists"]) == ["black", "watch"] and profile["grade"] == "C"
+    assert profile["grade_label"] == "信用缺失"
     assert [c["title"] for c in profile["commitments"]] == ["信用电力自律公约"]
     assert set(profile) == {"uscc", "name", "segment", "segment_label", "region_code", "region", "registered_capital",
-                            "founded_on", "status", "status_label", "grade", "grade_as_of", "scorecard_version",
+                            "founded_on", "status", "status_label", "grade", "grade_label", "grade_as_of", "scorecard_version",
                             "lists", "commitments", "licences", "penalties"}
     assert "explanation" not in anon.get(f"/api/v1/enterprises/{ent.uscc}/evaluation").get_json()
 

@@ -7,8 +7,16 @@ from app.scoring.services import evaluate
 
 
 def _evaluated(db, make_enterprise, make_provider, rows, **kw):  # noqa: ANN001, ANN202
+    """A firm with a contract and a year of bills and tax from a regional provider: rated."""
+    from app.archive.categories import CATEGORIES
+    from app.archive.services import create_provider
+    from tests.conftest import history_rows
+
     ent = make_enterprise(**kw)
     ingest_records(db, make_provider(), [rows.contract(ent.uscc, f"c-{ent.id}")])
+    cover = create_provider(db, code=f"cover-{ent.id}", name="测试覆盖数据源", kind="grid_company",
+                            categories=list(CATEGORIES))
+    ingest_records(db, cover, history_rows(ent.uscc))
     evaluate(db, ent)
     return ent
 
@@ -20,7 +28,8 @@ def test_the_current_grade_is_public_without_the_explanation(client, db, make_en
     body = resp.get_json()
     assert body["grade"] in ("AAA", "AA", "A", "BBB", "BB", "B", "CCC", "CC", "C")
     assert set(body["dimensions"]) == {"willingness", "capability", "performance"}
-    assert body["supervision_class"] in ("A", "B", "C", "D") and body["scorecard_version"] == "1.0"
+    assert body["supervision_class"] in ("A", "B", "C", "D") and body["scorecard_version"] == "2.0"
+    assert body["score"] is not None and body["reason"] is None and 0.5 <= float(body["coverage"]) <= 1
     assert "explanation" not in body and "uncapped_grade" not in body  # a cap would show a hidden record
 
 
@@ -82,7 +91,13 @@ def test_a_batch_re_evaluates_the_firms_it_touched(client, db, make_enterprise, 
                                 "Content-Type": "application/json"})
     assert resp.status_code == 200, resp.get_json()
     assert resp.get_json()["reevaluated"] == 1
-    assert current_evaluation(db, ent).record_count == 1
+    evaluation = current_evaluation(db, ent)
+    assert evaluation.record_count == 1
+    # One contract from a platform that covers only the firms it reports on: too little to rate.
+    assert evaluation.grade == "NR" and evaluation.score is None and evaluation.supervision_class is None
+    body = client.get(f"/api/v1/enterprises/{ent.uscc}/evaluation").get_json()
+    assert (body["grade"], body["score"], body["supervision_class"]) == ("NR", None, None)
+    assert body["reason"].startswith("不予评级（信息不足）") and "个月" in body["reason"]
     assert client.get(f"/api/v1/enterprises/{untouched.uscc}/evaluation").status_code == 404
 
 

@@ -12,7 +12,8 @@ from app.cli import main
 from app.core.crypto import FieldCipher, KeyRing
 from app.core.db import Database
 from app.scoring.models import Evaluation, EvaluationRun
-from tests.conftest import contract_row
+from app.archive.categories import CATEGORIES
+from tests.conftest import contract_row, history_rows
 
 FIRMS = [make_uscc("9", "1", "330106", "MA2H0001"), make_uscc("9", "1", "330106", "MA2H0002")]
 
@@ -27,6 +28,11 @@ def _setup(fresh_databases, tmp_path, monkeypatch) -> Database:  # noqa: ANN001
             register_enterprise(session, FieldCipher(KeyRing.generate()),
                                 load_enterprise({"uscc": code, "name": f"企业{code[-4:]}", "segment": "supplier"}))
         ingest_records(session, provider, [contract_row(FIRMS[0], "c-1")])
+        # A grid company covering every category in the firm's province, with a year of bills
+        # and tax: enough for power-v2 to rate the first firm.
+        grid = create_provider(session, code="grid", name="国网浙江省电力", kind="grid_company",
+                               categories=list(CATEGORIES), provinces=["33"])
+        ingest_records(session, grid, history_rows(FIRMS[0]))
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("PC_INSTANCE_PATH", str(tmp_path / "instance"))
     return database

@@ -27,13 +27,15 @@ BUNDLED = json.loads((Path(__file__).resolve().parents[2] / "app/scoring/scoreca
                      .read_text("utf-8"))
 
 
-def test_an_evaluation_is_stored_with_its_version_digest_and_explanation(db, make_enterprise, make_provider, rows):
-    ent = make_enterprise()
+def test_an_evaluation_is_stored_with_its_version_digest_and_explanation(db, make_enterprise, make_provider, rows,
+                                                                        documented):
+    ent = documented(make_enterprise())
     ingest_records(db, make_provider(), [rows.contract(ent.uscc, "c-1"), rows.utility(ent.uscc, "u-1")])
     ev = evaluate(db, ent)
-    assert ev.scorecard_version == "1.0" and len(ev.inputs_digest) == 64
+    assert ev.scorecard_version == "2.0" and len(ev.inputs_digest) == 64
     assert 0 <= ev.score <= 100 and ev.grade in ("AAA", "AA", "A", "BBB", "BB", "B", "CCC", "CC", "C")
-    assert ev.record_count == 2
+    assert ev.coverage is not None and 0.5 <= ev.coverage <= 1
+    assert ev.record_count == 2 + 15  # and the 14 bills and the tax grade of ``documented``
     keys = {f["key"] for f in ev.explanation["factors"]}
     assert {"contract_performance", "utility_payment", "tax_grade"} <= keys
 
@@ -48,8 +50,8 @@ def test_evaluating_again_with_the_same_inputs_keeps_the_same_evaluation(db, mak
     assert db.scalar(sa.select(sa.func.count()).select_from(Evaluation)) == 1
 
 
-def test_new_records_give_a_new_evaluation_and_keep_the_old_one(db, make_enterprise, make_provider, rows):
-    ent = make_enterprise()
+def test_new_records_give_a_new_evaluation_and_keep_the_old_one(db, make_enterprise, make_provider, rows, documented):
+    ent = documented(make_enterprise())
     provider = make_provider()
     ingest_records(db, provider, [rows.contract(ent.uscc, "c-1")])
     first = evaluate(db, ent)
@@ -73,15 +75,15 @@ def test_a_new_scorecard_version_produces_a_new_evaluation(db, make_enterprise, 
     assert db.get(Evaluation, first.id).current is False
 
 
-def test_expired_records_are_ignored(db, make_enterprise, make_provider, rows):
-    ent = make_enterprise()
+def test_expired_records_are_ignored(db, make_enterprise, make_provider, rows, documented):
+    ent = documented(make_enterprise())
     result = ingest_records(db, make_provider(), [breached(rows, ent.uscc, "bad")])
     assert result.accepted == 1
     with_bad = evaluate(db, ent)
     db.execute(sa.update(CreditRecord).where(CreditRecord.id == result.rows[0].record_id)
                .values(status=RecordStatus.expired))
     without = evaluate(db, ent)
-    assert without.record_count == 0 and without.score > with_bad.score
+    assert without.record_count == 15 and without.score > with_bad.score
 
 
 def test_a_batch_loads_in_bulk_not_per_firm(db, make_enterprise, make_provider, rows):
@@ -101,16 +103,17 @@ def test_a_batch_loads_in_bulk_not_per_firm(db, make_enterprise, make_provider, 
         event.remove(engine, "before_cursor_execute", count)
     assert (stats.firms, stats.evaluated) == (12, 12)
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    assert len(selects) <= 4, selects  # firms, records, current evaluations (+ no per-firm queries)
+    # the providers' coverage (once a run), firms, records, current evaluations; none per firm
+    assert len(selects) <= 5, selects
     assert all(current_evaluation(db, f).record_count == 1 for f in firms)
 
 
-def test_worker_processes_give_the_same_evaluations(db, make_enterprise, make_provider, rows, monkeypatch):
+def test_worker_processes_give_the_same_evaluations(db, make_enterprise, make_provider, rows, monkeypatch, documented):
     from app.scoring import services
 
     monkeypatch.setattr(services, "BATCH", 3)
     provider = make_provider()
-    firms = [make_enterprise() for _ in range(10)]
+    firms = [documented(make_enterprise()) for _ in range(10)]
     ingest_records(db, provider, [rows.contract(f.uscc, f"c-{i}") for i, f in enumerate(firms)]
                    + [breached(rows, f.uscc, f"b-{i}") for i, f in enumerate(firms[::3])])
     stats = evaluate_many(db, [f.id for f in firms], workers=2)
