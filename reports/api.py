@@ -65,10 +65,11 @@ def read_pulled(report_no: str, fmt: str) -> Report:
 
 @blp.route("/reports/schema")
 class ReportSchemaView(MethodView):
-    def get(self) -> Response:
-        """报告 JSON 结构（JSON Schema，带版本）"""
-        return Response(json.dumps(schemas.report_json_schema(services.SCHEMA_VERSION), ensure_ascii=False),
-                        mimetype="application/schema+json")
+    @blp.arguments(schemas.ReportSchemaArgs, location="query")
+    def get(self, args: dict[str, Any]) -> Response:
+        """报告 JSON 结构（JSON Schema）：默认为现行版本；version 取报告的 schema_version（如 1.0）可得旧版"""
+        return Response(json.dumps(schemas.report_json_schema(args["version"] or services.SCHEMA_VERSION),
+                                   ensure_ascii=False), mimetype="application/schema+json")
 
 
 @blp.route("/reports")

@@ -24,6 +24,14 @@ def report_json_schema(version: str = "1.0") -> dict[str, Any]:
     return dict(json.loads(text))
 
 
+SCHEMA_VERSIONS = ("1.0", "1.1")  # every version a stored report can carry
+
+
+class ReportSchemaArgs(StrictSchema):
+    version = fields.String(load_default=None, validate=one_of(SCHEMA_VERSIONS),
+                            metadata={"description": "报告的 schema_version；默认现行版本"})
+
+
 class ReportRequestSchema(StrictSchema):
     uscc = UsccField(required=True, allow_legacy=True)
     purpose = fields.String(required=True, validate=one_of(list(Purpose)))

@@ -44,7 +44,7 @@ from reports.sections import (
     raw_stamp,
 )
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: NR, coverage and adverse factors in the evaluation section
 STATEMENT_TYP = "pc-report+jws"
 REPORT_NO_RE = re.compile(r"^PC(\d{8})([A-Z2-7]{12})$")
 NOTICE = ("本报告依据《征信业管理条例》出具，仅供报告使用者在授权用途范围内参考，不得用于其他用途，"
