@@ -1,7 +1,7 @@
 """Evaluation benchmark: a batch over every firm, and single evaluations, on SQLite and
 PostgreSQL.
 
-    .venv/bin/python bench/evaluate.py [--firms 100000] [--per-firm 20]
+    .venv/bin/python bench/evaluate.py [--firms 100000] [--per-firm 20] [--scorecard power-v2.json]
                                        [--backend sqlite|postgresql|both] [--samples 300]
                                        [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
@@ -94,21 +94,23 @@ def settle(url: str) -> None:
         engine.dispose()
 
 
-def measure(url: str, samples: int, seed: int, workers: int) -> dict[str, Any]:
+def measure(url: str, samples: int, seed: int, workers: int, scorecard: str) -> dict[str, Any]:
     from app.archive.models import Enterprise
     from app.core import clock
     from app.core.db import Database
+    from app.scoring.scorecard import load_scorecard
     from app.scoring.services import evaluate, grade_distribution, run_evaluations
     from app.wiring import wire
 
     wire()
+    card = load_scorecard(name=scorecard)
     db = Database(url)
     try:
         with db.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
         t0 = time.perf_counter()
         with db.transaction() as s:
-            run = run_evaluations(s, "all", workers=workers)
+            run = run_evaluations(s, "all", card=card, workers=workers)
             firms = run.firms
         batch_s = time.perf_counter() - t0
         with db.transaction() as s:
@@ -121,7 +123,7 @@ def measure(url: str, samples: int, seed: int, workers: int) -> dict[str, Any]:
             with db.transaction() as s:
                 ent = s.get_one(Enterprise, ent_id)
                 t = time.perf_counter()
-                evaluate(s, ent, tomorrow)
+                evaluate(s, ent, tomorrow, card=card)
                 timings.append((time.perf_counter() - t) * 1000)
             with_commit.append((time.perf_counter() - t) * 1000)
         timings.sort()
@@ -142,6 +144,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=300)
     ap.add_argument("--workers", type=int, default=0, help="as `powercredit evaluate --workers` (default 0)")
     ap.add_argument("--seed", type=int, default=20261123)
+    ap.add_argument("--scorecard", default="power-v2.json", help="a bundled scorecard (default power-v2.json)")
     args = ap.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     firms = make_firms(args.firms, args.seed)
@@ -162,7 +165,7 @@ def main() -> None:
                 settle(url)
                 print(f"  [{backend}] set-up: {len(firms):,} firms, {loaded:,} records in "
                       f"{time.perf_counter() - t:.1f} s", flush=True)
-                res = measure(url, args.samples, args.seed, args.workers)
+                res = measure(url, args.samples, args.seed, args.workers, args.scorecard)
                 print(f"  [{backend}] batch {res['batch_s']:.1f} s; single p50 {res['p50']:.2f} ms", flush=True)
                 results.append((backend, res))
         finally:
@@ -181,6 +184,7 @@ def main() -> None:
               f"{'PASS' if ok else 'FAIL'}")
     for backend, res in results:
         print(f"{backend}: grade distribution " + ", ".join(f"{g} {n}" for g, n in res["distribution"].items()))
+    print(f"scorecard: {args.scorecard}")
     print(f"targets: batch < {BATCH_TARGET_S:.0f} s per 100,000 firms, single evaluation p50 < {SINGLE_TARGET_MS} ms")
     sys.exit(1 if failed else 0)
 

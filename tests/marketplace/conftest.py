@@ -61,9 +61,12 @@ def graded_firm(db: Session, make_enterprise: Any) -> Any:
     def make(grade: str | None, **enterprise: Any) -> Any:
         ent = make_enterprise(**enterprise)
         if grade is not None:
+            rated = grade != "NR"  # NR (不予评级): no score, class or dimensions
             db.add(Evaluation(enterprise_id=ent.id, scorecard_id="power", scorecard_version="1.0", as_of=ent.created_at.date(),
-                              score=Decimal("85.00"), grade=grade, uncapped_grade=grade, supervision_class="A",
-                              willingness=Decimal("80"), capability=Decimal("80"), performance=Decimal("80"),
+                              score=Decimal("85.00") if rated else None, grade=grade,
+                              uncapped_grade=grade if rated else None, supervision_class="A" if rated else None,
+                              willingness=Decimal("80") if rated else None, capability=Decimal("80") if rated else None,
+                              performance=Decimal("80") if rated else None,
                               explanation={}, inputs_digest="0" * 64, record_count=0, current=True,
                               evaluated_at=ent.created_at))
             db.flush()

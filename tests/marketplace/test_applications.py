@@ -150,6 +150,11 @@ def test_applying_checks_eligibility_ranges_and_duplicates(client, sign_in, publ
     refused = client.post("/api/v1/applications", json=body)
     assert refused.status_code == 422
     assert refused.get_json()["errors"]["product_no"] == ["要求信用等级 AA 及以上，当前 A"]
+    _, nr_firm = graded_firm("NR")
+    sign_in(nr_firm)
+    refused = client.post("/api/v1/applications", json=body)
+    assert refused.status_code == 422
+    assert refused.get_json()["errors"]["product_no"] == ["要求信用等级 AA 及以上，当前不予评级（信息不足）"]
     _, aa_firm = graded_firm("AA")
     sign_in(aa_firm)
     out_of_range = client.post("/api/v1/applications", json={**body, "amount": "99999999", "term_months": 48})

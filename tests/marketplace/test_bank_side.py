@@ -32,12 +32,16 @@ def test_discoverable_eligible_firms_ranked_by_grade_then_score(client, db, sign
     aa_high, aa_high_user = graded_firm("AA")
     a, a_user = graded_firm("A")
     hidden, _ = graded_firm("AAA")  # never opted in
+    not_rated, not_rated_user = graded_firm("NR")  # 不予评级: never matched, whatever the product's minimum
     db.execute(sa.update(Evaluation).where(Evaluation.enterprise_id == aa_high.id).values(score=Decimal("89.50")))
     db.execute(sa.update(Evaluation).where(Evaluation.enterprise_id == aa_low.id).values(score=Decimal("80.10")))
-    for user in (aaa_user, aa_low_user, aa_high_user, a_user):
+    for user in (aaa_user, aa_low_user, aa_high_user, a_user, not_rated_user):
         opt_in(client, sign_in, user)
     rows = listed(client, sign_in, officer, no)
     assert rows == [(aaa.uscc, "AAA"), (aa_high.uscc, "AA"), (aa_low.uscc, "AA")]
+    assert not_rated.uscc not in [u for u, _ in rows]
+    anyone = publish(min_grade="C")["product_no"]  # the lowest minimum still asks for a grade
+    assert not_rated.uscc not in [u for u, _ in listed(client, sign_in, officer, anyone)]
     assert hidden.uscc not in [u for u, _ in rows] and a.uscc not in [u for u, _ in rows]
 
 

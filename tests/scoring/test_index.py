@@ -129,3 +129,17 @@ def test_the_public_home_shows_the_newest_month_with_evaluations(client, db, dat
     assert latest_month(db) == "2026-11"
     page = client.get("/").get_data(as_text=True)
     assert "67.75" in page and "2026-11" in page
+
+
+def test_a_firm_not_rated_that_month_is_left_out_of_the_index(db, data):
+    """NR (不予评级) has no score: a firm whose latest evaluation of the month is NR does not
+    count, rather than count as zero."""
+    _, b, _ = data
+    db.add(Evaluation(enterprise_id=b.id, scorecard_id="power-credit", scorecard_version="2.0",
+                      as_of=dt.date(2026, 11, 30), score=None, grade="NR", uncapped_grade=None,
+                      supervision_class=None, willingness=None, capability=None, performance=None, coverage=Decimal("0.3"),
+                      explanation={}, inputs_digest="1" * 64, record_count=1, current=True,
+                      evaluated_at=dt.datetime(2026, 11, 30, 1, tzinfo=UTC)))
+    db.flush()
+    november = credit_power_index(db)[1]
+    assert november["month"] == "2026-11" and november["firms"] == 2 and november["index"] == 67.75
