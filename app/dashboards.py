@@ -199,7 +199,7 @@ def operator_home(session: Session) -> OperatorHome:
                                                                               IngestionRun.id.desc()).limit(5))),
         evaluation_runs=list(session.scalars(sa.select(EvaluationRun).order_by(EvaluationRun.started_at.desc(),
                                                                                 EvaluationRun.id.desc()).limit(5))),
-        grades={g: grades.get(g, 0) for g in GRADES},
+        grades={g: grades.get(g, 0) for g in GRADES} | {"NR": grades.get("NR", 0)},
     )
 
 

@@ -16,10 +16,10 @@ from app.archive.models import Enterprise
 from app.audit import services as audit
 from app.audit.models import AuditEvent
 from app.core import clock
-from app.scoring.scorecard import NOT_RATED
 from app.core.db import Page, paginate
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.signing import SigningKeys
+from app.scoring.scorecard import NOT_RATED
 from marketplace.applications import create_application
 from marketplace.errors import OfferNotFound
 from marketplace.models import (

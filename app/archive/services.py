@@ -22,8 +22,8 @@ from app.archive.errors import (
 )
 from app.archive.models import (
     ENCRYPTED_COLUMNS,
-    CreditRecord,
     Coverage,
+    CreditRecord,
     CreditRecordVersion,
     DataProvider,
     Enterprise,

@@ -36,7 +36,7 @@ from app.oversight.models import (
 from app.oversight.objections import DISPUTABLE, Upload
 from app.scoring import services as scoring
 from app.scoring.index import INDEX_DEFINITION, published_index
-from app.scoring.scorecard import GRADES
+from app.scoring.scorecard import GRADES, NOT_RATED
 
 bp = Blueprint("oversight_web", __name__, template_folder="templates")  # its pages beside it
 
@@ -96,7 +96,8 @@ def credit_index() -> str:
         per_segment.setdefault(r["group"], {})[r["month"]] = r["index"]
     series = [(segment_label(seg), [values.get(m) for m in months]) for seg, values in sorted(per_segment.items())]
     return render_template("oversight/credit_index.html", rows=rows, definition=INDEX_DEFINITION,
-                           distribution=[(g, distribution.get(g, 0)) for g in GRADES],
+                           distribution=[(g, distribution.get(g, 0)) for g in GRADES]
+                           + [("NR 信息不足", distribution.get(NOT_RATED, 0))],
                            segments=[r for r in by_segment if r["month"] == latest], months=months,
                            segment_series=series, by_segment=by_segment)
 

@@ -18,12 +18,13 @@ from app.scoring import schemas, services
 from app.scoring.index import INDEX_DEFINITION, published_index
 from app.scoring.models import Evaluation
 from app.scoring.scorecard import SUPERVISION_CLASSES
+from app.scoring.validation import validate_scorecard
 
 blp = Blueprint("scoring", __name__, url_prefix="/api/v1", description="信用评价：等级、三维度与分布")
 
 
 PUBLIC_ATTRIBUTES = (
-    "grade", "score", "supervision_class", "willingness", "capability", "performance",
+    "grade", "score", "reason", "coverage", "supervision_class", "willingness", "capability", "performance",
     "scorecard_id", "scorecard_version", "as_of", "evaluated_at", "inputs_digest",
 )
 # Only for those who see the explanation: the grade before a hard cap would tell anyone that
@@ -128,3 +129,13 @@ class PublishedScorecard(MethodView):
     def get(self, version: str) -> dict[str, Any]:
         """公开评分卡的全部内容（无需登录）：维度与因子的权重、度量、分段分值、等级线、监管分类与封顶规则"""
         return services.published_scorecard(version)
+
+
+@blp.route("/scorecards/<string:version>/validation")
+class ScorecardValidation(MethodView):
+    @blp.arguments(schemas.ValidationArgs, location="query")
+    @blp.response(200, schemas.ValidationReportSchema)
+    def get(self, args: dict[str, Any], version: str) -> dict[str, Any]:
+        """评分卡回测（运营人员）：D 日各企业最新评价与其后观察期内违约（逾期 90 天及以上或核销）的对照——各等级违约率与单调性、AUC/Gini/KS、校准表与 Brier 分数、等级分布的人群稳定性（PSI）"""
+        require_user(Role.operator)
+        return validate_scorecard(db_session(), version, args["as_of"], args["horizon_months"], args["compare_as_of"])

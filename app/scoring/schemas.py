@@ -9,20 +9,27 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from app.archive.models import Segment
 from app.core.pagination import PageSchema, page_of
-from app.core.schemas_base import PageArgs, StrictSchema, one_of
+from app.core.schemas_base import Int, PageArgs, PastDate, StrictSchema, one_of
 from app.scoring.scorecard import SUPERVISION_CLASSES
+from app.scoring.validation import MAX_HORIZON_MONTHS
 
 
 class DimensionsSchema(StrictSchema):
-    willingness = fields.Decimal(as_string=True, metadata={"description": "守信意愿"})
-    capability = fields.Decimal(as_string=True, metadata={"description": "守信能力"})
-    performance = fields.Decimal(as_string=True, metadata={"description": "守信表现"})
+    willingness = fields.Decimal(as_string=True, allow_none=True, metadata={"description": "守信意愿"})
+    capability = fields.Decimal(as_string=True, allow_none=True, metadata={"description": "守信能力"})
+    performance = fields.Decimal(as_string=True, allow_none=True,
+                                 metadata={"description": "守信表现（该维度没有可评因子时为 null）"})
 
 
 class EvaluationSchema(StrictSchema):
-    grade = fields.String(metadata={"description": "信用等级 AAA…C（已按硬性规则封顶）"})
-    score = fields.Decimal(as_string=True, metadata={"description": "0–100"})
-    supervision_class = fields.String(metadata={"description": "信用分类监管类别 A–D"})
+    grade = fields.String(metadata={"description": "信用等级 AAA…C（已按硬性规则封顶）；NR：不予评级（信息不足），"
+                                                   "此时 score、supervision_class 为 null，reason 说明原因"})
+    score = fields.Decimal(as_string=True, allow_none=True, metadata={"description": "0–100；NR 时为 null"})
+    reason = fields.String(allow_none=True, metadata={"description": "不予评级（NR）的原因；有等级时为 null"})
+    coverage = fields.Decimal(as_string=True, allow_none=True,
+                              metadata={"description": "数据覆盖率：有数据来源覆盖的因子在评分卡中的权重占比（0–1；"
+                                                       "第 1 版评分卡为 null）"})
+    supervision_class = fields.String(allow_none=True, metadata={"description": "信用分类监管类别 A–D；NR 时为 null"})
     dimensions = fields.Method("_dimensions", metadata={"description": "三维度得分"})
     scorecard_id = fields.String()
     scorecard_version = fields.String()
@@ -62,7 +69,7 @@ class ClassMemberSchema(StrictSchema):
     name = fields.Function(lambda ev: ev.enterprise.name)
     segment = fields.Function(lambda ev: str(ev.enterprise.segment))
     grade = fields.String()
-    score = fields.Decimal(as_string=True)
+    score = fields.Decimal(as_string=True, allow_none=True)
     supervision_class = fields.String()
     as_of = fields.Date()
 
@@ -163,6 +170,7 @@ class PublishedFactorSchema(StrictSchema):
     lookback_years = fields.Integer()
     half_life_years = fields.Float(allow_none=True)
     reason = fields.String()
+    rules = fields.List(fields.String(), metadata={"description": "特别规则（有效期内才计、同一文本只计一次、按级别加权…）"})
 
 
 class PublishedDimensionSchema(StrictSchema):
@@ -195,3 +203,148 @@ class PublishedScorecardSchema(StrictSchema):
     dimensions = fields.List(fields.Nested(PublishedDimensionSchema))
     grades = fields.List(fields.Nested(PublishedGradeSchema))
     caps = fields.List(fields.Nested(PublishedCapSchema))
+    evidence = fields.Dict(allow_none=True, metadata={
+        "description": "不予评级（NR）的最低证据规则：min_known_factors、min_coverage、min_history_months 与说明；"
+                       "第 1 版评分卡为 null"})
+    serves = fields.List(fields.Dict(), metadata={"description": "适用的板块"})
+    segments = fields.List(fields.Dict(), metadata={"description": "权重或等级线不同的板块及其权重"})
+    default_definition = fields.Dict(metadata={"description": "违约定义（回测用）：days_past_due、written_off、horizon_months"})
+
+
+# --- back-testing a scorecard (app.scoring.validation) ---------------------------------------------
+
+class ValidationArgs(StrictSchema):
+    as_of = PastDate(required=True, metadata={"description": "验证基准日 D（YYYY-MM-DD）：取各企业在 D 及以前的最新评价"})
+    horizon_months = Int(load_default=None, validate=validate.Range(min=1, max=MAX_HORIZON_MONTHS,
+                                                                    error=f"观察期应为 1–{MAX_HORIZON_MONTHS} 个月。"),
+                         metadata={"description": "观察期（月），默认取评分卡违约定义的观察期"})
+    compare_as_of = PastDate(load_default=None, metadata={"description": "人群稳定性（PSI）的比较基准日，默认 D 前 12 个月"})
+
+    @validates_schema(skip_on_field_errors=True)
+    def _check(self, data: dict[str, Any], **_: Any) -> None:
+        if data["compare_as_of"] and data["compare_as_of"] >= data["as_of"]:
+            raise ValidationError({"compare_as_of": ["比较基准日应早于验证基准日。"]})
+
+
+class ValidationFormArgs(ValidationArgs):
+    """The operator page's form: every field may be left empty (the defaults are shown)."""
+
+    version = fields.String(load_default=None, validate=validate.Length(min=1, max=32))
+    as_of = PastDate(load_default=None)
+
+    @validates_schema(skip_on_field_errors=True)
+    def _check(self, data: dict[str, Any], **_: Any) -> None:
+        if data["as_of"]:
+            super()._check(data)
+
+
+class DefinitionSchema(StrictSchema):
+    days_past_due = fields.Integer(metadata={"description": "逾期天数达到此值即为违约"})
+    written_off = fields.Boolean(metadata={"description": "核销是否为违约"})
+    horizon_months = fields.Integer(metadata={"description": "评分卡违约定义的观察期（月）"})
+    label = fields.String()
+
+
+class ValidationScorecardSchema(StrictSchema):
+    id = fields.String()
+    version = fields.String()
+    name = fields.String()
+
+
+class ValidationPopulationSchema(StrictSchema):
+    evaluated = fields.Integer(metadata={"description": "D 及以前有该版本评价的企业数"})
+    in_default = fields.Integer(metadata={"description": "D 当日或之前已违约而不纳入样本的企业数"})
+    observed = fields.Integer(metadata={"description": "样本企业数（含 NR）"})
+    rated = fields.Integer()
+    not_rated = fields.Integer()
+    defaults = fields.Integer(metadata={"description": "观察期内违约的样本企业数（含 NR）"})
+    default_rate = fields.Float(allow_none=True)
+
+
+class GradeOutcomeSchema(StrictSchema):
+    grade = fields.String()
+    count = fields.Integer()
+    defaults = fields.Integer()
+    default_rate = fields.Float(allow_none=True)
+
+
+class ViolationSchema(StrictSchema):
+    better = fields.String()
+    worse = fields.String()
+    better_rate = fields.Float()
+    worse_rate = fields.Float()
+
+
+class MonotonicSchema(StrictSchema):
+    holds = fields.Boolean(allow_none=True, metadata={"description": "违约率是否自最差等级至最好等级单调不升"})
+    violations = fields.List(fields.Nested(ViolationSchema), metadata={"description": "较好等级违约率高于相邻较差等级之处"})
+    reason = fields.String(allow_none=True)
+
+
+class RocPointSchema(StrictSchema):
+    fpr = fields.Float()
+    tpr = fields.Float()
+
+
+class DiscriminationSchema(StrictSchema):
+    auc = fields.Float(allow_none=True)
+    gini = fields.Float(allow_none=True, metadata={"description": "2·AUC − 1"})
+    ks = fields.Float(allow_none=True, metadata={"description": "max(TPR − FPR)"})
+    ks_score = fields.Float(allow_none=True, metadata={"description": "KS 取得处的分数（不高于此分数者视为预测违约）"})
+    roc = fields.List(fields.Nested(RocPointSchema), metadata={"description": "ROC 曲线（至多 200 点）"})
+    reason = fields.String(allow_none=True, metadata={"description": "无法计算时的原因"})
+
+
+class CalibrationRowSchema(StrictSchema):
+    grade = fields.String()
+    count = fields.Integer()
+    observed_rate = fields.Float(allow_none=True)
+    implied_pd = fields.Float(allow_none=True, metadata={"description": "逻辑回归（违约 ~ 分数）预测违约概率在该等级内的均值"})
+
+
+class CalibrationSchema(StrictSchema):
+    rows = fields.List(fields.Nested(CalibrationRowSchema))
+    brier = fields.Float(allow_none=True, metadata={"description": "Brier 分数：预测违约概率与结果之差的平方均值"})
+    intercept = fields.Float(allow_none=True)
+    slope = fields.Float(allow_none=True, metadata={"description": "分数的系数（每分）"})
+    reason = fields.String(allow_none=True)
+
+
+class StabilityRowSchema(StrictSchema):
+    grade = fields.String()
+    base_count = fields.Integer()
+    base_share = fields.Float()
+    current_count = fields.Integer()
+    current_share = fields.Float()
+    contribution = fields.Float(allow_none=True, metadata={"description": "该档对 PSI 的贡献（无法计算 PSI 时为 null）"})
+
+
+class StabilitySchema(StrictSchema):
+    base_as_of = fields.String(metadata={"description": "比较基准日（YYYY-MM-DD）"})
+    as_of = fields.String()
+    epsilon = fields.Float(metadata={"description": "空档的占比按此值计"})
+    psi = fields.Float(allow_none=True)
+    band = fields.String(allow_none=True, metadata={"description": "stable（< 0.1）、some_shift（0.1–0.25）、significant_shift（> 0.25）"})
+    band_label = fields.String(allow_none=True)
+    rows = fields.List(fields.Nested(StabilityRowSchema))
+    base_firms = fields.Integer()
+    current_firms = fields.Integer()
+    reason = fields.String(allow_none=True)
+
+
+class ValidationReportSchema(StrictSchema):
+    scorecard = fields.Nested(ValidationScorecardSchema)
+    definition = fields.Nested(DefinitionSchema, metadata={"description": "评分卡的违约定义"})
+    as_of = fields.String(metadata={"description": "验证基准日（YYYY-MM-DD）"})
+    horizon_months = fields.Integer()
+    horizon_end = fields.String(metadata={"description": "观察期末（YYYY-MM-DD）"})
+    horizon_complete = fields.Boolean(metadata={"description": "观察期是否已结束（期末不晚于今天）"})
+    today = fields.String()
+    notes = fields.List(fields.String())
+    population = fields.Nested(ValidationPopulationSchema)
+    grades = fields.List(fields.Nested(GradeOutcomeSchema), metadata={"description": "各等级（好者在前）"})
+    not_rated = fields.Nested(GradeOutcomeSchema, metadata={"description": "不予评级（NR），不计入 AUC、KS 与校准"})
+    monotonic = fields.Nested(MonotonicSchema)
+    discrimination = fields.Nested(DiscriminationSchema)
+    calibration = fields.Nested(CalibrationSchema)
+    stability = fields.Nested(StabilitySchema)

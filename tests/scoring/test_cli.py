@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from app.archive.categories import CATEGORIES
 from app.archive.ingestion import ingest_records
 from app.archive.services import create_provider, load_enterprise, register_enterprise
 from app.archive.uscc import make_uscc
@@ -12,7 +13,6 @@ from app.cli import main
 from app.core.crypto import FieldCipher, KeyRing
 from app.core.db import Database
 from app.scoring.models import Evaluation, EvaluationRun
-from app.archive.categories import CATEGORIES
 from tests.conftest import contract_row, history_rows
 
 FIRMS = [make_uscc("9", "1", "330106", "MA2H0001"), make_uscc("9", "1", "330106", "MA2H0002")]

@@ -16,7 +16,12 @@ import pytest
 from app.archive.categories import CATEGORIES
 from app.core import clock
 from app.scoring.engine import FirmFact, RecordFact, evaluate_facts
-from app.scoring.scorecard import PROJECT_SCORECARDS, ScorecardError, load_scorecard, parse_scorecard
+from app.scoring.scorecard import (
+    PROJECT_SCORECARDS,
+    ScorecardError,
+    load_scorecard,
+    parse_scorecard,
+)
 
 AS_OF = dt.date(2026, 6, 30)
 V2 = load_scorecard(name="power-v2.json")

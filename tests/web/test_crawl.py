@@ -35,7 +35,7 @@ EXPECTED = {
                  "oversight_web.console_repairs", "oversight_web.console_repair", "oversight_web.console_lists",
                  "oversight_web.console_providers", "oversight_web.console_institutions",
                  "oversight_web.console_ingestion", "oversight_web.console_ingestion_run",
-                 "oversight_web.console_evaluations", "web.records"},
+                 "oversight_web.console_evaluations", "scoring_web.console_validation", "web.records"},
 }
 
 
