@@ -157,15 +157,26 @@ def print_validation(report: dict[str, Any]) -> None:
 @click.option("--as-of", "as_of", default=None, help="评价基准日（默认今天，YYYY-MM-DD）")
 @click.option("--workers", type=click.IntRange(0, 64), default=0, show_default=True,
               help="评价计算进程数（0：在本进程内计算；批量读取记录仍在本进程，2 核机器上不划算）")
+@click.option("--scorecard", "scorecard_file", default=None,
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="用这个评分卡文件评价（如地方五级制评分卡 app/scoring/scorecards/regional/retail-five-grade.json；"
+                   "只评价它适用的板块）；默认用现行评分卡")
 @pass_ctx
 def evaluate(ctx: Context, all_: bool, changed: bool, uscc: tuple[str, ...], as_of: str | None,
-             workers: int) -> None:
+             workers: int, scorecard_file: Path | None) -> None:
     from app.archive.services import get_enterprise
-    from app.scoring.scorecard import GRADES
+    from app.scoring.scorecard import GRADES, NOT_RATED, ScorecardError, load_scorecard
     from app.scoring.services import grade_distribution, run_evaluations
 
     if sum((all_, changed, bool(uscc))) != 1:
         fail("请且只请选择 --all、--changed 或 --uscc 之一")
+    card = None
+    if scorecard_file is not None:
+        try:
+            card = load_scorecard(scorecard_file)
+        except ScorecardError as exc:
+            fail(str(exc))
+            return
     try:
         day = dt.date.fromisoformat(as_of) if as_of else None
     except ValueError:
@@ -181,16 +192,18 @@ def evaluate(ctx: Context, all_: bool, changed: bool, uscc: tuple[str, ...], as_
                 progress.update(task, completed=stats.firms, refresh=True)
 
             mode = "all" if all_ else "changed" if changed else "single"
-            run = run_evaluations(session, mode, ids, day, on_progress=on_progress,
+            run = run_evaluations(session, mode, ids, day, card=card, on_progress=on_progress,
                                   workers=workers)
             progress.update(task, total=run.firms, completed=run.firms)
             distribution = grade_distribution(session)
     except DomainError as exc:
         domain_error(exc)
         return
+    skipped = run.firms - run.evaluated - run.unchanged
     out.print(f"评价批次 #{run.id}（评分卡 {run.scorecard_id} {run.scorecard_version}，基准日 {run.as_of}）："
-              f"企业 {run.firms} 家，新评价 {run.evaluated}，结果未变 {run.unchanged}。")
-    out.print("当前等级分布：" + "，".join(f"{g} {distribution.get(g, 0)}" for g in GRADES))
+              f"企业 {run.firms} 家，新评价 {run.evaluated}，结果未变 {run.unchanged}"
+              + (f"，评分卡不适用其板块未评价 {skipped}" if skipped else "") + "。")
+    out.print("当前等级分布：" + "，".join(f"{g} {distribution.get(g, 0)}" for g in (*GRADES, NOT_RATED)))
 
 def group_label(by: str, group: str) -> str:
     """An index row's group as people read it (the code stays in the API's JSON)."""

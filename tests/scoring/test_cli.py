@@ -7,6 +7,7 @@ from click.testing import CliRunner
 
 from app.archive.categories import CATEGORIES
 from app.archive.ingestion import ingest_records
+from app.archive.models import DataProvider
 from app.archive.services import create_provider, load_enterprise, register_enterprise
 from app.archive.uscc import make_uscc
 from app.cli import main
@@ -96,5 +97,34 @@ def test_index_by_segment_names_the_segments_in_chinese(fresh_databases, tmp_pat
         assert "supplier" not in by_segment.output
         overall = CliRunner().invoke(main, ["index"])
         assert "全部" in overall.output and " all " not in overall.output
+    finally:
+        database.dispose()
+
+
+def test_a_regional_five_grade_scorecard_grades_only_the_segment_it_serves(fresh_databases, tmp_path, monkeypatch):
+    from app.scoring.scorecard import PROJECT_SCORECARDS
+
+    database = _setup(fresh_databases, tmp_path, monkeypatch)
+    retail = make_uscc("9", "1", "330106", "MA2H0003")
+    try:
+        with database.transaction() as session:
+            register_enterprise(session, FieldCipher(KeyRing.generate()),
+                                load_enterprise({"uscc": retail, "name": "某售电有限公司", "segment": "retail",
+                                                 "founded_on": "2016-05-01", "registered_capital": "20000000"}))
+            grid = session.scalar(sa.select(DataProvider).where(DataProvider.code == "grid"))
+            ingest_records(session, grid, history_rows(retail, prefix="retail"))
+        card = PROJECT_SCORECARDS / "regional" / "retail-five-grade.json"
+        checked = CliRunner().invoke(main, ["scorecard", "check", str(card)])
+        assert checked.exit_code == 0 and "等级线：AAA ≥ 90，AA ≥ 80，A ≥ 70，B ≥ 60，C ≥ 0" in checked.output
+        result = CliRunner().invoke(main, ["evaluate", "--all", "--scorecard", str(card)])
+        assert result.exit_code == 0, result.output
+        assert "新评价 1" in result.output and "评分卡不适用其板块未评价 2" in result.output
+        with database.session() as session:
+            [ev] = session.scalars(sa.select(Evaluation).where(Evaluation.scorecard_id == "regional-retail-five-grade"))
+            assert ev.grade in ("AAA", "AA", "A", "B", "C")
+        bad = tmp_path / "bad.json"
+        bad.write_text('{"id": "x"}', "utf-8")
+        refused = CliRunner().invoke(main, ["evaluate", "--all", "--scorecard", str(bad)])
+        assert refused.exit_code != 0 and "评分卡" in refused.output
     finally:
         database.dispose()
