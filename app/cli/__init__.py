@@ -143,7 +143,7 @@ def seed(ctx: Context, firms: str, seed: int, as_of: str | None, password: str |
     from app.demo import DemoInputs, build_demo, check_inputs
     from app.demo.firms import BANKS
     from app.oversight.models import REPAIR_STATUS_LABELS
-    from app.scoring.scorecard import GRADES
+    from app.scoring.scorecard import GRADES, NOT_RATED
     from consent.models import STATUS_LABELS as CONSENT_STATUS_LABELS
     from marketplace.models import APPLICATION_STATUS_LABELS, OFFER_STATUS_LABELS
 
@@ -199,7 +199,7 @@ def seed(ctx: Context, firms: str, seed: int, as_of: str | None, password: str |
     report = summary.base
     out.print(f"演示数据：企业 {summary.firms} 家（本次新增 {report.firms_created}），记录 {summary.records} 条"
               f"（本次新增 {summary.records if summary.created else 0}）。")
-    out.print("信用评价：等级分布 " + "，".join(f"{g} {summary.distribution.get(g, 0)}" for g in GRADES))
+    out.print("信用评价：等级分布 " + "，".join(f"{g} {summary.distribution.get(g, 0)}" for g in (*GRADES, NOT_RATED)))
     for code, (client_id, secret) in report.provider_clients.items():
         out.print(f"  数据源 {code} 客户端：client_id={client_id} client_secret={secret}")
     for licence, (client_id, secret, redirect) in report.bank_clients.items():

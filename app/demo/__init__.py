@@ -1,5 +1,7 @@
-"""The whole demo, as ``powercredit seed`` builds it: firms and their records, a year of
-month-end evaluations, the marketplace, oversight and the demo firm's first self-report.
+"""The whole demo, as ``powercredit seed`` builds it: firms and their records (drawn from a
+credit quality each firm hides, loan defaults included), thirteen months of month-end
+evaluations (enough to back-test the grades a year before the as-of date), the marketplace,
+oversight and the demo firm's first self-report.
 
 The demo is a function of its inputs (number of firms, seed, as-of date): it runs on a
 simulated clock (``app.core.clock.simulated``) that starts on the as-of date, so what it
@@ -45,8 +47,10 @@ from marketplace.models import Application, MarketplaceProfile, Offer, Product, 
 from marketplace.services import rate_cap
 from reports.services import issue_self_report
 
-# Month-end evaluations before the as-of date, so grade histories and the index have months.
-HISTORY_MONTHS = 11
+# Month-end evaluations before the as-of date, so grade histories and the index have months,
+# reaching back past the day a year before the as-of date: a back-test there, over the year
+# up to the as-of date, reads the last of them on or before that day.
+HISTORY_MONTHS = 13
 # The demo's "now" on its as-of date: 09:00 Beijing time (or now, when that is earlier).
 START_HOUR = 9
 # The earliest as-of date: tax grades are published from 2015 (for 2014), and the red list asks

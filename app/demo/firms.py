@@ -1,6 +1,8 @@
 """Deterministic demo data: firms in every segment with valid USCCs and real region codes,
-the providers of every record category (each with an OAuth client), banks, and a mix of
-good and bad records that spreads the firms over the grades.
+the providers of every record category (each with an OAuth client, and the coverage a real
+one has), banks that report the loans they made, and each firm's records drawn from a credit
+quality it hides (``app.demo.records``), which spreads the firms over the grades, leaves the
+thinnest files not rated, and gives the loans outcomes a back-test can be run against.
 
 Everything goes through the real services (registration, ingestion), so the demo data
 obeys every rule the API enforces; running it again with the same seed changes nothing.
@@ -13,8 +15,7 @@ import random
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -30,6 +31,16 @@ from app.core import clock
 from app.core.crypto import FieldCipher
 from app.core.db import refresh_statistics
 from app.core.signing import SigningKeys
+from app.demo.records import (
+    SOUTHERN_GRID_PROVINCES,
+    STATE_GRID_PROVINCES,
+    Draw,
+    Hidden,
+    draw_founded,
+    draw_hidden,
+    draw_quality,
+    records_for,
+)
 from app.oauth.services import (
     clients_of_institution,
     clients_of_provider,
@@ -49,17 +60,15 @@ from consent.services import (
 # The demo bank's OAuth client sends firms back here after the consent screen.
 DEMO_BANK_REDIRECT = "http://127.0.0.1:8765/callback"
 
-PROVIDERS: list[tuple[str, str, str, list[str]]] = [
-    ("chinatax", "国家税务总局纳税信用评价", "tax_authority", ["tax"]),
-    ("court-zxgk", "中国执行信息公开网", "court", ["judicial"]),
-    ("samr-gsxt", "国家企业信用信息公示系统（市场监管）", "market_regulator", ["licence", "penalty", "quality"]),
-    ("nea-credit", "国家能源局资质和信用信息系统", "market_regulator", ["licence", "penalty", "safety"]),
-    ("mee-env", "生态环境部门环境信用评价", "market_regulator", ["environment", "penalty"]),
-    ("power-ecp", "电力集团电子商务采购平台", "procurement_platform", ["contract", "bidding"]),
-    ("grid-marketing", "电网企业营销系统（电费）", "grid_company", ["utility", "contract"]),
-    ("cec", "中国电力企业联合会", "industry_body", ["commitment", "honour"]),
-    ("bank-credit", "合作金融机构信贷信息", "financial_institution", ["loan"]),
-]
+
+class ProviderSpec(NamedTuple):
+    code: str
+    name: str
+    kind: str
+    categories: list[str]
+    coverage: str | None = None  # None: as the kind has it (app.archive.models.default_coverage)
+    provinces: list[str] | None = None  # region coverage: these provinces (None: the whole country)
+
 
 BANKS: list[tuple[str, str, str]] = [
     ("中国工商银行股份有限公司北京分行", "B0001B211000001", "bank"),
@@ -67,6 +76,27 @@ BANKS: list[tuple[str, str, str]] = [
     ("招商银行股份有限公司杭州分行", "B0011B233010001", "bank"),
     ("浙江网商银行股份有限公司", "B1009H133010001", "bank"),
     ("兴业银行股份有限公司福州分行", "B0013B235010001", "bank"),
+]
+# The banks report the loans they made: each covers only the firms it has lent to.
+LENDERS: list[tuple[str, str]] = [(f"bank-{licence.lower()}", name) for name, licence, _ in BANKS]
+
+# The tax authority, the courts and the regulators cover every firm in the country (a firm
+# with no bad record from them has none); the grid companies cover the provinces whose bills
+# they send; the procurement platform and the banks cover only the firms they report on.
+PROVIDERS: list[ProviderSpec] = [
+    ProviderSpec("chinatax", "国家税务总局纳税信用评价", "tax_authority", ["tax"]),
+    ProviderSpec("court-zxgk", "中国执行信息公开网", "court", ["judicial"]),
+    ProviderSpec("samr-gsxt", "国家企业信用信息公示系统（市场监管）", "market_regulator", ["licence", "penalty", "quality"]),
+    ProviderSpec("nea-credit", "国家能源局资质和信用信息系统", "market_regulator", ["licence", "penalty", "safety"]),
+    ProviderSpec("mee-env", "生态环境部门环境信用评价", "market_regulator", ["environment", "penalty"]),
+    ProviderSpec("power-ecp", "电力集团电子商务采购平台", "procurement_platform", ["contract", "bidding"]),
+    ProviderSpec("sgcc-marketing", "国家电网营销系统（电费）", "grid_company", ["utility"], "region",
+                 STATE_GRID_PROVINCES),
+    ProviderSpec("csg-marketing", "南方电网营销系统（电费）", "grid_company", ["utility"], "region",
+                 SOUTHERN_GRID_PROVINCES),
+    ProviderSpec("cec", "中国电力企业联合会", "industry_body", ["commitment", "honour"]),
+    *(ProviderSpec(code, f"{name}（信贷信息）", "financial_institution", ["loan"], "reported")
+      for code, name in LENDERS),
 ]
 
 SEGMENT_WORDS: dict[Segment, list[str]] = {
@@ -86,16 +116,8 @@ BRAND_A = "华中东金正新泰瑞安德宏嘉源浩明鼎联汇益永"
 BRAND_B = "盛通达远辉信诚和科创能力川峰阳晟拓恒昌润"
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国志红文斌波宇浩凯健俊帆鹏"
-COURTS = {"11": "北京市第一中级人民法院", "31": "上海市浦东新区人民法院", "44": "广州市天河区人民法院",
-          "33": "杭州市西湖区人民法院", "34": "安徽省来安县人民法院", "32": "南京市鼓楼区人民法院"}
-COURT_ABBR = {"11": "京", "12": "津", "13": "冀", "14": "晋", "15": "内", "21": "辽", "22": "吉", "23": "黑",
-              "31": "沪", "32": "苏", "33": "浙", "34": "皖", "35": "闽", "36": "赣", "37": "鲁", "41": "豫",
-              "42": "鄂", "43": "湘", "44": "粤", "45": "桂", "46": "琼", "50": "渝", "51": "川", "52": "黔",
-              "53": "滇", "54": "藏", "61": "陕", "62": "甘", "63": "青", "64": "宁", "65": "新"}
-
-# Profiles drive the record mix; weights give a spread of grades once scoring runs.
-PROFILES = [("exemplary", 12), ("good", 30), ("fair", 28), ("weak", 18), ("poor", 8), ("failing", 4)]
-BAD_RATE = {"exemplary": 0.0, "good": 0.04, "fair": 0.12, "weak": 0.25, "poor": 0.45, "failing": 0.7}
+CAPITALS = [100, 200, 500, 1000, 2000, 5000, 10000, 50000, 100000]  # registered (subscribed) capital, 万元
+PAID_IN_SHARE = 0.45  # firms whose paid-in capital (实缴) the registry knows
 
 
 @dataclass
@@ -116,28 +138,9 @@ def _id_number(rng: random.Random, region: str, born: dt.date) -> str:
     return body + check
 
 
-def _authority_uscc(region: str) -> str:
-    # Government authorities carry USCCs beginning with 11 (机构编制, 机关).
-    return make_uscc("1", "1", region, f"0{region[:2]}00001")
-
-
-class _Gen:
-    def __init__(self, rng: random.Random, today: dt.date) -> None:
-        self.rng = rng
-        self.today = today
-
-    def day_between(self, start: dt.date, end: dt.date) -> dt.date:
-        span = max(0, (end - start).days)
-        return start + dt.timedelta(days=self.rng.randint(0, span))
-
-    def ago(self, max_days: int, min_days: int = 1) -> dt.date:
-        return self.today - dt.timedelta(days=self.rng.randint(min_days, max_days))
-
-    def money(self, low: int, high: int) -> str:
-        return f"{self.rng.randint(low, high)}.{self.rng.randint(0, 99):02d}"
-
-
-def _firm(rng: random.Random, n: int, taken: set[str], today: dt.date) -> dict[str, Any]:
+def _firm(rng: random.Random, n: int, taken: set[str], today: dt.date) -> tuple[dict[str, Any], Hidden]:
+    """A firm's registration, and what it hides: its quality and what follows from it."""
+    quality = draw_quality(rng)
     segment = rng.choices(list(SEGMENT_WEIGHTS), weights=list(SEGMENT_WEIGHTS.values()))[0]
     region = rng.choice(sorted(COUNTIES))
     city, district = COUNTIES[region]
@@ -150,10 +153,11 @@ def _firm(rng: random.Random, n: int, taken: set[str], today: dt.date) -> dict[s
     taken.add(name)
     org8 = ("MA" + "".join(rng.choice(ALPHABET[:10] + "ABCDEFGHJKLMNPQRTUWXY") for _ in range(6))
             if rng.random() < 0.6 else f"{rng.randint(10_000_000, 99_999_999)}")
-    founded = today - dt.timedelta(days=rng.randint(200, 30 * 365))
+    founded, new = draw_founded(rng, quality, today)
     born = dt.date(rng.randint(1960, 1992), rng.randint(1, 12), rng.randint(1, 28))
-    capital = rng.choice([100, 200, 500, 1000, 2000, 5000, 10000, 50000, 100000]) * 10_000
-    return {
+    scale = min(len(CAPITALS) - 1, max(0, round(rng.gauss(1.5 + 5 * quality, 1.5))))  # better firms are larger
+    capital = CAPITALS[scale] * 10_000
+    firm: dict[str, Any] = {
         "uscc": make_uscc("9", "1", region, org8),
         "name": name,
         "segment": str(segment),
@@ -164,170 +168,10 @@ def _firm(rng: random.Random, n: int, taken: set[str], today: dt.date) -> dict[s
         "legal_rep_id": _id_number(rng, region, born),
         "contact_phone": f"1{rng.choice('3456789')}{rng.randint(0, 999_999_999):09d}",
     }
-
-
-def _records_for(g: _Gen, firm: dict[str, Any], profile: str, n: int) -> dict[str, list[dict[str, Any]]]:
-    """Provider code → rows for one firm."""
-    rng, today = g.rng, g.today
-    uscc, seg = firm["uscc"], firm["segment"]
-    founded = dt.date.fromisoformat(firm["founded_on"])
-    bad = BAD_RATE[profile]
-    out: dict[str, list[dict[str, Any]]] = {p[0]: [] for p in PROVIDERS}
-    region = uscc[2:8]
-    authority = _authority_uscc(region)
-
-    def add(provider: str, category: str, ref: str, payload: dict[str, Any]) -> None:
-        out[provider].append({"provider_ref": f"{uscc}-{ref}", "uscc": uscc, "category": category, "payload": payload})
-
-    # 纳税信用: one grade per year since founding, the last five published (each April).
-    latest = today.year - 1 if today.month >= 4 else today.year - 2
-    for year in range(max(founded.year + 1, latest - 4, 2014), latest + 1):  # graded from 2014 on
-        r = rng.random()
-        grade = "A" if r > 0.55 + bad else "B" if r > 0.15 + bad else "C" if r > bad * 0.4 else "D"
-        if year == founded.year + 1 and rng.random() < 0.5:
-            grade = "M"
-        payload: dict[str, Any] = {"year": year, "grade": grade}
-        if grade in ("C", "D") and rng.random() < 0.5:
-            payload["arrears_amount"] = g.money(5_000, 400_000)
-        add("chinatax", "tax", f"tax-{year}", payload)
-
-    # 电费: the last 12 months from the grid's marketing system.
-    first_month = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
-    scale = rng.choice([20_000, 80_000, 300_000, 1_500_000, 6_000_000])
-    trend = rng.uniform(-0.03, 0.04)
-    month = first_month
-    arrears_run = 0
-    for i in range(12):
-        kwh = Decimal(scale * (1 + trend) ** (12 - i) * rng.uniform(0.85, 1.15)).quantize(Decimal("1"))
-        due = (kwh * Decimal("0.62")).quantize(Decimal("0.01"))
-        r = rng.random()
-        p: dict[str, Any] = {"account_no": f"{region}{n:06d}", "month": month.strftime("%Y-%m"),
-                             "consumption_kwh": str(kwh), "amount_due": str(due)}
-        if r < bad * 0.15:
-            arrears_run += 1
-            p.update(status="arrears", arrears_amount=str(due), arrears_months=arrears_run)
-        else:
-            arrears_run = 0
-            next_month = (month + dt.timedelta(days=32)).replace(day=1)
-            paid = min(today, next_month + dt.timedelta(days=rng.randint(0, 14)))
-            late = r < bad * 0.5
-            if late:
-                paid = min(today, next_month + dt.timedelta(days=rng.randint(20, 40)))
-            p.update(status="late" if late else "on_time", paid_on=paid.isoformat())
-        add("grid-marketing", "utility", f"elec-{month:%Y%m}", p)
-        month = (month - dt.timedelta(days=1)).replace(day=1)
-
-    # 合同履约 on power groups' procurement platforms.
-    for i in range(rng.randint(2, 8)):
-        signed = g.day_between(max(founded, today - dt.timedelta(days=4 * 365)), today - dt.timedelta(days=60))
-        due_day = signed + dt.timedelta(days=rng.randint(30, 365))
-        if due_day >= today:
-            due_day = today - dt.timedelta(days=rng.randint(1, 20))
-        r = rng.random()
-        status = "breached" if r < bad * 0.3 else "late" if r < bad else "disputed" if r < bad + 0.02 else "on_time"
-        p = {"contract_no": f"ECP-{signed:%Y}-{rng.randint(10000, 99999)}",
-             "counterparty_uscc": "91110000053621038D", "counterparty_name": "国网某省电力有限公司",
-             "subject": rng.choice(["变压器采购", "电缆采购", "输变电工程施工", "运维服务", "配网物资"]),
-             "amount": g.money(50_000, 8_000_000), "signed_on": signed.isoformat(), "due_on": due_day.isoformat(),
-             "status": status}
-        if status == "on_time":
-            p["fulfilled_on"] = g.day_between(signed, due_day).isoformat()
-        elif status == "late":
-            p["fulfilled_on"] = min(today, due_day + dt.timedelta(days=rng.randint(5, 90))).isoformat()
-        add("power-ecp", "contract", f"contract-{i}", p)
-
-    # 招投标 for suppliers and builders.
-    if seg in ("supplier", "construction", "integrated"):
-        for i in range(rng.randint(1, 5)):
-            p = {"project": rng.choice(["220kV 变电站新建工程", "配电网改造项目", "光伏电站 EPC", "电能表集中采购"]),
-                 "bid_on": g.ago(1500, 10).isoformat(), "result": rng.choice(["won", "lost", "lost"])}
-            if rng.random() < bad * 0.2:
-                p.update(result="disqualified", violation=rng.choice(["collusion", "fraud"]))
-            add("power-ecp", "bidding", f"bid-{i}", p)
-
-    # 产品质量 抽检 for suppliers.
-    if seg == "supplier":
-        for i in range(rng.randint(1, 4)):
-            p = {"product": rng.choice(["10kV 电力电缆", "干式变压器", "智能电能表", "高压开关柜"]),
-                 "inspection_on": g.ago(1400, 10).isoformat(), "result": "pass"}
-            if rng.random() < bad * 0.6:
-                p.update(result="fail", defect_class=rng.choice(["minor", "major", "critical"]))
-            add("samr-gsxt", "quality", f"qc-{i}", p)
-
-    # 行政许可 (双公示): a licence every firm in the sector holds.
-    lic_name = {"generation": "电力业务许可证（发电类）", "grid": "电力业务许可证（供电类）",
-                "construction": "承装（修、试）电力设施许可证", "retail": "售电公司注册",
-                "supplier": "全国工业产品生产许可证", "consumer": "排污许可证",
-                "integrated": "承装（修、试）电力设施许可证"}[seg]
-    decided = g.day_between(founded, today - dt.timedelta(days=30))
-    add("nea-credit" if seg != "consumer" else "samr-gsxt", "licence", "licence-main", {
-        "decision_doc_name": f"关于准予{lic_name}的决定", "decision_doc_no": f"许可〔{decided:%Y}〕{rng.randint(1, 999)}号",
-        "licence_category": "general", "certificate_name": lic_name, "certificate_no": f"1{rng.randint(10**9, 10**10 - 1)}",
-        "content": f"准予{lic_name}", "decided_on": decided.isoformat(), "valid_from": decided.isoformat(),
-        "valid_to": (decided + dt.timedelta(days=365 * 6)).isoformat(), "authority": "国家能源局派出机构",
-        "authority_uscc": authority, "status": "valid", "data_source": "国家能源局"})
-
-    # 行政处罚 (双公示).
-    if rng.random() < bad * 0.8:
-        decided = g.ago(1800, 20)
-        serious = rng.random() < bad * 0.4
-        add("nea-credit" if seg != "consumer" else "mee-env", "penalty", "penalty-1", {
-            "decision_no": f"罚〔{decided:%Y}〕{rng.randint(1, 300)}号", "violation_type": "违反电力业务许可规定",
-            "facts": "未按规定报送电力安全信息", "legal_basis": "《电力监管条例》第三十一条",
-            "penalty_types": ["fine", "suspension"] if serious else ["warning", "fine"],
-            "content": "罚款并责令改正", "fine_amount": f"{rng.randint(1, 50)}.5",
-            "decided_on": decided.isoformat(),
-            "publish_until": (decided + dt.timedelta(days=365 * (3 if serious else 1) - 1)).isoformat(),
-            "authority": "国家能源局派出机构", "authority_uscc": authority, "serious": serious})
-
-    # 安全生产 accidents.
-    if seg in ("generation", "construction", "grid") and rng.random() < bad * 0.5:
-        level = rng.choices(["ordinary", "larger", "major"], weights=[8, 3, 1])[0]
-        deaths = {"ordinary": rng.randint(0, 2), "larger": rng.randint(3, 9), "major": rng.randint(10, 12)}[level]
-        add("nea-credit", "safety", "accident-1", {"accident_on": g.ago(1700, 30).isoformat(), "level": level,
-                                                   "deaths": deaths, "injuries": rng.randint(0, 6)})
-
-    # 环保.
-    if seg in ("generation", "consumer"):
-        rating = rng.choices(["green", "blue", "yellow", "red", "black"],
-                             weights=[30, 40, 15 + bad * 40, bad * 30, bad * 10])[0]
-        add("mee-env", "environment", "env-rating", {"event_on": g.ago(300, 30).isoformat(), "rating": rating})
-
-    # 司法: 失信被执行人 for the failing.
-    if rng.random() < bad * 0.35:
-        filed = g.ago(1500, 60)
-        dishonest = rng.random() < bad * 0.6
-        p = {"case_no": f"({filed:%Y}){COURT_ABBR.get(uscc[2:4], '京')}{uscc[4:8]}执{rng.randint(100, 9999)}号",
-             "court": COURTS.get(uscc[2:4], "北京市第一中级人民法院"), "filed_on": filed.isoformat(),
-             "obligation": "支付货款及利息", "performance": "none" if dishonest else "partial",
-             "amount": g.money(100_000, 5_000_000)}
-        if dishonest:
-            p.update(dishonest_conduct="refuse_with_ability",
-                     published_on=(filed + dt.timedelta(days=rng.randint(20, 90))).isoformat())
-        add("court-zxgk", "judicial", "case-1", p)
-
-    # 信贷.
-    for i in range(rng.randint(0, 3)):
-        start = g.day_between(max(founded, today - dt.timedelta(days=5 * 365)), today - dt.timedelta(days=30))
-        end = start + dt.timedelta(days=rng.choice([180, 365, 730, 1095]))
-        status = "overdue" if rng.random() < bad * 0.4 else "settled" if end < today else "normal"
-        p = {"lender": rng.choice(BANKS)[0], "amount": g.money(200_000, 20_000_000),
-             "start_on": start.isoformat(), "end_on": end.isoformat(), "status": status}
-        if status == "overdue":
-            p["overdue_days"] = rng.randint(5, 200)
-        if status == "settled":
-            p["settled_on"] = end.isoformat()
-        add("bank-credit", "loan", f"loan-{i}", p)
-
-    # 信用承诺 and 荣誉.
-    if rng.random() < 0.9 - bad:
-        add("cec", "commitment", "commitment-2024", {"title": "信用电力自律公约", "text_version": "v2024",
-                                                    "signed_on": g.ago(700, 5).isoformat()})
-    if rng.random() < 0.35 - bad:
-        add("cec", "honour", "honour-1", {"award": rng.choice(["电力行业 AAA 级信用企业", "安全生产标准化一级企业", "优质工程奖"]),
-                                         "issuer": "中国电力企业联合会", "awarded_on": g.ago(1500, 30).isoformat(),
-                                         "level": "industry"})
-    return out
+    if rng.random() < PAID_IN_SHARE:  # paid in: a share of the subscribed capital, larger for better firms
+        share = min(1.0, rng.uniform(0.05, 0.6) + 0.4 * quality)
+        firm["paid_in_capital"] = str(max(10_000, round(capital * share / 10_000) * 10_000))
+    return firm, draw_hidden(rng, quality, new, str(segment), region[:2], founded, today)
 
 
 def demo_firm_user(session: Session, ent: Enterprise) -> User:
@@ -348,6 +192,17 @@ def bank_officer(session: Session, bank: Institution) -> User:
     return user
 
 
+def _demo_firm_material(firm: dict[str, Any], hidden: Hidden, records: dict[str, list[dict[str, Any]]],
+                        today: dt.date) -> bool:
+    """A firm the demo user can show: of high quality, at least five years old, with bills,
+    bank loans and no default, and one bill or contract paid late (a record it can object to)."""
+    founded = dt.date.fromisoformat(firm["founded_on"])
+    late = any(row["category"] in ("utility", "contract") and row["payload"].get("status") == "late"
+               for rows in records.values() for row in rows)
+    return (hidden.quality >= 0.85 and hidden.grid is not None and hidden.credit and hidden.default_on is None
+            and founded <= clock.add_years(today, -5) and late)
+
+
 def seed_demo(
     session: Session,
     cipher: FieldCipher,
@@ -362,21 +217,22 @@ def seed_demo(
     """Create (or leave unchanged) the demo data set.  ``passwords`` maps demo usernames
     (operator, firm, bank) to the password to set."""
     rng = random.Random(seed)
-    g = _Gen(rng, today)
+    draw = Draw(rng, today)
     report = SeedReport()
 
     providers: dict[str, DataProvider] = {}
-    for code, name, kind, cats in PROVIDERS:
-        provider = session.scalar(sa.select(DataProvider).where(DataProvider.code == code))
+    for spec in PROVIDERS:
+        provider = session.scalar(sa.select(DataProvider).where(DataProvider.code == spec.code))
         if provider is None:
-            provider = create_provider(session, code=code, name=name, kind=kind, categories=cats)
-        providers[code] = provider
+            provider = create_provider(session, code=spec.code, name=spec.name, kind=spec.kind,
+                                       categories=spec.categories, coverage=spec.coverage, provinces=spec.provinces)
+        providers[spec.code] = provider
         if not clients_of_provider(session, provider.id):
             client, secret = register_client(
-                session, name=f"{name} 报送客户端", scope="records:write",
+                session, name=f"{spec.name} 报送客户端", scope="records:write",
                 grant_types=["client_credentials"], provider_id=provider.id,
             )
-            report.provider_clients[code] = (client.client_id, secret)
+            report.provider_clients[spec.code] = (client.client_id, secret)
 
     for name, licence, kind in BANKS:
         if session.scalar(sa.select(Institution.id).where(Institution.licence_no == licence)) is None:
@@ -384,14 +240,16 @@ def seed_demo(
 
     taken: set[str] = set()
     batches: dict[str, list[dict[str, Any]]] = {code: [] for code in providers}
-    firm_usccs: list[tuple[str, str]] = []
+    firm_uscc: str | None = None
+    first_uscc = ""
     for n in range(firms):
-        firm = _firm(rng, n, taken, today)
-        profile = rng.choices([p for p, _ in PROFILES], weights=[w for _, w in PROFILES])[0]
+        firm, hidden = _firm(rng, n, taken, today)
         _, created, _ = upsert_enterprise(session, cipher, firm)
         report.firms_created += int(created)
-        firm_usccs.append((firm["uscc"], profile))
-        records = _records_for(g, firm, profile, n)  # drawn for every firm: the next firms' draws stay the same
+        first_uscc = first_uscc or firm["uscc"]
+        records = records_for(draw, firm, hidden, n, LENDERS)  # drawn for every firm: the next firms' draws stay the same
+        if firm_uscc is None and _demo_firm_material(firm, hidden, records, today):
+            firm_uscc = firm["uscc"]
         if created:  # a firm already in the archive keeps its records as they now are (corrections included)
             for code, rows in records.items():
                 batches[code].extend(rows)
@@ -407,21 +265,21 @@ def seed_demo(
         report.records[code] = result.accepted + result.unchanged + result.corrected
     refresh_statistics(session, sum(report.records.values()), ("credit_record", "credit_record_version", "enterprise"))
 
-    # Demo users: the firm user is bound to a firm with a good profile.
-    firm_uscc = next((u for u, p in firm_usccs if p in ("exemplary", "good")), firm_usccs[0][0])
+    # Demo users: the firm user is bound to a firm of high quality with a full file.
+    firm_uscc = firm_uscc or first_uscc
     demo_users = {
         "operator": {"role": "operator", "display_name": "征信运营员"},
         "firm": {"role": "firm", "display_name": "企业财务负责人", "enterprise_uscc": firm_uscc},
         "bank": {"role": "bank", "display_name": "银行信贷经理", "institution_licence": BANKS[0][1]},
     }
-    for username, spec in demo_users.items():
+    for username, user_spec in demo_users.items():
         password = passwords[username]
         user = session.scalar(sa.select(User).where(User.username == username))
         if user is None:
-            create_user(session, username=username, password=password, **spec)
+            create_user(session, username=username, password=password, **user_spec)
         else:
             set_password(session, user, password)
-        report.users[username] = (str(spec["role"]), password)
+        report.users[username] = (str(user_spec["role"]), password)
     session.flush()
     if signer is not None:
         _demo_consents(session, signer, report, firm_uscc)

@@ -58,16 +58,23 @@ def seed_oversight(session: Session, signer: SigningKeys, seed: int, demo_firm_i
             commitments.sign(session, signer, user, "self_discipline", "张明", "法定代表人")
             out.commitments += 1
 
-    # Lists: refreshed; everything published except the last few entries (for the console).
+    # Lists: refreshed; everything published except the last entry of each list (for the
+    # console), one of them, where there is one, resting on a single record (an objection
+    # removes it, and the entry is cancelled before it was ever published).
     lists.refresh(session, today, actor="seed")
-    pending = list(session.scalars(sa.select(ListEntry.id).where(ListEntry.status == EntryStatus.pending)
+    pending = list(session.scalars(sa.select(ListEntry).where(ListEntry.status == EntryStatus.pending)
                                    .order_by(ListEntry.id)))
-    if first_run and len(pending) > 3:
-        lists.publish(session, pending[:-3], actor="seed")
+    last = {e.list_name: e for e in pending}
+    sole = [e for e in pending if _sole_record(e) is not None]
+    if sole and not any(_sole_record(e) is not None for e in last.values()):
+        last[sole[-1].list_name] = sole[-1]
+    kept = sorted(e.id for e in last.values()) if len(pending) > len(last) else []
+    if first_run and kept:
+        lists.publish(session, [e.id for e in pending if e.id not in kept], actor="seed")
     operator = _operator(session)
 
     if first_run:
-        _objections(session, operator, demo_firm_id, unpublished=pending[-3:] if len(pending) > 3 else [], out=out)
+        _objections(session, operator, demo_firm_id, unpublished=kept, out=out)
         _repairs(session, operator, today, out)
     # What the steps above changed (answered objections, repairs, new grades) as the lists see it.
     lists.refresh(session, today, actor="seed")
@@ -77,6 +84,14 @@ def seed_oversight(session: Session, signer: SigningKeys, seed: int, demo_firm_i
         out.objections = {"existing": int(session.scalar(sa.select(sa.func.count()).select_from(Objection)) or 0)}
         out.repairs = {"existing": int(session.scalar(sa.select(sa.func.count()).select_from(RepairRequest)) or 0)}
     return out
+
+
+def _sole_record(entry: ListEntry) -> int | None:
+    """The one record a list entry rests on, if it rests on one record alone."""
+    records = [rid for item in entry.basis for rid in item.get("records", ())]
+    if len(records) == 1 and not any(item.get("evaluations") for item in entry.basis):
+        return int(records[0])
+    return None
 
 
 def _objections(session: Session, operator: User, demo_firm_id: int | None, unpublished: list[int],
@@ -89,10 +104,9 @@ def _objections(session: Session, operator: User, demo_firm_id: int | None, unpu
         sa.select(CreditRecord.id, CreditRecord.enterprise_id, CreditRecord.category, CreditRecord.payload)
         .where(CreditRecord.polarity == Polarity.bad, CreditRecord.status.in_(list(LIVE_STATUSES)))
         .order_by(CreditRecord.enterprise_id != (demo_firm_id or 0), CreditRecord.id)).all()
-    sole_basis = [records[0] for entry in session.scalars(sa.select(ListEntry).where(ListEntry.id.in_(unpublished))
-                                                          .order_by(ListEntry.id))
-                  if len(records := [rid for item in entry.basis for rid in item.get("records", ())]) == 1
-                  and not any(item.get("evaluations") for item in entry.basis)]
+    sole_basis = [rid for entry in session.scalars(sa.select(ListEntry).where(ListEntry.id.in_(unpublished))
+                                                   .order_by(ListEntry.id))
+                  if (rid := _sole_record(entry)) is not None]
     used: set[int] = set()
 
     def pick(wanted: Callable[[Any], bool]) -> Any:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,16 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from app.archive.models import Category, CreditRecord, DataProvider
 from app.cli import main
+from app.core import clock
+from app.core.db import Database
 from app.demo import CLAIMED_STATES
 from app.oversight.models import EntryStatus, ListName, ObjectionOutcome, RepairStatus
+from app.scoring.models import Evaluation
+from app.scoring.scorecard import GRADES, NOT_RATED
+from app.scoring.services import current_scorecard
+from app.scoring.validation import loan_default_date, monotonicity, validate_scorecard
 from consent.models import ConsentStatus
 from marketplace.models import ApplicationStatus, OfferStatus
 
@@ -254,3 +262,51 @@ def test_bad_inputs_are_refused_before_anything_is_written(fresh_databases, tmp_
             assert conn.scalar(sa.text("SELECT count(*) FROM enterprise")) == 0
     finally:
         engine.dispose()
+
+
+# Coarse groups of grades for a back-test on every date (300 firms: a grade may hold a handful).
+COARSE = [("AAA", "AA"), ("A",), ("BBB",), ("BB", "B", "CCC", "CC", "C")]
+
+
+@pytest.mark.parametrize("day", DATES)
+def test_on_any_date_most_firms_are_rated_and_a_back_test_a_year_back_holds(demo_at, day):
+    """On its day the demo rates most firms over six letter grades or more and leaves the thin
+    files not rated; its month-end history reaches back a year; the banks report each loan as
+    of a day after what the report says happened, so the evaluation a year back saw no loan
+    reported later; and as of a year back the default rate falls from the worst grades to the
+    best (coarse groups: AAA–AA, A, BBB, BB and below)."""
+    as_of = dt.date.fromisoformat(day)
+    year_back = clock.add_months(as_of, -12)
+    db = Database(demo_at(day))
+    try:
+        with db.session() as s:
+            grades = Counter(s.scalars(sa.select(Evaluation.grade).where(Evaluation.current.is_(True))))
+            assert 0 < grades[NOT_RATED] <= int(FIRMS) * 0.15 and sum(1 for g in GRADES if grades[g]) >= 6, grades
+
+            base = s.scalar(sa.select(sa.func.max(Evaluation.as_of)).where(Evaluation.as_of <= year_back))
+            assert base is not None, "the month-end history does not reach back a year"
+
+            definition = current_scorecard().default_definition
+            loans = s.execute(sa.select(CreditRecord.id, CreditRecord.payload)
+                              .join(DataProvider, DataProvider.id == CreditRecord.provider_id)
+                              .where(CreditRecord.category == Category.loan, DataProvider.code.startswith("bank-"))).all()
+            reported = {rid: dt.date.fromisoformat(p["reported_on"]) for rid, p in loans}
+            assert loans and max(reported.values()) <= as_of
+            defaults = [(rid, when) for rid, p in loans if (when := loan_default_date(p, definition)) is not None]
+            assert defaults and all(when <= reported[rid] for rid, when in defaults)
+            seen = {rid for x in s.scalars(sa.select(Evaluation.explanation).where(Evaluation.as_of == base))
+                    for item in [*x["factors"], *x["caps"]] for rid in item["record_ids"] if rid in reported}
+            assert seen and all(reported[rid] <= base for rid in seen)
+
+            report = validate_scorecard(s, current_scorecard().version, year_back, 12)
+    finally:
+        db.dispose()
+    rows = {r["grade"]: r for r in report["grades"]}
+    coarse = []
+    for group in COARSE:
+        count, defaulted = sum(rows[g]["count"] for g in group), sum(rows[g]["defaults"] for g in group)
+        coarse.append({"grade": group[0], "count": count, "defaults": defaulted,
+                       "default_rate": defaulted / count if count else None})
+    table = "  ".join(f"{r['grade']} {r['defaults']}/{r['count']}" for r in report["grades"] if r["count"])
+    assert report["population"]["defaults"] >= 15, table
+    assert monotonicity(coarse)["holds"], f"{year_back}: {table}"
