@@ -18,6 +18,7 @@ from app.oversight import lists, notices
 from app.oversight.models import EntryStatus, ListEntry, Objection, ObjectionStatus, RepairRequest
 from app.scoring.models import Evaluation, EvaluationRun
 from app.scoring.scorecard import GRADES
+from app.scoring.services import main_scorecard_id
 from consent.models import Consent, ConsentStatus, QueryLog
 from marketplace.models import Application, ApplicationStatus, Offer, OfferStatus, Product
 from reports.models import Report
@@ -104,7 +105,8 @@ def firm_home(session: Session, ent: Enterprise, free_reports: int) -> FirmHome:
     # Every evaluation for the chart and the comparison, without its explanation (the largest
     # column by far): only the current one's and the previous one's are read, when used.
     history = list(session.scalars(sa.select(Evaluation).options(defer(Evaluation.explanation))
-                                   .where(Evaluation.enterprise_id == ent.id)
+                                   .where(Evaluation.enterprise_id == ent.id,
+                                          Evaluation.scorecard_id == main_scorecard_id())
                                    .order_by(Evaluation.as_of, Evaluation.evaluated_at, Evaluation.id)))
     current = next((e for e in reversed(history) if e.current), None)
     previous = None

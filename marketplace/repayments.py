@@ -158,12 +158,17 @@ def loan_record(app: Application, lender: Institution, repayments: list[LoanRepa
     assert app.disbursed_on is not None
     owed = [r for r in repayments if not paid_in_full(r) and r.due_on < today]
     overdue_days = max((days_past_due(r.due_on, None, today) for r in owed), default=0)
+    amount = app.disbursed_amount or app.offered_amount or app.amount
+    repaid = sum((r.amount_paid or 0) for r in repayments if paid_in_full(r))
+    settled = bool(repayments) and all(paid_in_full(r) for r in repayments) and repaid >= amount
     payload: dict[str, Any] = {
-        "lender": lender.name, "amount": str(app.disbursed_amount or app.offered_amount or app.amount),
-        "start_on": app.disbursed_on.isoformat(),
+        "lender": lender.name, "amount": str(amount), "start_on": app.disbursed_on.isoformat(),
         "end_on": clock.add_months(app.disbursed_on, app.offered_term_months or app.term_months).isoformat(),
-        "status": "overdue" if overdue_days > 0 else "normal", "reported_on": today.isoformat(),
+        "status": "overdue" if overdue_days > 0 else "settled" if settled else "normal",
+        "reported_on": today.isoformat(),
     }
+    if settled:  # every instalment paid in full, the whole amount repaid
+        payload["settled_on"] = max(r.paid_on for r in repayments if r.paid_on is not None).isoformat()
     if lender.uscc:
         payload["lender_uscc"] = lender.uscc
     if overdue_days > 0:

@@ -41,6 +41,7 @@ from app.oversight import memberships
 from app.scoring.models import Evaluation
 from app.scoring.reasons import adverse_factors
 from app.scoring.scorecard import GRADE_LABELS, NOT_RATED, NOT_RATED_LABEL
+from app.scoring.services import main_scorecard_id
 from consent.models import PURPOSE_LABELS, Purpose, QueryLog
 
 # Sections made of archive records, and their record categories.
@@ -106,7 +107,8 @@ EVALUATIONS = Prepared(  # raw values: dates and times as the driver gives them,
               Evaluation.grade, sa.type_coerce(Evaluation.score, _TEXT), sa.type_coerce(Evaluation.willingness, _TEXT),
               sa.type_coerce(Evaluation.capability, _TEXT), sa.type_coerce(Evaluation.performance, _TEXT),
               Evaluation.supervision_class, Evaluation.scorecard_version, sa.type_coerce(Evaluation.current, _TEXT))
-    .where(Evaluation.enterprise_id == sa.bindparam("ent_id")).order_by(Evaluation.evaluated_at, Evaluation.id)
+    .where(Evaluation.enterprise_id == sa.bindparam("ent_id"), Evaluation.scorecard_id == sa.bindparam("card_id"))
+    .order_by(Evaluation.evaluated_at, Evaluation.id)
 )
 CURRENT_EXPLANATION = Prepared(  # the current evaluation's reasons (only its, not the history's)
     sa.select(Evaluation.explanation, sa.type_coerce(Evaluation.coverage, _TEXT))
@@ -154,7 +156,7 @@ def identity(ent: Enterprise) -> dict[str, Any]:
 
 def evaluation(session: Session, ent: Enterprise) -> dict[str, Any] | None:
     """The current grade (a derived PowerCredit product, labelled as such) and its history."""
-    return evaluation_of(EVALUATIONS.rows(session, {"ent_id": ent.id}),
+    return evaluation_of(EVALUATIONS.rows(session, {"ent_id": ent.id, "card_id": main_scorecard_id()}),
                          CURRENT_EXPLANATION.rows(session, {"ent_id": ent.id}), str(ent.segment))
 
 
@@ -278,7 +280,8 @@ def build_sections(session: Session, ent: Enterprise, sections: set[str], data_f
     wanted = {
         "records": (_RECORDS, params) if categories else None,
         "summary": (SUMMARY, params) if "summary" in sections and not categories >= ALL_CATEGORIES else None,
-        "evaluation": (EVALUATIONS, {"ent_id": ent.id}) if "evaluation" in sections else None,
+        "evaluation": (EVALUATIONS, {"ent_id": ent.id, "card_id": main_scorecard_id()})
+        if "evaluation" in sections else None,
         "explanation": (CURRENT_EXPLANATION, {"ent_id": ent.id}) if "evaluation" in sections else None,
         "lists": (memberships.MEMBERSHIPS, {"ids": [ent.id]}) if "lists" in sections else None,
         "query_records": (_QUERY_LOG[self_report], query_log_params(ent, since, issued_at))

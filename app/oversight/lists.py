@@ -39,7 +39,7 @@ from app.oversight.models import (
 from app.oversight.notices import notify
 from app.scoring.models import Evaluation
 from app.scoring.scorecard import GRADES
-from app.scoring.services import run_evaluations
+from app.scoring.services import main_scorecard_id, run_evaluations
 
 BATCH = 1000
 OPEN = (EntryStatus.pending, EntryStatus.active)
@@ -71,7 +71,8 @@ def _states(session: Session, criteria: Criteria, ids: Sequence[int], as_of: dt.
         since = dt.datetime.combine(clock.add_months(as_of, -criteria.drop_months()), dt.time(), dt.UTC)
         for ent_id, grade in conn.execute(
                 sa.select(Evaluation.enterprise_id, sa.type_coerce(Evaluation.grade, sa.String()))
-                .where(Evaluation.enterprise_id.in_(ids), Evaluation.evaluated_at >= since)):
+                .where(Evaluation.enterprise_id.in_(ids), Evaluation.evaluated_at >= since,
+                       Evaluation.scorecard_id == main_scorecard_id())):
             if grade not in GRADES:  # NR (不予评级) is no grade to drop from
                 continue
             if ent_id not in best or GRADES.index(grade) < GRADES.index(best[ent_id]):

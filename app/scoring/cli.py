@@ -23,15 +23,17 @@ from app.core.errors import DomainError
 def scorecard() -> None:
     pass
 
-@scorecard.command("check", help="校验评分卡文件并列出维度、因子、权重与等级线（不给文件时校验内置评分卡）")
+@scorecard.command("check", help="校验评分卡文件并列出维度、因子、权重、等级线、封顶规则与不予评级规则（不给文件时校验现行评分卡）")
 @click.argument("file", required=False, type=click.Path(dir_okay=False, exists=True, path_type=Path))
 def scorecard_check(file: Path | None) -> None:
     from rich.table import Table
 
+    from app.archive.models import SEGMENT_LABELS, Segment
     from app.scoring.scorecard import DIMENSIONS, MEASURES, ScorecardError, load_scorecard
+    from app.scoring.services import CURRENT_SCORECARD
 
     try:
-        card = load_scorecard(file)
+        card = load_scorecard(file) if file else load_scorecard(name=CURRENT_SCORECARD)
     except ScorecardError as exc:
         fail(str(exc))
         return
@@ -45,6 +47,16 @@ def scorecard_check(file: Path | None) -> None:
     out.print("等级线：" + "，".join(f"{g} ≥ {m:g}" for g, m in card.thresholds))
     for cap in card.caps:
         out.print(f"封顶：{cap.label} → 最高 {cap.max_grade}")
+    out.print("适用板块：" + "、".join(SEGMENT_LABELS[Segment(s)] for s in card.serves))
+    if card.evidence is not None:
+        rule = card.evidence
+        out.print(f"不予评级（NR）：可评因子少于 {rule.min_known_factors} 项、数据覆盖低于 {rule.min_coverage:.0%} 或信用记录历史"
+                  f"不足 {rule.min_history_months} 个月（有封顶情形时照常评级）；没有数据来源覆盖的因子不计入，权重在已知因子间重新分配")
+    for seg, variant in card.variants.items():
+        changed = [f"{f.label} {f.weight:.0%}" for f, base in zip(variant.factors, card.factors, strict=True)
+                   if f.weight != base.weight]
+        dims = [f"{DIMENSIONS[d]} {w:.0%}" for d, w in variant.dimension_weights.items() if w != card.dimension_weights[d]]
+        out.print(f"板块 {SEGMENT_LABELS[Segment(seg)]}：" + "，".join(dims + changed))
 
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
@@ -56,22 +68,34 @@ def _num(value: float | None, places: int = 4) -> str:
 
 @scorecard.command("validate", help="评分卡回测：以基准日各企业的最新评价对照其后观察期内的违约（违约定义见评分卡），"
                                      "输出各等级违约率、AUC/KS、校准表与人群稳定性（PSI）")
-@click.option("--version", "version", required=True, help="评分卡版本，如 1.0")
+@click.option("--version", "version", default=None, help="评分卡版本，如 2.0（或用 --scorecard 给出评分卡文件）")
+@click.option("--scorecard", "scorecard_file", default=None, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="回测这个评分卡文件的评价（如地方五级制评分卡）")
 @click.option("--as-of", "as_of", required=True, help="验证基准日 D（YYYY-MM-DD）")
 @click.option("--horizon-months", "horizon", default=None, help="观察期（月，1–60；默认取评分卡违约定义的观察期）")
 @click.option("--compare-as-of", "compare_as_of", default=None, help="PSI 的比较基准日（默认 D 前 12 个月）")
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON（与 API 相同）而不是表格")
 @pass_ctx
-def scorecard_validate(ctx: Context, version: str, as_of: str, horizon: str | None, compare_as_of: str | None,
-                       as_json: bool) -> None:
+def scorecard_validate(ctx: Context, version: str | None, scorecard_file: Path | None, as_of: str, horizon: str | None,
+                       compare_as_of: str | None, as_json: bool) -> None:
     import json
 
     from marshmallow import ValidationError
 
     from app.core.errors import flatten_messages
     from app.scoring.schemas import ValidationArgs, ValidationReportSchema
+    from app.scoring.scorecard import ScorecardError, load_scorecard
     from app.scoring.validation import validate_scorecard
 
+    card = None
+    if scorecard_file is not None:
+        try:
+            card = load_scorecard(scorecard_file)
+        except ScorecardError as exc:
+            fail(str(exc))
+            return
+    elif version is None:
+        fail("请给出 --version（评分卡版本）或 --scorecard（评分卡文件）")
     options = {"as_of": "--as-of", "horizon_months": "--horizon-months", "compare_as_of": "--compare-as-of"}
     raw = {"as_of": as_of, "horizon_months": horizon, "compare_as_of": compare_as_of}
     try:
@@ -81,7 +105,8 @@ def scorecard_validate(ctx: Context, version: str, as_of: str, horizon: str | No
         return
     try:
         with ctx.db.reading() as session:
-            report = validate_scorecard(session, version, args["as_of"], args["horizon_months"], args["compare_as_of"])
+            report = validate_scorecard(session, card.version if card else str(version), args["as_of"],
+                                        args["horizon_months"], args["compare_as_of"], card=card)
     except DomainError as exc:
         domain_error(exc)
         return

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.archive.models import Enterprise
 from app.scoring.models import Evaluation
+from app.scoring.services import main_scorecard_id
 
 GROUPINGS = ("all", "segment", "province")
 INDEX_DEFINITION = ("信用电力指数：每月各企业（当月有评价者，取当月最新一次）评价分数的均值（0–100）；"
@@ -47,7 +48,7 @@ def credit_power_index(session: Session, *, segment: str | None = None, province
             partition_by=(Evaluation.enterprise_id, month),
             order_by=(Evaluation.evaluated_at.desc(), Evaluation.id.desc()),
         ).label("rn"),
-    )
+    ).where(Evaluation.scorecard_id == main_scorecard_id())  # not a side (regional) scorecard's
     if start:
         ranked = ranked.where(Evaluation.as_of >= start)
     if end:

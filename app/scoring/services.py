@@ -197,9 +197,42 @@ def _load(session: Session, card: Scorecard, part: list[int], coverage: dict[str
     return part, firms, _record_facts(session, card, part), list_memberships(session, part), coverage
 
 
+def is_side_scorecard(card: Scorecard) -> bool:
+    """A scorecard other than the one in use (a regional five-grade one, say): its evaluations
+    are kept beside the firm's grade, never in its place (``current`` stays false)."""
+    return card.id != current_scorecard().id
+
+
+def _store_side(session: Session, card: Scorecard, part: list[int], rows: list[dict[str, object]],
+                run: EvaluationRun | None, stats: BatchStats) -> None:
+    latest: dict[int, str] = {}
+    for ent_id, digest in session.execute(
+        sa.select(Evaluation.enterprise_id, Evaluation.inputs_digest)
+        .where(Evaluation.enterprise_id.in_(part), Evaluation.scorecard_id == card.id,
+               Evaluation.scorecard_version == card.version)
+        .order_by(Evaluation.evaluated_at, Evaluation.id)
+    ):
+        latest[ent_id] = digest
+    now = clock.now()
+    new_rows = []
+    for row in rows:
+        stats.firms += 1
+        if latest.get(cast(int, row["enterprise_id"])) == row["inputs_digest"]:
+            stats.unchanged += 1
+            continue
+        new_rows.append({**row, "current": False, "run_id": run.id if run else None, "evaluated_at": now})
+        stats.evaluated += 1
+    if new_rows:
+        session.execute(sa.insert(Evaluation), new_rows)
+
+
 def _store(session: Session, card: Scorecard, part: list[int], rows: list[dict[str, object]],
            run: EvaluationRun | None, stats: BatchStats) -> None:
-    """Store the rows whose inputs (or scorecard version) changed; retire what they replace."""
+    """Store the rows whose inputs (or scorecard version) changed; retire what they replace.
+    A side scorecard's rows are stored beside the grade (``_store_side``)."""
+    if is_side_scorecard(card):
+        _store_side(session, card, part, rows, run, stats)
+        return
     current = {
         ent_id: (eid, version, digest)
         for eid, ent_id, version, digest in session.execute(
@@ -306,6 +339,13 @@ def evaluate(session: Session, enterprise: Enterprise, as_of: dt.date | None = N
     firm = {enterprise.id: (enterprise.founded_on, enterprise.registered_capital, enterprise.paid_in_capital,
                             str(enterprise.segment), enterprise.province_code)}
     [row] = compute(card, as_of, _load(session, card, [enterprise.id], firms=firm))
+    if is_side_scorecard(card):  # beside the grade: the latest of this scorecard's, new or as it was
+        _store_side(session, card, [enterprise.id], [row], None, BatchStats())
+        session.flush()
+        return session.scalars(sa.select(Evaluation).where(
+            Evaluation.enterprise_id == enterprise.id, Evaluation.scorecard_id == card.id,
+            Evaluation.scorecard_version == card.version).order_by(Evaluation.evaluated_at.desc(), Evaluation.id.desc())
+            .limit(1)).one()
     # One statement both finds the current evaluation and, unless its version and digest are
     # the same as now, retires it.
     unchanged = sa.and_(Evaluation.scorecard_version == card.version,
@@ -337,9 +377,16 @@ def current_evaluation(session: Session, enterprise: Enterprise) -> Evaluation:
     return evaluation
 
 
+def main_scorecard_id() -> str:
+    """The id of the scorecard that grades (power-v1 and v2 share it); a side scorecard's
+    evaluations are left out of the grade's history, the index and the lists' grade rules."""
+    return current_scorecard().id
+
+
 def timeline(session: Session, enterprise: Enterprise) -> list[Evaluation]:
     return list(session.scalars(
-        sa.select(Evaluation).where(Evaluation.enterprise_id == enterprise.id)
+        sa.select(Evaluation).where(Evaluation.enterprise_id == enterprise.id,
+                                    Evaluation.scorecard_id == main_scorecard_id())
         .order_by(Evaluation.evaluated_at, Evaluation.id)
     ))
 

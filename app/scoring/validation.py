@@ -302,12 +302,12 @@ def _check_days(as_of: dt.date, horizon: int, compare_as_of: dt.date, today: dt.
 
 
 def validate_scorecard(session: Session, version: str, as_of: dt.date, horizon_months: int | None = None,
-                       compare_as_of: dt.date | None = None) -> dict[str, Any]:
+                       compare_as_of: dt.date | None = None, *, card: Scorecard | None = None) -> dict[str, Any]:
     """Back-test the scorecard ``version`` at ``as_of`` over ``horizon_months`` (default: its
     default definition's), with population stability against ``compare_as_of`` (default 12
     months before ``as_of``).  A JSON-able report (dates as ``YYYY-MM-DD``); figures that
     cannot be computed are null with the reason in Chinese."""
-    card = scorecard_by_version(version)
+    card = card or scorecard_by_version(version)  # a loaded file (a regional scorecard) or a bundled version
     definition = card.default_definition
     horizon = definition.horizon_months if horizon_months is None else horizon_months
     base_day = compare_as_of or clock.add_months(as_of, -12)

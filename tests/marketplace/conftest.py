@@ -62,7 +62,7 @@ def graded_firm(db: Session, make_enterprise: Any) -> Any:
         ent = make_enterprise(**enterprise)
         if grade is not None:
             rated = grade != "NR"  # NR (不予评级): no score, class or dimensions
-            db.add(Evaluation(enterprise_id=ent.id, scorecard_id="power", scorecard_version="1.0", as_of=ent.created_at.date(),
+            db.add(Evaluation(enterprise_id=ent.id, scorecard_id="power-credit", scorecard_version="1.0", as_of=ent.created_at.date(),
                               score=Decimal("85.00") if rated else None, grade=grade,
                               uncapped_grade=grade if rated else None, supervision_class="A" if rated else None,
                               willingness=Decimal("80") if rated else None, capability=Decimal("80") if rated else None,

@@ -169,3 +169,23 @@ def test_a_repayment_files_the_loan_in_the_archive_and_a_default_caps_the_grade(
         assert current.scorecard_version == "2.0"
         assert "loan_default" in [c["key"] for c in current.explanation["caps"]]
         assert current.grade in ("B", "CCC", "CC", "C")
+
+
+def test_a_loan_repaid_in_full_is_settled_in_the_archive(loan, client, sign_in, officer, db):
+    from app.archive.models import CreditRecord
+
+    no, _, step = loan
+    start = clock.today()
+    step(officer, "disburse", disbursed_amount="400000", disbursed_on=start.isoformat())
+    due = clock.add_months(start, 1)
+    later = clock.start_of_day(due + dt.timedelta(days=1))
+    with time_machine.travel(later, tick=False):
+        sign_in(officer)
+        report(client, no, due_on=due.isoformat(), amount_due="300000", paid_on=due.isoformat(), amount_paid="300000")
+        [record] = db.scalars(sa.select(CreditRecord).where(CreditRecord.provider_ref == f"xyd:{no}")).all()
+        assert record.payload["status"] == "normal"  # 100,000 still to repay
+        report(client, no, due_on=clock.add_months(start, 2).isoformat(), amount_due="100000",
+               paid_on=due.isoformat(), amount_paid="100000")
+        db.expire_all()
+        [record] = db.scalars(sa.select(CreditRecord).where(CreditRecord.provider_ref == f"xyd:{no}")).all()
+        assert (record.payload["status"], record.payload["settled_on"]) == ("settled", due.isoformat())

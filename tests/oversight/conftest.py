@@ -86,7 +86,7 @@ def grade(db: Session) -> Any:
         db.execute(sa.update(Evaluation).where(Evaluation.enterprise_id == ent.id, Evaluation.current.is_(True))
                    .values(current=False))
         at = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
-        ev = Evaluation(enterprise_id=ent.id, scorecard_id="power", scorecard_version="1.0", as_of=at.date(),
+        ev = Evaluation(enterprise_id=ent.id, scorecard_id="power-credit", scorecard_version="1.0", as_of=at.date(),
                         score=Decimal("85.00"), grade=grade, uncapped_grade=grade, supervision_class="A",
                         willingness=Decimal("80"), capability=Decimal("80"), performance=Decimal("80"),
                         explanation={}, inputs_digest=secrets.token_hex(32), record_count=0, current=True,

@@ -47,6 +47,30 @@ def test_a_reason_from_records_outside_the_consent_is_left_out(archive, bank, ac
     assert "contract_performance" in keys
     assert "tax_grade" not in keys and "tax_grade_d" not in keys  # would disclose the tax grade D
     assert section["grade"] in ("BB", "B", "CCC", "CC", "C")  # the grade itself stays capped
+    # ... and the report says a cap applies, without its basis.
+    assert section["adverse_factors"][0] == {
+        "kind": "cap", "key": "withheld", "label": "封顶规则（依据不在授权范围内）", "max_grade": "BB",
+        "reason": "有封顶规则适用，等级不高于 BB；其依据的信息不在本次授权查询的范围内"}
+
+
+def test_caps_come_worst_first_once_per_fact_and_losses_add_up_to_the_score() -> None:
+    from app.scoring.reasons import adverse_factors
+
+    explanation = {
+        "caps": [{"key": "utility_arrears_3_months", "label": "电费欠费 3 个月及以上", "max_grade": "BB"},
+                 {"key": "utility_arrears_in_a_row", "label": "最近连续 3 个月电费欠费", "max_grade": "BB"},
+                 {"key": "loan_default", "label": "贷款逾期 90 天及以上", "max_grade": "B"}],
+        "factors": [{"key": "utility_payment", "label": "电费缴纳", "points": 30.0, "reason": "r1", "known": True},
+                    {"key": "tax_grade", "label": "纳税信用", "points": 40.0, "reason": "r2", "known": True},
+                    {"key": "quality", "label": "产品质量", "points": 0.0, "reason": "r3", "known": False}]}
+    reasons = adverse_factors(explanation, "2.0", "grid", limit=10)
+    assert [r["key"] for r in reasons] == ["loan_default", "utility_arrears_3_months", "utility_payment", "tax_grade"]
+    # Known weights: utility 0.25 × 0.8 = 0.2, tax 0.45 × 0.2 = 0.09; the score over them is
+    # (0.2 × 30 + 0.09 × 40) / 0.29 = 33.10, so 66.90 points are lost: 0.2/0.29 × 70 = 48.28
+    # and 0.09/0.29 × 60 = 18.62.
+    assert [r["points_lost"] for r in reasons[2:]] == [48.28, 18.62]
+    not_rated = {**explanation, "evidence": {"reason": "不予评级（信息不足）：…"}}
+    assert adverse_factors(not_rated, "2.0", "grid") == []
 
 
 def test_a_firm_too_thin_to_rate_is_nr_in_its_report_and_on_its_public_profile(firm, db, login, client, make_provider,

@@ -113,6 +113,7 @@ def test_a_regional_five_grade_scorecard_grades_only_the_segment_it_serves(fresh
                                                  "founded_on": "2016-05-01", "registered_capital": "20000000"}))
             grid = session.scalar(sa.select(DataProvider).where(DataProvider.code == "grid"))
             ingest_records(session, grid, history_rows(retail, prefix="retail"))
+        assert CliRunner().invoke(main, ["evaluate", "--all"]).exit_code == 0  # the national grades first
         card = PROJECT_SCORECARDS / "regional" / "retail-five-grade.json"
         checked = CliRunner().invoke(main, ["scorecard", "check", str(card)])
         assert checked.exit_code == 0 and "等级线：AAA ≥ 90，AA ≥ 80，A ≥ 70，B ≥ 60，C ≥ 0" in checked.output
@@ -122,6 +123,17 @@ def test_a_regional_five_grade_scorecard_grades_only_the_segment_it_serves(fresh
         with database.session() as session:
             [ev] = session.scalars(sa.select(Evaluation).where(Evaluation.scorecard_id == "regional-retail-five-grade"))
             assert ev.grade in ("AAA", "AA", "A", "B", "C")
+            # Beside the firm's grade, never in its place: the national evaluation stays current.
+            assert ev.current is False
+            [current] = session.scalars(sa.select(Evaluation).where(Evaluation.enterprise_id == ev.enterprise_id,
+                                                                    Evaluation.current.is_(True)))
+            assert (current.scorecard_id, current.scorecard_version) == ("power-credit", "2.0")
+        again = CliRunner().invoke(main, ["evaluate", "--all", "--scorecard", str(card)])
+        assert "新评价 0" in again.output and "结果未变 1" in again.output
+        backtest = CliRunner().invoke(main, ["scorecard", "validate", "--scorecard", str(card), "--as-of",
+                                             "2026-11-18", "--horizon-months", "1"])
+        assert backtest.exit_code == 0, backtest.output
+        assert "regional-retail-five-grade 1.0" in backtest.output and "纳入 1 家" in backtest.output
         bad = tmp_path / "bad.json"
         bad.write_text('{"id": "x"}', "utf-8")
         refused = CliRunner().invoke(main, ["evaluate", "--all", "--scorecard", str(bad)])
