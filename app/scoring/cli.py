@@ -154,7 +154,8 @@ def print_validation(report: dict[str, Any]) -> None:
         out.print(f"区分能力：{disc['reason']}")
     else:
         at = f"（分数 {disc['ks_score']:.2f} 处）" if disc["ks_score"] is not None else ""
-        out.print(f"区分能力：AUC {_num(disc['auc'])}，Gini {_num(disc['gini'])}，KS {_num(disc['ks'])}{at}")
+        out.print(f"区分能力：AUC {_num(disc['auc'])}，Gini {_num(disc['gini'])}，KS {_num(disc['ks'])}{at}"
+                  f"（按封顶前的分数）；按等级（封顶后）的 AUC {_num(disc['auc_grade'])}")
     cal = report["calibration"]
     if cal["brier"] is None:
         out.print(f"校准：{cal['reason']}")

@@ -291,6 +291,8 @@ class DiscriminationSchema(StrictSchema):
     gini = fields.Float(allow_none=True, metadata={"description": "2·AUC − 1"})
     ks = fields.Float(allow_none=True, metadata={"description": "max(TPR − FPR)"})
     ks_score = fields.Float(allow_none=True, metadata={"description": "KS 取得处的分数（不高于此分数者视为预测违约）"})
+    auc_grade = fields.Float(allow_none=True, metadata={
+        "description": "按等级（封顶后，同级并列）计的 AUC；auc、ks 按分数（封顶前）计"})
     roc = fields.List(fields.Nested(RocPointSchema), metadata={"description": "ROC 曲线（至多 200 点）"})
     reason = fields.String(allow_none=True, metadata={"description": "无法计算时的原因"})
 

@@ -167,7 +167,7 @@ def discrimination(rated: Sequence[Observation]) -> dict[str, Any]:
     """AUC, Gini (2·AUC − 1) and KS (the largest gap between the cumulative shares of
     defaulters and of the others, max(TPR − FPR)) of the score, a higher score being safer;
     the ROC curve (false positive rate, true positive rate), thinned to ``ROC_POINTS``."""
-    empty: dict[str, Any] = {"auc": None, "gini": None, "ks": None, "ks_score": None, "roc": []}
+    empty: dict[str, Any] = {"auc": None, "gini": None, "ks": None, "ks_score": None, "roc": [], "auc_grade": None}
     reason = _one_class_reason(rated)
     if reason:
         return {**empty, "reason": reason}
@@ -182,8 +182,12 @@ def discrimination(rated: Sequence[Observation]) -> dict[str, Any]:
     at = int(np.argmax(gap))
     ks_score = -float(thresholds[at]) if np.isfinite(thresholds[at]) else None
     roc = _thin([(float(f), float(t)) for f, t in zip(fpr, tpr, strict=True)], ROC_POINTS)
+    # The same over the grade a lender acts on (after the caps; ties within a grade): the
+    # score is the one before the caps.
+    rank = np.array([GRADES.index(o.grade) if o.grade in GRADES else len(GRADES) for o in rated], dtype=float)
     return {"auc": auc, "gini": 2 * auc - 1, "ks": float(gap[at]), "ks_score": ks_score,
-            "roc": [{"fpr": f, "tpr": t} for f, t in roc], "reason": None}
+            "roc": [{"fpr": f, "tpr": t} for f, t in roc], "reason": None,
+            "auc_grade": float(roc_auc_score(y, rank))}
 
 
 def calibration(rated: Sequence[Observation], order: Sequence[str]) -> dict[str, Any]:

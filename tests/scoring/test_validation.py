@@ -206,6 +206,9 @@ def test_the_figures_equal_the_hand_computation(db, cipher):
     assert disc["gini"] == pytest.approx(2 / 3)
     assert disc["ks"] == pytest.approx(7 / 12) and disc["ks_score"] == pytest.approx(65)
     assert disc["reason"] is None
+    # By grade, ties counting half: defaulter AA — AAA, AAA above, AA tied → 2.5; BBB — AAA AAA
+    # AA A A above, BBB tied → 5.5; BB → 6; B → 6: 20 / 24 again.
+    assert disc["auc_grade"] == pytest.approx(20 / 24)
     assert disc["roc"][0] == {"fpr": 0.0, "tpr": 0.0} and disc["roc"][-1] == {"fpr": 1.0, "tpr": 1.0}
 
     # PSI over AAA … C and NR, 13 firms on each day:
