@@ -96,3 +96,27 @@ class User(Base):
 
     def get_id(self) -> str:
         return str(self.id)
+
+
+class UserSession(Base):
+    """A signed-in session, kept on the server so that it can be ended: the browser holds
+    only a random token (in the signed cookie); its SHA-256 is stored.  Ended by signing
+    out, a password change, an operator disabling the user, or its idle and absolute
+    timeouts (``ended_reason`` says which)."""
+
+    __tablename__ = "user_session"
+    __table_args__ = (sa.Index("ix_user_session_user_open", "user_id", "ended_at"),)
+
+    id: Mapped[intpk]
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("app_user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # the absolute timeout
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    ended_reason: Mapped[str | None] = mapped_column(
+        str_enum("session_end", ["logout", "password_changed", "user_disabled", "idle", "expired", "revoked"]))
+    ip: Mapped[str | None] = mapped_column(sa.String(64))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(200))
+
+    user: Mapped[User] = relationship()

@@ -80,6 +80,12 @@ class Settings:
     # PC_ARGON2_TIME_COST, PC_ARGON2_MEMORY_KIB, PC_ARGON2_PARALLELISM); see app.accounts.passwords.
     password_hash: Argon2Params = PROFILES["production"]
     password_hash_profile: str = "production"
+    # Signed-in sessions (server-side, revocable): ended after this long without a request
+    # (PC_SESSION_IDLE_MINUTES) and this long after signing in whatever happens
+    # (PC_SESSION_MAX_HOURS); cookies sent over HTTPS only (PC_SECURE_COOKIES=1: behind TLS).
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    secure_cookies: bool = False
     testing: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -106,6 +112,15 @@ def write_private(path: Path, text: str) -> None:
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
     os.replace(tmp, path)
+
+
+def _env_flag(name: str) -> bool:
+    value = (os.environ.get(name) or "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"环境变量 {name} 应为 1 或 0（true/false），当前为 {os.environ.get(name)!r}")
 
 
 def _password_hash_params() -> tuple[str, Argon2Params]:
@@ -154,6 +169,9 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
         rate_cap_multiple=_env_int("PC_RATE_CAP_MULTIPLE", 4),
         password_hash=password_hash,
         password_hash_profile=password_hash_profile,
+        session_idle_minutes=_env_int("PC_SESSION_IDLE_MINUTES", 30),
+        session_max_hours=_env_int("PC_SESSION_MAX_HOURS", 12),
+        secure_cookies=_env_flag("PC_SECURE_COOKIES"),
     )
     known = {f.name for f in fields(Settings)}
     unknown = set(overrides) - known
