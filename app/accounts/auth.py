@@ -6,14 +6,16 @@ from typing import cast
 from urllib.parse import urlsplit
 
 from flask import request
+from flask import session as flask_session
 from flask_wtf.csrf import validate_csrf
 from wtforms import ValidationError
 
+from app.accounts import sessions
 from app.accounts.models import Role, User
 from app.accounts.services import load_user
 from app.core.auth import signed_in
 from app.core.errors import DomainError, Forbidden
-from app.core.extensions import db_session, login_manager
+from app.core.extensions import database, db_session, login_manager, settings
 
 
 class CsrfRequired(DomainError):
@@ -23,6 +25,16 @@ class CsrfRequired(DomainError):
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
+    """The user of the request's session: only while its server-side session is open (not
+    signed out, ended by a password change or a disabled account, idle or expired)."""
+    if not user_id.isdigit():
+        return None
+    row = sessions.find_open(db_session(), flask_session.get(sessions.TOKEN_KEY), int(user_id),
+                             settings().session_idle_minutes)
+    if row is None:
+        flask_session.pop(sessions.TOKEN_KEY, None)
+        return None
+    sessions.touch(database().transaction, row)
     return load_user(db_session(), user_id)
 
 

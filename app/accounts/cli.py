@@ -42,3 +42,51 @@ def users_add(ctx: Context, username: str, role: str, display_name: str | None, 
         domain_error(exc)
         return
     out.print(f"已创建用户 {username}（{role}）")
+
+
+@users.command("set-password", help="为用户设置新密码（运营人员重置）；该用户的全部登录会话随即失效")
+@click.argument("username")
+@click.option("--password", default=None, help="不提供则交互输入（或读取 PC_NEW_PASSWORD）")
+@pass_ctx
+def users_set_password(ctx: Context, username: str, password: str | None) -> None:
+    from app.accounts.services import get_user, set_password
+
+    password = password or os.environ.get("PC_NEW_PASSWORD") or click.prompt(
+        "新密码", hide_input=True, confirmation_prompt=True
+    )
+    try:
+        with ctx.db.transaction() as session:
+            ended = set_password(session, get_user(session, username), password)
+    except DomainError as exc:
+        domain_error(exc)
+        return
+    out.print(f"已为 {username} 设置新密码；结束登录会话 {ended} 个")
+
+
+@users.command("disable", help="停用用户：不能再登录，现有登录会话随即失效")
+@click.argument("username")
+@pass_ctx
+def users_disable(ctx: Context, username: str) -> None:
+    _set_active(ctx, username, False)
+
+
+@users.command("enable", help="重新启用用户")
+@click.argument("username")
+@pass_ctx
+def users_enable(ctx: Context, username: str) -> None:
+    _set_active(ctx, username, True)
+
+
+def _set_active(ctx: Context, username: str, active: bool) -> None:
+    from app.accounts.services import get_user, set_active
+    from app.audit import services as audit
+
+    try:
+        with ctx.db.transaction() as session:
+            ended = set_active(session, get_user(session, username), active)
+            audit.record(session, "system:cli", "user.enabled" if active else "user.disabled", subject_type="user",
+                         subject_id=username, detail={} if active else {"ended_sessions": ended})
+    except DomainError as exc:
+        domain_error(exc)
+        return
+    out.print(f"已启用 {username}" if active else f"已停用 {username}；结束登录会话 {ended} 个")

@@ -22,3 +22,18 @@ class MeSchema(StrictSchema):
     role = fields.String()
     enterprise_uscc = fields.Function(lambda u: u.enterprise.uscc if u.enterprise else None)
     institution = fields.Function(lambda u: u.institution.name if u.institution else None)
+
+
+class PasswordChangeSchema(StrictSchema):
+    current_password = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    new_password = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class SessionSchema(StrictSchema):
+    id = fields.Integer()
+    created_at = fields.DateTime()
+    last_seen_at = fields.DateTime()
+    expires_at = fields.DateTime()
+    ip = fields.String(allow_none=True)
+    user_agent = fields.String(allow_none=True)
+    current = fields.Boolean()

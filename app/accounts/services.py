@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import Session
 
+from app.accounts import sessions as user_sessions
 from app.accounts.errors import UserExists
 from app.accounts.models import ROLE_LABELS, Institution, InstitutionKind, Role, User
 from app.accounts.passwords import hashing
@@ -87,9 +88,40 @@ def create_user(
     return user
 
 
-def set_password(session: Session, user: User, password: str) -> None:
+def set_password(session: Session, user: User, password: str, *, keep_session: str | None = None) -> int:
+    """A new password; every session of the user ends (but ``keep_session``, the token of
+    the session that changed it).  Returns how many ended."""
     user.password_hash = hash_password(password)
     session.flush()
+    return user_sessions.end_all(session, user.id, "password_changed", keep=keep_session)
+
+
+def change_own_password(session: Session, user: User, current: str, new: str, *, keep_session: str | None) -> int:
+    """The user changes their own password (the current one checked); their other sessions end."""
+    try:
+        hashing.hasher.verify(user.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise InvalidInput("当前密码不正确", errors={"current_password": ["当前密码不正确。"]}) from None
+    if new == current:
+        raise InvalidInput("新密码与当前密码相同", errors={"new_password": ["新密码不能与当前密码相同。"]})
+    try:
+        return set_password(session, user, new, keep_session=keep_session)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.detail, errors={"new_password": (exc.errors or {}).get("password", [])}) from None
+
+
+def get_user(session: Session, username: str) -> User:
+    user = session.scalar(sa.select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"没有用户名为 {username} 的用户", code="user_not_found")
+    return user
+
+
+def set_active(session: Session, user: User, active: bool) -> int:
+    """Enable or disable a user; disabling ends every session at once.  Returns how many ended."""
+    user.active = active
+    session.flush()
+    return 0 if active else user_sessions.end_all(session, user.id, "user_disabled")
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:

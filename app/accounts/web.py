@@ -6,14 +6,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import session as flask_session
 from flask_login import login_user, logout_user
 from marshmallow import ValidationError
 
+from app.accounts import sessions
 from app.accounts.auth import require_user
-from app.accounts.schemas import LoginSchema, MeSchema
-from app.accounts.services import authenticate
-from app.core.errors import flatten_messages
-from app.core.extensions import db_session, limiter
+from app.accounts.models import Role
+from app.accounts.schemas import LoginSchema, MeSchema, PasswordChangeSchema, SessionSchema
+from app.accounts.services import authenticate, change_own_password, get_user, set_active
+from app.audit import services as audit
+from app.core.errors import Conflict, InvalidInput, flatten_messages
+from app.core.extensions import cookie_csrf, db_session, limiter, settings
 
 bp = Blueprint("accounts", __name__, template_folder="templates")  # its pages beside it
 
@@ -42,7 +46,10 @@ def login() -> Any:
         else:
             user = authenticate(db_session(), data["username"], data["password"])
             if user is not None:
+                token = sessions.start(db_session(), user, max_hours=settings().session_max_hours,
+                                       ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
                 login_user(user)
+                flask_session[sessions.TOKEN_KEY] = token
                 flash(f"欢迎，{user.display_name}。", "success")
                 return redirect(_safe_next(data.get("next")))
             errors = {"password": ["用户名或密码错误。"]}
@@ -53,6 +60,7 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
+    sessions.end(db_session(), flask_session.pop(sessions.TOKEN_KEY, None))  # this cookie is worthless now
     logout_user()
     flash("已退出登录。", "info")
     return redirect(url_for("web.home"))
@@ -62,3 +70,52 @@ def logout() -> Any:
 def me() -> Any:
     """The signed-in user."""
     return MeSchema().dump(require_user())
+
+
+@bp.post("/api/v1/me/password")
+def change_password() -> Any:
+    """Change one's own password: every other session of the user ends."""
+    user = require_user()
+    cookie_csrf()
+    try:
+        data = PasswordChangeSchema().load(request.get_json(silent=True) or {})
+    except ValidationError as exc:
+        raise InvalidInput("请求有误", errors=flatten_messages(exc.messages)) from None
+    ended = change_own_password(db_session(), user, data["current_password"], data["new_password"],
+                                keep_session=flask_session.get(sessions.TOKEN_KEY))
+    return {"changed": True, "ended_sessions": ended}
+
+
+@bp.get("/api/v1/me/sessions")
+def my_sessions() -> Any:
+    """The signed-in user's open sessions (``current``: this one)."""
+    user = require_user()
+    mine = sessions.find_token_id(db_session(), flask_session.get(sessions.TOKEN_KEY))
+    rows = sessions.open_sessions(db_session(), user.id)
+    return {"items": [SessionSchema().dump({**vars(r), "current": r.id == mine}) for r in rows]}
+
+
+@bp.post("/api/v1/users/<string:username>/disable")
+def disable_user(username: str) -> Any:
+    """Operators: disable a user; their sessions end at once."""
+    operator = require_user(Role.operator)
+    cookie_csrf()
+    user = get_user(db_session(), username)
+    if user.id == operator.id:
+        raise Conflict("不能停用自己的账号", code="cannot_disable_self")
+    ended = set_active(db_session(), user, False)
+    audit.record(db_session(), f"user:{operator.username}", "user.disabled", subject_type="user",
+                 subject_id=user.username, detail={"ended_sessions": ended})
+    return {"username": user.username, "active": False, "ended_sessions": ended}
+
+
+@bp.post("/api/v1/users/<string:username>/enable")
+def enable_user(username: str) -> Any:
+    """Operators: enable a user again (they sign in anew)."""
+    operator = require_user(Role.operator)
+    cookie_csrf()
+    user = get_user(db_session(), username)
+    set_active(db_session(), user, True)
+    audit.record(db_session(), f"user:{operator.username}", "user.enabled", subject_type="user",
+                 subject_id=user.username)
+    return {"username": user.username, "active": True}

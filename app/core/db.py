@@ -97,6 +97,8 @@ def str_enum(name: str, values: list[str] | tuple[str, ...], length: int = 32) -
 SQLITE_BEGIN = "pc_sqlite_begin"
 SQLITE_BUSY_TIMEOUT_MS = 10_000  # how long a transaction waits for SQLite's write lock
 READ_ONLY = "pc_read_only"  # session.info key: the session was opened to read only
+# execution option: a statement a read-only request runs in a short transaction of its own
+OWN_TRANSACTION = "pc_own_transaction"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
