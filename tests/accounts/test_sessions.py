@@ -46,7 +46,7 @@ def _token(client) -> str:  # noqa: ANN001
 
 
 def test_a_password_change_ends_the_other_sessions(app, client, login, make_user):
-    user = make_user("firm", None) if False else make_user("operator")
+    user = make_user("operator")
     login(user)
     other = app.test_client()
     _sign_in(other, user.username)
