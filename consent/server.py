@@ -16,6 +16,7 @@ RFC 6750's ``WWW-Authenticate`` and token errors RFC 6749's shape.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,7 +32,7 @@ from flask import request as flask_request
 from app.accounts.models import User
 from app.audit.services import Pending
 from app.core import clock
-from app.core.extensions import after_rollback, db_session
+from app.core.extensions import after_rollback, db_session, settings
 from app.oauth.models import AuthorizationCode, OAuthClient, OAuthToken, hash_secret
 from app.oauth.scopes import REPORT_SCOPES
 from app.oauth.server import (
@@ -157,6 +158,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
                 g.pc_oauth_refusal = "code_reused"
             return None
         assert item is not None
+        # Used up whatever follows: a redemption that then fails (a wrong PKCE verifier, a
+        # redirect_uri that differs) must not leave the code for another try.
+        redeemed_pk, redeemed_at = item.id, now
+        after_rollback(session, lambda s: _spend_code(s, redeemed_pk, redeemed_at))
         consent = session.get(Consent, item.consent_pk)
         if consent is None or _consent_usable(consent):
             return None
@@ -172,8 +177,21 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
     def generate_token(self, user: Any = None, scope: Any = None, grant_type: Any = None, expires_in: Any = None,
                        include_refresh_token: bool = True) -> dict[str, Any]:
         consent: Consent = self.request.pc_consent
+        expires_in = expires_in_for(consent, settings().access_token_ttl)
         return dict(super().generate_token(user=user, scope=scope, grant_type=grant_type, expires_in=expires_in,
                                            include_refresh_token=consent.fetch_type == FetchType.periodic))
+
+
+def _spend_code(session: Any, code_pk: int, at: dt.datetime) -> None:
+    session.execute(sa.update(AuthorizationCode).where(AuthorizationCode.id == code_pk, AuthorizationCode.used_at.is_(None))
+                    .values(used_at=at).execution_options(synchronize_session=False))
+
+
+def expires_in_for(consent: Consent, ttl: int) -> int:
+    """Seconds a token bound to ``consent`` may live: the configured lifetime, but never past
+    the consent's end (RFC 6749 ``expires_in`` must not promise more than the grant allows)."""
+    left = int((consent.valid_until - clock.now()).total_seconds())
+    return max(1, min(ttl, left))
 
 
 def _narrow_scope_or_redirect(scope: str, consent: Consent, redirect_uri: str) -> None:
@@ -192,6 +210,14 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         token = db_session().scalar(
             sa.select(OAuthToken).where(OAuthToken.refresh_token_hash == hash_secret(refresh_token))
         )
+        if token is not None and token.revoked_at is not None and token.auth_code_pk is not None:
+            # A rotated (or revoked) refresh token presented again: stolen, or its holder's
+            # copy is — revoke every token of the family (RFC 9700 §4.14.2), after the
+            # refusal's rollback.
+            family = token.auth_code_pk
+            after_rollback(db_session(), lambda s: revoke_code_tokens(s, family))
+            g.pc_oauth_refusal = "refresh_token_reused"
+            return None
         if token is None or token.revoked_at is not None or token.consent is None:
             return None
         if token.refresh_expires_at is None or token.refresh_expires_at <= clock.now():
@@ -212,6 +238,13 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
 
     def revoke_old_credential(self, refresh_token: OAuthToken) -> None:
         return None  # already spent by the conditional UPDATE in authenticate_refresh_token
+
+    def generate_token(self, user: Any = None, scope: Any = None, grant_type: Any = None, expires_in: Any = None,
+                       include_refresh_token: bool = True) -> dict[str, Any]:
+        consent: Consent = self.request.pc_consent
+        return dict(super().generate_token(user=user, scope=scope, grant_type=grant_type,
+                                           expires_in=expires_in_for(consent, settings().access_token_ttl),
+                                           include_refresh_token=include_refresh_token))
 
 
 # --- the binding the OAuth server is handed (app.wiring) ----------------------------------------

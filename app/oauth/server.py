@@ -139,6 +139,15 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
 
     CLIENT_AUTH_METHOD = PRIVATE_KEY_JWT
 
+    def __call__(self, query_client: Any, request: Any) -> Any:
+        """As Authlib authenticates, and a ``client_id`` sent beside the assertion must be the
+        assertion's ``sub`` (RFC 7521 §4.2): a request may not name one client and prove another."""
+        client = super().__call__(query_client, request)
+        named = request.form.get("client_id") if client is not None else None
+        if named is not None and named != client.client_id:
+            raise InvalidClientError(description="'client_id' differs from the client assertion's 'sub'")
+        return client
+
     def get_audiences(self) -> list[str]:
         base = issuer()
         return [base, f"{base}/oauth/token", f"{base}/oauth/revoke", f"{base}/oauth/introspect"]

@@ -70,8 +70,11 @@ def test_wrong_missing_or_malformed_verifier_is_refused(active_code, bank, db, b
     assert resp.get_json()["error"] in ("invalid_request", "invalid_grant")
     assert db.scalar(sa.select(sa.func.count()).select_from(OAuthToken).where(OAuthToken.consent_pk.is_not(None))) == 0
     assert refusals(db, resp.get_json()["error"])
-    # the real verifier still works afterwards: failed attempts do not burn the code
-    assert bank.exchange(code, verifier).status_code == 200
+    # A failed verification uses the code up: whoever tried a guess, the code is gone, and
+    # the real verifier afterwards is refused too (the bank starts the flow again).
+    again = bank.exchange(code, verifier)
+    assert again.status_code == 400 and again.get_json()["error"] == "invalid_grant"
+    assert db.scalar(sa.select(sa.func.count()).select_from(OAuthToken).where(OAuthToken.consent_pk.is_not(None))) == 0
 
 
 @pytest.fixture
@@ -541,3 +544,49 @@ def test_unknown_consent_lookups_by_a_bank_are_audited(bank, client, db):
     resp = client.get("/api/v1/consents/cst_guess", headers=bearer(bank.cc_token()["access_token"]))
     assert resp.status_code == 404
     assert refusals(db, "consent_not_found")
+
+
+# --- issue #25: OAuth details -------------------------------------------------------------------
+
+
+def test_a_client_id_beside_an_assertion_must_be_its_sub(client, db, jwt_bank, bank):
+    oauth, key = jwt_bank
+    body = {"grant_type": "client_credentials", "scope": "consents:write",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}
+    other = client.post("/oauth/token", data={**body, "client_assertion": assertion(oauth, key),
+                                              "client_id": bank.oauth.client_id})
+    assert other.status_code in (400, 401) and other.get_json()["error"] == "invalid_client"
+    assert refusals(db, "invalid_client")
+    same = client.post("/oauth/token", data={**body, "client_assertion": assertion(oauth, key),
+                                             "client_id": oauth.client_id})
+    assert same.status_code == 200, same.get_json()
+
+
+def test_a_rotated_refresh_token_used_again_revokes_the_family(active_token, bank, firm, db):
+    """RFC 9700 §4.14.2: the old refresh token presented after rotation means one of the two
+    copies is in the wrong hands; every token descended from the grant is revoked."""
+    _, tok = active_token(fetch_type="periodic", frequency={"unit": "day", "value": 10})
+    old = {"grant_type": "refresh_token", "refresh_token": tok["refresh_token"]}
+    rotated = bank.http.post("/oauth/token", data=old, headers=bank.auth)
+    assert rotated.status_code == 200
+    new = rotated.get_json()
+    assert bank.fetch(new["access_token"], firm.enterprise.uscc).status_code == 200
+    replay = bank.http.post("/oauth/token", data=old, headers=bank.auth)
+    assert replay.status_code == 400 and replay.get_json()["error"] == "invalid_grant"
+    assert refusals(db, "refresh_token_reused")
+    assert bank.fetch(new["access_token"], firm.enterprise.uscc).status_code == 401  # the family is revoked
+    onward = bank.http.post("/oauth/token", data={"grant_type": "refresh_token",
+                                                  "refresh_token": new["refresh_token"]}, headers=bank.auth)
+    assert onward.status_code == 400
+
+
+def test_expires_in_never_outlives_the_consent(active_token, bank):
+    import datetime as dt
+
+    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)).isoformat()
+    _, tok = active_token(valid_until=soon)
+    assert 0 < tok["expires_in"] <= 600  # not the configured hour
+    _, periodic = active_token(fetch_type="periodic", frequency={"unit": "day", "value": 10}, valid_until=soon)
+    refreshed = bank.http.post("/oauth/token", data={"grant_type": "refresh_token",
+                                                     "refresh_token": periodic["refresh_token"]}, headers=bank.auth)
+    assert refreshed.status_code == 200 and 0 < refreshed.get_json()["expires_in"] <= 600
