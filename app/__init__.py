@@ -12,7 +12,7 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from app.accounts import passwords
-from app.core.config import load_settings
+from app.core.config import load_settings, private_folder
 from app.core.crypto import FieldCipher, load_keyring
 from app.core.db import Database
 from app.core.schemas_base import INT64_MAX
@@ -31,6 +31,7 @@ class BigIntConverter(IntegerConverter):
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     settings = load_settings(overrides)
     passwords.configure(settings.password_hash)
+    private_folder(settings.instance_path)  # secrets, keys and the SQLite database: owner only
     app = Flask(__name__, instance_path=str(settings.instance_path))
     app.url_map.converters["int"] = BigIntConverter  # before any route is added
     app.config.update(
@@ -71,12 +72,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.core import ratelimit, request_log
     from app.core.errors import register_error_handlers
     from app.core.extensions import api, close_session, csrf, finish_session, limiter, login_manager
+    from app.core.headers import security_headers
 
     request_log.configure_logging(settings.log_level)
     wiring.wire()  # what lower layers are handed by higher ones
     request_log.init_app(app)
     register_error_handlers(app)
     app.after_request(finish_session)
+    app.after_request(security_headers)
     app.after_request(ratelimit.retry_after_only_on_refusals)  # runs after the limiter's (reverse order)
     app.teardown_request(close_session)
 

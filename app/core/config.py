@@ -98,15 +98,23 @@ def _load_or_create_secret(instance_path: Path) -> str:
     path = instance_path / "secret_key"
     if path.exists():
         return path.read_text().strip()
-    instance_path.mkdir(parents=True, exist_ok=True)
+    private_folder(instance_path)
     value = secrets.token_urlsafe(48)
     write_private(path, value)
     return value
 
 
+def private_folder(path: Path) -> None:
+    """Create a folder (the instance folder: secrets, keys, the SQLite database) readable by
+    its owner only (0700); an existing one is left as it is."""
+    if not path.exists():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path, 0o700)  # whatever the umask
+
+
 def write_private(path: Path, text: str) -> None:
     """Write a secret file readable by its owner only (created 0600, atomically replaced)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent)
     tmp = path.with_suffix(path.suffix + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:

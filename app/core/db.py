@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any, Generic, TypeVar, cast
 
 import orjson
@@ -101,11 +103,26 @@ READ_ONLY = "pc_read_only"  # session.info key: the session was opened to read o
 OWN_TRANSACTION = "pc_own_transaction"
 
 
+def private_sqlite_file(database: str | None) -> None:
+    """Create a SQLite database file readable by its owner only (0600, in a folder created
+    0700), before SQLite would create it with the process's umask; its -wal and -shm files
+    take the same permissions.  An existing file is left as it is."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.exists():
+        return
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     # JSON read with orjson (3–5x faster than json.loads; reports and evaluations parse every
     # record's payload).  Written with the standard encoder: it knows our Decimal handling.
     if url.startswith("sqlite"):
         kwargs.setdefault("json_deserializer", orjson.loads)
+        private_sqlite_file(sa.make_url(url).database)
         engine = sa.create_engine(url, **kwargs)
 
         @event.listens_for(engine, "connect")

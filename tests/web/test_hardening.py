@@ -1,0 +1,57 @@
+"""Browser hardening: no page can be framed, scripts and styles only from this site, Secure
+cookies behind TLS (tests/accounts/test_sessions.py), and the instance folder and the SQLite
+database readable by their owner only."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from app.core.headers import CSP
+from tests.consent.conftest import bank, firm  # noqa: F401 (fixtures)
+
+
+@pytest.mark.parametrize("path", ["/", "/login", "/scorecards", "/oauth/authorize", "/api/v1/scorecards",
+                                  "/no-such-page"])
+def test_every_response_forbids_framing(client, path):
+    resp = client.get(path)
+    policy = resp.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in policy and resp.headers["X-Frame-Options"] == "DENY"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_consent_screen_cannot_be_framed_and_runs_no_inline_script(bank, firm, client, login):  # noqa: F811
+    from tests.consent.conftest import pkce
+
+    consent = bank.request_consent(firm.enterprise.uscc)
+    login(firm.user)
+    _, challenge = pkce()
+    from urllib.parse import urlencode
+
+    page = client.get("/oauth/authorize?" + urlencode(bank.authorize_params(consent["consent_id"], challenge)))
+    assert page.status_code == 200 and page.headers["Content-Security-Policy"] == CSP
+    assert "'unsafe-inline'" not in CSP and "script-src 'self'" in CSP
+    html = page.get_data(as_text=True)
+    assert "<script>" not in html and 'style="' not in html  # nothing the policy would block
+
+
+def test_only_the_api_documentation_may_run_its_inline_boot_script(client):
+    docs = client.get("/api/docs")
+    assert "'unsafe-inline'" in docs.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in docs.headers["Content-Security-Policy"]
+
+
+def test_the_instance_folder_and_the_sqlite_database_are_the_owners_only(tmp_path):
+    from app import create_app
+
+    instance = tmp_path / "fresh" / "instance"
+    database = instance / "powercredit.db"
+    app = create_app({"instance_path": instance, "database_url": f"sqlite:///{database}", "testing": True})
+    with app.extensions["pc_db"].engine.connect() as conn:
+        conn.exec_driver_sql("CREATE TABLE probe (id INTEGER)")
+    app.extensions["pc_db"].dispose()
+    assert stat.S_IMODE(os.stat(instance).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(database).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(instance / "secret_key").st_mode) == 0o600
