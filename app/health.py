@@ -31,7 +31,7 @@ class Health(MethodView):
         try:
             db_session().execute(sa.select(1))
         except sa.exc.SQLAlchemyError as exc:
-            raise ServiceUnavailable("数据库不可用", code="database_unavailable") from exc
+            raise ServiceUnavailable("数据库不可用", code="database_unavailable", headers={"Retry-After": "5"}) from exc
         return {"status": "ok", "database": "ok"}
 
 

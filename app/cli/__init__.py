@@ -14,6 +14,7 @@ import os
 from typing import Any
 
 import click
+from sqlalchemy import exc as sa_exc
 
 from app import wiring
 from app.accounts import passwords
@@ -34,7 +35,7 @@ from app.core.cli import (
 from app.core.config import ConfigError, Settings, load_settings
 from app.core.crypto import load_keyring
 from app.core.db import Database
-from app.core.errors import DomainError, InvalidInput
+from app.core.errors import DomainError, InvalidInput, is_database_unavailable
 from app.oauth.cli import providers
 from app.oversight.cli import commitments_group, lists_group, objections_group
 from app.scoring.cli import evaluate, index_cmd, scorecard
@@ -56,6 +57,11 @@ class _Main(click.Group):
             return super().invoke(ctx)
         except ConfigError as exc:  # the environment is wrong: say which setting, no traceback
             fail(f"配置有误：{exc}")
+        except (sa_exc.OperationalError, sa_exc.TimeoutError) as exc:
+            if not is_database_unavailable(exc):
+                raise
+            first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            fail(f"无法连接数据库：{first}（检查 DATABASE_URL 与数据库服务）")
 
 @click.group(cls=_Main, help="PowerCredit 电力征信：服务、数据库、导入与演示数据")
 def main() -> None:
@@ -78,6 +84,9 @@ def serve(host: str, port: int, workers: int) -> None:
     database = Database(settings.database_url)
     try:  # refuse to start on a database the code does not match, rather than fail every request
         require_current_schema(database)
+    except sa_exc.OperationalError as exc:
+        fail(f"无法连接数据库（{database.engine.url.render_as_string(hide_password=True)}）："
+             f"{str(exc.orig or exc).strip().splitlines()[0]}")
     finally:
         database.dispose()
     if settings.password_hash_profile == "test":

@@ -104,17 +104,19 @@ OWN_TRANSACTION = "pc_own_transaction"
 
 
 def private_sqlite_file(database: str | None) -> None:
-    """Create a SQLite database file readable by its owner only (0600, in a folder created
-    0700), before SQLite would create it with the process's umask; its -wal and -shm files
-    take the same permissions.  An existing file is left as it is."""
+    """Create a SQLite database file readable by its owner only (0600), before SQLite would
+    create it with the process's umask; its -wal and -shm files take the same permissions.
+    An existing file is left as it is, and a missing folder is not created (a mistyped path
+    stays an error, as SQLite makes it)."""
     if not database or database == ":memory:" or database.startswith("file:"):
         return
     path = Path(database)
-    if path.exists():
+    if path.exists() or not path.parent.is_dir():
         return
-    if not path.parent.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # another process made it first
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -16,7 +16,8 @@ from flask import Flask, Response, g, json, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.core.db import is_sqlite_busy
@@ -392,15 +393,45 @@ def busy_response(exc: OperationalError) -> Response:
                             detail="数据库正忙（另一项写入，如批量导入，正在进行），本次请求未作任何更改，请稍后重试。")
 
 
+_UNREACHABLE = ("unable to open database file", "could not connect", "connection refused", "connection to server",
+                "server closed the connection", "terminating connection", "the database system is",
+                "no route to host", "timeout expired", "connection timed out", "could not translate host name",
+                "consuming input failed", "disk i/o error")
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached (down, restarting, the network, the file's folder
+    gone), as opposed to a statement that failed."""
+    if isinstance(exc, SATimeoutError):  # no connection free in the pool in time
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    return any(marker in text for marker in _UNREACHABLE)
+
+
+def unavailable_response(exc: BaseException) -> Response:
+    log.error("数据库不可用：%s", getattr(exc, "orig", None) or exc)
+    return problem_response(503, code="database_unavailable", headers={"Retry-After": "5"},
+                            detail="数据库暂时无法连接，本次请求未作任何更改，请稍后重试。")
+
+
 def handle_operational_error(exc: OperationalError) -> Response:
     if is_sqlite_busy(exc):
         return busy_response(exc)
+    if is_database_unavailable(exc):
+        return unavailable_response(exc)
     return handle_http_exception(InternalServerError(original_exception=exc))
+
+
+def handle_pool_timeout(exc: SATimeoutError) -> Response:
+    return unavailable_response(exc)
 
 
 def register_error_handlers(app: Flask) -> None:
     app.before_request(refuse_nul)
     app.register_error_handler(OperationalError, handle_operational_error)
+    app.register_error_handler(SATimeoutError, handle_pool_timeout)
     app.register_error_handler(RecursionError, handle_recursion_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
