@@ -86,6 +86,9 @@ class Settings:
     session_idle_minutes: int = 30
     session_max_hours: int = 12
     secure_cookies: bool = False
+    # Reverse proxies in front of the service whose X-Forwarded-For/-Proto/-Host to trust
+    # (PC_TRUSTED_PROXIES, a count: 1 behind one TLS proxy); 0 trusts none.
+    trusted_proxies: int = 0
     testing: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -180,6 +183,7 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
         session_idle_minutes=_env_int("PC_SESSION_IDLE_MINUTES", 30),
         session_max_hours=_env_int("PC_SESSION_MAX_HOURS", 12),
         secure_cookies=_env_flag("PC_SECURE_COOKIES"),
+        trusted_proxies=_env_int("PC_TRUSTED_PROXIES", 0),
     )
     known = {f.name for f in fields(Settings)}
     unknown = set(overrides) - known

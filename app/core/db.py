@@ -7,6 +7,7 @@ Services only ``flush()``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import os
@@ -113,10 +114,8 @@ def private_sqlite_file(database: str | None) -> None:
     path = Path(database)
     if path.exists() or not path.parent.is_dir():
         return
-    try:
+    with contextlib.suppress(FileExistsError):  # another process made it first
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        pass  # another process made it first
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

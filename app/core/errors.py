@@ -12,6 +12,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from authlib.common.security import is_secure_transport
+from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from flask import Flask, Response, g, json, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -428,10 +430,28 @@ def handle_pool_timeout(exc: SATimeoutError) -> Response:
     return unavailable_response(exc)
 
 
+def refuse_insecure_oauth() -> Response | None:
+    """Every ``/oauth/`` endpoint over HTTPS (or on this machine), before anything else: the
+    authorization page too, which would otherwise first send the browser to sign in."""
+    if request.path.startswith("/oauth/") and not is_secure_transport(request.url):
+        return handle_insecure_transport(InsecureTransportError())
+    return None
+
+
+def handle_insecure_transport(exc: Exception) -> Response:
+    """OAuth over plain HTTP to a host that is not this machine (RFC 6749 §1.6, §3.1):
+    refused, and said how to reach it."""
+    return problem_response(400, code="insecure_transport",
+                            detail="OAuth 接口只接受 HTTPS：请用 https:// 访问。服务部署在 TLS 反向代理之后时，代理须传 "
+                                   "X-Forwarded-Proto，服务须设 PC_TRUSTED_PROXIES（见 README 的部署一节）。")
+
+
 def register_error_handlers(app: Flask) -> None:
     app.before_request(refuse_nul)
     app.register_error_handler(OperationalError, handle_operational_error)
     app.register_error_handler(SATimeoutError, handle_pool_timeout)
+    app.register_error_handler(InsecureTransportError, handle_insecure_transport)
+    app.before_request(refuse_insecure_oauth)
     app.register_error_handler(RecursionError, handle_recursion_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
