@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -10,7 +11,7 @@ from flask import session as flask_session
 from flask_login import login_user, logout_user
 from marshmallow import ValidationError
 
-from app.accounts import sessions
+from app.accounts import sessions, throttle
 from app.accounts.auth import require_user
 from app.accounts.models import Role
 from app.accounts.schemas import LoginSchema, MeSchema, PasswordChangeSchema, SessionSchema
@@ -44,7 +45,17 @@ def login() -> Any:
         except ValidationError as exc:
             errors = flatten_messages(exc.messages)
         else:
+            address = request.remote_addr
+            wait = throttle.wait_seconds(db_session(), data["username"], address)
+            if wait:
+                errors = {"password": [f"该账号登录失败次数过多，请 {math.ceil(wait / 60)} 分钟后再试。"]}
+                return (render_template("accounts/login.html", form=form, errors=errors), 429,
+                        {"Retry-After": str(wait)})
             user = authenticate(db_session(), data["username"], data["password"])
+            if user is None:
+                throttle.failed(data["username"], address)
+            else:
+                throttle.succeeded(data["username"], address)
             if user is not None:
                 token = sessions.start(db_session(), user, max_hours=settings().session_max_hours,
                                        ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
