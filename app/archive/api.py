@@ -7,17 +7,26 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from flask import request
+from flask import g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+from werkzeug.wsgi import LimitedStream
 
 from app.archive import ingestion, schemas, services
 from app.archive.errors import BatchTooLarge
 from app.archive.ingestion_results import JsonLine
 from app.archive.services import require_archive_access
 from app.core.auth import bearer_token, signed_in
-from app.core.errors import InvalidInput, MalformedJson, UnsupportedMediaType, json_error_text
-from app.core.extensions import cipher, csrf, db_session, settings
+from app.core.errors import (
+    DomainError,
+    InvalidInput,
+    MalformedJson,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    json_error_text,
+)
+from app.core.extensions import after_rollback, cipher, csrf, db_session, settings
 from app.core.schemas_base import PageArgs, With
 
 blp = Blueprint("archive", __name__, url_prefix="/api/v1", description="信用档案：企业与信用记录")
@@ -76,18 +85,83 @@ class EnterpriseRecords(MethodView):
         return page.body()
 
 
+_READ_PIECE = 64 * 1024
+
+
+def _read_body(limit: int) -> bytes:
+    """The whole request body, or a 413 when it is longer than ``limit`` bytes, however it is
+    framed.  A declared ``Content-Length`` over the limit is refused before reading; a
+    chunked body (no length: the server de-chunks it, ``wsgi.input_terminated``) is read to
+    one byte past the limit, and refused if that byte comes — never cut short at the limit
+    and taken for the whole (werkzeug's stream stops there silently)."""
+    declared = request.content_length
+    mib = f"（{limit // 2**20} MiB）" if limit % 2**20 == 0 else ""
+    too_large = PayloadTooLarge(f"请求体超过 {limit} 字节{mib}的上限：整批未写入，请拆分后重试",
+                                code="request_entity_too_large",  # as every other 413 of the service
+                                errors={"_batch": [f"请求体超过 {limit} 字节的上限。"]})
+    if declared is not None and declared > limit:
+        _drain(declared, limit)
+        raise too_large
+    request.max_content_length = limit + 1  # the stream may give the one byte that tells
+    pieces: list[bytes] = []
+    size = 0
+    try:
+        stream = request.stream
+        while piece := stream.read(min(_READ_PIECE, limit + 1 - size)):
+            size += len(piece)
+            if size > limit:
+                _drain(None, limit)
+                raise too_large
+            pieces.append(piece)
+    except RequestEntityTooLarge as exc:
+        raise too_large from exc
+    except ClientDisconnected as exc:
+        raise MalformedJson("请求体没有收全（连接中断）", code="incomplete_body",
+                            errors={"_batch": [f"收到 {size} 字节后连接中断。"]}) from exc
+    return b"".join(pieces)
+
+
+def _drain(declared: int | None, limit: int) -> None:
+    """Read and drop what is left of a body refused as too large, so that a client still
+    sending it reads the 413 instead of a connection reset (a server that closes a socket with
+    unread data resets it) — for a body up to twice the limit; a larger one is left unread,
+    and its client may see the reset, as from any server."""
+    if declared is not None:
+        if declared > 2 * limit:
+            return
+        stream: Any = LimitedStream(request.input_stream, declared)
+        left = declared
+    elif "wsgi.input_terminated" in request.environ:  # chunked: what the server de-chunks next
+        stream, left = request.input_stream, limit
+    else:
+        return
+    try:
+        while left > 0 and (piece := stream.read(min(_READ_PIECE, left))):
+            left -= len(piece)
+    except (OSError, ValueError, ClientDisconnected):  # the client gave up: nothing to wait for
+        return
+
+
+def _split_lines(body: str) -> list[str]:
+    """NDJSON lines: split at ``\n`` (a ``\r`` before it dropped) and nowhere else — not at the
+    U+2028, U+0085 or form feed that ``str.splitlines`` also breaks at, which a JSON string may
+    hold unescaped."""
+    return [line[:-1] if line.endswith("\r") else line for line in body.split("\n")]
+
+
 def _parse_batch_body() -> list[Any]:
-    request.max_content_length = settings().max_batch_bytes
     mimetype = request.mimetype
     if mimetype not in ("application/json", *NDJSON_TYPES):
         raise UnsupportedMediaType(
             f"不支持的内容类型 {mimetype or '（未指定）'}：请使用 application/json（JSON 数组）"
             " 或 application/x-ndjson（每行一个 JSON 对象）"
         )
+    raw = _read_body(settings().max_batch_bytes)
     try:
-        body = request.get_data(cache=False).decode("utf-8", errors="strict") if request.content_length != 0 else ""
+        body = raw.decode("utf-8", errors="strict")
     except UnicodeDecodeError as exc:
         raise MalformedJson("请求体不是合法的 UTF-8 文本", errors={"_batch": [json_error_text(exc)]}) from exc
+    del raw
     if mimetype == "application/json":
         try:
             rows = json.loads(body, parse_float=Decimal)
@@ -96,12 +170,7 @@ def _parse_batch_body() -> list[Any]:
         if not isinstance(rows, list):
             raise InvalidInput("请求体应为 JSON 数组", errors={"_batch": ["应为记录的 JSON 数组。"]})
         return rows
-    out: list[Any] = []
-    for n, line in enumerate(body.splitlines(), start=1):
-        if not line.strip():
-            continue
-        out.append(JsonLine(n, line).parse())
-    return out
+    return [JsonLine(n, line).parse() for n, line in enumerate(_split_lines(body), start=1) if line.strip()]
 
 
 @blp.route("/records/batch")
@@ -125,6 +194,9 @@ class RecordBatch(MethodView):
 
         逐行校验；合格行在同一事务中写入，不合格行按行号、字段与原因返回。
         mode=all_or_nothing 时只要有一行不合格，整批不写入（422）。
+        请求体（JSON 数组或 NDJSON，定长或分块传输）超过上限时整批拒收（413），不写入任何记录。
+        每一批都留下报送批次记录：整批被拒的（413、400、415、422）也有，committed 为 false，
+        整批被拒的原因记在行号 -1 的 _batch 下。
         """
         token = bearer_token("records:write")
         session = db_session()
@@ -132,15 +204,26 @@ class RecordBatch(MethodView):
         if client.provider_id is None:
             raise InvalidInput("该客户端不属于任何数据源", code="not_a_provider")
         provider = session.get_one(services.DataProvider, client.provider_id)
-        rows = _parse_batch_body()
-        limit = settings().max_batch_rows
-        if not rows:
-            raise InvalidInput("批次为空", errors={"_batch": ["至少一条记录。"]})
-        if len(rows) > limit:
-            raise BatchTooLarge(f"一批最多 {limit} 条记录，本批 {len(rows)} 条，请拆分后重试",
-                                errors={"_batch": [f"超过每批 {limit} 条的上限。"]})
-        result = ingestion.submit_batch(session, provider, rows, source="api", mode=args["mode"])
+        # Whatever refuses the batch from here on, the request's transaction is rolled back
+        # and this records the batch's run in a transaction of its own (a success drops it).
+        refused = ingestion.RefusedBatch(provider.id, "api", args["mode"], reason={"_batch": [
+            f"处理本批时出错，整批未写入（请求编号 {g.get('request_id', '-')}）。"]})
+        after_rollback(session, refused.record)
+        try:
+            rows = _parse_batch_body()
+            refused.total = len(rows)
+            limit = settings().max_batch_rows
+            if not rows:
+                raise InvalidInput("批次为空", errors={"_batch": ["至少一条记录。"]})
+            if len(rows) > limit:
+                raise BatchTooLarge(f"一批最多 {limit} 条记录，本批 {len(rows)} 条，请拆分后重试",
+                                    errors={"_batch": [f"超过每批 {limit} 条的上限。"]})
+            result = ingestion.submit_batch(session, provider, rows, source="api", mode=args["mode"])
+        except DomainError as exc:
+            refused.because(exc.detail, exc.errors)
+            raise
         if not result.committed:
+            refused.result, refused.reason = result, None  # its refused rows say why
             errors = {
                 f"rows[{r.index}].{field}": msgs
                 for r in result.refusals for field, msgs in (r.errors or {}).items()

@@ -58,13 +58,18 @@ def import_records(ctx: Context, file: Path, provider_code: str, fmt: str | None
         return
     tty = console.is_terminal
     total = None if str(file) == "-" or fmt == "json" else _count_rows(file, fmt or "")
+    provider_id: int | None = None
+    seen = 0
     try:
         # No refresh thread: the bar is redrawn per chunk, and validation workers can fork.
         with ctx.db.transaction() as session, progress_bar(auto_refresh=False) as progress:
             task = progress.add_task(f"导入 {file.name}", total=total)
             provider = get_provider(session, provider_code)
+            provider_id = provider.id
 
             def on_chunk(res: Any) -> None:
+                nonlocal seen
+                seen = res.total
                 progress.update(task, completed=res.total, refresh=True)
                 if not tty:
                     print(f"已处理 {res.total} 行（接受 {res.accepted}，未变 {res.unchanged}，"
@@ -75,12 +80,14 @@ def import_records(ctx: Context, file: Path, provider_code: str, fmt: str | None
                                   workers=default_workers() if workers is None else workers)
             if result.analysed:
                 out.print("导入量较大，已更新数据库查询统计信息（ANALYZE）。")
-    except DomainError as exc:
-        domain_error(exc)
-        return
-    except ValueError as exc:
-        fail(str(exc))
-        return
+    except Exception as exc:  # rolled back whole; the batch's run says why, then the error is shown
+        if provider_id is not None:
+            _record_refused_import(ctx, provider_id, file, mode, seen, exc)
+        if isinstance(exc, DomainError):
+            domain_error(exc)
+        elif isinstance(exc, ValueError | OSError):
+            fail(_import_error_text(exc))
+        raise
     verdict = "已提交" if result.committed else "整批未写入（all_or_nothing 模式下存在被拒行）"
     out.print(f"批次 #{result.run_id}：共 {result.total} 行，接受 {result.accepted}，未变 {result.unchanged}，"
               f"更正 {result.corrected}，拒绝 {result.refused}。{verdict}")
@@ -98,6 +105,35 @@ def import_records(ctx: Context, file: Path, provider_code: str, fmt: str | None
                                     ensure_ascii=False) + "\n")
     if not result.committed:
         sys.exit(2)
+
+def _import_error_text(exc: BaseException) -> str:
+    """Why a file could not be imported, in words (a reader's, or the system's)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"文件不是合法的 UTF-8 文本（{exc.reason}），整批未写入"
+    if isinstance(exc, OSError):
+        return f"无法读取文件：{exc.strerror or exc}，整批未写入"
+    if isinstance(exc, ValueError):
+        return f"{exc}，整批未写入"
+    if isinstance(exc, DomainError):
+        return f"{exc.detail}，整批未写入"
+    return f"导入出错（{type(exc).__name__}），整批未写入"
+
+
+def _record_refused_import(ctx: Context, provider_id: int, file: Path, mode: str, seen: int,
+                           exc: BaseException) -> None:
+    """An import that failed was rolled back whole: its run is recorded in a transaction of its
+    own (``committed=false``, the reason at row -1), so every import leaves one."""
+    from app.archive.ingestion import RefusedBatch
+
+    refused = RefusedBatch(provider_id, "file", mode, filename=str(file), total=seen)
+    where = f"处理了 {seen} 行之后：" if seen else ""
+    refused.because(where + _import_error_text(exc))
+    try:
+        with ctx.db.transaction() as session:
+            refused.record(session)
+    except Exception as failure:  # never hide the import's own error behind this one
+        console.print(f"[yellow]警告：[/yellow]未能记录这次失败的导入（{type(failure).__name__}: {failure}）")
+
 
 def _count_rows(file: Path, fmt: str) -> int | None:
     """Rows in a regular file, for the progress bar (pipes and huge files: unknown)."""

@@ -20,13 +20,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.archive.ingestion_results import BatchResult, RowResult
+from app.archive.ingestion_results import (
+    BATCH_ROW,
+    BatchResult,
+    RowResult,
+    recordable,
+    recordable_errors,
+)
 from app.archive.models import (
     Category,
     CreditRecord,
@@ -40,6 +47,28 @@ from app.archive.models import (
 from app.archive.validation import ProviderRights, Refused, Valid, validate_rows
 from app.core import clock
 from app.core.db import refresh_statistics
+
+# What of its input a run and its refusals record fits their columns (``recordable``): a
+# provider's reference on a refused row may be anything, a file's path longer than a column.
+REFUSAL_REF_CHARS = cast(sa.String, IngestionRefusal.__table__.c.provider_ref.type).length or 128
+FILENAME_CHARS = cast(sa.String, IngestionRun.__table__.c.filename.type).length or 500
+
+
+def _filename(filename: str | None) -> str | None:
+    return None if filename is None else recordable(filename, FILENAME_CHARS, keep_tail=True)
+
+
+def _write_refusals(session: Session, run_id: int, refusals: Iterable[RowResult]) -> None:
+    """The refused rows of a run, whatever they held: reference and errors ``recordable``."""
+    values = [
+        {"run_id": run_id, "row_index": r.index,
+         "provider_ref": None if r.provider_ref is None else recordable(r.provider_ref, REFUSAL_REF_CHARS),
+         "errors": recordable_errors(r.errors or {})}
+        for r in refusals
+    ]
+    if values:
+        session.execute(sa.insert(IngestionRefusal), values)
+
 
 # --- writing ----------------------------------------------------------------------------
 
@@ -294,7 +323,7 @@ def ingest_records(
     nothing; new content supersedes the old, which is kept as a version.  ``workers`` > 1
     validates in that many processes (for large files from the CLI; the web server keeps 0).
     """
-    run = IngestionRun(provider_id=provider.id, source=source, filename=filename, mode=mode)
+    run = IngestionRun(provider_id=provider.id, source=source, filename=_filename(filename), mode=mode)
     session.add(run)
     session.flush()
     result = BatchResult(run_id=run.id, mode=mode)
@@ -319,19 +348,53 @@ def ingest_records(
     else:
         savepoint.commit()
         result.committed = True
-    if result.refusals:
-        session.execute(
-            sa.insert(IngestionRefusal),
-            [
-                {"run_id": run.id, "row_index": r.index, "provider_ref": r.provider_ref, "errors": r.errors}
-                for r in result.refusals
-            ],
-        )
+    _write_refusals(session, run.id, result.refusals)
     run.total, run.accepted, run.unchanged = result.total, result.accepted, result.unchanged
     run.corrected, run.refused, run.committed = result.corrected, result.refused, result.committed
     run.finished_at = clock.now()
     session.flush()
     return result
+
+
+@dataclass
+class RefusedBatch:
+    """A batch refused as a whole, recorded as its run in a transaction of its own once the
+    batch's has rolled back (``record``), so that every batch leaves a run: a body too large,
+    not UTF-8 or not JSON, empty or of too many rows, a file that could not be read, an
+    all-or-nothing batch with refused rows, an error.  The run is ``committed=false`` with
+    what is known of the batch: the rows it counted (``total``; none when the body could not
+    be read), the refused rows of an all-or-nothing ``result``, and the ``reason`` the batch
+    as a whole was refused for, a refusal at row ``BATCH_ROW`` (-1) under ``_batch``."""
+
+    provider_id: int
+    source: str
+    mode: str
+    filename: str | None = None
+    reason: dict[str, list[str]] | None = None
+    total: int = 0
+    result: BatchResult | None = None
+    started_at: dt.datetime = field(default_factory=clock.now)
+
+    def because(self, detail: str, errors: Mapping[str, list[str]] | None = None) -> None:
+        """Refused for ``detail`` (and the problem's ``errors``, ``_batch`` first)."""
+        given = dict(errors or {})
+        self.reason = {"_batch": [detail, *given.pop("_batch", [])], **given}
+
+    def record(self, session: Session) -> None:
+        """Write the run and its refusals (flushed, not committed: the caller commits)."""
+        result = self.result
+        run = IngestionRun(
+            provider_id=self.provider_id, source=self.source, filename=_filename(self.filename), mode=self.mode,
+            started_at=self.started_at, finished_at=clock.now(), total=result.total if result else self.total,
+            refused=result.refused if result else 0, committed=False,
+        )
+        session.add(run)
+        session.flush()
+        refusals = list(result.refusals) if result else []
+        if self.reason:
+            refusals.insert(0, RowResult(BATCH_ROW, "refused", errors=self.reason))
+        _write_refusals(session, run.id, refusals)
+        session.flush()
 
 
 # Who re-evaluates the firms a batch changed: scoring, a layer above, hands it in at start-up

@@ -6,6 +6,7 @@ facts only; personal fields appear only in the detail view for operators and the
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
@@ -38,17 +39,26 @@ class EnterpriseInSchema(StrictSchema):
     contact_phone = fields.String(validate=validate.Regexp(PHONE, error="联系电话格式不正确。"))
 
 
+PROVIDER_REF_CHARS = 128  # credit_record.provider_ref (and ingestion_refusal.provider_ref)
 PROVIDER_REF_PATTERN = r"\A[A-Za-z0-9._:/\-]{1,128}\Z"
+_PROVIDER_REF = re.compile(PROVIDER_REF_PATTERN)
+
+
+def check_provider_ref(value: str) -> None:
+    """1–128 ASCII letters, digits or ``._:/-``; a longer one is named as too long."""
+    if len(value) > PROVIDER_REF_CHARS:
+        raise ValidationError(f"长度为 {len(value)}，超过 {PROVIDER_REF_CHARS} 位的上限"
+                              f"（应为 1–{PROVIDER_REF_CHARS} 位字母、数字或 ._:/- ）。")
+    if not _PROVIDER_REF.match(value):
+        raise ValidationError(f"应为 1–{PROVIDER_REF_CHARS} 位字母、数字或 ._:/- 。")
 
 
 class RecordInSchema(StrictSchema):
     """The envelope of one record in a batch; ``payload`` is checked per category."""
 
     provider_ref = fields.String(
-        required=True,
-        validate=validate.Regexp(
-            PROVIDER_REF_PATTERN, error="应为 1–128 位字母、数字或 ._:/- 。"
-        ),
+        required=True, validate=check_provider_ref,
+        metadata={"pattern": "^[A-Za-z0-9._:/\\-]{1,128}$", "minLength": 1, "maxLength": PROVIDER_REF_CHARS},
     )
     # The firm the record is about, which must be registered: a legacy pilot code that an
     # import let in names its firm here too (codes inside payloads stay strict).

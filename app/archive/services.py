@@ -326,7 +326,7 @@ def list_runs(session: Session, page: int, per_page: int, provider: str | None =
     if provider:
         stmt = stmt.join(DataProvider, DataProvider.id == IngestionRun.provider_id).where(DataProvider.code == provider)
     if refused_only:
-        stmt = stmt.where(IngestionRun.refused > 0)
+        stmt = stmt.where(sa.or_(IngestionRun.refused > 0, IngestionRun.committed.is_(False)))  # or refused whole
     return paginate(session, stmt, page, per_page)
 
 

@@ -19,14 +19,14 @@ from typing import Any, NamedTuple
 from marshmallow import ValidationError
 
 from app.archive.categories import CATEGORIES, RETENTION_YEARS
-from app.archive.ingestion_results import JsonLine, RowError
+from app.archive.ingestion_results import JsonLine, RowError, recordable, recordable_errors
 from app.archive.models import (
     CATEGORY_LABELS,
     Category,
     DataProvider,
     Polarity,
 )
-from app.archive.schemas import PROVIDER_REF_PATTERN, RecordInSchema
+from app.archive.schemas import PROVIDER_REF_CHARS, PROVIDER_REF_PATTERN, RecordInSchema
 from app.archive.uscc import check_uscc
 from app.core import clock
 from app.core.errors import flatten_messages
@@ -196,9 +196,16 @@ def validate_chunk(rights: ProviderRights, rows: list[tuple[int, Any]]) -> Valid
         if isinstance(outcome, Valid):
             valid.append(outcome)
         else:
-            ref = raw.get("provider_ref") if isinstance(raw, Mapping) else None
-            refused.append(Refused(index, ref if isinstance(ref, str) else None, outcome))
+            refused.append(_refusal(index, raw, outcome))
     return valid, refused
+
+
+def _refusal(index: int, raw: Any, errors: dict[str, list[str]]) -> Refused:
+    """Row ``index`` refused: its reference and errors as they are reported and recorded
+    (``recordable``: whatever the row held, they fit ``ingestion_refusal``)."""
+    ref = raw.get("provider_ref") if isinstance(raw, Mapping) else None
+    return Refused(index, recordable(ref, PROVIDER_REF_CHARS) if isinstance(ref, str) else None,
+                   recordable_errors(errors))
 
 
 @dataclass(slots=True)

@@ -101,10 +101,7 @@ def _load_or_create_secret(instance_path: Path) -> str:
     path = instance_path / "secret_key"
     if path.exists():
         return path.read_text().strip()
-    private_folder(instance_path)
-    value = secrets.token_urlsafe(48)
-    write_private(path, value)
-    return value
+    return create_private_once(path, secrets.token_urlsafe(48)).strip()
 
 
 def private_folder(path: Path) -> None:
@@ -115,14 +112,38 @@ def private_folder(path: Path) -> None:
         os.chmod(path, 0o700)  # whatever the umask
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write a secret file readable by its owner only (created 0600, atomically replaced)."""
+def _private_tmp(path: Path, text: str) -> Path:
+    """The text in a new file beside ``path``, 0600, under a name no other process uses."""
     private_folder(path.parent)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return tmp
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a secret file readable by its owner only (created 0600, atomically replaced)."""
+    tmp = _private_tmp(path, text)
     os.replace(tmp, path)
+
+
+def create_private_once(path: Path, text: str) -> str:
+    """Create a secret file with ``text`` unless it exists; the file's text either way.  Two
+    servers starting together on one instance folder agree on one secret: the first link
+    wins, the other reads it (never a half-written file)."""
+    if path.exists():
+        return path.read_text()
+    tmp = _private_tmp(path, text)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return path.read_text()
+    finally:
+        tmp.unlink()
+    return text
 
 
 def _env_flag(name: str) -> bool:

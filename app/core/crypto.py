@@ -19,7 +19,13 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from app.core.config import Settings, field_keys_path, load_field_keys_document, write_private
+from app.core.config import (
+    Settings,
+    create_private_once,
+    field_keys_path,
+    load_field_keys_document,
+    write_private,
+)
 
 NONCE_BYTES = 12
 
@@ -68,9 +74,8 @@ def load_keyring(settings: Settings) -> KeyRing:
     doc = load_field_keys_document(settings)
     if doc is not None:
         return KeyRing.from_document(doc)
-    ring = KeyRing.generate()
-    save_keyring(settings, ring)
-    return ring
+    text = create_private_once(field_keys_path(settings), json.dumps(KeyRing.generate().to_document(), indent=2))
+    return KeyRing.from_document(json.loads(text))
 
 
 def save_keyring(settings: Settings, ring: KeyRing) -> None:

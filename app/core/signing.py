@@ -20,7 +20,7 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, OKPKey
 
-from app.core.config import Settings, write_private
+from app.core.config import Settings, create_private_once, write_private
 
 ALG = "Ed25519"
 
@@ -123,9 +123,8 @@ def load_signing_keys(settings: Settings) -> SigningKeys:
     found = existing_signing_keys(settings)
     if found is not None:
         return found
-    keys = SigningKeys.generate()
-    save_signing_keys(settings, keys)
-    return keys
+    text = create_private_once(signing_keys_path(settings), json.dumps(SigningKeys.generate().to_document(), indent=2))
+    return SigningKeys.from_document(json.loads(text))
 
 
 def save_signing_keys(settings: Settings, keys: SigningKeys) -> None:

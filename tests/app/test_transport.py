@@ -39,3 +39,16 @@ def test_without_a_trusted_proxy_its_header_is_ignored(client):
     forged = client.post("/oauth/token", base_url="http://credit.example.com", data={"grant_type": "client_credentials"},
                          headers={"Authorization": "Basic eDp5", "X-Forwarded-Proto": "https"})
     assert forged.status_code == 400 and forged.get_json()["code"] == "insecure_transport"
+
+
+def test_two_servers_starting_together_agree_on_one_secret(tmp_path):
+    """Secrets are created once (a link that only the first process wins), never half-written."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.core.config import create_private_once
+
+    path = tmp_path / "instance" / "secret_key"
+    with ThreadPoolExecutor(8) as pool:
+        seen = set(pool.map(lambda n: create_private_once(path, f"secret-{n}"), range(32)))
+    assert len(seen) == 1 and seen == {path.read_text()}
+    assert not list(path.parent.glob("*.tmp"))  # no leftovers

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -84,6 +85,10 @@ def test_all_or_nothing_import_exits_non_zero_and_writes_nothing(cli_db, tmp_pat
     result = CliRunner().invoke(main, ["import", str(nd), "--provider", "grid", "--mode", "all_or_nothing"])
     assert result.exit_code == 2
     assert _count(cli_db, CreditRecord) == 0
+    [(run, refusals)] = _runs(cli_db)  # its run, with the refused row, is kept
+    assert (run["mode"], run["committed"], run["total"], run["accepted"], run["refused"]) == (
+        "all_or_nothing", False, 2, 0, 1)
+    assert [(r["row_index"], r["provider_ref"]) for r in refusals] == [(1, "b")]
 
 
 def test_unknown_provider_is_a_clear_error(cli_db, tmp_path):
@@ -92,6 +97,59 @@ def test_unknown_provider_is_a_clear_error(cli_db, tmp_path):
     result = CliRunner().invoke(main, ["import", str(nd), "--provider", "nobody"])
     assert result.exit_code == 1
     assert "nobody" in result.output
+    assert _runs(cli_db) == []  # no provider's batch: nothing to record
+
+
+def _runs(database: Database) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Every run, oldest first, with its refusals in row order."""
+    with database.transaction() as session:
+        runs = session.scalars(sa.select(IngestionRun).order_by(IngestionRun.id)).all()
+        return [({c: getattr(run, c) for c in ("id", "source", "filename", "mode", "total", "accepted", "refused",
+                                               "committed", "finished_at")},
+                 [{"row_index": f.row_index, "provider_ref": f.provider_ref, "errors": f.errors}
+                  for f in run.refusals]) for run in runs]
+
+
+def test_a_long_provider_ref_in_a_file_is_one_refused_row(cli_db, tmp_path):
+    """It used to be a traceback with nothing written on PostgreSQL (the refusal overflowed
+    ``ingestion_refusal.provider_ref``)."""
+    nd = tmp_path / "long.ndjson"
+    nd.write_text(json.dumps(utility_row(FIRM, "L" * 129)) + "\n" + json.dumps(utility_row(FIRM, "ok")) + "\n",
+                  encoding="utf-8")
+    result = CliRunner().invoke(main, ["import", str(nd), "--provider", "grid", "--workers", "0"])
+    assert result.exit_code == 0, result.output
+    assert "接受 1" in result.output and "拒绝 1" in result.output and "provider_ref" in result.output
+    assert _count(cli_db, CreditRecord) == 1
+    [(run, refusals)] = _runs(cli_db)
+    assert run["committed"] and run["filename"] == str(nd)
+    assert [(r["row_index"], r["provider_ref"]) for r in refusals] == [(0, "L" * 127 + "…")]
+    assert "129" in refusals[0]["errors"]["provider_ref"][0]
+
+
+def test_a_file_that_cannot_be_read_leaves_a_run_with_its_reason(cli_db, tmp_path):
+    """A file read half-way and then found unreadable is rolled back whole; the run says why
+    (at row -1, ``_batch``) and is kept, written after the rollback in its own transaction."""
+    header = tmp_path / "dupes.csv"
+    header.write_text("provider_ref,uscc,category,month,month\n", encoding="utf-8")
+    bad_bytes = tmp_path / "latin1.ndjson"
+    good = "".join(json.dumps(utility_row(FIRM, f"u-{i}")) + "\n" for i in range(200)).encode()
+    bad_bytes.write_bytes(good + b'{"provider_ref": "caf\xe9"}\n')  # past the reader's first buffer
+    first = CliRunner().invoke(main, ["import", str(header), "--provider", "grid"])
+    second = CliRunner().invoke(main, ["import", str(bad_bytes), "--provider", "grid", "--chunk-size", "10",
+                                       "--workers", "0"])
+    assert first.exit_code == second.exit_code == 1
+    assert "CSV 表头有重复列：month，整批未写入" in first.output
+    assert "文件不是合法的 UTF-8 文本" in second.output and "Traceback" not in second.output
+    assert _count(cli_db, CreditRecord) == 0
+    runs = _runs(cli_db)
+    assert [(run["filename"], run["committed"], run["accepted"]) for run, _ in runs] == [
+        (str(header), False, 0), (str(bad_bytes), False, 0)]
+    assert all(run["finished_at"] is not None and run["source"] == "file" for run, _ in runs)
+    [(csv_run, [csv_reason]), (nd_run, [nd_reason])] = runs
+    assert (csv_reason["row_index"], csv_reason["provider_ref"]) == (-1, None)
+    assert csv_reason["errors"] == {"_batch": ["CSV 表头有重复列：month，整批未写入"]}
+    assert 0 < nd_run["total"] < 200  # the chunks read before the bad bytes, rolled back with them
+    assert nd_reason["errors"]["_batch"][0].startswith(f"处理了 {nd_run['total']} 行之后：文件不是合法的 UTF-8 文本")
 
 
 def test_an_import_killed_half_way_leaves_the_database_unchanged(cli_db, tmp_path):
