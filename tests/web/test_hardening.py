@@ -55,3 +55,16 @@ def test_the_instance_folder_and_the_sqlite_database_are_the_owners_only(tmp_pat
     assert stat.S_IMODE(os.stat(instance).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(database).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(instance / "secret_key").st_mode) == 0o600
+
+
+def test_no_page_needs_an_inline_handler_the_policy_would_block():
+    """Confirmations are data attributes read by /static/confirm.js: no on…= handler anywhere."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    handlers = [f"{path.relative_to(root)}: {m.group(0)}"
+                for folder in ("app", "reports", "marketplace", "consent")
+                for path in (root / folder).rglob("*.html")
+                for m in re.finditer(r"\son[a-z]+=", path.read_text("utf-8"))]
+    assert handlers == []
