@@ -309,7 +309,7 @@ def read_pulled(session: Session, report_no: str, reader: Reader, fmt: str,
     bank (a consent-bound token: to reports of its consent), and audited as ``report.read``."""
     report = institution_report(session, report_no, reader.institution_id, consent_pk=reader.consent_pk)
     audit.record(session, reader.actor, "report.read", subject_type="report", subject_id=report.report_no,
-                 request_id=request_id, detail={"format": fmt})
+                 request_id=request_id, detail={"format": fmt, "uscc": report.enterprise.uscc})  # the firm can prove it
     return report
 
 

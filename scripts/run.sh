@@ -18,4 +18,5 @@ bash scripts/system-deps.sh
 .venv/bin/powercredit seed --firms "${PC_DEMO_FIRMS:-300}" --seed "${PC_DEMO_SEED:-2026}" ${PC_DEMO_AS_OF:+--as-of "$PC_DEMO_AS_OF"} \
   ${PC_DEMO_PASSWORD:+--password "$PC_DEMO_PASSWORD"}
 .venv/bin/powercredit consents expire  # a demo made on an earlier day: consents past their end, expired
+.venv/bin/powercredit audit sign-head  # a signed tree head of the audit log at every start (cron it hourly in production)
 exec .venv/bin/powercredit serve --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}" --workers "${WORKERS:-2}"

@@ -124,7 +124,7 @@ def test_the_bank_reviews_on_its_page_with_a_report_pulled_under_the_consent(cli
     # Showing it is a read, audited like the API's.
     reads = db.scalars(sa.select(AuditEvent.detail).where(AuditEvent.action == "report.read",
                                                           AuditEvent.subject_id == report.report_no)).all()
-    assert {"format": "html"} in reads
+    assert {"format": "html", "uscc": ent.uscc} in reads
     # The firm sees the access in its query log.
     sign_in(user)
     assert "测试银行股份有限公司" in text(client.get("/consents"))
