@@ -24,8 +24,9 @@ from app.archive.models import (
 from app.archive.regions import PROVINCES, describe_region
 from app.archive.schemas import EnterpriseSearchArgs, RecordFilterArgs
 from app.archive.services import require_archive_access
+from app.audit import services as audit
 from app.core import clock
-from app.core.extensions import cipher, db_session, settings
+from app.core.extensions import cipher, db_session, settings, writes
 from app.core.forms import query_args
 from app.oversight.disclosure import public_profile
 from app.oversight.models import LIST_LABELS
@@ -154,11 +155,15 @@ def enterprise(uscc: str) -> str:
 
 
 @bp.get("/enterprises/<string:uscc>/records")
+@writes  # an operator's read is audited
 def records(uscc: str) -> str:
     user = require_user()
     session = db_session()
     ent = services.get_enterprise(session, uscc)
     require_archive_access(user, ent)
+    if user.role == Role.operator:  # an access to the firm's data: in the log under its code
+        audit.record(session, f"user:{user.username}", "archive.read", subject_type="enterprise", subject_id=ent.uscc,
+                     detail={"uscc": ent.uscc, "what": "records_page"})
     args = query_args(RecordFilterArgs())
     page = services.list_records(session, ent, **args)
     personal = services.personal_fields(cipher(), ent)

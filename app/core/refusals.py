@@ -66,3 +66,11 @@ def write_pending(session: Session, request_id: str | None = None) -> int:
 
 def discard_pending(session: Session) -> None:
     session.info.pop(_PENDING, None)
+
+
+def record_now(session: Session, event: Pending, request_id: str | None = None) -> Any:
+    """Write an event at once, in the caller's transaction (for layers beside the audit log,
+    which may not import it: an operator's read of a firm's archive, say)."""
+    if not _writer:
+        raise RuntimeError("the audit writer is not wired: call app.wiring.wire() at start-up")
+    return _writer[0](session, event, request_id)

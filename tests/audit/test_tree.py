@@ -230,3 +230,26 @@ def test_the_firm_an_event_is_about_is_a_code_of_18_characters(db) -> None:
         assert audit.record(db, "system", "gate.access", detail=detail).uscc is None
     db.expire_all()
     assert db.get(AuditEvent, good.id).uscc == "91330106MA2XXXXXX1"
+
+
+def test_an_operator_reading_a_firms_archive_is_an_event_the_firm_can_prove(client, db, login, make_user,
+                                                                             make_enterprise):
+    import sqlalchemy as sa
+
+    from app.audit.models import AuditEvent
+
+    ent = make_enterprise()
+    operator = make_user("operator")
+    login(operator)
+    assert client.get(f"/api/v1/enterprises/{ent.uscc}/profile").status_code == 200
+    assert client.get(f"/api/v1/enterprises/{ent.uscc}/records").status_code == 200
+    assert client.get(f"/enterprises/{ent.uscc}/records").status_code == 200
+    reads = db.scalars(sa.select(AuditEvent).where(AuditEvent.action == "archive.read",
+                                                   AuditEvent.subject_id == ent.uscc)).all()
+    assert sorted(e.detail["what"] for e in reads) == ["profile", "records", "records_page"]
+    assert all(e.detail["uscc"] == ent.uscc and e.actor == f"user:{operator.username}" for e in reads)
+    client.get("/logout")
+    login(make_user("firm", ent))  # the firm reading its own is no access to record
+    assert client.get(f"/api/v1/enterprises/{ent.uscc}/records").status_code == 200
+    assert db.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "archive.read", AuditEvent.subject_id == ent.uscc)) == 3
