@@ -151,7 +151,27 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(scoring_web)
     app.register_blueprint(accounts_web.bp)
     app.register_blueprint(web_bp)
+    _document_routes(app)
     return app
+
+
+def _document_routes(app: Flask) -> None:
+    """Routes that are not flask-smorest views (OAuth's RFC shapes, a page that also answers
+    JSON, the signed-in user's API) in the OpenAPI document, as they answer."""
+    from app.accounts.web import OPENAPI_ROUTES as accounts_routes
+    from app.core.extensions import api
+    from app.oauth.api import OPENAPI_ROUTES as oauth_routes
+    from reports.web import OPENAPI_ROUTES as verify_routes
+
+    api.spec.components.security_scheme("clientBasic", {
+        "type": "http", "scheme": "basic",
+        "description": "OAuth 客户端认证 client_secret_basic（client_id:client_secret）"})
+    api.spec.tag({"name": "oauth", "description": "OAuth 2.0：令牌、撤销、自省、授权页、元数据与签名公钥（RFC 形式的应答）"})
+    api.spec.tag({"name": "accounts", "description": "当前登录用户：本人信息、密码、会话；停用与启用用户"})
+    rules = {rule.endpoint: rule for rule in app.url_map.iter_rules()}
+    for routes in (oauth_routes, verify_routes, accounts_routes):
+        for endpoint, operations in routes.items():
+            api.spec.path(rule=rules[endpoint], operations=operations)
 
 
 def _scopes() -> dict[str, str]:

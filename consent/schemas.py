@@ -107,10 +107,10 @@ class InstitutionRefSchema(StrictSchema):
 
 class EventSchema(StrictSchema):
     at = fields.DateTime()
-    from_status = fields.String()
+    from_status = fields.String(allow_none=True)
     to_status = fields.String()
     actor = fields.String()
-    reason = fields.String()
+    reason = fields.String(allow_none=True)
 
 
 class ConsentSchema(StrictSchema):
@@ -132,12 +132,12 @@ class ConsentSchema(StrictSchema):
     data_life = fields.Function(lambda c: {"unit": str(c.data_life_unit), "value": c.data_life_value})
     created_via = fields.String()
     created_at = fields.DateTime()
-    decided_at = fields.DateTime()
+    decided_at = fields.DateTime(allow_none=True)
     status_changed_at = fields.DateTime()
-    status_reason = fields.String()
+    status_reason = fields.String(allow_none=True)
     use_count = fields.Integer(metadata={"description": "已使用次数"})
-    last_used_at = fields.DateTime(metadata={"description": "最近一次使用时间"})
-    artefact = fields.String(metadata={"description": "平台签名的授权文书（JWS，Ed25519；公钥见 /.well-known/jwks.json）"})
+    last_used_at = fields.DateTime(allow_none=True, metadata={"description": "最近一次使用时间"})
+    artefact = fields.String(allow_none=True, metadata={"description": "平台签名的授权文书（JWS，Ed25519；公钥见 /.well-known/jwks.json）"})
 
 
 class ConsentDetailSchema(ConsentSchema):
@@ -188,7 +188,7 @@ class InstitutionOutSchema(StrictSchema):
     name = fields.String()
     licence_no = fields.String()
     kind = fields.String()
-    uscc = fields.String()
+    uscc = fields.String(allow_none=True)
     active = fields.Boolean()
     created_at = fields.DateTime()
 

@@ -41,6 +41,7 @@ from app.oauth.server import (
     Binding,
     S256Only,
     revoke_code_tokens,
+    sayable_text,
 )
 from consent.errors import Refused
 from consent.gate import STATUS_REFUSALS
@@ -65,7 +66,7 @@ def _narrow_scope(requested: str | None, consent: Consent) -> str:
     asked = requested.split()
     beyond = set(asked) - set(allowed)
     if beyond:
-        raise InvalidScopeError(description=f"scope beyond the consent: {' '.join(sorted(beyond))}")
+        raise InvalidScopeError(description=sayable_text(f"scope beyond the consent: {' '.join(sorted(beyond))}"))
     return " ".join(s for s in allowed if s in asked)
 
 
@@ -96,7 +97,7 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[mis
         allowed = set(client.scope.split()) - REPORT_SCOPES
         if requested - allowed:
             raise InvalidScopeError(
-                description=f"scope not granted to this client: {' '.join(sorted(requested - allowed))}"
+                description=sayable_text(f"scope not granted to this client: {' '.join(sorted(requested - allowed))}")
             )
         self.request.pc_scope = " ".join(sorted(requested)) if requested else " ".join(sorted(allowed))
 

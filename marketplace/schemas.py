@@ -197,7 +197,8 @@ class CandidateSchema(StrictSchema):
     segment = fields.Function(lambda c: c.facts.segment)
     province_code = fields.Function(lambda c: c.facts.province_code)
     grade = fields.Function(lambda c: c.facts.grade)
-    score = fields.Function(lambda c: str(c.facts.score) if c.facts.score is not None else None)
+    score = fields.Function(lambda c: str(c.facts.score) if c.facts.score is not None else None, allow_none=True,
+                            metadata={"type": "string", "format": "decimal"})
     outcomes = fields.List(fields.Nested(OutcomeSchema))
 
 
@@ -328,8 +329,8 @@ class StatsRowSchema(StrictSchema):
     applications = fields.Integer()
     approvals = fields.Integer()
     approval_rate = fields.Decimal(as_string=True, allow_none=True)
-    amount_granted = fields.String()
-    average_rate = fields.String(allow_none=True)
+    amount_granted = fields.String(metadata={"format": "decimal", "description": "放款金额合计（元）"})
+    average_rate = fields.String(allow_none=True, metadata={"format": "decimal", "description": "平均年利率（%）"})
 
 
 class StatsSchema(StrictSchema):

@@ -66,6 +66,8 @@ def read_pulled(report_no: str, fmt: str) -> Report:
 @blp.route("/reports/schema")
 class ReportSchemaView(MethodView):
     @blp.arguments(schemas.ReportSchemaArgs, location="query")
+    @blp.response(200, {"type": "object"}, content_type="application/schema+json",
+                  description="报告的 JSON Schema（draft 2020-12）")
     def get(self, args: dict[str, Any]) -> Response:
         """报告 JSON 结构（JSON Schema）：默认为现行版本；version 取报告的 schema_version（如 1.0）可得旧版"""
         return Response(json.dumps(schemas.report_json_schema(args["version"] or services.SCHEMA_VERSION),

@@ -22,12 +22,45 @@ from app.accounts.models import Role
 from app.audit.services import refuse_later
 from app.core import clock
 from app.core.errors import DomainError, Forbidden
-from app.core.extensions import db_session, settings, signing_keys, writes
+from app.core.extensions import ProblemSchema, db_session, settings, signing_keys, writes
 from app.core.forms import page_no
 from reports import services
 from reports.describe import POLARITY_LABELS, describe
+from reports.schemas import VerificationSchema
 
 bp = Blueprint("reports_web", __name__, template_folder="templates")  # its pages beside it
+
+# The public verification, a page that also answers JSON (``?format=json`` or ``Accept:
+# application/json``), in the OpenAPI document (added by create_app).
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+_VERIFY_ARGS = [
+    {"in": "query", "name": "digest", "schema": {"type": "string"},
+     "description": "报告摘要（64 位十六进制 SHA-256，可带 sha256: 前缀）：给出时核对是否一致"},
+    {"in": "query", "name": "format", "schema": {"type": "string", "enum": ["json", "html"]},
+     "description": "json：以 JSON 作答（亦可 Accept: application/json）"},
+]
+_PAGE_ERROR = {"description": "错误：HTML 页（以 JSON 作答时为 problem+json）",
+               "content": {"application/problem+json": {"schema": ProblemSchema}, **_HTML}}
+OPENAPI_ROUTES: dict[str, dict[str, Any]] = {  # by endpoint
+    "reports_web.verify_form": {"get": {
+        "tags": ["reports"], "summary": "报告核验页：填写报告编号后转到该编号的核验结果",
+        "parameters": [{"in": "query", "name": "report_no", "schema": {"type": "string"}}, *_VERIFY_ARGS],
+        "responses": {"200": {"description": "核验表单（HTML）", "content": _HTML},
+                      "302": {"description": "转到 /verify/{report_no}", "headers": {"Location": {"schema": {"type": "string"}}}},
+                      "422": {"description": "报告编号为空（HTML）", "content": _HTML},
+                      "default": _PAGE_ERROR}}},
+    "reports_web.verify": {"get": {
+        "tags": ["reports"],
+        "summary": "公开核验：该编号的报告是否由本平台出具、何时出具给谁、摘要是否一致、签名是否有效（不含报告内容）",
+        "parameters": _VERIFY_ARGS,
+        "responses": {
+            "200": {"description": "核验结果", "content": {"application/json": {"schema": VerificationSchema}, **_HTML}},
+            "404": {"description": "本平台没有出具该编号的报告",
+                    "content": {"application/problem+json": {"schema": ProblemSchema}, **_HTML}},
+            "422": {"description": "报告编号或摘要格式不正确",
+                    "content": {"application/problem+json": {"schema": ProblemSchema}, **_HTML}},
+            "default": _PAGE_ERROR}}},
+}
 
 
 @bp.app_template_filter("iso_cn")

@@ -19,4 +19,9 @@ bash scripts/system-deps.sh
   ${PC_DEMO_PASSWORD:+--password "$PC_DEMO_PASSWORD"}
 .venv/bin/powercredit consents expire  # a demo made on an earlier day: consents past their end, expired
 .venv/bin/powercredit audit sign-head  # a signed tree head of the audit log at every start (cron it hourly in production)
-exec .venv/bin/powercredit serve --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}" --workers "${WORKERS:-2}"
+# One worker unless the rate limits and sign-in throttles are shared (Redis): memory:// counts
+# per process, and two workers would each allow the full count.
+if [ -z "${WORKERS:-}" ]; then
+  case "${PC_RATELIMIT_STORAGE_URI:-memory://}" in memory://*) WORKERS=1 ;; *) WORKERS=2 ;; esac
+fi
+exec .venv/bin/powercredit serve --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}" --workers "$WORKERS"

@@ -15,6 +15,7 @@ import re
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -234,14 +235,22 @@ def pytest_itemcollected(item: pytest.Item) -> None:
         assert demo_unit(item.nodeid), f"{item.nodeid} reads a demo: add its module to DEMO_MODULES"
 
 
+# Modules whose tests must not run at the same time as each other, sent to one worker together:
+# the two-server tests share Redis (database 15, flushed by each) and sign in as the same account
+# from the same address, so one's failed sign-ins would throttle the other's.
+SERIAL_MODULES = ("tests/app/test_two_servers.py",)
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     from xdist.scheduler import LoadScopeScheduling
 
     class DemoUnits(LoadScopeScheduling):
-        """Load scheduling test by test, except the tests of one demo database, sent together."""
+        """Load scheduling test by test, except the tests of one demo database and those of a
+        serial module, each sent together."""
 
         def _split_scope(self, nodeid: str) -> str:
-            return demo_unit(nodeid) or nodeid
+            serial = next((m for m in SERIAL_MODULES if nodeid.startswith(m)), None)
+            return demo_unit(nodeid) or serial or nodeid
 
     return DemoUnits(config, log)
 
@@ -271,6 +280,14 @@ def app(backend: str, database_url: str, tmp_path_factory: pytest.TempPathFactor
 def db(app: Flask) -> Iterator[Session]:
     """A session inside an outer transaction that is rolled back after the test; requests
     made by the test client join the same transaction."""
+    with rolled_back(app) as session:
+        yield session
+
+
+@contextmanager
+def rolled_back(app: Flask) -> Iterator[Session]:
+    """``app``'s database inside an outer transaction rolled back at the end: the session
+    given and every request made meanwhile join it."""
     database = app.extensions["pc_db"]
     conn = database.engine.connect()
     outer = conn.begin()

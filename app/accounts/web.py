@@ -17,10 +17,42 @@ from app.accounts.models import Role
 from app.accounts.schemas import LoginSchema, MeSchema, PasswordChangeSchema, SessionSchema
 from app.accounts.services import authenticate, change_own_password, get_user, set_active
 from app.audit import services as audit
-from app.core.errors import Conflict, InvalidInput, flatten_messages
+from app.core.errors import Conflict, DomainError, InvalidInput, flatten_messages
 from app.core.extensions import cookie_csrf, db_session, limiter, settings
 
 bp = Blueprint("accounts", __name__, template_folder="templates")  # its pages beside it
+
+# The signed-in user's API (session cookie; writes carry X-CSRFToken), in the OpenAPI document
+# (added by create_app).
+_ERRORS = {"401": "UNAUTHORIZED", "default": "DEFAULT_ERROR"}
+
+
+def _ok(schema: Any, description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+OPENAPI_ROUTES: dict[str, dict[str, Any]] = {  # by endpoint
+    "accounts.me": {"get": {"tags": ["accounts"], "summary": "当前登录的用户",
+                           "responses": {"200": _ok(MeSchema), **_ERRORS}}},
+    "accounts.change_password": {"post": {
+        "tags": ["accounts"], "summary": "修改本人密码：本人的其他会话随即结束",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": PasswordChangeSchema}}},
+        "responses": {"200": _ok({"type": "object", "required": ["changed", "ended_sessions"], "properties": {
+            "changed": {"type": "boolean"}, "ended_sessions": {"type": "integer"}}}), **_ERRORS}}},
+    "accounts.my_sessions": {"get": {
+        "tags": ["accounts"], "summary": "本人未结束的会话（current：本次所用的）",
+        "responses": {"200": _ok({"type": "object", "required": ["items"], "properties": {
+            "items": {"type": "array", "items": SessionSchema}}}), **_ERRORS}}},
+    "accounts.disable_user": {"post": {
+        "tags": ["accounts"], "summary": "停用用户（运营人员）：其会话随即全部结束",
+        "responses": {"200": _ok({"type": "object", "properties": {
+            "username": {"type": "string"}, "active": {"type": "boolean"}, "ended_sessions": {"type": "integer"}}}),
+            **_ERRORS}}},
+    "accounts.enable_user": {"post": {
+        "tags": ["accounts"], "summary": "重新启用用户（运营人员；用户须重新登录）",
+        "responses": {"200": _ok({"type": "object", "properties": {
+            "username": {"type": "string"}, "active": {"type": "boolean"}}}), **_ERRORS}}},
+}
 
 
 def _safe_next(target: str | None) -> str:
@@ -92,9 +124,24 @@ def change_password() -> Any:
         data = PasswordChangeSchema().load(request.get_json(silent=True) or {})
     except ValidationError as exc:
         raise InvalidInput("请求有误", errors=flatten_messages(exc.messages)) from None
-    ended = change_own_password(db_session(), user, data["current_password"], data["new_password"],
-                                keep_session=flask_session.get(sessions.TOKEN_KEY))
+    # Guessing the current password here counts as failed sign-ins (the same throttle).
+    wait = throttle.wait_seconds(db_session(), user.username, request.remote_addr)
+    if wait:
+        raise TooManyAttempts(f"该账号密码验证失败次数过多，请 {math.ceil(wait / 60)} 分钟后再试",
+                              headers={"Retry-After": str(wait)})
+    try:
+        ended = change_own_password(db_session(), user, data["current_password"], data["new_password"],
+                                    keep_session=flask_session.get(sessions.TOKEN_KEY))
+    except InvalidInput as exc:
+        if "current_password" in (exc.errors or {}):
+            throttle.failed(user.username, request.remote_addr)
+        raise
     return {"changed": True, "ended_sessions": ended}
+
+
+class TooManyAttempts(DomainError):
+    status = 429
+    code = "too_many_attempts"
 
 
 @bp.get("/api/v1/me/sessions")

@@ -76,19 +76,19 @@ class EnterprisePublicSchema(StrictSchema):
     segment = fields.String()
     region_code = fields.String()
     region = fields.Function(lambda e: describe_region(e["region_code"] if isinstance(e, dict) else e.region_code))
-    registered_capital = Amount()
-    paid_in_capital = Amount()
-    founded_on = fields.Date()
+    registered_capital = Amount(allow_none=True)
+    paid_in_capital = Amount(allow_none=True)
+    founded_on = fields.Date(allow_none=True)
     status = fields.String()
 
 
 class EnterpriseDetailSchema(EnterprisePublicSchema):
     """For operators and the firm itself: adds the decrypted personal fields."""
 
-    address = fields.String()
-    legal_rep_name = fields.String()
-    legal_rep_id = fields.String()
-    contact_phone = fields.String()
+    address = fields.String(allow_none=True)
+    legal_rep_name = fields.String(allow_none=True)
+    legal_rep_id = fields.String(allow_none=True)
+    contact_phone = fields.String(allow_none=True)
     legacy_uscc = fields.Boolean()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
@@ -114,8 +114,8 @@ class RecordOutSchema(StrictSchema):
     polarity = fields.String()
     severity = fields.Integer()
     occurred_on = fields.Date()
-    ended_on = fields.Date()
-    expires_on = fields.Date()
+    ended_on = fields.Date(allow_none=True)
+    expires_on = fields.Date(allow_none=True)
     status = fields.String()
     disputed = fields.Function(lambda r: r.status == RecordStatus.disputed)
     version = fields.Integer()

@@ -74,8 +74,9 @@ def main() -> None:
 @main.command(help="以 gunicorn 启动服务")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int)
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--workers", default=None, type=int,
+              help="gunicorn 进程数（默认：限流存储为 Redis 时 2，内存存储时 1——内存计数每个进程各记各的）")
+def serve(host: str, port: int, workers: int | None) -> None:
     from gunicorn.app.base import BaseApplication
 
     from app import create_app
@@ -94,11 +95,22 @@ def serve(host: str, port: int, workers: int) -> None:
         return
     # Generate the instance secrets once, in the master, before workers fork.
     load_keyring(settings)
+    shared = not settings.ratelimit_storage_uri.startswith("memory://")
+    if workers is None:
+        workers = 2 if shared else 1
+    elif workers > 1 and not shared:
+        console.print(f"[yellow]注意：[/yellow]限流与登录节流存于内存（PC_RATELIMIT_STORAGE_URI=memory://），{workers} 个进程"
+                      "各自计数，实际上限为设定的数倍；多进程或多台服务器请用 Redis（redis://…）")
+    # Forwarded headers (X-Forwarded-Proto…) only from proxies the settings trust: gunicorn
+    # would otherwise believe them from 127.0.0.1, and a client could claim HTTPS.
+    trust_forwarded = bool(settings.trusted_proxies)  # then ProxyFix reads them (create_app)
 
     class _App(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
+            if not trust_forwarded:
+                self.cfg.set("forwarded_allow_ips", "")
             # Per-request lines at INFO and below, as the app's own request log: with
             # PC_LOG_LEVEL=WARNING neither writes a line per request.
             if logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO) <= logging.INFO:

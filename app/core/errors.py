@@ -358,12 +358,21 @@ def _nul_location() -> str | None:
         if "\x00" in key or "\x00" in value:
             return f"query.{key.replace(chr(0), '')}"
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        for key, value in request.form.items(multi=True):
-            if "\x00" in key or "\x00" in value:
-                return f"form.{key.replace(chr(0), '')}"
+        for key, value in request.form.items(multi=True):  # a part whose name cannot be read: key None
+            if "\x00" in (key or "") or "\x00" in (value or ""):
+                return f"form.{(key or '').replace(chr(0), '')}"
     auth = request.authorization
     if auth is not None and any("\x00" in (v or "") for v in (auth.username, auth.password, auth.token)):
         return "headers.Authorization"
+    return None
+
+
+def refuse_unnamed_form_fields() -> Response | None:
+    """A multipart part whose name cannot be read (a line break in it: Werkzeug names it
+    None) is a malformed body, refused before anything reads the form (CSRF, the view)."""
+    if request.mimetype == "multipart/form-data" and None in request.form:
+        return problem_response(400, detail="表单中有无法读取名称的字段", code="malformed_form",
+                                errors={"form": ["字段名称无法读取（名称中不能有换行）。"]})
     return None
 
 
@@ -447,6 +456,7 @@ def handle_insecure_transport(exc: Exception) -> Response:
 
 
 def register_error_handlers(app: Flask) -> None:
+    app.before_request(refuse_unnamed_form_fields)
     app.before_request(refuse_nul)
     app.register_error_handler(OperationalError, handle_operational_error)
     app.register_error_handler(SATimeoutError, handle_pool_timeout)

@@ -50,6 +50,14 @@ def _numeric_bounds(self: Any, field: Any, ret: dict[str, Any], **_: Any) -> dic
             and isinstance(value, Decimal | str)}
 
 
+def _decimal_strings(self: Any, field: Any, **_: Any) -> dict[str, Any]:
+    """A ``Decimal`` served as a string (``as_string=True``: amounts, scores, rates) is
+    documented as one — apispec would call it a number."""
+    if isinstance(field, fields.Decimal) and field.as_string:
+        return {"type": "string", "format": "decimal"}
+    return {}
+
+
 class PowerCreditApi(Api):  # type: ignore[misc]
     """flask-smorest without its own error handler (app.core.errors renders every error), and
     with the errors documented as what they are: problem+json (``ProblemSchema``)."""
@@ -61,13 +69,15 @@ class PowerCreditApi(Api):  # type: ignore[misc]
 
     def init_app(self, app: Any, *args: Any, **kwargs: Any) -> None:
         super().init_app(app, *args, **kwargs)
-        # Amounts (JSON numbers or plain decimal strings) and decimal bounds as JSON Schema
-        # has them: a string with format decimal, and numeric minimum/maximum (a Decimal
-        # bound would be written as a string, which no JSON Schema validator accepts).
+        # Decimals as they are served, one way everywhere: a string with format decimal
+        # (amounts also accept JSON numbers); and decimal bounds as JSON Schema has them,
+        # numeric minimum/maximum (a Decimal bound would be written as a string, which no
+        # JSON Schema validator accepts).
         from app.core.schemas_base import Amount
 
         self.register_field(Amount, "string", "decimal")
         self.ma_plugin.converter.add_attribute_function(_numeric_bounds)
+        self.ma_plugin.converter.add_attribute_function(_decimal_strings)
 
     def _register_responses(self) -> None:
         """flask-smorest's own (a response per status, lazily: only those referenced are

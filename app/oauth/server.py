@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -163,7 +164,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
                 warnings.simplefilter("ignore")
                 token = jwt.decode(assertion, resolve_key, algorithms=ASSERTION_ALGS)
         except JoseError as e:
-            raise InvalidClientError(description=e.description or "invalid client assertion") from e
+            raise InvalidClientError(description=sayable_text(e.description or "invalid client assertion")) from e
         except ValueError as e:
             raise InvalidClientError(description="invalid client assertion") from e
         exp = token.claims.get("exp")
@@ -310,9 +311,61 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
                 **extra}
 
 
+UNSAYABLE = "Error description contains forbidden characters"  # authlib's ValueError (authlib.oauth2.base)
+
+
+def sayable_text(text: str) -> str:
+    """``text`` as an error description may hold it (RFC 6749 §5.2: printable ASCII less
+    ``"`` and ``\\``): any other character becomes ``?``."""
+    return "".join(c if " " <= c <= "~" and c not in '"\\' else "?" for c in text)
+
+
+def unsayable_request() -> InvalidRequestError:
+    return InvalidRequestError("a parameter holds characters that OAuth does not allow in it "
+                               "(RFC 6749 Appendix A: printable ASCII)")
+
+
+@contextmanager
+def sayable() -> Iterator[None]:
+    """Authlib repeats some parameters in its error descriptions (``response_type``,
+    ``redirect_uri``) and raises ValueError when they hold characters RFC 6749 §5.2 keeps
+    out of a description (a control character, non-ASCII, ``"`` or ``\\``): such a request
+    is an ``invalid_request``, not a server error."""
+    try:
+        yield
+    except ValueError as exc:
+        if not str(exc).startswith(UNSAYABLE):
+            raise
+        raise unsayable_request() from exc
+
+
 class Server(AuthorizationServer):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__(query_client=query_client, save_token=save_token)
+
+    def get_consent_grant(self, request: Any = None, end_user: Any = None) -> Any:
+        with sayable():
+            return super().get_consent_grant(request=request, end_user=end_user)
+
+    def create_authorization_response(self, request: Any = None, grant_user: Any = None, grant: Any = None) -> Any:
+        return self._answering(lambda: super(Server, self).create_authorization_response(
+            request=request, grant_user=grant_user, grant=grant))
+
+    def create_token_response(self, request: Any = None) -> Any:
+        return self._answering(lambda: super(Server, self).create_token_response(request=request))
+
+    def create_endpoint_response(self, name: str, request: Any = None) -> Any:
+        return self._answering(lambda: super(Server, self).create_endpoint_response(name, request=request))
+
+    def _answering(self, respond: Callable[[], Any]) -> Any:
+        """Authlib's response, or an ``invalid_request`` in its shape where it could not
+        write its own (see :func:`sayable`)."""
+        try:
+            return respond()
+        except ValueError as exc:
+            if not str(exc).startswith(UNSAYABLE):
+                raise
+            return self.handle_response(*unsayable_request()())
 
     def handle_error_response(self, request: Any, error: OAuth2Error) -> Any:
         """Error responses redirected to the client carry ``iss`` too (RFC 9207 §2: "in

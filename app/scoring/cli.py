@@ -270,7 +270,7 @@ def index_cmd(ctx: Context, segment: str | None, region: str | None, first: str 
                                   first=args["from_"], last=args["to"], by=args["by"])
     table = Table("月份", "分组", "企业数", "信用电力指数", "守信意愿", "守信能力", "守信表现")
     for r in rows:
-        table.add_row(r["month"], group_label(by, r["group"]), str(r["firms"]), f"{r['index']:.2f}", f"{r['willingness']:.2f}",
-                      f"{r['capability']:.2f}", f"{r['performance']:.2f}")
+        table.add_row(r["month"], group_label(by, r["group"]), str(r["firms"]), f"{r['index']:.2f}",
+                      *("—" if r[k] is None else f"{r[k]:.2f}" for k in ("willingness", "capability", "performance")))
     out.print(table)
     out.print(INDEX_DEFINITION)

@@ -71,10 +71,14 @@ def credit_power_index(session: Session, *, segment: str | None = None, province
         query = query.where(Enterprise.province_code == province)
     return [
         {"month": f"{int(m) // 100:04d}-{int(m) % 100:02d}", "group": str(grp), "firms": n,
-         "index": round(float(idx), 2), "willingness": round(float(w), 2), "capability": round(float(c), 2),
-         "performance": round(float(p), 2)}
+         "index": round(float(idx), 2), "willingness": _mean(w), "capability": _mean(c), "performance": _mean(p)}
         for m, grp, n, idx, w, c, p in session.execute(query)
     ]
+
+
+def _mean(value: Any) -> float | None:
+    """A sub-index: null when no firm of the group has the dimension rated."""
+    return None if value is None else round(float(value), 2)
 
 
 # --- the index as the public pages and the API serve it -------------------------------------

@@ -3,6 +3,7 @@ and what only the firm itself and operators see (the factor-by-factor explanatio
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
@@ -42,7 +43,8 @@ class EvaluationSchema(StrictSchema):
 
 
 class ExplainedEvaluationSchema(EvaluationSchema):
-    uncapped_grade = fields.String(metadata={"description": "按分数得到的等级（封顶前；仅企业本身与运营人员可见）"})
+    uncapped_grade = fields.String(allow_none=True, metadata={
+        "description": "按分数得到的等级（封顶前；仅企业本身与运营人员可见；NR 时为 null）"})
     explanation = fields.Dict(metadata={"description": "逐项因子：得分、原因、依据记录；封顶规则（仅企业本身与运营人员可见）"})
 
 
@@ -82,14 +84,21 @@ class ClassPageSchema(PageSchema):
 MONTH = r"\A\d{4}-(0[1-9]|1[0-2])\Z"
 
 
+def _plausible_month(value: str) -> None:
+    """A month the calendar can count from and to (not year 0, not the last month of 9999)."""
+    if re.match(MONTH, value) and not 1949 <= int(value[:4]) <= 9000:  # (the pattern's own error otherwise)
+        raise ValidationError("月份应在 1949 年至 9000 年之间。")
+
+
 class IndexArgs(StrictSchema):
     segment = fields.String(load_default=None, validate=one_of(list(Segment)))
     region = fields.String(load_default=None, validate=validate.Regexp(
         r"\A\d{2}(\d{4})?\Z", error="应为 2 位省级代码或 6 位行政区划代码。"),
         metadata={"description": "省级代码（2 位）或行政区划代码（6 位，取其省份）"})
     from_ = fields.String(data_key="from", load_default=None,
-                          validate=validate.Regexp(MONTH, error="应为 YYYY-MM 格式的月份。"))
-    to = fields.String(load_default=None, validate=validate.Regexp(MONTH, error="应为 YYYY-MM 格式的月份。"))
+                          validate=[validate.Regexp(MONTH, error="应为 YYYY-MM 格式的月份。"), _plausible_month])
+    to = fields.String(load_default=None,
+                       validate=[validate.Regexp(MONTH, error="应为 YYYY-MM 格式的月份。"), _plausible_month])
     by = fields.String(load_default="all", validate=one_of(("all", "segment", "province")))
 
     @validates_schema(skip_on_field_errors=True)
@@ -103,9 +112,9 @@ class IndexRowSchema(StrictSchema):
     group = fields.String(metadata={"description": "all，或业态、省级代码（按 by 分组时）"})
     firms = fields.Integer()
     index = fields.Float(metadata={"description": "信用电力指数：当月各企业最新评价分数的均值（0–100）"})
-    willingness = fields.Float()
-    capability = fields.Float()
-    performance = fields.Float()
+    willingness = fields.Float(allow_none=True, metadata={"description": "守信意愿分指数（该维度无人可评时为 null）"})
+    capability = fields.Float(allow_none=True, metadata={"description": "守信能力分指数（同上）"})
+    performance = fields.Float(allow_none=True, metadata={"description": "守信表现分指数（同上）"})
 
 
 class IndexSchema(StrictSchema):

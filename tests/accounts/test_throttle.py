@@ -59,3 +59,13 @@ def test_an_unknown_username_is_throttled_the_same_way(app):
     for _ in range(5):
         assert attempt(app, "no-such-user", "whatever-password").status_code == 422
     assert attempt(app, "no-such-user", "whatever-password").status_code == 429
+
+
+def test_guessing_the_current_password_in_a_session_is_throttled_too(client, login, make_user):
+    user = make_user("operator")
+    login(user)
+    for _ in range(5):
+        wrong = client.post("/api/v1/me/password", json={"current_password": "guess-guess", "new_password": "x" * 12})
+        assert wrong.status_code == 422
+    held = client.post("/api/v1/me/password", json={"current_password": PASSWORD, "new_password": "y" * 12})
+    assert held.status_code == 429 and held.get_json()["code"] == "too_many_attempts" and held.headers["Retry-After"]

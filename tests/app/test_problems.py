@@ -268,3 +268,12 @@ def test_a_form_sent_without_its_token_tells_the_person_what_to_do(client, login
     html = resp.get_data(as_text=True)
     assert resp.status_code == 400 and "请返回上一页，刷新后重新提交" in html and "X-CSRFToken" not in html
     assert 'href="http://localhost/console">返回上一页' in html
+
+
+def test_a_form_part_whose_name_cannot_be_read_is_no_500(client):
+    """Werkzeug names a multipart part with a line break in its name None."""
+    body = (b'--B\r\nContent-Disposition: form-data; name="\r"\r\n\r\nnull\r\n'
+            b'--B\r\nContent-Disposition: form-data; name="x"\r\n\r\n\x00\r\n--B--\r\n')
+    resp = client.post("/api/v1/objections", data=body, content_type="multipart/form-data; boundary=B")
+    assert resp.status_code == 400 and resp.get_json()["code"] == "malformed_form", resp.get_json()
+

@@ -129,6 +129,10 @@ def test_throttles_and_rate_limits_count_across_servers(two_servers):
 def test_an_oauth_code_redeemed_on_one_server_is_spent_on_the_other(two_servers):
     a, b, facts = two_servers
     auth = (facts["client_id"], facts["secret"])
+    # gunicorn believes no forwarded header here (PC_TRUSTED_PROXIES unset): no HTTPS by claim.
+    forged = requests.post(f"{a}/oauth/token", data={"grant_type": "client_credentials"}, auth=auth,
+                           headers={"Host": "credit.example.com", "X-Forwarded-Proto": "https"})
+    assert forged.status_code == 400 and forged.json()["code"] == "insecure_transport"
     cc = requests.post(f"{a}/oauth/token", data={"grant_type": "client_credentials", "scope": "consents:write"},
                        auth=auth).json()
     consent = requests.post(f"{a}/api/v1/consents", json={"uscc": facts["uscc"], **terms()},

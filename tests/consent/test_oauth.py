@@ -73,3 +73,24 @@ def test_authorization_server_metadata(client):
     assert "client_credentials" in meta["grant_types_supported"]
     assert "records:write" in meta["scopes_supported"]
     assert meta["issuer"].startswith("http")
+
+
+def test_parameters_an_error_description_cannot_repeat_are_refused_not_a_500(client, make_provider, make_client):
+    """Authlib repeats response_type and redirect_uri in its error descriptions and raises
+    ValueError when they hold characters RFC 6749 §5.2 keeps out of one: an invalid_request."""
+    resp = client.get("/oauth/authorize?response_type=%1F")  # not signed in: to the sign-in page
+    assert resp.status_code == 302
+    oc, secret = make_client(make_provider())
+    resp = client.post("/oauth/token", data={"grant_type": "client_credentials", "scope": "records:write 数据\u001f"},
+                       headers=_basic(oc.client_id, secret))
+    assert resp.status_code == 400 and resp.get_json()["error"] == "invalid_scope", resp.get_json()
+    assert resp.get_json()["error_description"].isascii()
+
+
+def test_the_consent_screen_refuses_unsayable_parameters(client, login, firm, bank):
+    login(firm.user)
+    for query in ("response_type=%1F",  # authlib: "…response type '\x1f'…"
+                  f"response_type=code&client_id={bank.oauth.client_id}&redirect_uri=https://bank.example.com/%E5%9B%9E"):
+        resp = client.get(f"/oauth/authorize?{query}")
+        assert resp.status_code == 400 and resp.mimetype == "text/html", (query, resp.status_code)
+

@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 
 from app.scoring.index import credit_power_index
 from app.scoring.models import Evaluation
@@ -67,6 +68,23 @@ def test_the_api_publishes_it_with_its_definition(client, db, data):
     assert "均值" in body["definition"]
     assert [(r["month"], r["index"]) for r in body["items"]] == [("2026-10", 80.0), ("2026-11", 67.75)]
     assert client.get("/api/v1/index?segment=retail&by=segment").get_json()["items"][0]["group"] == "retail"
+
+
+def test_a_dimension_nobody_in_a_group_has_rated_is_null(client, db, make_enterprise):
+    ent = make_enterprise(segment="retail", region="330106")
+    _ev(db, ent, "2026-11-02", "70.00", "60.00", "70.00", "80.00", "2026-11-02T01:00:00")
+    db.flush()
+    db.execute(sa.update(Evaluation).where(Evaluation.enterprise_id == ent.id).values(performance=None))
+    [row] = credit_power_index(db, segment="retail")
+    assert (row["index"], row["willingness"], row["performance"]) == (70.0, 60.0, None)
+    resp = client.get("/api/v1/index?segment=retail")  # was a 500 (float(None))
+    assert resp.status_code == 200 and resp.get_json()["items"][-1]["performance"] is None
+
+
+@pytest.mark.parametrize("query", ["from=0000-01", "to=9999-12", "from=1900-01"])
+def test_months_the_calendar_cannot_count_are_refused_not_a_500(client, query):
+    resp = client.get(f"/api/v1/index?{query}")
+    assert resp.status_code == 422 and resp.mimetype == "application/problem+json", resp.get_data(as_text=True)
 
 
 @pytest.mark.parametrize(("query", "field"), [("from=2026-13", "query.from"), ("to=26-01", "query.to"),
