@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask import session as flask_session
-from flask_login import login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from marshmallow import ValidationError
 
 from app.accounts import sessions, throttle
@@ -80,12 +80,18 @@ def login() -> Any:
             address = request.remote_addr
             wait = throttle.wait_seconds(db_session(), data["username"], address)
             if wait:
+                audit.refuse_later(db_session(), audit.Pending(
+                    actor=f"ip:{address}", action="session.sign_in", code="throttled", subject_type="user",
+                    subject_id=data["username"][:64], detail={"retry_after": wait}))
                 errors = {"password": [f"该账号登录失败次数过多，请 {math.ceil(wait / 60)} 分钟后再试。"]}
                 return (render_template("accounts/login.html", form=form, errors=errors), 429,
                         {"Retry-After": str(wait)})
             user = authenticate(db_session(), data["username"], data["password"])
             if user is None:
                 throttle.failed(data["username"], address)
+                audit.refuse_later(db_session(), audit.Pending(  # written after the refusal's rollback
+                    actor=f"ip:{address}", action="session.sign_in", code="bad_credentials", subject_type="user",
+                    subject_id=data["username"][:64]))
             else:
                 throttle.succeeded(data["username"], address)
             if user is not None:
@@ -93,6 +99,8 @@ def login() -> Any:
                                        ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
                 login_user(user)
                 flask_session[sessions.TOKEN_KEY] = token
+                audit.record(db_session(), f"user:{user.username}", "session.sign_in", subject_type="user",
+                             subject_id=user.username, detail={"ip": address})
                 flash(f"欢迎，{user.display_name}。", "success")
                 return redirect(_safe_next(data.get("next")))
             errors = {"password": ["用户名或密码错误。"]}
@@ -103,7 +111,9 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
-    sessions.end(db_session(), flask_session.pop(sessions.TOKEN_KEY, None))  # this cookie is worthless now
+    who = current_user.username if current_user.is_authenticated else None  # before its token goes
+    if sessions.end(db_session(), flask_session.pop(sessions.TOKEN_KEY, None)) and who:  # the cookie is worthless now
+        audit.record(db_session(), f"user:{who}", "session.sign_out", subject_type="user", subject_id=who)
     logout_user()
     flash("已退出登录。", "info")
     return redirect(url_for("web.home"))
@@ -136,6 +146,8 @@ def change_password() -> Any:
         if "current_password" in (exc.errors or {}):
             throttle.failed(user.username, request.remote_addr)
         raise
+    audit.record(db_session(), f"user:{user.username}", "user.password_changed", subject_type="user",
+                 subject_id=user.username, detail={"ended_sessions": ended})
     return {"changed": True, "ended_sessions": ended}
 
 

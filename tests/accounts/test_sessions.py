@@ -153,3 +153,24 @@ def test_the_cli_resets_a_password_and_disables_a_user(fresh_databases, tmp_path
     assert disabled.exit_code == 0 and "已停用 op1" in disabled.output
     missing = runner.invoke(main, ["users", "disable", "nobody"])
     assert missing.exit_code != 0 and "nobody" in missing.output
+
+
+def test_sign_ins_sign_outs_and_password_changes_are_audited(app, client, login, make_user, db):
+    from app.audit.models import AuditEvent
+
+    user = make_user("operator")
+    failed = app.test_client()
+    page = failed.get("/login").get_data(as_text=True)
+    import re
+
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    failed.post("/login", data={"username": user.username, "password": "wrong-password", "csrf_token": token})
+    login(user)
+    client.post("/api/v1/me/password", json={"current_password": PASSWORD, "new_password": "a-new-passphrase"})
+    client.post("/logout", data={"csrf_token": _token(client)})
+    db.expire_all()
+    events = [(e.action, e.outcome, e.code) for e in db.scalars(
+        sa.select(AuditEvent).where(AuditEvent.subject_type == "user", AuditEvent.subject_id == user.username)
+        .order_by(AuditEvent.id))]
+    assert events == [("session.sign_in", "refused", "bad_credentials"), ("session.sign_in", "ok", None),
+                      ("user.password_changed", "ok", None), ("session.sign_out", "ok", None)]

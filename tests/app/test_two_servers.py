@@ -106,7 +106,9 @@ def test_a_session_begun_on_one_server_is_ended_on_the_other(two_servers):
     a, b, _ = two_servers
     http = requests.Session()
     assert _sign_in(http, a, "firm-two").status_code == 302
-    assert http.get(f"{b}/api/v1/me").status_code == 200  # the same session, read by the other server
+    assert http.get(f"{a}/api/v1/me").status_code == 200
+    seen = http.get(f"{b}/api/v1/me")  # the same session, read by the other server
+    assert seen.status_code == 200, (seen.text, http.cookies.get_dict(), http.get(f"{a}/api/v1/me").status_code)
     token = _csrf(http.get(f"{b}/login").text)
     assert http.post(f"{b}/logout", data={"csrf_token": token}, allow_redirects=False).status_code == 302
     stolen = requests.Session()
