@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import secrets
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -23,6 +24,8 @@ from sqlalchemy.orm import Session
 from app.accounts.models import User, UserSession
 from app.core import clock
 from app.core.db import OWN_TRANSACTION
+
+log = logging.getLogger("powercredit.sessions")
 
 TOKEN_KEY = "_pc_sid"  # the key in Flask's session (the signed cookie)
 TOUCH_EVERY = dt.timedelta(seconds=60)  # last_seen_at is written at most this often
@@ -48,12 +51,17 @@ def find_open(session: Session, token: str | None, user_id: int, idle_minutes: i
     """The open session the token names, if it belongs to ``user_id`` and has neither been
     idle too long nor outlived its absolute timeout."""
     if not token:
+        log.info("会话无效：Cookie 中没有会话令牌（用户 %s）", user_id)
         return None
     row = session.scalar(sa.select(UserSession).where(UserSession.token_hash == _hash(token)))
     if row is None or row.user_id != user_id or row.ended_at is not None:
+        log.info("会话无效：%s（用户 %s）", "找不到该令牌的会话" if row is None else
+                 "令牌属于另一用户" if row.user_id != user_id else f"会话已结束（{row.ended_reason}）", user_id)
         return None
     now = clock.now()
     if now >= row.expires_at or now - row.last_seen_at >= dt.timedelta(minutes=idle_minutes):
+        log.info("会话无效：%s（用户 %s，现在 %s，最近使用 %s，到期 %s）", lapse_reason(row, idle_minutes), user_id,
+                 now.isoformat(), row.last_seen_at.isoformat(), row.expires_at.isoformat())
         return None
     return row
 

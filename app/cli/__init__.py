@@ -111,6 +111,9 @@ def serve(host: str, port: int, workers: int | None) -> None:
             self.cfg.set("workers", workers)
             if not trust_forwarded:
                 self.cfg.set("forwarded_allow_ips", "")
+            # No control socket: its default path ($HOME/.gunicorn/gunicorn.ctl) is one per user,
+            # so a second server on the machine would take over the first's.
+            self.cfg.set("control_socket_disable", True)
             # Per-request lines at INFO and below, as the app's own request log: with
             # PC_LOG_LEVEL=WARNING neither writes a line per request.
             if logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO) <= logging.INFO:

@@ -59,7 +59,7 @@ def two_servers(backend: str, fresh_databases, tmp_path: Path) -> Iterator[tuple
     url = fresh_databases.new()
     instance = tmp_path / "instance"
     env = {**os.environ, "DATABASE_URL": url, "PC_INSTANCE_PATH": str(instance), "PC_RATELIMIT_STORAGE_URI": REDIS,
-           "PC_PASSWORD_HASH": "production", "PC_LOG_LEVEL": "WARNING"}
+           "PC_PASSWORD_HASH": "production", "PC_LOG_LEVEL": "INFO"}  # the logs say why, should a check fail
     settings = load_settings({"database_url": url, "instance_path": instance})  # the secrets both servers share
     database = Database(url)
     facts: dict[str, str] = {}
@@ -92,6 +92,7 @@ def two_servers(backend: str, fresh_databases, tmp_path: Path) -> Iterator[tuple
                 time.sleep(0.1)
             else:
                 pytest.fail(f"{base} did not start")
+        facts["logs"] = str(tmp_path)  # the servers' logs (INFO: a refused session says why)
         yield bases[0], bases[1], facts
     finally:
         for proc in procs:
@@ -103,12 +104,13 @@ def two_servers(backend: str, fresh_databases, tmp_path: Path) -> Iterator[tuple
 
 
 def test_a_session_begun_on_one_server_is_ended_on_the_other(two_servers):
-    a, b, _ = two_servers
+    a, b, facts = two_servers
     http = requests.Session()
     assert _sign_in(http, a, "firm-two").status_code == 302
     assert http.get(f"{a}/api/v1/me").status_code == 200
     seen = http.get(f"{b}/api/v1/me")  # the same session, read by the other server
-    assert seen.status_code == 200, (seen.text, http.cookies.get_dict(), http.get(f"{a}/api/v1/me").status_code)
+    logs = "\n".join(p.read_text()[-3000:] for p in sorted(Path(facts["logs"]).glob("server-*.log")))
+    assert seen.status_code == 200, (seen.text, http.get(f"{a}/api/v1/me").status_code, logs)
     token = _csrf(http.get(f"{b}/login").text)
     assert http.post(f"{b}/logout", data={"csrf_token": token}, allow_redirects=False).status_code == 302
     stolen = requests.Session()
