@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -66,8 +67,12 @@ class TreeHeads(MethodView):
     def post(self) -> Any:
         """立即签名树头（运营人员）：把新事件纳入默克尔树并签名，存入数据库，并追加到实例目录下的库外文件"""
         signed_in("operator")
-        head = services.sign_head(db_session(), signing_keys())
-        services.publish_head(services.heads_folder(settings().instance_path), services.head_document(head))
+        session = db_session()
+        head = services.sign_head(session, signing_keys())
+        document, folder = services.head_document(head), services.heads_folder(settings().instance_path)
+        # Outside the database only once the head is committed in it (as the job does): a
+        # request that fails (a busy database, say) leaves no head in the files alone.
+        sa.event.listen(session, "after_commit", lambda _s: services.publish_head(folder, document), once=True)
         return created(head, "audit.TreeHead", head_id=head.id)
 
 
