@@ -17,12 +17,15 @@ import pytest
 import requests
 
 from app.core.db import Database
-from tests.conftest import PASSWORD, frozen_python
+from tests.conftest import PASSWORD, FreshDatabases, frozen_python
 from tests.consent.conftest import REDIRECT, pkce, terms
 
 REDIS = os.environ.get("TEST_REDIS_URL")
 
-pytestmark = pytest.mark.skipif(not REDIS, reason="needs TEST_REDIS_URL (CI sets it)")
+PG = os.environ.get("TEST_DATABASE_URL")
+
+# Two servers share one PostgreSQL and one Redis: CI provides both (.ci/run fails without them).
+pytestmark = pytest.mark.skipif(not (REDIS and PG), reason="needs TEST_DATABASE_URL and TEST_REDIS_URL (CI sets both)")
 
 
 def _free_port() -> int:
@@ -44,9 +47,7 @@ def _sign_in(http: requests.Session, base: str, username: str, password: str = P
 
 
 @pytest.fixture
-def two_servers(backend: str, fresh_databases, tmp_path: Path) -> Iterator[tuple[str, str, dict[str, str]]]:
-    if backend != "postgresql":
-        pytest.skip("two servers share PostgreSQL (and Redis)")
+def two_servers(tmp_path: Path) -> Iterator[tuple[str, str, dict[str, str]]]:
     import redis
 
     from app.accounts.services import create_institution, create_user
@@ -56,7 +57,8 @@ def two_servers(backend: str, fresh_databases, tmp_path: Path) -> Iterator[tuple
     from app.oauth.services import register_bank_client
 
     redis.Redis.from_url(REDIS).flushdb()
-    url = fresh_databases.new()
+    databases = FreshDatabases("postgresql", tmp_path)  # PostgreSQL only: no SQLite variant to skip
+    url = databases.new()
     instance = tmp_path / "instance"
     env = {**os.environ, "DATABASE_URL": url, "PC_INSTANCE_PATH": str(instance), "PC_RATELIMIT_STORAGE_URI": REDIS,
            "PC_PASSWORD_HASH": "production", "PC_LOG_LEVEL": "INFO"}  # the logs say why, should a check fail
@@ -101,6 +103,7 @@ def two_servers(backend: str, fresh_databases, tmp_path: Path) -> Iterator[tuple
             proc.wait(timeout=20)
         for log in logs:
             log.close()
+        databases.drop_all()
 
 
 def test_a_session_begun_on_one_server_is_ended_on_the_other(two_servers):

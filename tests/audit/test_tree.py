@@ -226,11 +226,11 @@ def test_writing_an_event_does_no_tree_work(db, statements) -> None:
 
 
 def test_the_firm_an_event_is_about_is_a_code_of_18_characters(db) -> None:
-    good = audit.record(db, "system", "gate.access", detail={"uscc": "91330106MA2XXXXXX1"})
+    good = audit.record(db, "system", "gate.access", detail={"uscc": "91330106MA2H00014Q"})
     for detail in ({"uscc": "x" * 40}, {"uscc": 123}, {}, {"uscc": None}):
         assert audit.record(db, "system", "gate.access", detail=detail).uscc is None
     db.expire_all()
-    assert db.get(AuditEvent, good.id).uscc == "91330106MA2XXXXXX1"
+    assert db.get(AuditEvent, good.id).uscc == "91330106MA2H00014Q"
 
 
 def test_an_operator_reading_a_firms_archive_is_an_event_the_firm_can_prove(client, db, login, make_user,
