@@ -12,18 +12,13 @@ its reason is the lack of evidence.
 from __future__ import annotations
 
 from collections.abc import Collection
-from functools import cache
 from typing import Any
 
-from app.scoring.scorecard import GRADES, Scorecard, bundled_scorecards
+from app.scoring.errors import ScorecardNotFound
+from app.scoring.scorecard import GRADES, scorecard_by_version
 
 MAX_ADVERSE = 4
 ADVERSE_BELOW = 80.0  # a factor scoring this or more is not a reason against the firm
-
-
-@cache
-def _cards() -> dict[str, Scorecard]:
-    return {c.version: c for c in bundled_scorecards()}
 
 
 def adverse_factors(explanation: dict[str, Any] | None, version: str, segment: str,
@@ -32,10 +27,12 @@ def adverse_factors(explanation: dict[str, Any] | None, version: str, segment: s
     """The top adverse factors of a stored evaluation's explanation.  ``visible``: the record
     categories the reader may see (None: all); ``lists_visible``: whether list membership is.
     None for NR: its reason is the lack of evidence, not a factor."""
-    card = _cards().get(version)
-    if card is None or not explanation or explanation.get("evidence", {}).get("reason"):
+    if not explanation or explanation.get("evidence", {}).get("reason"):
         return []
-    card = card.for_segment(segment)
+    try:
+        card = scorecard_by_version(version).for_segment(segment)
+    except ScorecardNotFound:  # a scorecard not bundled (a regional file): no reasons to give
+        return []
     allowed = None if visible is None else set(visible)
     caps = {c.key: c for c in card.caps}
     out: list[dict[str, Any]] = []

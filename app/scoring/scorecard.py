@@ -12,6 +12,7 @@ many years.  Changing a weight or a band means editing the file and bumping ``ve
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, replace
 from dataclasses import field as dc_field
@@ -478,3 +479,18 @@ def bundled_scorecards() -> list[Scorecard]:
     folder = resources.files("app.scoring").joinpath("scorecards")
     cards = [load_scorecard(name=entry.name) for entry in folder.iterdir() if entry.name.endswith(".json")]
     return sorted(cards, key=lambda c: tuple(int(p) for p in c.version.split(".")))
+
+
+@functools.cache
+def _bundled_by_version() -> dict[str, Scorecard]:
+    return {c.version: c for c in bundled_scorecards()}
+
+
+def scorecard_by_version(version: str) -> Scorecard:
+    """A bundled scorecard by its version (read once); ``ScorecardNotFound`` for another."""
+    from app.scoring.errors import ScorecardNotFound
+
+    card = _bundled_by_version().get(version)
+    if card is None:
+        raise ScorecardNotFound(f"没有版本为 {version} 的评分卡")
+    return card

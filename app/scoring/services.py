@@ -31,7 +31,7 @@ from app.core import clock
 from app.core.db import Page, paginate
 from app.core.workers import gc_paused, make_pool
 from app.scoring.engine import LIVE, FirmFact, Outcome, RecordFact, evaluate_facts
-from app.scoring.errors import NotEvaluated, ScorecardNotApplicable, ScorecardNotFound
+from app.scoring.errors import NotEvaluated, ScorecardNotApplicable
 from app.scoring.models import Evaluation, EvaluationRun
 from app.scoring.scorecard import (
     DIMENSIONS,
@@ -41,6 +41,7 @@ from app.scoring.scorecard import (
     Scorecard,
     bundled_scorecards,
     load_scorecard,
+    scorecard_by_version,
 )
 
 BATCH = 500  # firms per bulk load
@@ -499,9 +500,7 @@ def published_scorecard(version: str) -> dict[str, Any]:
     """One scorecard in full, in words a reader of the public page understands: each factor's
     weight within its dimension and in the score, what it measures, over which records and
     how long, its points, the grade thresholds with their supervision classes, and the caps."""
-    card = next((c for c in bundled_scorecards() if c.version == version), None)
-    if card is None:
-        raise ScorecardNotFound(f"没有版本为 {version} 的评分卡")
+    card = scorecard_by_version(version)
     dimensions = []
     for key, label in DIMENSIONS.items():
         weight = card.dimension_weights[key]

@@ -33,14 +33,13 @@ from sqlalchemy.orm import Session
 from app.archive.models import Category, CreditRecord, RecordStatus
 from app.core import clock
 from app.core.errors import InvalidInput
-from app.scoring.errors import ScorecardNotFound
 from app.scoring.models import Evaluation
 from app.scoring.scorecard import (
     GRADES,
     NOT_RATED,
     DefaultDefinition,
     Scorecard,
-    bundled_scorecards,
+    scorecard_by_version,
 )
 
 MAX_HORIZON_MONTHS = 60
@@ -253,13 +252,6 @@ def population_stability(base: Mapping[str, int], current: Mapping[str, int], bi
 
 
 # --- reading the database -----------------------------------------------------------------------
-
-def scorecard_by_version(version: str) -> Scorecard:
-    card = next((c for c in bundled_scorecards() if c.version == version), None)
-    if card is None:
-        raise ScorecardNotFound(f"没有版本为 {version} 的评分卡")
-    return card
-
 
 def latest_evaluations(session: Session, card: Scorecard, day: dt.date) -> list[tuple[int, str, Decimal | None]]:
     """Each firm's latest evaluation under ``card`` with a base date on or before ``day``
