@@ -21,6 +21,7 @@ class Purpose(enum.StrEnum):
     post_loan_monitoring = "post_loan_monitoring"
     supply_chain_finance = "supply_chain_finance"
     bid_qualification = "bid_qualification"
+    group_credit_management = "group_credit_management"  # a subsidiary to its power group
 
 
 PURPOSE_LABELS = {
@@ -29,6 +30,7 @@ PURPOSE_LABELS = {
     Purpose.post_loan_monitoring: "贷后管理",
     Purpose.supply_chain_finance: "供应链融资审查",
     Purpose.bid_qualification: "投标资格审查",
+    Purpose.group_credit_management: "集团信用管理",
 }
 
 # Report sections a consent may cover; the OAuth scope of a section is "report:<section>".

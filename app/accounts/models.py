@@ -18,6 +18,7 @@ class Role(enum.StrEnum):
     operator = "operator"  # 征信机构工作人员
     firm = "firm"  # 企业（信息主体）管理员, bound to one enterprise
     bank = "bank"  # 金融机构信贷人员, bound to one institution
+    group = "group"  # 集团信用管理人员, bound to a group's institution and its parent enterprise
 
 
 ROLE_LABELS = {Role(code): label for code, label in CORE_ROLE_LABELS.items()}  # app.core.auth names them
@@ -30,11 +31,13 @@ class InstitutionKind(enum.StrEnum):
     guarantee = "guarantee"
     leasing = "leasing"
     other = "other"
+    group = "group"  # 电力集团: a power group receiving its subsidiaries' consents
 
 
 INSTITUTION_KIND_LABELS = {
     InstitutionKind.bank: "商业银行", InstitutionKind.rural_bank: "农村金融机构", InstitutionKind.finance_company: "财务公司",
     InstitutionKind.guarantee: "融资担保机构", InstitutionKind.leasing: "融资租赁公司", InstitutionKind.other: "其他",
+    InstitutionKind.group: "电力集团",
 }
 
 
@@ -60,7 +63,8 @@ class User(Base):
         sa.CheckConstraint(
             "(role = 'firm' AND enterprise_id IS NOT NULL AND institution_id IS NULL)"
             " OR (role = 'bank' AND institution_id IS NOT NULL AND enterprise_id IS NULL)"
-            " OR (role = 'operator' AND enterprise_id IS NULL AND institution_id IS NULL)",
+            " OR (role = 'operator' AND enterprise_id IS NULL AND institution_id IS NULL)"
+            " OR (role = 'group' AND enterprise_id IS NOT NULL AND institution_id IS NOT NULL)",
             name="role_binding",
         ),
     )

@@ -274,3 +274,55 @@ class CreditRecordVersion(Base):
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     superseded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     superseded_by_run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ingestion_run.id"))
+
+
+class RelationKind(enum.StrEnum):
+    """How a parent holds a child: 全资 (100%), 控股 (control) or 参股 (a minority stake)."""
+
+    wholly_owned = "wholly_owned"
+    controlling = "controlling"
+    minority = "minority"
+
+
+RELATION_KIND_LABELS = {RelationKind.wholly_owned: "全资", RelationKind.controlling: "控股",
+                        RelationKind.minority: "参股"}
+
+
+class EnterpriseRelation(Base):
+    """One enterprise holding another (集团与子公司), over a span of days.  History is kept:
+    a change ends the open row (``valid_to``, the first day it no longer holds) and adds a
+    new one; nothing is deleted or rewritten.  No firm holds itself and no chain of holdings
+    comes back to where it began (checked when a relation is written,
+    ``app.archive.relations``)."""
+
+    __tablename__ = "enterprise_relation"
+    __table_args__ = (
+        sa.CheckConstraint("parent_id <> child_id", name="not_self"),
+        sa.CheckConstraint("share > 0 AND share <= 100", name="share_range"),
+        sa.CheckConstraint("kind <> 'wholly_owned' OR share = 100", name="wholly_owned_is_100"),
+        sa.CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="valid_span"),
+        sa.CheckConstraint("(provider_id IS NULL) <> (operator IS NULL)", name="one_filer"),
+        # at most one open relation between two firms
+        sa.Index("uq_enterprise_relation_open", "parent_id", "child_id", unique=True,
+                 sqlite_where=sa.text("valid_to IS NULL"), postgresql_where=sa.text("valid_to IS NULL")),
+        sa.Index("ix_enterprise_relation_parent", "parent_id", "valid_from"),
+        sa.Index("ix_enterprise_relation_child", "child_id", "valid_from"),
+    )
+
+    id: Mapped[intpk]
+    parent_id: Mapped[int] = mapped_column(sa.ForeignKey("enterprise.id"))
+    child_id: Mapped[int] = mapped_column(sa.ForeignKey("enterprise.id"))
+    kind: Mapped[RelationKind] = mapped_column(str_enum("relation_kind", list(RelationKind)))
+    share: Mapped[Decimal] = mapped_column(sa.Numeric(7, 4))  # per cent, 0 < share <= 100
+    valid_from: Mapped[dt.date]
+    valid_to: Mapped[dt.date | None]
+    # who filed it: a data provider (its batch) or an operator (their username, or "cli")
+    provider_id: Mapped[int | None] = mapped_column(sa.ForeignKey("data_provider.id"))
+    operator: Mapped[str | None] = mapped_column(sa.String(64))
+    provider_ref: Mapped[str | None] = mapped_column(sa.String(64))  # the provider's own id of the row
+    ended_by: Mapped[str | None] = mapped_column(sa.String(80))  # "provider:<code>" or "operator:<name>"
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    parent: Mapped[Enterprise] = relationship(foreign_keys=[parent_id])
+    child: Mapped[Enterprise] = relationship(foreign_keys=[child_id])
+    provider: Mapped[DataProvider | None] = relationship()
