@@ -73,13 +73,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.extensions["pc_signing_keys"] = load_signing_keys(settings)
 
     from app import wiring
-    from app.core import ratelimit, request_log
+    from app.core import jobs, ratelimit, request_log
     from app.core.errors import register_error_handlers
     from app.core.extensions import api, close_session, csrf, finish_session, limiter, login_manager
     from app.core.headers import security_headers
 
     request_log.configure_logging(settings.log_level)
     wiring.wire()  # what lower layers are handed by higher ones
+    jobs.configure(settings)  # events a request commits are queued for the consumer
     request_log.init_app(app)
     register_error_handlers(app)
     app.after_request(finish_session)

@@ -4,6 +4,10 @@ the higher one hands it in here (the application factory, the CLI and the benchm
 
 from __future__ import annotations
 
+from typing import Any
+
+from app.core import jobs
+
 
 def wire() -> None:
     import app.models  # noqa: F401 — every model mapped (the OAuth token's consent is named, not imported)
@@ -21,3 +25,49 @@ def wire() -> None:
     ingestion.set_reevaluation(scoring.reevaluated_firms)  # a provider's batch re-grades the firms it changed
     auth.set_bearer_check(bearer.acquire_token)  # the OAuth server checks every bearer token
     oauth_server.bind(consent_server.BINDING)  # consent-bound grants; tokens checked against their consent
+    register_jobs()
+
+
+# --- the work the job queue runs (app.core.jobs), by name ------------------------------------
+
+
+def _sign_head(runtime: jobs.Runtime) -> str:
+    from app.audit.jobs import sign_tree_head
+
+    head = sign_tree_head(runtime.database, runtime.settings)
+    return f"tree_size={head.get('tree_size')}"
+
+
+def _retention(runtime: jobs.Runtime) -> str:
+    from app.archive.services import expire_records
+
+    with runtime.database.transaction() as session:
+        return f"expired={expire_records(session, None)}"
+
+
+def _refresh_lists(runtime: jobs.Runtime) -> str:
+    from app.oversight.lists import refresh
+
+    with runtime.database.transaction() as session:
+        result = refresh(session, None, actor="job")
+    return (f"entered={sum(result.entered.values())} exited={sum(result.exited.values())} "
+            f"reevaluated={result.reevaluated}")
+
+
+def _evaluate_changed(runtime: jobs.Runtime) -> str:
+    from app.scoring.services import run_evaluations
+
+    with runtime.database.transaction() as session:
+        run = run_evaluations(session, "changed", None, None)
+    return f"run={run.id} evaluated={run.evaluated} unchanged={run.unchanged}"
+
+
+def register_jobs() -> None:
+    entries: list[tuple[str, str, Any]] = [
+        ("audit.sign_head", "签署审计日志树头", _sign_head),
+        ("archive.retention", "不良记录保存期满标记为已过期", _retention),
+        ("oversight.refresh_lists", "重新计算红黑名单与重点关注名单", _refresh_lists),
+        ("scoring.evaluate_changed", "评价记录有变化的企业", _evaluate_changed),
+    ]
+    for name, label, run in entries:
+        jobs.register(name, label, run)

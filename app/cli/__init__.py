@@ -21,7 +21,8 @@ from app.accounts import passwords
 from app.accounts.cli import users
 from app.archive.cli import enterprises, import_records, keys, retention
 from app.audit.cli import audit
-from app.core import clock
+from app.cli.jobs import jobs_group
+from app.core import clock, jobs
 from app.core.cli import (
     Context,
     console,
@@ -46,6 +47,7 @@ from reports.cli import reports, verify_report
 def _start(settings: Settings) -> None:
     passwords.configure(settings.password_hash)
     wiring.wire()
+    jobs.configure(settings, blocking=False)  # events a command commits are queued for dispatch
 
 
 Context.starters.append(_start)
@@ -251,6 +253,6 @@ def seed(ctx: Context, firms: str, seed: int, as_of: str | None, password: str |
         out.print(f"  {username:9} / {pw}   （{ROLE_LABELS[role]}）")
 
 
-for command in (import_records, enterprises, providers, institutions, consents, verify_report, reports, audit, users,
+for command in (jobs_group, import_records, enterprises, providers, institutions, consents, verify_report, reports, audit, users,
                 retention, keys, scorecard, evaluate, index_cmd, lists_group, objections_group, commitments_group):
     main.add_command(command)

@@ -89,6 +89,16 @@ class Settings:
     # Reverse proxies in front of the service whose X-Forwarded-For/-Proto/-Host to trust
     # (PC_TRUSTED_PROXIES, a count: 1 behind one TLS proxy); 0 trusts none.
     trusted_proxies: int = 0
+    # The job queue (app.core.jobs): Huey on a SQLite file in the instance folder by default,
+    # on Redis with PC_QUEUE_URL=redis://…; PC_JOB_SCHEDULE (JSON, job name → cron in
+    # Asia/Shanghai time, "" to turn one off) changes the schedule of app.core.jobs.DEFAULT_SCHEDULE.
+    queue_url: str = ""
+    job_schedule: dict[str, str] = field(default_factory=dict)
+    # Webhook targets: https only and no loopback or private-range addresses unless these
+    # are set (PC_WEBHOOK_ALLOW_HTTP=1, PC_WEBHOOK_ALLOW_PRIVATE=1: a test rig or an intranet).
+    webhook_allow_http: bool = False
+    webhook_allow_private: bool = False
+    webhook_timeout: int = 10  # seconds a receiver has to answer (PC_WEBHOOK_TIMEOUT)
     testing: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -155,6 +165,19 @@ def _env_flag(name: str) -> bool:
     raise ConfigError(f"环境变量 {name} 应为 1 或 0（true/false），当前为 {os.environ.get(name)!r}")
 
 
+def _env_schedule(name: str) -> dict[str, str]:
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError(f"环境变量 {name} 应为 JSON 对象（任务名 → cron 表达式），当前无法解析：{exc}") from exc
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ConfigError(f"环境变量 {name} 应为 JSON 对象，键为任务名、值为 cron 表达式（字符串）")
+    return value
+
+
 def _password_hash_params() -> tuple[str, Argon2Params]:
     profile = (os.environ.get("PC_PASSWORD_HASH") or "production").strip().lower()
     if profile not in PROFILES:
@@ -205,6 +228,11 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
         session_max_hours=_env_int("PC_SESSION_MAX_HOURS", 12),
         secure_cookies=_env_flag("PC_SECURE_COOKIES"),
         trusted_proxies=_env_int("PC_TRUSTED_PROXIES", 0),
+        queue_url=os.environ.get("PC_QUEUE_URL", ""),
+        job_schedule=_env_schedule("PC_JOB_SCHEDULE"),
+        webhook_allow_http=_env_flag("PC_WEBHOOK_ALLOW_HTTP"),
+        webhook_allow_private=_env_flag("PC_WEBHOOK_ALLOW_PRIVATE"),
+        webhook_timeout=_env_int("PC_WEBHOOK_TIMEOUT", 10),
     )
     known = {f.name for f in fields(Settings)}
     unknown = set(overrides) - known

@@ -435,3 +435,29 @@ class _Plan:
 def json_value(value: Any) -> Any:
     """A JSON column's value as read by ``Prepared``: text from SQLite, parsed already from PostgreSQL."""
     return orjson.loads(value) if value.__class__ is str else value
+
+
+# --- work to do once a transaction has committed ---------------------------------------------
+
+AFTER_COMMIT = "pc_after_commit"
+
+
+def after_commit(session: Session, action: Any, key: str | None = None) -> None:
+    """Run ``action()`` once the session's transaction commits (never if it rolls back): e.g.
+    queue the dispatch of outbox events written in it.  With ``key``, one action per key and
+    transaction."""
+    actions: dict[Any, Any] = session.info.setdefault(AFTER_COMMIT, {})
+    actions[key if key is not None else id(action)] = action
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    actions = session.info.pop(AFTER_COMMIT, None)
+    for action in (actions or {}).values():
+        action()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_after_commit(session: Session, previous_transaction: Any) -> None:
+    if previous_transaction.parent is None:  # the whole transaction, not a savepoint
+        session.info.pop(AFTER_COMMIT, None)
