@@ -13,7 +13,7 @@ from flask_smorest import Blueprint
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.wsgi import LimitedStream
 
-from app.archive import ingestion, schemas, services
+from app.archive import ingestion, relations, schemas, services
 from app.archive.errors import BatchTooLarge
 from app.archive.ingestion_results import JsonLine
 from app.archive.services import require_archive_access
@@ -272,3 +272,49 @@ class IngestionRunDetail(MethodView):
         run = services.get_run(session, run_id)
         rows = services.run_rows(session, run, args["page"], args["per_page"])
         return With(run, refusals=run.refusals, rows=rows.items, rows_meta=rows.meta)
+
+
+# --- enterprise relations (集团与子公司) ------------------------------------------------------
+
+@blp.route("/enterprise-relations/batches")
+class RelationBatches(MethodView):
+    decorators = [csrf.exempt]
+
+    @blp.response(200, schemas.RelationBatchResultSchema)
+    @blp.doc(
+        security=[{"oauth2": ["records:write"]}],
+        requestBody={
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "array", "items": schemas.RelationInSchema}},
+                "application/x-ndjson": {"schema": {"type": "string"}},
+            },
+        },
+    )
+    def post(self) -> Any:
+        """数据源批量报送企业关系（集团与子公司；OAuth2 客户端凭证，scope records:write）
+
+        每行：parent_uscc、child_uscc、kind（wholly_owned 全资、controlling 控股、minority 参股）、
+        share（持股比例，百分数）、valid_from，可选 valid_to（关系结束之日）与 provider_ref。
+        与现有关系相同的行不作改动；类型或比例变化时，旧关系于 valid_from 结束并新增一行；历史不删改。
+        整批写入或整批拒收（422，按 rows[行号].字段 说明原因）：企业不存在、持有自身、循环持股、比例越界等。
+        """
+        token = bearer_token("records:write")
+        session = db_session()
+        client = token.client
+        if client.provider_id is None:
+            raise InvalidInput("该客户端不属于任何数据源", code="not_a_provider")
+        provider = session.get_one(services.DataProvider, client.provider_id)
+        rows = _parse_batch_body()
+        return relations.file_relations(session, relations.Filer(provider=provider), rows)
+
+
+@blp.route("/enterprise-relations")
+class Relations(MethodView):
+    @blp.arguments(schemas.RelationListArgs, location="query")
+    @blp.response(200, schemas.RelationPageSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """企业关系（征信机构）：默认只列现行关系；uscc 只看某企业作为母公司或子公司的关系"""
+        signed_in("operator")
+        page = relations.list_relations(db_session(), **args)
+        return page.body()

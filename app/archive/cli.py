@@ -18,6 +18,7 @@ from app.core.cli import (
     out,
     pass_ctx,
     progress_bar,
+    read_error,
 )
 from app.core.crypto import FieldCipher, load_keyring, save_keyring
 from app.core.errors import DomainError
@@ -235,3 +236,101 @@ def keys_rotate_signing(ctx: Context) -> None:
     keys_now = load_signing_keys(ctx.settings).with_new_key()
     save_signing_keys(ctx.settings, keys_now)
     out.print(f"当前签名密钥为 {keys_now.active}；共发布 {len(keys_now.keys)} 把公钥。重启服务后生效。")
+
+
+@click.group("relations", help="企业关系（集团与子公司）：登记、结束、查看、导入")
+def relations_group() -> None:
+    pass
+
+
+@relations_group.command("add", help="登记一项关系（母公司持有子公司；类型或比例变化时旧关系自动结束）")
+@click.option("--parent", "parent_uscc", required=True, help="母公司统一社会信用代码")
+@click.option("--child", "child_uscc", required=True, help="子公司统一社会信用代码")
+@click.option("--kind", required=True, type=click.Choice(["wholly_owned", "controlling", "minority"]),
+              help="wholly_owned 全资、controlling 控股、minority 参股")
+@click.option("--share", default=None, help="持股比例（百分数）；全资可省略")
+@click.option("--from", "valid_from", default=None, help="起始日期（默认今天）")
+@click.option("--operator", "operator", default="cli", show_default=True, help="登记人（记入关系）")
+@pass_ctx
+def relations_add(ctx: Context, parent_uscc: str, child_uscc: str, kind: str, share: str | None,
+                  valid_from: str | None, operator: str) -> None:
+    from app.archive.relations import Filer, add_relation
+    from app.core import clock
+
+    try:
+        with ctx.db.transaction() as session:
+            rel = add_relation(session, Filer(operator=operator), parent_uscc=parent_uscc, child_uscc=child_uscc,
+                               kind=kind, share=share, valid_from=valid_from or clock.today().isoformat())
+            out.print(f"关系 #{rel.id}：{rel.parent.name} → {rel.child.name}（{rel.kind}，{rel.share}%，"
+                      f"自 {rel.valid_from.isoformat()}）")
+    except DomainError as exc:
+        domain_error(exc)
+
+
+@relations_group.command("end", help="结束一项现行关系（ON 为不再持有的第一天，默认今天）")
+@click.argument("relation_id", type=int)
+@click.option("--on", "ended_on", default=None)
+@click.option("--operator", "operator", default="cli", show_default=True)
+@pass_ctx
+def relations_end(ctx: Context, relation_id: int, ended_on: str | None, operator: str) -> None:
+    from app.archive.relations import Filer, end_relation
+    from app.core import clock
+
+    try:
+        day = dt.date.fromisoformat(ended_on) if ended_on else clock.today()
+    except ValueError:
+        fail(f"日期格式应为 YYYY-MM-DD：{ended_on}")
+        return
+    try:
+        with ctx.db.transaction() as session:
+            rel = end_relation(session, Filer(operator=operator), relation_id, day)
+            out.print(f"关系 #{rel.id} 已于 {day.isoformat()} 结束。")
+    except DomainError as exc:
+        domain_error(exc)
+
+
+@relations_group.command("list", help="列出关系（默认现行的）")
+@click.option("--uscc", default=None, help="只看该企业作为母公司或子公司的关系")
+@click.option("--all", "include_ended", is_flag=True, help="含已结束的关系")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100))
+@pass_ctx
+def relations_list(ctx: Context, uscc: str | None, include_ended: bool, limit: int) -> None:
+    from app.archive.models import RELATION_KIND_LABELS
+    from app.archive.relations import list_relations
+
+    with ctx.db.session(read_only=True) as session:
+        page = list_relations(session, uscc=uscc.strip().upper() if uscc else None, include_ended=include_ended,
+                              per_page=limit)
+        for rel in page.items:
+            until = rel.valid_to.isoformat() if rel.valid_to else "今"
+            out.print(f"#{rel.id}  {rel.parent.uscc} {rel.parent.name} → {rel.child.uscc} {rel.child.name}  "
+                      f"{RELATION_KIND_LABELS[rel.kind]} {rel.share.normalize()}%  "
+                      f"{rel.valid_from.isoformat()}–{until}")
+        out.print(f"共 {page.total} 项。")
+
+
+@relations_group.command("import", help="导入关系文件（JSON 数组或 NDJSON，字段同 API）：整批写入或整批拒收")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--operator", "operator", default="cli", show_default=True)
+@pass_ctx
+def relations_import(ctx: Context, file: Path, operator: str) -> None:
+    from app.archive.relations import Filer, file_relations
+
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, ValueError) as exc:
+        fail(read_error(exc))
+        return
+    try:
+        rows = json.loads(text) if text.lstrip().startswith("[") else [
+            json.loads(line) for line in text.splitlines() if line.strip()]
+    except ValueError as exc:
+        fail(f"文件不是合法的 JSON 数组或 NDJSON：{exc}")
+        return
+    try:
+        with ctx.db.transaction() as session:
+            result = file_relations(session, Filer(operator=operator), rows)
+    except DomainError as exc:
+        domain_error(exc)
+        return
+    out.print(f"共 {result.total} 行：新增 {result.added}，结束 {result.ended}，未变 {result.unchanged}。")

@@ -7,15 +7,23 @@ facts only; personal fields appear only in the detail view for operators and the
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from app.archive.categories import UsccField
-from app.archive.models import Category, EnterpriseStatus, Polarity, RecordStatus, Segment
+from app.archive.models import (
+    Category,
+    EnterpriseStatus,
+    Polarity,
+    RecordStatus,
+    RelationKind,
+    Segment,
+)
 from app.archive.regions import describe_region
 from app.core.pagination import PageMetaSchema, PageSchema, page_of
-from app.core.schemas_base import Amount, Int, PageArgs, PastDate, StrictSchema, one_of, text
+from app.core.schemas_base import Amount, Day, Int, PageArgs, PastDate, StrictSchema, one_of, text
 
 ID_NUMBER = r"^\d{17}[\dX]$"
 PHONE = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
@@ -218,3 +226,93 @@ class RunDetailSchema(RunSchema):
     refusals = fields.List(fields.Nested(RefusalSchema))
     rows = fields.List(fields.Nested(RunRowSchema))
     rows_meta = fields.Nested(PageMetaSchema)
+
+
+# --- enterprise relations (集团与子公司) ------------------------------------------------------
+
+class ShareField(fields.Field):
+    """A shareholding in per cent, ``0 < share <= 100``, at most 4 decimals, as ``Decimal``
+    (a JSON number or a plain numeric string)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+            raise ValidationError("应为持股比例（百分数，如 51 或 33.3333）。")
+        text_value = str(value).strip()
+        if not re.fullmatch(r"[+-]?[0-9]{1,3}(?:\.[0-9]+)?", text_value):
+            raise ValidationError("应为持股比例（百分数，如 51 或 33.3333），用普通数字写法。")
+        share = Decimal(text_value)
+        if not Decimal(0) < share <= Decimal(100):
+            raise ValidationError("持股比例应大于 0 且不超过 100。")
+        if share != share.quantize(Decimal("0.0001")):
+            raise ValidationError("持股比例最多 4 位小数。")
+        return share
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else str(Decimal(value).normalize().quantize(Decimal("0.0001")))
+
+
+class RelationInSchema(StrictSchema):
+    """One row of a relation batch: from ``valid_from`` the parent holds the child so
+    (replacing what held before); with ``valid_to``, the holding ended that day."""
+
+    parent_uscc = UsccField(required=True, allow_legacy=True)
+    child_uscc = UsccField(required=True, allow_legacy=True)
+    kind = fields.String(required=True, validate=one_of(list(RelationKind)),
+                         metadata={"description": "wholly_owned 全资、controlling 控股、minority 参股"})
+    share = ShareField(load_default=None, metadata={"description": "持股比例（百分数，字符串），全资可省略（即 100）",
+                                                    "type": "string", "nullable": True})
+    valid_from = Day(required=True)
+    valid_to = Day(load_default=None, allow_none=True)
+    provider_ref = text(64, required=False, load_default=None, allow_none=True)
+
+    @validates_schema(skip_on_field_errors=True)
+    def _rules(self, data: dict[str, Any], **_: Any) -> None:
+        errors: dict[str, list[str]] = {}
+        if data["parent_uscc"] == data["child_uscc"]:
+            errors["child_uscc"] = ["企业不能持有自身。"]
+        if data["kind"] == RelationKind.wholly_owned:
+            if data["share"] is None:
+                data["share"] = Decimal(100)
+            elif data["share"] != 100:
+                errors["share"] = ["全资即持股 100%。"]
+        elif data["share"] is None:
+            errors["share"] = ["控股、参股须给出持股比例。"]
+        if data["valid_to"] is not None and data["valid_to"] < data["valid_from"]:
+            errors["valid_to"] = ["结束日期不能早于开始日期。"]
+        if errors:
+            raise ValidationError(errors)
+
+
+class RelationOutSchema(StrictSchema):
+    id = fields.Integer()
+    parent_uscc = fields.Function(lambda r: r.parent.uscc)
+    parent_name = fields.Function(lambda r: r.parent.name)
+    child_uscc = fields.Function(lambda r: r.child.uscc)
+    child_name = fields.Function(lambda r: r.child.name)
+    kind = fields.String()
+    share = ShareField()
+    valid_from = fields.Date()
+    valid_to = fields.Date(allow_none=True)
+    filed_by = fields.Function(lambda r: f"provider:{r.provider.code}" if r.provider is not None
+                               else f"operator:{r.operator}")
+    provider_ref = fields.String(allow_none=True)
+    ended_by = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class RelationBatchResultSchema(StrictSchema):
+    total = fields.Integer()
+    added = fields.Integer(metadata={"description": "新增的关系（含变更后新增的一行）"})
+    ended = fields.Integer(metadata={"description": "结束的关系（含因变更而结束的旧行）"})
+    unchanged = fields.Integer(metadata={"description": "与现有关系相同、未作改动的行"})
+    relations = fields.List(fields.Nested(RelationOutSchema))
+
+
+class RelationListArgs(PageArgs):
+    uscc = UsccField(load_default=None, allow_legacy=True,
+                     metadata={"description": "只看该企业作为母公司或子公司的关系"})
+    include_ended = fields.Boolean(load_default=False)
+
+
+class RelationPageSchema(PageSchema):
+    items = page_of(RelationOutSchema)

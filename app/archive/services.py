@@ -7,11 +7,13 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from marshmallow import ValidationError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from app.archive.categories import CATEGORIES
 from app.archive.errors import (
@@ -27,16 +29,18 @@ from app.archive.models import (
     CreditRecordVersion,
     DataProvider,
     Enterprise,
+    EnterpriseRelation,
     IngestionRun,
     Polarity,
     ProviderKind,
     RecordStatus,
+    RelationKind,
     default_coverage,
 )
 from app.archive.regions import PROVINCES
 from app.archive.schemas import EnterpriseInSchema
 from app.archive.uscc import check_uscc, province_code_of, region_code_of
-from app.core import clock
+from app.core import clock, signals
 from app.core.auth import RoleDenied, TenancyDenied
 from app.core.crypto import DecryptionError, FieldCipher
 from app.core.db import Page, paginate
@@ -280,9 +284,13 @@ def expire_records(session: Session, as_of: dt.date | None = None) -> int:
             CreditRecord.status.in_([RecordStatus.active, RecordStatus.corrected, RecordStatus.disputed]),
         )
         .values(status=RecordStatus.expired, updated_at=clock.now())
+        .returning(CreditRecord.id, CreditRecord.enterprise_id, CreditRecord.category, CreditRecord.severity)
         .execution_options(synchronize_session=False)
     )
-    return int(res.rowcount or 0)  # type: ignore[attr-defined]
+    expired = [(rid, ent, str(cat), sev) for rid, ent, cat, sev in res]
+    if expired:
+        signals.records_expired.send(None, session=session, records=expired)
+    return len(expired)
 
 
 # --- key rotation -----------------------------------------------------------------------
@@ -371,3 +379,77 @@ def require_archive_access(user: Any, enterprise: Enterprise) -> None:
             raise TenancyDenied("企业用户只能查看本企业的信用档案")
         return
     raise RoleDenied("金融机构须经企业授权、通过征信报告接口查询，不能直接浏览信用档案")
+
+
+# --- enterprise relations (集团与子公司; written by app.archive.relations) ------------------
+
+MAX_RELATION_DEPTH = 32  # no real group is deeper; bounds the recursion should data ever loop
+
+
+@dataclass(frozen=True)
+class Subsidiary:
+    """A firm a parent holds, directly (level 1, 二级公司) or through others (level 2, 三级公司 …)."""
+
+    enterprise_id: int
+    uscc: str
+    name: str
+    level: int
+    parent_id: int  # the direct parent
+    kind: RelationKind
+    share: Decimal  # the direct parent's share, per cent
+
+
+def relations_in_force(as_of: dt.date) -> sa.ColumnElement[bool]:
+    """Relations that hold on ``as_of``: from ``valid_from`` up to the day before ``valid_to``."""
+    rel = EnterpriseRelation
+    return sa.and_(rel.valid_from <= as_of, sa.or_(rel.valid_to.is_(None), rel.valid_to > as_of))
+
+
+def subsidiaries(session: Session, parent_id: int, *, as_of: dt.date | None = None) -> list[Subsidiary]:
+    """Every firm ``parent_id`` holds on ``as_of`` (today by default), at every level, in one
+    recursive query (the relation's parent index takes each level).  A firm reached by two
+    paths is listed once, at its nearest level."""
+    day = as_of or clock.today()
+    rel = EnterpriseRelation
+    tree = (sa.select(rel.child_id.label("enterprise_id"), rel.parent_id, rel.kind, rel.share,
+                      sa.literal(1).label("level"))
+            .where(rel.parent_id == parent_id, relations_in_force(day))
+            .cte("tree", recursive=True))
+    below = aliased(rel)
+    tree = tree.union_all(
+        sa.select(below.child_id, below.parent_id, below.kind, below.share, (tree.c.level + 1).label("level"))
+        .join(tree, below.parent_id == tree.c.enterprise_id)
+        .where(below.valid_from <= day, sa.or_(below.valid_to.is_(None), below.valid_to > day),
+               tree.c.level < MAX_RELATION_DEPTH))
+    rows = session.execute(
+        sa.select(tree.c.enterprise_id, Enterprise.uscc, Enterprise.name, tree.c.level, tree.c.parent_id,
+                  tree.c.kind, tree.c.share)
+        .join(Enterprise, Enterprise.id == tree.c.enterprise_id)
+        .order_by(tree.c.level, Enterprise.uscc))
+    found: dict[int, Subsidiary] = {}
+    for row in rows:
+        if row.enterprise_id not in found and row.enterprise_id != parent_id:
+            found[row.enterprise_id] = Subsidiary(row.enterprise_id, row.uscc, row.name, row.level, row.parent_id,
+                                                  RelationKind(row.kind), Decimal(row.share))
+    return list(found.values())
+
+
+def group_parents(session: Session, enterprise_id: int, *, as_of: dt.date | None = None) -> list[int]:
+    """The enterprise ids of every firm holding ``enterprise_id`` on ``as_of``, directly or
+    through others (its parent, its parent's parent …), nearest first."""
+    day = as_of or clock.today()
+    rel = EnterpriseRelation
+    up = (sa.select(rel.parent_id.label("enterprise_id"), sa.literal(1).label("level"))
+          .where(rel.child_id == enterprise_id, relations_in_force(day))
+          .cte("up", recursive=True))
+    above = aliased(rel)
+    up = up.union_all(
+        sa.select(above.parent_id, (up.c.level + 1).label("level"))
+        .join(up, above.child_id == up.c.enterprise_id)
+        .where(above.valid_from <= day, sa.or_(above.valid_to.is_(None), above.valid_to > day),
+               up.c.level < MAX_RELATION_DEPTH))
+    seen: dict[int, None] = {}
+    for parent in session.scalars(sa.select(up.c.enterprise_id).order_by(up.c.level, up.c.enterprise_id)):
+        if parent != enterprise_id:
+            seen.setdefault(parent, None)
+    return list(seen)

@@ -19,7 +19,7 @@ from sqlalchemy import exc as sa_exc
 from app import wiring
 from app.accounts import passwords
 from app.accounts.cli import users
-from app.archive.cli import enterprises, import_records, keys, retention
+from app.archive.cli import enterprises, import_records, keys, relations_group, retention
 from app.audit.cli import audit
 from app.cli.jobs import jobs_group
 from app.core import clock, jobs
@@ -254,5 +254,5 @@ def seed(ctx: Context, firms: str, seed: int, as_of: str | None, password: str |
 
 
 for command in (jobs_group, import_records, enterprises, providers, institutions, consents, verify_report, reports, audit, users,
-                retention, keys, scorecard, evaluate, index_cmd, lists_group, objections_group, commitments_group):
+                relations_group, retention, keys, scorecard, evaluate, index_cmd, lists_group, objections_group, commitments_group):
     main.add_command(command)
