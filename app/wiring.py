@@ -14,6 +14,7 @@ def wire() -> None:
     from app.archive import ingestion
     from app.audit import services as audit
     from app.core import auth
+    from app.monitoring import events as monitoring_events
     from app.oauth import bearer
     from app.oauth import server as oauth_server
     from app.oversight import memberships
@@ -25,6 +26,7 @@ def wire() -> None:
     ingestion.set_reevaluation(scoring.reevaluated_firms)  # a provider's batch re-grades the firms it changed
     auth.set_bearer_check(bearer.acquire_token)  # the OAuth server checks every bearer token
     oauth_server.bind(consent_server.BINDING)  # consent-bound grants; tokens checked against their consent
+    monitoring_events.init_app()  # changes below write monitoring's events in their own transaction
     register_jobs()
 
 
@@ -62,6 +64,18 @@ def _evaluate_changed(runtime: jobs.Runtime) -> str:
     return f"run={run.id} evaluated={run.evaluated} unchanged={run.unchanged}"
 
 
+def _dispatch(runtime: jobs.Runtime) -> int:
+    from app.monitoring.services import dispatch_all
+
+    return dispatch_all(runtime.database)
+
+
+def _deliver(runtime: jobs.Runtime) -> int:
+    from app.monitoring.webhooks import deliver_due
+
+    return deliver_due(runtime)
+
+
 def register_jobs() -> None:
     entries: list[tuple[str, str, Any]] = [
         ("audit.sign_head", "签署审计日志树头", _sign_head),
@@ -71,3 +85,5 @@ def register_jobs() -> None:
     ]
     for name, label, run in entries:
         jobs.register(name, label, run)
+    jobs.register("monitoring.deliver", "发送到期的 Webhook 推送", _deliver, sweep=True)
+    jobs.register("monitoring.dispatch", "把新事件分发为预警与推送", _dispatch, sweep=True)

@@ -45,7 +45,7 @@ from app.archive.models import (
     RecordStatus,
 )
 from app.archive.validation import ProviderRights, Refused, Valid, validate_rows
-from app.core import clock
+from app.core import clock, signals
 from app.core.db import refresh_statistics
 
 # What of its input a run and its refusals record fits their columns (``recordable``): a
@@ -415,6 +415,8 @@ def submit_batch(session: Session, provider: DataProvider, rows: Iterable[Any], 
     result = ingest_records(session, provider, rows, **ingest)
     if not result.committed:
         return result
+    if result.accepted or result.corrected:  # monitoring's events, in this transaction
+        signals.records_written.send(None, session=session, run_id=result.run_id)
     result.analysed = refresh_statistics(session, result.accepted + result.corrected,
                                          ("credit_record", "credit_record_version"))
     if reevaluate and (result.accepted or result.corrected):

@@ -30,6 +30,7 @@ class EventType(enum.StrEnum):
     grade_downgraded = "grade.downgraded"
     grade_not_rated = "grade.not_rated"  # became NR (不予评级)
     grade_threshold = "grade.threshold_crossed"  # crossed a threshold such as AA (信易贷 eligibility)
+    grade_rated = "grade.rated"  # rated again after NR
     list_entered = "list.entered"
     list_exited = "list.exited"
     objection_opened = "objection.opened"
@@ -48,6 +49,7 @@ EVENT_LABELS = {
     EventType.grade_downgraded: "信用等级下调",
     EventType.grade_not_rated: "不予评级（信息不足）",
     EventType.grade_threshold: "信用等级跨越阈值",
+    EventType.grade_rated: "恢复评级",
     EventType.list_entered: "列入名单",
     EventType.list_exited: "移出名单",
     EventType.objection_opened: "提出异议",
@@ -111,6 +113,9 @@ class Subscription(Base):
     events: Mapped[list[str]] = mapped_column(JSONType)
     categories: Mapped[list[str]] = mapped_column(JSONType)  # record categories (empty: all)
     min_severity: Mapped[int] = mapped_column(sa.SmallInteger, default=0)
+    # A group's subscription to its parent enterprise that covers every subsidiary it holds on
+    # the day of each event, at every level (new ones included, sold ones no longer).
+    include_subsidiaries: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     created_by: Mapped[str] = mapped_column(sa.String(100))
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

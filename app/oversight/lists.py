@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.archive.models import LIVE_STATUSES, CreditRecord, Enterprise, Polarity
 from app.audit import services as audit
-from app.core import clock
+from app.core import clock, signals
 from app.core.db import Page, paginate
 from app.core.errors import Conflict, InvalidInput
 from app.oversight.criteria import Criteria, FirmState, Rec, current_criteria
@@ -129,6 +129,10 @@ def leave(session: Session, entry: ListEntry, reason: ExitReason, on: dt.date, a
         label = LIST_LABELS[entry.list_name]
         notify(session, entry.enterprise_id, "list_exit", f"已移出{label}",
                f"自 {on:%Y-%m-%d} 起，本企业已移出{label}（{EXIT_LABELS[reason]}）。", "list_entry", str(entry.id))
+        signals.oversight_changed.send(None, session=session, type="list.exited", enterprise_id=entry.enterprise_id,
+                                       data={"list": str(entry.list_name), "list_label": label, "entry_id": entry.id,
+                                             "on": on.isoformat(), "reason": str(reason),
+                                             "reason_label": EXIT_LABELS[reason]})
 
 
 def _reason(entry: ListEntry, state: FirmState) -> ExitReason:
@@ -214,6 +218,11 @@ def publish(session: Session, entry_ids: Sequence[int] | None, *, actor: str, on
                + (f"列入期限至 {entry.ends_on:%Y-%m-%d}。" if entry.ends_on else "")
                + ("对依据的记录有异议的，可提出异议；完成整改的，可申请信用修复。" if entry.list_name != ListName.red else ""),
                "list_entry", str(entry.id))
+        signals.oversight_changed.send(None, session=session, type="list.entered", enterprise_id=entry.enterprise_id,
+                                       data={"list": str(entry.list_name), "list_label": label,
+                                             "entry_id": entry.id, "on": on.isoformat(),
+                                             "ends_on": entry.ends_on.isoformat() if entry.ends_on else None,
+                                             "basis": [b["label"] for b in entry.basis]})
     if entries:
         run_evaluations(session, "single", sorted({e.enterprise_id for e in entries}), on)
     return entries

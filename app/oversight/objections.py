@@ -20,7 +20,7 @@ from app.accounts.models import Role, User
 from app.archive.ingestion import ingest_records
 from app.archive.models import CATEGORY_LABELS, CreditRecord, RecordStatus
 from app.audit import services as audit
-from app.core import clock
+from app.core import clock, signals
 from app.core.db import Page, paginate
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.oversight.errors import ObjectionNotFound
@@ -120,6 +120,9 @@ def file_objection(session: Session, user: User, record_id: int, reason: str, fi
     audit.record(session, f"user:{user.username}", "objection.filed", subject_type="objection",
                  subject_id=objection.objection_no, request_id=request_id,
                  detail={"record_id": record.id, "due_on": objection.due_on.isoformat()})
+    signals.oversight_changed.send(None, session=session, type="objection.opened", enterprise_id=record.enterprise_id,
+                                   data={"objection_no": objection.objection_no, "record_id": record.id,
+                                         "category": str(record.category), "due_on": objection.due_on.isoformat()})
     run_evaluations(session, "single", [record.enterprise_id])
     return objection
 
@@ -222,5 +225,10 @@ def resolve(session: Session, user: User, objection_no: str, outcome: str, expla
     notify(session, objection.enterprise_id, "objection", f"异议处理结果：{OUTCOME_LABELS[result]}",
            f"您对{category}记录（{record.provider_ref}）提出的异议 {objection.objection_no} 已处理："
            f"{OUTCOME_LABELS[result]}。说明：{explanation}", "objection", objection.objection_no)
+    signals.oversight_changed.send(None, session=session, type="objection.resolved",
+                                   enterprise_id=objection.enterprise_id,
+                                   data={"objection_no": objection.objection_no, "record_id": record.id,
+                                         "category": str(record.category), "outcome": str(result),
+                                         "outcome_label": OUTCOME_LABELS[result], "late": late})
     run_evaluations(session, "single", [objection.enterprise_id])
     return objection

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Role, User
 from app.archive.models import Category, CreditRecord
 from app.audit import services as audit
-from app.core import clock
+from app.core import clock, signals
 from app.core.db import Page, paginate
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.oversight.criteria import current_criteria
@@ -150,6 +150,10 @@ def decide(session: Session, user: User, request_no: str, approve: bool, reason:
                                                           CreditRecord.category == Category.penalty)
                             .values(disclosure_ended_on=today).execution_options(synchronize_session=False))
         run_evaluations(session, "single", [entry.enterprise_id], today)
+        signals.oversight_changed.send(None, session=session, type="repair.approved",
+                                       enterprise_id=request.enterprise_id,
+                                       data={"request_no": request.request_no, "list": str(entry.list_name),
+                                             "list_label": label, "on": today.isoformat()})
     notify(session, request.enterprise_id, "repair",
            f"信用修复申请{'已批准' if approve else '未获批准'}",
            f"您对{label}提出的信用修复申请 {request.request_no}"

@@ -27,7 +27,7 @@ from app.archive.models import (
     Enterprise,
     Segment,
 )
-from app.core import clock
+from app.core import clock, signals
 from app.core.db import Page, paginate
 from app.core.workers import gc_paused, make_pool
 from app.scoring.engine import LIVE, FirmFact, Outcome, RecordFact, evaluate_facts
@@ -235,14 +235,15 @@ def _store(session: Session, card: Scorecard, part: list[int], rows: list[dict[s
         _store_side(session, card, part, rows, run, stats)
         return
     current = {
-        ent_id: (eid, version, digest)
-        for eid, ent_id, version, digest in session.execute(
-            sa.select(Evaluation.id, Evaluation.enterprise_id, Evaluation.scorecard_version, Evaluation.inputs_digest)
+        ent_id: (eid, version, digest, grade, score)
+        for eid, ent_id, version, digest, grade, score in session.execute(
+            sa.select(Evaluation.id, Evaluation.enterprise_id, Evaluation.scorecard_version, Evaluation.inputs_digest,
+                      Evaluation.grade, Evaluation.score)
             .where(Evaluation.enterprise_id.in_(part), Evaluation.current.is_(True))
         )
     }
     now = clock.now()
-    new_rows, superseded = [], []
+    new_rows, superseded, changes = [], [], []
     for row in rows:
         stats.firms += 1
         prev = current.get(cast(int, row["enterprise_id"]))
@@ -251,8 +252,12 @@ def _store(session: Session, card: Scorecard, part: list[int], rows: list[dict[s
             continue
         if prev:
             superseded.append(prev[0])
+            if prev[3] != row["grade"]:
+                changes.append(_change(row, prev[3], prev[4]))
         new_rows.append({**row, "run_id": run.id if run else None, "evaluated_at": now})
         stats.evaluated += 1
+    if changes:  # monitoring's events, in this transaction
+        signals.grades_changed.send(None, session=session, changes=changes)
     if superseded:
         session.execute(sa.update(Evaluation).where(Evaluation.id.in_(superseded)).values(current=False))
     if new_rows:
@@ -353,7 +358,7 @@ def evaluate(session: Session, enterprise: Enterprise, as_of: dt.date | None = N
                         Evaluation.inputs_digest == row["inputs_digest"])
     previous = session.execute(
         sa.update(Evaluation).where(Evaluation.enterprise_id == enterprise.id, Evaluation.current.is_(True))
-        .values(current=unchanged).returning(Evaluation.id, Evaluation.current)
+        .values(current=unchanged).returning(Evaluation.id, Evaluation.current, Evaluation.grade, Evaluation.score)
         .execution_options(synchronize_session=False)
     ).first()
     if previous is not None:
@@ -365,7 +370,17 @@ def evaluate(session: Session, enterprise: Enterprise, as_of: dt.date | None = N
     created = session.scalars(sa.insert(Evaluation).returning(Evaluation),
                               [{**row, "run_id": None, "evaluated_at": clock.now()}]).one()
     session.flush()
+    if previous is not None and previous.grade != created.grade:
+        signals.grades_changed.send(None, session=session, changes=[_change(row, previous.grade, previous.score)])
     return created
+
+
+def _change(row: dict[str, object], old_grade: str, old_score: Decimal | None) -> dict[str, object]:
+    """A grade change as monitoring hears of it (plain data)."""
+    score = row["score"]
+    return {"enterprise_id": row["enterprise_id"], "old_grade": str(old_grade), "new_grade": str(row["grade"]),
+            "old_score": None if old_score is None else str(old_score),
+            "new_score": None if score is None else str(score), "as_of": str(row["as_of"])}
 
 
 def current_evaluation(session: Session, enterprise: Enterprise) -> Evaluation:

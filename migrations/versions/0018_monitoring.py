@@ -46,6 +46,7 @@ def upgrade() -> None:
     sa.Column('events', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('categories', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('min_severity', sa.SmallInteger(), nullable=False),
+    sa.Column('include_subsidiaries', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('created_by', sa.String(length=100), nullable=False),
     sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
