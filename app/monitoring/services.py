@@ -262,7 +262,7 @@ def subscribe(session: Session, party: Party, *, uscc: str, events: list[str], c
     owner = party.owner_filter(Subscription.institution_id, Subscription.subscriber_enterprise_id)
     existing = session.scalars(sa.select(Subscription).where(
         owner, Subscription.enterprise_id == firm.id, Subscription.ended_at.is_(None),
-        Subscription.include_subsidiaries.is_(include_subsidiaries)).with_for_update()).first()
+        Subscription.include_subsidiaries.is_(include_subsidiaries)).with_for_update(of=Subscription)).first()
     if existing is not None:
         existing.events, existing.categories, existing.min_severity = events, categories, min_severity
         session.flush()
@@ -392,7 +392,15 @@ def dispatch(session: Session, *, limit: int = DISPATCH_BATCH) -> int:
     logs: list[dict[str, Any] | None] = []
     for event in events:
         ent = event.enterprise_id
-        if ent is None:
+        if ent is None:  # an index warning: to the group it is about, or to the operators
+            alert_id = new_id("alt_")
+            title = _title(event)
+            group = event.data.get("institution_id")
+            alerts.append({"alert_id": alert_id, "event_pk": event.id, "subscription_pk": None,
+                           "institution_id": group, "subscriber_enterprise_id": None, "enterprise_id": None,
+                           "type": event.type, "title": title[:300], "payload": _body(event, alert_id, None, title),
+                           "created_at": now})
+            logs.append(None)
             continue
         candidates = [s for s in subs.get(ent, ()) if not s.include_subsidiaries]
         candidates += [s for h in holders.get(ent, ()) for s in subs.get(h, ()) if s.include_subsidiaries]
@@ -519,8 +527,8 @@ def dispatch_all(database: Any) -> int:
 def list_alerts(session: Session, party: Party, *, uscc: str | None = None, type: str | None = None,
                 unread: bool = False, page: int = 1, per_page: int = 50) -> Page[Alert]:
     stmt = sa.select(Alert).order_by(Alert.id.desc())
-    if party.is_operator:
-        pass
+    if party.is_operator:  # the operators' inbox: warnings addressed to nobody else
+        stmt = stmt.where(Alert.institution_id.is_(None), Alert.subscriber_enterprise_id.is_(None))
     else:
         stmt = stmt.where(party.owner_filter(Alert.institution_id, Alert.subscriber_enterprise_id))
     if uscc:
