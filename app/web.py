@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 
 from app import dashboards
@@ -117,11 +117,13 @@ def zip_labels(values: Any, labels: dict[str, str] | None = None) -> list[tuple[
 
 
 @bp.get("/")
-def home() -> str:
+def home() -> Any:
     """Each role's home: the firm's grade and what moved it, the bank's and the operator's
     work queues, the public portal."""
     session = db_session()
     role = str(current_user.role) if current_user.is_authenticated else None
+    if role == Role.group:  # a group's credit manager works on the group dashboard
+        return redirect(url_for("groups_web.dashboard"))
     home: Any
     if role == Role.firm and current_user.enterprise is not None:
         home = dashboards.firm_home(session, current_user.enterprise, settings().free_self_reports)
@@ -148,7 +150,7 @@ def enterprise(uscc: str) -> str:
     session = db_session()
     ent = services.get_enterprise(session, uscc.strip().upper())
     can_see_archive = current_user.is_authenticated and (
-        current_user.role == Role.operator or current_user.enterprise_id == ent.id
+        current_user.role == Role.operator or (current_user.role == Role.firm and current_user.enterprise_id == ent.id)
     )
     return render_template("archive/enterprise.html", ent=ent, profile=public_profile(session, ent),
                            can_see_archive=can_see_archive, today_iso=clock.today().isoformat())

@@ -102,6 +102,17 @@ class Caller:
         return cls(consent=consent, institution_id=user.institution_id, sections=frozenset(consent.scopes),
                    actor=f"user:{user.username}", user_id=user.id)
 
+    @classmethod
+    def of_group_user(cls, user: User, consent: Consent | None) -> Caller:
+        """A power group's credit manager reading a subsidiary beyond its public facts, under
+        the 集团信用管理 consent the subsidiary granted the group (``None``: there is none,
+        and the gate refuses with ``consent_required``)."""
+        if user.role != Role.group or user.institution_id is None:
+            raise Forbidden("只有电力集团的信用管理人员可以查询", code="not_a_group_user")
+        return cls(consent=consent, institution_id=user.institution_id,
+                   sections=frozenset(consent.scopes) if consent is not None else frozenset(),
+                   actor=f"user:{user.username}", user_id=user.id)
+
 
 def authorize_access(session: Session, caller: Caller, uscc: str, purpose: str, sections: set[str], *,
                      resource: str, request_id: str | None = None, audit_now: bool = True) -> Access:
@@ -129,6 +140,8 @@ def authorize_access(session: Session, caller: Caller, uscc: str, purpose: str, 
 
     consent = caller.consent
     if consent is None:
+        if caller.user_id is not None:
+            raise refuse("consent_required", "该企业尚未给予授权")
         raise refuse("consent_required", "访问令牌未绑定任何授权：请通过授权流程获取令牌")
     if consent.institution_id != caller.institution_id:
         raise refuse("consent_not_yours", "该授权不属于本机构", consent=consent)

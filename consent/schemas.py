@@ -7,6 +7,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
+from app.accounts.models import InstitutionKind
 from app.archive.categories import UsccField
 from app.core import clock
 from app.core.pagination import PageSchema, page_of
@@ -179,8 +180,8 @@ class WithEvents:
 class InstitutionInSchema(StrictSchema):
     name = text(200)
     licence_no = fields.String(required=True, validate=validate.Regexp(r"^[A-Z0-9]{6,30}$", error="金融许可证号应为 6–30 位大写字母或数字。"))
-    kind = fields.String(load_default="bank", validate=one_of(["bank", "rural_bank", "finance_company", "guarantee",
-                                                                "leasing", "other"]))
+    kind = fields.String(load_default="bank", validate=one_of(list(InstitutionKind)),
+                         metadata={"description": "group 为电力集团（须给出母公司的 uscc）"})
     uscc = UsccField(load_default=None)
 
 

@@ -12,8 +12,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, defer, joinedload
 
-from app.accounts.models import Institution, Role, User
+from app.accounts.models import Institution, InstitutionKind, Role, User
 from app.archive.models import Enterprise
+from app.archive.services import group_parents
 from app.audit import services as audit
 from app.core import clock
 from app.core.db import Page, paginate
@@ -82,7 +83,9 @@ class Actor:
 
     @property
     def enterprise_id(self) -> int | None:
-        return self.user.enterprise_id if self.user is not None else None
+        """The firm acting for itself (a group user's parent enterprise is not it: a group
+        sees its institution's consents, as a bank does)."""
+        return self.user.enterprise_id if self.user is not None and self.user.role == Role.firm else None
 
     @property
     def is_operator(self) -> bool:
@@ -154,6 +157,22 @@ def _consent_from_terms(terms: Terms, enterprise: Enterprise, institution: Insti
     )
 
 
+def check_recipient(session: Session, institution: Institution, enterprise: Enterprise, purpose: Purpose) -> None:
+    """Who may receive a consent for which purpose: 集团信用管理 goes only to a power group,
+    and only from one of its subsidiaries (at any level); a power group receives no other."""
+    if purpose == Purpose.group_credit_management:
+        if institution.kind != InstitutionKind.group or institution.uscc is None:
+            raise InvalidInput("「集团信用管理」授权只能给予电力集团",
+                               errors={"institution": ["该机构不是电力集团。"]})
+        parent = session.scalar(sa.select(Enterprise.id).where(Enterprise.uscc == institution.uscc))
+        if parent is None or parent not in group_parents(session, enterprise.id):
+            raise InvalidInput("本企业不是该集团的子公司",
+                               errors={"institution": [f"{enterprise.name}不在{institution.name}的子公司之中。"]})
+    elif institution.kind == InstitutionKind.group:
+        raise InvalidInput("电力集团只能获得「集团信用管理」授权",
+                           errors={"terms.purpose": ["电力集团的授权用途应为 group_credit_management。"]})
+
+
 def request_consent(session: Session, requester: OAuthClient | User, enterprise: Enterprise, terms: Terms,
                     request_id: str | None = None) -> Consent:
     """A bank asks for a consent — its system (an OAuth client) or one of its officers
@@ -163,14 +182,15 @@ def request_consent(session: Session, requester: OAuthClient | User, enterprise:
         actor, client, via = Actor(user=requester), None, "officer"
     else:
         actor, client, via = Actor(client=requester), requester, "api"
-    if actor.institution_id is None or (actor.user is not None and actor.user.role != Role.bank):
-        raise Forbidden("只有金融机构（其系统或工作人员）可以申请授权", code="not_an_institution")
+    if actor.institution_id is None or (actor.user is not None and actor.user.role not in (Role.bank, Role.group)):
+        raise Forbidden("只有金融机构（其系统或工作人员）或电力集团可以申请授权", code="not_an_institution")
     now = clock.now()
     check_terms(terms, now)
     institution = session.get(Institution, actor.institution_id)
     assert institution is not None
     if not institution.active:
         raise Forbidden("该金融机构已停用", code="institution_inactive")
+    check_recipient(session, institution, enterprise, terms.purpose)
     consent = _consent_from_terms(terms, enterprise, institution, ConsentStatus.pending, via, client, now)
     session.add(consent)
     session.flush()
@@ -206,6 +226,7 @@ def grant_consent(session: Session, signer: SigningKeys, user: User, *, consent:
             raise InvalidInput("该金融机构已停用", errors={"institution": ["该金融机构已停用。"]})
         enterprise = session.get(Enterprise, user.enterprise_id)
         assert enterprise is not None
+        check_recipient(session, institution, enterprise, terms.purpose)
         consent = _consent_from_terms(terms, enterprise, institution, ConsentStatus.active, via, None, now)
         consent.decided_at, consent.decided_by = now, user.id
         session.add(consent)

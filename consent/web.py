@@ -258,8 +258,9 @@ def grant() -> Any:
 def request_consent() -> Any:
     """A bank officer asks a firm for a consent (same schema and service as the bank
     system's ``POST /api/v1/consents``): the firm is notified and approves or rejects it on
-    its consents page."""
-    user = require_user(Role.bank)
+    its consents page.  A power group's credit manager asks its subsidiaries so, for
+    集团信用管理."""
+    user = require_user(Role.bank, Role.group)
     session = db_session()
     form: dict[str, Any] = request.form.to_dict() if request.method == "POST" else {
         **_FORM_DEFAULTS, "uscc": request.args.get("uscc", "")[:18]}

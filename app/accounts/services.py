@@ -33,6 +33,15 @@ def create_institution(
         raise InvalidInput("机构类型无效", errors={"kind": [f"应为 {', '.join(InstitutionKind)} 之一。"]})
     if session.scalar(sa.select(Institution.id).where(Institution.licence_no == licence_no)):
         raise InvalidInput("金融许可证号已登记", errors={"licence_no": [f"{licence_no} 已登记。"]})
+    if kind == InstitutionKind.group:  # a power group: its parent enterprise is in the archive
+        if not uscc:
+            raise InvalidInput("电力集团须给出母公司的统一社会信用代码", errors={"uscc": ["电力集团必填。"]})
+        try:
+            get_enterprise(session, uscc)
+        except NotFound:
+            raise InvalidInput("信用档案中没有该母公司", errors={"uscc": [f"信用档案中没有 {uscc}。"]}) from None
+    if uscc and session.scalar(sa.select(Institution.id).where(Institution.uscc == uscc)):
+        raise InvalidInput("该统一社会信用代码已登记为机构", errors={"uscc": [f"{uscc} 已登记。"]})
     inst = Institution(name=name, licence_no=licence_no, kind=InstitutionKind(kind), uscc=uscc)
     session.add(inst)
     session.flush()
@@ -68,7 +77,7 @@ def create_user(
     institution_licence: str | None = None,
 ) -> User:
     if role not in Role.__members__:
-        raise InvalidInput("角色无效", errors={"role": ["应为 operator、firm 或 bank。"]})
+        raise InvalidInput("角色无效", errors={"role": ["应为 operator、firm、bank 或 group。"]})
     if session.scalar(sa.select(User.id).where(User.username == username)):
         raise UserExists(f"用户名 {username} 已存在", errors={"username": ["已存在。"]})
     user = User(username=username, display_name=display_name or username, role=Role(role),
@@ -81,6 +90,17 @@ def create_user(
         if not institution_licence:
             raise InvalidInput("金融机构用户须绑定机构", errors={"institution": ["须指定金融许可证号。"]})
         user.institution_id = get_institution(session, institution_licence).id
+    elif role == Role.group:  # bound to the group's institution and its parent enterprise
+        if not institution_licence:
+            raise InvalidInput("集团用户须绑定电力集团", errors={"institution": ["须指定电力集团的机构编号。"]})
+        group = get_institution(session, institution_licence)
+        if group.kind != InstitutionKind.group or group.uscc is None:
+            raise InvalidInput("该机构不是电力集团", errors={"institution": ["应为登记为电力集团（group）的机构。"]})
+        parent = get_enterprise(session, group.uscc)
+        if enterprise_uscc and enterprise_uscc.strip().upper() != parent.uscc:
+            raise InvalidInput("集团用户绑定的企业应为集团母公司",
+                               errors={"enterprise": [f"该集团的母公司为 {parent.uscc}。"]})
+        user.institution_id, user.enterprise_id = group.id, parent.id
     elif enterprise_uscc or institution_licence:
         raise InvalidInput("运营人员不绑定企业或机构", errors={"role": ["operator 不能绑定企业或机构。"]})
     session.add(user)

@@ -130,7 +130,7 @@ class Entry(MethodView):
         user = require_user()
         session = db_session()
         entry = lists.get_entry(session, entry_id)
-        if user.role != Role.operator and user.enterprise_id != entry.enterprise_id:
+        if user.role != Role.operator and (user.role != Role.firm or user.enterprise_id != entry.enterprise_id):
             raise lists.EntryNotFound(f"没有编号为 {entry_id} 的名单记录")
         return entry_out(session, entry)
 
