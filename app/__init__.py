@@ -115,10 +115,16 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     # Bodies parsed by hand (one of two schemas, by caller), referenced from their views' docs.
     api.spec.components.schema("ConsentRequest", schema=consent_schemas.ConsentRequestSchema)
     api.spec.components.schema("FirmGrant", schema=consent_schemas.FirmGrantSchema)
+    from app.monitoring import schemas as monitoring_schemas
+
+    api.spec.components.schema("SubscriptionRequest", schema=monitoring_schemas.SubscriptionRequestSchema)
+    api.spec.components.schema("MarkRead", schema=monitoring_schemas.MarkReadSchema)
     from app.archive.api import blp as archive_api
     from app.audit.api import blp as audit_api
     from app.groups.api import blp as groups_api
     from app.health import blp as health_api
+    from app.monitoring.api import blp as monitoring_api
+    from app.monitoring.webhook_api import blp as webhooks_api
     from app.oversight.api import blp as oversight_api
     from app.scoring.api import blp as scoring_api
     from consent.api import blp as consent_api
@@ -133,11 +139,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     api.register_blueprint(marketplace_api)
     api.register_blueprint(oversight_api)
     api.register_blueprint(audit_api)
+    api.register_blueprint(monitoring_api)
+    api.register_blueprint(webhooks_api)
     api.register_blueprint(groups_api)
 
     from app.accounts import web as accounts_web
     from app.audit.web import bp as audit_web
     from app.groups.web import bp as groups_web
+    from app.monitoring.webhook_web import bp as webhooks_web
     from app.oauth.api import bp as oauth_bp
     from app.oversight.web import bp as oversight_web
     from app.scoring.web import bp as scoring_web
@@ -154,6 +163,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(audit_web)
     app.register_blueprint(scoring_web)
     app.register_blueprint(groups_web)
+    app.register_blueprint(webhooks_web)
     app.register_blueprint(accounts_web.bp)
     app.register_blueprint(web_bp)
     _document_routes(app)

@@ -37,6 +37,8 @@ class Party:
         return institution_id is not None and institution_id == self.institution_id
 
     def owner_filter(self, institution_col: Any, enterprise_col: Any) -> Any:
+        if self.kind == "operator":  # what is addressed to nobody else (index warnings)
+            return sa.and_(institution_col.is_(None), enterprise_col.is_(None))
         if self.kind == "firm":
             return sa.and_(institution_col.is_(None), enterprise_col == self.enterprise_id)
         return institution_col == self.institution_id

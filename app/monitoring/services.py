@@ -527,10 +527,7 @@ def dispatch_all(database: Any) -> int:
 def list_alerts(session: Session, party: Party, *, uscc: str | None = None, type: str | None = None,
                 unread: bool = False, page: int = 1, per_page: int = 50) -> Page[Alert]:
     stmt = sa.select(Alert).order_by(Alert.id.desc())
-    if party.is_operator:  # the operators' inbox: warnings addressed to nobody else
-        stmt = stmt.where(Alert.institution_id.is_(None), Alert.subscriber_enterprise_id.is_(None))
-    else:
-        stmt = stmt.where(party.owner_filter(Alert.institution_id, Alert.subscriber_enterprise_id))
+    stmt = stmt.where(party.owner_filter(Alert.institution_id, Alert.subscriber_enterprise_id))
     if uscc:
         stmt = stmt.join(Enterprise, Enterprise.id == Alert.enterprise_id).where(Enterprise.uscc == uscc)
     if type:
@@ -556,13 +553,11 @@ def mark_read(session: Session, party: Party, alert_ids: list[str], user_id: int
         return 0
     stmt = (sa.update(Alert).where(Alert.alert_id.in_(alert_ids), Alert.read_at.is_(None))
             .values(read_at=clock.now(), read_by=user_id).execution_options(synchronize_session=False))
-    if not party.is_operator:
-        stmt = stmt.where(party.owner_filter(Alert.institution_id, Alert.subscriber_enterprise_id))
+    stmt = stmt.where(party.owner_filter(Alert.institution_id, Alert.subscriber_enterprise_id))
     return int(cast(Any, session.execute(stmt)).rowcount or 0)
 
 
 def unread_count(session: Session, party: Party) -> int:
-    stmt = sa.select(sa.func.count()).select_from(Alert).where(Alert.read_at.is_(None))
-    if not party.is_operator:
-        stmt = stmt.where(party.owner_filter(Alert.institution_id, Alert.subscriber_enterprise_id))
+    stmt = sa.select(sa.func.count()).select_from(Alert).where(
+        Alert.read_at.is_(None), party.owner_filter(Alert.institution_id, Alert.subscriber_enterprise_id))
     return int(session.scalar(stmt) or 0)
