@@ -146,6 +146,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.accounts import web as accounts_web
     from app.audit.web import bp as audit_web
     from app.groups.web import bp as groups_web
+    from app.monitoring.web import bp as monitoring_web
     from app.monitoring.webhook_web import bp as webhooks_web
     from app.oauth.api import bp as oauth_bp
     from app.oversight.web import bp as oversight_web
@@ -164,6 +165,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(scoring_web)
     app.register_blueprint(groups_web)
     app.register_blueprint(webhooks_web)
+    app.register_blueprint(monitoring_web)
     app.register_blueprint(accounts_web.bp)
     app.register_blueprint(web_bp)
     _document_routes(app)
