@@ -78,7 +78,9 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=None, type=int,
               help="gunicorn 进程数（默认：限流存储为 Redis 时 2，内存存储时 1——内存计数每个进程各记各的）")
-def serve(host: str, port: int, workers: int | None) -> None:
+@click.option("--jobs/--no-jobs", "with_jobs", default=True, show_default=True,
+              help="同时启动任务队列的消费者（powercredit jobs run），随服务一同退出")
+def serve(host: str, port: int, workers: int | None, with_jobs: bool) -> None:
     from gunicorn.app.base import BaseApplication
 
     from app import create_app
@@ -126,7 +128,33 @@ def serve(host: str, port: int, workers: int | None) -> None:
             return create_app()
 
     console.print(f"PowerCredit 服务地址：http://{host}:{port}/  （API 文档 /api/docs）")
-    _App().run()
+    consumer = _start_consumer() if with_jobs else None
+    try:
+        _App().run()
+    finally:
+        if consumer is not None and consumer.poll() is None:
+            consumer.terminate()
+            consumer.wait(timeout=30)
+
+
+def _start_consumer() -> Any:
+    """The job queue's consumer beside the web server, in a process of its own that dies
+    with this one (PR_SET_PDEATHSIG on Linux; terminated on a normal exit otherwise)."""
+    import signal
+    import subprocess
+    import sys
+
+    def die_with_parent() -> None:
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    console.print("任务队列消费者随服务启动（powercredit jobs run）")
+    return subprocess.Popen([sys.executable, "-c", "from app.cli import main; main()", "jobs", "run"],
+                            preexec_fn=die_with_parent)  # noqa: PLW1509 — sets only the death signal
 
 @main.group(help="数据库迁移")
 def db() -> None:
@@ -249,8 +277,9 @@ def seed(ctx: Context, firms: str, seed: int, as_of: str | None, password: str |
     if summary.passwords:
         out.print("演示账号（用户名 / 密码）：")
     for username, pw in summary.passwords.items():
-        role = {"operator": Role.operator, "firm": Role.firm, "bank": Role.bank}[username]
-        out.print(f"  {username:9} / {pw}   （{ROLE_LABELS[role]}）")
+        role = {"operator": Role.operator, "firm": Role.firm, "bank": Role.bank, "group": Role.group}[username]
+        also = "；group2、group3… 为其他集团，密码相同" if role == Role.group else ""
+        out.print(f"  {username:9} / {pw}   （{ROLE_LABELS[role]}{also}）")
 
 
 for command in (jobs_group, import_records, enterprises, providers, institutions, consents, verify_report, reports, audit, users,

@@ -33,7 +33,10 @@ QUEUE_NAME = "powercredit"
 
 # Job name → cron (minute hour day month weekday), Asia/Shanghai time.
 DEFAULT_SCHEDULE = {
-    "monitoring.sweep": "* * * * *",  # events not yet dispatched, deliveries due (a safety net: commits enqueue)
+    # Events not yet dispatched, webhook deliveries due (retries): a commit queues the first
+    # itself, so these are the safety net and the retry clock.
+    "monitoring.dispatch": "* * * * *",
+    "monitoring.deliver": "* * * * *",
     "audit.sign_head": "5 * * * *",  # a signed tree head of the audit log every hour
     "archive.retention": "30 1 * * *",  # negative records past their 5 years, expired
     "oversight.refresh_lists": "0 2 * * *",  # red, black and watch lists recomputed
@@ -215,6 +218,13 @@ def configure(settings: Settings, *, blocking: bool = True) -> Queue:
     with _lock:
         _queue = Queue(settings, blocking=blocking)
         return _queue
+
+
+def forget() -> None:
+    """This process has no queue any more (tests): :func:`enqueue` queues nothing."""
+    global _queue
+    with _lock:
+        _queue = None
 
 
 def current() -> Queue | None:
