@@ -309,8 +309,9 @@ def delivery_views(session: Session, deliveries: list[WebhookDelivery]) -> list[
     originals = {d.replay_of for d in deliveries if d.replay_of is not None}
     ids: dict[int, str] = {}
     if originals:
-        ids = dict(session.execute(sa.select(WebhookDelivery.id, WebhookDelivery.message_id)
-                                   .where(WebhookDelivery.id.in_(originals))).tuples())
+        for pk, message_id in session.execute(sa.select(WebhookDelivery.id, WebhookDelivery.message_id)
+                                              .where(WebhookDelivery.id.in_(originals))):
+            ids[pk] = message_id
     return [With(d, attempt_log=attempts[d.id], endpoint_id=d.endpoint.endpoint_id,
                  replay_of_id=ids.get(d.replay_of) if d.replay_of is not None else None) for d in deliveries]
 
