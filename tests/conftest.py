@@ -217,7 +217,7 @@ def demo(backend: str, fresh_databases: FreshDatabases, tmp_path_factory: pytest
 # and tests/app/test_demo_seed.py's demos per backend and date. (xdist's own ``loadgroup``
 # cannot mark them under pytest 9.2: it rewrites a node id attribute pytest no longer reads.)
 DEMO_MODULES = ("tests/web/", "tests/marketplace/test_demo.py", "tests/scoring/test_demo.py",
-                "tests/app/test_demo_seed.py")
+                "tests/app/test_demo_seed.py", "tests/groups/test_demo.py")
 
 
 def demo_unit(nodeid: str) -> str | None:

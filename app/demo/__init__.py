@@ -36,6 +36,7 @@ from app.core.crypto import FieldCipher
 from app.core.errors import Conflict, InvalidInput
 from app.core.signing import load_signing_keys
 from app.demo.firms import BANKS, SeedReport, seed_demo
+from app.demo.groups import MAX_GROUPS, group_username, seed_groups
 from app.demo.marketplace import seed_marketplace
 from app.demo.oversight import seed_oversight
 from app.oversight import lists
@@ -56,7 +57,7 @@ START_HOUR = 9
 # The earliest as-of date: tax grades are published from 2015 (for 2014), and the red list asks
 # for years of them; before 2020 the demo could not show every list.
 EARLIEST_AS_OF = dt.date(2020, 1, 1)
-DEMO_USERS = ("operator", "firm", "bank")
+DEMO_USERS = ("operator", "firm", "bank", "group")  # group2 … (the other groups) share group's password
 MAX_FIRMS = 100_000
 SEEDED_ACTION = "demo.seeded"
 
@@ -165,7 +166,8 @@ def build_demo(session: Session, settings: Settings, cipher: FieldCipher, inputs
     made = existing_demo(session)
     if made is not None:  # the demo is there: its passwords are reset only when one is given
         passwords = dict.fromkeys(DEMO_USERS, password) if password else {}
-        for username, pw in passwords.items():
+        group_users = [group_username(i) for i in range(1, MAX_GROUPS)] if password else []
+        for username, pw in [*passwords.items(), *((u, password or "") for u in group_users)]:
             user = session.scalar(sa.select(User).where(User.username == username))
             if user is not None:
                 set_password(session, user, pw)
@@ -197,6 +199,7 @@ def build_demo(session: Session, settings: Settings, cipher: FieldCipher, inputs
                                   demo_ent.id if demo_ent else None,
                                   rate_cap(settings.lpr_1y, settings.rate_cap_multiple))
         seed_oversight(session, signer, inputs.seed, demo_ent.id if demo_ent else None)
+        seed_groups(session, signer, inputs.seed, passwords["group"], exclude={demo_ent.id} if demo_ent else None)
         if demo_user is not None and demo_ent is not None and market.products:
             # the demo firm has downloaded one self-report
             issue_self_report(session, signer, demo_ent, demo_user, settings.free_self_reports, actor="user:firm")

@@ -4,9 +4,6 @@ against the 50% target, 横向对标 (under each subsidiary's consent) and the g
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from flask import Blueprint, g, render_template, request
 
 from app.accounts.auth import require_user
@@ -15,6 +12,7 @@ from app.archive.models import RELATION_KIND_LABELS, SEGMENT_LABELS
 from app.archive.regions import PROVINCES
 from app.core.extensions import db_session, writes
 from app.groups import services
+from app.monitoring.services import recent_alerts
 
 bp = Blueprint("groups_web", __name__, template_folder="templates")
 
@@ -27,18 +25,6 @@ CONSENT_LABELS = {
 DIMENSIONS = (("willingness", "守信意愿"), ("capability", "守信能力"), ("performance", "守信表现"))
 
 
-def _alerts(session: Any, institution_id: int | None) -> list[Any] | None:
-    """The group's recent alerts, once monitoring provides them (``None`` until then)."""
-    try:
-        monitoring = importlib.import_module("app.monitoring.services")
-    except ImportError:
-        return None
-    recent_alerts = getattr(monitoring, "recent_alerts", None)
-    if recent_alerts is None:
-        return None
-    return list(recent_alerts(session, institution_id=institution_id, limit=20))
-
-
 @bp.get("/group")
 @writes  # each subsidiary seen beyond its public facts is a gated, logged access
 def dashboard() -> str:
@@ -49,4 +35,4 @@ def dashboard() -> str:
     return render_template("groups/dashboard.html", bench=bench, dimensions=DIMENSIONS,
                            by_level=services.by_level(bench.rows), kind_labels=RELATION_KIND_LABELS,
                            segment_labels=SEGMENT_LABELS, provinces=PROVINCES,
-                           consent_labels=CONSENT_LABELS, alerts=_alerts(session, user.institution_id))
+                           consent_labels=CONSENT_LABELS, alerts=recent_alerts(session, institution_id=user.institution_id, limit=20))

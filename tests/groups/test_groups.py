@@ -201,7 +201,7 @@ def test_the_dashboard_page(app, db, world):
     assert "横向对标" in html and world.firms["A"].name in html and world.firms["B"].name in html
     assert "未经授权，仅显示公开信息" in html
     assert world.firms["O"].name not in html
-    assert "等级分布（数据表）" in html
+    assert "等级分布（数据表）" in html and "预警信息" in html and "暂无预警" in html
     assert http.get("/").status_code == 302  # a group's home is its dashboard
 
 
