@@ -31,7 +31,6 @@ from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.jobs import enqueue
 from app.monitoring.models import (
     EVENT_LABELS,
-    WEBHOOK_PING,
     Alert,
     DeliveryStatus,
     EndpointStatus,
@@ -493,21 +492,7 @@ def _write_alerts(session: Session, alerts: list[dict[str, Any]], logs: list[dic
 def delivery_allowed(session: Session, delivery: WebhookDelivery) -> bool:
     """Checked again just before a delivery is sent: a bank's consent paused, revoked or
     expired since the alert (or a group's, for a non-public event) stops it at once."""
-    alert = delivery.alert
-    if alert is None or alert.subscription is None or alert.enterprise_id is None:
-        return delivery.event_type == WEBHOOK_PING or alert is not None
-    sub = alert.subscription
-    if sub.ended_at is not None and sub.ended_at <= alert.created_at:
-        return False
-    if sub.kind == SubscriberKind.bank:
-        assert sub.institution_id is not None
-        consent = monitoring_consent(session, sub.institution_id, alert.enterprise_id, Purpose.post_loan_monitoring)
-        return consent is not None and _covers(consent, alert.event)
-    if sub.kind == SubscriberKind.group and not alert.event.public:
-        assert sub.institution_id is not None
-        consent = monitoring_consent(session, sub.institution_id, alert.enterprise_id, GROUP_PURPOSE)
-        return consent is not None and _covers(consent, alert.event)
-    return True
+    return delivery.id in allowed_deliveries(session, [delivery])
 
 
 def allowed_deliveries(session: Session, deliveries: list[WebhookDelivery]) -> set[int]:

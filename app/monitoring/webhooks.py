@@ -466,11 +466,12 @@ def _claim(session: Session, cipher: FieldCipher, limit: int, lock_for: dt.timed
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True, of=WebhookDelivery)
     deliveries = list(session.scalars(stmt))
+    allowed = monitoring_services.allowed_deliveries(session, deliveries)  # the consents, in a few queries
     sends: list[_Send] = []
     withheld = 0
     keys: dict[int, tuple[str, ...]] = {}
     for delivery in deliveries:
-        if delivery.alert_pk is not None and not monitoring_services.delivery_allowed(session, delivery):
+        if delivery.alert_pk is not None and delivery.id not in allowed:
             delivery.status = DeliveryStatus.withheld
             delivery.next_attempt_at = None
             delivery.locked_until = None

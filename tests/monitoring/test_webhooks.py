@@ -269,11 +269,11 @@ def test_a_delivery_whose_consent_ended_is_withheld_never_sent(db, cipher, bank,
     asked: list[str] = []
     allowed = {"yes": False}
 
-    def delivery_allowed(session: Session, delivery: WebhookDelivery) -> bool:
-        asked.append(delivery.message_id)
-        return allowed["yes"]
+    def allowed_deliveries(session: Session, deliveries: list[WebhookDelivery]) -> set[int]:
+        asked.extend(d.message_id for d in deliveries)
+        return {d.id for d in deliveries} if allowed["yes"] else set()
 
-    monkeypatch.setattr(services, "delivery_allowed", delivery_allowed)
+    monkeypatch.setattr(services, "allowed_deliveries", allowed_deliveries)
     ep, secret = webhooks.create_endpoint(db, cipher, bank, url=receiver.url(), events=[], description="",
                                           settings=hook_settings)
     body = webhooks.message_body("grade.downgraded", {"uscc": "x"})
