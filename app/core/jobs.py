@@ -22,13 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from app.core import clock
 from app.core.config import ConfigError, Settings
 from app.core.db import Database
 
 log = logging.getLogger(__name__)
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+SHANGHAI = clock.BEIJING  # cron is read in China Standard Time
 QUEUE_NAME = "powercredit"
 
 # Job name → cron (minute hour day month weekday), Asia/Shanghai time.
