@@ -4,7 +4,10 @@ the higher one hands it in here (the application factory, the CLI and the benchm
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+
+import sqlalchemy as sa
 
 from app.core import jobs
 
@@ -64,6 +67,29 @@ def _evaluate_changed(runtime: jobs.Runtime) -> str:
     return f"run={run.id} evaluated={run.evaluated} unchanged={run.unchanged}"
 
 
+def _monthly_index(runtime: jobs.Runtime, month: str | None = None) -> str:
+    """Last calendar month's index (Beijing time) and its early warnings: one ``index.warning``
+    event per breach, written once (a breach already raised for the month, by its ``key``,
+    is not raised again)."""
+    from app.core import clock
+    from app.monitoring.models import EventType, MonitoringEvent
+    from app.monitoring.services import NewEvent, write_events
+    from app.scoring.index import index_warnings, last_month, load_thresholds
+
+    month = month or last_month()
+    thresholds = load_thresholds()  # a bad file stops the job here, saying which key
+    with runtime.database.transaction() as session:
+        found = index_warnings(session, month, thresholds)
+        since = clock.start_of_day(dt.date.fromisoformat(f"{month}-01"))
+        raised = {data.get("key") for data in session.scalars(
+            sa.select(MonitoringEvent.data).where(MonitoringEvent.type == EventType.index_warning,
+                                                  MonitoringEvent.occurred_at >= since))}
+        new = [w for w in found if w["key"] not in raised]
+        write_events(session, [NewEvent(type=str(EventType.index_warning), enterprise_id=None, data=w, public=True)
+                               for w in new])
+    return f"month={month} warnings={len(found)} raised={len(new)}"
+
+
 def _dispatch(runtime: jobs.Runtime) -> int:
     from app.monitoring.services import dispatch_all
 
@@ -82,6 +108,7 @@ def register_jobs() -> None:
         ("archive.retention", "不良记录保存期满标记为已过期", _retention),
         ("oversight.refresh_lists", "重新计算红黑名单与重点关注名单", _refresh_lists),
         ("scoring.evaluate_changed", "评价记录有变化的企业", _evaluate_changed),
+        ("scoring.monthly_index", "月度信用电力指数与预警", _monthly_index),
     ]
     for name, label, run in entries:
         jobs.register(name, label, run)

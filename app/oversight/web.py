@@ -35,7 +35,7 @@ from app.oversight.models import (
 )
 from app.oversight.objections import DISPUTABLE, Upload
 from app.scoring import services as scoring
-from app.scoring.index import INDEX_DEFINITION, published_index
+from app.scoring.index import INDEX_DEFINITION, index_base_month, published_index
 from app.scoring.scorecard import GRADES, NOT_RATED
 
 bp = Blueprint("oversight_web", __name__, template_folder="templates")  # its pages beside it
@@ -86,8 +86,9 @@ def public_list(name: str) -> str:
 @bp.get("/credit-index")
 def credit_index() -> str:
     session = db_session()
-    rows = published_index(session)
-    by_segment = published_index(session, by="segment")
+    base_month = index_base_month(session)
+    rows = published_index(session, base_month=base_month)
+    by_segment = published_index(session, by="segment", base_month=base_month)
     distribution = scoring.grade_distribution(session)
     latest = rows[-1]["month"] if rows else None
     months = [r["month"] for r in rows]
@@ -99,7 +100,9 @@ def credit_index() -> str:
                            distribution=[(g, distribution.get(g, 0)) for g in GRADES]
                            + [("NR 信息不足", distribution.get(NOT_RATED, 0))],
                            segments=[r for r in by_segment if r["month"] == latest], months=months,
-                           segment_series=series, by_segment=by_segment)
+                           segment_series=series, by_segment=by_segment, base_month=base_month,
+                           tail_series=[("B 级及以下", [r["tail_share"] * 100 for r in rows]),
+                                        ("不予评级", [r["nr_share"] * 100 for r in rows])])
 
 
 # --- the firm's objections ------------------------------------------------------------------------

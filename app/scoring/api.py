@@ -15,7 +15,7 @@ from app.core.errors import InvalidInput
 from app.core.extensions import db_session
 from app.core.schemas_base import PageArgs
 from app.scoring import schemas, services
-from app.scoring.index import INDEX_DEFINITION, published_index
+from app.scoring.index import INDEX_DEFINITION, index_base_month, published_index
 from app.scoring.models import Evaluation
 from app.scoring.scorecard import SUPERVISION_CLASSES
 from app.scoring.validation import validate_scorecard
@@ -97,11 +97,12 @@ class CreditPowerIndex(MethodView):
     @blp.arguments(schemas.IndexArgs, location="query")
     @blp.response(200, schemas.IndexSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """信用电力指数：按月，可按业态、省份筛选或分组，含三维度分指数"""
-        region = args["region"]
-        rows = published_index(db_session(), segment=args["segment"], province=region[:2] if region else None,
-                                  first=args["from_"], last=args["to"], by=args["by"])
-        return {"definition": INDEX_DEFINITION, "items": rows}
+        """信用电力指数：按月，可按业态、省份筛选或分组，含三维度分指数、定基指数（基期 = 100）、离散度（标准差、四分位距）与尾部（B 级及以下、不予评级占比）"""
+        region, session = args["region"], db_session()
+        base = args["base"] or index_base_month(session)
+        rows = published_index(session, segment=args["segment"], province=region[:2] if region else None,
+                               first=args["from_"], last=args["to"], by=args["by"], base_month=base)
+        return {"definition": INDEX_DEFINITION, "base_month": base, "items": rows}
 
 
 @blp.route("/evaluation-runs")

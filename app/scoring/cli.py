@@ -242,35 +242,114 @@ def group_label(by: str, group: str) -> str:
         return PROVINCES.get(group, group)
     return "全部" if group == "all" else group
 
-@click.command("index", help="信用电力指数：按月显示（可按业态、省份筛选或分组）")
+@click.group("index", invoke_without_command=True,
+             help="信用电力指数：按月显示（可按业态、省份、电力集团筛选或分组），含定基指数、离散度与尾部；"
+                  "index warnings 列出超出预警阈值的项")
 @click.option("--segment", default=None, help="业态，如 retail、grid")
 @click.option("--region", default=None, help="省级代码（2 位）或行政区划代码（6 位）")
 @click.option("--from", "first", default=None, help="起始月份 YYYY-MM")
 @click.option("--to", "last", default=None, help="结束月份 YYYY-MM")
-@click.option("--by", type=click.Choice(["all", "segment", "province"]), default="all", show_default=True)
-@pass_ctx
-def index_cmd(ctx: Context, segment: str | None, region: str | None, first: str | None, last: str | None,
-              by: str) -> None:
+@click.option("--by", type=click.Choice(["all", "segment", "province", "group"]), default="all", show_default=True,
+              help="group：每个电力集团的全部各级子公司")
+@click.option("--group", "group_uscc", default=None, help="只看一个电力集团（母公司统一社会信用代码；与 --by group 同用）")
+@click.option("--base", default=None, help="定基指数的基期 YYYY-MM（默认：预警阈值文件所定，或首个有评价的月份）")
+@click.pass_context
+def index_cmd(click_ctx: click.Context, segment: str | None, region: str | None, first: str | None,
+              last: str | None, by: str, group_uscc: str | None, base: str | None) -> None:
+    if click_ctx.invoked_subcommand is not None:
+        return
     from marshmallow import ValidationError
     from rich.table import Table
 
     from app.core.errors import flatten_messages
-    from app.scoring.index import INDEX_DEFINITION, credit_power_index
+    from app.scoring.index import (
+        INDEX_DEFINITION,
+        IndexThresholdsError,
+        credit_power_index,
+        index_base_month,
+    )
     from app.scoring.schemas import IndexArgs
 
+    ctx = click_ctx.ensure_object(Context)
     try:
         args = IndexArgs().load({k: v for k, v in {"segment": segment, "region": region, "from": first, "to": last,
-                                                   "by": by}.items() if v is not None})
+                                                   "by": "all" if by == "group" else by, "base": base}.items()
+                                 if v is not None})
     except ValidationError as exc:
         fail("；".join(f"{f}: {'，'.join(m)}" for f, m in flatten_messages(exc.messages).items()))
         return
-    with ctx.db.reading() as session:
-        rows = credit_power_index(session, segment=args["segment"],
-                                  province=args["region"][:2] if args["region"] else None,
-                                  first=args["from_"], last=args["to"], by=args["by"])
+    if group_uscc and by != "group":
+        fail("--group 须与 --by group 同用")
+        return
+    try:
+        with ctx.db.reading() as session:
+            base_month = args["base"] or index_base_month(session)
+            rows = credit_power_index(session, segment=args["segment"],
+                                      province=args["region"][:2] if args["region"] else None,
+                                      first=args["from_"], last=args["to"], by=by, group=group_uscc,
+                                      base_month=base_month)
+            labels = _group_names(session) if by == "group" else {}
+    except IndexThresholdsError as exc:
+        fail(str(exc))
+        return
     table = Table("月份", "分组", "企业数", "信用电力指数", "守信意愿", "守信能力", "守信表现")
+    spread = Table("月份", "分组", f"定基（{base_month or '—'}=100）", "标准差", "四分位距", "参评（含NR）",
+                   "B级及以下", "NR")
     for r in rows:
-        table.add_row(r["month"], group_label(by, r["group"]), str(r["firms"]), f"{r['index']:.2f}",
+        name = labels.get(r["group"]) or group_label(by, r["group"])
+        table.add_row(r["month"], name, str(r["firms"]), f"{r['index']:.2f}",
                       *("—" if r[k] is None else f"{r[k]:.2f}" for k in ("willingness", "capability", "performance")))
+        spread.add_row(r["month"], name, *("—" if r[k] is None else f"{r[k]:.2f}" for k in ("index_base100", "std", "iqr")),
+                       str(r["evaluated"]), f"{r['tail_share']:.1%}", f"{r['nr_share']:.1%}")
     out.print(table)
+    out.print(spread)
     out.print(INDEX_DEFINITION)
+
+
+def _group_names(session: Any) -> dict[str, str]:
+    from app.scoring.index import power_groups
+
+    return {pg.uscc: pg.name for pg in power_groups(session)}
+
+
+@index_cmd.command("warnings", help="某月超出预警阈值的信用电力指数项（全行业、业态、省份、电力集团）；"
+                                    "只列出，写入预警事件由任务 scoring.monthly_index 完成")
+@click.option("--month", required=True, help="月份 YYYY-MM")
+@click.option("--thresholds", "path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="预警阈值文件（默认：PC_INDEX_THRESHOLDS 或 app/scoring/index_thresholds.json）")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@pass_ctx
+def index_warnings_cmd(ctx: Context, month: str, path: Path | None, as_json: bool) -> None:
+    import json
+
+    from marshmallow import ValidationError
+    from rich.table import Table
+
+    from app.scoring.index import IndexThresholdsError, index_warnings, load_thresholds
+    from app.scoring.schemas import IndexArgs
+
+    try:
+        IndexArgs().load({"from": month})
+    except ValidationError:
+        fail(f"--month 应为 YYYY-MM 格式的月份（1949–9000 年），当前为 {month!r}")
+        return
+    try:
+        thresholds = load_thresholds(path)
+        with ctx.db.reading() as session:
+            found = index_warnings(session, month, thresholds)
+    except IndexThresholdsError as exc:
+        fail(str(exc))
+        return
+    if as_json:
+        click.echo(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    if not found:
+        out.print(f"{month}：没有超出预警阈值的项（阈值文件 {thresholds.source}）。")
+        return
+    table = Table("范围", "代码", "名称", "指标", "数值", "阈值", "预警")
+    for w in found:
+        table.add_row(w["scope"], w["scope_code"], w["scope_label"], w["metric_label"], f"{w['value']:g}",
+                      f"{w['threshold']:g}", w["title"])
+    out.print(table)
+    out.print(f"{month}：共 {len(found)} 项超出预警阈值（阈值文件 {thresholds.source}）；"
+              "powercredit jobs now scoring.monthly_index 把上月的预警写入监测预警。")

@@ -100,6 +100,10 @@ class IndexArgs(StrictSchema):
     to = fields.String(load_default=None,
                        validate=[validate.Regexp(MONTH, error="应为 YYYY-MM 格式的月份。"), _plausible_month])
     by = fields.String(load_default="all", validate=one_of(("all", "segment", "province")))
+    base = fields.String(load_default=None,
+                         validate=[validate.Regexp(MONTH, error="应为 YYYY-MM 格式的月份。"), _plausible_month],
+                         metadata={"description": "定基指数的基期（=100）；默认为预警阈值文件所定的月份，"
+                                                  "未定时为首个有评价的月份"})
 
     @validates_schema(skip_on_field_errors=True)
     def _check(self, data: dict[str, Any], **_: Any) -> None:
@@ -115,10 +119,20 @@ class IndexRowSchema(StrictSchema):
     willingness = fields.Float(allow_none=True, metadata={"description": "守信意愿分指数（该维度无人可评时为 null）"})
     capability = fields.Float(allow_none=True, metadata={"description": "守信能力分指数（同上）"})
     performance = fields.Float(allow_none=True, metadata={"description": "守信表现分指数（同上）"})
+    index_base100 = fields.Float(allow_none=True, metadata={
+        "description": "定基指数：本月指数 ÷ 同一分组基期指数 × 100（基期该分组无评价时为 null）"})
+    std = fields.Float(allow_none=True, metadata={"description": "离散度：参评企业分数的标准差（总体标准差）"})
+    q1 = fields.Float(allow_none=True, metadata={"description": "分数的下四分位数（线性插值）"})
+    q3 = fields.Float(allow_none=True, metadata={"description": "分数的上四分位数（线性插值）"})
+    iqr = fields.Float(allow_none=True, metadata={"description": "离散度：四分位距 q3 − q1"})
+    evaluated = fields.Integer(metadata={"description": "当月参评企业数（含不予评级 NR；firms 为计入均值的企业数）"})
+    tail_share = fields.Float(metadata={"description": "尾部：当月参评企业中 B 级及以下（B、CCC、CC、C）的占比（0–1）"})
+    nr_share = fields.Float(metadata={"description": "当月参评企业中不予评级（NR）的占比（0–1）"})
 
 
 class IndexSchema(StrictSchema):
     definition = fields.String()
+    base_month = fields.String(allow_none=True, metadata={"description": "定基指数的基期（YYYY-MM，= 100）"})
     items = fields.List(fields.Nested(IndexRowSchema))
 
 
