@@ -308,3 +308,19 @@ def test_the_cli_prints_warnings_and_refuses_a_bad_file(fresh_databases, tmp_pat
     assert refused.exit_code == 1 and "province.99" in refused.output
     assert CliRunner().invoke(main, ["index", "warnings", "--month", "2026-13"]).exit_code == 1
     assert CliRunner().invoke(main, ["index", "--by", "group"]).exit_code == 0
+
+
+def test_dispatch_sends_a_group_warning_to_the_group_and_the_rest_to_the_operators(app, db, group, tmp_path,
+                                                                                   monkeypatch):
+    from app.monitoring.models import Alert
+    from app.monitoring.services import dispatch_all
+
+    parent, inst = group
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"all": {"max_fall": 2}, "group": {parent.uscc: {"max_nr_share": 0.3}}}))
+    monkeypatch.setenv("PC_INDEX_THRESHOLDS", str(path))
+    assert jobs.registered()["scoring.monthly_index"].run(_runtime(app)).endswith("raised=2")
+    dispatch_all(app.extensions["pc_db"])
+    alerts = {a.title: a for a in db.scalars(sa.select(Alert).where(Alert.type == "index.warning"))}
+    assert alerts["全行业信用电力指数环比下降 4 点（阈值 2 点）"].institution_id is None
+    assert alerts["测试电力集团所属企业不予评级（NR）企业占比 33.3%（阈值 30%）"].institution_id == inst.id
