@@ -474,7 +474,8 @@ def _title(kind: str, code: str, label: str, metric: str, value: float, limit: f
     if metric == "fall":
         return f"{who}信用电力指数环比下降 {value:g} 点（阈值 {limit:g} 点）"
     if metric in ("tail_share", "nr_share"):
-        return f"{who}{METRIC_LABELS[metric]} {value * 100:.1f}%（阈值 {limit * 100:g}%）"
+        gap = " " if METRIC_LABELS[metric][0].isascii() else ""  # 「全行业 B 级及以下…」
+        return f"{who}{gap}{METRIC_LABELS[metric]} {value * 100:.1f}%（阈值 {limit * 100:g}%）"
     return f"{who}{METRIC_LABELS[metric]} {value:g}（阈值 {limit:g}）"
 
 
