@@ -38,6 +38,7 @@ from app.core.signing import load_signing_keys
 from app.demo.firms import BANKS, SeedReport, seed_demo
 from app.demo.groups import MAX_GROUPS, group_username, seed_groups
 from app.demo.marketplace import seed_marketplace
+from app.demo.monitoring import seed_monitoring
 from app.demo.oversight import seed_oversight
 from app.oversight import lists
 from app.oversight.models import Commitment, Objection, RepairRequest
@@ -200,6 +201,7 @@ def build_demo(session: Session, settings: Settings, cipher: FieldCipher, inputs
                                   rate_cap(settings.lpr_1y, settings.rate_cap_multiple))
         seed_oversight(session, signer, inputs.seed, demo_ent.id if demo_ent else None)
         seed_groups(session, signer, inputs.seed, passwords["group"], exclude={demo_ent.id} if demo_ent else None)
+        seed_monitoring(session, demo_ent.id if demo_ent else None)
         if demo_user is not None and demo_ent is not None and market.products:
             # the demo firm has downloaded one self-report
             issue_self_report(session, signer, demo_ent, demo_user, settings.free_self_reports, actor="user:firm")
