@@ -138,7 +138,9 @@ def test_the_published_index_is_reused_until_an_evaluation_is_added_or_it_is_a_m
     monkeypatch.setattr(index.time, "monotonic", lambda: now + index.INDEX_CACHE_SECONDS + 1)
     statements.clear()
     index.published_index(db, first="2026-11", last="2026-11")
-    assert len(statements) > 1  # the stamp, then the index (its base month and the base month's figures)
+    # the stamp, the base month, the month asked for, then the base month's own figures (outside the range)
+    assert len(statements) == 4 and "max(evaluation.id)" in statements[0].lower()
+    assert "min(evaluation.as_of)" in statements[1].lower()
 
 
 def test_the_public_home_shows_the_newest_month_with_evaluations(client, db, data):
