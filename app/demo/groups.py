@@ -59,7 +59,7 @@ def seed_groups(session: Session, signer: SigningKeys, seed: int, password: str,
     for i, parent in enumerate(parents):
         level1 = [rest.pop() for _ in range(rng.choice((2, 3)))]
         level2 = [rest.pop() for _ in range(rng.choice((1, 2, 3)))]
-        since = dt.date(rng.randint(2012, 2021), rng.randint(1, 12), 1)
+        since = clock.month_start(today - dt.timedelta(days=rng.randint(2 * 365, 10 * 365)))  # before the as-of date
         rows = []
         for child in level1:
             kind = rng.choice(("wholly_owned", "controlling", "controlling"))
@@ -72,7 +72,7 @@ def seed_groups(session: Session, signer: SigningKeys, seed: int, password: str,
             share = {"wholly_owned": "100", "controlling": str(rng.choice((51, 67, 75))),
                      "minority": str(rng.choice((20, 30, 35)))}[kind]
             rows.append({"parent_uscc": holder.uscc, "child_uscc": child.uscc, "kind": kind, "share": share,
-                         "valid_from": (since + dt.timedelta(days=rng.randint(100, 900))).isoformat()})
+                         "valid_from": (since + dt.timedelta(days=rng.randint(100, 700))).isoformat()})
         report.relations += file_relations(session, Filer(operator="demo"), rows).added
         licence = f"GRP{parent.uscc[-8:]}"
         inst = session.scalar(sa.select(Institution).where(Institution.licence_no == licence))
