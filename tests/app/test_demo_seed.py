@@ -47,7 +47,7 @@ RANDOM_COLUMNS = {
 }
 # Random identifiers inside other values (a signed commitment's record is referenced by the
 # commitment's number, a notice or an event names a consent, an application or a report).
-RANDOM_IDS = re.compile(r"(?<![0-9A-Za-z_])(?:(?:rep|obj|cmt|ofr|app|prd)_[0-9a-f]{12}|cst_[a-z2-7]{24}"
+RANDOM_IDS = re.compile(r"(?<![0-9A-Za-z_])(?:(?:rep|obj|cmt|ofr|app|prd)_[0-9a-f]{12}|cst_[a-z2-7]{24}|alt_[0-9a-f]{20}"
                         r"|pc_[0-9a-f]{24}|PC\d{8}[A-Z2-7]{12})(?![0-9A-Za-z])")
 DEMO_TABLES = ["enterprise", "credit_record", "credit_record_version", "ingestion_run", "evaluation", "evaluation_run",
                "consent", "consent_event", "query_log", "loan_product", "marketplace_profile", "loan_application",
