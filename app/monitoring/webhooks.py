@@ -45,6 +45,7 @@ import urllib3
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
+from app.audit import services as audit
 from app.core import clock
 from app.core.config import Settings
 from app.core.crypto import FieldCipher, load_keyring
@@ -154,6 +155,8 @@ def create_endpoint(session: Session, cipher: FieldCipher, party: Party, *, url:
     )
     session.add(endpoint)
     session.flush()
+    audit.record(session, party.actor, "webhook.endpoint_created", subject_type="webhook_endpoint",
+                 subject_id=endpoint_id, detail={"url": url, "events": events})
     return endpoint, secret
 
 
@@ -215,6 +218,8 @@ def rotate_secret(session: Session, cipher: FieldCipher, party: Party, endpoint_
     endpoint.secret = _encrypt(cipher, secret, "secret", endpoint.endpoint_id)
     endpoint.rotated_at = now
     session.flush()
+    audit.record(session, party.actor, "webhook.secret_rotated", subject_type="webhook_endpoint",
+                 subject_id=endpoint.endpoint_id, detail={"previous_valid_until": endpoint.previous_valid_until.isoformat()})
     return endpoint, secret
 
 
@@ -226,6 +231,8 @@ def set_status(session: Session, party: Party, endpoint_id: str, status: Endpoin
         _disable(session, endpoint, "端点已停用")
     endpoint.status = status
     session.flush()
+    audit.record(session, party.actor, f"webhook.endpoint_{status}", subject_type="webhook_endpoint",
+                 subject_id=endpoint.endpoint_id)
     return endpoint
 
 
