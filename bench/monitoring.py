@@ -54,6 +54,12 @@ SCHEMAS = ("bench_monitoring",)
 
 
 def peak_rss_mb() -> float:
+    """This process's own peak (VmHWM): ``ru_maxrss`` survives exec, so a spawned child
+    would report its parent's peak (the 100,000 firms made before it)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
