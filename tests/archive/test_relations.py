@@ -94,6 +94,11 @@ def test_ending_a_relation_keeps_it_and_drops_the_branch(db, tree):
     assert "relation" in exc.value.errors
 
 
+def _wrong_check(uscc: str) -> str:
+    """The same code with another check character: well formed, and refused by its check."""
+    return uscc[:17] + ("0" if uscc[17] != "0" else "1")
+
+
 @pytest.mark.parametrize(("row", "field"), [
     (lambda t: _rel(t["a"], t["a"]), "child_uscc"),  # self
     (lambda t: _rel(t["a11"], t["group"]), "child_uscc"),  # a loop through three levels
@@ -105,7 +110,8 @@ def test_ending_a_relation_keeps_it_and_drops_the_branch(db, tree):
     (lambda t: _rel(t["group"], t["other"], "controlling", None), "share"),
     (lambda t: _rel(t["group"], t["other"], "subsidiary", "50"), "kind"),
     (lambda t: _rel(t["group"], t["other"], valid_from="2020-01-01", valid_to="2019-01-01"), "valid_to"),
-    (lambda t: {**_rel(t["group"], t["other"]), "parent_uscc": "91330106MA2XXXXXX1"}, "parent_uscc"),
+    (lambda t: {**_rel(t["group"], t["other"]), "parent_uscc": _wrong_check(t["group"].uscc)}, "parent_uscc"),
+    (lambda t: {**_rel(t["group"], t["other"]), "parent_uscc": "not-a-code"}, "parent_uscc"),
     (lambda t: {**_rel(t["group"], t["other"]), "colour": "red"}, "colour"),
 ])
 def test_refused_rows_name_row_and_field_and_write_nothing(db, tree, row, field):
