@@ -19,7 +19,7 @@ from typing import Any, cast
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from app.accounts.models import Institution
 from app.archive.models import CATEGORY_LABELS, Category, Enterprise, EnterpriseRelation
@@ -489,15 +489,10 @@ def _write_alerts(session: Session, alerts: list[dict[str, Any]], logs: list[dic
         after_commit(session, lambda: enqueue("monitoring.deliver"), key="monitoring.deliver")
 
 
-def delivery_allowed(session: Session, delivery: WebhookDelivery) -> bool:
-    """Checked again just before a delivery is sent: a bank's consent paused, revoked or
-    expired since the alert (or a group's, for a non-public event) stops it at once."""
-    return delivery.id in allowed_deliveries(session, [delivery])
-
-
 def allowed_deliveries(session: Session, deliveries: list[WebhookDelivery]) -> set[int]:
-    """:func:`delivery_allowed` for a batch of deliveries in a few queries: the ids of those
-    that may still be sent."""
+    """Checked again just before deliveries are sent, for a batch in a few queries: the ids of
+    those that may still go (a bank's consent paused, revoked or expired since the alert — or a
+    group's, for a non-public event — stops them at once)."""
     if not deliveries:
         return set()
     alert_pks = {d.alert_pk for d in deliveries if d.alert_pk is not None}
@@ -553,7 +548,7 @@ def dispatch_all(database: Any) -> int:
 
 def list_alerts(session: Session, party: Party, *, uscc: str | None = None, type: str | None = None,
                 unread: bool = False, page: int = 1, per_page: int = 50) -> Page[Alert]:
-    stmt = sa.select(Alert).order_by(Alert.id.desc())
+    stmt = sa.select(Alert).options(selectinload(Alert.enterprise)).order_by(Alert.id.desc())
     stmt = stmt.where(party.owner_filter(Alert.institution_id, Alert.subscriber_enterprise_id))
     if uscc:
         stmt = stmt.join(Enterprise, Enterprise.id == Alert.enterprise_id).where(Enterprise.uscc == uscc)
@@ -567,7 +562,7 @@ def list_alerts(session: Session, party: Party, *, uscc: str | None = None, type
 def recent_alerts(session: Session, *, institution_id: int | None = None, enterprise_id: int | None = None,
                   limit: int = 20) -> list[Alert]:
     """A subscriber's newest alerts (a group's dashboard, a firm's home)."""
-    stmt = sa.select(Alert).order_by(Alert.id.desc()).limit(limit)
+    stmt = sa.select(Alert).options(selectinload(Alert.enterprise)).order_by(Alert.id.desc()).limit(limit)
     if institution_id is not None:
         stmt = stmt.where(Alert.institution_id == institution_id)
     else:

@@ -10,7 +10,7 @@ alert; :func:`deliver_due`, the ``monitoring.deliver`` job, sends what is due:
 1. it claims the due deliveries in a short transaction (``FOR UPDATE SKIP LOCKED`` on
    PostgreSQL, SQLite's write lock elsewhere) by setting ``locked_until``, so two consumers
    never send the same one; a delivery whose consent ended since its alert is ``withheld``
-   there, never sent (``services.delivery_allowed``);
+   there, never sent (``services.allowed_deliveries``);
 2. it POSTs them outside any transaction, from a pool of sender threads sharing one urllib3
    ``PoolManager`` (keep-alive), to the address it resolved and checked (no redirects);
 3. it writes each attempt and its outcome in batched transactions: a 2xx is ``succeeded``,
