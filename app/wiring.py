@@ -4,10 +4,10 @@ the higher one hands it in here (the application factory, the CLI and the benchm
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from app.core import jobs
 
@@ -70,24 +70,29 @@ def _evaluate_changed(runtime: jobs.Runtime) -> str:
 def _monthly_index(runtime: jobs.Runtime, month: str | None = None) -> str:
     """Last calendar month's index (Beijing time) and its early warnings: one ``index.warning``
     event per breach, written once (a breach already raised for the month, by its ``key``,
-    is not raised again)."""
-    from app.core import clock
+    is not raised again, by this run or a concurrent one: the key is unique in the outbox)."""
     from app.monitoring.models import EventType, MonitoringEvent
     from app.monitoring.services import NewEvent, write_events
     from app.scoring.index import index_warnings, last_month, load_thresholds
 
     month = month or last_month()
     thresholds = load_thresholds()  # a bad file stops the job here, saying which key
-    with runtime.database.transaction() as session:
-        found = index_warnings(session, month, thresholds)
-        since = clock.start_of_day(dt.date.fromisoformat(f"{month}-01"))
-        raised = {data.get("key") for data in session.scalars(
-            sa.select(MonitoringEvent.data).where(MonitoringEvent.type == EventType.index_warning,
-                                                  MonitoringEvent.occurred_at >= since))}
-        new = [w for w in found if w["key"] not in raised]
-        write_events(session, [NewEvent(type=str(EventType.index_warning), enterprise_id=None, data=w, public=True)
-                               for w in new])
-    return f"month={month} warnings={len(found)} raised={len(new)}"
+
+    def raise_new() -> tuple[int, int]:
+        with runtime.database.transaction() as session:
+            found = index_warnings(session, month, thresholds)
+            raised = set(session.scalars(sa.select(MonitoringEvent.dedupe_key).where(
+                MonitoringEvent.dedupe_key.in_([w["key"] for w in found]))))
+            new = [w for w in found if w["key"] not in raised]
+            write_events(session, [NewEvent(type=str(EventType.index_warning), enterprise_id=None, data=w,
+                                            public=True, dedupe_key=w["key"]) for w in new])
+        return len(found), len(new)
+
+    try:
+        found, new = raise_new()
+    except IntegrityError:  # another run raised some of them meanwhile: the rest, once
+        found, new = raise_new()
+    return f"month={month} warnings={found} raised={new}"
 
 
 def _dispatch(runtime: jobs.Runtime) -> int:

@@ -87,6 +87,9 @@ class MonitoringEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONType)
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # An event that must be raised once whoever raises it (an index warning's key): two runs
+    # racing to write it cannot both commit.
+    dedupe_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
 
     enterprise: Mapped[Enterprise | None] = relationship()
 

@@ -89,6 +89,7 @@ class NewEvent:
     public: bool = False
     category: str | None = None
     severity: int | None = None
+    dedupe_key: str | None = None  # unique when set: the event is written once, whoever writes it
 
 
 def write_events(session: Session, events: list[NewEvent]) -> int:
@@ -99,7 +100,8 @@ def write_events(session: Session, events: list[NewEvent]) -> int:
     now = clock.now()
     session.execute(sa.insert(MonitoringEvent), [
         {"event_id": new_id("evt_"), "type": e.type, "enterprise_id": e.enterprise_id, "public": e.public,
-         "category": e.category, "severity": e.severity, "data": e.data, "occurred_at": now}
+         "category": e.category, "severity": e.severity, "data": e.data, "occurred_at": now,
+         "dedupe_key": e.dedupe_key}
         for e in events])
     after_commit(session, lambda: enqueue("monitoring.dispatch"), key="monitoring.dispatch")
     return len(events)

@@ -267,6 +267,56 @@ def test_the_monthly_job_writes_each_warning_once(app, db, firms, tmp_path, monk
     assert job.run(_runtime(app)) == "month=2026-10 warnings=4 raised=1"
 
 
+def test_the_outbox_refuses_a_second_copy_of_a_keyed_event(db):
+    from sqlalchemy.exc import IntegrityError
+
+    from app.monitoring.services import NewEvent, write_events
+
+    warning = NewEvent(type="index.warning", enterprise_id=None, data={"key": "k"}, public=True, dedupe_key="k")
+    assert write_events(db, [warning]) == 1
+    with pytest.raises(IntegrityError), db.begin_nested():
+        write_events(db, [warning])
+    unkeyed = NewEvent(type="record.negative", enterprise_id=None, data={}, public=True)
+    assert write_events(db, [unkeyed, unkeyed]) == 2  # events without a key are not deduplicated
+
+
+def test_two_runs_racing_raise_each_warning_once(backend, app, fresh_databases, monkeypatch):
+    """Another run commits the same warnings between this run's look and its write: the
+    outbox's unique key refuses the second copy, and this run, trying again, raises none.
+    (On SQLite a transaction takes the write lock when it begins, so runs cannot interleave.)"""
+    if backend != "postgresql":
+        pytest.skip("SQLite serialises writing transactions (BEGIN IMMEDIATE): the race cannot happen")
+    import app.monitoring.services as services
+    import app.scoring.index as index_module
+    from app.core.db import Database
+
+    database = Database(fresh_databases.new())
+    found = [{"key": f"index.warning:2026-10:all:all:{metric}", "month": "2026-10", "metric": metric,
+              "title": f"全行业 {metric}"} for metric in ("fall", "nr_share")]
+    monkeypatch.setattr(index_module, "index_warnings", lambda session, month, thresholds=None: found)
+    real_write = services.write_events
+    calls = []
+
+    def racing(session, events):  # noqa: ANN001, ANN202
+        calls.append(len(events))
+        if len(calls) == 1:  # after this run looked, the other run, on its own connection, commits
+            with database.transaction() as other:
+                real_write(other, events)
+        return real_write(session, events)
+
+    monkeypatch.setattr(services, "write_events", racing)
+    try:
+        runtime = jobs.Runtime(database, app.extensions["pc_settings"])
+        assert jobs.registered()["scoring.monthly_index"].run(runtime, month="2026-10") == \
+            "month=2026-10 warnings=2 raised=0"
+        assert calls == [2, 0]  # refused once; tried again, nothing left to raise
+        with database.reading() as session:
+            keys = sorted(session.scalars(sa.select(MonitoringEvent.dedupe_key)))
+        assert keys == ["index.warning:2026-10:all:all:fall", "index.warning:2026-10:all:all:nr_share"]
+    finally:
+        database.dispose()
+
+
 def test_the_monthly_job_stops_on_a_bad_thresholds_file(app, db, firms, tmp_path, monkeypatch):
     path = tmp_path / "t.json"
     path.write_text(json.dumps({"all": {"max_fal": 2}}))
