@@ -72,6 +72,12 @@ def format_cn(moment: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return "" if moment is None else to_cn(moment).strftime(fmt)
 
 
+def iso_utc(moment: dt.datetime) -> str:
+    """A moment as machines exchange it: UTC, milliseconds, ``Z`` (``2026-11-18T02:00:01.892Z``),
+    the one format of webhook payloads and alerts."""
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 @contextmanager
 def simulated(start: dt.datetime, step: dt.timedelta = dt.timedelta(microseconds=100)) -> Iterator[None]:
     """Within the block, the clock starts at ``start`` and moves on by ``step`` at each read,

@@ -356,9 +356,9 @@ def _title(event: MonitoringEvent) -> str:
 
 def _body(event: MonitoringEvent, alert_id: str, subscription_id: str | None, title: str) -> dict[str, Any]:
     """The alert as the API and webhooks carry it (Standard Webhooks' type/timestamp/data)."""
-    return {"type": event.type, "timestamp": clock.now().isoformat().replace("+00:00", "Z"),
+    return {"type": event.type, "timestamp": clock.iso_utc(clock.now()),
             "data": {"alert_id": alert_id, "event_id": event.event_id, "subscription_id": subscription_id,
-                     "title": title, "occurred_at": event.occurred_at.isoformat().replace("+00:00", "Z"),
+                     "title": title, "occurred_at": clock.iso_utc(event.occurred_at),
                      **event.data}}
 
 

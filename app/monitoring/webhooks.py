@@ -97,14 +97,10 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def iso_z(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def message_body(event_type: str, data: Mapping[str, Any], *, at: dt.datetime | None = None) -> str:
     """A payload as Standard Webhooks shapes it, ``{"type", "timestamp", "data"}``, in the
     exact bytes signed and sent (compact JSON, UTF-8)."""
-    return json.dumps({"type": event_type, "timestamp": iso_z(at or clock.now()), "data": dict(data)},
+    return json.dumps({"type": event_type, "timestamp": clock.iso_utc(at or clock.now()), "data": dict(data)},
                       ensure_ascii=False, separators=(",", ":"), sort_keys=False, default=str)
 
 

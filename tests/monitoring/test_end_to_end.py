@@ -3,6 +3,7 @@ once the firm pauses the bank's consent, not even what was already queued."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,6 +38,8 @@ def test_a_batch_becomes_one_signed_delivery_and_a_paused_consent_stops_the_rest
     body = got.json()
     assert body["type"] == "record.negative" and body["data"]["uscc"] == firm.uscc
     assert body["data"]["record"]["category"] == "contract"
+    moment = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")  # one format: UTC, milliseconds
+    assert moment.fullmatch(body["timestamp"]) and moment.fullmatch(body["data"]["occurred_at"])
     assert deliver(runtime, cipher, db) == 0 and len(receiver.received) == 1  # exactly once
 
     # A second event is queued, then the firm pauses the consent before it is sent.
