@@ -95,6 +95,14 @@ def percent(value: Any, places: int = 1) -> str:
     return "—" if ratio is None else f"{ratio * 100:.{places}f}%"
 
 
+@bp.app_template_filter("plain")
+def plain_number(value: Any) -> str:
+    """A decimal as written by hand: no trailing zeros, never an exponent (``60.0000`` → ``60``,
+    ``33.3300`` → ``33.33``)."""
+    number = _decimal(value)
+    return "—" if number is None else f"{number.normalize():f}"
+
+
 @bp.app_template_filter("wan")
 def wan(value: Any) -> float:
     """An amount in 万元, for a chart's bar length (display only)."""

@@ -406,11 +406,11 @@ def dispatch(session: Session, *, limit: int = DISPATCH_BATCH) -> int:
         candidates = [s for s in subs.get(ent, ()) if not s.include_subsidiaries]
         candidates += [s for h in holders.get(ent, ()) for s in subs.get(h, ()) if s.include_subsidiaries]
         candidates += [s for s in subs.get(ent, ()) if s.include_subsidiaries]  # the group's own parent
-        seen: set[int] = set()
+        served: set[tuple[int | None, int | None]] = set()  # one alert per subscriber, however many subscriptions match
         for sub in candidates:
-            if sub.id in seen or not sub.wants(event):
+            subscriber = (sub.institution_id, sub.subscriber_enterprise_id)
+            if subscriber in served or not sub.wants(event):
                 continue
-            seen.add(sub.id)
             consent = None
             if sub.kind == SubscriberKind.bank:
                 consent = consents.get((ent, sub.institution_id, str(Purpose.post_loan_monitoring)))
@@ -424,6 +424,7 @@ def dispatch(session: Session, *, limit: int = DISPATCH_BATCH) -> int:
                     continue  # beyond public facts only under the subsidiary's consent
                 if sub.enterprise_id != ent and not sub.include_subsidiaries:
                     continue
+            served.add(subscriber)
             alert_id = new_id("alt_")
             title = _title(event)
             alerts.append({"alert_id": alert_id, "event_pk": event.id, "subscription_pk": sub.id,

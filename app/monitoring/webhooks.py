@@ -45,6 +45,8 @@ import urllib3
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
+from app.accounts.models import Institution
+from app.archive.models import Enterprise
 from app.audit import services as audit
 from app.core import clock
 from app.core.config import Settings
@@ -292,7 +294,8 @@ def replay(session: Session, party: Party, message_id: str) -> WebhookDelivery:
         raise Conflict("只能重放已放弃或已送达的推送", code="webhook_delivery_not_replayable",
                        errors={"id": [f"该推送状态为 {original.status}。"]})
     if original.endpoint.status != EndpointStatus.active:
-        raise Conflict("端点已停用，请先启用后再重放", code="webhook_endpoint_disabled")
+        raise Conflict("端点已停用，请先启用后再重放" if _owned(party, original.endpoint)
+                       else "端点已被停用：须由其所有者启用端点后才能重放", code="webhook_endpoint_disabled")
     delivery = queue_delivery(session, original.endpoint, event_type=original.event_type, body=original.body)
     delivery.alert_pk = original.alert_pk
     delivery.replay_of = original.id
@@ -337,7 +340,21 @@ def list_dead(session: Session, party: Party, *, page: int = 1, per_page: int = 
     stmt = (sa.select(WebhookDelivery).where(WebhookDelivery.status == DeliveryStatus.dead)
             .order_by(WebhookDelivery.id.desc()))
     result = paginate(session, stmt, page, per_page)
-    return Page(delivery_views(session, result.items), result.page, result.per_page, result.total)
+    owners = _owner_names(session, [d.endpoint for d in result.items])
+    views = [With(v, owner_name=owners[v.endpoint.id]) for v in delivery_views(session, result.items)]
+    return Page(views, result.page, result.per_page, result.total)
+
+
+def _owner_names(session: Session, endpoints: list[WebhookEndpoint]) -> dict[int, str]:
+    """Each endpoint's owner by name (the institution, or the firm), for the operators."""
+    inst_ids = {e.institution_id for e in endpoints if e.institution_id is not None}
+    firm_ids = {e.subscriber_enterprise_id for e in endpoints if e.subscriber_enterprise_id is not None}
+    insts: dict[int, str] = dict(session.execute(
+        sa.select(Institution.id, Institution.name).where(Institution.id.in_(inst_ids)))) if inst_ids else {}
+    firms: dict[int, str] = dict(session.execute(
+        sa.select(Enterprise.id, Enterprise.name).where(Enterprise.id.in_(firm_ids)))) if firm_ids else {}
+    return {e.id: (insts.get(e.institution_id, "") if e.institution_id is not None
+                   else firms.get(e.subscriber_enterprise_id or 0, "")) for e in endpoints}
 
 
 # --- sending ----------------------------------------------------------------------------------------

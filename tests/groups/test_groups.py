@@ -199,6 +199,7 @@ def test_the_dashboard_page(app, db, world):
     html = resp.get_data(as_text=True)
     assert "二级公司 AAA 占比" in html and "50.0%" in html and "目标 50%" in html
     assert "横向对标" in html and world.firms["A"].name in html and world.firms["B"].name in html
+    assert "控股 60%" in html and "参股 30%" in html and "E+" not in html  # shares as written, never 6E+1%
     assert "未经授权，仅显示公开信息" in html
     assert world.firms["O"].name not in html
     assert "等级分布（数据表）" in html and "预警信息" in html and "暂无预警" in html

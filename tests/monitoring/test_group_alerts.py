@@ -53,3 +53,24 @@ def test_a_group_cannot_subscribe_to_a_firm_outside_it(db: Session, make_enterpr
     assert refused.value.code == "not_a_subsidiary"
     with pytest.raises(Forbidden):
         services.subscribe(db, group, uscc=outsider.uscc, events=[], include_subsidiaries=True)
+
+
+def test_a_group_watching_a_subsidiary_twice_gets_each_event_once(db: Session, make_enterprise: Any) -> None:
+    """Subscribed to all its subsidiaries and to one of them by name: one alert per event,
+    under the subscription by name (the more specific)."""
+    parent, child = make_enterprise(), make_enterprise()
+    start = clock.today().replace(year=clock.today().year - 1)
+    add_relation(db, Filer(operator="test"), parent_uscc=parent.uscc, child_uscc=child.uscc, kind="wholly_owned",
+                 share="100", valid_from=start)
+    inst = create_institution(db, name="测试电力集团三", licence_no="GRP-T3", kind="group", uscc=parent.uscc)
+    group = Party("group", institution_id=inst.id, enterprise_id=parent.id, actor="user:g")
+    services.subscribe(db, group, uscc=parent.uscc, events=[], include_subsidiaries=True)
+    by_name, _ = services.subscribe(db, group, uscc=child.uscc, events=[])
+    for old, new in (("AAA", "AA"), ("AA", "A")):
+        signals.grades_changed.send(None, session=db, changes=[{
+            "enterprise_id": child.id, "old_grade": old, "new_grade": new, "old_score": None, "new_score": None,
+            "as_of": "2026-11-18"}])
+    dispatch(db)
+    alerts = alerts_of(db, group)
+    assert sorted(a.type for a in alerts) == ["grade.downgraded", "grade.downgraded", "grade.threshold_crossed"]
+    assert {a.subscription_pk for a in alerts} == {by_name.id}

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from app.monitoring.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from app.accounts.models import Institution
+from app.monitoring.models import DeliveryStatus, EndpointStatus, WebhookDelivery, WebhookEndpoint
 from app.oauth.services import register_client
 
 URL = "https://hooks.example.com/powercredit"
@@ -162,3 +163,16 @@ def test_the_owner_s_page_shows_the_secret_once_and_the_console_replays_dead_one
     assert db.scalars(sa.select(WebhookDelivery).where(WebhookDelivery.replay_of == delivery.id)).one().status == \
         DeliveryStatus.pending
     assert client.get("/monitoring/webhooks").status_code in (401, 403)  # the owners' page is not the console's
+
+    # Once the owner has disabled the endpoint, the console says so and whose it is, and the
+    # operator cannot replay into it (enabling it is the owner's decision).
+    owner_name = db.get(Institution, ep.institution_id).name
+    ep.status = EndpointStatus.disabled
+    db.flush()
+    text = client.get("/console/webhooks").get_data(as_text=True)
+    assert owner_name in text and "已停用" in text and "须由其所有者启用后才能重放" in text
+    resp = client.post(f"/monitoring/deliveries/{delivery.message_id}/replay", data={"csrf_token": _csrf(text)},
+                       follow_redirects=True)
+    assert "须由其所有者启用端点后才能重放" in resp.get_data(as_text=True)
+    assert db.scalar(sa.select(sa.func.count()).select_from(WebhookDelivery)
+                     .where(WebhookDelivery.replay_of == delivery.id)) == 1  # no second replay
