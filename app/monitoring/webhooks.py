@@ -350,9 +350,9 @@ def _owner_names(session: Session, endpoints: list[WebhookEndpoint]) -> dict[int
     inst_ids = {e.institution_id for e in endpoints if e.institution_id is not None}
     firm_ids = {e.subscriber_enterprise_id for e in endpoints if e.subscriber_enterprise_id is not None}
     insts: dict[int, str] = dict(session.execute(
-        sa.select(Institution.id, Institution.name).where(Institution.id.in_(inst_ids)))) if inst_ids else {}
+        sa.select(Institution.id, Institution.name).where(Institution.id.in_(inst_ids))).all()) if inst_ids else {}
     firms: dict[int, str] = dict(session.execute(
-        sa.select(Enterprise.id, Enterprise.name).where(Enterprise.id.in_(firm_ids)))) if firm_ids else {}
+        sa.select(Enterprise.id, Enterprise.name).where(Enterprise.id.in_(firm_ids))).all()) if firm_ids else {}
     return {e.id: (insts.get(e.institution_id, "") if e.institution_id is not None
                    else firms.get(e.subscriber_enterprise_id or 0, "")) for e in endpoints}
 
