@@ -331,6 +331,11 @@ def _ancestors(session: Session, ids: set[int], day: dt.date) -> dict[int, set[i
     return out
 
 
+def _as_of(data: dict[str, Any]) -> str:
+    """The day an evaluation holds from, as grade alerts name it (an alert can arrive later)."""
+    return f"（{data['as_of']} 评价）" if data.get("as_of") else ""
+
+
 def _title(event: MonitoringEvent) -> str:
     d = event.data
     who = d.get("name") or d.get("group_label") or ""
@@ -339,10 +344,11 @@ def _title(event: MonitoringEvent) -> str:
         r = d["record"]
         return f"{who}：{EVENT_LABELS[EventType(t)]}（{r['category_label']}，严重程度 {r['severity']}）"
     if t in (EventType.grade_upgraded, EventType.grade_downgraded, EventType.grade_rated, EventType.grade_not_rated):
-        return f"{who}：{EVENT_LABELS[EventType(t)]}，{d['from']} → {d['to']}"
+        return f"{who}：{EVENT_LABELS[EventType(t)]}，{d['from']} → {d['to']}{_as_of(d)}"
     if t == EventType.grade_threshold:
         side = "降至" if d["direction"] == "below" else "升至"
-        return f"{who}：信用等级{side} {d['threshold']} {'以下' if d['direction'] == 'below' else '及以上'}（{d['from']} → {d['to']}）"
+        return (f"{who}：信用等级{side} {d['threshold']} {'以下' if d['direction'] == 'below' else '及以上'}"
+                f"（{d['from']} → {d['to']}）{_as_of(d)}")
     if t in (EventType.list_entered, EventType.list_exited):
         return f"{who}：{EVENT_LABELS[EventType(t)]}（{d['list_label']}）"
     if t == EventType.utility_arrears:

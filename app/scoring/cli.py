@@ -325,7 +325,13 @@ def index_warnings_cmd(ctx: Context, month: str, path: Path | None, as_json: boo
     from marshmallow import ValidationError
     from rich.table import Table
 
-    from app.scoring.index import IndexThresholdsError, index_warnings, load_thresholds
+    from app.scoring.index import (
+        IndexThresholdsError,
+        format_figure,
+        index_warnings,
+        load_thresholds,
+        scope_title,
+    )
     from app.scoring.schemas import IndexArgs
 
     try:
@@ -346,10 +352,12 @@ def index_warnings_cmd(ctx: Context, month: str, path: Path | None, as_json: boo
     if not found:
         out.print(f"{month}：没有超出预警阈值的项（阈值文件 {thresholds.source}）。")
         return
-    table = Table("范围", "代码", "名称", "指标", "数值", "阈值", "预警")
+    table = Table("范围", "代码", "指标", "数值", "阈值", "企业数")
     for w in found:
-        table.add_row(w["scope"], w["scope_code"], w["scope_label"], w["metric_label"], f"{w['value']:g}",
-                      f"{w['threshold']:g}", w["title"])
+        table.add_row(scope_title(w["scope"], w["scope_code"], w["scope_label"]),
+                      "" if w["scope"] == "all" else w["scope_code"], w["metric_label"],
+                      format_figure(w["metric"], w["value"]), format_figure(w["metric"], w["threshold"], limit=True),
+                      str(w["evaluated"]))
     out.print(table)
     out.print(f"{month}：共 {len(found)} 项超出预警阈值（阈值文件 {thresholds.source}）；"
               "powercredit jobs now scoring.monthly_index 把上月的预警写入监测预警。")

@@ -467,16 +467,25 @@ def scope_title(kind: str, code: str, label: str) -> str:
     return {"all": "全行业", "segment": f"{label}板块", "province": label, "group": f"{label}所属企业"}[kind]
 
 
+def format_figure(metric: str, value: float, *, limit: bool = False) -> str:
+    """A metric's value (or, ``limit``, its threshold) as people read it: shares in per cent,
+    a fall in points, the index to two places."""
+    if metric in ("tail_share", "nr_share"):
+        return f"{value * 100:g}%" if limit else f"{value * 100:.1f}%"
+    if metric == "fall":
+        return f"{value:g} 点"
+    if metric == "index" and not limit:
+        return f"{value:.2f}"
+    return f"{value:g}"
+
+
 def _title(kind: str, code: str, label: str, metric: str, value: float, limit: float) -> str:
     who = scope_title(kind, code, label)
+    shown, bound = format_figure(metric, value), format_figure(metric, limit, limit=True)
     if metric == "index":
-        return f"{who}信用电力指数 {value:.2f}，低于阈值 {limit:g}"
-    if metric == "fall":
-        return f"{who}信用电力指数环比下降 {value:g} 点（阈值 {limit:g} 点）"
-    if metric in ("tail_share", "nr_share"):
-        gap = " " if METRIC_LABELS[metric][0].isascii() else ""  # 「全行业 B 级及以下…」
-        return f"{who}{gap}{METRIC_LABELS[metric]} {value * 100:.1f}%（阈值 {limit * 100:g}%）"
-    return f"{who}{METRIC_LABELS[metric]} {value:g}（阈值 {limit:g}）"
+        return f"{who}信用电力指数 {shown}，低于阈值 {bound}"
+    gap = " " if METRIC_LABELS[metric][0].isascii() else ""  # 「全行业 B 级及以下…」
+    return f"{who}{gap}{METRIC_LABELS[metric]} {shown}（阈值 {bound}）"
 
 
 def _breaches(limit_name: str, value: float, limit: float) -> bool:
@@ -519,7 +528,7 @@ def index_warnings(session: Session, month: str, thresholds: IndexThresholds | N
                     "key": f"index.warning:{month}:{kind}:{code}:{metric}", "month": month, "scope": kind,
                     "scope_code": code, "scope_label": label, "metric": metric, "metric_label": METRIC_LABELS[metric],
                     "value": value, "threshold": limit, "firms": row["firms"], "evaluated": row["evaluated"],
-                    "title": _title(kind, code, label, metric, value, limit),
+                    "title": f"{int(month[:4])}年{int(month[5:])}月{_title(kind, code, label, metric, value, limit)}",
                 }
                 if kind == "group":
                     warning["institution_id"] = groups[code].institution_id

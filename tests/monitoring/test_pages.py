@@ -29,7 +29,7 @@ def test_a_bank_officer_subscribes_from_the_page_and_sees_the_alert(
         "as_of": "2026-11-18"}])
     dispatch(db)
     text = client.get("/bank/monitoring").get_data(as_text=True)
-    assert "信用等级下调，AA → A" in text and firm.uscc in text and "1 条未读" in text
+    assert "信用等级下调，AA → A（2026-11-18 评价）" in text and firm.uscc in text and "1 条未读" in text
 
 
 def test_a_subscription_without_consent_is_refused_on_the_page(

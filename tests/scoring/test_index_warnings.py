@@ -165,7 +165,7 @@ def test_a_group_warning_goes_to_the_groups_institution(db, group):
     assert {w["metric"] for w in found} == {"nr_share", "index"}
     for w in found:
         assert w["scope"] == "group" and w["scope_code"] == parent.uscc and w["institution_id"] == inst.id
-        assert w["scope_label"] == "测试电力集团" and w["title"].startswith("测试电力集团所属企业")
+        assert w["scope_label"] == "测试电力集团" and w["title"].startswith("2026年10月测试电力集团所属企业")
     fewer = parse_thresholds({"group": {"default": {"max_nr_share": 0.3, "min_firms": 4}}})
     assert index_warnings(db, "2026-10", fewer) == []  # three firms evaluated: too few to warn
 
@@ -186,7 +186,7 @@ def test_each_threshold_at_its_edge(db, firms, limit, equal, beyond, metric):
         "all", "all", metric, beyond)
     assert warning["value"] == equal and warning["month"] == "2026-10" and "institution_id" not in warning
     assert warning["key"] == f"index.warning:2026-10:all:all:{metric}"
-    assert warning["title"].startswith("全行业")
+    assert warning["title"].startswith("2026年10月全行业")
 
 
 def test_segment_and_province_warnings_have_chinese_titles(db, firms):
@@ -194,10 +194,10 @@ def test_segment_and_province_warnings_have_chinese_titles(db, firms):
                                "province": {"default": {"min_index": 55}, "11": {"min_index": 80}}})
     found = {(w["scope"], w["scope_code"], w["metric"]): w for w in index_warnings(db, "2026-10", limits)}
     assert set(found) == {("segment", "retail", "fall"), ("province", "33", "index"), ("province", "11", "index")}
-    assert found[("segment", "retail", "fall")]["title"] == "售电板块信用电力指数环比下降 7.5 点（阈值 2 点）"
+    assert found[("segment", "retail", "fall")]["title"] == "2026年10月售电板块信用电力指数环比下降 7.5 点（阈值 2 点）"
     assert found[("segment", "retail", "fall")]["scope_label"] == "售电"
-    assert found[("province", "33", "index")]["title"] == "浙江省信用电力指数 52.50，低于阈值 55"
-    assert found[("province", "11", "index")]["title"] == "北京市信用电力指数 70.00，低于阈值 80"
+    assert found[("province", "33", "index")]["title"] == "2026年10月浙江省信用电力指数 52.50，低于阈值 55"
+    assert found[("province", "11", "index")]["title"] == "2026年10月北京市信用电力指数 70.00，低于阈值 80"
 
 
 def test_the_shipped_thresholds_file_loads():
@@ -259,7 +259,7 @@ def test_the_monthly_job_writes_each_warning_once(app, db, firms, tmp_path, monk
     by_key = {e.data["key"]: e.data for e in events}
     assert set(by_key) == {"index.warning:2026-10:all:all:fall", "index.warning:2026-10:all:all:nr_share",
                            "index.warning:2026-10:segment:retail:index"}
-    assert by_key["index.warning:2026-10:all:all:fall"]["title"] == "全行业信用电力指数环比下降 4 点（阈值 2 点）"
+    assert by_key["index.warning:2026-10:all:all:fall"]["title"] == "2026年10月全行业信用电力指数环比下降 4 点（阈值 2 点）"
 
     # A breach that appears later in the month's figures is raised then, once.
     path.write_text(json.dumps({"all": {"max_fall": 2, "max_nr_share": 0.1, "max_std": 20},
@@ -349,7 +349,7 @@ def test_the_cli_prints_warnings_and_refuses_a_bad_file(fresh_databases, tmp_pat
     assert latest is not None
     result = CliRunner().invoke(main, ["index", "warnings", "--month", latest, "--thresholds", str(strict)])
     assert result.exit_code == 0, result.output
-    assert "全行业信用电力指数" in result.output and "低于阈值 100" in result.output
+    assert "全行业" in result.output and "信用电力指数" in result.output and "│ 100  │" in result.output
     as_json = CliRunner().invoke(main, ["index", "warnings", "--month", latest, "--thresholds", str(strict), "--json"])
     assert json.loads(as_json.output)[0]["metric"] == "index"
     bad = tmp_path / "bad.json"
@@ -372,5 +372,5 @@ def test_dispatch_sends_a_group_warning_to_the_group_and_the_rest_to_the_operato
     assert jobs.registered()["scoring.monthly_index"].run(_runtime(app)).endswith("raised=2")
     dispatch_all(app.extensions["pc_db"])
     alerts = {a.title: a for a in db.scalars(sa.select(Alert).where(Alert.type == "index.warning"))}
-    assert alerts["全行业信用电力指数环比下降 4 点（阈值 2 点）"].institution_id is None
-    assert alerts["测试电力集团所属企业不予评级（NR）企业占比 33.3%（阈值 30%）"].institution_id == inst.id
+    assert alerts["2026年10月全行业信用电力指数环比下降 4 点（阈值 2 点）"].institution_id is None
+    assert alerts["2026年10月测试电力集团所属企业不予评级（NR）企业占比 33.3%（阈值 30%）"].institution_id == inst.id
