@@ -56,12 +56,15 @@ def run(ctx: Context, until_idle: bool, workers: int) -> None:
 @pass_ctx
 def list_jobs(ctx: Context) -> None:
     queue = jobs.configure(ctx.settings, blocking=False)
+    from rich.table import Table
+
     now = clock.now().astimezone(jobs.SHANGHAI).replace(second=0, microsecond=0, tzinfo=None)
+    table = Table("任务", "说明", "计划（上海时间 cron）", "下次执行")
     for name, job in sorted(jobs.registered().items()):
         cron = queue.schedule.get(name)
         nxt = _next_run(cron, name, now) if cron else None
-        when = f"计划 {cron}，下次 {nxt:%Y-%m-%d %H:%M}" if nxt else (f"计划 {cron}" if cron else "不定时（按需）")
-        out.print(f"{name}\t{job.label}\t{when}")
+        table.add_row(name, job.label, cron or "不定时（按需）", f"{nxt:%Y-%m-%d %H:%M}" if nxt else "")
+    out.print(table)
     out.print(f"队列（{'Redis' if queue.backend == 'redis' else 'SQLite'}）：排队 {queue.pending()} 个，"
               f"定时 {queue.scheduled()} 个")
 

@@ -8,6 +8,7 @@ supply them they are generated once into the instance folder (mode 0600) and reu
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -98,6 +99,9 @@ class Settings:
     # are set (PC_WEBHOOK_ALLOW_HTTP=1, PC_WEBHOOK_ALLOW_PRIVATE=1: a test rig or an intranet).
     webhook_allow_http: bool = False
     webhook_allow_private: bool = False
+    # Or only some networks (PC_WEBHOOK_ALLOW_NETWORKS=127.0.0.1/32,10.20.0.0/16): a receiver on
+    # this host or one intranet range, with every other non-public address still refused.
+    webhook_allow_networks: tuple[str, ...] = ()
     webhook_timeout: int = 10  # seconds a receiver has to answer (PC_WEBHOOK_TIMEOUT)
     testing: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -163,6 +167,21 @@ def _env_flag(name: str) -> bool:
     if value in ("1", "true", "yes", "on"):
         return True
     raise ConfigError(f"环境变量 {name} 应为 1 或 0（true/false），当前为 {os.environ.get(name)!r}")
+
+
+def _env_networks(name: str) -> tuple[str, ...]:
+    """Comma-separated networks (``127.0.0.1/32``, ``10.20.0.0/16``, ``::1/128``; an address
+    alone is one host), each checked here so a typo stops start-up."""
+    out = []
+    for item in (os.environ.get(name) or "").split(","):
+        if not item.strip():
+            continue
+        try:
+            out.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+        except ValueError as exc:
+            raise ConfigError(f"环境变量 {name} 应为逗号分隔的网段（如 127.0.0.1/32,10.20.0.0/16），"
+                              f"{item.strip()!r} 无效") from exc
+    return tuple(out)
 
 
 def _env_schedule(name: str) -> dict[str, str]:
@@ -232,6 +251,7 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
         job_schedule=_env_schedule("PC_JOB_SCHEDULE"),
         webhook_allow_http=_env_flag("PC_WEBHOOK_ALLOW_HTTP"),
         webhook_allow_private=_env_flag("PC_WEBHOOK_ALLOW_PRIVATE"),
+        webhook_allow_networks=_env_networks("PC_WEBHOOK_ALLOW_NETWORKS"),
         webhook_timeout=_env_int("PC_WEBHOOK_TIMEOUT", 10),
     )
     known = {f.name for f in fields(Settings)}

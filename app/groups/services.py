@@ -25,10 +25,11 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Institution, InstitutionKind, Role, User
 from app.archive.models import Enterprise, RelationKind
 from app.archive.services import Subsidiary, get_enterprise, subsidiaries
+from app.archive.uscc import check_uscc
 from app.audit import services as audit
 from app.core import clock
 from app.core.auth import RoleDenied
-from app.core.errors import Forbidden
+from app.core.errors import Forbidden, InvalidInput
 from app.scoring.models import Evaluation
 from app.scoring.scorecard import GRADES, NOT_RATED
 from consent.errors import Refused
@@ -330,7 +331,10 @@ def list_subsidiaries(session: Session, user: User, group: Enterprise, *, page: 
 def subsidiary(session: Session, user: User, group: Enterprise, uscc: str, *, resource: str,
                request_id: str | None = None) -> SubsidiaryRow:
     """One subsidiary of ``group``; any other firm is refused (403), known or not."""
-    code = uscc.strip().upper()
+    verdict = check_uscc(uscc, allow_legacy=True)
+    if not verdict.ok:
+        raise InvalidInput("子公司的统一社会信用代码无效", errors={"subsidiary": [f"{verdict.error}。"]})
+    code = verdict.code
     rows = [r for r in subsidiary_rows(session, group) if r.uscc == code]
     if not rows:
         raise NotASubsidiary(f"{code} 不是{group.name}的子公司")

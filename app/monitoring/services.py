@@ -42,6 +42,7 @@ from app.monitoring.models import (
     WebhookEndpoint,
 )
 from app.monitoring.parties import Party
+from consent.models import STATUS_LABELS as CONSENT_STATUS_LABELS
 from consent.models import Consent, ConsentStatus, Purpose, QueryLog
 
 DISPATCH_BATCH = 2000  # events per dispatch transaction
@@ -226,6 +227,19 @@ def monitoring_consent(session: Session, institution_id: int, enterprise_id: int
         .order_by(Consent.valid_until.desc()).limit(1)).first()
 
 
+def _why_no_consent(session: Session, institution_id: int, enterprise_id: int, purpose: str) -> str:
+    """Why no consent of ``purpose`` is in force, from the newest one there is."""
+    newest = session.scalars(
+        sa.select(Consent).where(Consent.enterprise_id == enterprise_id, Consent.institution_id == institution_id,
+                                 Consent.purpose == purpose).order_by(Consent.created_at.desc(), Consent.id.desc())
+        .limit(1)).first()
+    if newest is None:
+        return "该企业未向本机构授予此项授权"
+    if newest.status == ConsentStatus.active:
+        return ("该授权尚未生效" if newest.valid_from > clock.now() else "该授权已到期")
+    return f"该授权（{newest.consent_id}）当前为「{CONSENT_STATUS_LABELS[newest.status]}」"
+
+
 def group_enterprise_id(session: Session, institution_id: int) -> int | None:
     """The parent enterprise of a group institution (its USCC is the parent's)."""
     return session.scalar(sa.select(Enterprise.id).join(Institution, Institution.uscc == Enterprise.uscc)
@@ -252,7 +266,9 @@ def subscribe(session: Session, party: Party, *, uscc: str, events: list[str], c
     elif party.kind == "bank":
         assert party.institution_id is not None
         if monitoring_consent(session, party.institution_id, firm.id, Purpose.post_loan_monitoring) is None:
-            raise Forbidden("订阅贷后监测须持有该企业有效的「贷后管理」授权", code="consent_required")
+            why = _why_no_consent(session, party.institution_id, firm.id, Purpose.post_loan_monitoring)
+            raise Forbidden(f"订阅贷后监测须持有该企业有效的「贷后管理」授权：{why}", code="consent_required",
+                            errors={"uscc": [f"{why}。"]})
     elif party.kind == "group":
         parent = party.enterprise_id
         if include_subsidiaries:

@@ -15,15 +15,16 @@ Two checks, both needed:
 The forbidden classes: loopback, private, link-local, multicast, reserved, unspecified and
 every other non-global range (100.64.0.0/10, documentation and benchmark ranges), and IPv6
 addresses that carry one of those in IPv4 (IPv4-mapped ``::ffff:a.b.c.d``, 6to4 ``2002::/16``,
-Teredo, NAT64 ``64:ff9b::/96``).  ``PC_WEBHOOK_ALLOW_PRIVATE`` lifts the address checks (a test
-rig, an intranet receiver).
+Teredo, NAT64 ``64:ff9b::/96``).  ``PC_WEBHOOK_ALLOW_NETWORKS`` lets named networks through
+(``127.0.0.1/32`` for a receiver on this host, an intranet range), every other address
+still refused; ``PC_WEBHOOK_ALLOW_PRIVATE`` lifts the address checks altogether (a test rig).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
@@ -33,6 +34,12 @@ LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", 
                          "localhost6.localdomain6"})
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 MAX_URL = 2000
+HINT = "（测试或内网接收方：PC_WEBHOOK_ALLOW_NETWORKS 列出允许的网段，如 127.0.0.1/32）"
+
+
+def allowed_by(ip: IPAddress, networks: Sequence[str]) -> bool:
+    """Whether ``ip`` lies in one of ``networks`` (PC_WEBHOOK_ALLOW_NETWORKS)."""
+    return any(ip in ipaddress.ip_network(n) for n in networks if ipaddress.ip_network(n).version == ip.version)
 
 
 class UrlRefused(Exception):
@@ -105,7 +112,7 @@ def literal_address(host: str) -> IPAddress | None:
     return None
 
 
-def check_url(url: str, *, allow_http: bool, allow_private: bool) -> Target:
+def check_url(url: str, *, allow_http: bool, allow_private: bool, allow_networks: Sequence[str] = ()) -> Target:
     """The URL taken apart when a webhook may be registered for it; :class:`UrlRefused`
     saying why not otherwise.  Reads only the URL (no lookup: see :func:`resolve`)."""
     if not url or len(url) > MAX_URL:
@@ -132,22 +139,22 @@ def check_url(url: str, *, allow_http: bool, allow_private: bool) -> Target:
     if parts.fragment:
         raise UrlRefused("网址不能包含片段（#…）")
     if not allow_private:
-        refuse_host(host)
+        refuse_host(host, allow_networks)
     elif literal_address(host) is None and not _valid_name(host):
         raise UrlRefused("主机名格式不正确")
     return _target(parts, scheme, host, port)
 
 
-def refuse_host(host: str) -> None:
+def refuse_host(host: str, allow_networks: Sequence[str] = ()) -> None:
     """A host name or literal that is refused before any lookup."""
     name = host.lower().rstrip(".")
     if name in LOCAL_NAMES or name.endswith(".localhost"):
-        raise UrlRefused(f"不能推送到本机名称 {host}")
+        raise UrlRefused(f"不能推送到本机名称 {host}（本机的接收方请写地址，如 127.0.0.1）{HINT}")
     ip = literal_address(name)
     if ip is not None:
         why = address_class(ip)
-        if why is not None:
-            raise UrlRefused(f"不能推送到{why} {ip}")
+        if why is not None and not allowed_by(ip, allow_networks):
+            raise UrlRefused(f"不能推送到{why} {ip}{HINT}")
         return
     if not _valid_name(name):
         raise UrlRefused("主机名格式不正确")
@@ -188,7 +195,8 @@ def system_resolver(host: str, port: int) -> list[str]:
     return seen
 
 
-def resolve(target: Target, *, allow_private: bool, resolver: Resolver | None = None) -> str:
+def resolve(target: Target, *, allow_private: bool, allow_networks: Sequence[str] = (),
+            resolver: Resolver | None = None) -> str:
     """The address to connect to for ``target``: its literal, or its host looked up now —
     refused (:class:`UrlRefused`) when any address the name has is forbidden, since the
     next lookup may give that one (DNS rebinding)."""
@@ -197,7 +205,7 @@ def resolve(target: Target, *, allow_private: bool, resolver: Resolver | None = 
         addresses = [str(literal)]
     else:
         if not allow_private:
-            refuse_host(target.host)
+            refuse_host(target.host, allow_networks)
         try:
             addresses = (resolver or system_resolver)(target.host, target.port)
         except (OSError, UnicodeError) as exc:
@@ -211,6 +219,6 @@ def resolve(target: Target, *, allow_private: bool, resolver: Resolver | None = 
             except ValueError as exc:
                 raise UrlRefused(f"主机名 {target.host} 解析出无效地址") from exc
             why = address_class(ip)
-            if why is not None:
-                raise UrlRefused(f"主机名 {target.host} 解析到{why} {ip}，为防范 SSRF 不予推送")
+            if why is not None and not allowed_by(ip, allow_networks):
+                raise UrlRefused(f"主机名 {target.host} 解析到{why} {ip}，为防范 SSRF 不予推送{HINT}")
     return addresses[0]

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from app.archive.models import Enterprise
 from app.core.auth import signed_in
 from app.core.errors import DomainError
 from app.core.extensions import db_session
@@ -34,7 +35,8 @@ def _render(party: Party, *, errors: Errors | None = None, form: dict[str, Any] 
     return render_template("monitoring/alerts.html", party=party, alerts=alerts, subs=subs,
                            unread=services.unread_count(session, party), unread_only=unread_only,
                            title=TITLES[party.kind], page_endpoint=PAGES[party.kind], errors=errors or {},
-                           form=form or {}, event_labels=EVENT_LABELS, event_choices=SUBSCRIBABLE_LABELS), status
+                           form=form or {}, event_labels=EVENT_LABELS, event_choices=SUBSCRIBABLE_LABELS,
+                           own=session.get(Enterprise, party.enterprise_id) if party.kind == "firm" else None), status
 
 
 def _page(role: str) -> tuple[str, int]:

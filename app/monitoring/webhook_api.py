@@ -103,13 +103,25 @@ class Deliveries(MethodView):
         return page.body()
 
 
+@blp.route("/deliveries/<string:delivery_id>")
+class Delivery(MethodView):
+    decorators = [RATE]
+
+    @blp.response(200, schemas.DeliverySchema)
+    def get(self, delivery_id: str) -> Any:
+        """一条推送及其每次尝试（他方的为 404；运营人员：任何推送）"""
+        session = db_session()
+        return webhooks.delivery_views(session, [webhooks.get_delivery(session, caller_party(), delivery_id)])[0]
+
+
 @blp.route("/deliveries/<string:delivery_id>/replay", methods=["POST"])
 @csrf.exempt
 @RATE
 @blp.response(201, schemas.DeliverySchema)
 def replay(delivery_id: str) -> Any:
-    """重放已放弃（dead）或已送达的推送：新消息编号、相同内容（replay_of 指向原消息）；
-    运营人员可重放任何推送"""
+    """重放已放弃（dead）或已送达的推送：新消息编号、相同内容（replay_of 指向原消息），
+    Location 指向新推送；运营人员可重放任何推送（端点已停用的除外）"""
     session = db_session()
     delivery = webhooks.replay(session, caller_party(writes=True), delivery_id)
-    return webhooks.delivery_views(session, [delivery])[0]
+    return created(webhooks.delivery_views(session, [delivery])[0], "webhooks.Delivery",
+                   delivery_id=delivery.message_id)

@@ -4,6 +4,7 @@ deliveries across every endpoint."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -20,14 +21,30 @@ from app.monitoring.models import (
     WEBHOOK_PING,
     DeliveryStatus,
     EndpointStatus,
+    EventType,
 )
 from app.monitoring.parties import Party, party_of_user
 from app.monitoring.webhook_schemas import EndpointCreateSchema
 
 bp = Blueprint("webhooks_web", __name__, template_folder="templates")
 OWNERS = ("bank", "group", "firm")
+def _duration(delta: dt.timedelta) -> str:
+    """A retry interval in words: 5 秒, 5 分钟, 2 小时."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("小时", 3600), ("分钟", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} 秒"
+
+
 LABELS = {"events": EVENT_LABELS, "statuses": DELIVERY_STATUS_LABELS, "ping": WEBHOOK_PING,
-          "schedule": webhooks.RETRY_SCHEDULE}
+          "schedule": [_duration(d) for d in webhooks.RETRY_SCHEDULE]}
+
+
+def _events_for(party: Party) -> dict[str, str]:
+    """The event types a party's endpoint can receive: index warnings go to groups (their
+    own group's index) and operators only."""
+    return {k: v for k, v in EVENT_LABELS.items() if party.kind == "group" or k != EventType.index_warning}
 
 
 def _owner() -> Party:
@@ -38,7 +55,7 @@ def _render_endpoints(party: Party, *, errors: Errors | None = None, form: dict[
                       new: tuple[Any, str] | None = None, status: int = 200) -> tuple[str, int]:
     page = webhooks.list_endpoints(db_session(), party, page=page_no(), per_page=20)
     return render_template("monitoring/webhooks.html", page=page, errors=errors or {}, form=form or {},
-                           new=new, **LABELS), status
+                           new=new, **{**LABELS, "events": _events_for(party)}), status
 
 
 @bp.get("/monitoring/webhooks")

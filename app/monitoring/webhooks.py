@@ -118,7 +118,8 @@ class UrlRefusedError(DomainError):
 
 def check_url(url: str, settings: Settings) -> ssrf.Target:
     try:
-        return ssrf.check_url(url, allow_http=settings.webhook_allow_http, allow_private=settings.webhook_allow_private)
+        return ssrf.check_url(url, allow_http=settings.webhook_allow_http, allow_private=settings.webhook_allow_private,
+                              allow_networks=settings.webhook_allow_networks)
     except ssrf.UrlRefused as exc:
         raise UrlRefusedError(f"推送地址不可用：{exc}", errors={"url": [f"{exc}。"]}) from exc
 
@@ -417,8 +418,10 @@ def send(job: _Send, settings: Settings, *, pm: urllib3.PoolManager | None = Non
 
     try:
         target = ssrf.check_url(job.url, allow_http=settings.webhook_allow_http,
-                                allow_private=settings.webhook_allow_private)
-        address = ssrf.resolve(target, allow_private=settings.webhook_allow_private, resolver=resolver)
+                                allow_private=settings.webhook_allow_private,
+                                allow_networks=settings.webhook_allow_networks)
+        address = ssrf.resolve(target, allow_private=settings.webhook_allow_private,
+                               allow_networks=settings.webhook_allow_networks, resolver=resolver)
     except ssrf.UrlRefused as exc:
         return done(None, f"未发送：{exc}")
     headers = {

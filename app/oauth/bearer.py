@@ -47,6 +47,7 @@ ADDRESS_LIMIT = "600/minute"
 def acquire_token(*scopes: str) -> OAuthToken:
     """A valid access token holding ``scopes`` (Authorization: Bearer only), or the RFC 6750
     refusal (audited); registered as ``app.core.auth``'s bearer check."""
+    g.pc_required_scopes = scopes  # named in an insufficient_scope refusal (RFC 6750 §3 "scope")
     try:
         return require_oauth.acquire_token(list(scopes) if scopes else None)  # type: ignore[no-any-return]
     except OAuth2Error as error:

@@ -28,7 +28,7 @@ from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9207 import IssuerParameter
-from flask import Flask
+from flask import Flask, g
 from flask import request as flask_request
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -247,11 +247,16 @@ class Protector(ResourceProtector):  # type: ignore[misc]
     def raise_error_response(self, error: OAuth2Error) -> None:
         # RFC 6750 §3: no error code when the request had no credentials at all.
         challenge = f'Bearer realm="{REALM}"'
+        text = OAUTH_ERROR_TEXT.get(error.error, error.description or error.error)
         if error.error != "missing_authorization":
             challenge += f', error="{error.error}"'
+        needed = " ".join(getattr(g, "pc_required_scopes", ()) or ())
+        if error.error == "insufficient_scope" and needed:
+            challenge += f', scope="{needed}"'
+            text += f"：本接口需要范围 {needed}（申请令牌时在 scope 中列出）"
         headers = {"WWW-Authenticate": challenge, "Cache-Control": "no-store"}
         problem = OAuthProblem(
-            OAUTH_ERROR_TEXT.get(error.error, error.description or error.error),
+            text,
             code=error.error,
             headers=headers,
         )

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 
 from app import wiring
-from app.core import jobs
+from app.core import clock, jobs
 from app.core.config import ConfigError, Settings, load_settings
 from app.core.db import Database, after_commit
 
@@ -124,3 +125,30 @@ def test_work_is_queued_only_when_the_transaction_commits(queue: jobs.Queue, fre
         assert queue.pending() == 1
     finally:
         database.dispose()
+
+
+def test_the_cli_lists_enqueues_and_drains(fresh_databases: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What an operator types: the jobs with their schedules in a table, a job put on the
+    queue by name, the queue drained; an unknown name refused in Chinese."""
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", fresh_databases.new())
+    monkeypatch.setenv("PC_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.delenv("PC_QUEUE_URL", raising=False)
+    with time_machine.travel(dt.datetime(2026, 11, 18, 10, 0, tzinfo=clock.BEIJING), tick=False):
+        listed = CliRunner().invoke(main, ["jobs", "list"])
+    assert listed.exit_code == 0, listed.output
+    row = next(line for line in listed.output.splitlines() if "audit.sign_head" in line)
+    assert "签署审计日志树头" in row and "5 * * * *" in row and "2026-11-18 10:05" in row  # Shanghai time
+    assert "排队 0 个" in listed.output
+    assert "\t" not in listed.output
+    enqueued = CliRunner().invoke(main, ["jobs", "enqueue", "archive.retention"])
+    assert enqueued.exit_code == 0, enqueued.output
+    assert "排队 1 个" in CliRunner().invoke(main, ["jobs", "list"]).output
+    drained = CliRunner().invoke(main, ["jobs", "run", "--until-idle"])
+    assert drained.exit_code == 0 and "已空闲" in drained.output, drained.output
+    assert "排队 0 个" in CliRunner().invoke(main, ["jobs", "list"]).output
+    unknown = CliRunner().invoke(main, ["jobs", "enqueue", "no.such.job"])
+    assert unknown.exit_code != 0 and "no.such.job" in unknown.output

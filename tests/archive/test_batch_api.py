@@ -79,7 +79,7 @@ def test_wrong_scope_is_403(client, make_provider, make_client, token_for, rows)
                        headers=_auth(token_for(oc, secret)))
     assert resp.status_code == 403
     assert resp.get_json()["code"] == "insufficient_scope"
-    assert 'error="insufficient_scope"' in resp.headers["WWW-Authenticate"]
+    assert 'error="insufficient_scope", scope="records:write"' in resp.headers["WWW-Authenticate"]
 
 
 def test_expired_and_revoked_tokens_are_401(client, db, make_provider, make_client, token_for, rows):

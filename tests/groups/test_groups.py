@@ -133,6 +133,14 @@ def test_a_firm_outside_the_group_is_refused(app, db, world, who):
     assert _logs(db, world.firms[who]) == []
 
 
+@pytest.mark.parametrize("code", ["XYZ", "91110000053621038X"])  # not a code; a wrong check character
+def test_a_malformed_subsidiary_code_is_a_422_naming_it(app, db, world, code):
+    http = login_as(app.test_client(), world.manager)
+    resp = http.get(f"/api/v1/groups/{world.firms['G'].uscc}/subsidiaries/{code}")
+    assert resp.status_code == 422 and resp.mimetype == "application/problem+json"
+    assert list(resp.get_json()["errors"]) == ["subsidiary"]
+
+
 def test_one_subsidiary_in_detail(app, db, world):
     http = login_as(app.test_client(), world.manager)
     resp = http.get(f"/api/v1/groups/{world.firms['G'].uscc}/subsidiaries/{world.firms['A1'].uscc}")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Institution
 from app.core import signals
 from app.oauth.services import register_bank_client
+from consent.models import ConsentStatus
 from tests.monitoring.conftest import add_consent, dispatch
 
 
@@ -48,6 +49,10 @@ def test_a_bank_system_subscribes_under_its_consent_and_reads_its_alerts(
     auth = {"Authorization": f"Bearer {token}"}
     refused = client.post("/api/v1/subscriptions", json={"uscc": firm.uscc}, headers=auth, base_url="https://localhost")
     assert refused.status_code == 403 and refused.get_json()["code"] == "consent_required"
+    assert refused.get_json()["errors"] == {"uscc": ["该企业未向本机构授予此项授权。"]}
+    paused = add_consent(db, firm, inst, status=ConsentStatus.paused)
+    refused = client.post("/api/v1/subscriptions", json={"uscc": firm.uscc}, headers=auth, base_url="https://localhost")
+    assert refused.get_json()["errors"]["uscc"] == [f"该授权（{paused.consent_id}）当前为「已暂停」。"]
     add_consent(db, firm, inst)
     resp = client.post("/api/v1/subscriptions", json={"uscc": firm.uscc, "events": ["grade.downgraded"]},
                        headers=auth, base_url="https://localhost")
@@ -74,7 +79,9 @@ def test_a_token_without_the_monitoring_scope_is_refused(client: FlaskClient, db
     inst, _ = make_bank()
     token = bank_token(client, db, inst, scope="consents:write")
     resp = client.get("/api/v1/alerts", headers={"Authorization": f"Bearer {token}"}, base_url="https://localhost")
-    assert resp.status_code == 403
+    assert resp.status_code == 403 and resp.get_json()["code"] == "insufficient_scope"
+    assert 'scope="monitoring"' in resp.headers["WWW-Authenticate"]  # RFC 6750 §3: the scope it needs
+    assert "本接口需要范围 monitoring" in resp.get_json()["detail"]
 
 
 def test_another_bank_sees_neither_the_subscription_nor_the_alerts(

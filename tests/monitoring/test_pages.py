@@ -51,5 +51,13 @@ def test_pages_of_other_roles_are_refused(client: FlaskClient, make_enterprise: 
 
 def test_a_firm_sees_its_own_alerts_page(client: FlaskClient, make_enterprise: Any, make_user: Any,
                                          login: Any) -> None:
-    login(make_user("firm", make_enterprise()))
-    assert "本企业的预警" in client.get("/me/alerts").get_data(as_text=True)
+    firm = make_enterprise()
+    login(make_user("firm", firm))
+    page = client.get("/me/alerts").get_data(as_text=True)
+    assert "本企业的预警" in page and "尚无订阅" in page
+    assert f'<input type="hidden" name="uscc" value="{firm.uscc}">' in page and 'id="uscc"' not in page  # itself only
+    resp = client.post("/monitoring/subscriptions", data={"uscc": firm.uscc,
+                                                         "csrf_token": client.environ_base["HTTP_X_CSRFTOKEN"]})
+    assert resp.status_code == 302
+    after = client.get("/me/alerts").get_data(as_text=True)
+    assert "尚无订阅" not in after and f"确定取消对 {firm.name} 的监测？" in after

@@ -388,3 +388,53 @@ def test_message_body_is_compact_standard_webhooks_json():
     assert json.loads(body) == {"type": "grade.downgraded", "timestamp": "2026-11-18T02:00:00.000Z",
                                 "data": {"name": "某电力公司"}}
     assert " " not in body and "某电力公司" in body
+
+
+@pytest.mark.parametrize(("url", "networks", "refused"), [
+    ("http://127.0.0.1:9000/in", ("127.0.0.1/32",), None),
+    ("http://[::1]:9000/in", ("::1/128",), None),
+    ("http://10.20.3.4/in", ("10.20.0.0/16",), None),
+    ("http://10.21.0.1/in", ("10.20.0.0/16",), "私有网络地址"),  # outside the allowed range
+    ("http://127.0.0.2/in", ("127.0.0.1/32",), "回环地址"),
+    ("http://169.254.169.254/latest/meta-data", ("127.0.0.1/32",), "链路本地地址"),  # the metadata service stays shut
+    ("http://localhost:9000/in", ("127.0.0.1/32",), "本机名称"),  # a name, not the address the network names
+])
+def test_allowed_networks_open_only_themselves(url: str, networks: tuple[str, ...], refused: str | None) -> None:
+    if refused is None:
+        assert ssrf.check_url(url, allow_http=True, allow_private=False, allow_networks=networks).port
+    else:
+        with pytest.raises(ssrf.UrlRefused, match=refused) as exc:
+            ssrf.check_url(url, allow_http=True, allow_private=False, allow_networks=networks)
+        assert "PC_WEBHOOK_ALLOW_NETWORKS" in str(exc.value)  # the refusal says how to allow a test receiver
+
+
+def test_a_receiver_on_an_allowed_network_gets_its_delivery(db, cipher, bank, receiver, app, monkeypatch):
+    """Only 127.0.0.1 let through: the local receiver is reached; a name that resolves to
+    another private address is still refused at send time."""
+    narrow = dataclasses.replace(app.extensions["pc_settings"], webhook_allow_http=True, webhook_allow_private=False,
+                                 webhook_allow_networks=("127.0.0.1/32",))
+    runtime = Runtime(app.extensions["pc_db"], narrow)
+    ep, secret = webhooks.create_endpoint(db, cipher, bank, url=receiver.url(), events=[], description="",
+                                          settings=narrow)
+    webhooks.ping(db, bank, ep.endpoint_id)
+    assert deliver(runtime, cipher, db) == 1
+    [got] = receiver.received
+    assert got.verifies_with(secret)
+
+    other, _ = webhooks.create_endpoint(db, cipher, bank, url=receiver.url(host="hooks.example.com"), events=[],
+                                        description="", settings=narrow)
+    monkeypatch.setattr(ssrf, "system_resolver", lambda host, port: ["10.1.2.3"])
+    delivery = webhooks.ping(db, bank, other.endpoint_id)
+    deliver(runtime, cipher, db)
+    assert len(receiver.received) == 1
+    assert "私有网络地址" in (attempts_of(db, delivery)[-1].error or "")
+
+
+def test_a_bad_allowed_network_stops_start_up(monkeypatch):
+    from app.core.config import ConfigError, load_settings
+
+    monkeypatch.setenv("PC_WEBHOOK_ALLOW_NETWORKS", "127.0.0.1/32, 10.0.0.0/33")
+    with pytest.raises(ConfigError, match="PC_WEBHOOK_ALLOW_NETWORKS"):
+        load_settings()
+    monkeypatch.setenv("PC_WEBHOOK_ALLOW_NETWORKS", "127.0.0.1, 10.20.0.0/16")
+    assert load_settings().webhook_allow_networks == ("127.0.0.1/32", "10.20.0.0/16")

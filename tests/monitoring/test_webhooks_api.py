@@ -52,6 +52,10 @@ def test_register_read_rotate_ping_and_the_delivery_log(client, db, make_user, l
     replay = client.post(f"/api/v1/deliveries/{pinged.get_json()['id']}/replay")
     assert replay.status_code == 201
     assert replay.get_json()["replay_of"] == pinged.get_json()["id"] and replay.get_json()["status"] == "pending"
+    assert replay.headers["Location"].endswith(f"/api/v1/deliveries/{replay.get_json()['id']}")
+    one = client.get(replay.headers["Location"])
+    assert one.status_code == 200 and one.get_json()["id"] == replay.get_json()["id"]
+    assert client.get(f"/api/v1/deliveries/{pinged.get_json()['id']}").get_json()["status"] == "dead"
     dead = client.get(f"/api/v1/webhook-endpoints/{body['id']}/deliveries?status=dead").get_json()
     assert dead["meta"]["total"] == 1
 
@@ -96,6 +100,7 @@ def test_another_bank_sees_a_404_and_an_operator_cannot_register(app, client, db
                          ("post", f"/api/v1/webhook-endpoints/{created['id']}/ping"),
                          ("post", f"/api/v1/webhook-endpoints/{created['id']}/rotate-secret"),
                          ("get", f"/api/v1/webhook-endpoints/{created['id']}/deliveries"),
+                         ("get", f"/api/v1/deliveries/{delivery['id']}"),
                          ("post", f"/api/v1/deliveries/{delivery['id']}/replay")):
         resp = getattr(client, method)(path)
         assert resp.status_code == 404, (path, resp.get_json())
@@ -103,6 +108,7 @@ def test_another_bank_sees_a_404_and_an_operator_cannot_register(app, client, db
     login(make_user("operator"))
     assert _create(client).status_code == 403
     assert client.post(f"/api/v1/deliveries/{delivery['id']}/replay").status_code == 201  # operators replay any
+    assert client.get(f"/api/v1/deliveries/{delivery['id']}").status_code == 200  # and read any
     assert client.post(f"/api/v1/webhook-endpoints/{created['id']}/rotate-secret").status_code == 404
 
 
@@ -150,6 +156,8 @@ def test_the_owner_s_page_shows_the_secret_once_and_the_console_replays_dead_one
     assert ep is not None
     detail = client.get(f"/monitoring/webhooks/{ep.endpoint_id}").get_data(as_text=True)
     assert "data-confirm" in detail and "轮换签名密钥" in detail and " onclick=" not in detail
+    assert "首次失败后 5 秒、5 分钟、30 分钟、2 小时" in detail and "0:00:05" not in detail
+    assert 'value="index.warning"' not in page.get_data(as_text=True)  # a bank never receives index warnings
     client.post(f"/monitoring/webhooks/{ep.endpoint_id}/ping", data={"csrf_token": token})
     db.execute(sa.update(WebhookDelivery).values(status=DeliveryStatus.dead, last_error="接收方返回 HTTP 500"))
     delivery = db.scalars(sa.select(WebhookDelivery)).one()
