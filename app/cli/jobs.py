@@ -43,8 +43,10 @@ def run(ctx: Context, until_idle: bool, workers: int) -> None:
         total = jobs.run_until_idle(queue, runtime, on_round=on_round)
         out.print(f"任务队列（{where}）已空闲：共处理 {total} 项，仍有 {queue.scheduled()} 个任务排在以后执行。")
         return
-    # Huey logs what it runs; at INFO unless the service's log level says otherwise.
-    logging.getLogger("huey").setLevel(os.environ.get("PC_LOG_LEVEL", "INFO").upper())
+    # Each job that did something logs one line of its own (app.core.jobs); Huey's own lines
+    # (every periodic task enqueued and run, each minute) only at DEBUG, its warnings always.
+    level = os.environ.get("PC_LOG_LEVEL", "INFO").upper()
+    logging.getLogger("huey").setLevel("DEBUG" if level == "DEBUG" else "WARNING")
     out.print(f"任务队列消费者已启动（{where}，{workers} 个线程）；计划任务："
               + "，".join(f"{name} [{cron}]" for name, cron in queue.schedule.items()))
     consumer = queue.huey.create_consumer(workers=workers, worker_type="thread", periodic=True,

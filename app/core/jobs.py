@@ -201,7 +201,8 @@ def _execute(name: str, kwargs: dict[str, Any]) -> Any:
         log.error("unknown job %s dropped", name)
         return None
     result = job.run(runtime, **kwargs)
-    log.info("job %s done: %s", name, result)
+    if not (job.sweep and not result):  # a sweep that found nothing to do says nothing
+        log.info("任务 %s（%s）完成：%s", name, job.label, result)
     return result
 
 
