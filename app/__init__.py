@@ -121,11 +121,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     api.spec.components.schema("MarkRead", schema=monitoring_schemas.MarkReadSchema)
     from app.archive.api import blp as archive_api
     from app.audit.api import blp as audit_api
+    from app.certificates.api import blp as certificates_api
     from app.groups.api import blp as groups_api
     from app.health import blp as health_api
     from app.monitoring.api import blp as monitoring_api
     from app.monitoring.webhook_api import blp as webhooks_api
     from app.oversight.api import blp as oversight_api
+    from app.procurement.api import blp as screenings_api
     from app.scoring.api import blp as scoring_api
     from consent.api import blp as consent_api
     from marketplace.api import blp as marketplace_api
@@ -142,14 +144,18 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     api.register_blueprint(monitoring_api)
     api.register_blueprint(webhooks_api)
     api.register_blueprint(groups_api)
+    api.register_blueprint(certificates_api)
+    api.register_blueprint(screenings_api)
 
     from app.accounts import web as accounts_web
     from app.audit.web import bp as audit_web
+    from app.certificates.web import bp as certificates_web
     from app.groups.web import bp as groups_web
     from app.monitoring.web import bp as monitoring_web
     from app.monitoring.webhook_web import bp as webhooks_web
     from app.oauth.api import bp as oauth_bp
     from app.oversight.web import bp as oversight_web
+    from app.procurement.web import bp as procurement_web
     from app.scoring.web import bp as scoring_web
     from app.web import bp as web_bp
     from consent.web import bp as consent_web
@@ -164,6 +170,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(audit_web)
     app.register_blueprint(scoring_web)
     app.register_blueprint(groups_web)
+    app.register_blueprint(certificates_web)
+    app.register_blueprint(procurement_web)
     app.register_blueprint(webhooks_web)
     app.register_blueprint(monitoring_web)
     app.register_blueprint(accounts_web.bp)

@@ -19,9 +19,11 @@ from app.core.db import Base, JSONType, UTCDateTime, intpk, str_enum
 class ReportKind(enum.StrEnum):
     self_report = "self"  # 自主查询版: the firm's own report
     institution = "institution"  # 授信机构版: pulled by a bank under a consent
+    bidding = "bidding"  # 招投标专用版: public sections, grade and certificate, issued by the firm for a bid
 
 
-KIND_LABELS = {ReportKind.self_report: "自主查询版", ReportKind.institution: "授信机构版"}
+KIND_LABELS = {ReportKind.self_report: "自主查询版", ReportKind.institution: "授信机构版",
+               ReportKind.bidding: "招投标专用版"}
 
 
 class Report(Base):

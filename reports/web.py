@@ -20,7 +20,7 @@ from flask import (
 from app.accounts.auth import require_firm, require_user
 from app.accounts.models import Role
 from app.audit.services import refuse_later
-from app.core import clock
+from app.core import clock, verification
 from app.core.errors import DomainError, Forbidden
 from app.core.extensions import ProblemSchema, db_session, settings, signing_keys, writes
 from app.core.forms import page_no
@@ -114,6 +114,18 @@ def verify(report_no: str) -> Any:
     digest = request.args.get("digest")
     report_no = report_no.strip().upper()
     session = db_session()
+    other = verification.kind_of(report_no)  # a screening, a certificate: registered by the roof
+    if other is not None:
+        try:
+            found = other.check(session, signing_keys(), report_no, digest)
+        except DomainError as exc:
+            if _wants_json():
+                raise
+            return render_template(other.template, result=None, number=report_no, digest=digest,
+                                   error=exc), exc.status
+        if _wants_json():
+            return jsonify(found)
+        return render_template(other.template, result=found, number=report_no, digest=digest, error=None)
     try:
         result = services.public_verification(session, signing_keys(), report_no, digest)
     except DomainError as exc:

@@ -19,6 +19,7 @@ class Role(enum.StrEnum):
     firm = "firm"  # 企业（信息主体）管理员, bound to one enterprise
     bank = "bank"  # 金融机构信贷人员, bound to one institution
     group = "group"  # 集团信用管理人员, bound to a group's institution and its parent enterprise
+    tenderer = "tenderer"  # 招标采购人员, bound to a procurement institution (a tenderer)
 
 
 ROLE_LABELS = {Role(code): label for code, label in CORE_ROLE_LABELS.items()}  # app.core.auth names them
@@ -32,12 +33,13 @@ class InstitutionKind(enum.StrEnum):
     leasing = "leasing"
     other = "other"
     group = "group"  # 电力集团: a power group receiving its subsidiaries' consents
+    procurement = "procurement"  # 招标采购单位: a tenderer screening bidders (a group's procurement platform)
 
 
 INSTITUTION_KIND_LABELS = {
     InstitutionKind.bank: "商业银行", InstitutionKind.rural_bank: "农村金融机构", InstitutionKind.finance_company: "财务公司",
     InstitutionKind.guarantee: "融资担保机构", InstitutionKind.leasing: "融资租赁公司", InstitutionKind.other: "其他",
-    InstitutionKind.group: "电力集团",
+    InstitutionKind.group: "电力集团", InstitutionKind.procurement: "招标采购单位",
 }
 
 
@@ -64,7 +66,8 @@ class User(Base):
             "(role = 'firm' AND enterprise_id IS NOT NULL AND institution_id IS NULL)"
             " OR (role = 'bank' AND institution_id IS NOT NULL AND enterprise_id IS NULL)"
             " OR (role = 'operator' AND enterprise_id IS NULL AND institution_id IS NULL)"
-            " OR (role = 'group' AND enterprise_id IS NOT NULL AND institution_id IS NOT NULL)",
+            " OR (role = 'group' AND enterprise_id IS NOT NULL AND institution_id IS NOT NULL)"
+            " OR (role = 'tenderer' AND institution_id IS NOT NULL AND enterprise_id IS NULL)",
             name="role_binding",
         ),
     )

@@ -77,7 +77,7 @@ def create_user(
     institution_licence: str | None = None,
 ) -> User:
     if role not in Role.__members__:
-        raise InvalidInput("角色无效", errors={"role": ["应为 operator、firm、bank 或 group。"]})
+        raise InvalidInput("角色无效", errors={"role": ["应为 operator、firm、bank、group 或 tenderer。"]})
     if session.scalar(sa.select(User.id).where(User.username == username)):
         raise UserExists(f"用户名 {username} 已存在", errors={"username": ["已存在。"]})
     user = User(username=username, display_name=display_name or username, role=Role(role),
@@ -101,6 +101,14 @@ def create_user(
             raise InvalidInput("集团用户绑定的企业应为集团母公司",
                                errors={"enterprise": [f"该集团的母公司为 {parent.uscc}。"]})
         user.institution_id, user.enterprise_id = group.id, parent.id
+    elif role == Role.tenderer:  # bound to a procurement institution (招标采购单位)
+        if not institution_licence:
+            raise InvalidInput("招标采购人员须绑定招标采购单位", errors={"institution": ["须指定招标采购单位的机构编号。"]})
+        tenderer = get_institution(session, institution_licence)
+        if tenderer.kind != InstitutionKind.procurement:
+            raise InvalidInput("该机构不是招标采购单位",
+                               errors={"institution": ["应为登记为招标采购单位（procurement）的机构。"]})
+        user.institution_id = tenderer.id
     elif enterprise_uscc or institution_licence:
         raise InvalidInput("运营人员不绑定企业或机构", errors={"role": ["operator 不能绑定企业或机构。"]})
     session.add(user)

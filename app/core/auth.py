@@ -11,7 +11,8 @@ from flask_login import current_user
 
 from app.core.errors import Forbidden, Unauthorized
 
-ROLE_LABELS = {"operator": "征信机构", "firm": "企业", "bank": "金融机构", "group": "集团信用管理人员"}
+ROLE_LABELS = {"operator": "征信机构", "firm": "企业", "bank": "金融机构", "group": "集团信用管理人员",
+               "tenderer": "招标采购人员"}
 
 
 class SignInRequired(Unauthorized):

@@ -29,6 +29,7 @@ SCOPES = {
     "records:write": "向信用档案报送记录（数据源）",
     "consents:write": "发起授权请求、查看本机构的授权（金融机构）",
     "monitoring": "贷后监测：订阅企业的变动、接收预警与推送（金融机构，须持有贷后管理授权）",
+    "screening:write": "投标人信用筛查：按招标规则批量筛查投标人（招标采购单位）",
     **{SECTION_SCOPE_PREFIX + key: f"获取信用报告：{label}" for key, label in REPORT_SECTIONS.items()},
 }
 REPORT_SCOPES = frozenset(SECTION_SCOPE_PREFIX + key for key in REPORT_SECTIONS)
