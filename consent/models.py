@@ -149,7 +149,8 @@ class QueryLog(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     enterprise_id: Mapped[int] = mapped_column(sa.ForeignKey("enterprise.id"))
     institution_id: Mapped[int] = mapped_column(sa.ForeignKey("institution.id"), index=True)
-    consent_pk: Mapped[int] = mapped_column(sa.ForeignKey("consent.id"), index=True)
+    # None: an access to public facts that needs no consent (a tenderer's screening of bidders)
+    consent_pk: Mapped[int | None] = mapped_column(sa.ForeignKey("consent.id"), index=True)
     client_pk: Mapped[int | None] = mapped_column(sa.ForeignKey("oauth_client.id"))
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("app_user.id"))
     purpose: Mapped[Purpose] = mapped_column(str_enum("query_purpose", list(Purpose)))
@@ -158,4 +159,5 @@ class QueryLog(Base):
     request_id: Mapped[str | None] = mapped_column(sa.String(64))
 
     institution: Mapped[Institution] = relationship(lazy="joined")
-    consent: Mapped[Consent] = relationship()
+    consent: Mapped[Consent | None] = relationship()
+    enterprise: Mapped[Enterprise] = relationship()

@@ -152,10 +152,12 @@ class ConsentPageSchema(PageSchema):
 class QueryLogSchema(StrictSchema):
     id = fields.Integer()
     at = fields.DateTime()
-    uscc = fields.Function(lambda q: q.consent.enterprise.uscc)
-    enterprise_name = fields.Function(lambda q: q.consent.enterprise.name)
+    uscc = fields.Function(lambda q: q.enterprise.uscc)
+    enterprise_name = fields.Function(lambda q: q.enterprise.name)
     institution = fields.Nested(InstitutionRefSchema)
-    consent_id = fields.Function(lambda q: q.consent.consent_id)
+    # null: an access to public facts only, under no consent (a tenderer's screening)
+    consent_id = fields.Function(lambda q: q.consent.consent_id if q.consent is not None else None,
+                                 metadata={"nullable": True})
     purpose = fields.String()
     purpose_label = fields.Function(lambda q: PURPOSE_LABELS[q.purpose])
     sections = fields.List(fields.String())

@@ -67,6 +67,26 @@ def _sqlite_replace_check(table: str, name: str, condition: str) -> None:
     bind.exec_driver_sql("PRAGMA writable_schema = OFF")
 
 
+def _query_log_consent_optional(optional: bool) -> None:
+    """``query_log.consent_pk`` nullable: a screening of public facts is in the screened firm's
+    query log although no consent was used.  SQLite: the column's text in the stored schema."""
+    bind = op.get_bind()
+    if bind.dialect.name != 'sqlite':
+        op.alter_column('query_log', 'consent_pk', existing_type=sa.BigInteger(), nullable=optional)
+        return
+    sql = bind.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'query_log'").scalar_one()
+    strict, loose = "consent_pk INTEGER NOT NULL,", "consent_pk INTEGER,"
+    old, new = (strict, loose) if optional else (loose, strict)
+    if old not in sql:
+        raise RuntimeError(f"query_log: no column text {old!r}")
+    version = bind.exec_driver_sql("PRAGMA schema_version").scalar_one()
+    bind.exec_driver_sql("PRAGMA writable_schema = ON")
+    bind.exec_driver_sql("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'query_log'",
+                         (sql.replace(old, new, 1),))
+    bind.exec_driver_sql(f"PRAGMA schema_version = {version + 1}")
+    bind.exec_driver_sql("PRAGMA writable_schema = OFF")
+
+
 def _replace_checks(new: bool) -> None:
     sqlite = op.get_bind().dialect.name == 'sqlite'
     for table, name, condition in _checks(new):
@@ -193,6 +213,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_screening_bidder_enterprise_id'), ['enterprise_id'], unique=False)
 
     _replace_checks(new=True)
+    _query_log_consent_optional(True)
 
 
 def downgrade() -> None:
@@ -202,7 +223,10 @@ def downgrade() -> None:
                          ('report', "kind = 'bidding'")):
         if op.get_bind().exec_driver_sql(f"SELECT count(*) FROM {table} WHERE {where}").scalar_one():
             raise RuntimeError(f"0020 downgrade: {table} has rows where {where}; remove them first")
+    if op.get_bind().exec_driver_sql("SELECT count(*) FROM query_log WHERE consent_pk IS NULL").scalar_one():
+        raise RuntimeError("0020 downgrade: query_log has entries without a consent (screenings); remove them first")
     _replace_checks(new=False)
+    _query_log_consent_optional(False)
 
     with op.batch_alter_table('screening_bidder', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_screening_bidder_enterprise_id'))
