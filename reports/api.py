@@ -1,6 +1,6 @@
 """The report API: the schema; banks pull reports through the consent gate and fetch the
-ones they pulled (JSON, PDF); firms download their self-reports; anyone verifies a report
-number at ``/verify/{report_no}`` (in ``reports.web``)."""
+ones they pulled (JSON, PDF); firms issue and download their own reports (自主查询版,
+招投标专用版); anyone verifies a report number at ``/verify/{report_no}`` (in ``reports.web``)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from app.core.extensions import csrf, db_session, limiter, settings, signing_key
 from app.oauth.bearer import bank_limit, bank_token, bearer_first, client_rate_key
 from consent.gate import Caller, authorize_access
 from reports import schemas, services
-from reports.models import Report
+from reports.models import Report, ReportKind
 from reports.responses import JSON, PDF, json_response, pdf_response, report_doc
 from reports.sections import build_sections
 
@@ -133,28 +133,46 @@ class MyNewReport(MethodView):
                           refusals=(401, 403)))
     def get(self) -> Response:
         """出具本企业的自主查询报告（企业；计入每年免费次数）：JSON，或按 Accept / ?format=pdf 返回 PDF"""
-        user = require_firm()
+        require_firm()
         refuse_cross_site("出具自主查询报告（计入每年免费次数）")
         require_csrf_header("出具自主查询报告（计入每年免费次数）")
-        as_pdf = wants_pdf()
-        assert user.enterprise is not None
-        report, left = services.issue_self_report(
-            db_session(), signing_keys(), user.enterprise, user, settings().free_self_reports,
-            actor=f"user:{user.username}", request_id=g.get("request_id"))
-        headers = {"X-Free-Reports-Remaining": str(left.remaining)}
-        if as_pdf:
-            return pdf_response(report, 201, headers)
-        resp = json_response(report, 201, {"allowance": left.as_dict()})
-        resp.headers.update(headers)
-        return resp
+        return issued_by_firm(ReportKind.self_report, location=False)
+
+
+def issued_by_firm(kind: ReportKind, *, location: bool = True) -> Response:
+    """A report the signed-in firm issues itself (201), as JSON (with the allowance) or PDF,
+    the remaining free reports in ``X-Free-Reports-Remaining`` (and its address in
+    ``Location``)."""
+    user = require_firm()
+    as_pdf = wants_pdf()
+    assert user.enterprise is not None
+    report, left = services.issue_self_report(
+        db_session(), signing_keys(), user.enterprise, user, settings().free_self_reports,
+        actor=f"user:{user.username}", request_id=g.get("request_id"), kind=kind)
+    headers = {"X-Free-Reports-Remaining": str(left.remaining)}
+    if location:
+        headers["Location"] = url_for("reports.MyReport", report_no=report.report_no)
+    if as_pdf:
+        return pdf_response(report, 201, headers)
+    resp = json_response(report, 201, {"allowance": left.as_dict()})
+    resp.headers.update(headers)
+    return resp
 
 
 @blp.route("/me/reports")
 class MyReports(MethodView):
+    @blp.arguments(schemas.MyReportRequestSchema())
+    @blp.doc(**report_doc(201, "新出具的报告文件（JSON，或按 Accept / ?format=pdf 返回 PDF）；头 X-Free-Reports-Remaining "
+                               "为本年度剩余免费次数", location=True, refusals=(401, 403)))
+    def post(self, data: dict[str, Any]) -> Response:
+        """本企业出具报告（企业）：edition 为 self（自主查询版）或 bidding（招投标专用版：公开信息、信用等级及有效期、
+        信用等级证书、信用名单与投标限制，供投标使用）；两者合计计入每年免费次数，用完为 403"""
+        return issued_by_firm(ReportKind(data["edition"]))
+
     @blp.arguments(schemas.ReportListArgs, location="query")
     @blp.response(200, schemas.ReportPageSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """本企业已出具的自主查询报告，以及本年度剩余免费次数（企业）"""
+        """本企业自行出具的报告（自主查询版与招投标专用版，kind_label 为版本），以及本年度剩余免费次数（企业）"""
         user = require_firm()
         session = db_session()
         assert user.enterprise is not None
@@ -168,7 +186,7 @@ class MyReports(MethodView):
 class MyReport(MethodView):
     @blp.doc(**report_doc(200, "报告文件（JSON 或 PDF）", refusals=(401, 403, 404)))
     def get(self, report_no: str) -> Response:
-        """重新下载本企业已出具的自主查询报告（不计次数）"""
+        """重新下载本企业自行出具的报告（自主查询版或招投标专用版，不计次数）"""
         user = require_firm()
         assert user.enterprise_id is not None
         report = services.own_report(db_session(), report_no, user.enterprise_id)
@@ -179,7 +197,7 @@ class MyReport(MethodView):
 class MyReportPdf(MethodView):
     @blp.doc(**report_doc(200, "报告 PDF", json_too=False, refusals=(401, 403, 404)))
     def get(self, report_no: str) -> Response:
-        """重新下载本企业已出具的自主查询报告（PDF，不计次数）"""
+        """重新下载本企业自行出具的报告（PDF，不计次数）"""
         user = require_firm()
         assert user.enterprise_id is not None
         return pdf_response(services.own_report(db_session(), report_no, user.enterprise_id))

@@ -24,6 +24,8 @@ class ReportKind(enum.StrEnum):
 
 KIND_LABELS = {ReportKind.self_report: "自主查询版", ReportKind.institution: "授信机构版",
                ReportKind.bidding: "招投标专用版"}
+# The editions a firm issues itself, counted together against its yearly free allowance.
+SELF_ISSUED_KINDS = (ReportKind.self_report, ReportKind.bidding)
 
 
 class Report(Base):

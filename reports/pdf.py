@@ -18,6 +18,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from reportlab import rl_config
 from reportlab.graphics import shapes
@@ -47,6 +48,7 @@ from reportlab.platypus import (
 from app.core import clock
 from app.core.errors import ServiceUnavailable
 from app.oauth.scopes import REPORT_SECTIONS
+from reports.bidding import NO_CERTIFICATE, SECTION_TITLES
 from reports.describe import POLARITY_LABELS, SEVERITY_LABELS, STATUS_LABELS, describe
 from reports.pdf_graphics import QrFlowable, dimension_bars, grade_gauge, history_chart
 from reports.sections import RECORD_SECTIONS
@@ -250,6 +252,8 @@ def _kv(pairs: list[tuple[str, Any]], st: dict[str, ParagraphStyle], width: floa
 
 def render_pdf(doc: dict[str, Any], *, digest: str, verify_url: str, kid: str) -> bytes:
     """The PDF of a frozen report document (as stored)."""
+    if doc["kind"] == "bidding":
+        return render_bidding_pdf(doc, digest=digest, verify_url=verify_url, kid=kid)
     register_font()
     st = _styles()
     buf = io.BytesIO()
@@ -505,6 +509,256 @@ def _statement(doc: dict[str, Any], st: dict[str, ParagraphStyle], width: float,
     flow: list[Flowable] = [_kv([
         ("数据截至", f"{s['as_of']}（记录最近更新 {_local(s['data_updated_to'])}）"),
         ("数据范围", f"{rng['from'] or '全部'} 至 {rng['to'] or '报告日'}"),
+        ("异议中记录", f"{s['disputed_records']} 条"),
+        ("报告摘要", digest), ("签名", f"Ed25519，密钥 {kid}"), ("核验", verify_url)], st, width),
+        Spacer(1, 3 * mm)]
+    if s["sources"]:
+        rows = [["数据来源", "代码", "记录数"]] + [[Paragraph(_esc(x["name"]), st["cell"]), x["provider"], x["records"]]
+                                            for x in s["sources"]]
+        flow += [_table(rows, [width - 60 * mm, 40 * mm, 20 * mm]), Spacer(1, 3 * mm)]
+    flow += [Paragraph(_esc(s["notice"]), st["note"]), Paragraph(_esc(s["dispute_notice"]), st["note"]),
+             Paragraph(_esc(s["retention"]), st["note"])]
+    return flow
+
+
+# --- the bidding edition (招投标专用版) ----------------------------------------------------------
+
+ALERT = colors.HexColor("#b3261e")
+ALERT_SHADE = colors.HexColor("#fbe3e1")
+WARN_SHADE = colors.HexColor("#fdf0d5")
+GOOD_SHADE = colors.HexColor("#e3f3e6")
+LIST_EFFECT_LABELS = {"barred": "投标限制", "warning": "风险提示", "incentive": "守信激励"}
+
+
+def _grade_line(rating: dict[str, Any] | None) -> str:
+    if rating is None:
+        return "尚未进行信用评价"
+    if rating["not_rated"]:
+        return f"NR　不予评级：{rating['reason'] or '现有信用信息不足以评定等级'}"
+    return f"{rating['grade']}（{rating['grade_label']}）　综合得分 {rating['score'] or '—'}"
+
+
+def _validity_line(rating: dict[str, Any] | None) -> str:
+    if rating is None:
+        return "—"
+    if rating["not_rated"]:
+        return f"不予评级，无有效期（评价基准日 {rating['as_of']}）"
+    state = "有效" if rating["in_force"] else "已过有效期，请以最新评价为准"
+    return f"{rating['valid_from']} 至 {rating['valid_until']}（{state}；评价基准日 {rating['as_of']}）"
+
+
+def _site(verify_url: str) -> str:
+    parts = urlsplit(verify_url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def _certificate_status(cert: dict[str, Any]) -> str:
+    return cert["status_label"] + (f"（{cert['status_reason']}）" if cert.get("status_reason") else "")
+
+
+def _certificate_lines(cert: dict[str, Any] | None, site: str) -> str:
+    """The certificate in the box, as Paragraph markup (each value escaped)."""
+    if cert is None:
+        return NO_CERTIFICATE
+    review = f"，年度复核 {cert['next_review_on']}" if cert.get("next_review_on") else ""
+    return "<br/>".join(_esc(line) for line in (
+        f"证书编号 {cert['certificate_no']}　等级 {cert['grade'] or '—'}　状态 {_certificate_status(cert)}",
+        f"有效期 {cert['valid_from'] or '—'} 至 {cert['valid_until'] or '—'}{review}",
+        f"核验 {site}{cert['verify_path']}"))
+
+
+def _basis_text(entry: dict[str, Any]) -> str:
+    """A list entry's basis: each criterion met, with the public documents behind it."""
+    parts = []
+    for b in entry["basis"]:
+        docs = "、".join(" ".join(x for x in (d["category_label"], d["number"], d["date"]) if x) for d in b["documents"])
+        parts.append(b["label"] + (f"（{docs}）" if docs else ""))
+    return "；".join(parts) or "—"
+
+
+def _entry_dates(entry: dict[str, Any]) -> str:
+    ends = f"，期限至 {entry['ends_on']}" if entry["ends_on"] else ""
+    return f"列入日期 {entry['published_on'] or entry['entered_on']}{ends}"
+
+
+def _bidding_box(sections: dict[str, Any], st: dict[str, ParagraphStyle], width: float, site: str) -> Table:
+    """Page one's box: the grade and its validity, the certificate, the lists and what they
+    mean in a tender."""
+    rating, cert, limits = sections["rating"], sections["certificate"], sections["restrictions"]
+    strong = ParagraphStyle("box", parent=st["base"], fontSize=10, leading=15)
+    grade_style = ParagraphStyle("grade", parent=strong, fontSize=13, leading=18, textColor=NAVY)
+    # Each list with what it means in a tender; with neither the black nor the watch list,
+    # first that nothing restricts the firm.
+    lines = ([] if limits["barred"] or limits["warning"] else [_esc(limits["summary"])]) + [
+        _esc(f"{e['text']}（{_entry_dates(e)}）") for e in limits["entries"]]
+    rows = [
+        [Paragraph("招投标信用信息摘要", ParagraphStyle("boxhead", parent=strong, textColor=colors.white)), ""],
+        ["信用等级", Paragraph(_esc(_grade_line(rating)), grade_style)],
+        ["等级有效期", Paragraph(_esc(_validity_line(rating)), strong)],
+        ["信用等级证书", Paragraph(_certificate_lines(cert, site), strong)],
+        ["名单与投标限制", Paragraph("<br/>".join(lines), strong)],
+    ]
+    box = Table(rows, colWidths=[30 * mm, width - 30 * mm])
+    shade = ALERT_SHADE if limits["barred"] else WARN_SHADE if limits["warning"] else GOOD_SHADE
+    style = [
+        ("FONT", (0, 0), (-1, -1), FONT, 9.5),
+        ("SPAN", (0, 0), (-1, 0)), ("BACKGROUND", (0, 0), (-1, 0), NAVY),
+        ("BOX", (0, 0), (-1, -1), 1.6, NAVY), ("LINEBELOW", (0, 1), (-1, -1), 0.4, GRID),
+        ("BACKGROUND", (0, 1), (0, -1), SHADE), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("TOPPADDING", (0, 0), (-1, -1), 5), ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
+        ("BACKGROUND", (1, 4), (1, 4), shade),
+    ]
+    if limits["barred"]:
+        style += [("TEXTCOLOR", (0, 4), (0, 4), ALERT), ("BOX", (0, 4), (-1, 4), 1.2, ALERT)]
+    if cert and cert["status"] != "issued":
+        style += [("BACKGROUND", (1, 3), (1, 3), WARN_SHADE)]
+    box.setStyle(TableStyle(style))
+    return box
+
+
+def render_bidding_pdf(doc: dict[str, Any], *, digest: str, verify_url: str, kid: str) -> bytes:
+    """The bidding edition: a cover whose box holds what a tenderer checks first (grade and
+    validity, certificate, lists and restrictions), then the public sections, the number
+    and the verify address in every page's footer."""
+    register_font()
+    st = _styles()
+    buf = io.BytesIO()
+    pdf = _Doc(buf, title=f"企业信用报告（招投标专用版） {doc['report_no']}", author="PowerCredit 电力征信",
+               subject=doc["subject"]["name"], creator="PowerCredit", invariant=1)
+    width = pdf.width
+    sections: dict[str, Any] = doc["sections"]
+    subject = doc["subject"]
+    issued = _local(doc["issued_at"])
+    site = _site(verify_url)
+
+    story: list[Flowable] = [NextPageTemplate("body")]
+    story += [Spacer(1, 6 * mm), Paragraph("企业信用报告", st["title"]), Spacer(1, 2 * mm),
+              Paragraph(f"（{_esc(doc['kind_label'])}）", st["subtitle"]), Spacer(1, 6 * mm)]
+    story.append(_kv([("被查询企业", subject["name"]), ("统一社会信用代码", subject["uscc"]),
+                      ("报告编号", doc["report_no"]), ("出具时间", f"{issued}（北京时间）"),
+                      ("报告用途", "招投标使用：投标人资格审查、评标定标"), ("出具方式", "被查询企业自行查询出具")], st, width))
+    story += [Spacer(1, 5 * mm), _bidding_box(sections, st, width, site), Spacer(1, 5 * mm)]
+    qr = QrFlowable(verify_url)
+    verify_text = Paragraph(
+        f"报告真伪核验：扫描二维码或访问<br/>{_esc(verify_url)}<br/><br/>报告摘要（SHA-256）：<br/>"
+        f"<font size=7>{digest}</font><br/>签名密钥：{_esc(kid)}（Ed25519，公钥见 /.well-known/jwks.json）", st["small"])
+    story.append(Table([[qr, verify_text]], colWidths=[34 * mm, width - 34 * mm],
+                       style=TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("FONT", (0, 0), (-1, -1), FONT, 8)])))
+    story += [Spacer(1, 3 * mm), Paragraph(_esc(doc["statement"]["notice"]), st["note"])]
+    if doc["statement"]["disputed_records"]:
+        story.append(Paragraph(f"异议提示：本报告有 {doc['statement']['disputed_records']} 条记录正在异议处理中。"
+                               + _esc(doc["statement"]["dispute_notice"]), st["note"]))
+    story.append(PageBreak())
+
+    for number, key in enumerate(doc["section_list"]):
+        title = f"{_numeral(number)}、{SECTION_TITLES[key]}"
+        story += [CondPageBreak(30 * mm), _Anchor(key, title), Paragraph(title, st["h1"])]
+        story += _bidding_section(key, sections.get(key), st, width, site)
+    last = _numeral(len(doc["section_list"]))
+    story += [CondPageBreak(40 * mm), _Anchor("statement", f"{last}、数据说明与声明"),
+              Paragraph(f"{last}、数据说明与声明", st["h1"])]
+    story += _bidding_statement(doc, st, width, digest, kid, verify_url)
+
+    watermark = f"招投标专用版  {subject['name']}  {issued}"
+
+    def decorate(c: pdfcanvas.Canvas, page: int, total: int) -> None:
+        w, h = A4
+        c.saveState()
+        c.setFont(FONT, 15)
+        c.setFillColor(NAVY)
+        c.setFillAlpha(0.07)
+        c.translate(w / 2, h / 2)
+        c.rotate(35)
+        for dy in (-230, -80, 70, 220):
+            c.drawCentredString(0, dy, watermark)
+        c.restoreState()
+        c.saveState()
+        c.setFont(FONT, 7.5)
+        c.setFillColor(colors.HexColor("#555555"))
+        if page > 1:
+            c.drawString(18 * mm, h - 12 * mm, f"企业信用报告（招投标专用版） · {subject['name']}")
+            c.drawRightString(w - 18 * mm, h - 12 * mm, f"报告编号 {doc['report_no']}")
+            c.setStrokeColor(GRID)
+            c.line(18 * mm, h - 14 * mm, w - 18 * mm, h - 14 * mm)
+        c.drawString(18 * mm, 12 * mm, f"招投标专用版 · 报告编号 {doc['report_no']}")
+        c.drawCentredString(w / 2, 12 * mm, f"第 {page} 页 / 共 {total} 页")
+        c.drawRightString(w - 18 * mm, 12 * mm, f"出具 {issued}")
+        c.setFont(FONT, 6)
+        c.drawCentredString(w / 2, 8 * mm, f"核验：{verify_url}")
+        c.restoreState()
+
+    pdf.build(story, canvasmaker=_canvas_class(decorate))
+    return buf.getvalue()
+
+
+def _bidding_section(key: str, data: Any, st: dict[str, ParagraphStyle], width: float, site: str) -> list[Flowable]:
+    if key == "identity":
+        return _section("identity", data, st, width, {})
+    if key == "rating":
+        if data is None:
+            return _none(st, "该企业尚未进行信用评价。")
+        facts = [("信用等级", _grade_line(data)), ("有效期", _validity_line(data))]
+        if not data["not_rated"]:
+            facts += [("分类监管", data["supervision_label"])]
+        facts += [("评价基准日", data["as_of"]), ("评价时间", _local(data["evaluated_at"])),
+                  ("评分卡版本", data["scorecard_version"]), ("有效期规则", data["validity_rule"])]
+        return [_kv(facts, st, width), Spacer(1, 3 * mm), grade_gauge(data["grade"], data["score"], width),
+                Paragraph(_esc(data["note"]), st["note"]), Spacer(1, 3 * mm)]
+    if key == "certificate":
+        if data is None:
+            return _none(st, NO_CERTIFICATE + "。")
+        return [_kv([("证书编号", data["certificate_no"]), ("证书等级", data["grade"]),
+                     ("证书状态", _certificate_status(data)),
+                     ("评价基准日", data["grade_as_of"]), ("发证时间", _local(data["issued_at"])),
+                     ("有效期", f"{data['valid_from'] or '—'} 至 {data['valid_until'] or '—'}"),
+                     ("年度复核", data["next_review_on"]), ("证书核验", f"{site}{data['verify_path']}")], st, width),
+                Spacer(1, 3 * mm)]
+    if key == "restrictions":
+        flow: list[Flowable] = [Paragraph(_esc(data["summary"]), st["base"]), Spacer(1, 2 * mm)]
+        if not data["entries"]:
+            return flow + [Paragraph("未列入红名单、黑名单或重点关注名单。", st["base"]), Spacer(1, 3 * mm)]
+        widths = [30 * mm, width - 30 * mm - 44 * mm, 44 * mm]
+        rows: list[list[Any]] = [["名单", "影响与依据", "日期"]]
+        for e in data["entries"]:
+            basis = _basis_text(e)
+            rows.append([wrap_text(e["label"], widths[0]),
+                         Paragraph(f"<b>{LIST_EFFECT_LABELS[e['effect']]}</b>：{_esc(e['text'])}<br/>依据：{_esc(basis)}"
+                                   f"<br/>名单记录编号 {e['entry_no']}（列入标准 {_esc(e['criteria_version'])}）", st["cell"]),
+                         _entry_dates(e).replace("，", "\n")])
+        table = _table(rows, widths)
+        table.setStyle(TableStyle([("TEXTCOLOR", (0, i), (0, i), ALERT)
+                                   for i, e in enumerate(data["entries"], start=1) if e["effect"] == "barred"]))
+        return flow + [table, Spacer(1, 3 * mm)]
+    if key in ("licences", "penalties"):
+        if not data:
+            return _none(st, "无公示期内的记录。" if key == "penalties" else "无有效期内的记录。")
+        category = "licence" if key == "licences" else "penalty"
+        widths = [22 * mm, width - 22 * mm - 16 * mm, 16 * mm]
+        rows = [["决定日期", "内容", "状态"]] + [
+            [item.get("decided_on") or "—", wrap_text(describe({"category": category, "payload": item}), widths[1]),
+             "异议中" if item["disputed"] else ""] for item in data]
+        table = _table(rows, widths)
+        disputed = [("BACKGROUND", (2, i), (2, i), colors.HexColor("#fde7c8"))
+                    for i, item in enumerate(data, start=1) if item["disputed"]]
+        if disputed:
+            table.setStyle(TableStyle(disputed))
+        return [table, Spacer(1, 3 * mm)]
+    if key == "commitments":
+        if not data:
+            return _none(st, "未签署信用承诺。")
+        rows = [["承诺书", "版本", "签署时间", "编号"]] + [
+            [wrap_text(c["title"], width - 100 * mm), c["version"], _local(c["signed_at"]), c["commitment_no"]]
+            for c in data]
+        return [_table(rows, [width - 100 * mm, 18 * mm, 32 * mm, 50 * mm]), Spacer(1, 3 * mm)]
+    return []
+
+
+def _bidding_statement(doc: dict[str, Any], st: dict[str, ParagraphStyle], width: float, digest: str, kid: str,
+                       verify_url: str) -> list[Flowable]:
+    s = doc["statement"]
+    flow: list[Flowable] = [_kv([
+        ("数据截至", f"{s['as_of']}" + (f"（双公示记录最近更新 {_local(s['data_updated_to'])}）" if s["data_updated_to"] else "")),
+        ("内容范围", "公开信用信息：登记信息、信用等级及有效期、信用等级证书、信用名单、双公示行政许可与行政处罚、信用承诺"),
         ("异议中记录", f"{s['disputed_records']} 条"),
         ("报告摘要", digest), ("签名", f"Ed25519，密钥 {kid}"), ("核验", verify_url)], st, width),
         Spacer(1, 3 * mm)]

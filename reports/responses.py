@@ -28,7 +28,7 @@ REPORT_FILE = {"type": "object", "required": ["report", "digest", "digest_alg", 
                    "signature": {"type": "string", "description": "对报告声明的 Ed25519 签名（紧凑 JWS，公钥见 /.well-known/jwks.json）"},
                    "kid": {"type": "string"},
                    "verify_url": {"type": "string", "format": "uri", "description": "公开核验页面"},
-                   "allowance": {"type": "object", "description": "自主查询：本年度免费次数（仅 GET /api/v1/me/report）"}}}
+                   "allowance": {"type": "object", "description": "企业自行出具：本年度免费次数（仅 GET /api/v1/me/report 与 POST /api/v1/me/reports）"}}}
 REPORT_HEADERS = {"X-Report-No": {"schema": {"type": "string"}, "description": "报告编号"},
                   "X-Report-Digest": {"schema": {"type": "string"}, "description": "报告摘要（SHA-256，十六进制）"}}
 AS_JSON = {JSON: {"schema": REPORT_FILE}}

@@ -14,7 +14,7 @@ from app.core.pagination import PageSchema, page_of
 from app.core.schemas_base import PageArgs, StrictSchema, one_of
 from app.oauth.scopes import REPORT_SECTIONS
 from consent.models import Purpose
-from reports.models import KIND_LABELS
+from reports.models import KIND_LABELS, SELF_ISSUED_KINDS
 
 
 @cache
@@ -24,7 +24,7 @@ def report_json_schema(version: str = "1.0") -> dict[str, Any]:
     return dict(json.loads(text))
 
 
-SCHEMA_VERSIONS = ("1.0", "1.1")  # every version a stored report can carry
+SCHEMA_VERSIONS = ("1.0", "1.1", "1.2")  # every version a stored report can carry
 
 
 class ReportSchemaArgs(StrictSchema):
@@ -38,6 +38,14 @@ class ReportRequestSchema(StrictSchema):
     sections = fields.List(fields.String(validate=one_of(list(REPORT_SECTIONS))), load_default=None,
                            validate=validate.Length(min=1, error="至少选择一个报告部分。"),
                            metadata={"description": "默认：授权（及令牌）包含的全部部分"})
+
+
+class MyReportRequestSchema(StrictSchema):
+    """A firm issuing a report itself: which edition (each counts against the yearly allowance)."""
+
+    edition = fields.String(required=True, validate=one_of([str(k) for k in SELF_ISSUED_KINDS]), metadata={
+        "description": "self：自主查询版（全部内容与查询记录）；bidding：招投标专用版（公开信息、信用等级及有效期、"
+                       "信用等级证书、信用名单与投标限制，供投标使用）。两者均计入本年度免费次数"})
 
 
 class ReportFormatArgs(StrictSchema):

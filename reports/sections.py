@@ -211,7 +211,7 @@ def summary(counts: Iterable[tuple[str, str, int, int]]) -> list[dict[str, Any]]
 
 def _query_log_stmt(include_self: bool) -> Any:
     from app.accounts.models import Institution
-    from reports.models import Report, ReportKind
+    from reports.models import SELF_ISSUED_KINDS, Report, ReportKind
 
     institutions = (
         sa.select(sa.type_coerce(QueryLog.at, _TEXT).label("at"), Institution.name.label("querier"),
@@ -227,15 +227,18 @@ def _query_log_stmt(include_self: bool) -> Any:
     own = (
         sa.select(sa.type_coerce(Report.issued_at, _TEXT).label("at"), sa.null().label("querier"),
                   sa.literal("self").label("kind"),
-                  sa.literal("self_query").label("purpose"), sa.null().label("sections"),
+                  sa.case((Report.kind == ReportKind.bidding, sa.literal(BIDDING_QUERY)),
+                          else_=sa.literal(SELF_QUERY)).label("purpose"), sa.null().label("sections"),
                   ("report:" + Report.report_no).label("resource"))
-        .where(Report.enterprise_id == sa.bindparam("ent_id"), Report.kind == ReportKind.self_report,
+        .where(Report.enterprise_id == sa.bindparam("ent_id"), Report.kind.in_(SELF_ISSUED_KINDS),
                Report.issued_at < sa.bindparam("before"), Report.issued_at >= sa.bindparam("since"))
     )
     union = sa.union_all(institutions, own).subquery()
     return sa.select(union).order_by(union.c.at.desc())
 
 
+SELF_QUERY, BIDDING_QUERY = "self_query", "bidding_edition"  # the firm's own reports, by edition
+OWN_QUERY_LABELS = {SELF_QUERY: "本企业自主查询", BIDDING_QUERY: "本企业出具招投标专用版"}
 _QUERY_LOG = {include_self: Prepared(_query_log_stmt(include_self)) for include_self in (False, True)}
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -243,7 +246,8 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 def query_records(session: Session, ent: Enterprise, *, include_self: bool, since: dt.datetime | None,
                   issued_before: dt.datetime) -> list[dict[str, Any]]:
     """Institution queries (the query log), newest first, in one statement; with
-    ``include_self`` the firm's own self-queries too (its issued self-reports)."""
+    ``include_self`` the firm's own self-queries too (the reports it issued itself, of
+    either edition)."""
     return query_records_of(_QUERY_LOG[include_self].rows(session, query_log_params(ent, since, issued_before)), ent)
 
 
@@ -258,7 +262,8 @@ def query_records_of(rows: list[tuple[Any, ...]], ent: Enterprise) -> list[dict[
         own = kind == "self"
         out.append({"at": raw_stamp(at), "querier": ent.name if own else querier, "querier_type": kind,
                     "purpose": purpose,
-                    "purpose_label": "本企业自主查询" if own else PURPOSE_LABELS.get(Purpose(purpose), purpose),
+                    "purpose_label": OWN_QUERY_LABELS.get(purpose, purpose) if own
+                    else PURPOSE_LABELS.get(Purpose(purpose), purpose),
                     "sections": [] if sections is None else list(json_value(sections)),
                     "resource": resource})
     return out

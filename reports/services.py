@@ -1,6 +1,6 @@
 """Issuing credit reports: assembly, report numbers, freezing (canonical JSON, SHA-256,
-Ed25519 signature), the bank pull through the consent gate, the firm's self-reports and
-their yearly allowance, and verification (public and offline).
+Ed25519 signature), the bank pull through the consent gate, the firm's self-reports (自主查询版
+and 招投标专用版) and their yearly allowance, and verification (public and offline).
 
 A report's canonical JSON — UTF-8, keys sorted, no insignificant whitespace — is what is
 stored, digested and signed.  The signature is a compact JWS (``typ: pc-report+jws``) over
@@ -34,8 +34,9 @@ from app.core.signing import SignatureInvalid, SigningKeys, verify_jws
 from app.oauth.scopes import REPORT_SECTIONS
 from consent.gate import STATUS_REFUSALS, Caller, authorize_access
 from consent.models import PURPOSE_LABELS, Consent, ConsentStatus
+from reports import bidding
 from reports.errors import AllowanceExhausted, ReportExpired, ReportNotFound
-from reports.models import KIND_LABELS, Report, ReportKind
+from reports.models import KIND_LABELS, SELF_ISSUED_KINDS, Report, ReportKind
 from reports.sections import (
     RECORD_SECTIONS,
     SECTION_ORDER,
@@ -44,12 +45,19 @@ from reports.sections import (
     raw_stamp,
 )
 
-SCHEMA_VERSION = "1.1"  # 1.1: NR, coverage and adverse factors in the evaluation section
+SCHEMA_VERSION = "1.2"  # 1.1: NR, coverage and adverse factors in the evaluation section; 1.2: the bidding edition
 STATEMENT_TYP = "pc-report+jws"
 REPORT_NO_RE = re.compile(r"^PC(\d{8})([A-Z2-7]{12})$")
 NOTICE = ("本报告依据《征信业管理条例》出具，仅供报告使用者在授权用途范围内参考，不得用于其他用途，"
           "不得向第三方提供。信用等级为 PowerCredit 衍生产品，不构成授信建议。")
 DISPUTE_NOTICE = "标注「异议中」的记录正在异议处理中（20 日内答复），其内容可能变更。"
+BIDDING_NOTICE = ("本报告为招投标专用版，由被查询企业依据《征信业管理条例》第十七条自行查询出具，仅包含可公开的信用信息"
+                  "（登记信息、信用等级及有效期、信用等级证书、信用名单及投标限制、双公示行政许可与行政处罚、信用承诺），"
+                  "供招标人在投标人资格审查、评标定标中参考，不得用于其他用途。信用等级与证书状态以核验时平台公示为准，"
+                  "报告真伪可凭报告编号与摘要在核验页面查验。信用等级为 PowerCredit 衍生产品，不构成授信建议。")
+RETENTION = "不良信息自不良行为或事件终止之日起保存 5 年，期满不再展示（《征信业管理条例》第十六条）。"
+SELF_RECIPIENTS = {ReportKind.self_report: "受查询企业本身（自主查询）",
+                   ReportKind.bidding: "受查询企业本身（招投标使用）"}
 
 
 # --- numbers, canonical form, digest ---------------------------------------------------------
@@ -94,6 +102,8 @@ def assemble(session: Session, ent: Enterprise, kind: ReportKind, sections: set[
              data_from: dt.date | None = None, data_to: dt.date | None = None) -> dict[str, Any]:
     """The report document: header, exactly the requested sections, and the statement of
     the data's as-of date and sources."""
+    if kind == ReportKind.bidding:
+        return assemble_bidding(session, ent, report_no=report_no, issued_at=issued_at, recipient=recipient)
     unknown = sections - REPORT_SECTIONS.keys()
     if unknown:
         raise InvalidInput("未知的报告部分", errors={"sections": [f"未知的报告部分：{'、'.join(sorted(unknown))}"]})
@@ -122,7 +132,37 @@ def assemble(session: Session, ent: Enterprise, kind: ReportKind, sections: set[
             "disputed_records": disputed,
             "notice": NOTICE,
             "dispute_notice": DISPUTE_NOTICE,
-            "retention": "不良信息自不良行为或事件终止之日起保存 5 年，期满不再展示（《征信业管理条例》第十六条）。",
+            "retention": RETENTION,
+        },
+    }
+
+
+def assemble_bidding(session: Session, ent: Enterprise, *, report_no: str, issued_at: dt.datetime,
+                     recipient: Recipient) -> dict[str, Any]:
+    """The bidding edition (招投标专用版): the public sections only (``reports.bidding``), for
+    the firm to attach to a bid."""
+    as_of = issued_at.astimezone(clock.BEIJING).date()
+    body, meta = bidding.build(session, ent, as_of)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "report_no": report_no,
+        "kind": str(ReportKind.bidding),
+        "kind_label": KIND_LABELS[ReportKind.bidding],
+        "issued_at": iso(issued_at),
+        "subject": {"uscc": ent.uscc, "name": ent.name},
+        "recipient": recipient.as_dict(),
+        "consent": None,
+        "section_list": list(bidding.BIDDING_SECTIONS),
+        "sections": body,
+        "statement": {
+            "as_of": as_of.isoformat(),
+            "data_updated_to": raw_stamp(meta["updated_to"]),
+            "data_range": {"from": None, "to": None},
+            "sources": meta["sources"],
+            "disputed_records": meta["disputed"],
+            "notice": BIDDING_NOTICE,
+            "dispute_notice": DISPUTE_NOTICE,
+            "retention": RETENTION,
         },
     }
 
@@ -225,36 +265,44 @@ def _year_bounds(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
 
 
 def allowance(session: Session, ent: Enterprise, free: int, now: dt.datetime | None = None) -> Allowance:
-    """Free self-reports this calendar year (Beijing time), used and remaining."""
+    """Free self-reports this calendar year (Beijing time), used and remaining: the
+    自主查询版 and the 招投标专用版 count alike."""
     now = now or clock.now()
     start, end = _year_bounds(now)
     used = session.scalar(sa.select(sa.func.count()).select_from(Report).where(
-        Report.enterprise_id == ent.id, Report.kind == ReportKind.self_report,
+        Report.enterprise_id == ent.id, Report.kind.in_(SELF_ISSUED_KINDS),
         Report.issued_at >= start, Report.issued_at < end)) or 0
     return Allowance(now.astimezone(clock.BEIJING).year, free, used)
 
 
+AUDIT_ACTIONS = {ReportKind.self_report: "report.self", ReportKind.bidding: "report.bidding"}
+
+
 def issue_self_report(session: Session, keys: SigningKeys, ent: Enterprise, user: User | None, free: int, *,
-                      actor: str, request_id: str | None = None) -> tuple[Report, Allowance]:
-    """The firm's own report, every section and every query record; counted against the
-    yearly allowance (the firm's row is locked so two requests cannot both take the last)."""
+                      actor: str, request_id: str | None = None,
+                      kind: ReportKind = ReportKind.self_report) -> tuple[Report, Allowance]:
+    """A report the firm issues itself, counted against the yearly allowance (the firm's row
+    is locked so two requests cannot both take the last): the 自主查询版 (every section and
+    every query record) or, with ``kind=ReportKind.bidding``, the 招投标专用版 (the public
+    sections, the grade with its validity, the certificate, lists and restrictions)."""
+    if kind not in SELF_ISSUED_KINDS:
+        raise ValueError(f"a firm does not issue {kind} reports itself")
     session.execute(sa.select(Enterprise.id).where(Enterprise.id == ent.id).with_for_update())
     now = clock.now()
     left = allowance(session, ent, free, now)
     if left.remaining <= 0:
         _, end = _year_bounds(now)
         raise AllowanceExhausted(
-            f"本年度免费自主查询次数（{free} 次）已用完，{end.astimezone(clock.BEIJING):%Y 年 %m 月 %d 日}起可再次查询；"
-            "已出具的报告可在「我的信用报告」中重新下载。",
+            f"本年度免费报告次数（{free} 次，自主查询版与招投标专用版合计）已用完，无法出具{KIND_LABELS[kind]}；"
+            f"{end.astimezone(clock.BEIJING):%Y 年 %m 月 %d 日}起可再次查询；已出具的报告可在「我的信用报告」中重新下载。",
             headers={"Retry-After": str(int((end - now).total_seconds()))},
-            audit=audit.Pending(actor=actor, action="report.self", code="self_report_allowance_exhausted",
+            audit=audit.Pending(actor=actor, action=AUDIT_ACTIONS[kind], code="self_report_allowance_exhausted",
                                 subject_type="enterprise", subject_id=ent.uscc, request_id=request_id))
     recipient = Recipient("enterprise", ent.name, ent.uscc)
-    doc = assemble(session, ent, ReportKind.self_report, set(REPORT_SECTIONS), report_no=new_report_no(now),
+    doc = assemble(session, ent, kind, set(REPORT_SECTIONS), report_no=new_report_no(now),
                    issued_at=now, recipient=recipient)
-    report = freeze(session, keys, doc, ent, ReportKind.self_report, now, recipient,
-                    user_id=user.id if user else None)
-    audit.record(session, actor, "report.self", subject_type="report", subject_id=report.report_no,
+    report = freeze(session, keys, doc, ent, kind, now, recipient, user_id=user.id if user else None)
+    audit.record(session, actor, AUDIT_ACTIONS[kind], subject_type="report", subject_id=report.report_no,
                  request_id=request_id, detail={"uscc": ent.uscc, "digest": report.digest})
     return report, Allowance(left.year, free, left.used + 1)
 
@@ -314,9 +362,10 @@ def read_pulled(session: Session, report_no: str, reader: Reader, fmt: str,
 
 
 def own_report(session: Session, report_no: str, enterprise_id: int) -> Report:
+    """A report the firm issued itself (either edition); anyone else's is "not found"."""
     report = session.scalar(sa.select(Report).where(Report.report_no == report_no,
                                                     Report.enterprise_id == enterprise_id,
-                                                    Report.kind == ReportKind.self_report))
+                                                    Report.kind.in_(SELF_ISSUED_KINDS)))
     if report is None:
         raise ReportNotFound(f"没有编号为 {report_no} 的报告")
     return report
@@ -330,7 +379,7 @@ def list_reports(session: Session, *, page: int, per_page: int, institution_id: 
         if consent_pk is not None:
             stmt = stmt.where(Report.consent_pk == consent_pk)
     elif enterprise_id is not None:
-        stmt = stmt.where(Report.enterprise_id == enterprise_id, Report.kind == ReportKind.self_report)
+        stmt = stmt.where(Report.enterprise_id == enterprise_id, Report.kind.in_(SELF_ISSUED_KINDS))
     else:
         raise Forbidden("无权查看报告列表")
     return paginate(session, stmt, page, per_page)
@@ -381,7 +430,7 @@ def public_verification(session: Session, keys: SigningKeys, report_no: str, dig
         "issued_at": iso(report.issued_at),
         "kind": str(report.kind),
         "kind_label": KIND_LABELS[report.kind],
-        "recipient": report.recipient_name if institution else "受查询企业本身（自主查询）",
+        "recipient": report.recipient_name if institution else SELF_RECIPIENTS[report.kind],
         "digest": report.digest,
         "digest_checked": wanted is not None,
         "digest_matches": (wanted == report.digest) if wanted is not None else None,

@@ -1,5 +1,6 @@
 """Report pages: the public verification page (``/verify/{report_no}``, also JSON) and the
-firm's own reports (issue a self-report, download JSON or PDF, the yearly allowance)."""
+firm's own reports (issue a self-report or the bidding edition, download JSON or PDF, the
+yearly allowance both count against)."""
 
 from __future__ import annotations
 
@@ -21,11 +22,12 @@ from app.accounts.auth import require_firm, require_user
 from app.accounts.models import Role
 from app.audit.services import refuse_later
 from app.core import clock, verification
-from app.core.errors import DomainError, Forbidden
+from app.core.errors import DomainError, Forbidden, InvalidInput
 from app.core.extensions import ProblemSchema, db_session, settings, signing_keys, writes
 from app.core.forms import page_no
 from reports import services
 from reports.describe import POLARITY_LABELS, describe
+from reports.models import KIND_LABELS, SELF_ISSUED_KINDS, ReportKind
 from reports.schemas import VerificationSchema
 
 bp = Blueprint("reports_web", __name__, template_folder="templates")  # its pages beside it
@@ -145,25 +147,32 @@ def my_reports() -> str:
     session = db_session()
     page = services.list_reports(session, page=page_no(), per_page=20, enterprise_id=user.enterprise_id)
     left = services.allowance(session, user.enterprise, settings().free_self_reports)
-    return render_template("reports/mine.html", page=page, allowance=left, enterprise=user.enterprise)
+    return render_template("reports/mine.html", page=page, allowance=left, enterprise=user.enterprise,
+                           KIND_LABELS=KIND_LABELS)
 
 
 @bp.post("/me/reports")
 def issue_my_report() -> Any:
+    """Issue a report of the chosen edition (``edition``: self, the default, or bidding)."""
     user = require_firm()
     assert user.enterprise is not None
+    edition = request.form.get("edition", str(ReportKind.self_report))
+    if edition not in {str(k) for k in SELF_ISSUED_KINDS}:
+        raise InvalidInput("报告版本有误", errors={"edition": ["应为 self（自主查询版）或 bidding（招投标专用版）"]})
+    kind = ReportKind(edition)
     session = db_session()
     try:
         report, left = services.issue_self_report(session, signing_keys(), user.enterprise, user,
                                                   settings().free_self_reports, actor=f"user:{user.username}",
-                                                  request_id=g.get("request_id"))
+                                                  request_id=g.get("request_id"), kind=kind)
     except DomainError as exc:
         session.rollback()
         if exc.audit is not None:
             refuse_later(session, exc.audit)
         flash(exc.detail, "error")
         return redirect(url_for("reports_web.my_reports"))
-    flash(f"已出具自主查询报告 {report.report_no}；本年度剩余免费次数 {left.remaining} 次。", "success")
+    label = "自主查询报告" if kind == ReportKind.self_report else f"信用报告（{KIND_LABELS[kind]}）"
+    flash(f"已出具{label} {report.report_no}；本年度剩余免费次数 {left.remaining} 次。", "success")
     return redirect(url_for("reports_web.my_reports"))
 
 

@@ -36,7 +36,7 @@ def test_a_pull_issues_a_report_with_exactly_the_consented_sections(archive, ban
                                 "licence_no": bank.institution.licence_no}
     assert doc["consent"]["consent_id"] == consent_id and doc["consent"]["purpose"] == "loan_application"
     assert doc["statement"]["sources"][0]["records"] == 2
-    jsonschema.validate(doc, report_json_schema("1.1"))
+    jsonschema.validate(doc, report_json_schema("1.2"))
     # Logged under the consent, with the report as the resource.
     log = db.scalar(sa.select(QueryLog).where(QueryLog.resource == f"report:{doc['report_no']}"))
     assert log is not None and log.sections == ["identity", "tax"]
@@ -206,10 +206,12 @@ def test_the_schema_is_published(client):
     resp = client.get("/api/v1/reports/schema")
     assert resp.status_code == 200 and resp.mimetype == "application/schema+json"
     schema = json.loads(resp.data)
-    assert schema["properties"]["schema_version"] == {"const": "1.1"}
+    assert schema["properties"]["schema_version"] == {"const": "1.2"}
     jsonschema.Draft202012Validator.check_schema(schema)
     old = json.loads(client.get("/api/v1/reports/schema?version=1.0").data)  # reports issued before 1.1
     assert old["properties"]["schema_version"] == {"const": "1.0"}
+    before = json.loads(client.get("/api/v1/reports/schema?version=1.1").data)  # reports issued before 1.2
+    assert before["properties"]["schema_version"] == {"const": "1.1"}
     bad = client.get("/api/v1/reports/schema?version=9")
     assert bad.status_code == 422 and "query.version" in bad.get_json()["errors"]
 

@@ -27,7 +27,7 @@ def test_a_bank_report_names_the_adverse_factors_it_may_see(archive, bank, activ
     _, tok = active_token(scopes=["identity", "evaluation", "contract", "tax"])
     doc = pull(bank, tok["access_token"], archive.enterprise.uscc).get_json()["report"]
     section = doc["sections"]["evaluation"]
-    jsonschema.validate(doc, report_json_schema("1.1"))
+    jsonschema.validate(doc, report_json_schema("1.2"))
     reasons = section["adverse_factors"]
     assert 1 <= len(reasons) <= 4 and reasons[0] == {
         "kind": "cap", "key": "tax_grade_d", "label": "最近一个年度纳税信用为 D 级", "max_grade": "BB",
@@ -81,7 +81,7 @@ def test_a_firm_too_thin_to_rate_is_nr_in_its_report_and_on_its_public_profile(f
     login(firm.user)
     doc = client.get("/api/v1/me/report").get_json()["report"]
     section = doc["sections"]["evaluation"]
-    jsonschema.validate(doc, report_json_schema("1.1"))
+    jsonschema.validate(doc, report_json_schema("1.2"))
     assert (section["grade"], section["grade_label"], section["score"]) == ("NR", "信息不足", None)
     assert section["not_rated"] is True and section["reason"].startswith("不予评级（信息不足）")
     assert section["supervision_class"] is None and section["dimensions"]["willingness"] is None

@@ -27,7 +27,7 @@ def test_a_self_report_has_every_section_and_counts_against_the_allowance(archiv
     year = dt.datetime.now(ZoneInfo("Asia/Shanghai")).year
     assert body["allowance"] == {"year": year, "free": 2, "used": 1, "remaining": 1}
     assert resp.headers["X-Free-Reports-Remaining"] == "1"
-    jsonschema.validate(doc, report_json_schema("1.1"))
+    jsonschema.validate(doc, report_json_schema("1.2"))
 
     second = client.get("/api/v1/me/report?format=pdf")
     assert second.status_code == 201 and second.mimetype == "application/pdf"
