@@ -49,16 +49,20 @@ def verify_report(file: Path, jwks_source: str | None) -> None:
 def reports() -> None:
     """Credit reports."""
 
-@reports.command("issue", help="为企业出具自主查询报告（计入其年度免费次数），写出 JSON 报告文件和/或 PDF")
+@reports.command("issue", help="为企业出具自主查询报告或招投标专用版（计入其年度免费次数），写出 JSON 报告文件和/或 PDF")
 @click.option("--uscc", required=True, help="企业的统一社会信用代码")
+@click.option("--edition", type=click.Choice(["self", "bidding"]), default="self", show_default=True,
+              help="self：自主查询版；bidding：招投标专用版（公开信息、信用等级及有效期、证书、名单与投标限制）")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="写出报告文件（含签名，可用 powercredit verify 核验）")
 @click.option("--pdf", "pdf_out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="写出 PDF")
 @click.option("--base-url", default=None, help="核验页面的站点地址（二维码）；缺省为 PC_ISSUER，未设置时 http://127.0.0.1:8000")
 @pass_ctx
-def reports_issue(ctx: Context, uscc: str, json_out: Path | None, pdf_out: Path | None, base_url: str | None) -> None:
+def reports_issue(ctx: Context, uscc: str, edition: str, json_out: Path | None, pdf_out: Path | None,
+                  base_url: str | None) -> None:
     from app.archive.services import get_enterprise
     from app.core.signing import load_signing_keys
+    from reports.models import KIND_LABELS, ReportKind
     from reports.pdf import render_pdf
     from reports.services import envelope_json, issue_self_report
 
@@ -68,7 +72,7 @@ def reports_issue(ctx: Context, uscc: str, json_out: Path | None, pdf_out: Path 
         with ctx.db.transaction() as session:
             ent = get_enterprise(session, uscc)
             report, left = issue_self_report(session, load_signing_keys(ctx.settings), ent, None,
-                                             ctx.settings.free_self_reports, actor="cli")
+                                             ctx.settings.free_self_reports, actor="cli", kind=ReportKind(edition))
             site = base_url or ctx.settings.issuer or "http://127.0.0.1:8000"
             url = f"{site.rstrip('/')}/verify/{report.report_no}?digest={report.digest}"
             if json_out:
@@ -79,7 +83,8 @@ def reports_issue(ctx: Context, uscc: str, json_out: Path | None, pdf_out: Path 
     except DomainError as exc:
         domain_error(exc)
         return
-    out.print(f"已出具报告 {report.report_no}（摘要 {report.digest}）；{ent.name} 本年度剩余免费次数 {left.remaining} 次")
+    out.print(f"已出具报告 {report.report_no}（{KIND_LABELS[report.kind]}，摘要 {report.digest}）；"
+              f"{ent.name} 本年度剩余免费次数 {left.remaining} 次")
     for path in (json_out, pdf_out):
         if path:
             out.print(f"  已写出 {path}")

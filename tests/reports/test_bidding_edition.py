@@ -453,3 +453,36 @@ def test_the_allowance_setting_applies_to_the_edition(archive, login, client, ap
     finally:
         app.extensions["pc_settings"] = settings
 
+
+def test_the_command_line_issues_the_edition_and_verifies_it(fresh_databases, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from app.archive.services import load_enterprise, register_enterprise
+    from app.archive.uscc import make_uscc
+    from app.cli import main
+    from app.core.crypto import FieldCipher, KeyRing
+    from app.core.db import Database
+
+    code = make_uscc("9", "1", "330106", "MA2L0B1D")
+    url = fresh_databases.new()
+    database = Database(url)
+    with database.transaction() as session:
+        register_enterprise(session, FieldCipher(KeyRing.generate()),
+                            load_enterprise({"uscc": code, "name": "杭州投标测试电力有限公司", "segment": "supplier"}))
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("PC_INSTANCE_PATH", str(tmp_path / "instance"))
+    runner = CliRunner()
+    try:
+        out = tmp_path / "bid.json"
+        issued = runner.invoke(main, ["reports", "issue", "--uscc", code, "--edition", "bidding", "--json", str(out),
+                                      "--base-url", "https://pc.example"])
+        assert issued.exit_code == 0, issued.output
+        assert "（招投标专用版，摘要" in issued.output and "剩余免费次数 1 次" in issued.output
+        envelope = json.loads(out.read_text(encoding="utf-8"))
+        assert envelope["report"]["kind"] == "bidding" and envelope["verify_url"].startswith("https://pc.example/verify/")
+        checked = runner.invoke(main, ["verify", str(out)])
+        assert checked.exit_code == 0 and "核验通过" in checked.output and "（招投标专用版）" in checked.output
+        wrong = runner.invoke(main, ["reports", "issue", "--uscc", code, "--edition", "full", "--json", str(out)])
+        assert wrong.exit_code == 2 and "--edition" in wrong.output
+    finally:
+        database.dispose()
