@@ -25,6 +25,7 @@ from app.archive.regions import PROVINCES, describe_region
 from app.archive.schemas import EnterpriseSearchArgs, RecordFilterArgs
 from app.archive.services import require_archive_access
 from app.audit import services as audit
+from app.certificates.services import effective_status, public_certificates
 from app.core import clock
 from app.core.extensions import cipher, db_session, settings, writes
 from app.core.forms import query_args
@@ -160,8 +161,10 @@ def enterprise(uscc: str) -> str:
     can_see_archive = current_user.is_authenticated and (
         current_user.role == Role.operator or (current_user.role == Role.firm and current_user.enterprise_id == ent.id)
     )
+    today = clock.today()
+    certificates = [(c, effective_status(c, today)) for c in public_certificates(session, ent.id)]
     return render_template("archive/enterprise.html", ent=ent, profile=public_profile(session, ent),
-                           can_see_archive=can_see_archive, today_iso=clock.today().isoformat())
+                           can_see_archive=can_see_archive, today_iso=today.isoformat(), certificates=certificates)
 
 
 @bp.get("/enterprises/<string:uscc>/records")

@@ -16,13 +16,18 @@ def wire() -> None:
     import app.models  # noqa: F401 — every model mapped (the OAuth token's consent is named, not imported)
     from app.archive import ingestion
     from app.audit import services as audit
-    from app.core import auth
+    from app.certificates import events as certificate_events
+    from app.certificates import pdf as certificate_pdf
+    from app.certificates import rules as certificate_rules
+    from app.certificates import services as certificates
+    from app.core import auth, verification
     from app.monitoring import events as monitoring_events
     from app.oauth import bearer
     from app.oauth import server as oauth_server
     from app.oversight import memberships
     from app.scoring import services as scoring
     from consent import server as consent_server
+    from reports.pdf import register_font
 
     audit.init_app()  # refusals the unit of work remembers are written to the audit log
     scoring.set_membership_source(memberships.list_memberships)  # list caps in every grade
@@ -30,6 +35,11 @@ def wire() -> None:
     auth.set_bearer_check(bearer.acquire_token)  # the OAuth server checks every bearer token
     oauth_server.bind(consent_server.BINDING)  # consent-bound grants; tokens checked against their consent
     monitoring_events.init_app()  # changes below write monitoring's events in their own transaction
+    certificate_rules.load()  # a bad PC_CERTIFICATE_RULES stops start-up, naming the key
+    certificate_events.init_app()  # re-grades and black-list entries suspend, revoke or restore certificates
+    certificate_pdf.set_font(register_font)  # certificate PDFs embed the reports' Chinese font
+    verification.register(verification.Kind("PCC", "信用等级证书", certificates.verification,
+                                            "certificates/verify.html"))  # /verify/PCC…
     register_jobs()
 
 
@@ -107,6 +117,15 @@ def _deliver(runtime: jobs.Runtime) -> int:
     return deliver_due(runtime)
 
 
+def _advance_certificates(runtime: jobs.Runtime) -> str:
+    from app.certificates.services import advance
+    from app.core.signing import load_signing_keys
+
+    keys = load_signing_keys(runtime.settings)
+    with runtime.database.transaction() as session:
+        return advance(session, keys).summary()
+
+
 def register_jobs() -> None:
     entries: list[tuple[str, str, Any]] = [
         ("audit.sign_head", "签署审计日志树头", _sign_head),
@@ -114,6 +133,7 @@ def register_jobs() -> None:
         ("oversight.refresh_lists", "重新计算红黑名单与重点关注名单", _refresh_lists),
         ("scoring.evaluate_changed", "评价记录有变化的企业", _evaluate_changed),
         ("scoring.monthly_index", "月度信用电力指数与预警", _monthly_index),
+        ("certificates.advance", "信用等级证书：到期、按规则复核与年度复核、公示期满发证", _advance_certificates),
     ]
     for name, label, run in entries:
         jobs.register(name, label, run)

@@ -42,6 +42,7 @@ DEFAULT_SCHEDULE = {
     "oversight.refresh_lists": "0 2 * * *",  # red, black and watch lists recomputed
     "scoring.evaluate_changed": "30 2 * * *",  # firms whose records changed, re-graded
     "scoring.monthly_index": "0 6 1 * *",  # last month's index and its early-warning thresholds
+    "certificates.advance": "15 0 * * *",  # certificates: expiry, the rule, annual reviews, issue after notice
 }
 
 

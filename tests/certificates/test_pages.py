@@ -1,0 +1,148 @@
+"""The pages: the firm's application and status, the operators' review queue and actions, the
+results in their notice period with the objection form, the public profile; forms show errors
+next to their field; who may open what."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import time_machine
+
+from app.certificates import services
+from app.core import clock
+from tests.certificates.conftest import days, reload
+from tests.consent.conftest import csrf_of
+
+
+def page(client: Any, path: str, status: int = 200) -> str:
+    resp = client.get(path)
+    assert resp.status_code == status, (path, resp.status_code, resp.get_data(as_text=True)[:400])
+    return resp.get_data(as_text=True)
+
+
+def post(client: Any, path: str, data: dict[str, str], form_page: str) -> Any:
+    return client.post(path, data={**data, "csrf_token": csrf_of(page(client, form_page))})
+
+
+def test_a_firm_applies_on_its_page_and_follows_it(client, db, make_enterprise, grade, firm_user, sign_in):
+    ent = make_enterprise()
+    grade(ent, "AA")
+    sign_in(firm_user(ent))
+    html = page(client, "/me/certificates")
+    assert "申报信用等级证书" in html and "公示期 7 天" in html and "尚未申报" in html
+    refused = post(client, "/me/certificates", {}, "/me/certificates")
+    assert refused.status_code == 422 and "申报须作出承诺" in refused.get_data(as_text=True)
+    done = post(client, "/me/certificates", {"declaration": "yes"}, "/me/certificates")
+    assert done.status_code == 302
+    number = re.search(r"/me/certificates/(PCC\w+)", done.headers["Location"]).group(1)
+    detail = page(client, f"/me/certificates/{number}")
+    assert "已申报" in detail and "撤回申报" in detail and "状态历史" in detail
+    again = post(client, "/me/certificates", {"declaration": "yes"}, "/me/certificates")
+    assert again.status_code == 409 and "同一时间只能有一件申报" in again.get_data(as_text=True)
+    out = post(client, f"/me/certificates/{number}/withdraw", {"reason": "补充材料"}, f"/me/certificates/{number}")
+    assert out.status_code == 302 and "已撤回" in page(client, f"/me/certificates/{number}")
+
+
+def test_an_ineligible_firm_reads_why_on_the_form(client, db, make_enterprise, grade, firm_user, sign_in):
+    ent = make_enterprise()
+    grade(ent, "NR")
+    sign_in(firm_user(ent))
+    resp = post(client, "/me/certificates", {"declaration": "yes"}, "/me/certificates")
+    assert resp.status_code == 422 and "不予评级" in resp.get_data(as_text=True)
+
+
+def test_the_firm_downloads_its_certificate_from_its_page(client, db, issued, sign_in):
+    cert, _, user = issued("AAA")
+    sign_in(user)
+    html = page(client, "/me/certificates")
+    assert "本企业的证书" in html and f"/api/v1/certificates/{cert.certificate_no}/pdf" in html
+    assert client.get(f"/api/v1/certificates/{cert.certificate_no}/pdf").mimetype == "application/pdf"
+    detail = page(client, f"/me/certificates/{cert.certificate_no}")
+    assert "公开核验" in detail and cert.digest in detail and "撤回申报" not in detail
+
+
+def test_an_operator_reviews_objections_and_issues_from_the_console(client, db, applied, publicized, person, operator,
+                                                                     sign_in):
+    waiting, _, _ = applied("A")
+    cert, ent, _ = publicized("AA", days_ago=8)
+    with time_machine.travel(clock.now() - days(7), tick=False):  # within the notice period
+        o = services.object_to(db, person("bank"), cert.certificate_no, "请核查该企业的纳税记录")
+    sign_in(operator)
+    html = page(client, "/console/certificates")
+    assert waiting.certificate_no in html and "待处理的异议" in html and o.objection_no in html
+    assert cert.certificate_no in page(client, "/console/certificates?status=publicized")
+    evaluated = post(client, f"/console/certificates/{waiting.certificate_no}/evaluate", {},
+                     f"/console/certificates/{waiting.certificate_no}")
+    assert evaluated.status_code == 302 and reload(db, waiting).status == "publicized"
+    detail = page(client, f"/console/certificates/{cert.certificate_no}")
+    assert "1 件待处理" in detail and "请核查该企业的纳税记录" in detail
+    blocked = post(client, f"/console/certificates/{cert.certificate_no}/issue", {}, f"/console/certificates/{cert.certificate_no}")
+    assert blocked.status_code == 409 and "有待处理的异议" in blocked.get_data(as_text=True)
+    missing = post(client, f"/console/certificate-objections/{o.objection_no}/resolve", {"outcome": "dismissed"},
+                   f"/console/certificates/{cert.certificate_no}")
+    assert missing.status_code == 422 and "缺少必填字段" in missing.get_data(as_text=True)
+    resolved = post(client, f"/console/certificate-objections/{o.objection_no}/resolve",
+                    {"outcome": "dismissed", "resolution": "纳税等级为税务机关公布的 A 级"},
+                    f"/console/certificates/{cert.certificate_no}")
+    assert resolved.status_code == 302
+    issued = post(client, f"/console/certificates/{cert.certificate_no}/issue", {}, f"/console/certificates/{cert.certificate_no}")
+    assert issued.status_code == 302 and reload(db, cert).status == "issued"
+    empty = post(client, f"/console/certificates/{cert.certificate_no}/suspend", {"reason": ""},
+                 f"/console/certificates/{cert.certificate_no}")
+    body = empty.get_data(as_text=True)
+    assert empty.status_code == 422 and 'id="suspend-reason-err"' in body and "缺少必填字段" in body
+    revoked = post(client, f"/console/certificates/{cert.certificate_no}/revoke", {"reason": "企业注销登记"},
+                   f"/console/certificates/{cert.certificate_no}")
+    assert revoked.status_code == 302 and reload(db, cert).status == "revoked"
+    assert "已是最终状态" in page(client, f"/console/certificates/{cert.certificate_no}")
+
+
+def test_results_in_notice_are_public_and_people_signed_in_object_on_their_page(client, db, publicized, person,
+                                                                                 sign_in):
+    cert, ent, user = publicized("AA")
+    listed = page(client, "/certificates/publicity")
+    assert ent.name in listed and cert.certificate_no in listed
+    anonymous = page(client, f"/certificates/publicity/{cert.certificate_no}")
+    assert "请先" in anonymous and "登录" in anonymous and 'name="text"' not in anonymous
+    sign_in(user)
+    assert "不能对本企业的结果提出异议" in page(client, f"/certificates/publicity/{cert.certificate_no}")
+    sign_in(person("tenderer"))
+    path = f"/certificates/publicity/{cert.certificate_no}"
+    empty = post(client, f"{path}/objections", {"text": "  "}, path)
+    assert empty.status_code == 422 and 'id="text-err"' in empty.get_data(as_text=True)
+    done = post(client, f"{path}/objections", {"text": "该企业在我单位招标中有串标记录"}, path)
+    assert done.status_code == 302
+    html = page(client, path)
+    assert "我提出的异议" in html and "该企业在我单位招标中有串标记录" in html and "待处理" in html
+
+
+def test_the_public_profile_lists_the_firms_certificates(client, db, issued, operator):
+    cert, ent, _ = issued("AA")
+    html = page(client, f"/enterprises/{ent.uscc}")
+    assert "信用等级证书" in html and cert.certificate_no in html and "有效" in html and "2029-11-17" in html
+    services.suspend(db, operator, cert.certificate_no, "核查中")
+    html = page(client, f"/enterprises/{ent.uscc}")
+    assert "暂停" in html and "核查中" in html
+
+
+@pytest.mark.parametrize("role", ["bank", "tenderer", "firm"])
+def test_the_console_is_for_operators(client, db, person, make_enterprise, grade, firm_user, sign_in, role):
+    if role == "firm":
+        ent = make_enterprise()
+        who = firm_user(ent)
+    else:
+        who = person(role)
+    sign_in(who)
+    assert client.get("/console/certificates").status_code == 403
+    if role != "firm":
+        assert client.get("/me/certificates").status_code == 403
+
+
+def test_anonymous_visitors_are_asked_to_sign_in(client, db):
+    for path in ("/me/certificates", "/console/certificates"):
+        assert client.get(path).status_code in (302, 401), path
+    assert client.get("/certificates/publicity").status_code == 200
+    assert client.get("/certificates/verify").status_code == 200
+    assert client.get("/certificates/publicity/PCC2026AAAAAAAAAAAA").status_code == 404
