@@ -133,6 +133,8 @@ def home() -> Any:
     role = str(current_user.role) if current_user.is_authenticated else None
     if role == Role.group:  # a group's credit manager works on the group dashboard
         return redirect(url_for("groups_web.dashboard"))
+    if role == Role.tenderer:  # a tenderer works on its bidders' screenings
+        return redirect(url_for("procurement_web.screenings"))
     home: Any
     if role == Role.firm and current_user.enterprise is not None:
         home = dashboards.firm_home(session, current_user.enterprise, settings().free_self_reports)

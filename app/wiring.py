@@ -25,6 +25,7 @@ def wire() -> None:
     from app.oauth import bearer
     from app.oauth import server as oauth_server
     from app.oversight import memberships
+    from app.procurement import services as procurement
     from app.scoring import services as scoring
     from consent import server as consent_server
     from reports.pdf import register_font
@@ -40,6 +41,9 @@ def wire() -> None:
     certificate_pdf.set_font(register_font)  # certificate PDFs embed the reports' Chinese font
     verification.register(verification.Kind("PCC", "信用等级证书", certificates.verification,
                                             "certificates/verify.html"))  # /verify/PCC…
+    verification.register(verification.Kind(procurement.PREFIX, procurement.KIND_LABEL,
+                                            procurement.public_verification,
+                                            "procurement/verify.html"))  # /verify/PS…: screenings
     register_jobs()
 
 

@@ -162,6 +162,8 @@ class QueryLogSchema(StrictSchema):
     purpose_label = fields.Function(lambda q: PURPOSE_LABELS[q.purpose])
     sections = fields.List(fields.String())
     resource = fields.String()
+    access_label = fields.Function(lambda q: "公开信息筛查（无需授权）" if q.consent_pk is None else "经授权查询",
+                                   metadata={"type": "string", "description": "依据：经授权查询，或公开信息筛查（无需授权）"})
 
 
 class QueryLogPageSchema(PageSchema):

@@ -20,12 +20,13 @@ def users() -> None:
     pass
 
 @users.command("add", help="创建用户：operator（征信机构）、firm（企业，须 --enterprise）、bank（须 --institution）、"
-                           "group（集团信用管理人员，须 --institution 为电力集团，绑定其母公司）")
+                           "group（集团信用管理人员，须 --institution 为电力集团，绑定其母公司）、"
+                           "tenderer（招标采购人员，须 --institution 为招标采购单位）")
 @click.option("--username", required=True)
-@click.option("--role", required=True, type=click.Choice(["operator", "firm", "bank", "group"]))
+@click.option("--role", required=True, type=click.Choice(["operator", "firm", "bank", "group", "tenderer"]))
 @click.option("--name", "display_name", default=None)
 @click.option("--enterprise", "enterprise_uscc", default=None, help="企业的统一社会信用代码")
-@click.option("--institution", "institution_licence", default=None, help="金融许可证号（电力集团：其机构编号）")
+@click.option("--institution", "institution_licence", default=None, help="金融许可证号（电力集团、招标采购单位：其机构编号）")
 @click.option("--password", default=None, help="不提供则交互输入（或读取 PC_NEW_PASSWORD）")
 @pass_ctx
 def users_add(ctx: Context, username: str, role: str, display_name: str | None, enterprise_uscc: str | None,

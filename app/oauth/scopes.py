@@ -34,3 +34,7 @@ SCOPES = {
 }
 REPORT_SCOPES = frozenset(SECTION_SCOPE_PREFIX + key for key in REPORT_SECTIONS)
 BANK_CLIENT_SCOPE = " ".join(["consents:write", "monitoring", *sorted(REPORT_SCOPES)])
+# A tenderer's system (a power group's procurement platform) screens bidders; it reads no
+# report and asks no consent through the API (a bidder grants 投标资格审查 on its own page).
+SCREENING_SCOPE = "screening:write"
+PROCUREMENT_CLIENT_SCOPE = SCREENING_SCOPE

@@ -12,12 +12,12 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Institution
+from app.accounts.models import Institution, InstitutionKind
 from app.audit import services as audit
 from app.core import clock
 from app.core.errors import InvalidInput, NotFound
 from app.oauth.models import OAuthClient, OAuthToken, hash_secret
-from app.oauth.scopes import BANK_CLIENT_SCOPE, SCOPES
+from app.oauth.scopes import BANK_CLIENT_SCOPE, PROCUREMENT_CLIENT_SCOPE, SCOPES
 
 
 def register_client(
@@ -92,12 +92,16 @@ def check_client_jwks(jwks: Any) -> dict[str, Any]:
 def register_bank_client(session: Session, institution: Institution, *, name: str, redirect_uris: list[str],
                          auth_method: str = "client_secret_basic",
                          jwks: dict[str, Any] | None = None) -> tuple[OAuthClient, str | None]:
-    """A financial institution's OAuth client: client credentials (consent requests),
-    authorization code with PKCE and refresh tokens; redirect URIs matched exactly."""
+    """An institution's OAuth client.  A financial institution's: client credentials
+    (consent requests), authorization code with PKCE and refresh tokens; redirect URIs
+    matched exactly.  A procurement institution's (招标采购单位, a power group's procurement
+    platform): client credentials only, scope ``screening:write`` — it screens bidders and
+    never sends anyone to the consent screen, so redirect URIs are optional."""
+    procurement = institution.kind == InstitutionKind.procurement
     errors: dict[str, list[str]] = {}
     if auth_method not in BANK_AUTH_METHODS:
         errors["auth_method"] = [f"应为 {' 或 '.join(BANK_AUTH_METHODS)}。"]
-    if not redirect_uris:
+    if not redirect_uris and not procurement:
         errors["redirect_uris"] = ["至少登记一个回调地址。"]
     for i, uri in enumerate(redirect_uris):
         why = check_redirect_uri(uri)
@@ -109,9 +113,11 @@ def register_bank_client(session: Session, institution: Institution, *, name: st
         raise InvalidInput("客户端登记信息有误", errors=errors)
     keys = check_client_jwks(jwks) if jwks else None
     client, secret = register_client(
-        session, name=name, scope=BANK_CLIENT_SCOPE,
-        grant_types=["client_credentials", "authorization_code", "refresh_token"], institution_id=institution.id,
-        redirect_uris=list(dict.fromkeys(redirect_uris)), auth_method=auth_method, jwks=keys,
+        session, name=name, scope=PROCUREMENT_CLIENT_SCOPE if procurement else BANK_CLIENT_SCOPE,
+        grant_types=["client_credentials"] if procurement else ["client_credentials", "authorization_code",
+                                                                  "refresh_token"],
+        institution_id=institution.id, redirect_uris=list(dict.fromkeys(redirect_uris)), auth_method=auth_method,
+        jwks=keys,
     )
     audit.record(session, "system", "client.register", subject_type="oauth_client", subject_id=client.client_id,
                  detail={"institution": institution.licence_no, "auth_method": auth_method,

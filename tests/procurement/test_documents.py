@@ -1,0 +1,136 @@
+"""The signed screening: it verifies offline and at ``/verify/{no}``, and fails both after one
+byte of its content changes; the PDF's text has the table; the CSV reads back as the rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app.core.signing import SignatureInvalid
+from app.procurement.services import verify_envelope
+from reports.services import canonical, sha256_hex
+from tests.consent.conftest import bearer
+from tests.procurement.conftest import days_ago, serious_penalty
+
+
+@pytest.fixture
+def issued(tender: Any, make_enterprise: Any, grade: Any, add: Any, listed: Any) -> dict[str, Any]:
+    good, bad = make_enterprise(name="浙江恒昌电力设备有限公司"), make_enterprise(name="杭州宏达输变电工程有限公司")
+    grade(good, "AA")
+    grade(bad, "BBB")
+    listed(bad, "black", [add(bad, "penalty", serious_penalty(days_ago(45), no="浙能监罚〔2026〕21号"))])
+    resp = tender.screen([good.uscc, bad.uscc, "91110000053621038X"], {"min_grade": "A"})
+    assert resp.status_code == 201
+    return {"resp": resp, "good": good, "bad": bad, "number": resp.headers["X-Screening-No"]}
+
+
+def test_the_file_verifies_offline_and_fails_after_a_byte_changes(issued: dict[str, Any], app: Flask) -> None:
+    raw = issued["resp"].get_data()
+    jwks = app.extensions["pc_signing_keys"].jwks()
+    envelope = json.loads(raw)
+    signed = verify_envelope(envelope, jwks)
+    assert signed["screening_no"] == issued["number"] and signed["digest"] == envelope["digest"]
+    assert sha256_hex(canonical(envelope["screening"])) == envelope["digest"]
+    # one byte of the content changed: the name of a firm (one character), or an outcome
+    tampered = raw.replace("杭州宏达".encode(), "杭州宏远".encode(), 1)
+    assert tampered != raw and len(tampered) == len(raw)
+    with pytest.raises(SignatureInvalid, match="内容摘要不一致"):
+        verify_envelope(json.loads(tampered), jwks)
+    flipped = raw.replace(b'"outcome":"fail"', b'"outcome":"pass"', 1)
+    with pytest.raises(SignatureInvalid, match="内容摘要不一致"):
+        verify_envelope(json.loads(flipped), jwks)
+    # a signature lifted onto another file, or no file at all
+    with pytest.raises(SignatureInvalid):
+        verify_envelope({**envelope, "signature": envelope["signature"][:-4] + "AAAA"}, jwks)
+    with pytest.raises(SignatureInvalid, match="缺少 screening"):
+        verify_envelope({"report": {}}, jwks)
+
+
+def test_verify_page_checks_the_digest(issued: dict[str, Any], client: FlaskClient) -> None:
+    number, raw = issued["number"], issued["resp"].get_data()
+    envelope = json.loads(raw)
+    assert envelope["verify_url"] == f"http://localhost/verify/{number}?digest={envelope['digest']}"
+    ok = client.get(f"/verify/{number}?digest={envelope['digest']}&format=json").get_json()
+    assert ok | {"issued_at": None} == {
+        "screening_no": number, "issued": True, "issued_at": None, "kind": "bid_screening",
+        "kind_label": "投标人信用筛查结果", "tenderer": "某电力集团电子商务采购平台", "bidders": 3,
+        "digest": envelope["digest"], "digest_checked": True, "digest_matches": True, "signature_valid": True,
+        "kid": envelope["kid"]}
+    tampered = json.loads(raw.replace("杭州宏达".encode(), "杭州宏远".encode(), 1))
+    changed = sha256_hex(canonical(tampered["screening"]))
+    bad = client.get(f"/verify/{number}?digest={changed}&format=json").get_json()
+    assert (bad["digest_checked"], bad["digest_matches"]) == (True, False)
+    page = client.get(f"/verify/{number}?digest={changed}").get_data(as_text=True)
+    assert "摘要不一致" in page and "投标人信用筛查结果" in page
+    assert "浙江恒昌" not in page and issued["good"].uscc not in page  # never the bidders
+    html = client.get(f"/verify/{number}").get_data(as_text=True)
+    assert "该编号的筛查结果由本平台出具" in html and "某电力集团电子商务采购平台" in html
+
+
+def test_verify_unknown_and_malformed_numbers(client: FlaskClient) -> None:
+    unknown = client.get("/verify/PS20261118ABCDEFGHJKLM?format=json")
+    assert unknown.status_code == 404 and unknown.get_json()["code"] == "screening_not_found"
+    assert client.get("/verify/PS20261118ABCDEFGHJKLM").status_code == 404
+    bad = client.get("/verify/PS2026111?format=json")
+    assert bad.status_code == 422 and list(bad.get_json()["errors"]) == ["screening_no"]
+    digest = client.get("/verify/PS20261118ABCDEFGHJKLM?digest=xyz&format=json")
+    assert digest.status_code == 422 and list(digest.get_json()["errors"]) == ["digest"]
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils (pdftotext) not installed")
+def test_the_pdf_has_the_table(issued: dict[str, Any], tender: Any, tmp_path: Path) -> None:
+    resp = tender.http.get(f"/api/v1/screenings/{issued['number']}/pdf", headers=bearer(tender.token()))
+    assert resp.status_code == 200 and resp.mimetype == "application/pdf"
+    assert resp.headers["Content-Disposition"] == f'attachment; filename="{issued["number"]}.pdf"'
+    path = tmp_path / "s.pdf"
+    path.write_bytes(resp.data)
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    for expected in ("投标人信用筛查结果", issued["number"], "统一社会信用代码", "企业名称", "结论", "原因与提示",
+                     issued["good"].uscc, "浙江恒昌电力设备有限公司", issued["bad"].uscc, "杭州宏达输变电工程有限公司",
+                     "不通过", "浙能监罚〔2026〕21号", "91110000053621038X", "代码无效", "第 1 页 / 共 1 页",
+                     "信用等级不低于 A"):
+        assert expected.replace(" ", "") in re.sub(r"\s+", "", text), expected  # -layout spaces the text out
+    fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
+    assert "Helvetica" not in fonts and "yes" in fonts  # only the embedded Chinese font
+    again = tender.http.get(f"/api/v1/screenings/{issued['number']}/pdf", headers=bearer(tender.token()))
+    assert again.data == resp.data  # cached: a screening never changes
+
+
+def test_a_long_screening_pdf_runs_over_pages(tender: Any, make_enterprise: Any, tmp_path: Path) -> None:
+    from app.procurement.pdf import render_screening_pdf
+
+    firms = [make_enterprise() for _ in range(3)]
+    doc = tender.screen([f.uscc for f in firms]).get_json()["screening"]
+    doc["bidders"] = [dict(doc["bidders"][i % 3], row=i + 1) for i in range(400)]  # a rendering test only
+    pdf = render_screening_pdf(doc, digest="0" * 64, verify_url="http://localhost/verify/x", kid="k1")
+    if shutil.which("pdftotext") is None:
+        pytest.skip("poppler-utils (pdftotext) not installed")
+    path = tmp_path / "long.pdf"
+    path.write_bytes(pdf)
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    pages = text.count("原因与提示")  # the header row repeated on every page
+    assert pages > 3 and f"共 {pages} 页" in text and f"第 {pages} 页" in text and "\n400\n" in text
+
+
+def test_the_csv_reads_back_as_the_rows(issued: dict[str, Any], tender: Any) -> None:
+    resp = tender.http.get(f"/api/v1/screenings/{issued['number']}/csv", headers=bearer(tender.token()))
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert resp.data.startswith("\ufeff".encode())  # Excel reads the Chinese right
+    rows = list(csv.DictReader(io.StringIO(resp.data.decode("utf-8-sig"))))
+    doc = issued["resp"].get_json()["screening"]
+    assert [(int(r["行号"]), r["统一社会信用代码"], r["企业名称"], r["信用等级"], r["结论"]) for r in rows] == [
+        (b["row"], b["uscc"], b["name"] or "", b["grade"] or "", b["outcome_label"]) for b in doc["bidders"]]
+    assert [r["原因"] for r in rows] == ["；".join(b["reasons"]) for b in doc["bidders"]]
+    bad = next(r for r in rows if r["统一社会信用代码"] == issued["bad"].uscc)
+    assert bad["名单"].startswith("黑名单（失信联合惩戒）（") and "浙能监罚〔2026〕21号" in bad["原因"]
