@@ -21,6 +21,7 @@ from app.accounts import passwords
 from app.accounts.cli import users
 from app.archive.cli import enterprises, import_records, keys, relations_group, retention
 from app.audit.cli import audit
+from app.certificates.cli import certificates_group
 from app.cli.jobs import jobs_group
 from app.core import clock, jobs
 from app.core.cli import (
@@ -283,5 +284,6 @@ def seed(ctx: Context, firms: str, seed: int, as_of: str | None, password: str |
 
 
 for command in (jobs_group, import_records, enterprises, providers, institutions, consents, verify_report, reports, audit, users,
-                relations_group, retention, keys, scorecard, evaluate, index_cmd, lists_group, objections_group, commitments_group):
+                relations_group, retention, keys, scorecard, evaluate, index_cmd, lists_group, objections_group, commitments_group,
+                certificates_group):
     main.add_command(command)

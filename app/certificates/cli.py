@@ -1,0 +1,130 @@
+"""Grade certificates: the operators' listing, one certificate in full, its PDF, the rule in
+force and the daily work run by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from app.core.cli import Context, domain_error, fail, out, pass_ctx
+from app.core.errors import DomainError
+
+STATUSES = ("applied", "publicized", "issued", "suspended", "revoked", "rejected", "expired", "withdrawn")
+
+
+@click.group("certificates", help="信用等级证书：列表、详情、PDF、现行规则；到期、复核与公示期满发证")
+def certificates_group() -> None:
+    pass
+
+
+@certificates_group.command("list", help="列出证书与申报（最近变化的在前；--status 只看一种状态）")
+@click.option("--status", type=click.Choice(STATUSES), default=None, help="状态")
+@click.option("--q", "q", default=None, help="企业名称、统一社会信用代码或证书编号")
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True, help="最多列出几项")
+@pass_ctx
+def certificates_list(ctx: Context, status: str | None, q: str | None, limit: int) -> None:
+    from rich.table import Table
+
+    from app.certificates.models import CERTIFICATE_STATUS_LABELS
+    from app.certificates.services import list_certificates
+
+    table = Table("证书编号", "企业", "状态", "等级", "有效期 / 公示至")
+    with ctx.db.reading() as session:
+        page = list_certificates(session, page=1, per_page=limit, status=status, q=q)
+        for c in page.items:
+            span = (f"{c.valid_from} 至 {c.valid_until}" if c.valid_from
+                    else f"公示至 {c.notice_until:%Y-%m-%d}" if c.notice_until else "—")
+            table.add_row(c.certificate_no, c.enterprise.name, CERTIFICATE_STATUS_LABELS[c.status], c.grade or "—", span)
+    out.print(table)
+    out.print(f"共 {page.total} 项" + (f"（列出前 {limit} 项）" if page.total > limit else "") + "。")
+
+
+@certificates_group.command("show", help="一份证书或申报：状态、等级、有效期、状态历史与异议")
+@click.argument("number")
+@pass_ctx
+def certificates_show(ctx: Context, number: str) -> None:
+    from app.certificates import services
+    from app.certificates.models import CERTIFICATE_STATUS_LABELS
+    from app.core import clock
+
+    with ctx.db.reading() as session:
+        try:
+            cert = services.get_certificate(session, number)
+        except DomainError as exc:
+            domain_error(exc)
+            return
+        status = services.effective_status(cert)
+        out.print(f"证书编号 {cert.certificate_no}：{cert.enterprise.name}（{cert.enterprise.uscc}）")
+        out.print(f"状态 {CERTIFICATE_STATUS_LABELS[status]}" + (f"：{cert.status_reason}" if cert.status_reason else ""))
+        if cert.grade:
+            out.print(f"等级 {cert.grade}（分数 {cert.score or '—'}，评分卡 {cert.scorecard_version}，评价基准日 {cert.grade_as_of}）")
+        if cert.notice_from and cert.notice_until:
+            out.print(f"公示期 {clock.format_cn(cert.notice_from)} 至 {clock.format_cn(cert.notice_until)}")
+        if cert.issued_at:
+            out.print(f"发证 {clock.format_cn(cert.issued_at)}；有效期 {cert.valid_from} 至 {cert.valid_until}；"
+                      f"下次复核 {cert.next_review_on or '—'}；摘要 {cert.digest}（密钥 {cert.kid}）")
+        out.print("状态历史：")
+        for e in services.events_of(session, cert):
+            change = f"{e.from_status} → {e.to_status}" if e.from_status else e.to_status
+            out.print(f"  {clock.format_cn(e.at)}  {change}  {e.actor}  {e.reason or ''}")
+        objections = services.objections_of(session, cert)
+        if objections:
+            out.print("异议：")
+        for o in objections:
+            out.print(f"  {o.objection_no}  {clock.format_cn(o.created_at)}  {o.status}  {o.text}"
+                      + (f"（处理：{o.resolution}）" if o.resolution else ""))
+
+
+@certificates_group.command("pdf", help="把已颁发的证书写成 PDF 文件（二维码指向 --base-url 上的核验页）")
+@click.argument("number")
+@click.option("--out", "path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="PDF 文件路径")
+@click.option("--base-url", default=None, help="站点地址（缺省 PC_ISSUER，再缺省 http://127.0.0.1:8000）")
+@pass_ctx
+def certificates_pdf(ctx: Context, number: str, path: Path, base_url: str | None) -> None:
+    from app.certificates import services
+    from app.certificates.models import CERTIFICATE_STATUS_LABELS, CertificateStatus
+    from app.certificates.pdf import render_pdf
+
+    base = (base_url or ctx.settings.issuer or "http://127.0.0.1:8000").rstrip("/")
+    with ctx.db.reading() as session:
+        try:
+            cert = services.get_certificate(session, number)
+            doc = services.frozen(cert)
+            assert cert.digest is not None and cert.kid is not None
+            status = services.effective_status(cert)
+            body = render_pdf(doc, digest=cert.digest, kid=cert.kid, verify_url=base + services.verify_path(cert),
+                              status_label=None if status == CertificateStatus.issued else CERTIFICATE_STATUS_LABELS[status])
+            said = f"证书 {cert.certificate_no}，状态 {CERTIFICATE_STATUS_LABELS[status]}"
+        except DomainError as exc:
+            domain_error(exc)
+            return
+    try:
+        path.write_bytes(body)
+    except OSError as exc:
+        fail(f"无法写入 {path}：{exc.strerror or exc}")
+    out.print(f"已写入 {path}（{len(body) // 1024} KB）：{said}")
+
+
+@certificates_group.command("rules", help="现行证书规则（PC_CERTIFICATE_RULES；格式有误时报错并指明键名）")
+def certificates_rules() -> None:
+    from app.certificates.rules import load
+
+    for line in load().describe():
+        out.print(f"· {line}")
+
+
+@certificates_group.command("advance", help="到期证书标为已过期；按规则复核有效、暂停的证书与公示中的结果（黑名单、当前等级）；"
+                                            "进行到期的年度复核；公示期满且无待处理异议的颁发证书（即每日任务 certificates.advance）")
+@pass_ctx
+def certificates_advance(ctx: Context) -> None:
+    from app.certificates.services import advance
+    from app.core.signing import load_signing_keys
+
+    labels = {"issued": "发证", "rejected": "不予发证", "suspended": "暂停", "revoked": "撤销", "restored": "恢复",
+              "expired": "到期", "reviewed": "年度复核"}
+    with ctx.db.transaction() as session:
+        outcome = advance(session, load_signing_keys(ctx.settings), actor="cli")
+    for key, label in labels.items():
+        numbers = outcome.numbers.get(key, [])
+        out.print(f"{label} {len(numbers)} 份" + (f"：{'、'.join(numbers)}" if numbers else ""))
