@@ -574,8 +574,8 @@ def issue(session: Session, keys: SigningKeys, number: str, actor: str, *, reque
     if black_listed(session, [cert.enterprise_id], today):
         _reject(session, cert, "发证前复核：企业已列入失信联合惩戒名单（黑名单）", actor, "black_list", request_id)
         return cert
-    grade = current_grades(session, [cert.enterprise_id]).get(cert.enterprise_id)
-    action, why = rules.judge(cert.grade, grade)
+    ev = evaluation_in_force(session, cert.enterprise_id, today)
+    action, why = rules.judge(cert.grade, None if ev is None else ev.grade)
     if action != Action.stand:
         _reject(session, cert, f"发证前复核：{why}", actor, "grade", request_id)
         return cert
