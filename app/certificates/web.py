@@ -5,6 +5,7 @@ Forms use the API's schemas and services; errors show next to their field."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
@@ -109,9 +110,16 @@ def _render_mine(errors: Errors | None = None, status: int = 200) -> tuple[str, 
     page = services.list_certificates(session, page=page_no(), per_page=20, enterprise_id=user.enterprise_id)
     today = clock.today()
     ev = services.evaluation_in_force(session, user.enterprise_id, today)
+    held = services.current_certificate(session, user.enterprise_id, today)
+    renew_from = held.valid_until - dt.timedelta(days=services.RENEWAL_DAYS) \
+        if held is not None and held.status == CertificateStatus.issued and held.valid_until else None
+    under_way = services.list_certificates(session, page=1, per_page=1, enterprise_id=user.enterprise_id,
+                                           status=CertificateStatus.applied).items \
+        or services.list_certificates(session, page=1, per_page=1, enterprise_id=user.enterprise_id,
+                                      status=CertificateStatus.publicized).items
     return render_template("certificates/mine.html", page=page, errors=errors or {}, evaluation=ev,
-                           rules=current_rules().describe(), today=today,
-                           held=services.current_certificate(session, user.enterprise_id, today)), status
+                           rules=current_rules().describe(), today=today, held=held, renew_from=renew_from,
+                           under_way=under_way[0] if under_way else None), status
 
 
 @bp.get("/me/certificates")

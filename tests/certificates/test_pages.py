@@ -39,6 +39,7 @@ def test_a_firm_applies_on_its_page_and_follows_it(client, db, make_enterprise, 
     number = re.search(r"/me/certificates/(PCC\w+)", done.headers["Location"]).group(1)
     detail = page(client, f"/me/certificates/{number}")
     assert "已申报" in detail and "撤回申报" in detail and "状态历史" in detail
+    assert "已有进行中的申报" in page(client, "/me/certificates")  # the form gives way to the application
     again = post(client, "/me/certificates", {"declaration": "yes"}, "/me/certificates")
     assert again.status_code == 409 and "同一时间只能有一件申报" in again.get_data(as_text=True)
     out = post(client, f"/me/certificates/{number}/withdraw", {"reason": "补充材料"}, f"/me/certificates/{number}")
@@ -58,6 +59,7 @@ def test_the_firm_downloads_its_certificate_from_its_page(client, db, issued, si
     sign_in(user)
     html = page(client, "/me/certificates")
     assert "本企业的证书" in html and f"/api/v1/certificates/{cert.certificate_no}/pdf" in html
+    assert "届满前 90 日内（2029-08-19 起）可申请换证" in html and 'name="declaration"' not in html
     assert client.get(f"/api/v1/certificates/{cert.certificate_no}/pdf").mimetype == "application/pdf"
     detail = page(client, f"/me/certificates/{cert.certificate_no}")
     assert "公开核验" in detail and cert.digest in detail and "撤回申报" not in detail
@@ -78,6 +80,7 @@ def test_an_operator_reviews_objections_and_issues_from_the_console(client, db, 
     assert evaluated.status_code == 302 and reload(db, waiting).status == "publicized"
     detail = page(client, f"/console/certificates/{cert.certificate_no}")
     assert "1 件待处理" in detail and "请核查该企业的纳税记录" in detail
+    assert re.search(r'<button type="submit" disabled>发证</button>', detail)  # not while an objection is open
     blocked = post(client, f"/console/certificates/{cert.certificate_no}/issue", {}, f"/console/certificates/{cert.certificate_no}")
     assert blocked.status_code == 409 and "有待处理的异议" in blocked.get_data(as_text=True)
     missing = post(client, f"/console/certificate-objections/{o.objection_no}/resolve", {"outcome": "dismissed"},
