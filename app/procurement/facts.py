@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from app.archive.categories import ACCIDENT_LEVEL_LABELS
@@ -44,6 +45,19 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield items[start:start + size]
 
 
+def among(session: Session, column: Any, values: Sequence[Any]) -> Iterator[Any]:
+    """``column`` among ``values``, as conditions for one query each: on PostgreSQL one
+    ``= ANY(array)`` (a single parameter, planned once, whatever the batch's size); on
+    SQLite an IN per chunk of ``CHUNK``."""
+    if not values:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        yield column == sa.any_(sa.bindparam("among", list(values), type_=postgresql.ARRAY(column.type), unique=True))
+        return
+    for part in chunks(values):
+        yield column.in_(part)
+
+
 def serious_penalty_definition() -> tuple[tuple[str, ...], int]:
     """What a serious penalty is: the scorecard's ``serious_penalty`` cap (its categories and
     minimum severity), so a screening and a grade call the same penalties serious."""
@@ -56,10 +70,10 @@ def serious_penalty_definition() -> tuple[tuple[str, ...], int]:
 def find_firms(session: Session, codes: Sequence[str]) -> dict[str, Firm]:
     """The firms of the archive among ``codes`` (valid, upper-case), by code."""
     out: dict[str, Firm] = {}
-    for part in chunks(list(codes)):
+    for among_codes in among(session, Enterprise.uscc, list(codes)):
         for ent_id, uscc, name, status in session.execute(
                 sa.select(Enterprise.id, Enterprise.uscc, Enterprise.name, sa.type_coerce(Enterprise.status, _TEXT))
-                .where(Enterprise.uscc.in_(part))):
+                .where(among_codes)):
             out[uscc] = Firm(id=ent_id, uscc=uscc, name=name, status=status)
     return out
 
@@ -81,9 +95,9 @@ def consents_of(session: Session, institution_id: int, ids: Sequence[int], now: 
     """Each bidder's active 投标资格审查 consent to this tenderer, in force now (the one that
     lasts longest, when there are several)."""
     out: dict[int, Consent] = {}
-    for part in chunks(list(ids)):
+    for among_ids in among(session, Consent.enterprise_id, list(ids)):
         for consent in session.scalars(sa.select(Consent).where(
-                Consent.enterprise_id.in_(part), Consent.institution_id == institution_id,
+                among_ids, Consent.institution_id == institution_id,
                 Consent.purpose == Purpose.bid_qualification, Consent.status == ConsentStatus.active,
                 Consent.valid_from <= now, Consent.valid_until > now).order_by(Consent.valid_until, Consent.id)):
             out[consent.enterprise_id] = consent
@@ -93,10 +107,10 @@ def consents_of(session: Session, institution_id: int, ids: Sequence[int], now: 
 # --- the queries ------------------------------------------------------------------------------
 
 def _grades(session: Session, firms: dict[int, Firm], ids: list[int]) -> None:
-    for part in chunks(ids):
+    for among_ids in among(session, Evaluation.enterprise_id, ids):
         for ent_id, grade, as_of in session.execute(
                 sa.select(Evaluation.enterprise_id, sa.type_coerce(Evaluation.grade, _TEXT), Evaluation.as_of)
-                .where(Evaluation.enterprise_id.in_(part), Evaluation.current.is_(True))):
+                .where(among_ids, Evaluation.current.is_(True))):
             firms[ent_id].grade, firms[ent_id].grade_as_of = grade, as_of
 
 
@@ -104,11 +118,11 @@ def _entries(session: Session, firms: dict[int, Firm], ids: list[int]) -> list[t
     """Published entries on each firm; returns each black-list basis item (entry, its index,
     its record ids), whose records are public through the list."""
     black: list[tuple[Entry, int, list[int]]] = []
-    for part in chunks(ids):
+    for among_ids in among(session, ListEntry.enterprise_id, ids):
         rows = session.execute(
             sa.select(ListEntry.id, ListEntry.enterprise_id, sa.type_coerce(ListEntry.list_name, _TEXT),
                       ListEntry.entered_on, ListEntry.published_on, ListEntry.ends_on, ListEntry.basis)
-            .where(ListEntry.enterprise_id.in_(part), ListEntry.status == EntryStatus.active))
+            .where(among_ids, ListEntry.status == EntryStatus.active))
         for entry_id, ent_id, name, entered, published, ends, basis in rows:
             entry = Entry(entry_id=entry_id, list_name=name, label=LIST_LABELS[ListName(name)], entered_on=entered,
                           published_on=published, ends_on=ends,
@@ -126,11 +140,11 @@ def _basis_records(session: Session, black: list[tuple[Entry, int, list[int]]]) 
     dates) in their entries' basis; returns their ids."""
     wanted = sorted({rid for _, _, rids in black for rid in rids})
     facts: dict[int, Fact] = {}
-    for part in chunks(wanted):
+    for among_ids in among(session, CreditRecord.id, wanted):
         for rid, category, payload, status in session.execute(
                 sa.select(CreditRecord.id, sa.type_coerce(CreditRecord.category, _TEXT), CreditRecord.payload,
                           sa.type_coerce(CreditRecord.status, _TEXT))
-                .where(CreditRecord.id.in_(part))):
+                .where(among_ids)):
             fact = fact_of(rid, category, payload or {}, status)
             if fact is not None:
                 facts[rid] = fact
@@ -169,11 +183,11 @@ def _dishonest(session: Session, firms: dict[int, Firm], ids: list[int], day: dt
                public_basis: set[int]) -> None:
     """Open 失信被执行人 records: judgments with a dishonest conduct (severity 3), not performed
     by the day (``ended_on`` is the day performance was completed) and not expired."""
-    for part in chunks(ids):
+    for among_ids in among(session, CreditRecord.enterprise_id, ids):
         for rid, ent_id, payload, status in session.execute(
                 sa.select(CreditRecord.id, CreditRecord.enterprise_id, CreditRecord.payload,
                           sa.type_coerce(CreditRecord.status, _TEXT))
-                .where(CreditRecord.enterprise_id.in_(part), CreditRecord.category == Category.judicial,
+                .where(among_ids, CreditRecord.category == Category.judicial,
                        CreditRecord.severity >= 3, _live(day),
                        sa.or_(CreditRecord.ended_on.is_(None), CreditRecord.ended_on > day))
                 .order_by(CreditRecord.occurred_on, CreditRecord.id)):
@@ -190,12 +204,12 @@ def _penalties(session: Session, firms: dict[int, Firm], ids: list[int], day: dt
     day ``years`` back, up to the day); public while published (双公示) or behind a black-list entry."""
     categories, min_severity = serious_penalty_definition()
     since = clock.add_years(day, -years)
-    for part in chunks(ids):
+    for among_ids in among(session, CreditRecord.enterprise_id, ids):
         for rid, ent_id, category, payload, status, ended in session.execute(
                 sa.select(CreditRecord.id, CreditRecord.enterprise_id, sa.type_coerce(CreditRecord.category, _TEXT),
                           CreditRecord.payload, sa.type_coerce(CreditRecord.status, _TEXT),
                           CreditRecord.disclosure_ended_on)
-                .where(CreditRecord.enterprise_id.in_(part), CreditRecord.category.in_(categories),
+                .where(among_ids, CreditRecord.category.in_(categories),
                        CreditRecord.severity >= min_severity, _live(day), CreditRecord.occurred_on > since)
                 .order_by(CreditRecord.occurred_on, CreditRecord.id)):
             payload = payload or {}
@@ -213,13 +227,13 @@ def _certificates(session: Session, firms: dict[int, Firm], ids: list[int], day:
     its latest that stood once (suspended, revoked, expired), to say why it does not count."""
     shown = (CertificateStatus.issued, CertificateStatus.suspended, CertificateStatus.revoked,
              CertificateStatus.expired)
-    for part in chunks(ids):
-        in_force = valid_certificate_firms(session, part, day)
+    in_force = valid_certificate_firms(session, ids, day)  # (at most MAX_CODES ids: within SQLite's bound)
+    for among_ids in among(session, Certificate.enterprise_id, ids):
         for no, ent_id, status, grade, valid_from, valid_until in session.execute(
                 sa.select(Certificate.certificate_no, Certificate.enterprise_id,
                           sa.type_coerce(Certificate.status, _TEXT), Certificate.grade, Certificate.valid_from,
                           Certificate.valid_until)
-                .where(Certificate.enterprise_id.in_(part), Certificate.status.in_(shown))
+                .where(among_ids, Certificate.status.in_(shown))
                 .order_by(Certificate.status_changed_at, Certificate.id)):
             valid = (ent_id in in_force and status == CertificateStatus.issued and valid_from is not None
                      and valid_until is not None and valid_from <= day <= valid_until)

@@ -231,24 +231,59 @@ def screen(session: Session, keys: SigningKeys, tenderer: Tenderer, codes: Seque
     session.add(screening)
     session.flush()
     public = [ent_id for ent_id in outcomes if ent_id not in logged]
-    if public:  # one executemany, then the ids read back (RETURNING would be a statement a row on SQLite)
-        session.execute(sa.insert(_QUERY_LOG), [
+    if public:  # written at once, then the ids read back (RETURNING would be a statement a row on SQLite)
+        bulk_insert(session, _QUERY_LOG, [
             {"at": now, "enterprise_id": ent_id, "institution_id": inst.id, "consent_pk": None,
              "client_pk": tenderer.client_pk, "user_id": tenderer.user_id, "purpose": str(Purpose.bid_qualification),
              "sections": [], "resource": resource, "request_id": request_id} for ent_id in public])
-        for part in facts.chunks(public):
+        for among_ids in facts.among(session, _QUERY_LOG.c.enterprise_id, public):
             logged.update({ent_id: (log_id, 0) for log_id, ent_id in session.execute(
                 sa.select(_QUERY_LOG.c.id, _QUERY_LOG.c.enterprise_id).where(
-                    _QUERY_LOG.c.enterprise_id.in_(part), _QUERY_LOG.c.at == now, _QUERY_LOG.c.resource == resource,
+                    among_ids, _QUERY_LOG.c.at == now, _QUERY_LOG.c.resource == resource,
                     _QUERY_LOG.c.consent_pk.is_(None)))})
-    if outcomes:
-        session.execute(sa.insert(_BIDDER), [
-            {"screening_pk": screening.id, "enterprise_id": ent_id, "outcome": outcome,
-             "consent_pk": logged[ent_id][1] or None, "query_log_id": logged[ent_id][0]}
-            for ent_id, outcome in outcomes.items()])
+    bulk_insert(session, _BIDDER, [
+        {"screening_pk": screening.id, "enterprise_id": ent_id, "outcome": outcome,
+         "consent_pk": logged[ent_id][1] or None, "query_log_id": logged[ent_id][0]}
+        for ent_id, outcome in outcomes.items()])
     audit.record(session, tenderer.actor, "screening.create", subject_type="screening", subject_id=number,
                  request_id=request_id, detail={"digest": digest, "tender_no": tender_no, **summary})
     return screening
+
+
+COPY_THRESHOLD = 50  # rows from which PostgreSQL is sent a COPY rather than an INSERT
+
+
+def bulk_insert(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Append-only rows written at once: on PostgreSQL (from ``COPY_THRESHOLD`` rows) one
+    ``COPY … FROM STDIN`` in text format, as scoring writes evaluations; elsewhere one
+    executemany."""
+    if not rows:
+        return
+    if len(rows) < COPY_THRESHOLD or session.get_bind().dialect.name != "postgresql":
+        session.execute(sa.insert(table), rows)
+        return
+    columns = list(rows[0])
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+            copy.write(copy_text(rows, columns))
+    finally:
+        cursor.close()
+
+
+def copy_text(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """Rows in COPY's text format.  Values are numbers, text (backslashes, tabs and line
+    breaks escaped), aware times, None or JSON."""
+    def text(value: Any) -> str:
+        if value is None:
+            return "\\N"
+        if isinstance(value, dt.datetime | dt.date):
+            return value.isoformat()
+        if isinstance(value, list | dict):
+            value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+    return "".join("\t".join(text(row[c]) for c in columns) + "\n" for row in rows)
 
 
 def _empty_row(row: int, text: str, status: str, reasons: list[str], duplicate_of: int | None = None) -> dict[str, Any]:

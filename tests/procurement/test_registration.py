@@ -14,6 +14,8 @@ from flask.testing import FlaskClient
 from app.accounts.models import User
 from app.cli import main
 from app.oauth.models import OAuthClient
+from app.procurement.models import Screening, ScreeningBidder
+from consent.models import QueryLog
 from tests.consent.conftest import REDIRECT, basic, bearer
 
 
@@ -75,8 +77,8 @@ def test_the_cli_registers_the_tenderer_side(fresh_databases: Any, tmp_path: Any
 
 
 def test_a_screening_is_a_handful_of_queries(tender: Any, make_enterprise: Any, grade: Any, statements: list[str],
-                                             certificate: Any) -> None:
-    """The same statements for 6 bidders as for 60 (set-based, not per firm)."""
+                                             certificate: Any, db: Any) -> None:
+    """The same statements for 60 bidders as for 120 (set-based, not per firm); every firm logged."""
     rules = {"min_grade": "BB", "max_open_dishonest": 1, "serious_penalty_years": 3, "max_serious_penalties": 0,
              "certificate_required": True}
 
@@ -87,9 +89,18 @@ def test_a_screening_is_a_handful_of_queries(tender: Any, make_enterprise: Any, 
         certificate(firms[0])
         token = tender.token()
         statements.clear()
-        assert tender.screen([f.uscc for f in firms], rules, token=token).status_code == 201
-        return len(statements)
+        resp = tender.screen([f.uscc for f in firms], rules, token=token)
+        assert resp.status_code == 201
+        sent = len(statements)
+        logs = db.scalars(sa.select(QueryLog).where(QueryLog.resource == f"screening:{resp.headers['X-Screening-No']}")
+                          .order_by(QueryLog.enterprise_id)).all()
+        assert [(q.enterprise_id, q.consent_pk, q.sections, str(q.purpose)) for q in logs] == [
+            (f.id, None, [], "bid_qualification") for f in sorted(firms, key=lambda f: f.id)]
+        bidders = db.scalars(sa.select(ScreeningBidder.query_log_id).join(Screening).where(
+            Screening.screening_no == resp.headers["X-Screening-No"]).order_by(ScreeningBidder.query_log_id)).all()
+        assert bidders == sorted(q.id for q in logs)
+        return sent
 
-    few, many = count(6), count(60)
+    few, many = count(60), count(120)  # (from 50 rows PostgreSQL is sent COPY: both sizes alike)
     assert few == many
     assert many < 40
