@@ -218,7 +218,7 @@ def judge(firm: Firm, rules: Rules, *, covered: frozenset[str] = frozenset()) ->
         if barred:
             reasons.append(entry.words())
         else:
-            warnings.append(f"风险提示：{entry.words()}（本次招标规则未将该名单列为禁止条件）")
+            warnings.append(f"{entry.words()}（风险提示：本次招标规则未将该名单列为禁止条件）")
 
     if rules.max_open_dishonest is not None:
         open_items = [f for f in firm.dishonest if f.public or "judicial" in covered]

@@ -105,8 +105,8 @@ def test_the_watch_list_warns_unless_barred(tender: Any, make_enterprise: Any, g
     warned = row_of(screen(tender, [ent.uscc], {}), ent.uscc)
     assert warned["outcome"] == "pass"
     assert warned["warnings"] == [
-        f"风险提示：列入重点关注名单（{entry.published_on} 起至 {entry.ends_on}），依据：近 2 年有合同违约"
-        "（本次招标规则未将该名单列为禁止条件）"]
+        f"列入重点关注名单（{entry.published_on} 起至 {entry.ends_on}），依据：近 2 年有合同违约"
+        "（风险提示：本次招标规则未将该名单列为禁止条件）"]
     assert warned["restrictions"][0]["rule"] == "watch_list"
     assert warned["restrictions"][0]["basis"] == [{"criterion": "breached_contract", "label": "近 2 年有合同违约",
                                                    "records": []}]  # a contract is not public: the label only
