@@ -24,6 +24,9 @@ bp = Blueprint("procurement_web", __name__, template_folder="templates")
 PER_PAGE = 100
 CODE_SEPARATORS = re.compile(r"[\s,;，；、]+")
 OUTCOME_FILTERS = {"fail": "不通过", "pass": "通过", "none": "未查到、代码无效或重复"}
+DATE_WORDS = {"decided_on": "决定", "publish_until": "公示至", "published_on": "公布", "filed_on": "立案",
+              "entered_on": "列入", "ends_on": "期限至", "grade_as_of": "评价", "valid_until": "有效期至",
+              "accident_on": "事故"}
 NR_LABELS = {"": "默认（设了最低等级时不通过，否则通过）", "fail": "不通过", "pass": "通过"}
 
 
@@ -116,5 +119,5 @@ def screening(screening_no: str) -> str:
     number = page_no()
     page: Page[dict[str, Any]] = Page(rows[(number - 1) * PER_PAGE: number * PER_PAGE], number, PER_PAGE, len(rows))
     return render_template("procurement/detail.html", s=found, doc=doc, page=page, outcome=args["outcome"],
-                           filters=OUTCOME_FILTERS, outcome_labels=OUTCOME_LABELS,
+                           filters=OUTCOME_FILTERS, outcome_labels=OUTCOME_LABELS, date_words=DATE_WORDS,
                            verify_url=downloads.verify_url(found))
