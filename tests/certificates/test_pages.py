@@ -119,6 +119,7 @@ def test_results_in_notice_are_public_and_people_signed_in_object_on_their_page(
     assert done.status_code == 302
     html = page(client, path)
     assert "我提出的异议" in html and "该企业在我单位招标中有串标记录" in html and "待处理" in html
+    assert "您对该评价结果已有待处理的异议" in html and 'name="text"' not in html  # one open objection per person
 
 
 def test_the_public_profile_lists_the_firms_certificates(client, db, issued, operator):
