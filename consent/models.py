@@ -24,6 +24,12 @@ class Purpose(enum.StrEnum):
     group_credit_management = "group_credit_management"  # a subsidiary to its power group
 
 
+# The purposes whose accesses are credit inquiries (贷款审批等授信查询): what a lender's
+# "queries in the last 3 months" counts.  Monitoring an existing loan, a group watching its
+# subsidiaries and a tenderer screening bidders are accesses the firm sees in its query log,
+# not inquiries for new credit.
+CREDIT_INQUIRY_PURPOSES = frozenset({"loan_application", "credit_line_review", "supply_chain_finance"})
+
 PURPOSE_LABELS = {
     Purpose.loan_application: "贷款申请审查",
     Purpose.credit_line_review: "授信额度审查",

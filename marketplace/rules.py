@@ -38,7 +38,7 @@ class FirmFacts(NamedTuple):
     score: Decimal | None
     tax_grade: str | None  # the latest year's
     dishonest: bool  # a live 失信被执行人 record
-    queries_3m: int  # report queries by institutions in the last 3 months
+    queries_3m: int  # credit inquiries by institutions in the last 3 months (consent.models.CREDIT_INQUIRY_PURPOSES)
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ RULES: tuple[Rule, ...] = (
          lambda p, c, _: ~c.dishonest, frozenset({"dishonest"})),
     Rule("max_queries_3m", "近期查询次数", lambda p: _req(p, "max_queries_3m") is not None,
          lambda p, f, _: f.queries_3m <= _req(p, "max_queries_3m"),
-         lambda p, f, _: f"要求近 3 个月被机构查询不超过 {_req(p, 'max_queries_3m')} 次，当前 {f.queries_3m} 次",
+         lambda p, f, _: f"要求近 3 个月被机构授信查询不超过 {_req(p, 'max_queries_3m')} 次，当前 {f.queries_3m} 次",
          lambda p, c, _: c.queries_3m <= _req(p, "max_queries_3m"), frozenset({"queries_3m"})),
 )
 REQUIREMENT_KEYS = ("min_tax_grade", "no_dishonest", "max_queries_3m")

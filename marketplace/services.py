@@ -20,7 +20,7 @@ from app.core.db import Page, paginate
 from app.core.errors import Conflict, Forbidden, InvalidInput
 from app.scoring.models import Evaluation
 from app.scoring.scorecard import GRADES
-from consent.models import QueryLog
+from consent.models import CREDIT_INQUIRY_PURPOSES, QueryLog
 from marketplace.errors import ProductNotFound
 from marketplace.models import (
     PRODUCT_STATUS_LABELS,
@@ -247,7 +247,8 @@ def fact_columns(today: dt.date, ent_id: Any = Enterprise.id, *, grade: Any = Ev
         dishonest=sa.exists().where(live, CreditRecord.category == Category.judicial,
                                     CreditRecord.payload["dishonest_conduct"].as_string().is_not(None)),
         queries_3m=sa.select(sa.func.count()).select_from(QueryLog)
-        .where(QueryLog.enterprise_id == ent_id, QueryLog.at >= clock.now() - dt.timedelta(days=91))
+        .where(QueryLog.enterprise_id == ent_id, QueryLog.at >= clock.now() - dt.timedelta(days=91),
+               QueryLog.purpose.in_(sorted(CREDIT_INQUIRY_PURPOSES)))
         .scalar_subquery(),
     )
 

@@ -223,7 +223,9 @@ def _query_log_stmt(include_self: bool) -> Any:
                QueryLog.at >= sa.bindparam("since"))
     )
     if not include_self:
-        return institutions.order_by(sa.desc("at"))
+        # A bank's report lists the accesses made under a consent; a tenderer's screening of
+        # public facts (no consent) stays in the firm's own query log and self-report only.
+        return institutions.where(QueryLog.consent_pk.is_not(None)).order_by(sa.desc("at"))
     own = (
         sa.select(sa.type_coerce(Report.issued_at, _TEXT).label("at"), sa.null().label("querier"),
                   sa.literal("self").label("kind"),

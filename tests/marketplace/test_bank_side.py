@@ -147,6 +147,13 @@ def test_both_forms_of_every_rule_agree_at_its_edge(client, db, app, sign_in, of
         for days in ages:
             db.add(QueryLog(at=now - dt.timedelta(days=days), enterprise_id=ent.id, institution_id=officer.institution_id,
                             consent_pk=consent.id, purpose="loan_application", sections=["tax"], resource="test"))
+    # Accesses that are not inquiries for new credit do not count: a bank's post-loan alerts,
+    # a tenderer's screening of public facts (no consent).
+    recent = cases["two_recent_queries"][0][0]
+    for purpose, consent_pk in (("post_loan_monitoring", consent.id), ("bid_qualification", None),
+                                ("group_credit_management", consent.id)):
+        db.add(QueryLog(at=now - dt.timedelta(days=2), enterprise_id=recent.id, institution_id=officer.institution_id,
+                        consent_pk=consent_pk, purpose=purpose, sections=[], resource="test"))
     db.flush()
     for (_, user), _ in cases.values():
         opt_in(client, sign_in, user)

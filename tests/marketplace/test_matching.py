@@ -118,7 +118,7 @@ def test_the_rules_are_plain_data_usable_without_a_request():
     at_cap = assess(P, FirmFacts(**base, queries_3m=6), dt.date(2026, 11, 23))
     over = assess(P, FirmFacts(**base, queries_3m=7), dt.date(2026, 11, 23))
     assert eligible(at_cap) and not eligible(over)
-    assert [o.reason for o in over if not o.ok] == ["要求近 3 个月被机构查询不超过 6 次，当前 7 次"]
+    assert [o.reason for o in over if not o.ok] == ["要求近 3 个月被机构授信查询不超过 6 次，当前 7 次"]
 
 
 def test_a_firm_sees_every_product_change_at_once(client, sign_in, officer, publish, graded_firm):

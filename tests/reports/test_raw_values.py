@@ -91,3 +91,20 @@ def test_query_records_say_when_each_query_was_made_in_utc(archive, bank, active
     assert query_records(db, archive.enterprise, include_self=False, since=now, issued_before=now) == []
     assert query_records(db, archive.enterprise, include_self=False, since=None,
                          issued_before=logged[-1].at) == []
+
+
+def test_a_screening_without_consent_is_in_the_self_report_not_in_a_banks(archive, bank, active_token, db):
+    """A tenderer's screening of public facts names no consent: the firm sees it in its own
+    query records, a bank's report does not show it (it is no access under a consent)."""
+    _, tok = active_token(scopes=["identity", "tax"], fetch_type="periodic", frequency={"unit": "day", "value": 5})
+    assert pull(bank, tok["access_token"], archive.enterprise.uscc).status_code == 201
+    pulled = db.scalars(sa.select(QueryLog).where(QueryLog.enterprise_id == archive.enterprise.id)).one()
+    db.add(QueryLog(at=pulled.at + dt.timedelta(seconds=1), enterprise_id=archive.enterprise.id,
+                    institution_id=pulled.institution_id, consent_pk=None, purpose="bid_qualification",
+                    sections=[], resource="screening:PS20261118AAAAAAAAAAAA"))
+    db.flush()
+    now = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)
+    for_bank = query_records(db, archive.enterprise, include_self=False, since=None, issued_before=now)
+    for_firm = query_records(db, archive.enterprise, include_self=True, since=None, issued_before=now)
+    assert [q["purpose"] for q in for_bank] == [str(pulled.purpose)]
+    assert "bid_qualification" in [q["purpose"] for q in for_firm]
