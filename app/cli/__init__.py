@@ -22,6 +22,7 @@ from app.accounts.cli import users
 from app.archive.cli import enterprises, import_records, keys, relations_group, retention
 from app.audit.cli import audit
 from app.certificates.cli import certificates_group
+from app.certificates.models import CERTIFICATE_STATUS_LABELS
 from app.cli.jobs import jobs_group
 from app.core import clock, jobs
 from app.core.cli import (
@@ -273,12 +274,19 @@ def seed(ctx: Context, firms: str, seed: int, as_of: str | None, password: str |
               f"重点关注 {summary.lists.get('watch', 0)}；名单记录 " + counts(summary.entries, ENTRY_STATUS_LABELS)
               + f"；信用承诺 {summary.commitments} 份；异议 " + counts(summary.objections, SEED_STATE_LABELS)
               + "；修复申请 " + counts(summary.repairs, REPAIR_STATUS_LABELS))
+    out.print("信用等级证书：" + counts(summary.certificates, CERTIFICATE_STATUS_LABELS)
+              + f"；投标人信用筛查 {summary.screenings} 次")
+    platform = summary.procurement
+    if platform is not None and platform.client is not None:
+        client_id, secret = platform.client
+        out.print(f"  招标采购单位 {platform.institution} 客户端（范围 screening:write）：client_id={client_id}"
+                  + (f" client_secret={secret}" if secret else "（密钥沿用首次生成的）"))
     if summary.demo_firm:
         out.print(f"演示企业（账号 firm）：{summary.demo_firm[0]}，统一社会信用代码 {summary.demo_firm[1]}")
     if summary.passwords:
         out.print("演示账号（用户名 / 密码）：")
     for username, pw in summary.passwords.items():
-        role = {"operator": Role.operator, "firm": Role.firm, "bank": Role.bank, "group": Role.group}[username]
+        role = Role(username)
         also = "；group2、group3… 为其他集团，密码相同" if role == Role.group else ""
         out.print(f"  {username:9} / {pw}   （{ROLE_LABELS[role]}{also}）")
 

@@ -30,18 +30,22 @@ from app.accounts.services import MIN_PASSWORD_LENGTH, set_password
 from app.archive.models import CreditRecord, Enterprise
 from app.audit import services as audit
 from app.audit.models import AuditEvent
+from app.certificates.models import Certificate
 from app.core import clock
 from app.core.config import Settings
 from app.core.crypto import FieldCipher
 from app.core.errors import Conflict, InvalidInput
 from app.core.signing import load_signing_keys
+from app.demo.certificates import seed_certificates
 from app.demo.firms import BANKS, SeedReport, seed_demo
 from app.demo.groups import MAX_GROUPS, group_username, seed_groups
 from app.demo.marketplace import seed_marketplace
 from app.demo.monitoring import seed_monitoring
 from app.demo.oversight import seed_oversight
+from app.demo.procurement import ProcurementReport, seed_procurement, seed_sample_screening
 from app.oversight import lists
 from app.oversight.models import Commitment, Objection, RepairRequest
+from app.procurement.models import Screening
 from app.scoring.models import Evaluation
 from app.scoring.services import grade_distribution, run_evaluations
 from consent.models import Consent
@@ -58,7 +62,7 @@ START_HOUR = 9
 # The earliest as-of date: tax grades are published from 2015 (for 2014), and the red list asks
 # for years of them; before 2020 the demo could not show every list.
 EARLIEST_AS_OF = dt.date(2020, 1, 1)
-DEMO_USERS = ("operator", "firm", "bank", "group")  # group2 … (the other groups) share group's password
+DEMO_USERS = ("operator", "firm", "bank", "group", "tenderer")  # group2 … (the other groups) share group's password
 MAX_FIRMS = 100_000
 SEEDED_ACTION = "demo.seeded"
 
@@ -113,6 +117,9 @@ class DemoSummary:
     objections: dict[str, int] = field(default_factory=dict)  # open, overdue, or the outcome
     repairs: dict[str, int] = field(default_factory=dict)
     demo_firm: tuple[str, str] | None = None  # name, USCC
+    procurement: ProcurementReport | None = None  # the tenderer platform this run made (its client's secret)
+    certificates: dict[str, int] = field(default_factory=dict)  # per status
+    screenings: int = 0
     passwords: dict[str, str] = field(default_factory=dict)  # set by this run (none on a rerun without one)
 
 
@@ -202,13 +209,18 @@ def build_demo(session: Session, settings: Settings, cipher: FieldCipher, inputs
         seed_oversight(session, signer, inputs.seed, demo_ent.id if demo_ent else None)
         seed_groups(session, signer, inputs.seed, passwords["group"], exclude={demo_ent.id} if demo_ent else None)
         seed_monitoring(session, demo_ent.id if demo_ent else None)
+        seed_certificates(session, signer, inputs.seed, demo_ent.id if demo_ent else None)
+        procurement = seed_procurement(session, signer, inputs.seed, passwords["tenderer"],
+                                       exclude={demo_ent.id} if demo_ent else None)
+        seed_sample_screening(session, signer, inputs.seed)
         if demo_user is not None and demo_ent is not None and market.products:
             # the demo firm has downloaded one self-report
             issue_self_report(session, signer, demo_ent, demo_user, settings.free_self_reports, actor="user:firm")
         audit.record(session, "seed", SEEDED_ACTION, detail={"firms": inputs.firms, "seed": inputs.seed,
                                                              "as_of": as_of.isoformat()})
         session.flush()  # everything written on the demo's clock, inside the block
-    return summarise(session, DemoSummary(inputs=inputs, created=True, base=base, passwords=passwords), as_of)
+    return summarise(session, DemoSummary(inputs=inputs, created=True, base=base, passwords=passwords,
+                                          procurement=procurement), as_of)
 
 
 def _count_by(session: Session, column: Any) -> dict[str, int]:
@@ -235,6 +247,8 @@ def summarise(session: Session, out: DemoSummary, today: dt.date) -> DemoSummary
     out.lists = {name: c["active"] for name, c in counted.items()}
     out.entries = {status: sum(c[status] for c in counted.values()) for status in next(iter(counted.values()))}
     out.commitments = session.scalar(sa.select(sa.func.count()).select_from(Commitment)) or 0
+    out.certificates = _count_by(session, Certificate.status)
+    out.screenings = session.scalar(sa.select(sa.func.count()).select_from(Screening)) or 0
     objections: dict[str, int] = {}
     for outcome, due_on in session.execute(sa.select(Objection.outcome, Objection.due_on)):
         state = str(outcome) if outcome is not None else "overdue" if due_on < today else "open"

@@ -44,15 +44,20 @@ RANDOM_COLUMNS = {
     "repair_request": {"request_no"},
     "signed_commitment": {"commitment_no", "kid", "statement"},
     "app_user": {"password_hash"},
+    "certificate": {"certificate_no", "body", "digest", "signature", "kid"},
+    "certificate_objection": {"objection_no"},
+    "screening": {"screening_no", "body", "digest", "signature", "kid"},
 }
 # Random identifiers inside other values (a signed commitment's record is referenced by the
 # commitment's number, a notice or an event names a consent, an application or a report).
 RANDOM_IDS = re.compile(r"(?<![0-9A-Za-z_])(?:(?:rep|obj|cmt|ofr|app|prd)_[0-9a-f]{12}|cst_[a-z2-7]{24}|alt_[0-9a-f]{20}"
-                        r"|pc_[0-9a-f]{24}|PC\d{8}[A-Z2-7]{12})(?![0-9A-Za-z])")
+                        r"|pc_[0-9a-f]{24}|PC\d{8}[A-Z2-7]{12}|PCC\d{4}[A-Z2-7]{12}|cob_[0-9a-f]{12}|PS\d{8}[A-Z2-7]{12})"
+                        r"(?![0-9A-Za-z])")
 DEMO_TABLES = ["enterprise", "credit_record", "credit_record_version", "ingestion_run", "evaluation", "evaluation_run",
                "consent", "consent_event", "query_log", "loan_product", "marketplace_profile", "loan_application",
                "loan_application_event", "credit_offer", "list_entry", "list_event", "objection", "repair_request",
-               "signed_commitment", "app_user", "notice"]
+               "signed_commitment", "app_user", "notice", "certificate", "certificate_event", "certificate_objection",
+               "screening", "screening_bidder"]
 
 
 def snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
