@@ -96,12 +96,14 @@ def _seed(session: Session, signer: SigningKeys, seed: int, demo_firm_id: int | 
         except DomainError:
             continue  # not eligible on that day (not rated then, on the black list): no certificate
 
-    # Now: in their notice period (one objected to, one whose objection was upheld three days in),
-    # and applications waiting for their evaluation.
+    # Now: in their notice period (one whose objection was upheld three days in), one whose
+    # notice has ended with an objection still open (the operator resolves it, then issues:
+    # the job issues nothing while an objection is open), and applications waiting.
     plan = ["objected", "clean", "upheld", "applied", "applied", "clean"]
+    ago = {"objected": rules.notice_days + 1, "upheld": 3}
     for ent, state in zip(pending, plan, strict=False):
         user = demo_firm_user(session, ent)
-        started = now - dt.timedelta(days=3 if state in ("objected", "upheld") else 0, hours=rng.randint(1, 5))
+        started = now - dt.timedelta(days=ago.get(state, 0), hours=rng.randint(1, 5))
         try:
             with _on(started):
                 cert = services.apply(session, user)
