@@ -400,7 +400,12 @@ def codes_from_csv(data: bytes) -> list[str]:
     if first is None:
         raise InvalidInput("文件中没有代码", errors={"file": ["文件是空的：应每行一个统一社会信用代码，或含 uscc 列的 CSV。"]})
     delimiter = "\t" if "\t" in first and "," not in first else ","
-    rows = [row for row in csv.reader(lines, delimiter=delimiter) if any(cell.strip() for cell in row)]
+    try:
+        rows = [row for row in csv.reader(lines, delimiter=delimiter) if any(cell.strip() for cell in row)]
+    except csv.Error as exc:  # a field longer than the csv module allows, a stray NUL…
+        raise InvalidInput("文件不是可读的 CSV", errors={"file": [f"CSV 格式有误：{exc}。"]}) from None
+    if not rows:
+        raise InvalidInput("文件中没有代码", errors={"file": ["文件中只有分隔符：应每行一个统一社会信用代码，或含 uscc 列的 CSV。"]})
     header = [cell.strip().lstrip("\ufeff").lower() for cell in rows[0]]
     column = next((i for i, name in enumerate(header) if name in CODE_HEADERS), None)
     if column is not None:

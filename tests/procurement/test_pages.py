@@ -101,6 +101,8 @@ def test_a_screening_from_an_uploaded_csv(tenderer_in: Any, client: FlaskClient,
     ({"codes": ""}, (b"\xff\xfe\x00\x00\x81", "x.csv"), "file", "应为 UTF-8 或 GBK（GB18030）编码"),
     ({"codes": "91110000053621038D"}, (b"91110000053621038D\n", "x.csv"), "file", "请只用一种方式提交"),
     ({"codes": ""}, (b"uscc\n", "x.csv"), "file", "文件只有表头"),
+    ({"codes": ""}, (b",,\n,\n", "x.csv"), "file", "文件中只有分隔符"),  # was an IndexError (500)
+    ({"codes": ""}, (b'"' + b"9" * 140_000 + b'"\n', "x.csv"), "file", "CSV 格式有误"),  # was a csv.Error (500)
     ({"codes": ""}, ("\n".join(["91110000053621038D"] * 10_001).encode(), "x.csv"), "file", "一次至多 10000 个"),
 ])
 def test_form_errors_beside_their_fields(tenderer_in: Any, client: FlaskClient, db: Any, fields: dict[str, Any],
