@@ -391,6 +391,9 @@ def apply(session: Session, user: User, *, request_id: str | None = None, rules:
         raise Conflict(f"本企业已有进行中的申报 {under_way.certificate_no}（{CERTIFICATE_STATUS_LABELS[under_way.status]}）："
                        "同一时间只能有一件申报", code="certificate_application_open")
     held = current_certificate(session, ent.id, today)
+    if held is not None and held.status == S.suspended:  # a new certificate would lift it unseen
+        raise Conflict(f"本企业的证书 {held.certificate_no} 已暂停（{held.status_reason or '原因见证书记录'}）："
+                       "暂停期间不得申报，待恢复或撤销后再申请", code="certificate_suspended")
     if held is not None and held.status == S.issued and held.valid_until is not None \
             and held.valid_until > today + dt.timedelta(days=RENEWAL_DAYS):
         renew_from = held.valid_until - dt.timedelta(days=RENEWAL_DAYS)

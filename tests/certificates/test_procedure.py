@@ -166,6 +166,21 @@ def test_a_firm_holding_a_certificate_applies_again_only_near_its_end(db, issued
         assert reload(db, cert).status == "expired" and renewal.certificate_no in cert.status_reason
 
 
+def test_a_suspended_certificate_blocks_a_new_application_until_lifted(db, issued, person):
+    """Applying again while suspended would, once issued, expire the suspended one as renewed:
+    the suspension lifted without the operator who imposed it."""
+    cert, ent, user = issued()
+    operator = person("operator")
+    services.suspend(db, operator, cert.certificate_no, "核查申报材料")
+    with pytest.raises(Conflict) as refused:
+        services.apply(db, user)
+    assert refused.value.code == "certificate_suspended" and cert.certificate_no in refused.value.detail
+    services.restore(db, operator, cert.certificate_no, "核查无误")
+    with pytest.raises(Conflict) as again:
+        services.apply(db, user)
+    assert again.value.code == "certificate_in_force"  # restored: the ordinary renewal rule again
+
+
 def test_the_firm_withdraws_before_issue_and_open_objections_end(db, publicized, person):
     cert, _, user = publicized()
     o = services.object_to(db, person("bank"), cert.certificate_no, "有异议")
