@@ -900,8 +900,15 @@ def verification(session: Session, keys: SigningKeys, number: str, digest: str |
     if issued and cert.signature and cert.body:
         try:
             signed = verify_jws(cert.signature, keys.jwks(), typ=STATEMENT_TYP)
+            # What this answer shows from the row must be what was signed: a grade or a
+            # validity changed in the database afterwards makes the signature fail here.
+            shown = {"grade": cert.grade, "valid_from": cert.valid_from.isoformat() if cert.valid_from else None,
+                     "valid_until": cert.valid_until.isoformat() if cert.valid_until else None,
+                     "issued_at": clock.iso_utc(cert.issued_at) if cert.issued_at else None}
             signature_valid = (signed.get("digest") == cert.digest == sha256_hex(cert.body.encode())
-                               and signed.get("certificate_no") == cert.certificate_no)
+                               and signed.get("certificate_no") == cert.certificate_no
+                               and (signed.get("subject") or {}).get("uscc") == ent.uscc
+                               and all(signed.get(key) == value for key, value in shown.items()))
         except SignatureInvalid:
             signature_valid = False
     matches = (wanted == cert.digest) if wanted is not None and issued else None

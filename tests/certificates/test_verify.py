@@ -73,6 +73,19 @@ def test_a_tampered_row_fails_its_signature(client, db, issued):
     assert body["signature_valid"] is False and body["valid"] is False
 
 
+@pytest.mark.parametrize("column", ["grade", "valid_until", "valid_from"])
+def test_a_row_changed_after_issue_fails_its_signature(client, db, issued, column):
+    """The answer shows the grade and validity from the row: changed there after issue (the
+    signed body left alone), the signature no longer vouches for them."""
+    import datetime as dt
+
+    cert, _, _ = issued("A")
+    setattr(cert, column, "AAA" if column == "grade" else getattr(cert, column) + dt.timedelta(days=365))
+    db.flush()
+    body = verify_json(client, cert.certificate_no, cert.digest).get_json()
+    assert body["signature_valid"] is False and body["valid"] is False and body["in_force"] is False
+
+
 def test_a_result_in_notice_is_shown_as_such_and_applications_are_unknown(client, db, publicized, applied):
     cert, ent, _ = publicized()
     body = verify_json(client, cert.certificate_no).get_json()
