@@ -445,13 +445,19 @@ def public_verification(session: Session, keys: SigningKeys, number: str, digest
     found = session.scalar(sa.select(Screening).where(Screening.screening_no == number))
     if found is None:
         raise ScreeningNotFound(f"未查询到编号为 {number} 的筛查结果：该编号不是本平台出具的筛查结果")
+    # What the answer shows comes from the signed body (tenderer, time, count), and the body
+    # must hash to the signed digest: a row changed afterwards no longer verifies.
+    doc = json.loads(found.body)
     try:
         signed = verify_jws(found.signature, keys.jwks(), typ=STATEMENT_TYP)
-        signature_valid = signed.get("digest") == found.digest and signed.get("screening_no") == found.screening_no
+        signature_valid = (signed.get("digest") == found.digest == sha256_hex(found.body.encode())
+                           and signed.get("screening_no") == found.screening_no == doc.get("screening_no"))
     except SignatureInvalid:
         signature_valid = False
-    return {"screening_no": found.screening_no, "issued": True, "issued_at": clock.iso_utc(found.created_at),
-            "kind": KIND, "kind_label": KIND_LABEL, "tenderer": found.institution.name, "bidders": found.total,
+    tenderer = doc.get("tenderer") or {}
+    return {"screening_no": found.screening_no, "issued": True, "issued_at": doc.get("issued_at"),
+            "kind": KIND, "kind_label": KIND_LABEL, "tenderer": tenderer.get("name"),
+            "bidders": (doc.get("summary") or {}).get("rows"),
             "digest": found.digest, "digest_checked": wanted is not None,
             "digest_matches": (wanted == found.digest) if wanted is not None else None,
             "signature_valid": signature_valid, "kid": found.kid}

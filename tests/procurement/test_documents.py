@@ -77,6 +77,25 @@ def test_verify_page_checks_the_digest(issued: dict[str, Any], client: FlaskClie
     assert "该编号的筛查结果由本平台出具" in html and "某电力集团电子商务采购平台" in html
 
 
+def test_a_stored_screening_changed_after_issue_no_longer_verifies(issued: dict[str, Any], client: FlaskClient,
+                                                                  db: Any) -> None:
+    """The verify page shows the tenderer, time and count from the signed body; a body changed
+    in the database (a byte) or a row whose counts were edited does not pass as signed."""
+    import sqlalchemy as sa
+
+    from app.procurement.models import Screening
+
+    number = issued["number"]
+    row = db.scalars(sa.select(Screening).where(Screening.screening_no == number)).one()
+    row.total = 999  # a column edited: the answer still reads the signed body
+    db.flush()
+    shown = client.get(f"/verify/{number}?format=json").get_json()
+    assert shown["bidders"] == 3 and shown["signature_valid"] is True
+    row.body = row.body.replace("杭州宏达", "杭州宏远", 1)
+    db.flush()
+    assert client.get(f"/verify/{number}?format=json").get_json()["signature_valid"] is False
+
+
 def test_verify_unknown_and_malformed_numbers(client: FlaskClient) -> None:
     unknown = client.get("/verify/PS20261118ABCDEFGHJKLM?format=json")
     assert unknown.status_code == 404 and unknown.get_json()["code"] == "screening_not_found"
