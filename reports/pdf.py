@@ -74,6 +74,30 @@ _font_lock = threading.Lock()
 _font_ready = False
 
 
+
+def _page_frame(c: pdfcanvas.Canvas, watermark: str, running_head: str | None, report_no: str) -> None:
+    """What every page of a report carries: the diagonal watermark and, past the first page,
+    the running head (title left, number right, a rule under them).  Leaves the canvas in
+    the footer's state (small grey type, saved: the caller restores it)."""
+    w, h = A4
+    c.saveState()
+    c.setFont(FONT, 15)
+    c.setFillColor(NAVY)
+    c.setFillAlpha(0.07)
+    c.translate(w / 2, h / 2)
+    c.rotate(35)
+    for dy in (-230, -80, 70, 220):
+        c.drawCentredString(0, dy, watermark)
+    c.restoreState()
+    c.saveState()
+    c.setFont(FONT, 7.5)
+    c.setFillColor(colors.HexColor("#555555"))
+    if running_head is not None:
+        c.drawString(18 * mm, h - 12 * mm, running_head)
+        c.drawRightString(w - 18 * mm, h - 12 * mm, f"报告编号 {report_no}")
+        c.setStrokeColor(GRID)
+        c.line(18 * mm, h - 14 * mm, w - 18 * mm, h - 14 * mm)
+
 def font_path() -> str:
     configured = os.environ.get("PC_PDF_FONT")
     for path in ([configured] if configured else []) + list(FONT_CANDIDATES):
@@ -312,23 +336,7 @@ def render_pdf(doc: dict[str, Any], *, digest: str, verify_url: str, kid: str) -
 
     def decorate(c: pdfcanvas.Canvas, page: int, total: int) -> None:
         w, h = A4
-        c.saveState()
-        c.setFont(FONT, 15)
-        c.setFillColor(colors.HexColor("#12355b"))
-        c.setFillAlpha(0.07)
-        c.translate(w / 2, h / 2)
-        c.rotate(35)
-        for dy in (-230, -80, 70, 220):
-            c.drawCentredString(0, dy, watermark)
-        c.restoreState()
-        c.saveState()
-        c.setFont(FONT, 7.5)
-        c.setFillColor(colors.HexColor("#555555"))
-        if page > 1:
-            c.drawString(18 * mm, h - 12 * mm, f"企业信用报告 · {subject['name']}")
-            c.drawRightString(w - 18 * mm, h - 12 * mm, f"报告编号 {doc['report_no']}")
-            c.setStrokeColor(GRID)
-            c.line(18 * mm, h - 14 * mm, w - 18 * mm, h - 14 * mm)
+        _page_frame(c, watermark, f"企业信用报告 · {subject['name']}" if page > 1 else None, doc["report_no"])
         c.drawString(18 * mm, 10 * mm, "PowerCredit 电力征信 · 仅供参考")
         c.drawCentredString(w / 2, 10 * mm, f"第 {page} 页 / 共 {total} 页")
         c.drawRightString(w - 18 * mm, 10 * mm, f"{recipient['name']} · {issued}")
@@ -663,23 +671,8 @@ def render_bidding_pdf(doc: dict[str, Any], *, digest: str, verify_url: str, kid
 
     def decorate(c: pdfcanvas.Canvas, page: int, total: int) -> None:
         w, h = A4
-        c.saveState()
-        c.setFont(FONT, 15)
-        c.setFillColor(NAVY)
-        c.setFillAlpha(0.07)
-        c.translate(w / 2, h / 2)
-        c.rotate(35)
-        for dy in (-230, -80, 70, 220):
-            c.drawCentredString(0, dy, watermark)
-        c.restoreState()
-        c.saveState()
-        c.setFont(FONT, 7.5)
-        c.setFillColor(colors.HexColor("#555555"))
-        if page > 1:
-            c.drawString(18 * mm, h - 12 * mm, f"企业信用报告（招投标专用版） · {subject['name']}")
-            c.drawRightString(w - 18 * mm, h - 12 * mm, f"报告编号 {doc['report_no']}")
-            c.setStrokeColor(GRID)
-            c.line(18 * mm, h - 14 * mm, w - 18 * mm, h - 14 * mm)
+        _page_frame(c, watermark, f"企业信用报告（招投标专用版） · {subject['name']}" if page > 1 else None,
+                    doc["report_no"])
         c.drawString(18 * mm, 12 * mm, f"招投标专用版 · 报告编号 {doc['report_no']}")
         c.drawCentredString(w / 2, 12 * mm, f"第 {page} 页 / 共 {total} 页")
         c.drawRightString(w - 18 * mm, 12 * mm, f"出具 {issued}")
