@@ -81,7 +81,7 @@ class MonitoringEvent(Base):
     event_id: Mapped[str] = mapped_column(sa.String(40), unique=True)  # public: evt_…
     type: Mapped[str] = mapped_column(sa.String(40))
     enterprise_id: Mapped[int | None] = mapped_column(sa.ForeignKey("enterprise.id"))  # null: an index warning
-    public: Mapped[bool] = mapped_column(default=False)  # only public facts (grade, lists, 双公示, 失信)
+    public: Mapped[bool] = mapped_column(default=False)  # only public facts (grade, lists, 双公示)
     category: Mapped[str | None] = mapped_column(sa.String(20))  # a record's category
     severity: Mapped[int | None] = mapped_column(sa.SmallInteger)
     data: Mapped[dict[str, Any]] = mapped_column(JSONType)

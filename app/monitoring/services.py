@@ -4,8 +4,8 @@ alert inbox.
 The gate applies to monitoring as to pulls: a bank sees a firm's events only while its
 ``post_loan_monitoring`` consent for that firm is active and within its window, and only the
 report sections the consent covers; a group sees its subsidiaries' public events (grades,
-lists, 双公示, 失信) and the rest only under the subsidiary's ``group_credit_management``
-consent; a firm sees its own.  Each alert a bank or group receives under a consent is an
+lists, 双公示 — a 失信 judgment is public only as the basis of a black-list entry) and the rest
+only under the subsidiary's ``group_credit_management`` consent; a firm sees its own.  Each alert a bank or group receives under a consent is an
 access written to the firm's query log, in the transaction that creates the alert.
 """
 
@@ -146,7 +146,9 @@ def events_of_run(session: Session, run_id: int) -> list[NewEvent]:
         elif category == Category.judicial and payload and payload.get("dishonest_conduct"):
             data["judgment"] = {"case_no": payload.get("case_no"), "court": payload.get("court"),
                                 "published_on": payload.get("published_on")}
-            out.append(NewEvent(EventType.judgment_dishonest, ent, data, True, str(category), severity))
+            # Not a public fact by itself (DESIGN: the public sees grades, lists and 双公示): a 失信
+            # judgment reaches the public only as the basis of a black-list entry (list.entered).
+            out.append(NewEvent(EventType.judgment_dishonest, ent, data, False, str(category), severity))
         elif (category == Category.utility and payload and payload.get("status") == "arrears"
               and int(payload.get("arrears_months") or 1) >= ARREARS_ALERT_MONTHS):
             data["arrears"] = {"month": payload.get("month"), "months": int(payload.get("arrears_months") or 1),

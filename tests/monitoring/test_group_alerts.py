@@ -3,18 +3,21 @@ the subsidiary's 集团信用管理 consent, nothing from a firm outside the gro
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
 
 from app.accounts.services import create_institution
+from app.archive.ingestion import submit_batch
 from app.archive.relations import Filer, add_relation
 from app.core import clock, signals
 from app.core.errors import Forbidden
 from app.monitoring import services
 from app.monitoring.parties import Party
-from tests.monitoring.conftest import add_consent, alerts_of, dispatch
+from tests.archive.payloads import payload
+from tests.monitoring.conftest import add_consent, alerts_of, dispatch, pending_events
 
 
 def test_a_group_sees_its_subsidiaries_public_events_and_the_rest_under_consent(
@@ -74,3 +77,29 @@ def test_a_group_watching_a_subsidiary_twice_gets_each_event_once(db: Session, m
     alerts = alerts_of(db, group)
     assert sorted(a.type for a in alerts) == ["grade.downgraded", "grade.downgraded", "grade.threshold_crossed"]
     assert {a.subscription_pk for a in alerts} == {by_name.id}
+
+
+def test_a_dishonest_judgment_reaches_a_group_only_under_consent(
+        db: Session, make_enterprise: Any, make_provider: Any) -> None:
+    """A 失信 judgment is not a public fact by itself (the public sees grades, lists and 双公示;
+    the judgment only as a black-list entry's basis), as screening and the bidding edition hold."""
+    parent, consenting, silent = make_enterprise(), make_enterprise(), make_enterprise()
+    start = clock.today().replace(year=clock.today().year - 1)
+    for child in (consenting, silent):
+        add_relation(db, Filer(operator="test"), parent_uscc=parent.uscc, child_uscc=child.uscc,
+                     kind="wholly_owned", share="100", valid_from=start)
+    inst = create_institution(db, name="测试电力集团四", licence_no="GRP-T4", kind="group", uscc=parent.uscc)
+    group = Party("group", institution_id=inst.id, enterprise_id=parent.id, actor="user:g")
+    services.subscribe(db, group, uscc=parent.uscc, events=[], include_subsidiaries=True)
+    add_consent(db, consenting, inst, purpose="group_credit_management")
+    provider = make_provider(["judicial"])
+    published = (clock.today() - dt.timedelta(days=30)).isoformat()
+    rows = [{"provider_ref": f"dishonest-{firm.id}", "uscc": firm.uscc, "category": "judicial",
+             "payload": {**payload("judicial"), "dishonest_conduct": "refuse_with_ability", "published_on": published}}
+            for firm in (consenting, silent)]
+    assert submit_batch(db, provider, rows, reevaluate=False).accepted == 2
+    events = [e for e in pending_events(db) if e.type == "judicial.dishonest"]
+    assert len(events) == 2 and not any(e.public for e in events)
+    dispatch(db)
+    seen = [(a.enterprise_id, a.type) for a in alerts_of(db, group)]
+    assert seen == [(consenting.id, "judicial.dishonest")]
