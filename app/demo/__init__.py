@@ -212,7 +212,7 @@ def build_demo(session: Session, settings: Settings, cipher: FieldCipher, inputs
         seed_certificates(session, signer, inputs.seed, demo_ent.id if demo_ent else None)
         procurement = seed_procurement(session, signer, inputs.seed, passwords["tenderer"],
                                        exclude={demo_ent.id} if demo_ent else None)
-        seed_sample_screening(session, signer, inputs.seed)
+        seed_sample_screening(session, signer, inputs.seed, include=(demo_ent.id,) if demo_ent else ())
         if demo_user is not None and demo_ent is not None and market.products:
             # the demo firm has downloaded one self-report
             issue_self_report(session, signer, demo_ent, demo_user, settings.free_self_reports, actor="user:firm")

@@ -29,9 +29,13 @@ from app.demo.firms import demo_firm_user
 from app.scoring.models import Evaluation
 
 JOB = "job:certificates.advance"
-OBJECTIONS = ("该企业近期有合同逾期履行的情况，请核查其履约记录。",
-              "据了解该企业存在拖欠分包商工程款的情况，申请核实。",
-              "该企业在我单位组织的招标中提供的业绩材料与实际不符。")
+# What each kind of objector would write: a bank of its borrower, a tenderer of a bidder.
+OBJECTIONS: dict[Role, tuple[str, ...]] = {
+    Role.bank: ("该企业在我行的流动资金贷款近期出现逾期，与公示的信用状况不符，请核查。",
+                "据我行贷后检查，该企业存在拖欠分包商工程款的情况，申请核实。"),
+    Role.tenderer: ("该企业近期在我单位的供货合同中有逾期履行的情况，请核查其履约记录。",
+                    "该企业在我单位组织的招标中提供的业绩材料与实际不符，申请核实。"),
+}
 
 
 def _first(session: Session, role: Role) -> User | None:
@@ -113,7 +117,7 @@ def _seed(session: Session, signer: SigningKeys, seed: int, demo_firm_id: int | 
                 services.evaluate(session, cert.certificate_no, op_actor)
             if state in ("objected", "upheld") and objector is not None and cert.status == CertificateStatus.publicized:
                 with _on(started + dt.timedelta(days=1, hours=2)):
-                    o = services.object_to(session, objector, cert.certificate_no, rng.choice(OBJECTIONS))
+                    o = services.object_to(session, objector, cert.certificate_no, rng.choice(OBJECTIONS[objector.role]))
                 if state == "upheld":
                     with _on(started + dt.timedelta(days=2, hours=3)):
                         services.resolve_objection(session, operator, o.objection_no, "upheld",

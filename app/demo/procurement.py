@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import Institution, User
 from app.accounts.services import create_institution, create_user, set_password
-from app.archive.models import Enterprise
+from app.archive.models import Category, CreditRecord, Enterprise, RecordStatus
 from app.core import clock
 from app.core.signing import SigningKeys
 from app.demo.firms import demo_firm_user
@@ -88,18 +88,26 @@ def seed_procurement(session: Session, signer: SigningKeys, seed: int, password:
     return report
 
 
-def sample_bidders(session: Session, seed: int, count: int = SAMPLE_BIDDERS) -> list[str]:
-    """``count`` demo firms as a tender's bidders, in a fixed order: the black- and
-    watch-listed first among them, a few unrated, the platform's consenting firms, the rest
-    drawn by the seed."""
+def sample_bidders(session: Session, seed: int, count: int = SAMPLE_BIDDERS,
+                   include: tuple[int, ...] = ()) -> list[str]:
+    """``count`` demo firms as a tender's bidders, in a fixed order: ``include`` (the demo
+    firm, so its query log shows the tenderer's screening), the black- and watch-listed, a
+    firm with a serious penalty decided within the rule's window, a few unrated, the
+    platform's consenting firms, the rest drawn by the seed."""
     listed = list(session.scalars(sa.select(ListEntry.enterprise_id).where(ListEntry.status == EntryStatus.active)
                                   .order_by(ListEntry.list_name, ListEntry.id)))
+    assert SAMPLE_RULES.serious_penalty_years is not None
+    since = clock.add_years(clock.today(), -SAMPLE_RULES.serious_penalty_years)
+    penalised = list(session.scalars(sa.select(CreditRecord.enterprise_id).where(
+        CreditRecord.category == Category.penalty, CreditRecord.severity >= 3,
+        CreditRecord.status == RecordStatus.active, CreditRecord.occurred_on >= since)
+        .order_by(CreditRecord.enterprise_id).limit(1)))
     unrated = list(session.scalars(sa.select(Evaluation.enterprise_id).where(
         Evaluation.current.is_(True), Evaluation.grade == "NR").order_by(Evaluation.enterprise_id).limit(2)))
     consenting = list(session.scalars(sa.select(Consent.enterprise_id).join(
         Institution, Institution.id == Consent.institution_id).where(
         Institution.licence_no == PLATFORM_LICENCE).order_by(Consent.enterprise_id)))
-    chosen = list(dict.fromkeys(listed[:5] + unrated + consenting))[:count]
+    chosen = list(dict.fromkeys([*include, *listed[:5], *penalised, *unrated, *consenting]))[:count]
     rest = [i for i in session.scalars(sa.select(Enterprise.id).order_by(Enterprise.id)) if i not in chosen]
     rng = random.Random(seed * 7919 + 28)
     chosen += rng.sample(rest, min(count - len(chosen), len(rest)))
@@ -108,9 +116,10 @@ def sample_bidders(session: Session, seed: int, count: int = SAMPLE_BIDDERS) -> 
     return [codes[i] for i in chosen]
 
 
-def seed_sample_screening(session: Session, signer: SigningKeys, seed: int) -> Screening | None:
-    """The platform's sample screening of ``SAMPLE_BIDDERS`` demo bidders (once; None when
-    the platform is not there)."""
+def seed_sample_screening(session: Session, signer: SigningKeys, seed: int,
+                          include: tuple[int, ...] = ()) -> Screening | None:
+    """The platform's sample screening of ``SAMPLE_BIDDERS`` demo bidders, ``include`` among
+    them (once; None when the platform is not there)."""
     inst = session.scalar(sa.select(Institution).where(Institution.licence_no == PLATFORM_LICENCE))
     if inst is None:
         return None
@@ -120,5 +129,5 @@ def seed_sample_screening(session: Session, signer: SigningKeys, seed: int) -> S
         return made
     user = session.scalar(sa.select(User).where(User.username == TENDERER_USERNAME))
     tenderer = Tenderer(inst, f"user:{TENDERER_USERNAME}", user_id=user.id if user else None)
-    return screen(session, signer, tenderer, sample_bidders(session, seed), SAMPLE_RULES,
+    return screen(session, signer, tenderer, sample_bidders(session, seed, include=include), SAMPLE_RULES,
                   tender_name=SAMPLE_TENDER[0], tender_no=SAMPLE_TENDER[1])

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from app.archive.regions import COUNTIES, PROVINCES
 from app.archive.uscc import make_uscc
 from app.core import clock
 
@@ -45,8 +46,6 @@ THIN_FILE_SHARE = 0.03  # no tax grade, bills, contracts or loans: too little co
 CREDIT_SHARE = 0.85  # firms with bank loans
 LOAN_YEARS = 5  # loans reported: those started in the last five years
 
-COURTS = {"11": "北京市第一中级人民法院", "31": "上海市浦东新区人民法院", "44": "广州市天河区人民法院",
-          "33": "杭州市西湖区人民法院", "34": "安徽省来安县人民法院", "32": "南京市鼓楼区人民法院"}
 COURT_ABBR = {"11": "京", "12": "津", "13": "冀", "14": "晋", "15": "内", "21": "辽", "22": "吉", "23": "黑",
               "31": "沪", "32": "苏", "33": "浙", "34": "皖", "35": "闽", "36": "赣", "37": "鲁", "41": "豫",
               "42": "鄂", "43": "湘", "44": "粤", "45": "桂", "46": "琼", "50": "渝", "51": "川", "52": "黔",
@@ -478,7 +477,7 @@ def _court(d: Draw, firm: dict[str, Any], h: Hidden, founded: dt.date, add: Add)
     for i, (filed, listed) in enumerate(cases):
         p: dict[str, Any] = {
             "case_no": f"({filed:%Y}){COURT_ABBR.get(uscc[2:4], '京')}{uscc[4:8]}执{rng.randint(100, 9999)}号",
-            "court": COURTS.get(uscc[2:4], "北京市第一中级人民法院"), "filed_on": filed.isoformat(),
+            "court": _court_of(uscc), "filed_on": filed.isoformat(),
             "obligation": "支付货款及利息", "performance": "none" if listed else "partial",
             "amount": d.money(100_000, 5_000_000)}
         if listed is not None:
@@ -486,6 +485,15 @@ def _court(d: Draw, firm: dict[str, Any], h: Hidden, founded: dt.date, add: Add)
         elif d.chance(0.4) and (done := filed + dt.timedelta(days=rng.randint(30, 300))) <= today:
             p.update(performance="full", performed_on=done.isoformat())
         add("court-zxgk", "judicial", f"case-{i + 1}", p)
+
+
+def _court_of(uscc: str) -> str:
+    """The basic-level court where the firm is registered (its county in the code), or the
+    province's high court for a county the demo does not name."""
+    if (county := COUNTIES.get(uscc[2:8])) is not None:
+        city, district = county
+        return f"{city}{district}人民法院" if city != district else f"{city}人民法院"
+    return f"{PROVINCES.get(uscc[2:4], '北京市')}高级人民法院"
 
 
 def _loans(d: Draw, h: Hidden, founded: dt.date, lenders: list[tuple[str, str]], add: Add) -> None:

@@ -315,3 +315,30 @@ def test_on_any_date_most_firms_are_rated_and_a_back_test_a_year_back_holds(demo
     table = "  ".join(f"{r['grade']} {r['defaults']}/{r['count']}" for r in report["grades"] if r["count"])
     assert report["population"]["defaults"] >= 15, table
     assert monotonicity(coarse)["holds"], f"{year_back}: {table}"
+
+
+@pytest.mark.parametrize("day", DATES)
+def test_the_sample_screening_shows_each_rule_failing_and_the_demo_firm_sees_it(demo_at, day):
+    """The tenderer's sample screening: the demo firm among the bidders (its query log shows
+    the screening), a bidder failing on each of the tender's rules, the serious-penalty rule
+    included, and the 失信 cases at the courts where the firms are registered, not one court."""
+    engine = sa.create_engine(demo_at(day))
+    try:
+        with engine.connect() as conn:
+            no, body = conn.execute(sa.text("SELECT screening_no, body FROM screening")).one()
+            bidders = json.loads(body)["bidders"]
+            firm = conn.scalar(sa.text("SELECT e.uscc FROM app_user u JOIN enterprise e ON e.id = u.enterprise_id "
+                                       "WHERE u.username = 'firm'"))
+            assert firm in {b["uscc"] for b in bidders}
+            logged = conn.scalars(sa.text("SELECT q.resource FROM query_log q JOIN enterprise e "
+                                          "ON e.id = q.enterprise_id WHERE e.uscc = :uscc"), {"uscc": firm}).all()
+            assert f"screening:{no}" in logged
+            reasons = [r for b in bidders for r in b["reasons"]]
+            assert any(r.startswith("近 3 年内严重行政处罚") for r in reasons), reasons
+            assert any("低于本次招标要求的最低等级" in r for r in reasons)
+            assert any(r.startswith("列入黑名单") for r in reasons)
+            courts = set(conn.scalars(sa.text("SELECT payload FROM credit_record WHERE category = 'judicial'")).all())
+            names = {(json.loads(p) if isinstance(p, str) else p)["court"] for p in courts}
+            assert len(names) > 3, names
+    finally:
+        engine.dispose()
