@@ -9,8 +9,10 @@ loans, judgments, the query log…) stays out, as it stays off the public enterp
 public parts come from ``app.oversight.disclosure``, the same functions that page uses.
 
 Validity of a grade (ours; the scorecard documents no scheduled re-evaluation): twelve
-months from its base date, to the day before (``as_of`` + 12 months − 1 day); a newer
-evaluation within that time replaces it.  NR (不予评级) has no validity."""
+months from its base date, to the day before its anniversary — counted as a certificate's
+validity is (``app.certificates.rules.term_end``: a base date of 29 February holds to
+28 February, its anniversary in a common year being 1 March); a newer evaluation within that
+time replaces it.  NR (不予评级) has no validity."""
 
 from __future__ import annotations
 
@@ -30,8 +32,8 @@ from app.archive.models import (
     Enterprise,
 )
 from app.certificates.models import CERTIFICATE_STATUS_LABELS, CertificateStatus
+from app.certificates.rules import term_end
 from app.certificates.services import current_certificate
-from app.core import clock
 from app.oversight.disclosure import LICENCE_FIELDS, PENALTY_FIELDS, public_profile
 from app.oversight.models import LIST_LABELS, EntryStatus, ListEntry, ListName
 from app.scoring.scorecard import GRADE_LABELS, NOT_RATED
@@ -67,7 +69,7 @@ BASIS_DOCUMENTS = {Category.penalty: ("decision_no", "decided_on"), Category.jud
 
 def grade_valid_until(as_of: dt.date) -> dt.date:
     """The last day a grade evaluated as of ``as_of`` holds (see the module's docstring)."""
-    return clock.add_months(as_of, GRADE_VALID_MONTHS) - dt.timedelta(days=1)
+    return term_end(as_of, GRADE_VALID_MONTHS)
 
 
 def rating(session: Session, ent: Enterprise, today: dt.date) -> dict[str, Any] | None:

@@ -5,6 +5,8 @@ start-up (``app.wiring.wire`` reads it) with a Chinese error naming it."""
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import json
 import os
 from dataclasses import dataclass, fields, replace
@@ -14,6 +16,25 @@ from app.core.config import ConfigError
 from app.scoring.scorecard import GRADES, NOT_RATED
 
 ENV = "PC_CERTIFICATE_RULES"
+
+
+def anniversary(start: dt.date, months: int) -> dt.date:
+    """The day ``months`` calendar months after ``start``. A day the month lacks is taken to
+    have rolled over: 29 February plus a year is 1 March in a common year (31 January plus a
+    month is 1 March), never the 28th — which still lies inside the first year."""
+    month0 = start.month - 1 + months
+    year, month = start.year + month0 // 12, month0 % 12 + 1
+    last = calendar.monthrange(year, month)[1]
+    if start.day > last:
+        return dt.date(year, month, last) + dt.timedelta(days=1)
+    return dt.date(year, month, start.day)
+
+
+def term_end(start: dt.date, months: int) -> dt.date:
+    """The last day of a term of ``months`` calendar months beginning on ``start``: the day
+    before its :func:`anniversary`. From 2026-03-10, three years run to 2029-03-09; from
+    2028-02-29 to 2031-02-28 (the anniversary being 1 March), and four to 2032-02-28."""
+    return anniversary(start, months) - dt.timedelta(days=1)
 
 
 class Action:
@@ -34,6 +55,21 @@ class Rules:
     revoke_steps: int = 4  # 低这么多级及以上：撤销
     revoke_below: str | None = "B"  # 当前等级低于此等级（不含）：撤销；null 不适用
     restore: bool = True  # 因等级或复核暂停的证书，等级恢复后自动恢复
+
+    def valid_until(self, valid_from: dt.date) -> dt.date:
+        """The last day of a certificate issued on ``valid_from``: ``validity_years`` later, the
+        day before (:func:`term_end`)."""
+        return term_end(valid_from, 12 * self.validity_years)
+
+    def review_after(self, valid_from: dt.date, day: dt.date) -> dt.date:
+        """The first annual review (复核) of a certificate issued on ``valid_from`` after
+        ``day``: every ``review_months`` counted from the issue date (each an
+        :func:`anniversary`, so a review falls on the first day of a new term and never on
+        the last day of the validity). Called with the issue date itself for the first."""
+        k = 1
+        while (due := anniversary(valid_from, k * self.review_months)) <= day:
+            k += 1
+        return due
 
     def steps_below(self, certified: str, current: str) -> int:
         """How many steps ``current`` lies below ``certified`` on the nine-grade scale (0 or

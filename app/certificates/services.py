@@ -584,8 +584,8 @@ def issue(session: Session, keys: SigningKeys, number: str, actor: str, *, reque
         return cert
     ent = session.get_one(Enterprise, cert.enterprise_id)
     valid_from = today
-    valid_until = clock.add_years(valid_from, rules.validity_years) - dt.timedelta(days=1)
-    review = clock.add_months(valid_from, rules.review_months)
+    valid_until = rules.valid_until(valid_from)
+    review = rules.review_after(valid_from, valid_from)
     doc = document(cert, ent, now, valid_from, valid_until, rules)
     body = canonical(doc)
     digest = sha256_hex(body)
@@ -803,7 +803,7 @@ def review(session: Session, cert: Certificate, grade: str | None, listed: bool,
     if cert.status not in HELD or cert.next_review_on is None:
         return
     due = cert.next_review_on
-    following = clock.add_months(due, rules.review_months)
+    following = rules.review_after(cert.valid_from or due, due)  # counted from the issue date, not chained
     nxt = following if cert.valid_until is not None and following <= cert.valid_until else None
     passed = cert.status == S.issued
     done = session.execute(sa.update(Certificate).where(Certificate.id == cert.id, Certificate.next_review_on == due)

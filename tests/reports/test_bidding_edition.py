@@ -17,6 +17,7 @@ from typing import Any
 import jsonschema
 import pytest
 import sqlalchemy as sa
+import time_machine
 
 from app.archive.ingestion import ingest_records
 from app.audit.models import AuditEvent
@@ -163,10 +164,37 @@ def test_the_grade_holds_twelve_months_from_its_base_date(firm, grade, db, app):
     assert (rating["grade"], rating["grade_label"], rating["not_rated"]) == ("AA", "信用优良", False)
     assert rating["valid_from"] == ev.as_of.isoformat() and rating["valid_until"] == until.isoformat()
     assert rating["in_force"] is True and "12 个月" in rating["validity_rule"]
-    assert grade_valid_until(dt.date(2024, 2, 29)) == dt.date(2025, 2, 27)  # month ends clamp, then the day before
+    assert grade_valid_until(dt.date(2024, 2, 29)) == dt.date(2025, 2, 28)  # the anniversary is 1 March
     grade(ent, "A", days=400)  # a grade older than a year no longer holds
     stale = issue(db, app, ent)["sections"]["rating"]
     assert stale["grade"] == "A" and stale["in_force"] is False
+
+
+@pytest.mark.parametrize(("as_of", "last"), [
+    (dt.date(2028, 2, 29), dt.date(2029, 2, 28)),  # its anniversary in a common year is 1 March
+    (dt.date(2028, 2, 28), dt.date(2029, 2, 27)),
+    (dt.date(2028, 3, 1), dt.date(2029, 2, 28)),
+    (dt.date(2027, 2, 28), dt.date(2028, 2, 27)),
+    (dt.date(2027, 3, 1), dt.date(2028, 2, 29)),  # ends on a leap day
+    (dt.date(2026, 3, 10), dt.date(2027, 3, 9)),
+])
+def test_a_grades_validity_at_the_edges_of_february_is_counted_as_a_certificates(as_of, last):
+    from app.certificates.rules import term_end
+
+    assert grade_valid_until(as_of) == last == term_end(as_of, 12)
+
+
+def test_a_grade_based_on_29_february_holds_through_28_february(firm, grade, db, app):  # noqa: F811
+    ent = firm.enterprise
+    with time_machine.travel(clock.at_cn(dt.date(2028, 2, 29), 12), tick=False):
+        ev = grade(ent, "AA", days=0)
+    assert ev.as_of == dt.date(2028, 2, 29)
+    with time_machine.travel(clock.at_cn(dt.date(2029, 2, 28), 23, 59), tick=False):
+        last = issue(db, app, ent)["sections"]["rating"]
+    assert (last["valid_from"], last["valid_until"], last["in_force"]) == ("2028-02-29", "2029-02-28", True)
+    with time_machine.travel(clock.at_cn(dt.date(2029, 3, 1), 0, 1), tick=False):
+        after = issue(db, app, ent)["sections"]["rating"]
+    assert (after["valid_until"], after["in_force"]) == ("2029-02-28", False)
 
 
 def test_not_rated_shows_as_such_with_its_reason_and_no_validity(firm, db, app, make_provider, rows):

@@ -1,0 +1,103 @@
+"""The validity and its reviews at the edges of February: a term runs to the day before its
+anniversary, and the anniversary of 29 February in a common year is 1 March (issued
+2026-03-10 for three years: to 2029-03-09; issued 2028-02-29: to 2031-02-28). Reviews fall on
+the anniversaries, never on the last day of the validity."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+
+from app.certificates import services
+from app.certificates.rules import Rules, anniversary, term_end
+from app.core import clock
+from tests.certificates.conftest import OPERATOR, reload
+
+D = dt.date
+
+
+@pytest.mark.parametrize(("start", "months", "day"), [
+    (D(2028, 2, 29), 12, D(2029, 3, 1)),  # no 29 February in 2029: rolls over to 1 March
+    (D(2028, 2, 29), 48, D(2032, 2, 29)),  # a leap year again
+    (D(2028, 2, 28), 12, D(2029, 2, 28)),
+    (D(2028, 3, 1), 12, D(2029, 3, 1)),
+    (D(2027, 2, 28), 12, D(2028, 2, 28)),  # into a leap year: 29 February is a day of the term
+    (D(2027, 3, 1), 12, D(2028, 3, 1)),
+    (D(2026, 1, 31), 1, D(2026, 3, 1)),  # no 31 February either
+    (D(2026, 12, 31), 3, D(2027, 3, 31)),
+])
+def test_the_anniversary_rolls_a_missing_day_over(start, months, day):
+    assert anniversary(start, months) == day
+
+
+@pytest.mark.parametrize(("start", "years", "last"), [
+    (D(2026, 3, 10), 3, D(2029, 3, 9)),  # the ordinary case the rule is read from
+    (D(2028, 2, 29), 3, D(2031, 2, 28)),  # was 2031-02-27
+    (D(2028, 2, 29), 1, D(2029, 2, 28)),
+    (D(2028, 2, 29), 4, D(2032, 2, 28)),  # the anniversary is 29 February itself
+    (D(2028, 2, 28), 3, D(2031, 2, 27)),
+    (D(2028, 3, 1), 3, D(2031, 2, 28)),
+    (D(2027, 2, 28), 1, D(2028, 2, 27)),
+    (D(2027, 3, 1), 1, D(2028, 2, 29)),  # ends on a leap day
+    (D(2026, 11, 25), 3, D(2029, 11, 24)),
+])
+def test_a_term_ends_the_day_before_its_anniversary(start, years, last):
+    assert term_end(start, 12 * years) == last
+    assert Rules(validity_years=years).valid_until(start) == last
+
+
+def test_reviews_fall_on_the_anniversaries_counted_from_the_issue_date():
+    rules = Rules()
+    leap = D(2028, 2, 29)
+    assert rules.review_after(leap, leap) == D(2029, 3, 1)
+    assert rules.review_after(leap, D(2029, 3, 1)) == D(2030, 3, 1)
+    assert rules.review_after(leap, D(2030, 3, 1)) == D(2031, 3, 1)  # after the validity: not held
+    # Not chained: a review made on a clamped day does not drift the next one.
+    assert Rules(review_months=1).review_after(D(2026, 1, 31), D(2026, 3, 1)) == D(2026, 3, 31)
+    assert rules.review_after(D(2027, 2, 28), D(2027, 2, 28)) == D(2028, 2, 28)
+
+
+def issue_on(db, publicized, keys, day: dt.date, grade: str = "AA"):
+    """A result published eight days before ``day`` and issued on ``day`` (01:00 Beijing)."""
+    with time_machine.travel(clock.at_cn(day - dt.timedelta(days=8), 10), tick=False):
+        cert, ent, _ = publicized(grade)
+    with time_machine.travel(clock.at_cn(day, 1), tick=False):
+        services.issue(db, keys, cert.certificate_no, OPERATOR)
+    assert cert.status == "issued", cert.status_reason
+    return cert, ent
+
+
+@pytest.mark.parametrize(("issued_on", "last", "first_review"), [
+    (D(2028, 2, 29), D(2031, 2, 28), D(2029, 3, 1)),
+    (D(2028, 2, 28), D(2031, 2, 27), D(2029, 2, 28)),
+    (D(2028, 3, 1), D(2031, 2, 28), D(2029, 3, 1)),
+    (D(2027, 3, 1), D(2030, 2, 28), D(2028, 3, 1)),
+    (D(2027, 2, 28), D(2030, 2, 27), D(2028, 2, 28)),
+])
+def test_a_certificate_issued_at_the_edges_of_february(db, publicized, keys, issued_on, last, first_review):
+    cert, ent = issue_on(db, publicized, keys, issued_on)
+    assert (cert.valid_from, cert.valid_until, cert.next_review_on) == (issued_on, last, first_review)
+    doc = services.frozen(cert)
+    assert (doc["valid_from"], doc["valid_until"]) == (issued_on.isoformat(), last.isoformat())
+    assert services.current_certificate(db, ent.id, last) is cert
+    assert services.current_certificate(db, ent.id, last + dt.timedelta(days=1)) is None
+
+
+def test_a_leap_day_certificate_lives_to_28_february_with_three_reviews_none_on_its_last_day(db, publicized, keys):
+    cert, ent = issue_on(db, publicized, keys, D(2028, 2, 29))
+    reviewed = []
+    for day in (D(2029, 2, 28), D(2029, 3, 1), D(2030, 3, 1), D(2031, 2, 28)):
+        with time_machine.travel(clock.at_cn(day, 0, 15), tick=False):
+            outcome = services.advance(db, keys)
+        assert outcome.expired == 0, day
+        reviewed += [day] * outcome.reviewed
+    assert reviewed == [D(2029, 3, 1), D(2030, 3, 1)]  # the third would fall on 2031-03-01, past the validity
+    assert reload(db, cert).status == "issued" and cert.next_review_on is None
+    with time_machine.travel(clock.at_cn(D(2031, 2, 28), 23, 59), tick=False):
+        body = services.verification(db, keys, cert.certificate_no, cert.digest)
+        assert body["in_force"] is True and body["valid_until"] == "2031-02-28"
+    with time_machine.travel(clock.at_cn(D(2031, 3, 1), 0, 15), tick=False):
+        assert services.advance(db, keys).expired == 1
+    assert reload(db, cert).status == "expired" and cert.status_reason == "有效期已于 2031-02-28 届满"
