@@ -91,17 +91,28 @@ def load(session: Session, firms: dict[int, Firm], rules: Rules, day: dt.date) -
     _certificates(session, firms, ids, day)
 
 
-def consents_of(session: Session, institution_id: int, ids: Sequence[int], now: dt.datetime) -> dict[int, Consent]:
-    """Each bidder's active 投标资格审查 consent to this tenderer, in force now (the one that
-    lasts longest, when there are several)."""
+def consents_of(session: Session, institution_id: int, ids: Sequence[int], now: dt.datetime,
+                needed: frozenset[str] = frozenset()) -> dict[int, Consent]:
+    """Each bidder's active 投标资格审查 consent to this tenderer, in force now.  Of several,
+    the one whose scope covers the report sections the rules need (``needed``), else the one
+    covering most of them; among those alike, the one that lasts longest."""
     out: dict[int, Consent] = {}
     for among_ids in among(session, Consent.enterprise_id, list(ids)):
         for consent in session.scalars(sa.select(Consent).where(
                 among_ids, Consent.institution_id == institution_id,
                 Consent.purpose == Purpose.bid_qualification, Consent.status == ConsentStatus.active,
-                Consent.valid_from <= now, Consent.valid_until > now).order_by(Consent.valid_until, Consent.id)):
-            out[consent.enterprise_id] = consent
+                Consent.valid_from <= now, Consent.valid_until > now).order_by(Consent.id)):
+            held = out.get(consent.enterprise_id)
+            if held is None or _preference(consent, needed) > _preference(held, needed):
+                out[consent.enterprise_id] = consent
     return out
+
+
+def _preference(consent: Consent, needed: frozenset[str]) -> tuple[bool, int, dt.datetime, int]:
+    """How well a consent serves a screening that needs ``needed``: covering them all first,
+    then covering more of them, then lasting longer (then the later one)."""
+    covered = needed & set(consent.scopes)
+    return covered == needed, len(covered), consent.valid_until, consent.id
 
 
 # --- the queries ------------------------------------------------------------------------------

@@ -160,7 +160,8 @@ def screen(session: Session, keys: SigningKeys, tenderer: Tenderer, codes: Seque
     logged: dict[int, tuple[int, int]] = {}  # enterprise id -> (query log id, consent pk)
     covered: dict[int, frozenset[str]] = {}
     if rules.consent_sections and firms:
-        for ent_id, consent in facts.consents_of(session, tenderer.institution.id, sorted(firms), now).items():
+        held = facts.consents_of(session, tenderer.institution.id, sorted(firms), now, rules.consent_sections)
+        for ent_id, consent in held.items():
             firm = firms[ent_id]
             sections = rules.consent_sections & set(consent.scopes)
             if not sections:

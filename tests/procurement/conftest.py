@@ -175,12 +175,14 @@ def firm_user(db: Session) -> Any:
 
 @pytest.fixture
 def consent_to(db: Session, app: Flask, firm_user: Any) -> Any:
-    """The firm grants the tenderer a 投标资格审查 consent (one-time unless ``periodic``)."""
-    def do(ent: Enterprise, inst: Institution, scopes: list[str] | None = None, periodic: bool = False) -> Consent:
+    """The firm grants the tenderer a 投标资格审查 consent (one-time unless ``periodic``), in
+    force for ``days``."""
+    def do(ent: Enterprise, inst: Institution, scopes: list[str] | None = None, periodic: bool = False,
+           days: int = 60) -> Consent:
         now = clock.now().replace(microsecond=0)
         return grant_consent(db, app.extensions["pc_signing_keys"], firm_user(ent), institution=inst, terms=Terms(
             purpose=Purpose.bid_qualification, scopes=scopes or ["judicial", "licence_penalty"],
-            data_from=clock.add_years(TODAY, -3), data_to=TODAY, valid_until=now + dt.timedelta(days=60),
+            data_from=clock.add_years(TODAY, -3), data_to=TODAY, valid_until=now + dt.timedelta(days=days),
             fetch_type=FetchType.periodic if periodic else FetchType.one_time,
             frequency_unit=PeriodUnit.month if periodic else None, frequency_value=5 if periodic else None,
             data_life_unit=PeriodUnit.month, data_life_value=6))

@@ -124,6 +124,40 @@ def test_a_consent_covering_one_section_adds_only_that(tender: Any, make_enterpr
     assert len(row["consent"]["added"]) == 1
 
 
+def test_of_two_consents_the_one_covering_the_sections_is_used_not_the_longest(
+        tender: Any, make_enterprise: Any, grade: Any, add: Any, consent_to: Any, db: Any) -> None:
+    ent, partly = make_enterprise(), make_enterprise()
+    for firm in (ent, partly):
+        grade(firm, "A")
+        hidden_records(firm, add)
+    longest = consent_to(ent, tender.institution, scopes=["identity", "evaluation"], days=300)
+    covering = consent_to(ent, tender.institution, days=30)
+    consent_to(partly, tender.institution, scopes=["judicial"], days=300)
+    both = consent_to(partly, tender.institution, scopes=["judicial", "licence_penalty"], days=30)
+    consent_to(partly, tender.institution, scopes=["identity"], days=365)
+    body = tender.screen([ent.uscc, partly.uscc], RULES).get_json()
+    row = row_of(body, ent.uscc)
+    assert (row["consent"]["consent_id"], row["consent"]["used"]) == (covering.consent_id, True)
+    assert row["outcome"] == "fail" and row["consent"]["sections"] == ["judicial", "licence_penalty"]
+    other = row_of(body, partly.uscc)
+    assert (other["consent"]["consent_id"], other["consent"]["sections"]) == (
+        both.consent_id, ["judicial", "licence_penalty"])
+    db.refresh(longest)
+    assert longest.use_count == 0
+
+
+def test_of_two_covering_consents_the_longest_is_used(tender: Any, make_enterprise: Any, grade: Any, add: Any,
+                                                      consent_to: Any) -> None:
+    ent = make_enterprise()
+    grade(ent, "A")
+    hidden_records(ent, add)
+    consent_to(ent, tender.institution, days=30)
+    longer = consent_to(ent, tender.institution, days=90)
+    consent_to(ent, tender.institution, days=60)
+    row = row_of(tender.screen([ent.uscc], RULES).get_json(), ent.uscc)
+    assert (row["consent"]["consent_id"], row["consent"]["used"]) == (longer.consent_id, True)
+
+
 def test_rules_needing_only_public_facts_do_not_spend_a_consent(tender: Any, make_enterprise: Any, grade: Any,
                                                                 consent_to: Any, db: Any) -> None:
     ent = make_enterprise()
