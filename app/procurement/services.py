@@ -361,8 +361,23 @@ CSV_COLUMNS = ("行号", "统一社会信用代码", "企业名称", "状态", "
                "结论", "原因", "风险提示", "授权")
 
 
+# A cell a spreadsheet would read as a formula (OWASP "CSV injection"): = + - @, a tab or a
+# carriage return first, and their full-width forms, which some spreadsheets also take.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell as written to the CSV: text that a spreadsheet would take for a formula is
+    prefixed with a single quote (shown as text, never run); numbers as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_text(doc: dict[str, Any]) -> str:
-    """The rows as CSV with a UTF-8 byte-order mark (Excel then reads the Chinese right)."""
+    """The rows as CSV with a UTF-8 byte-order mark (Excel then reads the Chinese right).
+    Every text cell goes through :func:`csv_cell`: codes, names and reasons carry what
+    bidders, tenderers and data providers typed."""
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
@@ -370,7 +385,7 @@ def csv_text(doc: dict[str, Any]) -> str:
     for r in doc["bidders"]:
         cert = r["certificate"]
         consent = r["consent"]
-        writer.writerow([
+        writer.writerow(csv_cell(cell) for cell in [
             r["row"], r["uscc"], r["name"] or "", r["status_label"], r["grade"] or "", r["grade_as_of"] or "",
             "；".join(f"{e['label']}（{e['published_on'] or e['entered_on']} 起）" for e in r["lists"]),
             f"{cert['certificate_no']} {cert['status_label']}" if cert else "",

@@ -153,3 +153,22 @@ def test_the_csv_reads_back_as_the_rows(issued: dict[str, Any], tender: Any) -> 
     assert [r["原因"] for r in rows] == ["；".join(b["reasons"]) for b in doc["bidders"]]
     bad = next(r for r in rows if r["统一社会信用代码"] == issued["bad"].uscc)
     assert bad["名单"].startswith("黑名单（失信联合惩戒）（") and "浙能监罚〔2026〕21号" in bad["原因"]
+
+
+def test_the_csv_neutralises_formulas_in_every_text_cell(tender: Any, make_enterprise: Any) -> None:
+    """OWASP CSV injection: a code typed as a formula, or a firm's name that is one, is written
+    with a leading single quote, so a spreadsheet shows it as text and never runs it; the
+    signed document keeps what was sent."""
+    named = make_enterprise(name="=HYPERLINK(\"http://evil.example\",\"点此\")电力有限公司")
+    sent = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1:A9)", "＝1+1", named.uscc]
+    resp = tender.screen(sent)
+    assert resp.status_code == 201
+    number = resp.headers["X-Screening-No"]
+    doc = resp.get_json()["screening"]
+    assert [b["uscc"] for b in doc["bidders"][:5]] == [s.upper() for s in sent[:5]]  # the document as sent
+    csv_resp = tender.http.get(f"/api/v1/screenings/{number}/csv", headers=bearer(tender.token()))
+    rows = list(csv.reader(io.StringIO(csv_resp.data.decode("utf-8-sig"))))[1:]
+    assert [r[1] for r in rows[:5]] == ["'" + s.upper() for s in sent[:5]]
+    assert rows[5][1] == named.uscc and rows[5][2] == "'" + named.name
+    formula = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+    assert [cell for row in rows for cell in row if cell.startswith(formula)] == []
