@@ -20,10 +20,16 @@ def verify_url(screening: Screening) -> str:
     return f"{issuer()}{url_for('reports_web.verify', report_no=screening.screening_no)}?digest={screening.digest}"
 
 
+def attachment(screening: Screening, extension: str) -> str:
+    """Every download is saved, never shown in the browser's tab, under the screening's number
+    (``PS….json``, ``.pdf``, ``.csv``: the name the verification page and the PDF print)."""
+    return f'attachment; filename="{screening.screening_no}.{extension}"'
+
+
 def json_response(screening: Screening, status: int = 200) -> Response:
     resp = Response(services.envelope_json(screening, verify_url(screening)), status=status, mimetype=JSON)
     resp.headers["X-Screening-No"] = screening.screening_no
-    resp.headers["Content-Disposition"] = f'inline; filename="{screening.screening_no}.json"'  # the name it is saved as
+    resp.headers["Content-Disposition"] = attachment(screening, "json")
     return resp
 
 
@@ -35,7 +41,7 @@ def pdf_bytes(screening: Screening) -> bytes:
 
 def pdf_response(screening: Screening) -> Response:
     resp = Response(pdf_bytes(screening), mimetype="application/pdf")
-    resp.headers["Content-Disposition"] = f'attachment; filename="{screening.screening_no}.pdf"'
+    resp.headers["Content-Disposition"] = attachment(screening, "pdf")
     resp.headers["X-Screening-No"] = screening.screening_no
     return resp
 
@@ -43,6 +49,6 @@ def pdf_response(screening: Screening) -> Response:
 def csv_response(screening: Screening) -> Response:
     resp = Response(services.csv_text(services.document(screening)).encode("utf-8"), mimetype="text/csv")
     resp.headers["Content-Type"] = "text/csv; charset=utf-8"
-    resp.headers["Content-Disposition"] = f'attachment; filename="{screening.screening_no}.csv"'
+    resp.headers["Content-Disposition"] = attachment(screening, "csv")
     resp.headers["X-Screening-No"] = screening.screening_no
     return resp

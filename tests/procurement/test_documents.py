@@ -106,6 +106,17 @@ def test_verify_unknown_and_malformed_numbers(client: FlaskClient) -> None:
     assert digest.status_code == 422 and list(digest.get_json()["errors"]) == ["digest"]
 
 
+
+def test_every_download_is_an_attachment_named_by_its_number(issued: dict[str, Any], tender: Any) -> None:
+    """The signed file, the PDF and the CSV are saved under the screening's number, not shown
+    in the browser's tab (the API's answer to the screening itself too: the same file)."""
+    number = issued["number"]
+    assert issued["resp"].headers["Content-Disposition"] == f'attachment; filename="{number}.json"'
+    for path, name in (("", f"{number}.json"), ("/pdf", f"{number}.pdf"), ("/csv", f"{number}.csv")):
+        resp = tender.http.get(f"/api/v1/screenings/{number}{path}", headers=bearer(tender.token()))
+        assert resp.status_code == 200
+        assert resp.headers["Content-Disposition"] == f'attachment; filename="{name}"', path
+
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils (pdftotext) not installed")
 def test_the_pdf_has_the_table(issued: dict[str, Any], tender: Any, tmp_path: Path) -> None:
     resp = tender.http.get(f"/api/v1/screenings/{issued['number']}/pdf", headers=bearer(tender.token()))
