@@ -3,7 +3,8 @@ bytes out (cached per screening by the caller; a screening never changes).
 
 A4 landscape: the header (number, tender, tenderer, time, the rules in words, the counts, a
 QR code to ``/verify/{no}`` with the digest and key id), then one table row per bidder —
-row, code, name, grade and its date, lists, outcome, reasons and warnings — drawn straight
+row, code (its column wide enough that a code is never split), name, grade and its date,
+lists, outcome, reasons and warnings — drawn straight
 on the canvas (10,000 rows would take a platypus table minutes to lay out, split after
 split), its header row repeated on every page; "第 x 页 / 共 y 页", the number and the
 digest on every page.  The font is reports' embedded WenQuanYi Micro Hei (registered once
@@ -18,10 +19,12 @@ from typing import Any
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen import canvas as pdfcanvas
 
+from app.archive.uscc import ALPHABET
 from app.core import clock
-from reports.pdf import FONT, GRID, NAVY, SHADE, register_font, wrap_text
+from reports.pdf import CELL_PADDING, FONT, GRID, NAVY, SHADE, register_font, wrap_text
 from reports.pdf_graphics import QrFlowable
 
 PAGE = landscape(A4)
@@ -30,7 +33,8 @@ SIZE = 7.5  # table text, points
 LEADING = 9.6
 PAD = 2.5
 MAX_CELL_LINES = 40
-COLUMNS = (("行", 24), ("统一社会信用代码", 86), ("企业名称", 140), ("信用等级", 56), ("名单", 104), ("结论", 36))
+COLUMNS = (("行", 24), ("统一社会信用代码", 0), ("企业名称", 140), ("信用等级", 56), ("名单", 104), ("结论", 36))
+CODE_COLUMN = 1  # its width is code_width(): a code is never split over two lines
 BAD = colors.HexColor("#b42318")
 
 
@@ -53,6 +57,16 @@ class _Deferred(pdfcanvas.Canvas):
             self._decorate(self, number, total)
             super().showPage()
         super().save()
+
+
+def code_width() -> float:
+    """The code column's width: any valid code on one line — the six region digits, the
+    twelve other places each as wide as the widest character a code may hold (W), the cell's
+    padding and a point to spare.  (The font must be registered.)"""
+    def widest(chars: str) -> float:
+        return max(pdfmetrics.stringWidth(ch, FONT, SIZE) for ch in chars)
+
+    return 6 * widest("0123456789") + 12 * widest(ALPHABET) + CELL_PADDING + 1
 
 
 def _local(iso: str) -> str:
@@ -88,6 +102,7 @@ def render_screening_pdf(doc: dict[str, Any], *, digest: str, verify_url: str, k
     w, h = PAGE
     left, right = MARGIN, w - MARGIN
     widths = [float(x) for _, x in COLUMNS]
+    widths[CODE_COLUMN] = code_width()
     widths.append(right - left - sum(widths))
     titles = [t for t, _ in COLUMNS] + ["原因与提示"]
     number, issued = doc["screening_no"], _local(doc["issued_at"])

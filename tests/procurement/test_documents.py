@@ -136,6 +136,28 @@ def test_the_pdf_has_the_table(issued: dict[str, Any], tender: Any, tmp_path: Pa
     assert again.data == resp.data  # cached: a screening never changes
 
 
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils (pdftotext) not installed")
+def test_a_code_is_never_split_over_lines_in_the_pdf(tender: Any, make_enterprise: Any, tmp_path: Path) -> None:
+    """The code column holds the widest valid code on one line (letters like W and M in every
+    place that may hold one), as it holds an ordinary one."""
+    from app.archive.uscc import check_uscc, make_uscc
+
+    wide = [make_uscc("N", "1", "110000", org) for org in ("WWWWWWMW", "WWMWMWMW", "MWMWMWMW", "MA01W2XQ")]
+    assert all(check_uscc(code).ok for code in wide)
+    firm = make_enterprise(uscc=wide[0])
+    resp = tender.screen([*wide, make_enterprise().uscc])
+    assert resp.status_code == 201
+    number = resp.headers["X-Screening-No"]
+    pdf = tender.http.get(f"/api/v1/screenings/{number}/pdf", headers=bearer(tender.token()))
+    path = tmp_path / "codes.pdf"
+    path.write_bytes(pdf.data)
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    lines = text.splitlines()
+    for row in resp.get_json()["screening"]["bidders"]:
+        assert any(row["uscc"] in line for line in lines), (row["uscc"], text)
+    assert any(firm.uscc in line and firm.name in line for line in lines)  # a firm found: its name beside it
+
 def test_a_long_screening_pdf_runs_over_pages(tender: Any, make_enterprise: Any, tmp_path: Path) -> None:
     from app.procurement.pdf import render_screening_pdf
 
