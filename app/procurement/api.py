@@ -4,6 +4,8 @@ screens bidders in a batch against the tender's rules and reads the signed resul
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 from flask import Response, g, request, url_for
@@ -49,6 +51,18 @@ def tenderer(*, writes: bool = False) -> services.Tenderer:
     return found
 
 
+def refusals(*codes: int) -> Callable[[Any], Any]:
+    """The refusals a view answers besides its success, in the OpenAPI document (each the
+    problem+json response of its status): 401 nobody, 403 not a tenderer or a token without
+    ``screening:write``, 404 another's or no screening, 429 too many requests…"""
+    def document(view: Any) -> Any:
+        for code in codes:
+            view = blp.alt_response(code, response=HTTPStatus(code).name)(view)
+        return view
+
+    return document
+
+
 def tenderer_first(view: Any) -> Any:
     """The caller checked before the body is parsed: nobody learns the body's schema first."""
     @functools.wraps(view)
@@ -65,6 +79,7 @@ class Screenings(MethodView):
 
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, schemas.ScreeningPageSchema)
+    @refusals(401, 403, 429)
     @blp.doc(security=SECURITY)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """本单位的筛查结果，最新在前（招标采购单位）"""
@@ -76,6 +91,7 @@ class Screenings(MethodView):
     @blp.response(201, schemas.ScreeningFileSchema, headers={
         "Location": {"schema": {"type": "string"}, "description": "该筛查结果的地址"},
         "X-Screening-No": {"schema": {"type": "string"}, "description": "筛查结果编号"}})
+    @refusals(401, 403, 429)
     @blp.doc(security=SECURITY)
     def post(self, data: dict[str, Any]) -> Response:
         """批量筛查投标人（招标采购单位）：至多 10000 个统一社会信用代码与本次招标的信用规则；逐行给出查到与否、
@@ -95,6 +111,7 @@ class ScreeningDetail(MethodView):
     decorators = [RATE]
 
     @blp.response(200, schemas.ScreeningFileSchema)
+    @refusals(401, 403, 404, 429)
     @blp.doc(security=SECURITY)
     def get(self, screening_no: str) -> Response:
         """一份筛查结果：经平台签名的文件（screening 为出具时的原文，digest、signature 可离线核验）；他单位的为 404"""
@@ -105,9 +122,9 @@ class ScreeningDetail(MethodView):
 class ScreeningPdf(MethodView):
     decorators = [RATE]
 
+    @refusals(401, 403, 404, 429)
     @blp.doc(security=SECURITY, responses={"200": {"description": "筛查结果 PDF", "content": {
-        "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}, "401": "UNAUTHORIZED",
-        "403": "FORBIDDEN", "404": "NOT_FOUND"})
+        "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
     def get(self, screening_no: str) -> Response:
         """筛查结果的 PDF（含核验二维码、摘要与每位投标人的结论和原因）"""
         return downloads.pdf_response(services.own_screening(db_session(), screening_no, tenderer().institution.id))
@@ -117,9 +134,9 @@ class ScreeningPdf(MethodView):
 class ScreeningCsv(MethodView):
     decorators = [RATE]
 
+    @refusals(401, 403, 404, 429)
     @blp.doc(security=SECURITY, responses={"200": {"description": "筛查结果 CSV（UTF-8，带 BOM，Excel 可直接打开）",
-                                                   "content": {"text/csv": {"schema": {"type": "string"}}}},
-                                           "401": "UNAUTHORIZED", "403": "FORBIDDEN", "404": "NOT_FOUND"})
+                                                   "content": {"text/csv": {"schema": {"type": "string"}}}}})
     def get(self, screening_no: str) -> Response:
         """筛查结果的 CSV（每行一位投标人）"""
         return downloads.csv_response(services.own_screening(db_session(), screening_no, tenderer().institution.id))

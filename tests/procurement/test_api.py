@@ -6,6 +6,7 @@ firms, operators, providers); rows that are no code, unknown or repeated reporte
 from __future__ import annotations
 
 import json
+from http import HTTPStatus
 from typing import Any
 
 import pytest
@@ -142,6 +143,20 @@ def test_nobody_is_told_to_authenticate_first(client: FlaskClient) -> None:
         assert resp.headers["WWW-Authenticate"].startswith('Bearer realm="powercredit"')
         assert resp.get_json()["code"] == "sign_in_required"
 
+
+def test_the_openapi_document_lists_the_refusals(client: FlaskClient) -> None:
+    """Every screening operation documents the 401 (nobody), the 403 (not a tenderer, a token
+    without the scope) and the 429 it answers, as problem+json; those naming a screening, its 404."""
+    doc = client.get("/api/openapi.json").get_json()
+    operations = {("post", "/api/v1/screenings"): (401, 403, 422, 429), ("get", "/api/v1/screenings"): (401, 403, 429)}
+    for tail in ("", "/pdf", "/csv"):
+        operations[("get", "/api/v1/screenings/{screening_no}" + tail)] = (401, 403, 404, 429)
+    for (method, path), codes in operations.items():
+        responses = doc["paths"][path][method]["responses"]
+        for code in codes:
+            ref = responses[str(code)]["$ref"]
+            assert ref == f"#/components/responses/{HTTPStatus(code).name}", (method, path, code)
+            assert "application/problem+json" in doc["components"]["responses"][HTTPStatus(code).name]["content"]
 
 def test_a_bank_token_lacks_the_scope(client: FlaskClient, db: Any) -> None:
     from app.accounts.services import create_institution
