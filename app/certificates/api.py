@@ -3,6 +3,7 @@ verification of a certificate by its number."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Response, g
@@ -38,13 +39,20 @@ def verify_url(cert: Certificate) -> str | None:
     return f"{issuer()}{services.verify_path(cert)}" if cert.digest else None
 
 
+def as_it_stands(cert: Certificate, today: dt.date, **extra: Any) -> With:
+    """The certificate with its status as of today (one past its validity is expired, with
+    that as its reason, before the daily job marks it)."""
+    now = services.standing(cert, today)
+    return With(cert, status=now.status, status_reason=now.reason, status_changed_at=now.changed_at, **extra)
+
+
 def certificate_out(session: Session, cert: Certificate, *, detail: bool = False) -> With:
     extra: dict[str, Any] = {"open_objections": services.open_objection_count(session, cert),
                              "verify_url": verify_url(cert)}
     if detail:
         extra["events"] = services.events_of(session, cert)
         extra["objections"] = [objection_out(o, cert) for o in services.objections_of(session, cert)]
-    return With(cert, **extra)
+    return as_it_stands(cert, clock.today(), **extra)
 
 
 def objection_out(o: CertificateObjection, cert: Certificate) -> With:
@@ -168,7 +176,7 @@ class ProfileCertificates(MethodView):
         session = db_session()
         ent = get_enterprise(session, uscc.strip().upper())
         today = clock.today()
-        return [With(c, status=services.effective_status(c, today)) for c in services.public_certificates(session, ent.id)]
+        return [as_it_stands(c, today) for c in services.public_certificates(session, ent.id)]
 
 
 # --- operators -------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ import datetime as dt
 import hashlib
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -642,8 +642,9 @@ def suspend(session: Session, user: User, number: str, reason: str, *, request_i
     """An operator suspends a certificate in force (lifted only by an operator)."""
     _require_operator(user)
     cert = get_certificate(session, number, lock=True)
-    if cert.status != S.issued:
-        raise StatusConflict(f"证书 {number} 当前为「{CERTIFICATE_STATUS_LABELS[cert.status]}」，只有有效的证书可以暂停")
+    status = effective_status(cert)  # one past its validity is expired, marked or not
+    if status != S.issued:
+        raise StatusConflict(f"证书 {number} 当前为「{CERTIFICATE_STATUS_LABELS[status]}」，只有有效的证书可以暂停")
     _move(session, cert, (S.issued,), S.suspended, actor_of(user), reason, cause="manual", request_id=request_id)
     _tell(session, cert, "信用等级证书已暂停", f"信用等级证书 {cert.certificate_no} 已被征信机构暂停：{reason}。")
     return cert
@@ -653,8 +654,9 @@ def revoke(session: Session, user: User, number: str, reason: str, *, request_id
     """An operator revokes a certificate in force or suspended (final)."""
     _require_operator(user)
     cert = get_certificate(session, number, lock=True)
-    if cert.status not in HELD:
-        raise StatusConflict(f"证书 {number} 当前为「{CERTIFICATE_STATUS_LABELS[cert.status]}」，只有有效或暂停的证书可以撤销")
+    status = effective_status(cert)
+    if status not in HELD:
+        raise StatusConflict(f"证书 {number} 当前为「{CERTIFICATE_STATUS_LABELS[status]}」，只有有效或暂停的证书可以撤销")
     _move(session, cert, HELD, S.revoked, actor_of(user), reason, cause="manual", request_id=request_id)
     _tell(session, cert, "信用等级证书已撤销", f"信用等级证书 {cert.certificate_no} 已被征信机构撤销：{reason}。")
     return cert
@@ -822,54 +824,90 @@ def review(session: Session, cert: Certificate, grade: str | None, listed: bool,
 
 
 def advance(session: Session, keys: SigningKeys, *, actor: str = "job:certificates.advance",
-            rules: Rules | None = None) -> Outcome:
+            rules: Rules | None = None, on_progress: Callable[[str, int, int], None] | None = None) -> Outcome:
     """The daily work (job ``certificates.advance``, ``powercredit certificates advance``):
     certificates past their validity expire; every held certificate and every result in its
     notice period is judged against the firm's grade and the black list now (a safety net
     behind the signals, and the rule as configured today); the annual reviews due are made;
-    results whose notice period has ended with no objection open are issued."""
+    results whose notice period has ended with no objection open are issued. ``on_progress``
+    hears each step in Chinese with how many of how many certificates are done."""
     rules = rules or current_rules()
     out = Outcome()
     today = clock.today()
-    for cert in session.scalars(sa.select(Certificate).where(Certificate.status.in_(HELD),
-                                                              Certificate.valid_until < today).order_by(Certificate.id)):
-        if _move(session, cert, HELD, S.expired, actor, f"有效期已于 {cert.valid_until} 届满", cause="expiry", quiet=True):
+    tick = on_progress or (lambda step, done, total: None)
+    lapsed = list(session.scalars(sa.select(Certificate).where(Certificate.status.in_(HELD),
+                                                                Certificate.valid_until < today).order_by(Certificate.id)))
+    tick("到期", 0, len(lapsed))
+    for done, cert in enumerate(lapsed, 1):
+        assert cert.valid_until is not None
+        if _move(session, cert, HELD, S.expired, actor, expiry_reason(cert.valid_until), cause="expiry", quiet=True):
             _tell(session, cert, "信用等级证书已到期", f"信用等级证书 {cert.certificate_no} 有效期已于 {cert.valid_until} 届满；"
                   "如需继续持证，请重新申报。")
             out.count("expired", cert)
-    standing = list(session.scalars(sa.select(Certificate).where(Certificate.status.in_((S.publicized, *HELD)))
-                                    .order_by(Certificate.id).execution_options(populate_existing=True)))
-    firms = sorted({c.enterprise_id for c in standing})
+        tick("到期", done, len(lapsed))
+    judged = list(session.scalars(sa.select(Certificate).where(Certificate.status.in_((S.publicized, *HELD)))
+                                  .order_by(Certificate.id).execution_options(populate_existing=True)))
+    firms = sorted({c.enterprise_id for c in judged})
     grades = current_grades(session, firms)
     listed = black_listed(session, firms, today)
-    for cert in standing:
+    tick("按规则复核", 0, len(judged))
+    for done, cert in enumerate(judged, 1):
         if cert.status in HELD and cert.next_review_on is not None and cert.next_review_on <= today:
             review(session, cert, grades.get(cert.enterprise_id), cert.enterprise_id in listed, actor, rules, out)
         else:
             _apply_rule(session, cert, grades.get(cert.enterprise_id), cert.enterprise_id in listed, actor, rules,
                         "grade", out)
+        tick("按规则复核", done, len(judged))
     now = clock.now()
     due = list(session.scalars(sa.select(Certificate.certificate_no).where(
         Certificate.status == S.publicized, Certificate.notice_until < now, _no_open_objection())
         .order_by(Certificate.notice_until, Certificate.id)))
-    for number in due:
+    tick("公示期满发证", 0, len(due))
+    for done, number in enumerate(due, 1):
         try:
             cert = issue(session, keys, number, actor, rules=rules)
         except (StatusConflict, NoticeRunning, ObjectionsOpen):
             continue  # changed meanwhile (an objection, another run): the next run sees it
+        finally:
+            tick("公示期满发证", done, len(due))
         out.count("issued" if cert.status == S.issued else "rejected", cert)
     return out
 
 
 # --- public verification ---------------------------------------------------------------------------
 
-def effective_status(cert: Certificate, today: dt.date | None = None) -> CertificateStatus:
-    """The status as of today: a held certificate past its validity is expired even before
-    the daily job has marked it."""
+def expiry_reason(valid_until: dt.date) -> str:
+    return f"有效期已于 {valid_until} 届满"
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A certificate's status as every reader shows it (the verification, the API, the pages,
+    the PDF, the command line): the status, why, and since when."""
+
+    status: CertificateStatus
+    reason: str | None
+    changed_at: dt.datetime
+
+    @property
+    def label(self) -> str:
+        return CERTIFICATE_STATUS_LABELS[self.status]
+
+
+def standing(cert: Certificate, today: dt.date | None = None) -> Standing:
+    """The status as of today: a held certificate past its validity is expired — with the
+    expiry as its reason, since the first moment after its last day — even before the daily
+    job has marked it (the row would still give the reason it was issued or suspended for)."""
     today = today or clock.today()
     if cert.status in HELD and cert.valid_until is not None and cert.valid_until < today:
-        return S.expired
-    return cert.status
+        return Standing(S.expired, expiry_reason(cert.valid_until),
+                        clock.at_cn(cert.valid_until + dt.timedelta(days=1)))
+    return Standing(cert.status, cert.status_reason, cert.status_changed_at)
+
+
+def effective_status(cert: Certificate, today: dt.date | None = None) -> CertificateStatus:
+    """The status as of today (see :func:`standing`)."""
+    return standing(cert, today).status
 
 
 VERDICTS = {
@@ -894,7 +932,8 @@ def verification(session: Session, keys: SigningKeys, number: str, digest: str |
     if cert is None or cert.status not in PUBLIC:
         raise CertificateNotFound(f"未查询到编号为 {number} 的证书：该编号不是本平台颁发的信用等级证书")
     ent = session.get_one(Enterprise, cert.enterprise_id)
-    status = effective_status(cert)
+    now = standing(cert)
+    status = now.status
     issued = cert.issued_at is not None
     signature_valid: bool | None = None
     if issued and cert.signature and cert.body:
@@ -932,8 +971,8 @@ def verification(session: Session, keys: SigningKeys, number: str, digest: str |
         "valid_from": cert.valid_from.isoformat() if cert.valid_from else None,
         "valid_until": cert.valid_until.isoformat() if cert.valid_until else None,
         "next_review_on": cert.next_review_on.isoformat() if cert.next_review_on and status == S.issued else None,
-        "status_reason": cert.status_reason if status in (S.suspended, S.revoked, S.expired) else None,
-        "status_changed_at": clock.iso_utc(cert.status_changed_at),
+        "status_reason": now.reason if status in (S.suspended, S.revoked, S.expired) else None,
+        "status_changed_at": clock.iso_utc(now.changed_at),
         "digest": cert.digest, "digest_checked": wanted is not None, "digest_matches": matches,
         "signature_valid": signature_valid, "kid": cert.kid,
     }

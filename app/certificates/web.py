@@ -30,7 +30,8 @@ ACTIONS = {"evaluate": "评价", "issue": "发证", "suspend": "暂停", "revoke
 @bp.app_context_processor
 def _labels() -> dict[str, Any]:
     return {"CERTIFICATE_STATUS_LABELS": {str(k): v for k, v in CERTIFICATE_STATUS_LABELS.items()},
-            "OBJECTION_STATUS_LABELS": schemas.OBJECTION_STATUS_LABELS}
+            "OBJECTION_STATUS_LABELS": schemas.OBJECTION_STATUS_LABELS,
+            "certificate_standing": services.standing}  # a row's status as of today, as every page shows it
 
 
 def _form() -> dict[str, Any]:
@@ -40,7 +41,8 @@ def _form() -> dict[str, Any]:
 def _view(cert: Certificate) -> dict[str, Any]:
     """What a certificate's page shows beside the row itself."""
     session = db_session()
-    return {"cert": cert, "status": services.effective_status(cert), "events": services.events_of(session, cert),
+    now = services.standing(cert)
+    return {"cert": cert, "status": now.status, "standing": now, "events": services.events_of(session, cert),
             "objections": services.objections_of(session, cert),
             "open_objections": services.open_objection_count(session, cert),
             "notice_open": services.notice_open(cert), "now": clock.now(), "today": clock.today()}

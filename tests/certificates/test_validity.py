@@ -6,6 +6,7 @@ the anniversaries, never on the last day of the validity."""
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
 
 import pytest
 import time_machine
@@ -101,3 +102,51 @@ def test_a_leap_day_certificate_lives_to_28_february_with_three_reviews_none_on_
     with time_machine.travel(clock.at_cn(D(2031, 3, 1), 0, 15), tick=False):
         assert services.advance(db, keys).expired == 1
     assert reload(db, cert).status == "expired" and cert.status_reason == "有效期已于 2031-02-28 届满"
+
+
+# --- past its validity, before the daily job marks it ---------------------------------------------
+
+LAPSED = "有效期已于 2029-11-17 届满"
+
+
+@pytest.mark.parametrize("suspended", [False, True])
+def test_a_certificate_past_its_validity_shows_as_expired_everywhere_before_the_job(
+        client, db, issued, operator, sign_in, keys, tmp_path, suspended):
+    cert, ent, user = issued("AA")
+    if suspended:
+        services.suspend(db, operator, cert.certificate_no, "核查申报材料")
+    row_status, row_reason = str(cert.status), cert.status_reason
+    number = cert.certificate_no
+    with time_machine.travel(clock.at_cn(dt.date(2029, 11, 18), 0, 5), tick=False):  # the job runs at 00:15
+        body = client.get(f"/verify/{number}", query_string={"format": "json", "digest": cert.digest}).get_json()
+        assert (body["status"], body["status_label"], body["status_reason"]) == ("expired", "已过期", LAPSED)
+        assert body["status_changed_at"] == "2029-11-17T16:00:00.000Z"  # 2029-11-18 00:00 Beijing
+        assert body["valid"] is False and body["verdict"] == "证书已过期：不再有效"
+        html = client.get(f"/verify/{number}").get_data(as_text=True)
+        assert f"已过期</strong>：{LAPSED}" in html and (row_reason or "—") not in html
+        profile = client.get(f"/api/v1/public/enterprises/{ent.uscc}/certificates").get_json()
+        assert [(c["status"], c["status_label"], c["status_reason"]) for c in profile] == [("expired", "已过期", LAPSED)]
+
+        sign_in(user)
+        mine = client.get(f"/api/v1/me/certificates/{number}").get_json()
+        assert (mine["status"], mine["status_label"], mine["status_reason"]) == ("expired", "已过期", LAPSED)
+        listed = client.get("/api/v1/me/certificates").get_json()["items"]
+        assert [(c["status"], c["status_reason"]) for c in listed] == [("expired", LAPSED)]
+        page = client.get(f"/me/certificates/{number}").get_data(as_text=True)
+        assert f'<span class="status status-expired">已过期</span> {LAPSED}' in page
+        assert '<span class="status status-expired">已过期</span>' in client.get("/me/certificates").get_data(as_text=True)
+        pdf = tmp_path / "lapsed.pdf"
+        pdf.write_bytes(client.get(f"/api/v1/certificates/{number}/pdf").data)
+        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        assert "已过期" in text and "以核验结果为准" in text
+
+        sign_in(operator)
+        console = client.get(f"/console/certificates/{number}").get_data(as_text=True)
+        assert f'<span class="status status-expired">已过期</span> {LAPSED}' in console
+        assert "已是最终状态（已过期）" in console and ">暂停</button>" not in console and ">恢复</button>" not in console
+        queue = client.get(f"/console/certificates?q={number}").get_data(as_text=True)
+        assert '<span class="status status-expired">已过期</span>' in queue
+        with pytest.raises(services.StatusConflict):
+            (services.revoke if suspended else services.suspend)(db, operator, number, "过期后不能再改")
+    # The row itself is untouched until the job runs.
+    assert (str(reload(db, cert).status), cert.status_reason) == (row_status, row_reason)
