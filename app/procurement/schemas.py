@@ -42,12 +42,12 @@ class ScreeningRulesSchema(StrictSchema):
     def _check(self, data: dict[str, Any], **_: Any) -> None:
         errors: dict[str, list[str]] = {}
         if "black" not in data["barred_lists"]:
-            errors["barred_lists"] = ["须包含 black：依中电联意见，列入失信联合惩戒名单（黑名单）的企业一律不得参与投标。"]
+            errors["barred_lists"] = ["须包含黑名单（取值 black）：依中电联意见，列入失信联合惩戒名单（黑名单）的企业一律不得参与投标。"]
         years, most = data.get("serious_penalty_years"), data.get("max_serious_penalties")
         if years is not None and most is None:
-            errors["max_serious_penalties"] = ["给出了统计年限 serious_penalty_years，须同时给出次数上限。"]
+            errors["max_serious_penalties"] = ["给出了严重行政处罚的统计年限，须同时给出次数上限。"]
         if most is not None and years is None:
-            errors["serious_penalty_years"] = ["给出了次数上限 max_serious_penalties，须同时给出统计年限。"]
+            errors["serious_penalty_years"] = ["给出了严重行政处罚的次数上限，须同时给出统计年限。"]
         if errors:
             raise ValidationError(errors)
 

@@ -180,7 +180,7 @@ def screen(session: Session, keys: SigningKeys, tenderer: Tenderer, codes: Seque
                 if exc.audit is not None:
                     audit.write(session, exc.audit)
                 firm.consent = {"consent_id": consent.consent_id, "used": False, "sections": [], "added": [],
-                                "refused": exc.code, "note": f"授权未能使用（{exc.detail}），按公开信息筛查"}
+                                "refused": exc.code, "note": f"授权未能使用（{exc.detail.rstrip('。')}），按公开信息筛查"}
                 continue
             logged[ent_id] = (access.log.id, consent.id)
             covered[ent_id] = frozenset(sections)
@@ -479,6 +479,9 @@ def public_verification(session: Session, keys: SigningKeys, number: str, digest
             "signature_valid": signature_valid, "kid": found.kid}
 
 
+SIGNED_FIELDS = {"screening_no": "编号", "issued_at": "出具时间", "kind": "文书类型", "tenderer": "招标人"}
+
+
 def verify_envelope(envelope: Any, jwks: dict[str, Any]) -> dict[str, Any]:
     """Offline check of a screening file: the signature verifies with the public keys and
     signs exactly this content.  Returns the signed statement; raises
@@ -491,7 +494,7 @@ def verify_envelope(envelope: Any, jwks: dict[str, Any]) -> dict[str, Any]:
     signed = verify_jws(envelope["signature"], jwks, typ=STATEMENT_TYP)
     if signed.get("digest") != digest:
         raise SignatureInvalid("筛查结果内容与签名不符：内容摘要不一致，文件已被改动")
-    for key in ("screening_no", "issued_at", "kind", "tenderer"):
+    for key, label in SIGNED_FIELDS.items():
         if signed.get(key) != doc.get(key):
-            raise SignatureInvalid(f"筛查结果的 {key} 与签名不符")
+            raise SignatureInvalid(f"筛查结果的{label}与签名不符")
     return signed

@@ -6,15 +6,15 @@ import re
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
-from marshmallow import fields
+from marshmallow import ValidationError, fields, validate
 
 from app.accounts.auth import require_user
 from app.accounts.models import Role
 from app.core.db import Page
-from app.core.errors import DomainError, InvalidInput
+from app.core.errors import DomainError, InvalidInput, flatten_messages
 from app.core.extensions import db_session, signing_keys
-from app.core.forms import Errors, domain_errors, filled, load_form, page_no, query_args
-from app.core.schemas_base import StrictSchema, one_of
+from app.core.forms import Errors, domain_errors, filled, load_form, page_no
+from app.core.schemas_base import StrictSchema
 from app.procurement import downloads, schemas, services
 from app.procurement.rules import NR_POLICIES, OUTCOME_LABELS
 from app.scoring.scorecard import GRADES
@@ -31,8 +31,23 @@ NR_LABELS = {"": "默认（设了最低等级时不通过，否则通过）", "f
 
 
 class DetailArgs(StrictSchema):
-    outcome = fields.String(load_default=None, validate=one_of(OUTCOME_FILTERS))
+    outcome = fields.String(load_default=None, validate=validate.OneOf(
+        list(OUTCOME_FILTERS), error="只能按「" + "」「".join(OUTCOME_FILTERS.values()) + "」筛选。"))
     page = fields.String(load_default="1")
+
+
+QUERY_LABELS = {"outcome": "按结论筛选", "page": "页码"}  # the results page's query, as its errors name it
+
+
+def _detail_args() -> tuple[dict[str, Any], list[str]]:
+    """The results page's filter and its errors in words (a bad filter shows every row, with
+    the error, as a 422)."""
+    try:
+        return dict(DetailArgs().load(request.args.to_dict())), []
+    except ValidationError as exc:
+        problems = [f"{QUERY_LABELS.get(name, f'网址参数「{name}」')}：{''.join(messages)}"
+                    for name, messages in flatten_messages(exc.messages).items()]
+        return {"outcome": None}, problems
 
 
 def _tenderer() -> services.Tenderer:
@@ -108,16 +123,16 @@ def new_screening() -> Any:
 
 
 @bp.get("/procurement/screenings/<string:screening_no>")
-def screening(screening_no: str) -> str:
+def screening(screening_no: str) -> tuple[str, int]:
     """One screening: the counts, the table (filtered by outcome, a page at a time), downloads
     and the verification link."""
     who = _tenderer()
     found = services.own_screening(db_session(), screening_no, who.institution.id)
-    args = query_args(DetailArgs())
+    args, problems = _detail_args()
     doc = services.document(found)
     rows = services.rows_of(doc, args["outcome"])
     number = page_no()
     page: Page[dict[str, Any]] = Page(rows[(number - 1) * PER_PAGE: number * PER_PAGE], number, PER_PAGE, len(rows))
     return render_template("procurement/detail.html", s=found, doc=doc, page=page, outcome=args["outcome"],
                            filters=OUTCOME_FILTERS, outcome_labels=OUTCOME_LABELS, date_words=DATE_WORDS,
-                           verify_url=downloads.verify_url(found))
+                           verify_url=downloads.verify_url(found), problems=problems), 422 if problems else 200

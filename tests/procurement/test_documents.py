@@ -56,6 +56,22 @@ def test_the_file_verifies_offline_and_fails_after_a_byte_changes(issued: dict[s
         verify_envelope({"report": {}}, jwks)
 
 
+def test_a_statement_not_matching_the_document_names_what_in_chinese(issued: dict[str, Any], app: Flask) -> None:
+    """A signature over this content's digest whose statement names another tenderer (or
+    number, time, kind): refused, the field named in words, not by its key."""
+    from app.procurement.services import STATEMENT_TYP, statement
+
+    keys = app.extensions["pc_signing_keys"]
+    envelope = json.loads(issued["resp"].get_data())
+    doc = envelope["screening"]
+    digest = sha256_hex(canonical(doc))
+    for key, label in (("tenderer", "招标人"), ("screening_no", "编号"), ("issued_at", "出具时间"), ("kind", "文书类型")):
+        claimed = statement({**doc, key: {"name": "另一家", "licence_no": "X"} if key == "tenderer" else "PS0"}, digest)
+        forged = {**envelope, "signature": keys.sign(claimed, STATEMENT_TYP)}
+        with pytest.raises(SignatureInvalid) as refused:
+            verify_envelope(forged, keys.jwks())
+        assert str(refused.value) == f"筛查结果的{label}与签名不符", key
+
 def test_verify_page_checks_the_digest(issued: dict[str, Any], client: FlaskClient) -> None:
     number, raw = issued["number"], issued["resp"].get_data()
     envelope = json.loads(raw)

@@ -75,6 +75,45 @@ def test_a_screening_from_pasted_codes(tenderer_in: Any, client: FlaskClient, ma
     assert client.get(f"/api/v1/screenings/{screening.screening_no}/csv").status_code == 200
 
 
+ENGLISH_KEY = re.compile(r"\b(?:query\.)?[a-z]+(?:_[a-z]+)+\b|\bquery\.[a-z]+\b")
+
+
+def visible_text(html: str) -> str:
+    """What a reader sees: no markup, scripts, styles or attribute values."""
+    html = re.sub(r"<(script|style)\b.*?</\1>", "", html, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+def test_the_pages_speak_chinese_and_end_a_sentence_once(tenderer_in: Any, client: FlaskClient,
+                                                         make_enterprise: Any, consent_to: Any, db: Any) -> None:
+    """No field or parameter name inside a Chinese sentence (query.outcome, serious_penalty_years,
+    screening_no), no "。。": a bad filter, a half-given rule, a malformed number, a spent consent."""
+    ent = make_enterprise()
+    consent_to(ent, tenderer_in.institution)
+    rules = {"rules.max_open_dishonest": "0"}
+    for _ in range(2):  # the second spends no consent: the row says why, from the gate
+        assert post_form(client, {**FORM, **rules, "codes": ent.uscc}).status_code == 302
+    number = db.scalars(sa.select(Screening.screening_no).order_by(Screening.id.desc())).first()
+    pages = {
+        "filter": client.get(f"/procurement/screenings/{number}?outcome=maybe"),
+        "form": post_form(client, {**FORM, "codes": ent.uscc, "rules.serious_penalty_years": "3"}),
+        "verify": client.get("/verify/PS2026"),
+        "detail": client.get(f"/procurement/screenings/{number}"),
+        "list": client.get("/procurement/screenings"),
+        "new": client.get("/procurement/screenings/new"),
+    }
+    assert [pages[k].status_code for k in ("filter", "form", "verify")] == [422, 422, 422]
+    filtered = visible_text(pages["filter"].get_data(as_text=True))
+    assert "按结论筛选：只能按「不通过」「通过」「未查到、代码无效或重复」筛选。" in filtered
+    assert ent.name in filtered  # every row shown beneath the error
+    assert "给出了严重行政处罚的统计年限，须同时给出次数上限。" in pages["form"].get_data(as_text=True)
+    assert "筛查结果编号：筛查结果编号应为" in visible_text(pages["verify"].get_data(as_text=True))
+    assert "授权未能使用（一次性授权已使用，不能再次查询），按公开信息筛查" in pages["detail"].get_data(as_text=True)
+    for name, resp in pages.items():
+        text = visible_text(resp.get_data(as_text=True))
+        assert ENGLISH_KEY.findall(text) == [], name
+        assert "。。" not in text and "。）" not in text, name
+
 @pytest.mark.parametrize(("content", "encoding"), [
     ("序号,uscc,名称\n1,{a},甲\n2,{b},乙\n", "utf-8-sig"),
     ("统一社会信用代码,企业名称\r\n{a},甲公司\r\n{b},乙公司\r\n", "gb18030"),
@@ -94,7 +133,7 @@ def test_a_screening_from_an_uploaded_csv(tenderer_in: Any, client: FlaskClient,
 @pytest.mark.parametrize(("fields", "upload", "field", "message"), [
     ({"codes": ""}, None, "codes", "请粘贴投标人的统一社会信用代码（每行一个），或上传 CSV 文件。"),
     ({"codes": "91110000053621038D", "rules.serious_penalty_years": "3"}, None, "rules.max_serious_penalties",
-     "给出了统计年限 serious_penalty_years，须同时给出次数上限。"),
+     "给出了严重行政处罚的统计年限，须同时给出次数上限。"),
     ({"codes": "91110000053621038D", "rules.max_open_dishonest": "两条"}, None, "rules.max_open_dishonest", "应为整数。"),
     ({"codes": "91110000053621038D", "tender_name": ""}, None, "tender_name", "缺少必填字段"),
     ({"codes": ""}, (b"a,b\n1,2\n", "x.csv"), "file", "CSV 有多列时，须有名为 uscc"),
