@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from app.core.cli import Context, domain_error, fail, out, pass_ctx
+from app.core.cli import Context, domain_error, fail, out, pass_ctx, progress_bar
 from app.core.errors import DomainError
 
 STATUSES = ("applied", "publicized", "issued", "suspended", "revoked", "rejected", "expired", "withdrawn")
@@ -26,16 +26,24 @@ def certificates_group() -> None:
 def certificates_list(ctx: Context, status: str | None, q: str | None, limit: int) -> None:
     from rich.table import Table
 
-    from app.certificates.models import CERTIFICATE_STATUS_LABELS
-    from app.certificates.services import list_certificates
+    from app.certificates.services import list_certificates, standing
+    from app.core import clock
 
-    table = Table("证书编号", "企业", "状态", "等级", "有效期 / 公示至")
+    # Readable at 80 columns: the number is never cut (it is what one copies into `show`),
+    # the name wraps, and the dates are only the last day (of the validity, or of the notice).
+    table = Table()
+    table.add_column("证书编号", no_wrap=True, min_width=19)
+    table.add_column("企业", overflow="fold", ratio=1)
+    table.add_column("状态", no_wrap=True)
+    table.add_column("等级", no_wrap=True)
+    table.add_column("有效期至", no_wrap=True)
+    today = clock.today()
     with ctx.db.reading() as session:
         page = list_certificates(session, page=1, per_page=limit, status=status, q=q)
         for c in page.items:
-            span = (f"{c.valid_from} 至 {c.valid_until}" if c.valid_from
-                    else f"公示至 {c.notice_until:%Y-%m-%d}" if c.notice_until else "—")
-            table.add_row(c.certificate_no, c.enterprise.name, CERTIFICATE_STATUS_LABELS[c.status], c.grade or "—", span)
+            until = (str(c.valid_until) if c.valid_until
+                     else f"公示至 {clock.format_cn(c.notice_until, '%Y-%m-%d')}" if c.notice_until else "—")
+            table.add_row(c.certificate_no, c.enterprise.name, standing(c, today).label, c.grade or "—", until)
     out.print(table)
     out.print(f"共 {page.total} 项" + (f"（列出前 {limit} 项）" if page.total > limit else "") + "。")
 
@@ -45,8 +53,12 @@ def certificates_list(ctx: Context, status: str | None, q: str | None, limit: in
 @pass_ctx
 def certificates_show(ctx: Context, number: str) -> None:
     from app.certificates import services
-    from app.certificates.models import CERTIFICATE_STATUS_LABELS
+    from app.certificates.models import CERTIFICATE_STATUS_LABELS, CertificateStatus
+    from app.certificates.schemas import OBJECTION_STATUS_LABELS
     from app.core import clock
+
+    def label(status: str) -> str:
+        return CERTIFICATE_STATUS_LABELS[CertificateStatus(status)]
 
     with ctx.db.reading() as session:
         try:
@@ -54,9 +66,9 @@ def certificates_show(ctx: Context, number: str) -> None:
         except DomainError as exc:
             domain_error(exc)
             return
-        status = services.effective_status(cert)
+        now = services.standing(cert)
         out.print(f"证书编号 {cert.certificate_no}：{cert.enterprise.name}（{cert.enterprise.uscc}）")
-        out.print(f"状态 {CERTIFICATE_STATUS_LABELS[status]}" + (f"：{cert.status_reason}" if cert.status_reason else ""))
+        out.print(f"状态 {now.label}" + (f"：{now.reason}" if now.reason else ""))
         if cert.grade:
             out.print(f"等级 {cert.grade}（分数 {cert.score or '—'}，评分卡 {cert.scorecard_version}，评价基准日 {cert.grade_as_of}）")
         if cert.notice_from and cert.notice_until:
@@ -66,13 +78,13 @@ def certificates_show(ctx: Context, number: str) -> None:
                       f"下次复核 {cert.next_review_on or '—'}；摘要 {cert.digest}（密钥 {cert.kid}）")
         out.print("状态历史：")
         for e in services.events_of(session, cert):
-            change = f"{e.from_status} → {e.to_status}" if e.from_status else e.to_status
+            change = f"{label(e.from_status)} → {label(e.to_status)}" if e.from_status else label(e.to_status)
             out.print(f"  {clock.format_cn(e.at)}  {change}  {e.actor}  {e.reason or ''}")
         objections = services.objections_of(session, cert)
         if objections:
             out.print("异议：")
         for o in objections:
-            out.print(f"  {o.objection_no}  {clock.format_cn(o.created_at)}  {o.status}  {o.text}"
+            out.print(f"  {o.objection_no}  {clock.format_cn(o.created_at)}  {OBJECTION_STATUS_LABELS[str(o.status)]}  {o.text}"
                       + (f"（处理：{o.resolution}）" if o.resolution else ""))
 
 
@@ -123,8 +135,15 @@ def certificates_advance(ctx: Context) -> None:
 
     labels = {"issued": "发证", "rejected": "不予发证", "suspended": "暂停", "revoked": "撤销", "restored": "恢复",
               "expired": "到期", "reviewed": "年度复核"}
-    with ctx.db.transaction() as session:
-        outcome = advance(session, load_signing_keys(ctx.settings), actor="cli")
+    # Progress on stderr (every certificate held is judged, which takes a while on many);
+    # what was done on stdout.
+    with ctx.db.transaction() as session, progress_bar() as progress:
+        task = progress.add_task("证书每日任务", total=None)
+
+        def on_progress(step: str, done: int, total: int) -> None:
+            progress.update(task, description=f"证书每日任务：{step}", completed=done, total=total)
+
+        outcome = advance(session, load_signing_keys(ctx.settings), actor="cli", on_progress=on_progress)
     for key, label in labels.items():
         numbers = outcome.numbers.get(key, [])
         out.print(f"{label} {len(numbers)} 份" + (f"：{'、'.join(numbers)}" if numbers else ""))

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import time_machine
 from click.testing import CliRunner
+from rich.cells import cell_len
 
 from app.accounts.services import create_user
 from app.archive.services import load_enterprise, register_enterprise
@@ -16,11 +17,13 @@ from app.archive.uscc import make_uscc
 from app.certificates import rules, services
 from app.cli import main
 from app.core import clock
+from app.core.cli import out
 from app.core.crypto import FieldCipher, KeyRing
 from app.core.db import Database
 from app.scoring.models import Evaluation
 
 CODE = make_uscc("9", "1", "330106", "MA2C0001")
+OTHER = make_uscc("9", "1", "330106", "MA2C0002")
 
 
 def test_list_advance_show_pdf_and_the_rule(fresh_databases, tmp_path, monkeypatch):
@@ -40,19 +43,39 @@ def test_list_advance_show_pdf_and_the_rule(fresh_databases, tmp_path, monkeypat
             cert = services.apply(session, user)
             services.evaluate(session, cert.certificate_no, "cli")
         number = cert.certificate_no
+        # A long name with spaces, an application waiting: once cut the numbers at 80 columns.
+        long_name = "国网浙江省电力有限公司 杭州供电公司 综合能源服务分公司"
+        other, _ = register_enterprise(session, FieldCipher(KeyRing.generate()),
+                                       load_enterprise({"uscc": OTHER, "name": long_name, "segment": "supplier"}))
+        session.add(Evaluation(enterprise_id=other.id, scorecard_id="power-credit", scorecard_version="2.0",
+                               as_of=clock.today() - dt.timedelta(days=30), score=Decimal("85.00"), grade="AA",
+                               uncapped_grade="AA", supervision_class="A", explanation={},
+                               inputs_digest=secrets.token_hex(32), record_count=0, current=True,
+                               evaluated_at=clock.now()))
+        waiting = services.apply(session, create_user(session, username="firm-cli-2", password="correct-horse-battery",
+                                                      role="firm", enterprise_uscc=OTHER)).certificate_no
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("PC_INSTANCE_PATH", str(tmp_path / "instance"))
     runner = CliRunner()
     try:
+        monkeypatch.setattr(out, "_width", 80)  # an 80-column terminal, whatever runs the tests
         listed = runner.invoke(main, ["certificates", "list", "--status", "publicized"])
         assert listed.exit_code == 0, listed.output
-        assert number in listed.output and "公示中" in listed.output and "共 1 项" in listed.output
+        assert number in listed.stdout and "公示中" in listed.stdout and "共 1 项" in listed.stdout
+        assert "公示至 2026-11-16" in listed.stdout  # the notice's last day (published eight days ago)
+        assert max(cell_len(line) for line in listed.stdout.splitlines()) <= 80
         advanced = runner.invoke(main, ["certificates", "advance"])
         assert advanced.exit_code == 0, advanced.output
-        assert f"发证 1 份：{number}" in advanced.output and "到期 0 份" in advanced.output
+        assert f"发证 1 份：{number}" in advanced.stdout and "到期 0 份" in advanced.stdout
+        assert "证书每日任务：公示期满发证" in advanced.stderr and "1/1" in advanced.stderr  # progress, on stderr
+        listed = runner.invoke(main, ["certificates", "list"])
+        assert number in listed.stdout and "有效" in listed.stdout and "2029-11-17" in listed.stdout
+        assert waiting in listed.stdout and "已申报" in listed.stdout and "共 2 项" in listed.stdout
+        assert max(cell_len(line) for line in listed.stdout.splitlines()) <= 80
         assert "发证 0 份" in runner.invoke(main, ["certificates", "advance"]).output  # nothing twice
         shown = runner.invoke(main, ["certificates", "show", number.lower()])
-        assert shown.exit_code == 0 and "状态 有效" in shown.output and "publicized → issued" in shown.output
+        assert shown.exit_code == 0 and "状态 有效" in shown.output and "公示中 → 有效" in shown.output
+        assert "已申报 → 公示中" in shown.output and "publicized" not in shown.output  # labels, not codes
         assert "cli" in shown.output and "有效期 2026-11-18 至 2029-11-17" in shown.output
         missing = runner.invoke(main, ["certificates", "show", "PCC2026AAAAAAAAAAAA"])
         assert missing.exit_code == 1 and "没有编号为 PCC2026AAAAAAAAAAAA 的证书" in missing.output
@@ -61,6 +84,11 @@ def test_list_advance_show_pdf_and_the_rule(fresh_databases, tmp_path, monkeypat
         assert made.exit_code == 0, made.output
         text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
         assert number in text and "杭州证书测试电力有限公司" in text and f"https://credit.example.cn/verify/{number}?digest=" in text
+        with time_machine.travel(clock.at_cn(dt.date(2029, 11, 18), 0, 5), tick=False):  # before the daily job
+            lapsed = runner.invoke(main, ["certificates", "show", number])
+            assert "状态 已过期：有效期已于 2029-11-17 届满" in lapsed.output and "状态 有效" not in lapsed.output
+            lapsed = runner.invoke(main, ["certificates", "list", "--q", number])
+            assert "已过期" in lapsed.stdout and "有效" not in lapsed.stdout.replace("有效期至", "")
         rule = runner.invoke(main, ["certificates", "rules"])
         assert rule.exit_code == 0 and "公示期 7 天" in rule.output and "获证最低等级 A" in rule.output
         monkeypatch.setenv(rules.ENV, '{"notice_days": -1}')
