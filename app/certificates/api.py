@@ -56,7 +56,10 @@ def certificate_out(session: Session, cert: Certificate, *, detail: bool = False
 
 
 def objection_out(o: CertificateObjection, cert: Certificate) -> With:
-    return With(o, certificate_no=cert.certificate_no)
+    """An objection with the result it concerns and what became of that result (the objector
+    reads the outcome here, as on the result's page)."""
+    now = services.standing(cert)
+    return With(o, certificate_no=cert.certificate_no, certificate_status=now.status, certificate_status_label=now.label)
 
 
 def pdf_response(cert: Certificate) -> Response:

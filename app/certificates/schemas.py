@@ -96,6 +96,9 @@ class CertificateObjectionFullSchema(CertificateObjectionSchema):
 
     objector = fields.Function(lambda o: o.user.display_name)
     objector_role = fields.Function(lambda o: str(o.user.role))
+    certificate_status = fields.Function(lambda o: str(o.certificate_status), metadata={
+        "description": "所异议的评价结果现在的状态：publicized 公示中、issued 已发证、rejected 未通过（不予发证）、withdrawn 企业已撤回等"})
+    certificate_status_label = fields.String()
 
 
 class CertificateObjectionPageSchema(PageSchema):

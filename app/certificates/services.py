@@ -209,6 +209,25 @@ def certificate_for(session: Session, user: User, number: str) -> Certificate:
     return cert
 
 
+def objected(session: Session, user: User, cert: Certificate) -> bool:
+    """Whether ``user`` raised an objection to the result (whatever became of it)."""
+    return session.scalar(sa.select(sa.exists().where(CertificateObjection.certificate_pk == cert.id,
+                                                      CertificateObjection.user_id == user.id))) or False
+
+
+def notice_for(session: Session, user: User | None, number: str) -> Certificate:
+    """A published result's page (公示页). Anyone sees it while the result is public: in its
+    notice period, or a certificate since (as verification shows it). Once it is rejected —
+    an objection upheld, the grade or the black list — or withdrawn, it is no longer public
+    (verification answers 404 too), but those it concerns still see how it ended: the firm,
+    operators, and whoever objected to it. Never published, or anyone else: 404."""
+    cert = get_certificate(session, number)
+    if cert.notice_from is not None and (
+            cert.status in PUBLIC or (user is not None and (may_see(user, cert) or objected(session, user, cert)))):
+        return cert
+    raise CertificateNotFound(f"没有编号为 {cert.certificate_no} 的公示结果")
+
+
 def list_certificates(session: Session, *, page: int, per_page: int, status: str | None = None,
                       q: str | None = None, enterprise_id: int | None = None) -> Page[Certificate]:
     """Newest change first; applications waiting and results in their notice period are the

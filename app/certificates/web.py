@@ -61,16 +61,14 @@ def notices() -> str:
 def _render_notice(number: str, form: dict[str, Any] | None = None, errors: Errors | None = None,
                    status: int = 200) -> tuple[str, int]:
     session = db_session()
-    cert = services.get_certificate(session, number)
-    if cert.status != CertificateStatus.publicized and cert.issued_at is None:
-        raise services.CertificateNotFound(f"没有编号为 {number} 的公示结果")
-    mine = []
-    if current_user.is_authenticated:
-        mine = [o for o in services.objections_of(session, cert) if o.user_id == current_user.id]
-    own = current_user.is_authenticated and current_user.role == Role.firm \
-        and current_user.enterprise_id == cert.enterprise_id
+    user = current_user if current_user.is_authenticated else None
+    cert = services.notice_for(session, user, number)
+    mine = [o for o in services.objections_of(session, cert) if o.user_id == user.id] if user else []
+    own = user is not None and user.role == Role.firm and user.enterprise_id == cert.enterprise_id
     return render_template("certificates/notice.html", cert=cert, mine=mine, own=own, form=form or {},
-                           errors=errors or {}, notice_open=services.notice_open(cert), now=clock.now()), status
+                           errors=errors or {}, notice_open=services.notice_open(cert), now=clock.now(),
+                           standing=services.standing(cert), public=cert.status in services.PUBLIC,
+                           full=user is not None and services.may_see(user, cert)), status
 
 
 @bp.get("/certificates/publicity/<string:certificate_no>")

@@ -150,3 +150,55 @@ def test_anonymous_visitors_are_asked_to_sign_in(client, db):
     assert client.get("/certificates/publicity").status_code == 200
     assert client.get("/certificates/verify").status_code == 200
     assert client.get("/certificates/publicity/PCC2026AAAAAAAAAAAA").status_code == 404
+
+
+@pytest.mark.parametrize("end", ["upheld", "withdrawn"])
+def test_the_objector_and_the_firm_see_how_a_result_ended_the_public_does_not(client, db, publicized, person, operator,
+                                                                              make_enterprise, grade, firm_user, sign_in,
+                                                                              end):
+    """Rejected (an objection upheld) or withdrawn, a result is no longer public: the publicity
+    page, like verification, is 404 to everyone else. Whoever objected, the firm and operators
+    still open it and read the outcome (the reason only for the firm and operators: it may be
+    another objector's resolution)."""
+    cert, ent, user = publicized("AA")
+    path = f"/certificates/publicity/{cert.certificate_no}"
+    objector, bystander = person("bank"), person("tenderer")
+    o = services.object_to(db, objector, cert.certificate_no, "该企业有未结清的电费欠费")
+    if end == "upheld":
+        services.resolve_objection(db, operator, o.objection_no, "upheld", "经核查属实，欠费 3 个月")
+        outcome = "未通过，不予发证"
+    else:
+        services.withdraw(db, user, cert.certificate_no, "材料需补充")
+        outcome = "企业已撤回申报"
+    reason = reload(db, cert).status_reason
+
+    assert client.get(path).status_code == 404  # anonymous
+    assert client.get(f"/verify/{cert.certificate_no}?format=json").status_code == 404
+    assert cert.certificate_no not in page(client, "/certificates/publicity")
+    sign_in(bystander)
+    assert client.get(path).status_code == 404
+
+    sign_in(objector)
+    html = page(client, path)
+    assert outcome in html and "该评价结果已不再公示" in html and 'name="text"' not in html
+    assert "我提出的异议" in html and "该企业有未结清的电费欠费" in html
+    if end == "upheld":
+        assert "异议成立" in html and "处理说明：经核查属实，欠费 3 个月" in html
+    assert reason not in html  # the result's own reason is the firm's and operators'
+    mine = client.get(f"/api/v1/certificate-objections/{o.objection_no}").get_json()
+    assert (mine["certificate_status"], mine["certificate_status_label"]) == (
+        ("rejected", "未通过") if end == "upheld" else ("withdrawn", "已撤回"))
+    listed = client.get("/api/v1/certificate-objections").get_json()["items"]
+    assert [i["certificate_status"] for i in listed] == [mine["certificate_status"]]
+
+    sign_in(user)
+    html = page(client, path)
+    assert outcome in html and reason in html and f"/me/certificates/{cert.certificate_no}" in html
+    sign_in(operator)
+    assert reason in page(client, path)
+
+
+def test_an_application_never_published_has_no_publicity_page_even_for_its_firm(client, db, applied, sign_in):
+    cert, _, user = applied("AA")
+    sign_in(user)
+    assert client.get(f"/certificates/publicity/{cert.certificate_no}").status_code == 404
