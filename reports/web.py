@@ -21,6 +21,7 @@ from flask import (
 from app.accounts.auth import require_firm, require_user
 from app.accounts.models import Role
 from app.audit.services import refuse_later
+from app.certificates.schemas import PublicCertificateSchema
 from app.core import clock, verification
 from app.core.errors import DomainError, Forbidden, InvalidInput
 from app.core.extensions import ProblemSchema, db_session, settings, signing_keys, writes
@@ -33,33 +34,53 @@ from reports.schemas import VerificationSchema
 bp = Blueprint("reports_web", __name__, template_folder="templates")  # its pages beside it
 
 # The public verification, a page that also answers JSON (``?format=json`` or ``Accept:
-# application/json``), in the OpenAPI document (added by create_app).
+# application/json``), in the OpenAPI document (added by create_app).  One address for every
+# signed document of the platform, told apart by its number's prefix: reports (PC…) here,
+# screenings (PS…) and certificates (PCC…) through the kinds the roof registers
+# (app.core.verification).
 _HTML = {"text/html": {"schema": {"type": "string"}}}
 _VERIFY_ARGS = [
     {"in": "query", "name": "digest", "schema": {"type": "string"},
-     "description": "报告摘要（64 位十六进制 SHA-256，可带 sha256: 前缀）：给出时核对是否一致"},
+     "description": "文书摘要（64 位十六进制 SHA-256，可带 sha256: 前缀，印在报告、筛查结果与证书上）：给出时核对是否一致"},
     {"in": "query", "name": "format", "schema": {"type": "string", "enum": ["json", "html"]},
      "description": "json：以 JSON 作答（亦可 Accept: application/json）"},
 ]
 _PAGE_ERROR = {"description": "错误：HTML 页（以 JSON 作答时为 problem+json）",
                "content": {"application/problem+json": {"schema": ProblemSchema}, **_HTML}}
+_KINDS_BY_PREFIX = ("信用报告（PC + 8 位日期 + 12 位字符）、投标人信用筛查结果（PS + 8 位日期 + 12 位字符）、"
+                    "信用等级证书（PCC + 4 位年份 + 12 位字符）")
+# The three answers, by the number's prefix.  The screening's schema is named, not imported
+# (app.procurement sits above reports): marshmallow's class registry resolves it when the
+# document is built, after every package is loaded.
+_VERIFICATIONS = {"oneOf": [VerificationSchema, "ScreeningVerificationSchema", PublicCertificateSchema]}
 OPENAPI_ROUTES: dict[str, dict[str, Any]] = {  # by endpoint
     "reports_web.verify_form": {"get": {
-        "tags": ["reports"], "summary": "报告核验页：填写报告编号后转到该编号的核验结果",
-        "parameters": [{"in": "query", "name": "report_no", "schema": {"type": "string"}}, *_VERIFY_ARGS],
+        "tags": ["reports"],
+        "summary": "核验页：填写编号（信用报告 PC…、投标人信用筛查结果 PS…、信用等级证书 PCC…）后转到该编号的核验结果",
+        "parameters": [{"in": "query", "name": "report_no", "schema": {"type": "string"},
+                        "description": f"文书编号：{_KINDS_BY_PREFIX}"}, *_VERIFY_ARGS],
         "responses": {"200": {"description": "核验表单（HTML）", "content": _HTML},
-                      "302": {"description": "转到 /verify/{report_no}", "headers": {"Location": {"schema": {"type": "string"}}}},
-                      "422": {"description": "报告编号为空（HTML）", "content": _HTML},
+                      "302": {"description": "转到 /verify/{编号}", "headers": {"Location": {"schema": {"type": "string"}}}},
+                      "422": {"description": "编号为空（HTML）", "content": _HTML},
                       "default": _PAGE_ERROR}}},
     "reports_web.verify": {"get": {
         "tags": ["reports"],
-        "summary": "公开核验：该编号的报告是否由本平台出具、何时出具给谁、摘要是否一致、签名是否有效（不含报告内容）",
+        "summary": "公开核验：该编号的信用报告、投标人信用筛查结果或信用等级证书是否由本平台出具（颁发）、"
+                   "何时出具给谁、摘要是否一致、签名是否有效（不含文书内容）",
+        "description": ("按编号前缀区分三种文书，JSON 应答的形状各不相同（oneOf，以编号字段区分）：\n\n"
+                        "- `PC…` 信用报告：`Verification`（`report_no`、版本、报告使用者）；\n"
+                        "- `PS…` 投标人信用筛查结果：`ScreeningVerification`（`screening_no`、招标人、筛查投标人数；"
+                        "不含投标人与结论）；\n"
+                        "- `PCC…` 信用等级证书：`PublicCertificate`（`certificate_no`、企业、等级、有效期、"
+                        "现在的状态及原因；公示中的评价结果亦可查）。\n\n"
+                        "其他前缀为 422。"),
         "parameters": _VERIFY_ARGS,
         "responses": {
-            "200": {"description": "核验结果", "content": {"application/json": {"schema": VerificationSchema}, **_HTML}},
-            "404": {"description": "本平台没有出具该编号的报告",
+            "200": {"description": "核验结果（形状按编号前缀，见说明）",
+                    "content": {"application/json": {"schema": _VERIFICATIONS}, **_HTML}},
+            "404": {"description": "本平台没有出具（颁发）该编号的文书",
                     "content": {"application/problem+json": {"schema": ProblemSchema}, **_HTML}},
-            "422": {"description": "报告编号或摘要格式不正确",
+            "422": {"description": "编号或摘要格式不正确（编号的前缀不是 PC、PS、PCC 之一亦然）",
                     "content": {"application/problem+json": {"schema": ProblemSchema}, **_HTML}},
             "default": _PAGE_ERROR}}},
 }
@@ -96,6 +117,26 @@ def _wants_json() -> bool:
     return best == "application/json"
 
 
+REPORT_PREFIX = "PC"  # a report's number; the other kinds' are registered (PS…, PCC…)
+
+
+def verifiable_kinds() -> list[tuple[str, str]]:
+    """The documents ``/verify`` checks, as (prefix, label): reports, then each kind the roof
+    registered — what the form and its errors name."""
+    return [(REPORT_PREFIX, "信用报告"), *((k.prefix, k.label) for k in verification.kinds())]
+
+
+def _kinds_in_words() -> str:
+    return "、".join(f"{label}（{prefix} 开头）" for prefix, label in verifiable_kinds())
+
+
+def _verify_page(status: int = 200, **context: Any) -> tuple[str, int]:
+    context.setdefault("result", None)
+    context.setdefault("error", None)
+    context.setdefault("report_no", "")
+    return render_template("reports/verify.html", kinds=verifiable_kinds(), **context), status
+
+
 @bp.get("/verify")
 def verify_form() -> Any:
     """Public: the verification form; a number typed in goes to its verification page."""
@@ -104,15 +145,15 @@ def verify_form() -> Any:
         args: dict[str, Any] = {k: v for k, v in request.args.items() if k in ("digest", "format") and v}
         return redirect(url_for("reports_web.verify", report_no=report_no, **args))
     if "report_no" in request.args:  # the form sent empty
-        return render_template("reports/verify.html", result=None, report_no="", digest=request.args.get("digest"),
-                               error={"detail": "请输入报告编号（报告封面与每页页脚上的 PC 开头的 22 位编号）。"}), 422
-    return render_template("reports/verify.html", result=None, report_no="", digest=request.args.get("digest"),
-                           error=None)
+        return _verify_page(422, digest=request.args.get("digest"), error={
+            "detail": f"请输入要核验的编号：{_kinds_in_words()}，印在封面、页脚或证书底部，扫描二维码即带上编号与摘要。"})
+    return _verify_page(digest=request.args.get("digest"))
 
 
 @bp.get("/verify/<string:report_no>")
 def verify(report_no: str) -> Any:
-    """Public: was a report with this number (and digest) issued, to whom and when."""
+    """Public: was a document with this number (and digest) issued, to whom and when — a
+    report here, a screening or a certificate through the kind registered for its prefix."""
     digest = request.args.get("digest")
     report_no = report_no.strip().upper()
     session = db_session()
@@ -129,15 +170,17 @@ def verify(report_no: str) -> Any:
             return jsonify(found)
         return render_template(other.template, result=found, number=report_no, digest=digest, error=None)
     try:
+        if not report_no.startswith(REPORT_PREFIX):
+            raise InvalidInput("编号格式不正确", errors={"report_no": [
+                f"不是本平台文书的编号：应为{_kinds_in_words()}。"]})
         result = services.public_verification(session, signing_keys(), report_no, digest)
     except DomainError as exc:
         if _wants_json():
             raise
-        return render_template("reports/verify.html", result=None, report_no=report_no, digest=digest,
-                               error=exc), exc.status
+        return _verify_page(exc.status, report_no=report_no, digest=digest, error=exc)
     if _wants_json():
         return jsonify(result)
-    return render_template("reports/verify.html", result=result, report_no=report_no, digest=digest, error=None)
+    return _verify_page(result=result, report_no=report_no, digest=digest)
 
 
 @bp.get("/me/reports")

@@ -94,7 +94,7 @@ def test_verify_for_a_real_report(issued, client):
 
 def test_an_empty_verify_form_asks_for_the_number(client):
     resp = client.get("/verify?report_no=")
-    assert resp.status_code == 422 and "请输入报告编号" in resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "请输入要核验的编号：信用报告（PC 开头）" in resp.get_data(as_text=True)
 
 
 def test_anyone_can_type_a_number_into_the_verify_form(issued, client):
