@@ -22,7 +22,7 @@ class CertificateApplySchema(StrictSchema):
     @validates("declaration")
     def _accepted(self, value: bool, **_: object) -> None:
         if value is not True:
-            raise ValidationError("申报须作出承诺（declaration 为 true）。")
+            raise ValidationError("申报须作出承诺：承诺平台所存及本企业报送的信用信息真实、完整，同意评价结果公示。")
 
 
 class CertificateWithdrawSchema(StrictSchema):
@@ -44,7 +44,8 @@ class CertificateObjectionInSchema(StrictSchema):
 
 
 class CertificateResolveSchema(StrictSchema):
-    outcome = fields.String(required=True, validate=one_of(["upheld", "dismissed"]),
+    outcome = fields.String(required=True, validate=validate.OneOf(["upheld", "dismissed"],
+                                                                   error="处理结果只能是异议成立或异议不成立。"),
                             metadata={"description": "upheld：异议成立（评价结果不予发证）；dismissed：异议不成立"})
     resolution = text(2000, metadata={"description": "处理说明（告知企业与异议人）"})
 

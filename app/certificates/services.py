@@ -350,6 +350,12 @@ def _record(session: Session, cert: Certificate, from_status: str | None, to: st
     return event
 
 
+def clause(text: str) -> str:
+    """Free text (an operator's reason, a resolution) to go inside a sentence that ends on its
+    own: without the full stop it may have been typed with (never 「…。。」 or 「…。；」)."""
+    return text.strip().rstrip("。．.；;，,").rstrip()
+
+
 def _tell(session: Session, cert: Certificate, title: str, body: str) -> None:
     notify(session, cert.enterprise_id, NOTICE_KIND, title, body, "certificate", cert.certificate_no)
 
@@ -517,7 +523,7 @@ def resolve_objection(session: Session, user: User, objection_no: str, outcome: 
                            .with_for_update(of=Certificate).execution_options(populate_existing=True)).one()
     result = CertificateObjectionStatus(outcome)
     if result == CertificateObjectionStatus.open:
-        raise InvalidInput("处理结果有误", errors={"outcome": ["应为 upheld（异议成立）或 dismissed（异议不成立）。"]})
+        raise InvalidInput("处理结果有误", errors={"outcome": ["处理结果只能是异议成立或异议不成立。"]})
     now = clock.now()
     done = session.execute(
         sa.update(CertificateObjection).where(CertificateObjection.id == objection.id,
@@ -539,7 +545,7 @@ def resolve_objection(session: Session, user: User, objection_no: str, outcome: 
         _move(session, cert, HELD, S.revoked, actor_of(user), f"异议成立：{resolution}", cause="objection",
               detail=detail, request_id=request_id)
     _tell(session, cert, f"评价结果异议处理：{label}",
-          f"对信用等级评价结果 {cert.certificate_no} 的异议 {objection.objection_no} 已处理：{label}。说明：{resolution}"
+          f"对信用等级评价结果 {cert.certificate_no} 的异议 {objection.objection_no} 已处理：{label}。说明：{clause(resolution)}"
           + ("；该评价结果不予发证。" if result == CertificateObjectionStatus.upheld else "。"))
     return objection
 
@@ -665,7 +671,7 @@ def suspend(session: Session, user: User, number: str, reason: str, *, request_i
     if status != S.issued:
         raise StatusConflict(f"证书 {number} 当前为「{CERTIFICATE_STATUS_LABELS[status]}」，只有有效的证书可以暂停")
     _move(session, cert, (S.issued,), S.suspended, actor_of(user), reason, cause="manual", request_id=request_id)
-    _tell(session, cert, "信用等级证书已暂停", f"信用等级证书 {cert.certificate_no} 已被征信机构暂停：{reason}。")
+    _tell(session, cert, "信用等级证书已暂停", f"信用等级证书 {cert.certificate_no} 已被征信机构暂停：{clause(reason)}。")
     return cert
 
 
@@ -677,7 +683,7 @@ def revoke(session: Session, user: User, number: str, reason: str, *, request_id
     if status not in HELD:
         raise StatusConflict(f"证书 {number} 当前为「{CERTIFICATE_STATUS_LABELS[status]}」，只有有效或暂停的证书可以撤销")
     _move(session, cert, HELD, S.revoked, actor_of(user), reason, cause="manual", request_id=request_id)
-    _tell(session, cert, "信用等级证书已撤销", f"信用等级证书 {cert.certificate_no} 已被征信机构撤销：{reason}。")
+    _tell(session, cert, "信用等级证书已撤销", f"信用等级证书 {cert.certificate_no} 已被征信机构撤销：{clause(reason)}。")
     return cert
 
 
@@ -699,7 +705,7 @@ def restore(session: Session, user: User, number: str, reason: str, *, request_i
     if action != Action.stand:
         raise Conflict(f"企业当前的信用状况不支持恢复证书：{why}", code="rule_not_met")
     _move(session, cert, (S.suspended,), S.issued, actor_of(user), reason, cause="manual", request_id=request_id)
-    _tell(session, cert, "信用等级证书已恢复", f"信用等级证书 {cert.certificate_no} 已恢复有效：{reason}。")
+    _tell(session, cert, "信用等级证书已恢复", f"信用等级证书 {cert.certificate_no} 已恢复有效：{clause(reason)}。")
     return cert
 
 

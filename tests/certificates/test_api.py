@@ -186,3 +186,25 @@ def test_issue_before_the_notice_ends_is_a_conflict(client, db, publicized, oper
     sign_in(operator)
     problem(client.post(f"/api/v1/certificates/{cert.certificate_no}/issue", json={}), 409, code="notice_period_running")
     assert OPERATOR.startswith("user:")
+
+
+def test_messages_are_plain_chinese_naming_no_field(client, db, make_enterprise, grade, firm_user, publicized, person,
+                                                     operator, sign_in):
+    """The `errors` keys are the field names; the messages under them are what a person reads
+    on the form, where no field called `declaration` or `outcome` is to be seen."""
+    ent = make_enterprise()
+    grade(ent, "AA")
+    sign_in(firm_user(ent))
+    body = problem(client.post("/api/v1/me/certificates", json={"declaration": False}), 422, "declaration")
+    assert body["errors"]["declaration"] == ["申报须作出承诺：承诺平台所存及本企业报送的信用信息真实、完整，同意评价结果公示。"]
+    cert, _, _ = publicized()
+    o = services.object_to(db, person("bank"), cert.certificate_no, "有异议")
+    sign_in(operator)
+    body = problem(client.post(f"/api/v1/certificate-objections/{o.objection_no}/resolve",
+                               json={"outcome": "maybe", "resolution": "x"}), 422, "outcome")
+    assert body["errors"]["outcome"] == ["处理结果只能是异议成立或异议不成立。"]
+    with pytest.raises(services.InvalidInput) as bad:
+        services.resolve_objection(db, operator, o.objection_no, "open", "x")
+    assert bad.value.errors == {"outcome": ["处理结果只能是异议成立或异议不成立。"]}
+    for messages in bad.value.errors.values():
+        assert not any(word in m for m in messages for word in ("outcome", "upheld", "dismissed", "declaration"))

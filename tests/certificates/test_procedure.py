@@ -225,3 +225,27 @@ def test_numbers_are_never_a_report_number_and_grades_cover_the_scale():
     number = services.new_certificate_no(clock.now())
     assert len(number) == 19 and number.startswith("PCC2026") and not number[2].isdigit()
     assert len(GRADES) == 9
+
+
+def test_a_reason_typed_with_a_full_stop_ends_the_notice_once(db, publicized, issued, person, operator):
+    """Free text ending in 「。」 inside a notice that ends on its own: one full stop, never 「。。」."""
+    cert, ent, _ = publicized()
+    o = services.object_to(db, person("bank"), cert.certificate_no, "有异议")
+    services.resolve_objection(db, operator, o.objection_no, "dismissed", "经核查，纳税等级为税务机关公布的结果。")
+    other = services.object_to(db, person("tenderer"), cert.certificate_no, "仍有异议")
+    services.resolve_objection(db, operator, other.objection_no, "upheld", "经核查属实。")
+    held, held_ent, _ = issued()
+    services.suspend(db, operator, held.certificate_no, "核查申报材料。")
+    services.restore(db, operator, held.certificate_no, "核查无误。 ")
+    services.revoke(db, operator, held.certificate_no, "企业申请注销；")
+    def bodies_of(firm):
+        return list(db.scalars(sa.select(Notice.body).where(Notice.enterprise_id == firm.id).order_by(Notice.id)))
+
+    told, held_told = bodies_of(ent), bodies_of(held_ent)
+    assert told[-3].endswith("已处理：异议不成立。说明：经核查，纳税等级为税务机关公布的结果。")
+    assert told[-1].endswith("已处理：异议成立。说明：经核查属实；该评价结果不予发证。")
+    assert held_told[-3].endswith("已被征信机构暂停：核查申报材料。")
+    assert held_told[-2].endswith("已恢复有效：核查无误。") and held_told[-1].endswith("已被征信机构撤销：企业申请注销。")
+    bodies = told + held_told
+    for body in bodies:
+        assert "。。" not in body and "。；" not in body and "；。" not in body, body
