@@ -5,7 +5,9 @@ never ``STSong-Light``, which viewers without Chinese fonts show as empty boxes.
 registered once per process.  One layout pass: the running header and footer ("第 x 页 /
 共 y 页"), the watermark (recipient and time) and the table of contents' page numbers are
 drawn when the document is saved, once every page is known, so no second layout pass is
-needed.  Rendered PDFs never change; :func:`cached_pdf` keeps them on disk per report.
+needed.  Text is broken by Chinese rules (``reports.typeset``: no break inside a date,
+amount, code or document number, no closing punctuation at a line's start).  Rendered PDFs
+never change; :func:`cached_pdf` keeps them on disk per report.
 """
 
 from __future__ import annotations
@@ -39,7 +41,6 @@ from reportlab.platypus import (
     NextPageTemplate,
     PageBreak,
     PageTemplate,
-    Paragraph,
     Spacer,
     Table,
     TableStyle,
@@ -52,6 +53,7 @@ from reports.bidding import NO_CERTIFICATE, SECTION_TITLES
 from reports.describe import POLARITY_LABELS, SEVERITY_LABELS, STATUS_LABELS, describe
 from reports.pdf_graphics import QrFlowable, dimension_bars, grade_gauge, history_chart
 from reports.sections import RECORD_SECTIONS
+from reports.typeset import Paragraph, wrap
 
 FONT = "WQYMicroHei"
 FONT_CANDIDATES = (
@@ -144,32 +146,18 @@ def _esc(value: Any) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-_CHAR_WIDTHS: dict[str, float] = {}
 CELL_FONT_SIZE = 8
-CELL_PADDING = 6  # left + right padding of a table cell, points
+CELL_PADDING = 6  # what wrap_text leaves free of a width by default, points
 
 
-def wrap_text(text: str, width: float, size: float = CELL_FONT_SIZE) -> str:
-    """Break ``text`` into lines that fit ``width`` (points) at ``size``, character by
-    character as Chinese text breaks; a plain multi-line string for a table cell.  Far
-    cheaper than a Paragraph per cell, which long tables lay out again at every page split."""
+def wrap_text(text: str, width: float, size: float = CELL_FONT_SIZE, padding: float = CELL_PADDING) -> str:
+    """Break ``text`` into lines that fit ``width`` less ``padding`` (points) at ``size``, by
+    the rules of Chinese typesetting (``reports.typeset``); a plain multi-line string for a
+    table cell.  Far cheaper than a Paragraph per cell, which long tables lay out again at
+    every page split."""
     if not text:
         return "—"
-    limit = (width - CELL_PADDING) / size
-    lines: list[str] = []
-    line: list[str] = []
-    used = 0.0
-    for ch in text:
-        w = _CHAR_WIDTHS.get(ch)
-        if w is None:
-            w = _CHAR_WIDTHS[ch] = pdfmetrics.stringWidth(ch, FONT, 1000) / 1000
-        if used + w > limit and line:
-            lines.append("".join(line))
-            line, used = [], 0.0
-        line.append(ch)
-        used += w
-    lines.append("".join(line))
-    return "\n".join(lines)
+    return "\n".join(wrap(text, width - padding, FONT, size))
 
 
 def _wan(amount: str | None) -> str:
