@@ -6,7 +6,9 @@ registered once per process.  One layout pass: the running header and footer ("�
 共 y 页"), the watermark (recipient and time) and the table of contents' page numbers are
 drawn when the document is saved, once every page is known, so no second layout pass is
 needed.  Text is broken by Chinese rules (``reports.typeset``: no break inside a date,
-amount, code or document number, no closing punctuation at a line's start).  Rendered PDFs
+amount, code or document number, no closing punctuation at a line's start).  The watermark
+is drawn as glyph outlines, once per document as a form marked as an artifact, so copying or
+extracting the text (``pdftotext``) gives the report's text and nothing else.  Rendered PDFs
 never change; :func:`cached_pdf` keeps them on disk per report.
 """
 
@@ -51,7 +53,13 @@ from app.core.errors import ServiceUnavailable
 from app.oauth.scopes import REPORT_SECTIONS
 from reports.bidding import NO_CERTIFICATE, SECTION_TITLES
 from reports.describe import POLARITY_LABELS, SEVERITY_LABELS, STATUS_LABELS, describe
-from reports.pdf_graphics import QrFlowable, dimension_bars, grade_gauge, history_chart
+from reports.pdf_graphics import (
+    QrFlowable,
+    dimension_bars,
+    grade_gauge,
+    history_chart,
+    text_outline,
+)
 from reports.sections import RECORD_SECTIONS
 from reports.typeset import Paragraph, wrap
 
@@ -74,22 +82,35 @@ rl_config.shapeChecking = 0  # no attribute validation on every chart shape (a t
 
 _font_lock = threading.Lock()
 _font_ready = False
+WATERMARK = "pc-watermark"  # the form each page draws its watermark with
 
 
-
-def _page_frame(c: pdfcanvas.Canvas, watermark: str, running_head: str | None, report_no: str) -> None:
-    """What every page of a report carries: the diagonal watermark and, past the first page,
-    the running head (title left, number right, a rule under them).  Leaves the canvas in
-    the footer's state (small grey type, saved: the caller restores it)."""
+def _watermark_form(c: pdfcanvas.Canvas, text: str) -> None:
+    """Define the watermark (``text`` four times, diagonally) as a form of glyph outlines:
+    shapes, not text, drawn in the colour and opacity of the page that shows it."""
     w, h = A4
-    c.saveState()
-    c.setFont(FONT, 15)
-    c.setFillColor(NAVY)
-    c.setFillAlpha(0.07)
+    c.beginForm(WATERMARK)
     c.translate(w / 2, h / 2)
     c.rotate(35)
+    path = c.beginPath()
     for dy in (-230, -80, 70, 220):
-        c.drawCentredString(0, dy, watermark)
+        text_outline(path, text, 0, dy, 15, FONT, anchor="middle")
+    c.drawPath(path, stroke=0, fill=1, fillMode=pdfcanvas.FILL_NON_ZERO)
+    c.endForm()
+
+
+def _page_frame(c: pdfcanvas.Canvas, running_head: str | None, report_no: str) -> None:
+    """What every page of a report carries: the diagonal watermark (an artifact, not
+    content) and, past the first page, the running head (title left, number right, a rule
+    under them).  Leaves the canvas in the footer's state (small grey type, saved: the
+    caller restores it)."""
+    w, h = A4
+    c.saveState()
+    c.setFillColor(NAVY)
+    c.setFillAlpha(0.07)
+    c.addLiteral("/Artifact <</Type /Pagination /Subtype /Watermark>> BDC")
+    c.doForm(WATERMARK)
+    c.addLiteral("EMC")
     c.restoreState()
     c.saveState()
     c.setFont(FONT, 7.5)
@@ -99,6 +120,7 @@ def _page_frame(c: pdfcanvas.Canvas, watermark: str, running_head: str | None, r
         c.drawRightString(w - 18 * mm, h - 12 * mm, f"报告编号 {report_no}")
         c.setStrokeColor(GRID)
         c.line(18 * mm, h - 14 * mm, w - 18 * mm, h - 14 * mm)
+
 
 def font_path() -> str:
     configured = os.environ.get("PC_PDF_FONT")
@@ -204,10 +226,11 @@ class _Doc(BaseDocTemplate):
             self.anchors.append((flowable.key, flowable.title, self.page))
 
 
-def _canvas_class(decorate: Callable[[pdfcanvas.Canvas, int, int], None]) -> type[pdfcanvas.Canvas]:
+def _canvas_class(decorate: Callable[[pdfcanvas.Canvas, int, int], None], watermark: str) -> type[pdfcanvas.Canvas]:
     class DeferredCanvas(pdfcanvas.Canvas):
         """Keeps each page until the end, then draws the decorations that need the page
-        count (and the contents' page numbers) and writes the pages out."""
+        count (and the contents' page numbers) and writes the pages out; the watermark is
+        defined once, as a form every page draws."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
@@ -218,6 +241,7 @@ def _canvas_class(decorate: Callable[[pdfcanvas.Canvas, int, int], None]) -> typ
             self._startPage()
 
         def save(self) -> None:
+            _watermark_form(self, watermark)  # on the blank page after the last: no page's code
             total = len(self._saved)
             for number, state in enumerate(self._saved, start=1):
                 self.__dict__.update(state)
@@ -320,11 +344,9 @@ def render_pdf(doc: dict[str, Any], *, digest: str, verify_url: str, kid: str) -
               Paragraph(f"{_numeral(len(doc['section_list']))}、数据说明与声明", st["h1"])]
     story += _statement(doc, st, width, digest, kid, verify_url)
 
-    watermark = f"{recipient['name']}  {issued}"
-
     def decorate(c: pdfcanvas.Canvas, page: int, total: int) -> None:
         w, h = A4
-        _page_frame(c, watermark, f"企业信用报告 · {subject['name']}" if page > 1 else None, doc["report_no"])
+        _page_frame(c, f"企业信用报告 · {subject['name']}" if page > 1 else None, doc["report_no"])
         c.drawString(18 * mm, 10 * mm, "PowerCredit 电力征信 · 仅供参考")
         c.drawCentredString(w / 2, 10 * mm, f"第 {page} 页 / 共 {total} 页")
         c.drawRightString(w - 18 * mm, 10 * mm, f"{recipient['name']} · {issued}")
@@ -332,7 +354,7 @@ def render_pdf(doc: dict[str, Any], *, digest: str, verify_url: str, kid: str) -
             _draw_contents(c, pdf.anchors, w, h)
         c.restoreState()
 
-    pdf.build(story, canvasmaker=_canvas_class(decorate))
+    pdf.build(story, canvasmaker=_canvas_class(decorate, f"{recipient['name']}  {issued}"))
     return buf.getvalue()
 
 
@@ -655,12 +677,9 @@ def render_bidding_pdf(doc: dict[str, Any], *, digest: str, verify_url: str, kid
               Paragraph(f"{last}、数据说明与声明", st["h1"])]
     story += _bidding_statement(doc, st, width, digest, kid, verify_url)
 
-    watermark = f"招投标专用版  {subject['name']}  {issued}"
-
     def decorate(c: pdfcanvas.Canvas, page: int, total: int) -> None:
         w, h = A4
-        _page_frame(c, watermark, f"企业信用报告（招投标专用版） · {subject['name']}" if page > 1 else None,
-                    doc["report_no"])
+        _page_frame(c, f"企业信用报告（招投标专用版） · {subject['name']}" if page > 1 else None, doc["report_no"])
         c.drawString(18 * mm, 12 * mm, f"招投标专用版 · 报告编号 {doc['report_no']}")
         c.drawCentredString(w / 2, 12 * mm, f"第 {page} 页 / 共 {total} 页")
         c.drawRightString(w - 18 * mm, 12 * mm, f"出具 {issued}")
@@ -668,7 +687,7 @@ def render_bidding_pdf(doc: dict[str, Any], *, digest: str, verify_url: str, kid
         c.drawCentredString(w / 2, 8 * mm, f"核验：{verify_url}")
         c.restoreState()
 
-    pdf.build(story, canvasmaker=_canvas_class(decorate))
+    pdf.build(story, canvasmaker=_canvas_class(decorate, f"招投标专用版  {subject['name']}  {issued}"))
     return buf.getvalue()
 
 

@@ -1,9 +1,11 @@
-"""The report's drawings: the grade gauge, the dimension bars, the grade history chart and
-the verification QR code."""
+"""The report's drawings: the grade gauge, the dimension bars, the grade history chart, the
+verification QR code, and text drawn as glyph outlines (the watermark: shapes, not text, so
+text extraction and search return the report's text and nothing else)."""
 
 from __future__ import annotations
 
 import itertools
+import struct
 import threading
 from typing import Any
 
@@ -12,6 +14,8 @@ from reportlab.graphics.barcode import qrencoder
 from reportlab.graphics.shapes import Drawing, Line, PolyLine, Rect, String
 from reportlab.lib import colors
 from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfgen.pathobject import PDFPathObject
 from reportlab.platypus import (
     Flowable,
 )
@@ -141,3 +145,134 @@ class QrFlowable(Flowable):
         self.canv.drawPath(path, stroke=0, fill=1)
 
 
+
+
+# --- text as glyph outlines ------------------------------------------------------------------
+
+_Contour = list[tuple[float, float, bool]]  # points in font units, on the curve or off it
+_outlines: dict[tuple[str, str], list[_Contour]] = {}
+
+
+def _glyph_contours(glyf: bytes, loca: list[int], gid: int, depth: int = 0) -> list[_Contour]:
+    """A TrueType glyph's contours, read from the font's ``glyf`` table (simple glyphs, and
+    composite ones as their components moved and scaled)."""
+    start, end = loca[gid], loca[gid + 1]
+    if end <= start or depth > 8:
+        return []  # no outline (a space)
+    (n,) = struct.unpack_from(">h", glyf, start)
+    p = start + 10
+    if n >= 0:
+        ends = struct.unpack_from(f">{n}H", glyf, p)
+        p += 2 * n
+        (skip,) = struct.unpack_from(">H", glyf, p)
+        p += 2 + skip  # the hinting instructions
+        count = ends[-1] + 1 if n else 0
+        flags: list[int] = []
+        while len(flags) < count:
+            flag = glyf[p]
+            p += 1
+            flags.append(flag)
+            if flag & 8:  # repeated
+                flags += [flag] * glyf[p]
+                p += 1
+        coords: list[list[int]] = []
+        for short, same in ((2, 16), (4, 32)):  # x, then y
+            values, v = [], 0
+            for flag in flags[:count]:
+                if flag & short:
+                    v += glyf[p] if flag & same else -glyf[p]
+                    p += 1
+                elif not flag & same:
+                    v += struct.unpack_from(">h", glyf, p)[0]
+                    p += 2
+                values.append(v)
+            coords.append(values)
+        contours: list[_Contour] = []
+        first = 0
+        for last in ends:
+            contours.append([(float(coords[0][k]), float(coords[1][k]), bool(flags[k] & 1))
+                             for k in range(first, last + 1)])
+            first = last + 1
+        return contours
+    contours = []
+    more = True
+    while more:
+        flag, component = struct.unpack_from(">HH", glyf, p)
+        p += 4
+        dx, dy = struct.unpack_from(">hh" if flag & 1 else ">bb", glyf, p)
+        p += 4 if flag & 1 else 2
+        if not flag & 2:
+            dx = dy = 0  # components placed by matching points: rare in CJK fonts, not needed here
+        a, b, c, dd = 1.0, 0.0, 0.0, 1.0
+        if flag & 8:
+            a = dd = struct.unpack_from(">h", glyf, p)[0] / 16384
+            p += 2
+        elif flag & 0x40:
+            a, dd = (v / 16384 for v in struct.unpack_from(">hh", glyf, p))
+            p += 4
+        elif flag & 0x80:
+            a, b, c, dd = (v / 16384 for v in struct.unpack_from(">hhhh", glyf, p))
+            p += 8
+        contours += [[(a * x + c * y + dx, b * x + dd * y + dy, on) for x, y, on in contour]
+                     for contour in _glyph_contours(glyf, loca, component, depth + 1)]
+        more = bool(flag & 0x20)
+    return contours
+
+
+def _contours_of(ch: str, font: str) -> list[_Contour]:
+    key = (font, ch)
+    found = _outlines.get(key)
+    if found is None:
+        face = pdfmetrics.getFont(font).face
+        gid = face.charToGlyph.get(ord(ch), 0)
+        found = _outlines[key] = _glyph_contours(face.get_table("glyf"), face.glyphPos, gid)
+    return found
+
+
+def text_outline(path: PDFPathObject, text: str, x: float, y: float, size: float, font: str = FONT,
+                 anchor: str = "start") -> None:
+    """Add ``text``'s glyph outlines to ``path``, its baseline starting at (x, y) — or
+    centred on x with ``anchor="middle"``.  Fill the path with the non-zero rule."""
+    if anchor == "middle":
+        x -= pdfmetrics.stringWidth(text, font, size) / 2
+    scale = size / pdfmetrics.getFont(font).face.unitsPerEm
+    for ch in text:
+        for contour in _contours_of(ch, font):
+            _add_contour(path, [(x + px * scale, y + py * scale, on) for px, py, on in contour])
+        x += pdfmetrics.stringWidth(ch, font, size)
+
+
+def _add_contour(path: PDFPathObject, points: _Contour) -> None:
+    """One closed TrueType contour (quadratic B-spline) as lines and cubic curves."""
+    if not points:
+        return
+    if not points[0][2]:  # start on the curve: at an on-curve point, or between two off-curve ones
+        k = next((i for i, pt in enumerate(points) if pt[2]), None)
+        if k is None:
+            (x0, y0, _), (x1, y1, _) = points[-1], points[0]
+            points = [((x0 + x1) / 2, (y0 + y1) / 2, True), *points]
+        else:
+            points = points[k:] + points[:k]
+    cx, cy = points[0][0], points[0][1]
+    path.moveTo(cx, cy)
+    control: tuple[float, float] | None = None
+
+    def quad(qx: float, qy: float, ex: float, ey: float) -> None:
+        path.curveTo(cx + 2 / 3 * (qx - cx), cy + 2 / 3 * (qy - cy), ex + 2 / 3 * (qx - ex), ey + 2 / 3 * (qy - ey),
+                     ex, ey)
+
+    for px, py, on in [*points[1:], points[0]]:
+        if on:
+            if control is None:
+                path.lineTo(px, py)
+            else:
+                quad(*control, px, py)
+                control = None
+            cx, cy = px, py
+        elif control is None:
+            control = (px, py)
+        else:
+            mx, my = (control[0] + px) / 2, (control[1] + py) / 2
+            quad(*control, mx, my)
+            cx, cy, control = mx, my, (px, py)
+    path.close()
