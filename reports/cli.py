@@ -1,9 +1,14 @@
-"""Reports: a firm's self-report issued from the terminal, and offline verification of a report file."""
+"""Reports: a firm's self-report issued from the terminal, and offline verification of a
+signed file — a report's, or a higher layer's (a screening's) through the check its package
+hands in (:func:`register_file`; the roof registers them, as it registers ``/verify``'s kinds)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -19,8 +24,58 @@ from app.core.cli import (
 from app.core.errors import DomainError
 
 
-@click.command("verify", help="离线核验信用报告文件（API 返回的 JSON，含 report 与 signature）：内容摘要与 Ed25519 签名；"
-                             "--jwks 为平台公钥（文件或 /.well-known/jwks.json 地址），缺省用本机实例的公钥")
+@dataclass(frozen=True)
+class SignedFile:
+    """A kind of signed file ``powercredit verify`` checks offline besides reports, handed in
+    by the package that issues it (reports cannot import the layers above them)."""
+
+    member: str  # the document's member in the file: "screening"
+    label: str  # what it is: 投标人信用筛查结果
+    number: str  # the document's number field: "screening_no"
+    verify: Callable[[Any, dict[str, Any]], dict[str, Any]]  # (file, JWKS) -> the signed statement; SignatureInvalid why not
+    describe: Callable[[dict[str, Any]], str]  # the signed statement in words: for whom, when, how many
+
+
+REPORT = "report"
+_files: dict[str, SignedFile] = {}
+
+
+def register_file(kind: SignedFile) -> None:
+    _files[kind.member] = kind
+
+
+def signed_files() -> list[SignedFile]:
+    return list(_files.values())
+
+
+def _kind_of(envelope: Any) -> SignedFile | None:
+    """The registered kind whose document the file carries (None: a report's, or none)."""
+    if not isinstance(envelope, dict) or REPORT in envelope:
+        return None
+    return next((k for k in _files.values() if k.member in envelope), None)
+
+
+def _stated(envelope: dict[str, Any], number: str, digest: str) -> str | None:
+    """Why the file's own statements (its digest, its verification address) disagree with
+    what was signed, or None: a byte changed there is a file changed too."""
+    stated = envelope.get("digest")
+    if stated is not None and stated != digest:
+        return f"文件所载摘要 {stated} 与内容的摘要 {digest} 不符"
+    url = envelope.get("verify_url")
+    if url is not None and not (isinstance(url, str) and url.endswith(f"/verify/{number}?digest={digest}")):
+        return f"文件所载核验地址与编号、摘要不符：{url}"
+    return None
+
+
+def _refuse(label: str, number: Any, why: str) -> None:
+    shown = number if isinstance(number, str) and number else "（文件中没有编号）"
+    fail(f"核验失败：{label} {shown} 无效——{why}")
+
+
+@click.command("verify", help="离线核验签名文件（API 或页面下载的 JSON）：信用报告（含 report 与 signature）、"
+                             "投标人信用筛查结果（含 screening 与 signature）；核对内容摘要、Ed25519 签名与签名声明，"
+                             "任何改动均判为无效并以非零状态退出。--jwks 为平台公钥（文件或 /.well-known/jwks.json 地址），"
+                             "缺省用本机实例的公钥")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--jwks", "jwks_source", default=None, help="JWKS 文件路径或 URL")
 def verify_report(file: Path, jwks_source: str | None) -> None:
@@ -31,18 +86,51 @@ def verify_report(file: Path, jwks_source: str | None) -> None:
     try:
         envelope = json.loads(file.read_bytes())
     except (OSError, ValueError) as exc:
-        fail(f"无法读取报告文件（应为 JSON）：{read_error(exc)}")
+        fail(f"无法读取签名文件（应为 JSON）：{read_error(exc)}")
         return
+    other = _kind_of(envelope)
+    if other is not None:
+        _verify_other(other, envelope, jwks)
+        return
+    if not isinstance(envelope, dict) or REPORT not in envelope:
+        known = "、".join([f"{REPORT}（信用报告）", *(f"{k.member}（{k.label}）" for k in _files.values())])
+        fail(f"文件不是 PowerCredit 的签名文件：应含 {known} 之一及 signature")
+        return
+    doc = envelope[REPORT]
+    report_no = doc.get("report_no") if isinstance(doc, dict) else None
     try:
         signed = verify_envelope(envelope, jwks)
     except SignatureInvalid as exc:
-        fail(f"核验失败：{exc}")
+        _refuse("信用报告", report_no, str(exc))
+        return
+    mismatch = _stated(envelope, signed["report_no"], signed["digest"])
+    if mismatch:
+        _refuse("信用报告", report_no, mismatch)
         return
     from reports.models import KIND_LABELS
 
     kind = KIND_LABELS.get(signed["kind"], signed["kind"])  # type: ignore[call-overload]
-    out.print(f"核验通过：报告 {signed['report_no']}（{kind}），{signed['subject']['name']}"
+    out.print(f"核验通过：信用报告 {signed['report_no']}（{kind}），{signed['subject']['name']}"
               f"（{signed['subject']['uscc']}），出具给 {signed['recipient']['name']}，出具时间 {signed['issued_at']}")
+    out.print(f"摘要 SHA-256 {signed['digest']}，签名有效")
+
+
+def _verify_other(kind: SignedFile, envelope: dict[str, Any], jwks: dict[str, Any]) -> None:
+    """A registered kind's file: its package's check, then the file's own statements."""
+    from app.core.signing import SignatureInvalid
+
+    doc = envelope.get(kind.member)
+    number = doc.get(kind.number) if isinstance(doc, dict) else None
+    try:
+        signed = kind.verify(envelope, jwks)
+    except SignatureInvalid as exc:
+        _refuse(kind.label, number, str(exc))
+        return
+    mismatch = _stated(envelope, signed[kind.number], signed["digest"])
+    if mismatch:
+        _refuse(kind.label, number, mismatch)
+        return
+    out.print(f"核验通过：{kind.label} {signed[kind.number]}，{kind.describe(signed)}")
     out.print(f"摘要 SHA-256 {signed['digest']}，签名有效")
 
 @click.group(help="信用报告")

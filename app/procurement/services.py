@@ -479,6 +479,20 @@ def public_verification(session: Session, keys: SigningKeys, number: str, digest
             "signature_valid": signature_valid, "kid": found.kid}
 
 
+def describe_statement(signed: dict[str, Any]) -> str:
+    """A verified file's signed statement in words (``powercredit verify`` prints it): for
+    which tenderer, over how many bidders, when (Beijing time)."""
+    tenderer = signed.get("tenderer") or {}
+    issued = str(signed.get("issued_at") or "")
+    try:
+        when = dt.datetime.fromisoformat(issued.replace("Z", "+00:00")).astimezone(clock.BEIJING)
+        issued = f"{when:%Y-%m-%d %H:%M}（北京时间）"
+    except ValueError:
+        pass
+    return (f"出具给招标人 {tenderer.get('name')}（机构编号 {tenderer.get('licence_no')}），"
+            f"筛查投标人 {signed.get('bidders')} 家，出具时间 {issued}")
+
+
 SIGNED_FIELDS = {"screening_no": "编号", "issued_at": "出具时间", "kind": "文书类型", "tenderer": "招标人"}
 
 

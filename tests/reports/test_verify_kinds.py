@@ -109,3 +109,36 @@ def test_the_openapi_document_describes_the_three_answers(client: FlaskClient, a
         assert set(answer) == set(own["properties"]), key  # every field documented, none missing
     form = doc["paths"]["/verify"]["get"]
     assert "PS…" in form["summary"] and "PCC…" in form["summary"]
+
+
+def test_the_command_line_names_a_report_and_why_it_is_invalid(client: FlaskClient, login: Any, archive: Any,
+                                                              tmp_path: Any) -> None:
+    """``powercredit verify``: what the file is and its number, valid or not and why — a byte
+    of the content, or of the digest or address the file states, changed is invalid (exit 1)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    login(archive.user)
+    raw = client.get("/api/v1/me/report").get_data()
+    envelope = json.loads(raw)
+    number, digest = envelope["report"]["report_no"], envelope["digest"]
+    keys = tmp_path / "jwks.json"
+    keys.write_text(json.dumps(client.get("/.well-known/jwks.json").get_json()))
+
+    def verify(data: bytes) -> Any:
+        path = tmp_path / "report.json"
+        path.write_bytes(data)
+        return CliRunner().invoke(main, ["verify", str(path), "--jwks", str(keys)])
+
+    ok = verify(raw)
+    assert ok.exit_code == 0 and ok.output.startswith(f"核验通过：信用报告 {number}（自主查询版）"), ok.output
+    name = envelope["report"]["subject"]["name"]
+    content = verify(raw.replace(name.encode(), (name[:-1] + "某").encode(), 1))
+    assert content.exit_code == 1
+    assert f"核验失败：信用报告 {number} 无效——报告内容与签名不符：内容摘要不一致，报告已被改动" in content.output
+    other = digest[:-1] + ("0" if digest[-1] != "0" else "1")
+    stated = verify(raw.replace(f'"digest": "{digest}"'.encode(), f'"digest": "{other}"'.encode(), 1))
+    assert stated.exit_code == 1 and f"文件所载摘要 {other} 与内容的摘要 {digest} 不符" in stated.output
