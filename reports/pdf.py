@@ -3,13 +3,15 @@
 The Chinese font is WenQuanYi Micro Hei (TrueType, Apache-2.0), embedded in every PDF —
 never ``STSong-Light``, which viewers without Chinese fonts show as empty boxes.  It is
 registered once per process.  One layout pass: the running header and footer ("第 x 页 /
-共 y 页"), the watermark (recipient and time) and the table of contents' page numbers are
-drawn when the document is saved, once every page is known, so no second layout pass is
-needed.  Text is broken by Chinese rules (``reports.typeset``: no break inside a date,
-amount, code or document number, no closing punctuation at a line's start).  The watermark
-is drawn as glyph outlines, once per document as a form marked as an artifact, so copying or
-extracting the text (``pdftotext``) gives the report's text and nothing else.  Rendered PDFs
-never change; :func:`cached_pdf` keeps them on disk per report.
+共 y 页"), the watermark (recipient and time) and the contents' page numbers are drawn when
+the document is saved, once every page is known, so no second layout pass is needed.
+
+Text is broken by Chinese rules (``reports.typeset``: no break inside a date, amount, code
+or document number, no closing punctuation at a line's start); amounts are written by one
+helper (:func:`money`); the watermark is drawn as glyph outlines, once per document as a
+form marked as an artifact, so copying or extracting the text (``pdftotext``) gives the
+report's text and nothing else.  Rendered PDFs never change; :func:`cached_pdf` keeps them
+on disk per report.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import io
 import os
 import threading
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -170,6 +172,7 @@ def _esc(value: Any) -> str:
 
 CELL_FONT_SIZE = 8
 CELL_PADDING = 6  # what wrap_text leaves free of a width by default, points
+TABLE_PADDING = 12  # left + right padding of a cell of our tables (reportlab's 6 + 6)
 
 
 def wrap_text(text: str, width: float, size: float = CELL_FONT_SIZE, padding: float = CELL_PADDING) -> str:
@@ -182,11 +185,64 @@ def wrap_text(text: str, width: float, size: float = CELL_FONT_SIZE, padding: fl
     return "\n".join(wrap(text, width - padding, FONT, size))
 
 
-def _wan(amount: str | None) -> str:
+def _cell(text: Any, width: float) -> str:
+    """A plain cell of one of our tables, broken to its column's width."""
+    return wrap_text("" if text is None else str(text), width, padding=TABLE_PADDING)
+
+
+def amount(value: Any) -> str:
+    """An amount as the report writes every amount: thousands separated, two decimals or as
+    many as it was given (``2,325,374.74``, ``0.125`` 万元 of a fine); what is not a number
+    stays as it is."""
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    if not number.is_finite():
+        return str(value)
+    places = max(2, -int(number.as_tuple().exponent))
+    return f"{number:,.{places}f}"
+
+
+def quantity(value: Any) -> str:
+    """A quantity (kilowatt-hours), thousands separated, its decimals as given."""
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    return f"{number:,f}" if number.is_finite() else str(value)
+
+
+def money(value: Any, unit: str = "元") -> str:
+    """An amount with its unit (``2,325,374.74 元``); "—" when there is none."""
+    return "—" if value in (None, "") else f"{amount(value)} {unit}"
+
+
+def _wan(value: str | None) -> str:
     """An amount in yuan shown in 万元, as registration documents state capital."""
-    if not amount:
-        return "—"
-    return f"{Decimal(amount) / 10000:,.2f} 万元"
+    return "—" if not value else money((Decimal(value) / 10000).quantize(Decimal("0.01")), "万元")
+
+
+# The payload members that hold amounts (``reports.describe`` adds their unit: 元, or 万元 for
+# a penalty's fine) and quantities, written as every amount of the report is.
+AMOUNT_MEMBERS = ("amount", "amount_due", "arrears_amount", "breach_amount", "direct_loss", "fine_amount",
+                  "penalty_amount")
+QUANTITY_MEMBERS = ("consumption_kwh",)
+
+
+def _describe(record: dict[str, Any]) -> str:
+    """A record's line (``reports.describe``), its amounts written by :func:`amount`."""
+    payload = record.get("payload")
+    if isinstance(payload, dict):
+        payload = dict(payload)
+        for key in AMOUNT_MEMBERS:
+            if payload.get(key):
+                payload[key] = amount(payload[key])
+        for key in QUANTITY_MEMBERS:
+            if payload.get(key):
+                payload[key] = quantity(payload[key])
+        record = {**record, "payload": payload}
+    return describe(record)
 
 
 def _local(iso: str | None) -> str:
@@ -261,7 +317,28 @@ class _Table(Table):
         super()._drawCell(cellval, *args)
 
 
+def _header_width(title: str) -> float:
+    return pdfmetrics.stringWidth(title, FONT, CELL_FONT_SIZE) + TABLE_PADDING
+
+
+def _columns(head: list[str], widths: list[float]) -> list[float]:
+    """Column widths in which each header fits on one line (a header never wraps): a column
+    too narrow for its header takes the room from the widest one."""
+    out = list(widths)
+    for i, title in enumerate(head):
+        short = _header_width(title) - out[i]
+        if short > 0:
+            widest = max(range(len(out)), key=out.__getitem__)
+            out[widest] -= short
+            out[i] += short
+    return out
+
+
 def _table(rows: list[list[Any]], widths: list[float], *, header: bool = True, zebra: bool = True) -> Table:
+    if header:
+        for title, w in zip(rows[0], widths, strict=True):
+            if isinstance(title, str) and _header_width(title) > w + 0.01:
+                raise ValueError(f"header {title!r} does not fit its column ({w:.1f} pt): size it with _columns")
     table = _Table(rows, colWidths=widths, repeatRows=1 if header else 0, splitByRow=True)
     style = [
         ("FONT", (0, 0), (-1, -1), FONT, 8),
@@ -329,10 +406,9 @@ def render_pdf(doc: dict[str, Any], *, digest: str, verify_url: str, kid: str) -
         story.append(Paragraph(f"异议提示：本报告有 {doc['statement']['disputed_records']} 条记录正在异议处理中。"
                                + _esc(doc["statement"]["dispute_notice"]), st["note"]))
     story.append(PageBreak())
-    toc_page = 0
-    if with_toc:
-        toc_page = 2
-        story += [Paragraph("目　录", st["h1"]), PageBreak()]
+    contents = _Contents(len(doc["section_list"]) + 1)
+    if with_toc:  # atop the first page after the cover, the sections following it
+        story += [Paragraph("目　录", st["h1"]), contents, Spacer(1, 4 * mm)]
 
     titles = {k: v.split("（")[0] for k, v in REPORT_SECTIONS.items()}
     providers = {x["provider"]: x["name"] for x in doc["statement"]["sources"]}
@@ -348,30 +424,59 @@ def render_pdf(doc: dict[str, Any], *, digest: str, verify_url: str, kid: str) -
         w, h = A4
         _page_frame(c, f"企业信用报告 · {subject['name']}" if page > 1 else None, doc["report_no"])
         c.drawString(18 * mm, 10 * mm, "PowerCredit 电力征信 · 仅供参考")
-        c.drawCentredString(w / 2, 10 * mm, f"第 {page} 页 / 共 {total} 页")
-        c.drawRightString(w - 18 * mm, 10 * mm, f"{recipient['name']} · {issued}")
-        if page == toc_page:
-            _draw_contents(c, pdf.anchors, w, h)
+        number = f"第 {page} 页 / 共 {total} 页"
+        c.drawCentredString(w / 2, 10 * mm, number)
+        # The recipient beside the page number, or under it when its name is too long for that.
+        right = f"{recipient['name']} · {issued}"
+        beside = c.stringWidth(right) <= w / 2 - c.stringWidth(number) / 2 - 4 * mm - 18 * mm
+        c.drawRightString(w - 18 * mm, 10 * mm if beside else 6.5 * mm, right)
+        if page == contents.page:
+            contents.fill(c, pdf.anchors)
         c.restoreState()
 
     pdf.build(story, canvasmaker=_canvas_class(decorate, f"{recipient['name']}  {issued}"))
     return buf.getvalue()
 
 
-def _draw_contents(c: pdfcanvas.Canvas, anchors: list[tuple[str, str, int]], w: float, h: float) -> None:
-    y = h - 40 * mm
-    c.setFillColor(colors.black)
-    for key, title, page in anchors:
-        c.setFont(FONT, 10.5)
-        c.drawString(24 * mm, y, title)
-        c.drawRightString(w - 24 * mm, y, str(page))
-        c.setStrokeColor(GRID)
-        c.setDash(1, 2)
-        c.line(24 * mm + pdfmetrics.stringWidth(title, FONT, 10.5) + 2 * mm, y + 1,
-               w - 26 * mm - pdfmetrics.stringWidth(str(page), FONT, 10.5), y + 1)
-        c.setDash()
-        c.linkRect("", key, (24 * mm, y - 2, w - 24 * mm, y + 10), relative=0, thickness=0)
-        y -= 8.5 * mm
+class _Contents(Flowable):
+    """Room for the contents, in two columns, filled in when the document is saved (once
+    every section's page is known): part of a page, not a page of its own."""
+
+    ROW = 6.5 * mm
+    SIZE = 9.5
+    GAP = 10 * mm
+
+    def __init__(self, entries: int) -> None:
+        super().__init__()
+        self.rows = (entries + 1) // 2
+        self.page = 0
+        self.top_left = (0.0, 0.0)
+
+    def wrap(self, avail_width: float, *_: Any) -> tuple[float, float]:
+        self.width = avail_width
+        return avail_width, self.rows * self.ROW
+
+    def draw(self) -> None:
+        self.page = self.canv.getPageNumber()
+        self.top_left = self.canv.absolutePosition(0, self.rows * self.ROW)
+
+    def fill(self, c: pdfcanvas.Canvas, anchors: list[tuple[str, str, int]]) -> None:
+        x0, top = self.top_left
+        column = (self.width - self.GAP) / 2
+        c.setFillColor(colors.black)
+        c.setFont(FONT, self.SIZE)
+        for i, (key, title, page) in enumerate(anchors):
+            x = x0 + (i // self.rows) * (column + self.GAP)
+            y = top - (i % self.rows + 1) * self.ROW + 2
+            number = str(page)
+            c.drawString(x, y, title)
+            c.drawRightString(x + column, y, number)
+            c.setStrokeColor(GRID)
+            c.setDash(1, 2)
+            c.line(x + pdfmetrics.stringWidth(title, FONT, self.SIZE) + 2 * mm, y + 1,
+                   x + column - pdfmetrics.stringWidth(number, FONT, self.SIZE) - 2 * mm, y + 1)
+            c.setDash()
+            c.linkRect("", key, (x, y - 2, x + column, y + self.SIZE), relative=0, thickness=0)
 
 
 def _numeral(i: int) -> str:
@@ -387,18 +492,20 @@ def _none(st: dict[str, ParagraphStyle], text: str = "无记录。") -> list[Flo
 
 def _records_table(records: list[dict[str, Any]], st: dict[str, ParagraphStyle], width: float,
                    providers: dict[str, str]) -> Table:
+    """The records, each with its nature (良好/不良/中性), severity (轻微/一般/严重 for a bad
+    record, — for the others), source (the provider's name) and status (正常/异议中/已更正)."""
     head = ["日期", "内容", "性质", "程度", "来源", "状态"]
-    widths = [20 * mm, width - 20 * mm - 12 * mm - 12 * mm - 28 * mm - 14 * mm, 12 * mm, 12 * mm, 28 * mm, 14 * mm]
+    widths = _columns(head, [20 * mm, width - 20 * mm - 12 * mm - 12 * mm - 32 * mm - 13 * mm, 12 * mm, 12 * mm,
+                             32 * mm, 13 * mm])
     rows: list[list[Any]] = [head]
     disputed_rows = []
     for i, r in enumerate(records, start=1):
-        status = "" if r["status"] == "active" else STATUS_LABELS.get(r["status"], r["status"])
         if r["disputed"]:
             disputed_rows.append(i)
-        rows.append([r["occurred_on"], wrap_text(describe(r), widths[1]),
-                     POLARITY_LABELS.get(r["polarity"], r["polarity"]),
-                     SEVERITY_LABELS.get(r["severity"], "") if r["severity"] else "",
-                     wrap_text(providers.get(r["provider"], r["provider"]), widths[4]), status])
+        cells = [r["occurred_on"], _describe(r), POLARITY_LABELS.get(r["polarity"], r["polarity"]),
+                 SEVERITY_LABELS.get(r["severity"] or 0, str(r["severity"])),
+                 _source(providers, r["provider"]), STATUS_LABELS.get(r["status"], r["status"])]
+        rows.append([_cell(text, w) for text, w in zip(cells, widths, strict=True)])
     table = _table(rows, widths)
     extra = [("TEXTCOLOR", (2, i), (2, i), colors.HexColor("#b3261e")) for i, r in enumerate(records, start=1)
              if r["polarity"] == "bad"]
@@ -406,6 +513,11 @@ def _records_table(records: list[dict[str, Any]], st: dict[str, ParagraphStyle],
     if extra:
         table.setStyle(TableStyle(extra))
     return table
+
+
+def _source(providers: dict[str, str], code: str) -> str:
+    """A source by its name (the statement's sources name every provider of the records)."""
+    return providers.get(code) or code
 
 
 UTILITY_MARKS = {"on_time": "按时", "late": "逾期", "arrears": "欠费"}
@@ -482,11 +594,12 @@ def _section(key: str, data: Any, st: dict[str, ParagraphStyle], width: float,
             _kv(facts, st, width),
             Spacer(1, 3 * mm), grade_gauge(data["grade"], data["score"], width), Spacer(1, 2 * mm)]
         if data.get("adverse_factors"):
+            widths = _columns(["因素", "说明"], [40 * mm, width - 40 * mm])
             flow += [Paragraph("主要不利因素", st["h2"]),
-                     _table([["因素", "说明"]] + [[a["label"], Paragraph(_esc(a["reason"]), st["cell"])]
-                                                 for a in data["adverse_factors"]], [40 * mm, width - 40 * mm])]
+                     _table([["因素", "说明"]] + [[_cell(a["label"], widths[0]), Paragraph(_esc(a["reason"]), st["cell"])]
+                                                 for a in data["adverse_factors"]], widths)]
         if not data.get("not_rated"):
-            flow += [Paragraph("信用电力指数三维度得分", st["h2"]), dimension_bars(data["dimensions"], width)]
+            flow += [KeepTogether([Paragraph("信用电力指数三维度得分", st["h2"]), dimension_bars(data["dimensions"], width)])]
         if data["history"]:
             flow += [KeepTogether([Paragraph("信用等级变化", st["h2"]), history_chart(data["history"], width)])]
         flow += [Paragraph(_esc(data["note"]), st["note"]), Spacer(1, 3 * mm)]
@@ -494,10 +607,12 @@ def _section(key: str, data: Any, st: dict[str, ParagraphStyle], width: float,
     if key == "summary":
         if not data:
             return _none(st)
-        rows = [["类别", "良好", "不良", "中性", "异议中"]] + [
-            [r["category_label"], r["good"], r["bad"], r["neutral"], r["disputed"]] for r in data]
+        head = ["类别", "良好", "不良", "中性", "异议中"]
+        widths = _columns(head, [width - 4 * 22 * mm] + [22 * mm] * 4)
+        rows = [head] + [
+            [_cell(r["category_label"], widths[0]), r["good"], r["bad"], r["neutral"], r["disputed"]] for r in data]
         rows.append(["合计", *(sum(r[k] for r in data) for k in ("good", "bad", "neutral", "disputed"))])
-        return [_table(rows, [width - 4 * 22 * mm] + [22 * mm] * 4), Spacer(1, 3 * mm)]
+        return [_table(rows, widths), Spacer(1, 3 * mm)]
     if key == "utility" and data:
         return _utility_grid(data, st, width, providers)
     if key in RECORD_SECTIONS or key == "objections":
@@ -507,33 +622,53 @@ def _section(key: str, data: Any, st: dict[str, ParagraphStyle], width: float,
     if key == "lists":
         if not data:
             return _none(st, "未列入红名单、黑名单或重点关注名单。")
-        return [_table([["名单"]] + [[m["label"]] for m in data], [width]), Spacer(1, 3 * mm)]
+        return [_table([["名单"]] + [[_cell(m["label"], width)] for m in data], [width]), Spacer(1, 3 * mm)]
     if key == "query_records":
         if not data:
             return _none(st, "报告期内无查询记录。")
-        widths = [30 * mm, width - 30 * mm - 34 * mm - 30 * mm, 34 * mm, 30 * mm]
-        rows = [["查询时间", "查询者", "查询原因", "查询内容"]] + [
-            [_local(q["at"]), wrap_text(q["querier"], widths[1]), q["purpose_label"],
-             f"{len(q['sections'])} 个部分" if q["sections"] else "全部"]
+        head = ["查询时间", "查询者", "查询原因", "查询内容"]
+        widths = _columns(head, [30 * mm, width - 30 * mm - 34 * mm - 30 * mm, 34 * mm, 30 * mm])
+        rows = [head] + [
+            [_cell(text, w) for text, w in zip(
+                (_local(q["at"]), q["querier"], q["purpose_label"],
+                 f"{len(q['sections'])} 个部分" if q["sections"] else "全部"), widths, strict=True)]
             for q in data]
         return [_table(rows, widths), Spacer(1, 3 * mm)]
     return []
 
 
+def _data_range(rng: dict[str, Any], as_of: str) -> str:
+    """The records' time range in words: 全部历史记录，截至报告日 2026-12-07; 2024-01-01 起的记录…"""
+    start, end = rng.get("from"), rng.get("to")
+    if start and end:
+        return f"{start} 至 {end} 发生的记录"
+    if start:
+        return f"{start} 起发生的记录，截至报告日 {as_of}"
+    if end:
+        return f"{end} 及以前发生的全部历史记录"
+    return f"全部历史记录，截至报告日 {as_of}"
+
+
+def _sources(sources: list[dict[str, Any]], st: dict[str, ParagraphStyle], width: float) -> list[Flowable]:
+    """The sources of the records shown, each by its name, with how many records it gave."""
+    if not sources:
+        return []
+    head = ["数据来源", "记录数"]
+    widths = _columns(head, [width - 20 * mm, 20 * mm])
+    rows = [head] + [[Paragraph(_esc(x["name"] or x["provider"]), st["cell"]), x["records"]] for x in sources]
+    return [_table(rows, widths), Spacer(1, 3 * mm)]
+
+
 def _statement(doc: dict[str, Any], st: dict[str, ParagraphStyle], width: float, digest: str, kid: str,
                verify_url: str) -> list[Flowable]:
     s = doc["statement"]
-    rng = s["data_range"]
     flow: list[Flowable] = [_kv([
         ("数据截至", f"{s['as_of']}（记录最近更新 {_local(s['data_updated_to'])}）"),
-        ("数据范围", f"{rng['from'] or '全部'} 至 {rng['to'] or '报告日'}"),
+        ("数据范围", _data_range(s["data_range"], s["as_of"])),
         ("异议中记录", f"{s['disputed_records']} 条"),
         ("报告摘要", digest), ("签名", f"Ed25519，密钥 {kid}"), ("核验", verify_url)], st, width),
         Spacer(1, 3 * mm)]
-    if s["sources"]:
-        rows = [["数据来源", "代码", "记录数"]] + [[Paragraph(_esc(x["name"]), st["cell"]), x["provider"], x["records"]]
-                                            for x in s["sources"]]
-        flow += [_table(rows, [width - 60 * mm, 40 * mm, 20 * mm]), Spacer(1, 3 * mm)]
+    flow += _sources(s["sources"], st, width)
     flow += [Paragraph(_esc(s["notice"]), st["note"]), Paragraph(_esc(s["dispute_notice"]), st["note"]),
              Paragraph(_esc(s["retention"]), st["note"])]
     return flow
@@ -717,14 +852,15 @@ def _bidding_section(key: str, data: Any, st: dict[str, ParagraphStyle], width: 
         flow: list[Flowable] = [Paragraph(_esc(data["summary"]), st["base"]), Spacer(1, 2 * mm)]
         if not data["entries"]:
             return flow + [Paragraph("未列入红名单、黑名单或重点关注名单。", st["base"]), Spacer(1, 3 * mm)]
-        widths = [30 * mm, width - 30 * mm - 44 * mm, 44 * mm]
-        rows: list[list[Any]] = [["名单", "影响与依据", "日期"]]
+        head = ["名单", "影响与依据", "日期"]
+        widths = _columns(head, [30 * mm, width - 30 * mm - 44 * mm, 44 * mm])
+        rows: list[list[Any]] = [head]
         for e in data["entries"]:
             basis = _basis_text(e)
-            rows.append([wrap_text(e["label"], widths[0]),
+            rows.append([_cell(e["label"], widths[0]),
                          Paragraph(f"<b>{LIST_EFFECT_LABELS[e['effect']]}</b>：{_esc(e['text'])}<br/>依据：{_esc(basis)}"
                                    f"<br/>名单记录编号 {e['entry_no']}（列入标准 {_esc(e['criteria_version'])}）", st["cell"]),
-                         _entry_dates(e).replace("，", "\n")])
+                         "\n".join(_cell(part, widths[2]) for part in _entry_dates(e).split("，"))])
         table = _table(rows, widths)
         table.setStyle(TableStyle([("TEXTCOLOR", (0, i), (0, i), ALERT)
                                    for i, e in enumerate(data["entries"], start=1) if e["effect"] == "barred"]))
@@ -732,11 +868,12 @@ def _bidding_section(key: str, data: Any, st: dict[str, ParagraphStyle], width: 
     if key in ("licences", "penalties"):
         if not data:
             return _none(st, "无公示期内的记录。" if key == "penalties" else "无有效期内的记录。")
-        category = "licence" if key == "licences" else "penalty"
-        widths = [22 * mm, width - 22 * mm - 16 * mm, 16 * mm]
-        rows = [["决定日期", "内容", "状态"]] + [
-            [item.get("decided_on") or "—", wrap_text(describe({"category": category, "payload": item}), widths[1]),
-             "异议中" if item["disputed"] else ""] for item in data]
+        category, state = ("licence", "有效") if key == "licences" else ("penalty", "公示中")
+        head = ["决定日期", "内容", "状态"]
+        widths = _columns(head, [22 * mm, width - 22 * mm - 16 * mm, 16 * mm])
+        rows = [head] + [
+            [_cell(item.get("decided_on"), widths[0]), _cell(_describe({"category": category, "payload": item}), widths[1]),
+             state + ("\n异议中" if item["disputed"] else "")] for item in data]
         table = _table(rows, widths)
         disputed = [("BACKGROUND", (2, i), (2, i), colors.HexColor("#fde7c8"))
                     for i, item in enumerate(data, start=1) if item["disputed"]]
@@ -746,10 +883,13 @@ def _bidding_section(key: str, data: Any, st: dict[str, ParagraphStyle], width: 
     if key == "commitments":
         if not data:
             return _none(st, "未签署信用承诺。")
-        rows = [["承诺书", "版本", "签署时间", "编号"]] + [
-            [wrap_text(c["title"], width - 100 * mm), c["version"], _local(c["signed_at"]), c["commitment_no"]]
+        head = ["承诺书", "版本", "签署时间", "编号"]
+        widths = _columns(head, [width - 100 * mm, 18 * mm, 32 * mm, 50 * mm])
+        rows = [head] + [
+            [_cell(text, w) for text, w in zip(
+                (c["title"], c["version"], _local(c["signed_at"]), c["commitment_no"]), widths, strict=True)]
             for c in data]
-        return [_table(rows, [width - 100 * mm, 18 * mm, 32 * mm, 50 * mm]), Spacer(1, 3 * mm)]
+        return [_table(rows, widths), Spacer(1, 3 * mm)]
     return []
 
 
@@ -762,10 +902,7 @@ def _bidding_statement(doc: dict[str, Any], st: dict[str, ParagraphStyle], width
         ("异议中记录", f"{s['disputed_records']} 条"),
         ("报告摘要", digest), ("签名", f"Ed25519，密钥 {kid}"), ("核验", verify_url)], st, width),
         Spacer(1, 3 * mm)]
-    if s["sources"]:
-        rows = [["数据来源", "代码", "记录数"]] + [[Paragraph(_esc(x["name"]), st["cell"]), x["provider"], x["records"]]
-                                            for x in s["sources"]]
-        flow += [_table(rows, [width - 60 * mm, 40 * mm, 20 * mm]), Spacer(1, 3 * mm)]
+    flow += _sources(s["sources"], st, width)
     flow += [Paragraph(_esc(s["notice"]), st["note"]), Paragraph(_esc(s["dispute_notice"]), st["note"]),
              Paragraph(_esc(s["retention"]), st["note"])]
     return flow

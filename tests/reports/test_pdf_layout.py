@@ -1,6 +1,8 @@
 """The PDF's text as a reader (and pdftotext) gets it, on demo-like reports built here with long
 names, dates, amounts, codes and document numbers in table cells and paragraphs, in both
-editions: the watermark shown but never in the text."""
+editions: no unit broken across lines, no line starting with closing punctuation or ending
+with opening punctuation, amounts in one format, every column filled, sources named in
+Chinese, and the watermark shown but never in the text."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import copy
 import re
 import shutil
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ import pytest
 
 import reports.pdf
 from reports.pdf import WATERMARK, render_pdf
+from reports.typeset import CLOSING, OPENING
 
 POPPLER = shutil.which("pdftotext") and shutil.which("pdftoppm")
 pytestmark = pytest.mark.skipif(not POPPLER, reason="poppler-utils missing: scripts/test.sh installs it")
@@ -173,8 +177,106 @@ def pdftotext(pdf: bytes, tmp_path: Path, *flags: str) -> str:
                           text=True).stdout
 
 
+def amount(value: str, unit: str) -> str:
+    number = Decimal(value)
+    return f"{number:,.{max(2, -int(number.as_tuple().exponent))}f} {unit}"
+
+
+def units_of(doc: dict[str, Any]) -> list[str]:
+    """What must stay whole on one line, each printed once: document and case numbers,
+    contract numbers, amounts with their unit, and the dates found only in a record's text."""
+    s = doc["sections"]
+    lic = s.get("licences") or [r["payload"] for r in s.get("licence_penalty", []) if r["category"] == "licence"]
+    pen = s.get("penalties") or [r["payload"] for r in s.get("licence_penalty", []) if r["category"] == "penalty"]
+    out = [p["decision_doc_no"] for p in lic] + [p["valid_to"] for p in lic]
+    out += [p["decision_no"] for p in pen] + [amount(p["fine_amount"], "万元") for p in pen]
+    out += [p["publish_until"] for p in pen]
+    for r in s.get("judicial", []):
+        out += [r["payload"]["case_no"], amount(r["payload"]["amount"], "元")]
+    for r in s.get("contract", []):
+        out += [r["payload"]["contract_no"], amount(r["payload"]["amount"], "元"), r["payload"]["due_on"]]
+    for r in s.get("loan", []):
+        out += [amount(r["payload"]["amount"], "元"), r["payload"]["end_on"]]
+    return out
+
+
 def squeeze(text: str) -> str:
     return re.sub(r"\s+", "", text)
+
+
+def check_text(text: str, units: list[str], flavour: str) -> None:
+    lines = text.splitlines()
+    for unit in units:
+        whole = squeeze(unit)
+        assert any(whole in squeeze(line) for line in lines), f"{flavour}: {unit} broken or missing"
+    # -layout puts the columns side by side: each run of text between wide gaps is a cell's line.
+    for line in lines:
+        for part in re.split(r"\s{2,}", line.strip()):
+            assert part[:1] not in CLOSING, f"{flavour}: a line starts with closing punctuation: {line!r}"
+            assert part[-1:] not in OPENING, f"{flavour}: a line ends with opening punctuation: {line!r}"
+
+
+@pytest.mark.parametrize("build", [standard_report, bidding_report])
+def test_no_unit_is_broken_and_no_line_breaks_against_the_punctuation(build, tmp_path):
+    doc = build()
+    units = units_of(doc)
+    assert len(units) > 30
+    pdf = render(doc)
+    for flags in ((), ("-layout",)):
+        check_text(pdftotext(pdf, tmp_path, *flags), units, " ".join(flags) or "plain")
+
+
+def test_amounts_are_written_one_way(tmp_path):
+    flat = squeeze(pdftotext(render(standard_report()), tmp_path))
+    assert "金额14,574,900.08元" in flat  # a loan
+    assert "注册资本12,345.68万元" in flat  # the capital, in 万元
+    assert "罚款12.50万元" in flat  # a fine, in 万元
+    assert "标的1,234,567.80元" in flat  # a judgment
+    assert not re.search(r"\d{4,}\.\d\d(万)?元", flat)  # no amount without its thousands separators
+
+
+def test_every_record_shows_its_severity_and_status(tmp_path):
+    pages = pdftotext(render(standard_report()), tmp_path, "-layout")
+    rows = [line for line in pages.splitlines() if re.match(r"\s*\d{4}-\d\d-\d\d\s", line)]
+    penalty_rows = [line for line in rows if "京能监罚" in line]
+    judicial_rows = [line for line in rows if "执" in line]
+    assert penalty_rows and all(re.search(r"不良\s+(轻微|一般|严重)\s", line) for line in penalty_rows)
+    assert all(re.search(r"良好\s+—\s", line) for line in rows if "京能监许可" in line)
+    assert all(re.search(r"(正常|异议中|已更正)$", line.strip()) for line in penalty_rows + judicial_rows)
+    assert sum("已更正" in line for line in judicial_rows) == 1
+    # The disputed judgment, in its section and under 异议处理中的记录.
+    assert sum(re.search(r"异议中$", line.strip()) is not None for line in judicial_rows) == 2
+
+
+def test_sources_are_named_in_chinese(tmp_path):
+    for doc in (standard_report(), bidding_report()):
+        text = pdftotext(render(doc), tmp_path)
+        for code in ("bank-credit", "chinatax", "nea-credit", "court-zxgk", "power-ecp"):
+            assert code not in text
+        assert "国家能源局资质和信用信息系统" in text
+    assert "中国建设银行股份有限公司内蒙古自治区分行（信贷信息）" in squeeze(pdftotext(render(standard_report()), tmp_path))
+
+
+def test_the_data_range_reads_as_a_sentence(tmp_path):
+    doc = standard_report()
+    assert "数据范围全部历史记录，截至报告日2026-12-07" in squeeze(pdftotext(render(doc), tmp_path))
+    doc["statement"]["data_range"] = {"from": "2024-01-01", "to": None}
+    assert "2024-01-01起发生的记录，截至报告日2026-12-07" in squeeze(pdftotext(render(doc), tmp_path))
+    doc["statement"]["data_range"] = {"from": "2024-01-01", "to": "2025-12-31"}
+    assert "2024-01-01至2025-12-31发生的记录" in squeeze(pdftotext(render(doc), tmp_path))
+
+
+def test_the_contents_share_a_page_with_the_first_sections(tmp_path):
+    pages = pdftotext(render(standard_report()), tmp_path).split("\f")
+    second = squeeze(pages[1])
+    assert "目录" in second and "一、身份与登记信息" in second and FIRM in second and USCC in second
+    assert "目录" not in squeeze("".join(pages[2:]))
+    # Each section listed with the page it starts on (the first one on this page, the statement last).
+    for title in ("一、身份与登记信息", "十二、数据说明与声明"):
+        listed = re.search(rf"{title}\.*?(\d+)", second)
+        assert listed, title
+        starts = [i for i, page in enumerate(pages, start=1) if f"{title}" in squeeze(page)]
+        assert int(listed.group(1)) == starts[-1]
 
 
 def rare(text: str, chars: str) -> int:
@@ -217,3 +319,24 @@ def test_the_watermark_still_shows(build, tmp_path, monkeypatch):
 
     monkeypatch.setattr(reports.pdf, "_watermark_form", empty_form)
     assert tinted(render(build()), tmp_path) < 20 < 200 < shown
+
+
+def test_a_header_never_wraps():
+    from reportlab.lib.units import mm
+
+    from reports.pdf import _columns, _header_width, _table, register_font
+
+    register_font()
+    head = ["决定日期", "内容", "状态"]
+    widths = _columns(head, [10 * mm, 150 * mm, 5 * mm])
+    assert sum(widths) == pytest.approx(165 * mm)
+    assert all(_header_width(title) <= w for title, w in zip(head, widths, strict=True))
+    with pytest.raises(ValueError, match="does not fit"):
+        _table([head, ["2026-01-01", "x", "y"]], [10 * mm, 150 * mm, 5 * mm])
+
+
+def test_a_long_recipient_name_leaves_the_page_number_alone(tmp_path):
+    pages = [p for p in pdftotext(render(standard_report()), tmp_path).split("\f") if p.strip()]
+    for number, page in enumerate(pages, start=1):
+        flat = squeeze(page)
+        assert f"第{number}页/共{len(pages)}页" in flat and f"{BANK}·2026-12-0713:53" in flat
