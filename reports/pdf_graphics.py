@@ -88,11 +88,13 @@ def dimension_bars(dimensions: dict[str, str], width: float = 160 * mm) -> Drawi
 
 
 def history_chart(history: list[dict[str, Any]], width: float = 160 * mm) -> Drawing:
-    """Score over time, each point labelled with its grade."""
-    h = 42 * mm
+    """Score over time, each point labelled with its grade.  The points stand clear of the
+    axis (a date label's half width in from each end) and below the top (a grade label's
+    height), so no label touches the axis labels or another drawing."""
+    h = 44 * mm
     d = Drawing(width, h)
-    left, bottom, top = 12 * mm, 8 * mm, h - 4 * mm
-    plot_w = width - left - 6 * mm
+    left, bottom, top = 12 * mm, 8 * mm, h - 7 * mm
+    plot_w = width - left - 2 * mm
     for v in (0, 20, 40, 60, 80, 100):
         y = bottom + (top - bottom) * v / 100
         d.add(Line(left, y, left + plot_w, y, strokeColor=GRID, strokeWidth=0.3))
@@ -100,10 +102,11 @@ def history_chart(history: list[dict[str, Any]], width: float = 160 * mm) -> Dra
     points = [p for p in history if p["score"] is not None][-12:]  # NR has no score to plot
     if not points:
         return d
-    step = plot_w / max(1, len(points) - 1) if len(points) > 1 else 0
+    inset = max(pdfmetrics.stringWidth(p["as_of"], FONT, 6.5) for p in points) / 2 + 1 * mm
+    step = (plot_w - 2 * inset) / (len(points) - 1) if len(points) > 1 else 0
     xy: list[float] = []
     for i, p in enumerate(points):
-        x = left + (i * step if len(points) > 1 else plot_w / 2)
+        x = left + (inset + i * step if len(points) > 1 else plot_w / 2)
         y = bottom + (top - bottom) * float(p["score"]) / 100
         xy += [x, y]
         d.add(Rect(x - 1.5, y - 1.5, 3, 3, fillColor=colors.HexColor(GRADE_COLOURS.get(p["grade"], "#12355b")),

@@ -321,6 +321,29 @@ def test_the_watermark_still_shows(build, tmp_path, monkeypatch):
     assert tinted(render(build()), tmp_path) < 20 < 200 < shown
 
 
+@pytest.mark.parametrize("count", [1, 2, 12])
+def test_the_grade_history_labels_touch_nothing(count):
+    from itertools import combinations
+
+    from reportlab.graphics.shapes import String
+    from reportlab.lib.units import mm
+
+    from reports.pdf import register_font
+    from reports.pdf_graphics import history_chart
+
+    register_font()
+    scores = ("96.50", "100.00", "0.00")  # the demo's AAA (its label met the axis's "100"), the top, the bottom
+    history = [{"as_of": f"2026-{m:02d}-28", "evaluated_at": None, "grade": "AAA" if m % 3 else "CCC",
+                "score": scores[(m - 1) % 3], "scorecard_version": "2.0"} for m in range(1, count + 1)]
+    chart = history_chart(history, 174 * mm)
+    boxes = [(s.text, s.getBounds()) for s in chart.contents if isinstance(s, String)]
+    assert len(boxes) == 6 + 2 * count  # the axis, and each point's grade and date
+    for (a, (ax0, ay0, ax1, ay1)), (b, (bx0, by0, bx1, by1)) in combinations(boxes, 2):
+        assert ax1 <= bx0 or bx1 <= ax0 or ay1 <= by0 or by1 <= ay0, f"{a} touches {b}"
+    for text, (x0, y0, x1, y1) in boxes:
+        assert x0 >= 0 and y0 >= 0 and x1 <= chart.width and y1 <= chart.height, text
+
+
 def test_a_header_never_wraps():
     from reportlab.lib.units import mm
 
