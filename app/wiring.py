@@ -44,7 +44,19 @@ def wire() -> None:
     verification.register(verification.Kind(procurement.PREFIX, procurement.KIND_LABEL,
                                             procurement.public_verification,
                                             "procurement/verify.html"))  # /verify/PS…: screenings
+    wire_files()
     register_jobs()
+
+
+def wire_files() -> None:
+    """The signed files ``powercredit verify`` checks offline beside reports: a screening's.
+    Called by :func:`wire` and by the CLI on import, since ``verify`` runs no start-up (it must
+    create nothing on a machine without an instance).  Registering again replaces."""
+    from app.procurement import services as procurement
+    from reports.cli import SignedFile, register_file
+
+    register_file(SignedFile("screening", procurement.KIND_LABEL, "screening_no",
+                             procurement.verify_envelope, procurement.describe_statement))
 
 
 # --- the work the job queue runs (app.core.jobs), by name ------------------------------------

@@ -61,7 +61,8 @@ def json_response(report: Report, status: int = 200, extra: dict[str, Any] | Non
     # The report's SHA-256 as printed on it and checked by /verify (of the canonical report,
     # not of this response's body: not an RFC 9530 digest field).
     resp.headers["X-Report-Digest"] = report.digest
-    resp.headers["Content-Disposition"] = f'inline; filename="{report.report_no}.json"'  # the name it is saved as
+    # A signed file to keep: a browser saves it (as the PDF) rather than showing it.
+    resp.headers["Content-Disposition"] = f'attachment; filename="{report.report_no}.json"'
     return resp
 
 

@@ -453,7 +453,8 @@ def verify_envelope(envelope: Any, jwks: dict[str, Any]) -> dict[str, Any]:
         raise SignatureInvalid("报告内容与签名不符：内容摘要不一致，报告已被改动")
     if signed.get("report_no") != doc.get("report_no"):
         raise SignatureInvalid("报告编号与签名不符")
-    for key in ("subject", "recipient", "issued_at", "kind"):
+    for key, label in (("subject", "被查询企业"), ("recipient", "报告接收方"), ("issued_at", "出具时间"),
+                       ("kind", "报告版本")):
         if signed.get(key) != doc.get(key):
-            raise SignatureInvalid(f"报告的 {key} 与签名不符")
+            raise SignatureInvalid(f"报告的{label}与签名不符")
     return signed

@@ -53,6 +53,7 @@ def _start(settings: Settings) -> None:
 
 
 Context.starters.append(_start)
+wiring.wire_files()  # `verify` checks screening files too, with no start-up
 
 
 class _Main(click.Group):

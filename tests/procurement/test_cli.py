@@ -116,8 +116,6 @@ def test_a_file_of_no_kind_names_the_kinds(registered: None, files: dict[str, An
         in refused.output
 
 
-@pytest.mark.xfail(strict=True, reason="the roof does not register the screening file yet: app/cli/__init__.py "
-                                       "(or app/wiring.py, called by it) must call reports.cli.register_file")
 def test_the_roof_registers_the_screening_file() -> None:
     import app.cli  # noqa: F401 — the command line as installed
 

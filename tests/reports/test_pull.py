@@ -25,7 +25,7 @@ def test_a_pull_issues_a_report_with_exactly_the_consented_sections(archive, ban
     doc = env["report"]
     assert NO.match(doc["report_no"]) and resp.headers["X-Report-No"] == doc["report_no"]
     assert resp.headers["X-Report-Digest"] == env["digest"] and "Digest" not in resp.headers
-    assert resp.headers["Content-Disposition"] == f'inline; filename="{doc["report_no"]}.json"'
+    assert resp.headers["Content-Disposition"] == f'attachment; filename="{doc["report_no"]}.json"'
     assert resp.headers["Location"].endswith(f"/api/v1/reports/{doc['report_no']}")
     assert set(doc["sections"]) == {"identity", "tax"} == set(doc["section_list"])
     for absent in ("evaluation", "contract", "utility", "query_records", "summary", "objections"):
