@@ -58,9 +58,9 @@ from reports.describe import POLARITY_LABELS, SEVERITY_LABELS, STATUS_LABELS, de
 from reports.pdf_graphics import (
     QrFlowable,
     dimension_bars,
+    draw_text_outline,
     grade_gauge,
     history_chart,
-    text_outline,
 )
 from reports.sections import RECORD_SECTIONS
 from reports.typeset import Paragraph, wrap
@@ -89,15 +89,20 @@ WATERMARK = "pc-watermark"  # the form each page draws its watermark with
 
 def _watermark_form(c: pdfcanvas.Canvas, text: str) -> None:
     """Define the watermark (``text`` four times, diagonally) as a form of glyph outlines:
-    shapes, not text, drawn in the colour and opacity of the page that shows it."""
+    shapes, not text, drawn in the colour and opacity of the page that shows it.  The line
+    is a form of its own, drawn four times."""
     w, h = A4
+    c.beginForm(f"{WATERMARK}-line", -w, -h, w, h)
+    draw_text_outline(c, text, 0, 0, 15, FONT, anchor="middle")
+    c.endForm()
     c.beginForm(WATERMARK)
     c.translate(w / 2, h / 2)
     c.rotate(35)
-    path = c.beginPath()
     for dy in (-230, -80, 70, 220):
-        text_outline(path, text, 0, dy, 15, FONT, anchor="middle")
-    c.drawPath(path, stroke=0, fill=1, fillMode=pdfcanvas.FILL_NON_ZERO)
+        c.saveState()
+        c.translate(0, dy)
+        c.doForm(f"{WATERMARK}-line")
+        c.restoreState()
     c.endForm()
 
 

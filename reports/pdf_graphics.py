@@ -15,6 +15,7 @@ from reportlab.graphics.shapes import Drawing, Line, PolyLine, Rect, String
 from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfgen.canvas import FILL_NON_ZERO
 from reportlab.pdfgen.pathobject import PDFPathObject
 from reportlab.platypus import (
     Flowable,
@@ -153,7 +154,7 @@ class QrFlowable(Flowable):
 # --- text as glyph outlines ------------------------------------------------------------------
 
 _Contour = list[tuple[float, float, bool]]  # points in font units, on the curve or off it
-_outlines: dict[tuple[str, str], list[_Contour]] = {}
+_glyph_paths: dict[tuple[str, str], str] = {}  # a glyph's outline as PDF path operators, in font units
 
 
 def _glyph_contours(glyf: bytes, loca: list[int], gid: int, depth: int = 0) -> list[_Contour]:
@@ -222,27 +223,36 @@ def _glyph_contours(glyf: bytes, loca: list[int], gid: int, depth: int = 0) -> l
     return contours
 
 
-def _contours_of(ch: str, font: str) -> list[_Contour]:
+def _glyph_path(ch: str, font: str) -> str:
+    """A character's glyph as PDF path operators in font units ("" for a blank one)."""
     key = (font, ch)
-    found = _outlines.get(key)
-    if found is None:
+    code = _glyph_paths.get(key)
+    if code is None:
         face = pdfmetrics.getFont(font).face
-        gid = face.charToGlyph.get(ord(ch), 0)
-        found = _outlines[key] = _glyph_contours(face.get_table("glyf"), face.glyphPos, gid)
-    return found
+        path = PDFPathObject()
+        for contour in _glyph_contours(face.get_table("glyf"), face.glyphPos, face.charToGlyph.get(ord(ch), 0)):
+            _add_contour(path, contour)
+        code = _glyph_paths[key] = path.getCode()
+    return code
 
 
-def text_outline(path: PDFPathObject, text: str, x: float, y: float, size: float, font: str = FONT,
-                 anchor: str = "start") -> None:
-    """Add ``text``'s glyph outlines to ``path``, its baseline starting at (x, y) — or
-    centred on x with ``anchor="middle"``.  Fill the path with the non-zero rule."""
+def draw_text_outline(c: Any, text: str, x: float, y: float, size: float, font: str = FONT,
+                      anchor: str = "start") -> None:
+    """Draw ``text`` on canvas ``c`` as its glyphs' outlines (filled shapes, no text), in the
+    current fill colour, its baseline starting at (x, y) — or centred on x with
+    ``anchor="middle"``.  Each glyph's path is built once per process."""
     if anchor == "middle":
         x -= pdfmetrics.stringWidth(text, font, size) / 2
-    scale = size / pdfmetrics.getFont(font).face.unitsPerEm
+    units = pdfmetrics.getFont(font).face.unitsPerEm
+    c.saveState()
+    c.translate(x, y)
+    c.scale(size / units, size / units)
     for ch in text:
-        for contour in _contours_of(ch, font):
-            _add_contour(path, [(x + px * scale, y + py * scale, on) for px, py, on in contour])
-        x += pdfmetrics.stringWidth(ch, font, size)
+        code = _glyph_path(ch, font)
+        if code:
+            c.drawPath(PDFPathObject(code=[code]), stroke=0, fill=1, fillMode=FILL_NON_ZERO)
+        c.translate(pdfmetrics.stringWidth(ch, font, units), 0)
+    c.restoreState()
 
 
 def _add_contour(path: PDFPathObject, points: _Contour) -> None:

@@ -296,29 +296,31 @@ def test_the_watermark_is_not_text(build, tmp_path):
     assert "份PC" not in squeeze(text) and f"报告编号 {REPORT_NO}" in text
 
 
-def tinted(pdf: bytes, tmp_path: Path) -> int:
-    """Pixels of the watermark's tint on the cover's lower third (nothing else is drawn there)."""
+def cover_pixels(pdf: bytes, tmp_path: Path) -> bytes:
+    """The cover, rasterised in grey (one byte a pixel)."""
     path = tmp_path / "wm.pdf"
     path.write_bytes(pdf)
     subprocess.run(["pdftoppm", "-gray", "-r", "40", "-f", "1", "-l", "1", str(path), str(tmp_path / "wm")], check=True)
-    image = next(tmp_path.glob("wm*.pgm")).read_bytes()
-    _, width, height, _, pixels = image.split(maxsplit=4)
-    w, h = int(width), int(height)
-    region = pixels[int(h * 0.72) * w:int(h * 0.92) * w]
-    (tmp_path / next(tmp_path.glob("wm*.pgm")).name).unlink()
-    return sum(1 for v in region if 200 <= v <= 252)
+    image = next(tmp_path.glob("wm*.pgm"))
+    data = image.read_bytes()
+    image.unlink()
+    return data.split(maxsplit=4)[4]
 
 
 @pytest.mark.parametrize("build", [standard_report, bidding_report])
 def test_the_watermark_still_shows(build, tmp_path, monkeypatch):
-    shown = tinted(render(build()), tmp_path)
+    shown = cover_pixels(render(build()), tmp_path)
 
     def empty_form(c: Any, text: str) -> None:
         c.beginForm(WATERMARK)
         c.endForm()
 
     monkeypatch.setattr(reports.pdf, "_watermark_form", empty_form)
-    assert tinted(render(build()), tmp_path) < 20 < 200 < shown
+    bare = cover_pixels(render(build()), tmp_path)
+    assert len(shown) == len(bare)
+    tint = [b - a for a, b in zip(shown, bare, strict=True) if b - a >= 3]
+    assert len(tint) > 1000  # the four lines across the page
+    assert max(tint) < 40  # faint: a tint over the page, not text in its own right
 
 
 @pytest.mark.parametrize("count", [1, 2, 12])
@@ -363,3 +365,33 @@ def test_a_long_recipient_name_leaves_the_page_number_alone(tmp_path):
     for number, page in enumerate(pages, start=1):
         flat = squeeze(page)
         assert f"第{number}页/共{len(pages)}页" in flat and f"{BANK}·2026-12-0713:53" in flat
+
+
+def test_the_outlines_are_the_fonts_glyphs(tmp_path):
+    """The watermark's shapes are its text's glyphs: drawn as outlines and as text, the two
+    rasterise alike, and only the text is text."""
+    from reportlab.pdfgen import canvas
+
+    from reports.pdf import FONT, register_font
+    from reports.pdf_graphics import draw_text_outline
+
+    register_font()
+    text = f"招投标专用版  {FIRM[:14]}  2026-12-07 13:53（PC）〔京〕gjy%"
+    pixels, texts = [], []
+    for outlined in (False, True):
+        path = tmp_path / f"glyphs-{outlined}.pdf"
+        c = canvas.Canvas(str(path), pagesize=(760, 40), invariant=1)
+        if outlined:
+            draw_text_outline(c, text, 10, 12, 20, FONT)
+        else:
+            c.setFont(FONT, 20)
+            c.drawString(10, 12, text)
+        c.save()
+        subprocess.run(["pdftoppm", "-gray", "-r", "72", str(path), str(tmp_path / f"g{outlined}")], check=True)
+        pixels.append(next(tmp_path.glob(f"g{outlined}*.pgm")).read_bytes().split(maxsplit=4)[4])
+        texts.append(squeeze(pdftotext(path.read_bytes(), tmp_path)))
+    inked = sum(v < 128 for v in pixels[0])
+    opposed = sum(abs(a - b) > 128 for a, b in zip(*pixels, strict=True))  # ink in one, paper in the other
+    ink = [sum(255 - v for v in p) for p in pixels]
+    assert inked > 2000 and opposed < inked / 200 and abs(ink[0] - ink[1]) < ink[0] / 10  # hinting aside, alike
+    assert texts == [squeeze(text), ""]
