@@ -387,7 +387,7 @@ def render_pdf(doc: dict[str, Any], *, digest: str, verify_url: str, kid: str) -
 
     story: list[Flowable] = [NextPageTemplate("body")]
     # Cover.
-    story += [Spacer(1, 18 * mm), Paragraph("企业信用报告", st["title"]), Spacer(1, 3 * mm),
+    story += [Spacer(1, 12 * mm), Paragraph("企业信用报告", st["title"]), Spacer(1, 3 * mm),
               Paragraph(f"（{doc['kind_label']}）", st["subtitle"]), Spacer(1, 12 * mm)]
     cover = [("被查询企业", subject["name"]), ("统一社会信用代码", subject["uscc"]), ("报告编号", doc["report_no"]),
              ("出具时间", f"{issued}（北京时间）"), ("报告使用者", recipient["name"])]
@@ -410,10 +410,11 @@ def render_pdf(doc: dict[str, Any], *, digest: str, verify_url: str, kid: str) -
     if doc["statement"]["disputed_records"]:
         story.append(Paragraph(f"异议提示：本报告有 {doc['statement']['disputed_records']} 条记录正在异议处理中。"
                                + _esc(doc["statement"]["dispute_notice"]), st["note"]))
-    story.append(PageBreak())
     contents = _Contents(len(doc["section_list"]) + 1)
-    if with_toc:  # atop the first page after the cover, the sections following it
-        story += [Paragraph("目　录", st["h1"]), contents, Spacer(1, 4 * mm)]
+    if with_toc:  # on the cover when they fit there, else atop the next page with the sections following
+        story += [KeepTogether([Spacer(1, 4 * mm), Paragraph("目　录", st["h2"]), contents]), _CoverEnd()]
+    else:
+        story.append(PageBreak())
 
     titles = {k: v.split("（")[0] for k, v in REPORT_SECTIONS.items()}
     providers = {x["provider"]: x["name"] for x in doc["statement"]["sources"]}
@@ -443,12 +444,29 @@ def render_pdf(doc: dict[str, Any], *, digest: str, verify_url: str, kid: str) -
     return buf.getvalue()
 
 
+class _CoverEnd(Flowable):
+    """The end of the cover: a page break when it comes on the cover, nothing when what
+    came before it (the contents) already went on to the next page."""
+
+    def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
+        if self.canv.getPageNumber() == 1:
+            return avail_width, avail_height + 1  # more than is left: the rest goes to page 2
+        return 0, 0
+
+    def split(self, *_: Any) -> list[Flowable]:
+        return []
+
+    def draw(self) -> None:
+        pass
+
+
 class _Contents(Flowable):
     """Room for the contents, in two columns, filled in when the document is saved (once
-    every section's page is known): part of a page, not a page of its own."""
+    every section's page is known): on the cover or atop the sections, never a page of its
+    own."""
 
-    ROW = 6.5 * mm
-    SIZE = 9.5
+    ROW = 5.6 * mm
+    SIZE = 9
     GAP = 10 * mm
 
     def __init__(self, entries: int) -> None:

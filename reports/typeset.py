@@ -142,6 +142,8 @@ def char_width(ch: str, font: str) -> float:
 def wrap(text: str, width: float, font: str, size: float) -> list[str]:
     """``text`` broken into lines no wider than ``width`` points at ``size``."""
     widths = [char_width(ch, font) * size for ch in text]
+    if sum(widths) <= width + FUZZ:
+        return [text]  # most cells: one line
     return [text[a:b].rstrip(" ") for a, b in plan_lines(text, widths, [width])] or [""]
 
 

@@ -266,16 +266,24 @@ def test_the_data_range_reads_as_a_sentence(tmp_path):
     assert "2024-01-01至2025-12-31发生的记录" in squeeze(pdftotext(render(doc), tmp_path))
 
 
-def test_the_contents_share_a_page_with_the_first_sections(tmp_path):
-    pages = pdftotext(render(standard_report()), tmp_path).split("\f")
-    second = squeeze(pages[1])
-    assert "目录" in second and "一、身份与登记信息" in second and FIRM in second and USCC in second
-    assert "目录" not in squeeze("".join(pages[2:]))
-    # Each section listed with the page it starts on (the first one on this page, the statement last).
+@pytest.mark.parametrize("cover", ["short", "full"])
+def test_the_contents_are_not_a_page_of_their_own(cover, tmp_path):
+    doc = standard_report()
+    if cover == "full":  # a cover with no room left: the contents go atop the sections
+        doc["statement"]["notice"] *= 9
+    pages = pdftotext(render(doc), tmp_path).split("\f")
+    at = next(i for i, page in enumerate(pages) if "目录" in squeeze(page))
+    here = squeeze(pages[at])
+    if cover == "short":
+        assert at == 0 and "被查询企业" in here and "企业名称" not in here  # the cover's; 登记信息 overleaf
+    else:
+        assert at == 1 and "企业名称" in here.split("目录")[1] and FIRM in here and USCC in here
+    assert "目录" not in squeeze("".join(pages[at + 1:]))
+    # Each section listed with the page it starts on (the first one, the statement last).
     for title in ("一、身份与登记信息", "十二、数据说明与声明"):
-        listed = re.search(rf"{title}\.*?(\d+)", second)
+        listed = re.search(rf"{title}\.*?(\d+)", here)
         assert listed, title
-        starts = [i for i, page in enumerate(pages, start=1) if f"{title}" in squeeze(page)]
+        starts = [i for i, page in enumerate(pages, start=1) if title in squeeze(page)]
         assert int(listed.group(1)) == starts[-1]
 
 
