@@ -120,7 +120,7 @@ class Consents(MethodView):
         data = schemas.FirmGrantSchema().load(json_object_body())
         institution = find_institution(session, data["institution"])
         if institution is None:
-            raise InvalidInput("金融机构不存在", errors={"institution": ["没有该金融许可证号的机构。"]})
+            raise InvalidInput("授权对象不存在", errors={"institution": ["没有该金融许可证号或机构编号的机构。"]})
         consent = services.grant_consent(session, signing_keys(), user, institution=institution, terms=data["terms"],
                                          via="firm", request_id=g.get("request_id"))
         return created(consent, "consents.ConsentDetail", consent_id=consent.consent_id)
@@ -185,8 +185,9 @@ class QueryLogView(MethodView):
     @blp.arguments(schemas.QueryLogArgs, location="query")
     @blp.response(200, schemas.QueryLogPageSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """查询记录：企业看谁查询了本企业，金融机构看本机构的查询，运营人员看全部；uscc 筛选某企业
-        （企业只能是本企业，其他企业的查询记录为 404）"""
+        """查询记录：企业看谁查询了本企业，金融机构、电力集团、招标采购单位看本机构的查询，运营人员看全部；
+        uscc 筛选某企业（企业只能是本企业，其他企业的查询记录为 404）；consent_id 只列该授权下的访问
+        （授权的使用记录，含筛查编号；看不到的授权为 404）。resource 为原始标识，resource_label 为中文说明"""
         session = db_session()
         actor = current_actor()
         ent_id = None
@@ -195,7 +196,9 @@ class QueryLogView(MethodView):
             if actor.enterprise_id is not None and ent.id != actor.enterprise_id:
                 raise NotFound(f"没有统一社会信用代码为 {args['uscc']} 的企业的查询记录", code="query_log_not_found")
             ent_id = ent.id
-        page = services.query_log(session, actor, args["page"], args["per_page"], ent_id)
+        consent = services.get_consent(session, args["consent_id"], actor) if args["consent_id"] else None
+        page = services.query_log(session, actor, args["page"], args["per_page"], ent_id,
+                                  consent_pk=consent.id if consent is not None else None)
         return page.body()
 
 

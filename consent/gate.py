@@ -27,6 +27,8 @@ from consent.models import (
     ConsentStatus,
     FetchType,
     QueryLog,
+    counterpart_label,
+    purpose_fits,
 )
 
 STATUS_REFUSALS = {
@@ -150,6 +152,10 @@ def authorize_access(session: Session, caller: Caller, uscc: str, purpose: str, 
     if purpose != str(consent.purpose):
         raise refuse("purpose_mismatch",
                      f"授权用途为「{PURPOSE_LABELS[consent.purpose]}」，不能用于其他用途", consent=consent)
+    if not purpose_fits(consent.institution.kind, consent.purpose):
+        raise refuse("purpose_not_permitted",
+                     f"「{PURPOSE_LABELS[consent.purpose]}」授权不能给予{counterpart_label(consent.institution.kind)}",
+                     consent=consent)
     beyond = sections - (set(consent.scopes) & caller.sections)
     if beyond:
         raise refuse("scope_insufficient",

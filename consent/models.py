@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.accounts.models import Institution
+from app.accounts.models import Institution, InstitutionKind
 from app.archive.models import Enterprise
 from app.core import clock
 from app.core.db import Base, JSONType, UTCDateTime, intpk, str_enum
@@ -38,6 +39,47 @@ PURPOSE_LABELS = {
     Purpose.bid_qualification: "投标资格审查",
     Purpose.group_credit_management: "集团信用管理",
 }
+
+# Which purposes each kind of institution may hold a consent for: a lender (any financial
+# institution, 其他 included: institutions were all financial before groups and tenderers)
+# the lending ones; a power group only 集团信用管理, from its subsidiaries; a tenderer (a
+# procurement platform) only 投标资格审查.  Requests, grants, approvals, token binding and the
+# gate all ask this one table.
+LENDING_PURPOSES = (Purpose.loan_application, Purpose.credit_line_review, Purpose.supply_chain_finance,
+                    Purpose.post_loan_monitoring)
+_PURPOSES_OF_KIND = {InstitutionKind.group: (Purpose.group_credit_management,),
+                     InstitutionKind.procurement: (Purpose.bid_qualification,)}
+
+
+def purposes_for(kind: InstitutionKind | str) -> tuple[Purpose, ...]:
+    """The purposes an institution of ``kind`` may receive a consent for, in display order."""
+    return _PURPOSES_OF_KIND.get(InstitutionKind(kind), LENDING_PURPOSES)
+
+
+def purpose_fits(kind: InstitutionKind | str, purpose: Purpose | str) -> bool:
+    return str(purpose) in {str(p) for p in purposes_for(kind)}
+
+
+# What a firm calls the other side of a consent, by the institution's kind: every financial
+# kind is a 金融机构; a list mixing kinds says 机构.
+COUNTERPART_FINANCIAL, COUNTERPART_ANY = "金融机构", "机构"
+_COUNTERPART_OF_KIND = {InstitutionKind.group: "电力集团", InstitutionKind.procurement: "招标采购单位"}
+
+
+def counterpart_label(kind: InstitutionKind | str) -> str:
+    return _COUNTERPART_OF_KIND.get(InstitutionKind(kind), COUNTERPART_FINANCIAL)
+
+
+def counterparts_label(kinds: Iterable[InstitutionKind | str]) -> str:
+    """One label for institutions of ``kinds``: theirs if they share one, else 机构 (none: 机构)."""
+    labels = {counterpart_label(k) for k in kinds}
+    return labels.pop() if len(labels) == 1 else COUNTERPART_ANY
+
+
+def licence_label(kind: InstitutionKind | str) -> str:
+    """What an institution's ``licence_no`` is: a financial institution's 金融许可证号, else the
+    number the platform gave it (机构编号)."""
+    return "金融许可证号" if counterpart_label(kind) == COUNTERPART_FINANCIAL else "机构编号"
 
 # Report sections a consent may cover; the OAuth scope of a section is "report:<section>".
 class ConsentStatus(enum.StrEnum):
@@ -143,6 +185,40 @@ class ConsentEvent(Base):
     reason: Mapped[str | None] = mapped_column(sa.String(500))
 
 
+# What a query-log entry served, as the firm reads it: the resource's prefix names the kind
+# of access and the rest its number (a screening, a report, an alert).
+RESOURCE_KINDS = {"screening": "筛查", "report": "信用报告", "alert": "预警推送"}
+_RESOURCE_TEXTS = {"data:fetch": "通过接口获取报告数据"}
+
+
+def resource_reference(resource: str) -> str | None:
+    """The number in ``resource`` (``screening:PS2026…`` → ``PS2026…``), if it names one."""
+    kind, sep, ref = resource.partition(":")
+    return ref if sep and kind in RESOURCE_KINDS and ref else None
+
+
+def describe_resource(resource: str, purpose: Purpose | str) -> str:
+    """A query-log entry in Chinese: ``screening:PS2026…`` under 投标资格审查 reads
+    「投标资格审查（筛查 PS2026…）」, ``report:PC…`` 「贷款申请审查（信用报告 PC…）」,
+    ``alert:alt_…`` 「贷后管理（预警推送 alt_…）」; a page or API path says how it was viewed."""
+    try:
+        label = PURPOSE_LABELS[Purpose(purpose)]
+    except ValueError:
+        label = str(purpose)
+    ref = resource_reference(resource)
+    if ref is not None:
+        what = f"{RESOURCE_KINDS[resource.partition(':')[0]]} {ref}"
+    elif resource in _RESOURCE_TEXTS:
+        what = _RESOURCE_TEXTS[resource]
+    elif resource.startswith("/api/"):
+        what = "通过接口查看"
+    elif resource.startswith("/"):
+        what = "在网页上查看"
+    else:
+        what = resource
+    return f"{label}（{what}）" if what else label
+
+
 class QueryLog(Base):
     """Every access by an institution to a firm's data (征信业管理条例 art. 22): who, when,
     under which consent, for which purpose and which sections.  Written in the same
@@ -167,3 +243,16 @@ class QueryLog(Base):
     institution: Mapped[Institution] = relationship(lazy="joined")
     consent: Mapped[Consent | None] = relationship()
     enterprise: Mapped[Enterprise] = relationship()
+
+    @property
+    def reference(self) -> str | None:
+        return resource_reference(self.resource)
+
+    @property
+    def resource_label(self) -> str:
+        return describe_resource(self.resource, self.purpose)
+
+    @property
+    def public_only(self) -> bool:
+        """An access to public facts only, under no consent (a tenderer's screening)."""
+        return self.consent_pk is None

@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
-from app.accounts.models import InstitutionKind
+from app.accounts.models import INSTITUTION_KIND_LABELS, InstitutionKind
 from app.archive.categories import UsccField
 from app.core import clock
 from app.core.pagination import PageSchema, page_of
@@ -21,6 +21,7 @@ from consent.models import (
     FetchType,
     PeriodUnit,
     Purpose,
+    counterpart_label,
 )
 from consent.services import Terms, terms_errors
 
@@ -85,8 +86,10 @@ class FirmGrantSchema(TermsSchema):
     """The firm grants a consent itself, for a bank that asked offline."""
 
     institution = fields.String(required=True, validate=[
-        validate.Length(min=1, max=64, error="请选择金融机构（金融许可证号）。"), no_nul],
-        metadata={"description": "金融机构的金融许可证号"})
+        validate.Length(min=1, max=64, error="请选择授权对象（机构的金融许可证号或机构编号）。"), no_nul],
+        metadata={"description": "授权对象：金融机构的金融许可证号，或电力集团、招标采购单位的机构编号；"
+                                 "用途须为该类机构可获得的（金融机构：贷款申请审查、授信额度审查、供应链融资审查、贷后管理；"
+                                 "电力集团：集团信用管理；招标采购单位：投标资格审查），否则 422 指明 purpose"})
 
 
 class ActionSchema(StrictSchema):
@@ -99,11 +102,16 @@ class ConsentListArgs(PageArgs):
 
 class QueryLogArgs(PageArgs):
     uscc = UsccField(load_default=None, allow_legacy=True)
+    consent_id = fields.String(load_default=None, validate=[validate.Length(min=1, max=40), no_nul],
+                               metadata={"description": "只列该授权下的访问（授权的使用记录）；他方的授权为 404"})
 
 
 class InstitutionRefSchema(StrictSchema):
     name = fields.String()
     licence_no = fields.String()
+    kind = fields.String(metadata={"description": "机构类型：" + "、".join(f"{k}={v}" for k, v in INSTITUTION_KIND_LABELS.items())})
+    counterpart = fields.Function(lambda i: counterpart_label(i.kind), metadata={
+        "type": "string", "description": "企业对该机构的称呼：金融机构、电力集团或招标采购单位"})
 
 
 class EventSchema(StrictSchema):
@@ -161,9 +169,13 @@ class QueryLogSchema(StrictSchema):
     purpose = fields.String()
     purpose_label = fields.Function(lambda q: PURPOSE_LABELS[q.purpose])
     sections = fields.List(fields.String())
-    resource = fields.String()
+    resource = fields.String(metadata={"description": "所提供的资源（原始标识），如 screening:PS…、report:PC…、alert:alt_…"})
+    resource_label = fields.String(metadata={
+        "description": "资源的中文说明，如「投标资格审查（筛查 PS…）」「贷款申请审查（信用报告 PC…）」「贷后管理（预警推送 alt_…）」"})
+    reference = fields.String(allow_none=True, metadata={"description": "资源中的编号（筛查号、报告号、预警编号），没有则为 null"})
     access_label = fields.Function(lambda q: "公开信息筛查（无需授权）" if q.consent_pk is None else "经授权查询",
                                    metadata={"type": "string", "description": "依据：经授权查询，或公开信息筛查（无需授权）"})
+    public_only = fields.Boolean(metadata={"description": "true：仅使用公开信息，未使用任何授权"})
 
 
 class QueryLogPageSchema(PageSchema):

@@ -45,12 +45,18 @@ from app.oauth.server import (
 )
 from consent.errors import Refused
 from consent.gate import STATUS_REFUSALS
-from consent.models import FINAL_STATUSES, Consent, ConsentStatus, FetchType
+from consent.models import FINAL_STATUSES, Consent, ConsentStatus, FetchType, purpose_fits
 from consent.services import access_token
+
+# A consent whose purpose its institution's kind may not hold (a lender's 投标资格审查, made
+# before purposes were tied to kinds) backs no code and no token.
+PURPOSE_NOT_PERMITTED = "the consent's purpose is not one this client's institution may hold"
 
 
 def _consent_usable(consent: Consent) -> str | None:
     """Why a consent cannot back a new token, or None."""
+    if not purpose_fits(consent.institution.kind, consent.purpose):
+        return PURPOSE_NOT_PERMITTED
     if consent.status != ConsentStatus.active:
         return f"consent is {consent.status}"
     if consent.valid_until <= clock.now():
@@ -120,6 +126,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         client: OAuthClient = self.request.client
         if consent is None or consent.institution_id != client.institution_id:
             raise InvalidRequestError("unknown 'consent_id'", redirect_uri=redirect_uri)
+        if not purpose_fits(consent.institution.kind, consent.purpose):
+            raise InvalidRequestError(PURPOSE_NOT_PERMITTED, redirect_uri=redirect_uri)
         if self.request.payload.scope:
             _narrow_scope_or_redirect(self.request.payload.scope, consent, redirect_uri)
         self.request.pc_consent = consent

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, defer, joinedload
+from sqlalchemy.orm import Session, defer, joinedload, selectinload
 
-from app.accounts.models import Institution, InstitutionKind, Role, User
+from app.accounts.models import Institution, Role, User
 from app.archive.models import Enterprise
 from app.archive.services import group_parents
 from app.audit import services as audit
@@ -34,6 +34,9 @@ from consent.models import (
     PeriodUnit,
     Purpose,
     QueryLog,
+    counterpart_label,
+    purpose_fits,
+    purposes_for,
 )
 
 # --- consents -------------------------------------------------------------------------------
@@ -157,20 +160,31 @@ def _consent_from_terms(terms: Terms, enterprise: Enterprise, institution: Insti
     )
 
 
-def check_recipient(session: Session, institution: Institution, enterprise: Enterprise, purpose: Purpose) -> None:
-    """Who may receive a consent for which purpose: 集团信用管理 goes only to a power group,
-    and only from one of its subsidiaries (at any level); a power group receives no other."""
+def check_purpose_fits(institution: Institution, purpose: Purpose) -> None:
+    """The purpose must be one an institution of this kind may hold (``purposes_for``): a
+    lender the lending purposes, a power group 集团信用管理, a tenderer 投标资格审查.  A 422
+    naming ``purpose``."""
+    if not purpose_fits(institution.kind, purpose):
+        who = counterpart_label(institution.kind)
+        allowed = "、".join(f"「{PURPOSE_LABELS[p]}」（{p}）" for p in purposes_for(institution.kind))
+        raise InvalidInput(f"「{PURPOSE_LABELS[purpose]}」授权不能给予{who}",
+                           code="purpose_not_permitted",
+                           errors={"purpose": [f"{institution.name}为{who}，只能获得{allowed}授权。"]})
+
+
+def check_recipient(session: Session, institution: Institution, enterprise: Enterprise, purpose: Purpose, *,
+                    party: str = "institution") -> None:
+    """Who may receive a consent for which purpose: the purpose must fit the institution's
+    kind (``check_purpose_fits``), and 集团信用管理 goes to a power group only from one of
+    its subsidiaries (at any level).  ``party`` names the field that chose the other side
+    (the firm's ``institution``, the group's ``uscc``)."""
+    check_purpose_fits(institution, purpose)
     if purpose == Purpose.group_credit_management:
-        if institution.kind != InstitutionKind.group or institution.uscc is None:
-            raise InvalidInput("「集团信用管理」授权只能给予电力集团",
-                               errors={"institution": ["该机构不是电力集团。"]})
-        parent = session.scalar(sa.select(Enterprise.id).where(Enterprise.uscc == institution.uscc))
+        parent = session.scalar(sa.select(Enterprise.id).where(Enterprise.uscc == institution.uscc)) \
+            if institution.uscc is not None else None
         if parent is None or parent not in group_parents(session, enterprise.id):
-            raise InvalidInput("本企业不是该集团的子公司",
-                               errors={"institution": [f"{enterprise.name}不在{institution.name}的子公司之中。"]})
-    elif institution.kind == InstitutionKind.group:
-        raise InvalidInput("电力集团只能获得「集团信用管理」授权",
-                           errors={"terms.purpose": ["电力集团的授权用途应为 group_credit_management。"]})
+            raise InvalidInput(f"{enterprise.name}不是{institution.name}的子公司",
+                               errors={party: [f"{enterprise.name}不在{institution.name}的子公司之中。"]})
 
 
 def request_consent(session: Session, requester: OAuthClient | User, enterprise: Enterprise, terms: Terms,
@@ -189,8 +203,8 @@ def request_consent(session: Session, requester: OAuthClient | User, enterprise:
     institution = session.get(Institution, actor.institution_id)
     assert institution is not None
     if not institution.active:
-        raise Forbidden("该金融机构已停用", code="institution_inactive")
-    check_recipient(session, institution, enterprise, terms.purpose)
+        raise Forbidden(f"该{counterpart_label(institution.kind)}已停用", code="institution_inactive")
+    check_recipient(session, institution, enterprise, terms.purpose, party="uscc")
     consent = _consent_from_terms(terms, enterprise, institution, ConsentStatus.pending, via, client, now)
     session.add(consent)
     session.flush()
@@ -219,11 +233,12 @@ def grant_consent(session: Session, signer: SigningKeys, user: User, *, consent:
     now = clock.now()
     if consent is None:
         if institution is None or terms is None or user.enterprise_id is None:
-            raise InvalidInput("授权缺少金融机构或条款", errors={"institution": ["必填。"]})
+            raise InvalidInput("授权缺少机构或条款", errors={"institution": ["必填。"]})
         _require_firm_user(user, user.enterprise_id)
         check_terms(terms, now)
         if not institution.active:
-            raise InvalidInput("该金融机构已停用", errors={"institution": ["该金融机构已停用。"]})
+            who = counterpart_label(institution.kind)
+            raise InvalidInput(f"该{who}已停用", errors={"institution": [f"该{who}已停用。"]})
         enterprise = session.get(Enterprise, user.enterprise_id)
         assert enterprise is not None
         check_recipient(session, institution, enterprise, terms.purpose)
@@ -239,6 +254,8 @@ def grant_consent(session: Session, signer: SigningKeys, user: User, *, consent:
         if consent.valid_until <= now:
             _set_status(session, consent, ConsentStatus.expired, SYSTEM, "待确认期间已到期")
             raise ConsentConflict("授权请求已过有效期")
+        # A request made before the purposes were tied to the kind of institution is not approved.
+        check_purpose_fits(consent.institution, consent.purpose)
         old = consent.status
         # Compare-and-set: an approval racing a rejection (or a second approval) loses.
         won = session.execute(
@@ -450,12 +467,18 @@ def consent_events(session: Session, consent: Consent) -> list[ConsentEvent]:
 
 
 def query_log(session: Session, actor: Actor, page: int, per_page: int,
-              enterprise_id: int | None = None) -> Page[Any]:
-    """Accesses to firms' data: a firm sees every access to its own, a bank its own
-    institution's, operators all (banks and operators optionally to one firm)."""
-    stmt = sa.select(QueryLog).order_by(QueryLog.at.desc(), QueryLog.id.desc())
+              enterprise_id: int | None = None, *, consent_pk: int | None = None) -> Page[Any]:
+    """Accesses to firms' data: a firm sees every access to its own, an institution its
+    own, operators all (institutions and operators optionally to one firm); ``consent_pk``
+    narrows to the accesses made under one consent (its uses)."""
+    # The consent only for its handle, the firm for its name: one statement each per page.
+    stmt = sa.select(QueryLog).order_by(QueryLog.at.desc(), QueryLog.id.desc()).options(
+        selectinload(QueryLog.consent).load_only(Consent.consent_id).lazyload("*"),
+        selectinload(QueryLog.enterprise).load_only(Enterprise.uscc, Enterprise.name))
     if enterprise_id is not None:
         stmt = stmt.where(QueryLog.enterprise_id == enterprise_id)
+    if consent_pk is not None:
+        stmt = stmt.where(QueryLog.consent_pk == consent_pk)
     if actor.is_operator:
         pass
     elif actor.enterprise_id is not None:
@@ -465,3 +488,20 @@ def query_log(session: Session, actor: Actor, page: int, per_page: int,
     else:
         stmt = stmt.where(sa.false())
     return paginate(session, stmt, page, per_page)
+
+
+def recent_uses(session: Session, consent_pks: list[int], per_consent: int = 3) -> dict[int, list[QueryLog]]:
+    """The latest ``per_consent`` accesses under each of ``consent_pks``, newest first, in one
+    statement (a consents page shows what each consent was used for)."""
+    if not consent_pks:
+        return {}
+    rank = sa.func.row_number().over(partition_by=QueryLog.consent_pk,
+                                     order_by=(QueryLog.at.desc(), QueryLog.id.desc())).label("rank")
+    ranked = sa.select(QueryLog.id, rank).where(QueryLog.consent_pk.in_(consent_pks)).subquery()
+    rows = session.scalars(sa.select(QueryLog).join(ranked, ranked.c.id == QueryLog.id)
+                           .where(ranked.c.rank <= per_consent).order_by(QueryLog.at.desc(), QueryLog.id.desc()))
+    out: dict[int, list[QueryLog]] = {}
+    for log in rows:
+        assert log.consent_pk is not None
+        out.setdefault(log.consent_pk, []).append(log)
+    return out

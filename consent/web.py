@@ -4,7 +4,7 @@ grant one for a bank that asked offline, the query log); banks and operators see
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from flask_login import current_user
 from marshmallow import ValidationError
 
 from app.accounts.auth import require_user
-from app.accounts.models import ROLE_LABELS, Institution, Role, User
+from app.accounts.models import ROLE_LABELS, Institution, InstitutionKind, Role, User
 from app.accounts.services import list_institutions
 from app.archive.models import Enterprise
 from app.archive.services import get_enterprise
@@ -34,6 +34,10 @@ from consent.models import (
     FetchType,
     PeriodUnit,
     Purpose,
+    counterpart_label,
+    counterparts_label,
+    licence_label,
+    purposes_for,
 )
 
 bp = Blueprint("consent_web", __name__, template_folder="templates")  # its pages beside it
@@ -45,7 +49,8 @@ def _labels() -> dict[str, Any]:
     return {"PURPOSE_LABELS": {str(k): v for k, v in PURPOSE_LABELS.items()},
             "CONSENT_STATUS_LABELS": {str(k): v for k, v in STATUS_LABELS.items()},
             "UNIT_LABELS": {str(k): v for k, v in UNIT_LABELS.items()},
-            "REPORT_SECTIONS": REPORT_SECTIONS}
+            "REPORT_SECTIONS": REPORT_SECTIONS,
+            "counterpart_label": counterpart_label, "licence_label": licence_label}
 
 
 def _refusal_page(status: int, title: str, detail: str, code: str, consent_id: str | None = None,
@@ -133,6 +138,8 @@ def consents() -> str:
     page = services.list_consents(session, actor, status, page_no(), 20)
     log = services.query_log(session, actor, 1, 20)
     return render_template("consent/list.html", page=page, log=log, status=status, statuses=list(ConsentStatus),
+                           uses=services.recent_uses(session, [c.id for c in page.items]),
+                           counterparts=counterparts_label(c.institution.kind for c in page.items),
                            is_firm=actor.user is not None and actor.user.role == Role.firm,
                            is_bank=actor.user is not None and actor.user.role == Role.bank)
 
@@ -140,12 +147,15 @@ def consents() -> str:
 @bp.get("/consents/<string:consent_id>")
 def consent_detail(consent_id: str) -> str:
     """One consent as its parties see it: every term (data range, validity, frequency, how
-    long the bank may keep the data), its uses and its history. Another party's is a 404."""
+    long the institution may keep the data), the accesses made under it (a page of them:
+    what was served, screening and report numbers included) and its history. Another
+    party's is a 404."""
     actor = _actor()
     session = db_session()
     consent = services.get_consent(session, consent_id, actor)
     events = services.consent_events(session, consent)
-    return render_template("consent/detail.html", consent=consent, events=events,
+    uses = services.query_log(session, actor, page_no(), 20, consent_pk=consent.id)
+    return render_template("consent/detail.html", consent=consent, events=events, uses=uses,
                            actors=_event_actors(session, [e.actor for e in events]),
                            is_firm=actor.user is not None and actor.user.role == Role.firm)
 
@@ -221,37 +231,57 @@ def _attempt(action: Callable[[], T], audit_as: str, actor: User) -> tuple[T | N
         return None, dict(exc.errors or {"_schema": [exc.detail]})
 
 
-def _terms_page(template: str, form: dict[str, Any], errors: dict[str, list[str]], **context: Any) -> Any:
-    """A terms form again, the errors under their fields (422) or blank (200)."""
+def _terms_page(template: str, form: dict[str, Any], errors: dict[str, list[str]],
+                purposes: Sequence[Purpose], **context: Any) -> Any:
+    """A terms form again, the errors under their fields (422) or blank (200); ``purposes``
+    are those the institution on the other side may hold (``purposes_for`` its kind)."""
     errors = {k.replace("data_range.from", "data_from").replace("data_range.to", "data_to")
               .replace("frequency.", "frequency_").replace("data_life.", "data_life_"): v for k, v in errors.items()}
-    return render_template(template, form=form, errors=errors, purposes=list(Purpose), units=list(PeriodUnit),
+    if form.get("purpose") not in purposes and not errors:
+        form["purpose"] = str(purposes[0])
+    return render_template(template, form=form, errors=errors, purposes=list(purposes), units=list(PeriodUnit),
                            chosen=set(request.form.getlist("scopes")), **context), 422 if errors else 200
+
+
+def _by_counterpart(institutions: list[Institution]) -> list[tuple[str, list[Institution]]]:
+    """Institutions grouped by what the firm calls them (金融机构, 电力集团, 招标采购单位), in
+    that order, for the grant page's choice."""
+    groups: dict[str, list[Institution]] = {}
+    for inst in sorted(institutions, key=lambda i: (i.kind in (InstitutionKind.group, InstitutionKind.procurement),
+                                                    i.kind == InstitutionKind.procurement)):
+        groups.setdefault(counterpart_label(inst.kind), []).append(inst)
+    return list(groups.items())
 
 
 @bp.route("/consents/grant", methods=["GET", "POST"])
 def grant() -> Any:
-    """The firm grants a consent itself, for a bank that asked offline (same schema and
-    service as the API)."""
+    """The firm grants a consent itself, for an institution that asked offline (same schema
+    and service as the API).  First the institution (``?institution=``), then the terms
+    with only the purposes an institution of its kind may hold; the service refuses any
+    other (a 422 under 用途)."""
     user = require_user(Role.firm)
     session = db_session()
     institutions = list_institutions(session, active_only=True)
-    form: dict[str, Any] = request.form.to_dict() if request.method == "POST" else dict(_FORM_DEFAULTS)
+    form: dict[str, Any] = request.form.to_dict() if request.method == "POST" else {
+        **_FORM_DEFAULTS, "institution": request.args.get("institution", "")[:64]}
+    chosen = next((i for i in institutions if i.licence_no == form.get("institution")), None)
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         def grant_it() -> tuple[Consent, Institution]:
             data = schemas.FirmGrantSchema().load(_terms_form_to_body(form, "institution"))
-            institution = next((i for i in institutions if i.licence_no == data["institution"]), None)
-            if institution is None:
-                raise ValidationError({"institution": ["请选择金融机构。"]})
-            return services.grant_consent(session, signing_keys(), user, institution=institution,
-                                          terms=data["terms"], via="firm", request_id=g.get("request_id")), institution
+            if chosen is None:
+                raise ValidationError({"institution": ["请选择授权对象（金融机构、电力集团或招标采购单位）。"]})
+            return services.grant_consent(session, signing_keys(), user, institution=chosen,
+                                          terms=data["terms"], via="firm", request_id=g.get("request_id")), chosen
 
         done, errors = _attempt(grant_it, "consent.grant", user)
         if done is not None:
             flash(f"已授权「{done[1].name}」，授权编号 {done[0].consent_id}。", "success")
             return redirect(url_for("consent_web.consents"))
-    return _terms_page("consent/grant.html", form, errors, institutions=institutions)
+    elif form["institution"] and chosen is None:
+        errors = {"institution": ["没有该机构，或该机构已停用：请重新选择。"]}
+    return _terms_page("consent/grant.html", form, errors, purposes_for(chosen.kind) if chosen else list(Purpose),
+                       institutions=_by_counterpart(institutions), institution=chosen)
 
 
 @bp.route("/consents/request", methods=["GET", "POST"])
@@ -278,4 +308,6 @@ def request_consent() -> Any:
         if done is not None:
             flash(f"已向「{done[1].name}」发出授权申请（授权编号 {done[0].consent_id}），企业同意后即可查询。", "success")
             return redirect(url_for("consent_web.consents", status="PENDING"))
-    return _terms_page("consent/request.html", form, errors)
+    assert user.institution is not None  # a bank officer or a group's credit manager
+    return _terms_page("consent/request.html", form, errors, purposes_for(user.institution.kind),
+                       institution=user.institution)
