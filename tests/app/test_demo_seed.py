@@ -337,8 +337,8 @@ def test_the_sample_screening_shows_each_rule_failing_and_the_demo_firm_sees_it(
             assert any(r.startswith("近 3 年内严重行政处罚") for r in reasons), reasons
             assert any("低于本次招标要求的最低等级" in r for r in reasons)
             assert any(r.startswith("列入黑名单") for r in reasons)
-            courts = set(conn.scalars(sa.text("SELECT payload FROM credit_record WHERE category = 'judicial'")).all())
-            names = {(json.loads(p) if isinstance(p, str) else p)["court"] for p in courts}
+            payloads = conn.scalars(sa.text("SELECT payload FROM credit_record WHERE category = 'judicial'")).all()
+            names = {(json.loads(p) if isinstance(p, str) else p)["court"] for p in payloads}
             assert len(names) > 3, names
     finally:
         engine.dispose()
