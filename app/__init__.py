@@ -75,7 +75,15 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app import wiring
     from app.core import jobs, ratelimit, request_log
     from app.core.errors import register_error_handlers
-    from app.core.extensions import api, close_session, csrf, finish_session, limiter, login_manager
+    from app.core.extensions import (
+        api,
+        api_caller_first,
+        close_session,
+        csrf,
+        finish_session,
+        limiter,
+        login_manager,
+    )
     from app.core.headers import security_headers
 
     request_log.configure_logging(settings.log_level)
@@ -88,6 +96,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.after_request(ratelimit.retry_after_only_on_refusals)  # runs after the limiter's (reverse order)
     app.teardown_request(close_session)
 
+    app.before_request(api_caller_first)  # before Flask-WTF's CSRF hook: who is asking comes first
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)

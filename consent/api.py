@@ -23,7 +23,7 @@ from app.accounts.services import (
 )
 from app.archive.services import get_enterprise
 from app.audit.services import Pending
-from app.core.auth import SignInRequired
+from app.core.auth import BEARER_AND_SESSION, SignInRequired, caller_first
 from app.core.errors import DomainError, InvalidInput, NotFound, json_object_body
 from app.core.extensions import (
     cookie_csrf,
@@ -39,7 +39,6 @@ from app.oauth.bearer import (
     bank_token,
     client_rate_key,
 )
-from app.oauth.server import REALM
 from consent import schemas, services
 
 blp = ApiBlueprint("consents", __name__, url_prefix="/api/v1", description="授权（征信授权）与查询记录")
@@ -64,7 +63,7 @@ def require_sign_in_or_bearer() -> None:
     both challenges (RFC 9110 §11.6.1), the bank's first."""
     if not current_user.is_authenticated:
         raise SignInRequired("请先登录，或以 Authorization: Bearer 访问令牌调用（金融机构系统）",
-                             headers={"WWW-Authenticate": f'Bearer realm="{REALM}", Session realm="{REALM}"'})
+                             headers={"WWW-Authenticate": BEARER_AND_SESSION})
 
 
 def audited(action: str) -> Any:
@@ -204,7 +203,7 @@ class QueryLogView(MethodView):
 
 @blp.route("/institutions")
 class Institutions(MethodView):
-    decorators = [csrf.exempt]
+    decorators = [csrf.exempt, caller_first()]
 
     @blp.response(200, schemas.InstitutionListSchema)
     def get(self) -> dict[str, Any]:
@@ -223,7 +222,7 @@ class Institutions(MethodView):
 
 @blp.route("/institutions/<string:licence_no>/clients")
 class InstitutionClients(MethodView):
-    decorators = [csrf.exempt]
+    decorators = [csrf.exempt, caller_first()]
 
     @blp.response(200, schemas.ClientListSchema)
     def get(self, licence_no: str) -> dict[str, Any]:

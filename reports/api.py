@@ -13,6 +13,7 @@ from flask_smorest import Blueprint as ApiBlueprint
 
 from app.accounts.auth import refuse_cross_site, require_csrf_header, require_firm, require_user
 from app.accounts.models import Role
+from app.core.auth import refuse_anonymous
 from app.core.errors import Forbidden, InvalidInput
 from app.core.extensions import csrf, db_session, limiter, settings, signing_keys, writes
 from app.oauth.bearer import bank_limit, bank_token, bearer_first, client_rate_key
@@ -52,6 +53,7 @@ def reader_institution() -> services.Reader:
         if tok.consent is not None:
             services.require_in_force(tok.consent)
         return services.Reader(client.institution_id, f"client:{client.client_id}", tok.consent_pk)
+    refuse_anonymous(bearer=True, hint="请先登录（金融机构人员），或以 Authorization: Bearer 访问令牌调用（金融机构系统）")
     user = require_user(Role.bank)
     if user.institution_id is None:
         raise Forbidden("该账号未关联金融机构", code="not_an_institution")

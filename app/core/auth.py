@@ -4,9 +4,11 @@ which hands its check in at start-up, ``app.wiring``). Roles are named by their 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
+from flask import request
 from flask_login import current_user
 
 from app.core.errors import Forbidden, Unauthorized
@@ -15,8 +17,42 @@ ROLE_LABELS = {"operator": "征信机构", "firm": "企业", "bank": "金融机�
                "tenderer": "招标采购人员"}
 
 
+REALM = "powercredit"
+SESSION_CHALLENGE = f'Session realm="{REALM}"'
+# An endpoint that bank (or procurement) systems call with a token and people call signed in:
+# both challenges (RFC 9110 §11.6.1), the system's first.
+BEARER_AND_SESSION = f'Bearer realm="{REALM}", {SESSION_CHALLENGE}'
+
+
 class SignInRequired(Unauthorized):
     code = "sign_in_required"
+
+
+def anonymous() -> bool:
+    """Nobody says who is asking: no signed-in session and no token."""
+    return (not current_user.is_authenticated and "Authorization" not in request.headers
+            and "access_token" not in request.args)
+
+
+def refuse_anonymous(*, bearer: bool = False, hint: str | None = None) -> None:
+    """Who is asking comes first: a caller with neither session nor token gets 401 with the
+    endpoint's challenges (the Bearer one first where a system may call) before its input
+    is looked at or a CSRF token asked for."""
+    if anonymous():
+        text = hint or ("请先登录，或以 Authorization: Bearer 访问令牌调用" if bearer else "请先登录")
+        raise SignInRequired(text, headers={"WWW-Authenticate": BEARER_AND_SESSION if bearer else SESSION_CHALLENGE})
+
+
+def caller_first(*, bearer: bool = False) -> Callable[[Any], Any]:
+    """A view decorator, put above the ones that read the body or query (flask-smorest's
+    ``arguments`` validates before the view runs): :func:`refuse_anonymous` first."""
+    def wrap(view: Any) -> Any:
+        @functools.wraps(view)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            refuse_anonymous(bearer=bearer)
+            return view(*args, **kwargs)
+        return inner
+    return wrap
 
 
 class RoleDenied(Forbidden):
@@ -36,7 +72,7 @@ def require_role(user: Any, *roles: str) -> None:
 def signed_in(*roles: str) -> Any:
     """The signed-in user (session cookie), optionally limited to ``roles``."""
     if not current_user.is_authenticated:
-        raise SignInRequired("请先登录", headers={"WWW-Authenticate": 'Session realm="powercredit"'})
+        raise SignInRequired("请先登录", headers={"WWW-Authenticate": SESSION_CHALLENGE})
     user = current_user._get_current_object()
     if roles:
         require_role(user, *roles)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.core import ratelimit  # noqa: F401 — registers the memory:// rate-limit store
 from app.core import refusals as audit
+from app.core.auth import refuse_anonymous
 from app.core.config import Settings
 from app.core.crypto import FieldCipher
 from app.core.db import READ_ONLY, Database, is_sqlite_busy
@@ -224,10 +225,22 @@ def close_session(exc: BaseException | None) -> None:
         session.close()
 
 
+def api_caller_first() -> None:
+    """Before the CSRF check of an API write (registered ahead of Flask-WTF's own hook): a
+    caller with neither session nor token is told who must ask (401 with the challenge), not
+    that a CSRF token is missing.  Views exempt from the global check (those bank systems
+    call with tokens) ask for the caller themselves, with both challenges."""
+    if request.path.startswith("/api/") and request.method in ("POST", "PUT", "PATCH", "DELETE") \
+            and not csrf._is_exempt():  # Flask-WTF's own test of @csrf.exempt
+        refuse_anonymous()
+
+
 def cookie_csrf() -> None:
     """Writes by a signed-in user (session cookie) need the CSRF token (``X-CSRFToken``
     header), as the pages' forms do; bank systems authenticate with bearer tokens.  An
     ``Authorization`` header beside a signed-in session does not waive it: the view acts
-    as the session's user."""
+    as the session's user.  Nobody at all (no session, no token) is told to sign in first
+    (401), not asked for a token they could not have."""
+    refuse_anonymous()
     if current_user.is_authenticated or "Authorization" not in request.headers:
         csrf.protect()

@@ -7,11 +7,10 @@ from flask import request
 from flask_login import current_user
 
 from app.accounts.auth import require_user
-from app.core.auth import SignInRequired
+from app.core.auth import BEARER_AND_SESSION, SignInRequired
 from app.core.extensions import cookie_csrf
 from app.monitoring.parties import Party, party_of_client, party_of_user
 from app.oauth.bearer import bank_token
-from app.oauth.server import REALM
 
 MONITORING_SCOPE = "monitoring"
 
@@ -23,7 +22,7 @@ def caller_party(*, writes: bool = False) -> Party:
         return party_of_client(bank_token(MONITORING_SCOPE).client)
     if not current_user.is_authenticated:
         raise SignInRequired("请先登录，或以 Authorization: Bearer 访问令牌调用（金融机构系统，范围 monitoring）",
-                             headers={"WWW-Authenticate": f'Bearer realm="{REALM}", Session realm="{REALM}"'})
+                             headers={"WWW-Authenticate": BEARER_AND_SESSION})
     user = require_user()
     if writes:
         cookie_csrf()

@@ -11,6 +11,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint as ApiBlueprint
 
+from app.core.auth import caller_first
 from app.core.extensions import cipher, created, csrf, db_session, limiter, settings
 from app.core.schemas_base import PageArgs, With
 from app.monitoring import webhook_schemas as schemas
@@ -26,7 +27,7 @@ RATE = limiter.limit(bank_limit, key_func=client_rate_key)
 
 @blp.route("/webhook-endpoints")
 class Endpoints(MethodView):
-    decorators = [csrf.exempt, RATE]
+    decorators = [csrf.exempt, RATE, caller_first(bearer=True)]
 
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, schemas.EndpointPageSchema)

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import User
 from app.audit.services import Pending
-from app.core import clock
+from app.core import auth, clock
 from app.core.errors import DomainError
 from app.core.extensions import after_rollback, db_session, settings
 from app.oauth.models import AuthorizationCode, OAuthClient, OAuthToken, UsedAssertion, hash_secret
@@ -69,7 +69,7 @@ def bound() -> Binding:
     return _binding[0]
 
 
-REALM = "powercredit"
+REALM = auth.REALM  # the realm of every challenge
 
 
 CODE_TTL = dt.timedelta(seconds=60)

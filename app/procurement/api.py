@@ -15,12 +15,11 @@ from flask_smorest import Blueprint as ApiBlueprint
 
 from app.accounts.auth import require_user
 from app.accounts.models import Role
-from app.core.auth import SignInRequired
+from app.core.auth import BEARER_AND_SESSION, SignInRequired
 from app.core.extensions import cookie_csrf, csrf, db_session, limiter, signing_keys
 from app.core.schemas_base import PageArgs
 from app.oauth.bearer import bank_limit, bank_token, client_rate_key
 from app.oauth.scopes import SCREENING_SCOPE
-from app.oauth.server import REALM
 from app.procurement import downloads, schemas, services
 
 blp = ApiBlueprint("screenings", __name__, url_prefix="/api/v1",
@@ -42,7 +41,7 @@ def tenderer(*, writes: bool = False) -> services.Tenderer:
     elif not current_user.is_authenticated:
         raise SignInRequired("请先登录（招标采购人员），或以 Authorization: Bearer 访问令牌调用（招标采购单位的系统，"
                              f"范围 {SCREENING_SCOPE}）",
-                             headers={"WWW-Authenticate": f'Bearer realm="{REALM}", Session realm="{REALM}"'})
+                             headers={"WWW-Authenticate": BEARER_AND_SESSION})
     else:
         found = services.tenderer_of_user(session, require_user(Role.tenderer))
         if writes:

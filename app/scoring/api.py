@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 from app.accounts.auth import require_user
 from app.accounts.models import Role
 from app.archive.services import get_enterprise
+from app.core.auth import caller_first
 from app.core.errors import InvalidInput
 from app.core.extensions import db_session
 from app.core.schemas_base import PageArgs
@@ -134,6 +135,8 @@ class PublishedScorecard(MethodView):
 
 @blp.route("/scorecards/<string:version>/validation")
 class ScorecardValidation(MethodView):
+    decorators = [caller_first()]
+
     @blp.arguments(schemas.ValidationArgs, location="query")
     @blp.response(200, schemas.ValidationReportSchema)
     def get(self, args: dict[str, Any], version: str) -> dict[str, Any]:

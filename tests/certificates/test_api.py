@@ -95,8 +95,8 @@ def test_other_roles_cannot_apply_review_or_resolve(client, db, publicized, pers
 
 def test_anonymous_callers_cannot_object_or_apply_but_may_verify(client, db, publicized):
     cert, _, _ = publicized()
-    problem(client.post(f"/api/v1/certificates/{cert.certificate_no}/objections", json={"text": "匿名异议"}), 400,
-            code="csrf_failed")  # a write without the page's token is refused first
+    problem(client.post(f"/api/v1/certificates/{cert.certificate_no}/objections", json={"text": "匿名异议"}), 401,
+            code="sign_in_required")  # who is asking comes first, before any CSRF token is asked for
     client.environ_base["HTTP_X_CSRFTOKEN"] = csrf_of(client.get("/login").get_data(as_text=True))  # not signed in
     problem(client.post(f"/api/v1/certificates/{cert.certificate_no}/objections", json={"text": "匿名异议"}), 401,
             code="sign_in_required")
