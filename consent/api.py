@@ -217,7 +217,19 @@ class Institutions(MethodView):
         """登记金融机构（运营人员）"""
         require_user(Role.operator)
         cookie_csrf()
-        return create_institution(db_session(), **data)
+        inst = create_institution(db_session(), **data)
+        return created(inst, "consents.InstitutionDetail", licence_no=inst.licence_no)
+
+
+@blp.route("/institutions/<string:licence_no>")
+class InstitutionDetail(MethodView):
+    decorators = [caller_first()]
+
+    @blp.response(200, schemas.InstitutionOutSchema)
+    def get(self, licence_no: str) -> Institution:
+        """一家机构（运营人员）；没有该编号的机构 404"""
+        require_user(Role.operator)
+        return get_institution(db_session(), licence_no)
 
 
 @blp.route("/institutions/<string:licence_no>/clients")

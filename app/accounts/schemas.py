@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_wtf.csrf import generate_csrf
 from marshmallow import fields, validate
 
 from app.core.schemas_base import StrictSchema
@@ -22,6 +23,9 @@ class MeSchema(StrictSchema):
     role = fields.String()
     enterprise_uscc = fields.Function(lambda u: u.enterprise.uscc if u.enterprise else None)
     institution = fields.Function(lambda u: u.institution.name if u.institution else None)
+    # The session's CSRF token: a signed-in user's API writes send it as X-CSRFToken.
+    csrf_token = fields.Function(lambda _u: generate_csrf(), metadata={
+        "description": "本会话的 CSRF 令牌：已登录用户调用 API 写操作（POST/PUT/PATCH/DELETE）时放在 X-CSRFToken 请求头中"})
 
 
 class PasswordChangeSchema(StrictSchema):

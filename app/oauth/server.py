@@ -293,6 +293,10 @@ def save_token(token: dict[str, Any], request: Any) -> None:
         )
     )
     session.flush()
+    if consent is not None:
+        # The token response names the consent it is bound to (authlib answers with this dict):
+        # the bank's system files each token under the consent it acts for.
+        token["consent_id"] = consent.consent_id
 
 
 class Introspection(IntrospectionEndpoint):  # type: ignore[misc]

@@ -156,3 +156,15 @@ def test_signing_in_returns_only_to_a_page_of_this_site(client, make_user, targe
                                        "next": target})
     assert resp.status_code == 302
     assert resp.headers["Location"] == lands
+
+
+def test_me_hands_out_the_csrf_token_that_api_writes_need(client, make_user, make_enterprise, login):
+    """A signed-in user's API writes need X-CSRFToken: GET /api/v1/me gives it, and it works."""
+    login(make_user("firm", enterprise=make_enterprise()))
+    client.environ_base.pop("HTTP_X_CSRFTOKEN", None)  # as a script would start: only the cookie
+    without = client.post("/api/v1/me/notices/read", json={})
+    assert without.status_code == 400 and without.get_json()["code"] == "csrf_failed"
+    token = client.get("/api/v1/me").get_json()["csrf_token"]
+    assert token
+    done = client.post("/api/v1/me/notices/read", json={}, headers={"X-CSRFToken": token})
+    assert done.status_code != 400, done.get_json()

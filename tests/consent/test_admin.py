@@ -123,3 +123,13 @@ def test_cli_verifies_an_artefact_offline_and_refuses_a_tampered_one(bank, firm,
     assert ok.exit_code == 0 and consent["consent_id"] in ok.output and "签名有效" in ok.output
     bad = runner.invoke(main, ["consents", "verify", str(tmp_path / "bad.jws"), "--jwks", str(tmp_path / "jwks.json")])
     assert bad.exit_code == 1 and "验证失败" in bad.output
+
+
+def test_a_registered_institution_is_found_where_location_says(client, login, make_user):
+    login(make_user("operator"))
+    resp = client.post("/api/v1/institutions", json={"name": "定位农商银行", "licence_no": "B4321H1", "kind": "rural_bank"})
+    assert resp.status_code == 201
+    assert resp.headers["Location"].endswith("/api/v1/institutions/B4321H1")
+    read = client.get(resp.headers["Location"])
+    assert read.status_code == 200 and read.get_json()["name"] == "定位农商银行"
+    assert client.get("/api/v1/institutions/B0000H0").status_code == 404

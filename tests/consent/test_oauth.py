@@ -94,3 +94,17 @@ def test_the_consent_screen_refuses_unsayable_parameters(client, login, firm, ba
         resp = client.get(f"/oauth/authorize?{query}")
         assert resp.status_code == 400 and resp.mimetype == "text/html", (query, resp.status_code)
 
+
+
+def test_a_token_response_names_the_consent_it_is_bound_to(active_token, bank, client):
+    """The bank's system files each token under the consent it acts for: the code's token, its
+    refreshed successor and a client-credentials token bound with consent_id all say which."""
+    consent_id, token = active_token(fetch_type="periodic", frequency={"unit": "month", "value": 5})
+    assert token["consent_id"] == consent_id
+    refreshed = client.post("/oauth/token", data={"grant_type": "refresh_token",
+                                                  "refresh_token": token["refresh_token"]}, headers=bank.auth)
+    assert refreshed.status_code == 200 and refreshed.get_json()["consent_id"] == consent_id
+    bound = bank.cc_token(scope=None, consent_id=consent_id)
+    assert bound["status"] == 200 and bound["consent_id"] == consent_id
+    unbound = bank.cc_token()  # the bank's own system token (consents:write): bound to no consent
+    assert unbound["status"] == 200 and "consent_id" not in unbound
