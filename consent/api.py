@@ -213,8 +213,8 @@ class Institutions(MethodView):
 
     @blp.arguments(schemas.InstitutionInSchema)
     @blp.response(201, schemas.InstitutionOutSchema)
-    def post(self, data: dict[str, Any]) -> Institution:
-        """登记金融机构（运营人员）"""
+    def post(self, data: dict[str, Any]) -> Any:
+        """登记机构（运营人员）：金融机构、电力集团或招标采购单位；201 的 Location 指向该机构"""
         require_user(Role.operator)
         cookie_csrf()
         inst = create_institution(db_session(), **data)
