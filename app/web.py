@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, current_app, redirect, render_template, send_from_directory, url_for
 from flask_login import current_user
 
 from app import dashboards
@@ -123,6 +123,14 @@ bp.add_app_template_filter(segment_label, "segment_label")
 def zip_labels(values: Any, labels: dict[str, str] | None = None) -> list[tuple[str, str]]:
     """Options for a select: (value, label) pairs."""
     return [(str(v), (labels or {}).get(str(v), str(v))) for v in values]
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Any:
+    """The site's icon where browsers look for it first (pages also link it)."""
+    assert current_app.static_folder is not None
+    return send_from_directory(current_app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon",
+                               max_age=86400)
 
 
 @bp.get("/")

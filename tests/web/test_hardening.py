@@ -68,3 +68,12 @@ def test_no_page_needs_an_inline_handler_the_policy_would_block():
                 for path in (root / folder).rglob("*.html")
                 for m in re.finditer(r"\son[a-z]+=", path.read_text("utf-8"))]
     assert handlers == []
+
+
+def test_the_favicon_is_served_and_linked_from_every_page(client):
+    with client.get("/favicon.ico") as resp:
+        assert resp.status_code == 200 and resp.mimetype == "image/vnd.microsoft.icon"
+        assert resp.get_data()[:4] == b"\x00\x00\x01\x00"  # an ICO file's header
+        assert "max-age=86400" in resp.headers["Cache-Control"]
+    page = client.get("/").get_data(as_text=True)
+    assert '<link rel="icon" href="/favicon.ico"' in page
