@@ -104,6 +104,16 @@ def plain_number(value: Any) -> str:
     return "—" if number is None else f"{number.normalize():f}"
 
 
+@bp.app_template_filter("points")
+def rate_points(value: Any) -> str:
+    """A rate change in percentage points as banks state it: ``0.300`` → 「0.3 个百分点（30 个基点）」."""
+    number = _decimal(value)
+    if number is None:
+        return "—"
+    bp = (number * 100).normalize()
+    return f"{number.normalize():f} 个百分点（{bp:f} 个基点）"
+
+
 @bp.app_template_filter("wan")
 def wan(value: Any) -> float:
     """An amount in 万元, for a chart's bar length (display only)."""

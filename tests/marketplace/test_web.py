@@ -316,3 +316,10 @@ def test_every_marketplace_page_of_each_role_renders(client, applied, sign_in, o
     sign_in(user)
     for path in ("/bank/products", "/bank/products/new", f"/bank/products/{live['product_no']}/firms"):
         assert client.get(path).status_code == 403, path
+
+
+def test_a_rate_discount_reads_as_banks_state_it(client, publish):
+    made = publish(name="等级优惠贷", grade_terms={"AAA": {"rate_discount": "0.300"}, "AA": {"rate_discount": "0.15"}})
+    page = text(client.application.test_client().get(f"/products/{made['product_no']}"))
+    assert "下浮 0.3 个百分点（30 个基点）" in page and "下浮 0.15 个百分点（15 个基点）" in page
+    assert "0.300" not in page

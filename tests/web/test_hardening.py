@@ -5,6 +5,7 @@ database readable by their owner only."""
 from __future__ import annotations
 
 import os
+import re
 import stat
 
 import pytest
@@ -77,3 +78,13 @@ def test_the_favicon_is_served_and_linked_from_every_page(client):
         assert "max-age=86400" in resp.headers["Cache-Control"]
     page = client.get("/").get_data(as_text=True)
     assert '<link rel="icon" href="/favicon.ico"' in page
+
+
+def test_the_navigation_marks_the_firms_records_not_the_public_search(client, login, make_user, make_enterprise):
+    ent = make_enterprise()
+    login(make_user("firm", enterprise=ent))
+    page = client.get(f"/enterprises/{ent.uscc}/records").get_data(as_text=True)
+    current = re.findall(r'<a href="([^"]+)" aria-current="page">([^<]+)</a>', page)
+    assert current == [(f"/enterprises/{ent.uscc}/records", "信用档案")]
+    search = client.get("/enterprises?q=x").get_data(as_text=True)
+    assert re.findall(r'<a href="[^"]+" aria-current="page">([^<]+)</a>', search) == ["企业信用查询"]
