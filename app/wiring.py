@@ -24,10 +24,11 @@ def wire() -> None:
     from app.monitoring import events as monitoring_events
     from app.oauth import bearer
     from app.oauth import server as oauth_server
-    from app.oversight import memberships
+    from app.oversight import memberships, notices
     from app.procurement import services as procurement
     from app.scoring import services as scoring
     from consent import server as consent_server
+    from consent import services as consent_services
     from reports.pdf import register_font
 
     audit.init_app()  # refusals the unit of work remembers are written to the audit log
@@ -44,6 +45,7 @@ def wire() -> None:
     verification.register(verification.Kind(procurement.PREFIX, procurement.KIND_LABEL,
                                             procurement.public_verification,
                                             "procurement/verify.html"))  # /verify/PS…: screenings
+    notices.register_subject("consent", consent_services.notice_states)  # a notice says where its consent stands
     wire_files()
     register_jobs()
 

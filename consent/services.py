@@ -22,6 +22,7 @@ from app.core.errors import Forbidden, InvalidInput
 from app.core.signing import SigningKeys
 from app.oauth.models import AuthorizationCode, OAuthClient, OAuthToken, UsedAssertion, hash_secret
 from app.oauth.scopes import REPORT_SECTIONS
+from app.oversight.notices import SubjectState
 from consent.errors import ConsentConflict, ConsentNotFound, FirmMismatch
 from consent.models import (
     FINAL_STATUSES,
@@ -504,4 +505,23 @@ def recent_uses(session: Session, consent_pks: list[int], per_consent: int = 3) 
     for log in rows:
         assert log.consent_pk is not None
         out.setdefault(log.consent_pk, []).append(log)
+    return out
+
+
+def notice_states(session: Session, consent_ids: list[str]) -> dict[str, SubjectState]:
+    """How a firm's notices state the consents they name, now: a request still waiting asks
+    the firm to decide; one decided, revoked or lapsed says so and links to the consent."""
+    from flask import url_for
+
+    now = clock.now()
+    rows = session.execute(sa.select(Consent.consent_id, Consent.status, Consent.valid_until)
+                           .where(Consent.consent_id.in_(consent_ids))).all()
+    out: dict[str, SubjectState] = {}
+    for consent_id, status, valid_until in rows:
+        shown = ConsentStatus.expired if status not in FINAL_STATUSES and valid_until <= now else ConsentStatus(status)
+        url = url_for("consent_web.consent_detail", consent_id=consent_id)
+        if shown == ConsentStatus.pending:
+            out[consent_id] = SubjectState("待您同意或拒绝", url, "去同意或拒绝", pending=True)
+        else:
+            out[consent_id] = SubjectState(f"当前状态：{STATUS_LABELS[shown]}", url, "查看授权")
     return out

@@ -252,7 +252,8 @@ def my_notices() -> str:
     session = db_session()
     page = notices.notices_for(session, user.enterprise_id, page_no(), 20)
     unread = notices.unread_count(session, user.enterprise_id)
-    html = render_template("oversight/notices.html", page=page, unread=unread)
+    html = render_template("oversight/notices.html", page=page, unread=unread,
+                           subjects=notices.subject_states(session, page.items))
     notices.mark_read(session, user.enterprise_id)  # shown, so read
     return html
 

@@ -235,3 +235,27 @@ def test_metadata_and_jwks(client):
     assert meta["authorization_response_iss_parameter_supported"] is True
     keys = client.get("/.well-known/jwks.json").get_json()["keys"]
     assert keys and all(k["kty"] == "OKP" and k["crv"] == "Ed25519" and k["kid"] for k in keys)
+
+
+def test_a_notice_asks_the_firm_to_decide_only_while_the_request_waits(bank, firm, client, login):
+    """/me/notices states each consent as it stands now: 去同意或拒绝 while it waits, its
+    status (and a link to it) once approved, rejected or revoked."""
+    import html
+    import re
+
+    def notice_of(consent_id: str) -> str:
+        page = html.unescape(client.get("/me/notices").get_data(as_text=True))
+        [card] = [c for c in re.findall(r"<article.*?</article>", page, re.S) if consent_id in c]
+        return card
+
+    waiting, refused = (bank.request_consent(firm.enterprise.uscc)["consent_id"] for _ in range(2))
+    login(firm.user)
+    assert "去同意或拒绝" in notice_of(waiting) and "待您同意或拒绝" in notice_of(waiting)
+    assert client.post(f"/api/v1/consents/{waiting}/approve", json={}).status_code == 200
+    assert client.post(f"/api/v1/consents/{refused}/reject", json={}).status_code == 200
+    approved = notice_of(waiting)
+    assert "去同意或拒绝" not in approved and "当前状态：生效中" in approved
+    assert f'href="/consents/{waiting}"' in approved
+    assert "当前状态：已拒绝" in notice_of(refused) and "去同意或拒绝" not in notice_of(refused)
+    assert client.post(f"/api/v1/consents/{waiting}/revoke", json={}).status_code == 200
+    assert "当前状态：已撤销" in notice_of(waiting)
