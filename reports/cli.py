@@ -67,6 +67,19 @@ def _stated(envelope: dict[str, Any], number: str, digest: str) -> str | None:
     return None
 
 
+def _beijing(moment: Any) -> str:
+    """An ISO instant of a signed statement in Beijing time, as the pages show it."""
+    import datetime as dt
+
+    from app.core import clock
+
+    try:
+        at = dt.datetime.fromisoformat(str(moment).replace("Z", "+00:00"))
+    except ValueError:
+        return str(moment)
+    return f"{at.astimezone(clock.BEIJING):%Y-%m-%d %H:%M:%S}（北京时间）"
+
+
 def _refuse(label: str, number: Any, why: str) -> None:
     shown = number if isinstance(number, str) and number else "（文件中没有编号）"
     fail(f"核验失败：{label} {shown} 无效——{why}")
@@ -111,7 +124,8 @@ def verify_report(file: Path, jwks_source: str | None) -> None:
 
     kind = KIND_LABELS.get(signed["kind"], signed["kind"])  # type: ignore[call-overload]
     out.print(f"核验通过：信用报告 {signed['report_no']}（{kind}），{signed['subject']['name']}"
-              f"（{signed['subject']['uscc']}），出具给 {signed['recipient']['name']}，出具时间 {signed['issued_at']}")
+              f"（{signed['subject']['uscc']}），出具给 {signed['recipient']['name']}，"
+              f"出具时间 {_beijing(signed['issued_at'])}")
     out.print(f"摘要 SHA-256 {signed['digest']}，签名有效")
 
 

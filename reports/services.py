@@ -292,9 +292,10 @@ def issue_self_report(session: Session, keys: SigningKeys, ent: Enterprise, user
     left = allowance(session, ent, free, now)
     if left.remaining <= 0:
         _, end = _year_bounds(now)
+        renew = end.astimezone(clock.BEIJING)
         raise AllowanceExhausted(
             f"本年度免费报告次数（{free} 次，自主查询版与招投标专用版合计）已用完，无法出具{KIND_LABELS[kind]}；"
-            f"{end.astimezone(clock.BEIJING):%Y 年 %m 月 %d 日}起可再次查询；已出具的报告可在「我的信用报告」中重新下载。",
+            f"{renew.year}年{renew.month}月{renew.day}日起可再次查询；已出具的报告可在「我的信用报告」中重新下载。",
             headers={"Retry-After": str(int((end - now).total_seconds()))},
             audit=audit.Pending(actor=actor, action=AUDIT_ACTIONS[kind], code="self_report_allowance_exhausted",
                                 subject_type="enterprise", subject_id=ent.uscc, request_id=request_id))

@@ -93,8 +93,9 @@ def verify_jws(token: str, jwks: dict[str, Any], typ: str | None = None) -> dict
             raise SignatureInvalid(f"文档类型不符：{header.get('typ')}")
         payload = json.loads(obj.payload)
     except JoseError as exc:
-        reason = _JOSE_REASONS.get(getattr(exc, "error", ""), "签名无法验证")
-        raise SignatureInvalid(f"签名验证失败：{reason}（{getattr(exc, 'error', '') or type(exc).__name__}）") from exc
+        code = getattr(exc, "error", "") or type(exc).__name__
+        reason = _JOSE_REASONS.get(code) or f"签名无法验证（{code}）"  # the library's code only where we have no words
+        raise SignatureInvalid(f"签名验证失败：{reason}") from exc
     except (ValueError, KeyError, TypeError) as exc:
         raise SignatureInvalid("签名验证失败：签名内容不是有效的 JSON，或公钥集（JWKS）格式有误") from exc
     if not isinstance(payload, dict):

@@ -10,6 +10,7 @@ import jsonschema
 import sqlalchemy as sa
 
 from app.archive.models import CreditRecord, RecordStatus
+from app.core import clock
 from reports.models import Report
 from reports.schemas import report_json_schema
 from tests.reports.conftest import pull
@@ -36,6 +37,7 @@ def test_a_self_report_has_every_section_and_counts_against_the_allowance(archiv
     assert third.status_code == 403 and third.mimetype == "application/problem+json"
     problem = third.get_json()
     assert problem["code"] == "self_report_allowance_exhausted" and "已用完" in problem["detail"]
+    assert f"{clock.today().year + 1}年1月1日起可再次查询" in problem["detail"]  # as a date is written, not 01 月 01 日
     assert int(third.headers["Retry-After"]) > 0
 
     listing = client.get("/api/v1/me/reports").get_json()

@@ -135,6 +135,11 @@ def test_the_command_line_names_a_report_and_why_it_is_invalid(client: FlaskClie
 
     ok = verify(raw)
     assert ok.exit_code == 0 and ok.output.startswith(f"核验通过：信用报告 {number}（自主查询版）"), ok.output
+    issued = dt.datetime.fromisoformat(envelope["report"]["issued_at"].replace("Z", "+00:00"))
+    assert f"出具时间 {issued.astimezone(clock.BEIJING):%Y-%m-%d %H:%M:%S}（北京时间）" in ok.output  # not raw UTC
+    signature = envelope["signature"]
+    broken = verify(raw.replace(signature.encode(), signature.split(".")[0][:-2].encode() + b"..x", 1))
+    assert broken.exit_code == 1 and "签名验证失败" in broken.output and "_" not in broken.output.split("——")[-1]
     name = envelope["report"]["subject"]["name"]
     content = verify(raw.replace(name.encode(), (name[:-1] + "某").encode(), 1))
     assert content.exit_code == 1

@@ -88,3 +88,15 @@ def test_the_navigation_marks_the_firms_records_not_the_public_search(client, lo
     assert current == [(f"/enterprises/{ent.uscc}/records", "信用档案")]
     search = client.get("/enterprises?q=x").get_data(as_text=True)
     assert re.findall(r'<a href="[^"]+" aria-current="page">([^<]+)</a>', search) == ["企业信用查询"]
+
+
+
+def test_one_navigation_link_is_current_where_one_link_lies_under_another(client, db, login):
+    """On /procurement/screenings/new only 新建筛查 is current, not 投标人信用筛查 too."""
+    from tests.procurement.conftest import make_tender
+
+    tender = make_tender(db, client)
+    login(tender.user)
+    current = r'<a href="[^"]+" aria-current="page">([^<]+)</a>'
+    assert re.findall(current, client.get("/procurement/screenings/new").get_data(as_text=True)) == ["新建筛查"]
+    assert re.findall(current, client.get("/procurement/screenings").get_data(as_text=True)) == ["投标人信用筛查"]
