@@ -150,6 +150,26 @@ def test_the_firms_page_issues_and_lists_reports(archive, login, client):
     client.post("/me/reports", data={"csrf_token": token})
     refused = client.post("/me/reports", data={"csrf_token": token}, follow_redirects=True)
     assert "已用完" in refused.get_data(as_text=True)
+    spent = client.get("/me/reports").get_data(as_text=True)
+    assert f"本年度次数已用完，{clock.today().year + 1}年1月1日起恢复" in spent
+
+
+def test_each_button_that_spends_a_free_report_asks_first_and_files_download(archive, login, client):
+    """Both editions' buttons ask for confirmation (a free report is spent by one click
+    otherwise), and the signed JSON and PDF links download rather than open."""
+    import re
+
+    from tests.consent.conftest import csrf_of
+
+    login(archive.user)
+    made = client.post("/me/reports", data={"csrf_token": csrf_of(client.get("/me/reports").get_data(as_text=True))})
+    assert made.status_code == 302
+    page = client.get("/me/reports").get_data(as_text=True)
+    buttons = re.findall(r"<button type=\"submit\"[^>]*>[^<]+</button>", page)
+    spending = [b for b in buttons if "出具" in b]
+    assert len(spending) == 2 and all("data-confirm=\"" in b and "使用一次本年度免费报告次数" in b for b in spending)
+    assert re.search(r'href="/api/v1/me/reports/PC\w+" download="PC\w+\.json"', page)
+    assert re.search(r'href="/api/v1/me/reports/PC\w+\.pdf" download="PC\w+\.pdf"', page)
 
 
 def test_an_issued_report_is_in_the_session_exactly_as_stored_and_audited(archive, app, db):
