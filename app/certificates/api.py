@@ -43,7 +43,8 @@ def as_it_stands(cert: Certificate, today: dt.date, **extra: Any) -> With:
     """The certificate with its status as of today (one past its validity is expired, with
     that as its reason, before the daily job marks it)."""
     now = services.standing(cert, today)
-    return With(cert, status=now.status, status_reason=now.reason, status_changed_at=now.changed_at, **extra)
+    return With(cert, status=now.status, status_reason=now.reason, status_changed_at=now.changed_at,
+                next_review_on=services.next_review(cert, today), **extra)
 
 
 def certificate_out(session: Session, cert: Certificate, *, detail: bool = False) -> With:

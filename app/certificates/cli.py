@@ -26,11 +26,13 @@ def certificates_group() -> None:
 def certificates_list(ctx: Context, status: str | None, q: str | None, limit: int) -> None:
     from rich.table import Table
 
+    from app.certificates.models import CertificateStatus
     from app.certificates.services import list_certificates, standing
     from app.core import clock
 
     # Readable at 80 columns: the number is never cut (it is what one copies into `show`),
-    # the name wraps, and the dates are only the last day (of the validity, or of the notice).
+    # the name wraps, and the dates are only the last day: of the validity, or of the notice
+    # while the result is in it (a result rejected or withdrawn was never valid: 「—」).
     table = Table()
     table.add_column("证书编号", no_wrap=True, min_width=19)
     table.add_column("企业", overflow="fold", ratio=1)
@@ -41,9 +43,11 @@ def certificates_list(ctx: Context, status: str | None, q: str | None, limit: in
     with ctx.db.reading() as session:
         page = list_certificates(session, page=1, per_page=limit, status=status, q=q)
         for c in page.items:
+            now = standing(c, today)
             until = (str(c.valid_until) if c.valid_until
-                     else f"公示至 {clock.format_cn(c.notice_until, '%Y-%m-%d')}" if c.notice_until else "—")
-            table.add_row(c.certificate_no, c.enterprise.name, standing(c, today).label, c.grade or "—", until)
+                     else f"公示至 {clock.format_cn(c.notice_until, '%Y-%m-%d')}"
+                     if now.status == CertificateStatus.publicized and c.notice_until else "—")
+            table.add_row(c.certificate_no, c.enterprise.name, now.label, c.grade or "—", until)
     out.print(table)
     out.print(f"共 {page.total} 项" + (f"（列出前 {limit} 项）" if page.total > limit else "") + "。")
 
@@ -74,8 +78,9 @@ def certificates_show(ctx: Context, number: str) -> None:
         if cert.notice_from and cert.notice_until:
             out.print(f"公示期 {clock.format_cn(cert.notice_from)} 至 {clock.format_cn(cert.notice_until)}")
         if cert.issued_at:
+            review = services.next_review(cert)  # none once the certificate has ended
             out.print(f"发证 {clock.format_cn(cert.issued_at)}；有效期 {cert.valid_from} 至 {cert.valid_until}；"
-                      f"下次复核 {cert.next_review_on or '—'}；摘要 {cert.digest}（密钥 {cert.kid}）")
+                      + (f"下次复核 {review}；" if review else "") + f"摘要 {cert.digest}（密钥 {cert.kid}）")
         out.print("状态历史：")
         for e in services.events_of(session, cert):
             change = f"{label(e.from_status)} → {label(e.to_status)}" if e.from_status else label(e.to_status)
@@ -126,8 +131,10 @@ def certificates_rules() -> None:
         out.print(f"· {line}")
 
 
-@certificates_group.command("advance", help="到期证书标为已过期；按规则复核有效、暂停的证书与公示中的结果（黑名单、当前等级）；"
-                                            "进行到期的年度复核；公示期满且无待处理异议的颁发证书（即每日任务 certificates.advance）")
+@certificates_group.command("advance", short_help="手动运行证书每日任务：到期、按规则复核与年度复核、公示期满发证",
+                            help="手动运行证书每日任务（即每日任务 certificates.advance）：到期证书标为已过期；"
+                                 "按规则复核有效、暂停的证书与公示中的结果（黑名单、当前等级）；进行到期的年度复核；"
+                                 "公示期满且无待处理异议的颁发证书。列出每一项改变了的证书编号。")
 @pass_ctx
 def certificates_advance(ctx: Context) -> None:
     from app.certificates.services import advance

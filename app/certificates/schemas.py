@@ -127,7 +127,9 @@ class CertificateSchema(StrictSchema):
     issued_at = fields.DateTime(allow_none=True)
     valid_from = fields.Date(allow_none=True)
     valid_until = fields.Date(allow_none=True)
-    next_review_on = fields.Date(allow_none=True)
+    next_review_on = fields.Date(allow_none=True, metadata={
+        "description": "下次年度复核日：仅在证书有效或暂停时给出；已撤销、已过期（含有效期已过而每日任务尚未标记的）、"
+                       "未通过、已撤回的为 null"})
     digest = fields.String(allow_none=True)
     kid = fields.String(allow_none=True)
     open_objections = fields.Integer(metadata={"description": "待处理的异议数"})

@@ -935,6 +935,14 @@ def effective_status(cert: Certificate, today: dt.date | None = None) -> Certifi
     return standing(cert, today).status
 
 
+def next_review(cert: Certificate, today: dt.date | None = None) -> dt.date | None:
+    """The next annual review, while there is one to come: the certificate held as of today
+    (in force, or suspended — the daily job reviews a suspended certificate too). ``None`` once
+    it has ended (revoked, expired — even before the daily job marks it —, renewed) and for
+    an application that never became a certificate: the row keeps the date it had."""
+    return cert.next_review_on if standing(cert, today).status in HELD else None
+
+
 VERDICTS = {
     S.issued: "证书有效：由本平台颁发，在有效期内",
     S.suspended: "证书已暂停：当前不能作为有效证书使用",

@@ -45,7 +45,8 @@ def _view(cert: Certificate) -> dict[str, Any]:
     return {"cert": cert, "status": now.status, "standing": now, "events": services.events_of(session, cert),
             "objections": services.objections_of(session, cert),
             "open_objections": services.open_objection_count(session, cert),
-            "notice_open": services.notice_open(cert), "now": clock.now(), "today": clock.today()}
+            "notice_open": services.notice_open(cert), "next_review": services.next_review(cert),
+            "now": clock.now(), "today": clock.today()}
 
 
 # --- public: results in their notice period, objections, the check form ------------------------------

@@ -77,6 +77,7 @@ def test_list_advance_show_pdf_and_the_rule(fresh_databases, tmp_path, monkeypat
         assert shown.exit_code == 0 and "状态 有效" in shown.output and "公示中 → 有效" in shown.output
         assert "已申报 → 公示中" in shown.output and "publicized" not in shown.output  # labels, not codes
         assert "cli" in shown.output and "有效期 2026-11-18 至 2029-11-17" in shown.output
+        assert "下次复核 2027-11-18" in shown.output
         missing = runner.invoke(main, ["certificates", "show", "PCC2026AAAAAAAAAAAA"])
         assert missing.exit_code == 1 and "没有编号为 PCC2026AAAAAAAAAAAA 的证书" in missing.output
         pdf = tmp_path / "cert.pdf"
@@ -87,6 +88,7 @@ def test_list_advance_show_pdf_and_the_rule(fresh_databases, tmp_path, monkeypat
         with time_machine.travel(clock.at_cn(dt.date(2029, 11, 18), 0, 5), tick=False):  # before the daily job
             lapsed = runner.invoke(main, ["certificates", "show", number])
             assert "状态 已过期：有效期已于 2029-11-17 届满" in lapsed.output and "状态 有效" not in lapsed.output
+            assert "有效期 2026-11-18 至 2029-11-17" in lapsed.output and "下次复核" not in lapsed.output  # none to come
             lapsed = runner.invoke(main, ["certificates", "list", "--q", number])
             assert "已过期" in lapsed.stdout and "有效" not in lapsed.stdout.replace("有效期至", "")
         rule = runner.invoke(main, ["certificates", "rules"])
@@ -97,4 +99,59 @@ def test_list_advance_show_pdf_and_the_rule(fresh_databases, tmp_path, monkeypat
     finally:
         monkeypatch.delenv(rules.ENV, raising=False)
         rules.load()
+        database.dispose()
+
+
+def test_the_help_summarises_every_command_in_a_line():
+    """click cuts a summary it makes from a long help to 「...」: every command has its own."""
+    listed = CliRunner().invoke(main, ["certificates", "--help"], terminal_width=80)
+    assert listed.exit_code == 0, listed.output
+    commands = listed.output.split("Commands:", 1)[1].splitlines()
+    summaries = {line.split()[0]: line.split(None, 1)[1] for line in commands if line.strip()}
+    assert set(summaries) == {"advance", "list", "pdf", "rules", "show"}
+    assert summaries["advance"] == "手动运行证书每日任务：到期、按规则复核与年度复核、公示期满发证"
+    assert not any(s.endswith(("...", "…")) for s in summaries.values()), summaries
+
+
+def test_the_list_gives_a_notice_day_only_while_the_result_is_in_its_notice(fresh_databases, monkeypatch, tmp_path):
+    """A result rejected (an objection upheld) or withdrawn during its notice period was never
+    valid and is no longer in notice: 「—」, not the last day of a notice that was cut short."""
+    url = fresh_databases.new()
+    database = Database(url)
+    numbers = {}
+    with database.transaction() as session:
+        operator = create_user(session, username="op-cli", password="correct-horse-battery", role="operator")
+        objector = create_user(session, username="op-cli-2", password="correct-horse-battery", role="operator")
+        for i, end in enumerate(("rejected", "withdrawn", "publicized")):
+            code = make_uscc("9", "1", "330106", f"MA2C010{i}")
+            ent, _ = register_enterprise(session, FieldCipher(KeyRing.generate()),
+                                         load_enterprise({"uscc": code, "name": f"证书列表测试企业{i}", "segment": "supplier"}))
+            session.add(Evaluation(enterprise_id=ent.id, scorecard_id="power-credit", scorecard_version="2.0",
+                                   as_of=clock.today() - dt.timedelta(days=30), score=Decimal("85.00"), grade="AA",
+                                   uncapped_grade="AA", supervision_class="A", explanation={},
+                                   inputs_digest=secrets.token_hex(32), record_count=0, current=True,
+                                   evaluated_at=clock.now()))
+            user = create_user(session, username=f"firm-list-{i}", password="correct-horse-battery", role="firm",
+                               enterprise_uscc=code)
+            cert = services.apply(session, user)
+            services.evaluate(session, cert.certificate_no, services.actor_of(operator))
+            if end == "rejected":
+                o = services.object_to(session, objector, cert.certificate_no, "有异议")
+                services.resolve_objection(session, operator, o.objection_no, "upheld", "经核查属实")
+            elif end == "withdrawn":
+                services.withdraw(session, user, cert.certificate_no, None)
+            assert str(cert.status) == end
+            numbers[end] = cert.certificate_no
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("PC_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.setattr(out, "_width", 80)
+    try:
+        listed = CliRunner().invoke(main, ["certificates", "list"])
+        assert listed.exit_code == 0, listed.output
+        rows = {n: line for line in listed.stdout.splitlines() for n in numbers.values() if n in line}
+        assert "公示至 2026-11-24" in rows[numbers["publicized"]]
+        for end in ("rejected", "withdrawn"):
+            assert "公示至" not in rows[numbers[end]] and rows[numbers[end]].rstrip(" │|").endswith("—"), rows[numbers[end]]
+        assert "未通过" in rows[numbers["rejected"]] and "已撤回" in rows[numbers["withdrawn"]]
+    finally:
         database.dispose()

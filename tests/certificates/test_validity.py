@@ -150,3 +150,39 @@ def test_a_certificate_past_its_validity_shows_as_expired_everywhere_before_the_
             (services.revoke if suspended else services.suspend)(db, operator, number, "过期后不能再改")
     # The row itself is untouched until the job runs.
     assert (str(reload(db, cert).status), cert.status_reason) == (row_status, row_reason)
+
+
+# --- the next annual review, only while there is one to come ---------------------------------------
+
+REVIEW = "下次年度复核 2027-11-18"
+
+
+@pytest.mark.parametrize("end", ["revoked", "lapsed"])
+def test_the_next_review_is_shown_only_while_the_certificate_is_held(client, db, issued, operator, sign_in, end):
+    """Revoked, or past its validity (before the job marks it): the row keeps its review day,
+    but no page or answer announces a review that will never come."""
+    cert, ent, user = issued("AA")
+    number = cert.certificate_no
+    sign_in(operator)
+    assert REVIEW in client.get(f"/console/certificates/{number}").get_data(as_text=True)
+    assert client.get(f"/api/v1/certificates/{number}/history").get_json()["next_review_on"] == "2027-11-18"
+    services.suspend(db, operator, number, "核查申报材料")  # suspended: the review still comes
+    assert REVIEW in client.get(f"/console/certificates/{number}").get_data(as_text=True)
+    assert services.next_review(cert) == dt.date(2027, 11, 18)
+    if end == "revoked":
+        services.revoke(db, operator, number, "企业注销")
+        moment = clock.now()
+    else:
+        moment = clock.at_cn(dt.date(2029, 11, 18), 0, 5)
+    with time_machine.travel(moment, tick=False):
+        assert reload(db, cert).next_review_on is not None  # still on the row
+        sign_in(operator)  # years on: a new session
+        console = client.get(f"/console/certificates/{number}").get_data(as_text=True)
+        assert "下次年度复核" not in console and "2026-11-18 至 2029-11-17" in console  # the validity is still shown
+        assert client.get(f"/api/v1/certificates/{number}/history").get_json()["next_review_on"] is None
+        assert [c["next_review_on"] for c in client.get("/api/v1/certificates",
+                                                        query_string={"q": number}).get_json()["items"]] == [None]
+        sign_in(user)
+        assert "下次年度复核" not in client.get(f"/me/certificates/{number}").get_data(as_text=True)
+        assert client.get(f"/api/v1/me/certificates/{number}").get_json()["next_review_on"] is None
+        assert services.next_review(cert) is None
