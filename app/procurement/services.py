@@ -454,7 +454,8 @@ def check_number(number: str) -> None:
 
 def public_verification(session: Session, keys: SigningKeys, number: str, digest: str | None) -> dict[str, Any]:
     """Whether a screening with this number (and digest) was issued, for which tenderer, when
-    and over how many bidders — never the bidders or the outcomes.  Registered with
+    and over how many bidders (a repeated code is one: the signed statement's count) and how
+    many rows were sent — never the bidders or the outcomes.  Registered with
     ``app.core.verification`` for ``/verify/{no}``."""
     check_number(number)
     wanted = check_digest(digest)
@@ -471,9 +472,10 @@ def public_verification(session: Session, keys: SigningKeys, number: str, digest
     except SignatureInvalid:
         signature_valid = False
     tenderer = doc.get("tenderer") or {}
+    summary = doc.get("summary") or {}
     return {"screening_no": found.screening_no, "issued": True, "issued_at": doc.get("issued_at"),
             "kind": KIND, "kind_label": KIND_LABEL, "tenderer": tenderer.get("name"),
-            "bidders": (doc.get("summary") or {}).get("rows"),
+            "bidders": summary.get("bidders"), "rows": summary.get("rows"), "duplicates": summary.get("duplicates"),
             "digest": found.digest, "digest_checked": wanted is not None,
             "digest_matches": (wanted == found.digest) if wanted is not None else None,
             "signature_valid": signature_valid, "kid": found.kid}

@@ -80,6 +80,7 @@ def test_verify_page_checks_the_digest(issued: dict[str, Any], client: FlaskClie
     assert ok | {"issued_at": None} == {
         "screening_no": number, "issued": True, "issued_at": None, "kind": "bid_screening",
         "kind_label": "投标人信用筛查结果", "tenderer": "某电力集团电子商务采购平台", "bidders": 3,
+        "rows": 3, "duplicates": 0,
         "digest": envelope["digest"], "digest_checked": True, "digest_matches": True, "signature_valid": True,
         "kid": envelope["kid"]}
     tampered = json.loads(raw.replace("杭州宏达".encode(), "杭州宏远".encode(), 1))
@@ -91,6 +92,22 @@ def test_verify_page_checks_the_digest(issued: dict[str, Any], client: FlaskClie
     assert "浙江恒昌" not in page and issued["good"].uscc not in page  # never the bidders
     html = client.get(f"/verify/{number}").get_data(as_text=True)
     assert "该编号的筛查结果由本平台出具" in html and "某电力集团电子商务采购平台" in html
+
+
+def test_verify_counts_bidders_not_rows(tender: Any, make_enterprise: Any, client: FlaskClient) -> None:
+    """A repeated code is one bidder: the verification says how many bidders were screened
+    (as the signed statement and ``powercredit verify`` do) and, apart, how many rows came."""
+    firms = [make_enterprise() for _ in range(3)]
+    resp = tender.screen([f.uscc for f in firms] + [firms[1].uscc])
+    assert resp.status_code == 201
+    number, envelope = resp.headers["X-Screening-No"], resp.get_json()
+    assert envelope["screening"]["summary"]["bidders"] == 3
+    shown = client.get(f"/verify/{number}?format=json").get_json()
+    assert (shown["bidders"], shown["rows"]) == (3, 4)
+    text = re.sub(r"<[^>]+>", "", client.get(f"/verify/{number}").get_data(as_text=True))
+    assert re.search(r"筛查投标人数\s*3 家", text), text
+    assert re.search(r"提交行数\s*4 行（其中重复 1 行）", text), text
+    assert "4 家" not in text
 
 
 def test_a_stored_screening_changed_after_issue_no_longer_verifies(issued: dict[str, Any], client: FlaskClient,
