@@ -105,6 +105,8 @@ def new_screening() -> Any:
         body, errors = _request_body(form)
         status = 422
         data, schema_errors = load_form(schemas.ScreeningRequestSchema(), body)
+        if "file" in errors:  # the codes were to come from the file: the empty text box is not at fault
+            schema_errors = {k: v for k, v in schema_errors.items() if k != "codes" and not k.startswith("codes[")}
         errors = {**schema_errors, **errors}
         if data is not None and not errors:
             try:

@@ -155,6 +155,21 @@ def test_form_errors_beside_their_fields(tenderer_in: Any, client: FlaskClient, 
     assert db.scalar(sa.select(sa.func.count()).select_from(Screening)) == 0
 
 
+@pytest.mark.parametrize("upload", [
+    (b"a,b\n1,2\n", "x.csv"),  # no uscc column
+    (b"uscc\n", "x.csv"),  # the header only
+    (b"\xff\xfe\x00\x00\x81", "x.csv"),  # no text
+    (b",,\n,\n", "x.csv"),
+])
+def test_a_bad_file_is_the_files_error_only(tenderer_in: Any, client: FlaskClient, upload: tuple[bytes, str]) -> None:
+    """Codes were sent in the file, not pasted: the empty text box is not at fault."""
+    resp = post_form(client, {**FORM, "codes": ""}, upload)
+    assert resp.status_code == 422
+    page = resp.get_data(as_text=True)
+    assert 'id="file-err"' in page
+    assert 'id="codes-err"' not in page and "应为 1–10000 个统一社会信用代码" not in page
+
+
 def test_pages_are_for_tenderers(client: FlaskClient, make_user: Any, sign_in: Any, tender: Any) -> None:
     html = {"Accept": "text/html"}
     to_sign_in = client.get("/procurement/screenings", headers=html)
