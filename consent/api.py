@@ -111,7 +111,8 @@ class Consents(MethodView):
             tok = bank_token("consents:write")
             data = schemas.ConsentRequestSchema().load(json_object_body())
             ent = get_enterprise(session, data["uscc"])
-            consent = services.request_consent(session, tok.client, ent, data["terms"], g.get("request_id"))
+            consent = services.request_consent(session, tok.client, ent, data["terms"], g.get("request_id"),
+                                               offered_only=True)
             return created(consent, "consents.ConsentDetail", consent_id=consent.consent_id)
         require_sign_in_or_bearer()
         user = require_user(Role.firm)
@@ -121,7 +122,7 @@ class Consents(MethodView):
         if institution is None:
             raise InvalidInput("授权对象不存在", errors={"institution": ["没有该金融许可证号或机构编号的机构。"]})
         consent = services.grant_consent(session, signing_keys(), user, institution=institution, terms=data["terms"],
-                                         via="firm", request_id=g.get("request_id"))
+                                         via="firm", request_id=g.get("request_id"), offered_only=True)
         return created(consent, "consents.ConsentDetail", consent_id=consent.consent_id)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -13,7 +14,7 @@ from app.accounts.models import Institution, InstitutionKind
 from app.archive.models import Enterprise
 from app.core import clock
 from app.core.db import Base, JSONType, UTCDateTime, intpk, str_enum
-from app.oauth.scopes import SECTION_SCOPE_PREFIX
+from app.oauth.scopes import REPORT_SECTIONS, SECTION_SCOPE_PREFIX
 
 
 class Purpose(enum.StrEnum):
@@ -30,6 +31,21 @@ class Purpose(enum.StrEnum):
 # subsidiaries and a tenderer screening bidders are accesses the firm sees in its query log,
 # not inquiries for new credit.
 CREDIT_INQUIRY_PURPOSES = frozenset({"loan_application", "credit_line_review", "supply_chain_finance"})
+
+class FetchType(enum.StrEnum):
+    one_time = "one_time"
+    periodic = "periodic"
+
+
+class PeriodUnit(enum.StrEnum):
+    day = "day"
+    week = "week"
+    month = "month"
+    year = "year"
+
+
+UNIT_LABELS = {PeriodUnit.day: "天", PeriodUnit.week: "周", PeriodUnit.month: "个月", PeriodUnit.year: "年"}
+
 
 PURPOSE_LABELS = {
     Purpose.loan_application: "贷款申请审查",
@@ -60,6 +76,77 @@ def purpose_fits(kind: InstitutionKind | str, purpose: Purpose | str) -> bool:
     return str(purpose) in {str(p) for p in purposes_for(kind)}
 
 
+@dataclass(frozen=True)
+class PurposeTerms:
+    """How a consent for one purpose is drawn up: the report sections it may cover (``only``;
+    None: any), those the purpose's use reads (ticked on the form), why, and the fetching
+    that suits how often the institution uses it (the form's default), with why."""
+
+    only: tuple[str, ...] | None
+    needed: tuple[str, ...]
+    why: str
+    fetch_type: FetchType
+    frequency: tuple[PeriodUnit, int] | None
+    fetch_why: str
+
+    @property
+    def offered(self) -> tuple[str, ...]:
+        """The sections a form offers, in the report's order."""
+        return tuple(s for s in REPORT_SECTIONS if self.only is None or s in self.only)
+
+    def refused(self, sections: Iterable[str]) -> list[str]:
+        """Those of ``sections`` a consent for this purpose may not cover, in the report's order."""
+        chosen = set(sections)
+        return [s for s in REPORT_SECTIONS if s in chosen and s not in self.offered]
+
+
+_LENDING_WHY = "请按金融机构线下申请所列的内容勾选，只授予其审查确实需要的部分。"
+_ONCE = (FetchType.one_time, None, "一次审查通常只查询一次；机构在审批期间需要多次查询时，可改为定期。")
+
+# Per purpose: the sections it may cover and those it reads, and its usual fetching.  A
+# tenderer's screening reads a bidder's consent only for 司法信息 (its 失信被执行人 records
+# beyond the published lists) and 行政许可与行政处罚 (its serious penalties beyond their
+# publication period) — ``app.procurement.rules.Rules.consent_sections``; grades and lists
+# are public and need none — so minimum necessary data (征信业务管理办法) leaves it those two.
+# A group's dashboard reads 信用评价 under the consent (its alerts follow whatever else is
+# covered); a lender asks for what its review needs.  A screening, a dashboard view or a
+# post-loan look each uses the consent once: a one-time consent would be spent on the first.
+_TERMS_OF_PURPOSE = {
+    Purpose.loan_application: PurposeTerms(None, (), _LENDING_WHY, *_ONCE),
+    Purpose.credit_line_review: PurposeTerms(None, (), _LENDING_WHY, *_ONCE),
+    Purpose.supply_chain_finance: PurposeTerms(None, (), _LENDING_WHY, *_ONCE),
+    Purpose.post_loan_monitoring: PurposeTerms(
+        None, (), _LENDING_WHY + "预警推送只涉及所授权部分的变动。", FetchType.periodic, (PeriodUnit.month, 4),
+        "贷后管理在授权有效期内持续查看：默认每月至多 4 次。"),
+    Purpose.group_credit_management: PurposeTerms(
+        None, ("evaluation",),
+        "集团看板上的得分、三个维度与百分位只用到「信用评价」；等级、名单等公开信息无需授权。"
+        "其他部分只用于集团的预警推送（所授权部分的变动）。",
+        FetchType.periodic, (PeriodUnit.day, 50), "集团人员每次查看看板都会使用一次授权：默认每天至多 50 次。"),
+    Purpose.bid_qualification: PurposeTerms(
+        ("judicial", "licence_penalty"), ("judicial", "licence_penalty"),
+        "投标资格审查只用到「司法信息」（未列入公开名单的失信被执行人记录）和「行政许可与行政处罚（双公示）」"
+        "（不在公示期内的严重行政处罚）；信用等级、红黑名单是公开信息，筛查无需授权。"
+        "纳税、信贷记录、电费等其他部分与投标资格无关，不能授予招标采购单位。",
+        FetchType.periodic, (PeriodUnit.month, 10),
+        "招标采购单位每筛查一次投标人就使用一次授权：默认每月至多 10 次，有效期内的多次招标都可使用；"
+        "选「一次性」则第一次筛查后即用完。"),
+}
+
+
+def terms_for(purpose: Purpose | str) -> PurposeTerms:
+    """How a consent for ``purpose`` is drawn up (sections, fetching); the API's schema and
+    the forms ask this one table."""
+    return _TERMS_OF_PURPOSE[Purpose(purpose)]
+
+
+FETCH_TYPE_LABELS = {FetchType.one_time: "一次性", FetchType.periodic: "定期（限频）"}
+FETCH_TYPE_MEANINGS = {
+    FetchType.one_time: "机构只能使用一次，用后即失效。",
+    FetchType.periodic: "有效期内可多次使用，每个周期不超过所设次数。",
+}
+
+
 # What a firm calls the other side of a consent, by the institution's kind: every financial
 # kind is a 金融机构; a list mixing kinds says 机构.
 COUNTERPART_FINANCIAL, COUNTERPART_ANY = "金融机构", "机构"
@@ -81,7 +168,6 @@ def licence_label(kind: InstitutionKind | str) -> str:
     number the platform gave it (机构编号)."""
     return "金融许可证号" if counterpart_label(kind) == COUNTERPART_FINANCIAL else "机构编号"
 
-# Report sections a consent may cover; the OAuth scope of a section is "report:<section>".
 class ConsentStatus(enum.StrEnum):
     pending = "PENDING"
     active = "ACTIVE"
@@ -100,21 +186,6 @@ STATUS_LABELS = {
     ConsentStatus.expired: "已过期",
 }
 FINAL_STATUSES = {ConsentStatus.rejected, ConsentStatus.revoked, ConsentStatus.expired}
-
-
-class FetchType(enum.StrEnum):
-    one_time = "one_time"
-    periodic = "periodic"
-
-
-class PeriodUnit(enum.StrEnum):
-    day = "day"
-    week = "week"
-    month = "month"
-    year = "year"
-
-
-UNIT_LABELS = {PeriodUnit.day: "天", PeriodUnit.week: "周", PeriodUnit.month: "个月", PeriodUnit.year: "年"}
 
 
 class Consent(Base):

@@ -22,32 +22,58 @@ from consent.models import (
     PeriodUnit,
     Purpose,
     counterpart_label,
+    terms_for,
 )
 from consent.services import Terms, terms_errors
 
 
+def missing(what: str) -> dict[str, str | list[Any] | dict[Any, Any]]:
+    """A required field's message naming it in words (a form shows it next to the field)."""
+    return {"required": f"缺少必填字段：{what}。"}
+
+
 class DataRangeSchema(StrictSchema):
-    from_ = Day(required=True, data_key="from", metadata={"description": "数据范围起（含）"})
-    to = Day(required=True, metadata={"description": "数据范围止（含）"})
+    from_ = Day(required=True, data_key="from", error_messages=missing("数据范围起（授权可查询的记录从哪一天起）"),
+                metadata={"description": "数据范围起（含）"})
+    to = Day(required=True, error_messages=missing("数据范围止（授权可查询的记录到哪一天止）"),
+             metadata={"description": "数据范围止（含）"})
 
 
 class PeriodSchema(StrictSchema):
-    unit = fields.String(required=True, validate=one_of(list(PeriodUnit)))
-    value = Int(required=True, validate=validate.Range(min=1, max=1000, error="应为 1–1000。"))
+    unit = fields.String(required=True, validate=one_of(list(PeriodUnit)), error_messages=missing("周期（天、周、月或年）"))
+    value = Int(required=True, validate=validate.Range(min=1, max=1000, error="应为 1–1000。"),
+                error_messages=missing("次数"))
+
+
+class FrequencySchema(PeriodSchema):
+    value = Int(required=True, validate=validate.Range(min=1, max=1000, error="应为 1–1000。"),
+                error_messages=missing("每个周期至多查询的次数"))
+
+
+class DataLifeSchema(PeriodSchema):
+    unit = fields.String(required=True, validate=one_of(list(PeriodUnit)), error_messages=missing("保存期限的单位"))
+    value = Int(required=True, validate=validate.Range(min=1, max=1000, error="应为 1–1000。"),
+                error_messages=missing("机构可保存数据的期限"))
 
 
 class TermsSchema(StrictSchema):
-    purpose = fields.String(required=True, validate=one_of(list(Purpose)),
+    purpose = fields.String(required=True, validate=one_of(list(Purpose)), error_messages=missing("用途"),
                             metadata={"description": "用途：" + "、".join(f"{k}={v}" for k, v in PURPOSE_LABELS.items())})
     scopes = fields.List(fields.String(validate=one_of(list(REPORT_SECTIONS))), required=True,
+                         error_messages=missing("查询内容（至少一个报告部分）"),
                          validate=validate.Length(min=1, error="至少选择一个报告部分。"),
-                         metadata={"description": "报告部分（每个部分即 OAuth 范围 report:<部分>）"})
-    data_range = fields.Nested(DataRangeSchema, required=True)
-    valid_until = Moment(required=True, metadata={"description": "授权截止时间，最长 12 个月"})
-    fetch_type = fields.String(required=True, validate=one_of(list(FetchType)))
-    frequency = fields.Nested(PeriodSchema, load_default=None, allow_none=True,
+                         metadata={"description": "报告部分（每个部分即 OAuth 范围 report:<部分>）；" + "；".join(
+                             f"{PURPOSE_LABELS[p]}只能包含 {'、'.join(terms_for(p).offered)}" for p in Purpose
+                             if terms_for(p).only is not None) + "，否则 422 scope_not_permitted 指明 scopes"})
+    data_range = fields.Nested(DataRangeSchema, required=True, error_messages=missing("数据范围（起止日期）"))
+    valid_until = Moment(required=True, error_messages=missing("授权截止日期"),
+                         metadata={"description": "授权截止时间，最长 12 个月"})
+    fetch_type = fields.String(required=True, validate=one_of(list(FetchType)),
+                               error_messages=missing("查询方式（一次性或定期）"))
+    frequency = fields.Nested(FrequencySchema, load_default=None, allow_none=True,
                               metadata={"description": "定期查询的频率上限：每 unit 至多 value 次"})
-    data_life = fields.Nested(PeriodSchema, required=True, metadata={"description": "机构可保存所获数据的期限"})
+    data_life = fields.Nested(DataLifeSchema, required=True, error_messages=missing("机构可保存数据的期限"),
+                              metadata={"description": "机构可保存所获数据的期限"})
 
     @validates_schema(pass_original=True, skip_on_field_errors=False)
     def _across_fields(self, data: dict[str, Any], original: Any, **_: Any) -> None:

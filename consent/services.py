@@ -12,7 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, defer, joinedload, selectinload
 
-from app.accounts.models import Institution, Role, User
+from app.accounts.models import Institution, InstitutionKind, Role, User
+from app.accounts.services import list_institutions
 from app.archive.models import Enterprise
 from app.archive.services import group_parents
 from app.audit import services as audit
@@ -38,6 +39,7 @@ from consent.models import (
     counterpart_label,
     purpose_fits,
     purposes_for,
+    terms_for,
 )
 
 # --- consents -------------------------------------------------------------------------------
@@ -136,6 +138,21 @@ def check_terms(terms: Terms, now: dt.datetime) -> None:
         raise InvalidInput("授权条款有误", errors=errors)
 
 
+def check_sections(terms: Terms) -> None:
+    """Minimum necessary data (征信业务管理办法): a consent covers only the report sections
+    its purpose may (``terms_for``) — 投标资格审查 司法信息 and 行政许可与行政处罚.  A 422
+    ``scope_not_permitted`` naming ``scopes``."""
+    usual = terms_for(terms.purpose)
+    refused = usual.refused(terms.scopes)
+    if refused:
+        label = PURPOSE_LABELS[terms.purpose]
+        allowed = "、".join(f"「{REPORT_SECTIONS[s]}」" for s in usual.offered)
+        raise InvalidInput(f"「{label}」授权不能包含{'、'.join(REPORT_SECTIONS[s] for s in refused)}",
+                           code="scope_not_permitted",
+                           errors={"scopes": [f"「{label}」授权只能包含{allowed}，"
+                                              f"不能包含{'、'.join(f'「{REPORT_SECTIONS[s]}」' for s in refused)}。"]})
+
+
 def _new_consent_id() -> str:
     return "cst_" + base64.b32encode(secrets.token_bytes(15)).decode().lower()
 
@@ -173,6 +190,13 @@ def check_purpose_fits(institution: Institution, purpose: Purpose) -> None:
                            errors={"purpose": [f"{institution.name}为{who}，只能获得{allowed}授权。"]})
 
 
+def parent_codes(session: Session, enterprise_id: int) -> set[str]:
+    """The codes (uscc) of every firm holding ``enterprise_id`` today, at any level: the power
+    groups it belongs to are the group institutions bearing one of them."""
+    parents = group_parents(session, enterprise_id)
+    return set(session.scalars(sa.select(Enterprise.uscc).where(Enterprise.id.in_(parents)))) if parents else set()
+
+
 def check_recipient(session: Session, institution: Institution, enterprise: Enterprise, purpose: Purpose, *,
                     party: str = "institution") -> None:
     """Who may receive a consent for which purpose: the purpose must fit the institution's
@@ -180,19 +204,27 @@ def check_recipient(session: Session, institution: Institution, enterprise: Ente
     its subsidiaries (at any level).  ``party`` names the field that chose the other side
     (the firm's ``institution``, the group's ``uscc``)."""
     check_purpose_fits(institution, purpose)
-    if purpose == Purpose.group_credit_management:
-        parent = session.scalar(sa.select(Enterprise.id).where(Enterprise.uscc == institution.uscc)) \
-            if institution.uscc is not None else None
-        if parent is None or parent not in group_parents(session, enterprise.id):
-            raise InvalidInput(f"{enterprise.name}不是{institution.name}的子公司",
-                               errors={party: [f"{enterprise.name}不在{institution.name}的子公司之中。"]})
+    if purpose == Purpose.group_credit_management and institution.uscc not in parent_codes(session, enterprise.id):
+        raise InvalidInput(f"{enterprise.name}不是{institution.name}的子公司",
+                           errors={party: [f"{enterprise.name}不在{institution.name}的子公司之中。"]})
+
+
+def grantable_institutions(session: Session, enterprise_id: int) -> list[Institution]:
+    """The active institutions a firm may grant a consent to, by name: every lender and
+    tenderer, and of the power groups only those it belongs to (``check_recipient`` refuses
+    the others)."""
+    own = parent_codes(session, enterprise_id)
+    return [i for i in list_institutions(session, active_only=True)
+            if i.kind != InstitutionKind.group or i.uscc in own]
 
 
 def request_consent(session: Session, requester: OAuthClient | User, enterprise: Enterprise, terms: Terms,
-                    request_id: str | None = None) -> Consent:
+                    request_id: str | None = None, *, offered_only: bool = False) -> Consent:
     """A bank asks for a consent — its system (an OAuth client) or one of its officers
     signed in to the site: created ``PENDING``; the firm decides on the consent screen
-    (``/oauth/authorize?…&consent_id=``) or on its consents page."""
+    (``/oauth/authorize?…&consent_id=``) or on its consents page.  ``offered_only``: the
+    sections must be among those the purpose may cover (``check_sections``) — so for terms
+    a party sent (the API, the forms)."""
     if isinstance(requester, User):
         actor, client, via = Actor(user=requester), None, "officer"
     else:
@@ -206,6 +238,8 @@ def request_consent(session: Session, requester: OAuthClient | User, enterprise:
     if not institution.active:
         raise Forbidden(f"该{counterpart_label(institution.kind)}已停用", code="institution_inactive")
     check_recipient(session, institution, enterprise, terms.purpose, party="uscc")
+    if offered_only:
+        check_sections(terms)
     consent = _consent_from_terms(terms, enterprise, institution, ConsentStatus.pending, via, client, now)
     session.add(consent)
     session.flush()
@@ -226,11 +260,14 @@ def _require_firm_user(user: User, enterprise_id: int) -> None:
 
 def grant_consent(session: Session, signer: SigningKeys, user: User, *, consent: Consent | None = None,
                   institution: Institution | None = None, terms: Terms | None = None, via: str = "firm",
-                  request_id: str | None = None) -> Consent:
+                  request_id: str | None = None, offered_only: bool = False) -> Consent:
     """The firm's administrator grants a consent: one service for the consent screen (a
     ``PENDING`` consent the bank asked for), the firm's own page (a bank that asked offline)
     and the marketplace (applying grants the bank a consent).  The consent becomes
-    ``ACTIVE`` and gets its platform-signed artefact."""
+    ``ACTIVE`` and gets its platform-signed artefact.  ``offered_only``: new terms may cover
+    only the sections their purpose may (``check_sections``) — so for terms the firm sent
+    (the API, the page); the platform's own grants (the demo's, the marketplace's fixed
+    sections) do not ask it yet."""
     now = clock.now()
     if consent is None:
         if institution is None or terms is None or user.enterprise_id is None:
@@ -243,6 +280,8 @@ def grant_consent(session: Session, signer: SigningKeys, user: User, *, consent:
         enterprise = session.get(Enterprise, user.enterprise_id)
         assert enterprise is not None
         check_recipient(session, institution, enterprise, terms.purpose)
+        if offered_only:
+            check_sections(terms)
         consent = _consent_from_terms(terms, enterprise, institution, ConsentStatus.active, via, None, now)
         consent.decided_at, consent.decided_by = now, user.id
         session.add(consent)

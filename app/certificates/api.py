@@ -224,7 +224,7 @@ class Evaluate(MethodView):
     def post(self, data: dict[str, Any], certificate_no: str) -> Any:
         """评价申报（征信机构）：取企业当前的信用评价；符合条件的公示（公示期自今日起），否则不予通过并说明原因"""
         return _operator_action(certificate_no, lambda s, u: services.evaluate(
-            s, certificate_no, services.actor_of(u), request_id=g.get("request_id")))
+            s, certificate_no, services.actor_of(u), note=data["note"], request_id=g.get("request_id")))
 
 
 @blp.route("/certificates/<string:certificate_no>/issue")
@@ -234,7 +234,8 @@ class Issue(MethodView):
     def post(self, data: dict[str, Any], certificate_no: str) -> Any:
         """发证（征信机构；每日任务亦自动发证）：公示期满且无待处理异议；发证前复核黑名单与当前等级，不符则不予通过"""
         return _operator_action(certificate_no, lambda s, u: services.issue(
-            s, signing_keys(), certificate_no, services.actor_of(u), request_id=g.get("request_id")))
+            s, signing_keys(), certificate_no, services.actor_of(u), note=data["note"],
+            request_id=g.get("request_id")))
 
 
 @blp.route("/certificates/<string:certificate_no>/suspend")

@@ -25,6 +25,7 @@ def certificates_group() -> None:
 @pass_ctx
 def certificates_list(ctx: Context, status: str | None, q: str | None, limit: int) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     from app.certificates.models import CertificateStatus
     from app.certificates.services import list_certificates, standing
@@ -47,7 +48,7 @@ def certificates_list(ctx: Context, status: str | None, q: str | None, limit: in
             until = (str(c.valid_until) if c.valid_until
                      else f"公示至 {clock.format_cn(c.notice_until, '%Y-%m-%d')}"
                      if now.status == CertificateStatus.publicized and c.notice_until else "—")
-            table.add_row(c.certificate_no, c.enterprise.name, now.label, c.grade or "—", until)
+            table.add_row(c.certificate_no, Text(c.enterprise.name), now.label, c.grade or "—", until)
     out.print(table)
     out.print(f"共 {page.total} 项" + (f"（列出前 {limit} 项）" if page.total > limit else "") + "。")
 
@@ -64,6 +65,9 @@ def certificates_show(ctx: Context, number: str) -> None:
     def label(status: str) -> str:
         return CERTIFICATE_STATUS_LABELS[CertificateStatus(status)]
 
+    def say(line: str) -> None:
+        out.print(line, markup=False)  # free text (a reason, a note, an objection) may hold 「[/…]」
+
     with ctx.db.reading() as session:
         try:
             cert = services.get_certificate(session, number)
@@ -71,26 +75,28 @@ def certificates_show(ctx: Context, number: str) -> None:
             domain_error(exc)
             return
         now = services.standing(cert)
-        out.print(f"证书编号 {cert.certificate_no}：{cert.enterprise.name}（{cert.enterprise.uscc}）")
-        out.print(f"状态 {now.label}" + (f"：{now.reason}" if now.reason else ""))
+        say(f"证书编号 {cert.certificate_no}：{cert.enterprise.name}（{cert.enterprise.uscc}）")
+        say(f"状态 {now.label}" + (f"：{now.reason}" if now.reason else ""))
         if cert.grade:
-            out.print(f"等级 {cert.grade}（分数 {cert.score or '—'}，评分卡 {cert.scorecard_version}，评价基准日 {cert.grade_as_of}）")
+            say(f"等级 {cert.grade}（分数 {cert.score or '—'}，评分卡 {cert.scorecard_version}，评价基准日 {cert.grade_as_of}）")
         if cert.notice_from and cert.notice_until:
-            out.print(f"公示期 {clock.format_cn(cert.notice_from)} 至 {clock.format_cn(cert.notice_until)}")
+            say(f"公示期 {clock.format_cn(cert.notice_from)} 至 {clock.format_cn(cert.notice_until)}")
         if cert.issued_at:
             review = services.next_review(cert)  # none once the certificate has ended
-            out.print(f"发证 {clock.format_cn(cert.issued_at)}；有效期 {cert.valid_from} 至 {cert.valid_until}；"
-                      + (f"下次复核 {review}；" if review else "") + f"摘要 {cert.digest}（密钥 {cert.kid}）")
-        out.print("状态历史：")
+            say(f"发证 {clock.format_cn(cert.issued_at)}；有效期 {cert.valid_from} 至 {cert.valid_until}；"
+                + (f"下次复核 {review}；" if review else "") + f"摘要 {cert.digest}（密钥 {cert.kid}）")
+        say("状态历史：")
         for e in services.events_of(session, cert):
             change = f"{label(e.from_status)} → {label(e.to_status)}" if e.from_status else label(e.to_status)
-            out.print(f"  {clock.format_cn(e.at)}  {change}  {e.actor}  {e.reason or ''}")
+            note = (e.detail or {}).get("note")
+            say(f"  {clock.format_cn(e.at)}  {change}  {e.actor}  {e.reason or ''}"
+                + (f"（说明：{note}）" if note else ""))
         objections = services.objections_of(session, cert)
         if objections:
-            out.print("异议：")
+            say("异议：")
         for o in objections:
-            out.print(f"  {o.objection_no}  {clock.format_cn(o.created_at)}  {OBJECTION_STATUS_LABELS[str(o.status)]}  {o.text}"
-                      + (f"（处理：{o.resolution}）" if o.resolution else ""))
+            say(f"  {o.objection_no}  {clock.format_cn(o.created_at)}  {OBJECTION_STATUS_LABELS[str(o.status)]}  {o.text}"
+                + (f"（处理：{o.resolution}）" if o.resolution else ""))
 
 
 @certificates_group.command("pdf", help="把已颁发的证书写成 PDF 文件（二维码指向 --base-url 上的核验页）")

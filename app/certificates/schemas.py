@@ -36,7 +36,8 @@ class CertificateReasonSchema(StrictSchema):
 class CertificateNoteSchema(StrictSchema):
     """An operator's evaluation or issue: an optional note for the history."""
 
-    note = text(500, required=False, load_default=None, metadata={"description": "说明（可选）"})
+    note = text(500, required=False, load_default=None, metadata={
+        "description": "说明（可选）：记入证书状态历史（该次评价或发证的事件 `note`），在状态历史中显示"})
 
 
 class CertificateObjectionInSchema(StrictSchema):
@@ -76,6 +77,8 @@ class CertificateEventSchema(StrictSchema):
     to_label = fields.Function(lambda e: CERTIFICATE_STATUS_LABELS.get(e.to_status, e.to_status))
     actor = fields.String()
     reason = fields.String(allow_none=True)
+    note = fields.Function(lambda e: (e.detail or {}).get("note"), metadata={
+        "description": "征信机构评价或发证时填写的说明（未填写为 null）"})
     detail = fields.Dict()
 
 

@@ -438,11 +438,17 @@ def apply(session: Session, user: User, *, request_id: str | None = None, rules:
     return cert
 
 
-def evaluate(session: Session, number: str, actor: str, *, request_id: str | None = None,
+def noted(note: str | None) -> dict[str, str]:
+    """An operator's optional note on an evaluation or an issue, as the event's ``detail``
+    keeps it (nothing when none was typed)."""
+    return {"note": note.strip()} if note and note.strip() else {}
+
+
+def evaluate(session: Session, number: str, actor: str, *, note: str | None = None, request_id: str | None = None,
              rules: Rules | None = None, evaluation: Evaluation | None = None) -> Certificate:
     """The evaluation of an application: the firm's evaluation in force (or ``evaluation``, one
     of the firm's) is recorded; the result is published for the notice period, or the
-    application is rejected saying why."""
+    application is rejected saying why. The operator's ``note`` goes into the history with it."""
     rules = rules or current_rules()
     cert = get_certificate(session, number, lock=True)
     if cert.status != S.applied:
@@ -460,13 +466,13 @@ def evaluate(session: Session, number: str, actor: str, *, request_id: str | Non
                       scorecard_version=ev.scorecard_version, grade_as_of=ev.as_of)
     if why is not None:
         _move(session, cert, (S.applied,), S.rejected, actor, f"评价未通过：{why}", cause="evaluation",
-              values=values, request_id=request_id)
+              detail=noted(note), values=values, request_id=request_id)
         _tell(session, cert, "信用等级证书申报未通过", f"您申报的信用等级证书 {cert.certificate_no} 评价未通过：{why}。")
         return cert
     last_day = today + dt.timedelta(days=rules.notice_days - 1)
     values.update(notice_from=now, notice_until=clock.end_of_day(last_day))
     _move(session, cert, (S.applied,), S.publicized, actor, f"评价结果 {values.get('grade')}，公示至 {last_day}",
-          cause="evaluation", detail={"grade": values.get("grade"), "notice_until": last_day.isoformat()},
+          cause="evaluation", detail={"grade": values.get("grade"), "notice_until": last_day.isoformat(), **noted(note)},
           values=values, request_id=request_id)
     _tell(session, cert, "信用等级评价结果公示",
           f"您申报的信用等级证书 {cert.certificate_no} 评价结果为 {cert.grade}，自 {today} 至 {last_day} 公示；"
@@ -583,11 +589,25 @@ def _no_open_objection() -> Any:
                               CertificateObjection.status == CertificateObjectionStatus.open)
 
 
-def issue(session: Session, keys: SigningKeys, number: str, actor: str, *, request_id: str | None = None,
-          rules: Rules | None = None) -> Certificate:
+def issue_reason(session: Session, cert: Certificate) -> str:
+    """Why a result is issued, from what happened in its notice period: no objection, or the
+    objections found not to hold (an upheld one leaves nothing to issue)."""
+    dismissed = int(session.scalar(sa.select(sa.func.count()).select_from(CertificateObjection).where(
+        CertificateObjection.certificate_pk == cert.id,
+        CertificateObjection.status == CertificateObjectionStatus.dismissed)) or 0)
+    if dismissed == 0:
+        return "公示期满无异议，颁发证书"
+    if dismissed == 1:
+        return "公示期满，异议经核查不成立，颁发证书"
+    return f"公示期满，{dismissed} 件异议经核查均不成立，颁发证书"
+
+
+def issue(session: Session, keys: SigningKeys, number: str, actor: str, *, note: str | None = None,
+          request_id: str | None = None, rules: Rules | None = None) -> Certificate:
     """Issue the certificate of a result whose notice period has ended with no objection open.
     Checked once more first: a firm on the black list, or whose grade no longer supports the
-    result, is rejected instead (saying why). Another certificate the firm held ends (换证)."""
+    result, is rejected instead (saying why). Another certificate the firm held ends (换证).
+    The operator's ``note`` goes into the history with the issue (or the rejection)."""
     rules = rules or current_rules()
     cert = get_certificate(session, number, lock=True)
     if cert.status != S.publicized:
@@ -600,12 +620,13 @@ def issue(session: Session, keys: SigningKeys, number: str, actor: str, *, reque
         raise ObjectionsOpen("该评价结果有待处理的异议，处理完毕后方可发证")
     today = clock.today()
     if black_listed(session, [cert.enterprise_id], today):
-        _reject(session, cert, "发证前复核：企业已列入失信联合惩戒名单（黑名单）", actor, "black_list", request_id)
+        _reject(session, cert, "发证前复核：企业已列入失信联合惩戒名单（黑名单）", actor, "black_list", request_id,
+                detail=noted(note))
         return cert
     ev = evaluation_in_force(session, cert.enterprise_id, today)
     action, why = rules.judge(cert.grade, None if ev is None else ev.grade)
     if action != Action.stand:
-        _reject(session, cert, f"发证前复核：{why}", actor, "grade", request_id)
+        _reject(session, cert, f"发证前复核：{why}", actor, "grade", request_id, detail=noted(note))
         return cert
     ent = session.get_one(Enterprise, cert.enterprise_id)
     valid_from = today
@@ -617,8 +638,8 @@ def issue(session: Session, keys: SigningKeys, number: str, actor: str, *, reque
     values = {"issued_at": now, "valid_from": valid_from, "valid_until": valid_until,
               "next_review_on": review if review <= valid_until else None, "body": body.decode(), "digest": digest,
               "signature": keys.sign(statement(doc, digest), STATEMENT_TYP), "kid": keys.active}
-    _move(session, cert, (S.publicized,), S.issued, actor, "公示期满无异议，颁发证书", cause="issue",
-          detail={"valid_until": valid_until.isoformat()}, values=values,
+    _move(session, cert, (S.publicized,), S.issued, actor, issue_reason(session, cert), cause="issue",
+          detail={"valid_until": valid_until.isoformat(), **noted(note)}, values=values,
           where=(Certificate.notice_until < now, _no_open_objection()), request_id=request_id)
     _tell(session, cert, "信用等级证书已颁发",
           f"信用等级证书 {cert.certificate_no}（{cert.grade}）已颁发，有效期 {valid_from} 至 {valid_until}，"
@@ -633,8 +654,9 @@ def issue(session: Session, keys: SigningKeys, number: str, actor: str, *, reque
 
 
 def _reject(session: Session, cert: Certificate, why: str, actor: str, cause: str, request_id: str | None,
-            quiet: bool = False) -> bool:
-    if not _move(session, cert, OPEN, S.rejected, actor, why, cause=cause, request_id=request_id, quiet=quiet):
+            quiet: bool = False, detail: dict[str, Any] | None = None) -> bool:
+    if not _move(session, cert, OPEN, S.rejected, actor, why, cause=cause, detail=detail, request_id=request_id,
+                 quiet=quiet):
         return False
     _tell(session, cert, "信用等级证书申报未通过", f"信用等级证书申报 {cert.certificate_no} 未通过：{why}。")
     return True

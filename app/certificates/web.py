@@ -223,9 +223,11 @@ def console_action(certificate_no: str, action: str) -> Any:
         rid = g.get("request_id")
         try:
             if action == "evaluate":
-                cert = services.evaluate(session, certificate_no, services.actor_of(user), request_id=rid)
+                cert = services.evaluate(session, certificate_no, services.actor_of(user), note=data["note"],
+                                         request_id=rid)
             elif action == "issue":
-                cert = services.issue(session, signing_keys(), certificate_no, services.actor_of(user), request_id=rid)
+                cert = services.issue(session, signing_keys(), certificate_no, services.actor_of(user),
+                                      note=data["note"], request_id=rid)
             else:
                 act = {"suspend": services.suspend, "revoke": services.revoke, "restore": services.restore}[action]
                 cert = act(session, user, certificate_no, data["reason"], request_id=rid)

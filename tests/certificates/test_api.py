@@ -163,6 +163,8 @@ def test_an_operator_runs_the_procedure_through_the_api(client, db, applied, pub
             code="certificate_status")
     issued = client.post(f"/api/v1/certificates/{cert.certificate_no}/issue", json={"note": "期满发证"})
     assert issued.status_code == 200 and issued.get_json()["status"] == "issued"
+    assert issued.get_json()["events"][-1]["note"] == "期满发证"  # kept in the history
+    assert evaluated.get_json()["events"][-1]["note"] is None  # none typed
     assert issued.get_json()["verify_url"] == f"http://localhost/verify/{cert.certificate_no}?digest={reload(db, cert).digest}"
     problem(client.post(f"/api/v1/certificates/{cert.certificate_no}/suspend", json={}), 422, "reason")
     problem(client.post(f"/api/v1/certificates/{cert.certificate_no}/suspend", json={"reason": " "}), 422, "reason")
@@ -208,3 +210,31 @@ def test_messages_are_plain_chinese_naming_no_field(client, db, make_enterprise,
     assert bad.value.errors == {"outcome": ["处理结果只能是异议成立或异议不成立。"]}
     for messages in bad.value.errors.values():
         assert not any(word in m for m in messages for word in ("outcome", "upheld", "dismissed", "declaration"))
+
+
+def test_the_operators_note_on_an_evaluation_or_an_issue_goes_into_the_history(client, db, applied, publicized,
+                                                                                 grade, operator, sign_in):
+    """The optional 「说明」 was accepted and thrown away: it is the event's ``note`` now, on
+    the result published, the application rejected, the certificate issued."""
+    waiting, _, _ = applied("AA")
+    failing, failing_ent, _ = applied("A")
+    grade(failing_ent, "BBB")  # fallen since the application: the evaluation rejects it
+    cert, _, user = publicized("AAA", days_ago=8)
+    sign_in(operator)
+    evaluated = client.post(f"/api/v1/certificates/{waiting.certificate_no}/evaluate",
+                            json={"note": "  材料齐全，按当前等级公示 "})
+    assert evaluated.status_code == 200, evaluated.get_json()
+    last = evaluated.get_json()["events"][-1]
+    assert (last["to_status"], last["note"]) == ("publicized", "材料齐全，按当前等级公示")
+    rejected = client.post(f"/api/v1/certificates/{failing.certificate_no}/evaluate", json={"note": "等级已下降"})
+    assert rejected.get_json()["status"] == "rejected" and rejected.get_json()["events"][-1]["note"] == "等级已下降"
+    issued = client.post(f"/api/v1/certificates/{cert.certificate_no}/issue", json={"note": "公示期满，核对无误"})
+    assert issued.get_json()["status"] == "issued"
+    history = client.get(f"/api/v1/certificates/{cert.certificate_no}/history").get_json()["events"]
+    assert [(e["to_status"], e["note"]) for e in history] == [
+        ("applied", None), ("publicized", None), ("issued", "公示期满，核对无误")]
+    assert history[-1]["detail"]["note"] == "公示期满，核对无误"
+    problem(client.post(f"/api/v1/certificates/{cert.certificate_no}/issue", json={"note": "x" * 501}), 422, "note")
+    sign_in(user)  # the firm reads its history with the note
+    mine = client.get(f"/api/v1/me/certificates/{cert.certificate_no}").get_json()["events"]
+    assert mine[-1]["note"] == "公示期满，核对无误"

@@ -134,7 +134,8 @@ def test_the_list_gives_a_notice_day_only_while_the_result_is_in_its_notice(fres
             user = create_user(session, username=f"firm-list-{i}", password="correct-horse-battery", role="firm",
                                enterprise_uscc=code)
             cert = services.apply(session, user)
-            services.evaluate(session, cert.certificate_no, services.actor_of(operator))
+            services.evaluate(session, cert.certificate_no, services.actor_of(operator),
+                              note="[/注] 材料齐全" if end == "publicized" else None)
             if end == "rejected":
                 o = services.object_to(session, objector, cert.certificate_no, "有异议")
                 services.resolve_objection(session, operator, o.objection_no, "upheld", "经核查属实")
@@ -153,5 +154,11 @@ def test_the_list_gives_a_notice_day_only_while_the_result_is_in_its_notice(fres
         for end in ("rejected", "withdrawn"):
             assert "公示至" not in rows[numbers[end]] and rows[numbers[end]].rstrip(" │|").endswith("—"), rows[numbers[end]]
         assert "未通过" in rows[numbers["rejected"]] and "已撤回" in rows[numbers["withdrawn"]]
+        # The operator's note in the history, typed text printed as typed (never read as markup).
+        shown = CliRunner().invoke(main, ["certificates", "show", numbers["publicized"]])
+        assert shown.exit_code == 0, shown.output
+        assert "已申报 → 公示中" in shown.output and "（说明：[/注] 材料齐全）" in shown.output
+        shown = CliRunner().invoke(main, ["certificates", "show", numbers["rejected"]])
+        assert shown.exit_code == 0 and "（处理：经核查属实）" in shown.output and "说明：" not in shown.output
     finally:
         database.dispose()

@@ -202,3 +202,22 @@ def test_an_application_never_published_has_no_publicity_page_even_for_its_firm(
     cert, _, user = applied("AA")
     sign_in(user)
     assert client.get(f"/certificates/publicity/{cert.certificate_no}").status_code == 404
+
+
+def test_the_operators_note_is_kept_and_shown_in_the_history(client, db, applied, publicized, operator, sign_in):
+    waiting, _, user = applied("AA")
+    cert, _, _ = publicized("AA", days_ago=8)
+    sign_in(operator)
+    path = f"/console/certificates/{waiting.certificate_no}"
+    done = post(client, f"{path}/evaluate", {"note": "材料齐全，按当前等级公示"}, path)
+    assert done.status_code == 302 and reload(db, waiting).status == "publicized"
+    assert "说明：材料齐全，按当前等级公示" in page(client, path)
+    other = f"/console/certificates/{cert.certificate_no}"
+    done = post(client, f"{other}/issue", {"note": "<b>核对无误</b>"}, other)
+    assert done.status_code == 302 and reload(db, cert).status == "issued"
+    html = page(client, other)
+    assert "说明：&lt;b&gt;核对无误&lt;/b&gt;" in html  # escaped, as all typed text
+    blank = post(client, f"{other}/issue", {"note": ""}, other)  # an empty note is none (and issuing twice a 409)
+    assert blank.status_code == 409
+    sign_in(user)
+    assert "说明：材料齐全，按当前等级公示" in page(client, f"/me/certificates/{waiting.certificate_no}")

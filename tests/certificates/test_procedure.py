@@ -93,6 +93,9 @@ def test_an_open_objection_blocks_issue_until_dismissed(db, publicized, keys, pe
     outcome = services.advance(db, keys)
     assert outcome.issued == 1 and outcome.numbers["issued"] == [cert.certificate_no]
     assert reload(db, cert).status == "issued"
+    # Worded from what happened: there was an objection, found not to hold.
+    assert cert.status_reason == "公示期满，异议经核查不成立，颁发证书"
+    assert services.events_of(db, cert)[-1].reason == "公示期满，异议经核查不成立，颁发证书"
 
 
 def test_an_upheld_objection_rejects_the_result(db, publicized, keys, person, operator):
@@ -249,3 +252,20 @@ def test_a_reason_typed_with_a_full_stop_ends_the_notice_once(db, publicized, is
     bodies = told + held_told
     for body in bodies:
         assert "。。" not in body and "。；" not in body and "；。" not in body, body
+
+
+@pytest.mark.parametrize(("objections", "reason"), [
+    (0, "公示期满无异议，颁发证书"),
+    (1, "公示期满，异议经核查不成立，颁发证书"),
+    (2, "公示期满，2 件异议经核查均不成立，颁发证书"),
+])
+def test_the_issue_says_what_became_of_the_objections(db, publicized, keys, person, operator, objections, reason):
+    cert, _, _ = publicized(days_ago=8)
+    for who in ("bank", "tenderer")[:objections]:
+        with time_machine.travel(clock.now() - days(7), tick=False):
+            o = services.object_to(db, person(who), cert.certificate_no, "请核查")
+        services.resolve_objection(db, operator, o.objection_no, "dismissed", "经核查，与事实不符")
+    services.issue(db, keys, cert.certificate_no, OPERATOR, note="核对无误")
+    assert cert.status == "issued" and cert.status_reason == reason
+    event = services.events_of(db, cert)[-1]
+    assert (event.reason, event.detail["note"]) == (reason, "核对无误")

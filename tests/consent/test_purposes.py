@@ -27,6 +27,7 @@ from consent.models import (
     licence_label,
     purpose_fits,
     purposes_for,
+    terms_for,
 )
 from tests.conftest import PASSWORD
 from tests.consent.conftest import bearer, consent_row, csrf_of, pkce, refusals, terms
@@ -107,7 +108,10 @@ def test_a_firm_cannot_grant_a_purpose_the_institutions_kind_may_not_hold(kind, 
 def test_a_firm_grants_each_kind_its_own_purposes(kind, purpose, firm, group, client, login, db) -> None:
     inst = group if kind == "group" else _institution(db, kind)
     login(firm.user)
-    resp = client.post("/api/v1/consents", json={"institution": inst.licence_no, **terms(purpose=purpose)})
+    # the sections a purpose may cover (a tenderer's screening reads two: test_terms_by_purpose)
+    scopes = [s for s in terms()["scopes"] if s in terms_for(purpose).offered] or list(terms_for(purpose).needed)
+    resp = client.post("/api/v1/consents", json={"institution": inst.licence_no,
+                                                 **terms(purpose=purpose, scopes=scopes)})
     assert resp.status_code == 201, resp.get_json()
     body = resp.get_json()
     assert (body["purpose"], body["status"]) == (purpose, "ACTIVE")
