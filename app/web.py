@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -102,6 +103,33 @@ def plain_number(value: Any) -> str:
     ``33.3300`` → ``33.33``)."""
     number = _decimal(value)
     return "—" if number is None else f"{number.normalize():f}"
+
+
+@bp.app_template_global("nice_scale")
+def nice_scale(values: list[Any], lo: float | None = None, hi: float | None = None, ticks: int = 5) -> dict[str, Any]:
+    """A chart's value axis: ``lo``/``hi`` where given, else the data's range widened to round
+    numbers, and ticks at an even step of 1, 2, 2.5 or 5 × 10ⁿ (79, 77, 76, 74, 72 becomes
+    70, 75, 80, 85); every tick a number as written by hand."""
+    data = [float(v) for v in values if v is not None]
+    low = float(lo) if lo is not None else (min(data) if data else 0.0)
+    high = float(hi) if hi is not None else (max(data) if data else 1.0)
+    if high <= low:
+        high = low + 1
+    raw = (high - low) / max(ticks - 1, 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    if lo is None:
+        low = math.floor(low / step) * step
+    if hi is None:
+        high = math.ceil(high / step) * step
+    if lo is not None and hi is not None:
+        step = (high - low) / (ticks - 1)  # a range fixed by the caller (0–100): its quarters
+    marks = []
+    v = low
+    while v <= high + step / 1000:
+        marks.append(round(v, 10))
+        v += step
+    return {"lo": low, "hi": high, "ticks": marks}
 
 
 @bp.app_template_filter("points")

@@ -78,8 +78,11 @@ def test_a_firm_signs_in_downloads_its_pdf_report_and_revokes_a_consent(demo_sit
     page.locator("nav.role-nav").get_by_role("link", name="我的信用报告").click()
     remaining = page.locator("main").inner_text()
     left_before = int(re.search(r"剩余 (\d+) 次", remaining).group(1))  # type: ignore[union-attr]
+    asked: list[str] = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.accept()))  # it asks before spending a free report
     page.get_by_role("button", name="出具新的自主查询报告").click()
     expect(page.locator(".flash")).to_be_visible()
+    assert asked and "使用一次本年度免费报告次数" in asked[0]
     expect(page.locator("main")).to_contain_text(f"剩余 {left_before - 1} 次")
     shots.take(page, "reports")
     with page.expect_download() as download:
