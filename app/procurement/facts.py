@@ -234,10 +234,12 @@ def _penalties(session: Session, firms: dict[int, Firm], ids: list[int], day: dt
 
 def _certificates(session: Session, firms: dict[int, Firm], ids: list[int], day: dt.date) -> None:
     """Each firm's grade certificate: one in force on the day if it holds one (the certificates
-    package's rule, ``valid_certificate_firms``: issued, its validity covering the day), else
-    its latest that stood once (suspended, revoked, expired), to say why it does not count."""
-    shown = (CertificateStatus.issued, CertificateStatus.suspended, CertificateStatus.revoked,
-             CertificateStatus.expired)
+    package's rule, ``valid_certificate_firms``: issued, its validity covering the day), else a
+    result in its notice period (公示中: public, not yet issued), else its latest that stood
+    once (suspended, revoked, expired), to say why it does not count.  Applications not yet
+    evaluated, results not passed and withdrawn ones are not public: never shown."""
+    shown = (CertificateStatus.publicized, CertificateStatus.issued, CertificateStatus.suspended,
+             CertificateStatus.revoked, CertificateStatus.expired)
     in_force = valid_certificate_firms(session, ids, day)  # (at most MAX_CODES ids: within SQLite's bound)
     for among_ids in among(session, Certificate.enterprise_id, ids):
         for no, ent_id, status, grade, valid_from, valid_until in session.execute(
@@ -259,8 +261,14 @@ def _certificates(session: Session, firms: dict[int, Firm], ids: list[int], day:
             cert = {"certificate_no": no, "status": status, "status_label": label, "grade": grade,
                     "valid_from": _day(valid_from), "valid_until": _day(valid_until), "valid": valid}
             held = firms[ent_id].certificate
-            if held is None or not held["valid"] or valid:
+            if held is None or _standing(cert) >= _standing(held):  # of two alike, the later
                 firms[ent_id].certificate = cert
+
+
+def _standing(cert: dict[str, Any]) -> int:
+    """Which certificate a screening names: one in force, else a result in its notice period,
+    else any other."""
+    return 2 if cert["valid"] else 1 if cert["status"] == CertificateStatus.publicized else 0
 
 
 def _day(value: Any) -> str | None:

@@ -18,7 +18,8 @@ The rules (投标人资格审查的信用条件) and their edges:
   the scorecard's: a penalty decided exactly N years before the screening day is outside
   it, one decided a day later inside.
 - ``certificate_required``: a grade certificate issued and in force on the day (status
-  ``issued``, ``valid_until`` not before the day); a suspended, revoked or expired one fails.
+  ``issued``, ``valid_until`` not before the day); a suspended, revoked or expired one fails,
+  as does a result still in its notice period (公示中, not yet issued), each said so.
 
 What counts is what is public — grades, list memberships with their basis, 双公示 penalties
 within their publication period — unless the bidder granted this tenderer a 投标资格审查
@@ -43,7 +44,8 @@ OUTCOME_LABELS = {"pass": "通过", "fail": "不通过", None: "未筛查"}
 STATUS_LABELS = {"found": "已查到", "NR": "不予评级（信息不足）", "unknown": "信用档案中无此企业",
                  "invalid": "代码无效", "duplicate": "重复"}
 SOURCE_LABELS = {"public": "公开信息", "consent": "经授权"}
-CERTIFICATE_STATUS_LABELS = {"issued": "有效", "suspended": "已暂停", "revoked": "已撤销", "expired": "已过期"}
+CERTIFICATE_STATUS_LABELS = {"publicized": "公示中", "issued": "有效", "suspended": "已暂停", "revoked": "已撤销",
+                             "expired": "已过期"}
 
 
 @dataclass(frozen=True)
@@ -241,6 +243,8 @@ def judge(firm: Firm, rules: Rules, *, covered: frozenset[str] = frozenset()) ->
     if rules.certificate_required and not (cert and cert["valid"]):
         if cert is None:
             why = "未查到该企业的信用等级证书"
+        elif cert["status"] == "publicized":
+            why = f"评价结果公示中，尚未发证（信用等级证书 {cert['certificate_no']}）"
         else:
             why = (f"信用等级证书 {cert['certificate_no']} {cert['status_label']}"
                    + (f"（有效期至 {cert['valid_until']}）" if cert.get("valid_until") else ""))

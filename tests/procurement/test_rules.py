@@ -204,6 +204,49 @@ def test_the_certificate_in_force_expired_suspended_or_missing(tender: Any, make
     assert row_of(relaxed, suspended.uscc)["certificate"]["status_label"] == "已暂停"
 
 
+def test_a_certificate_in_its_notice_period_is_not_yet_issued(tender: Any, make_enterprise: Any, grade: Any,
+                                                               certificate: Any, db: Any) -> None:
+    """The result in its 公示 is public but no certificate yet: said so, not "none found"; a
+    renewal in its 公示 beside a certificate in force passes; a revoked one is named; an
+    application not yet evaluated is not public, so it is not told."""
+    import secrets
+
+    from app.certificates.models import Certificate
+
+    def application(ent: Any, status: str) -> Certificate:
+        cert = Certificate(certificate_no=f"PCC{TODAY:%Y}{secrets.token_hex(6).upper()}", enterprise_id=ent.id,
+                           status=status, grade="AA", grade_as_of=days_ago(3), notice_from=clock.now(),
+                           notice_until=clock.now() + dt.timedelta(days=6), status_changed_at=clock.now())
+        db.add(cert)
+        db.flush()
+        return cert
+
+    noticed, renewing, lapsed_renewing, revoked, applied = (make_enterprise() for _ in range(5))
+    for ent in (noticed, renewing, lapsed_renewing, revoked, applied):
+        grade(ent, "AA")
+    pending = application(noticed, "publicized")
+    certificate(renewing, valid_until=TODAY + dt.timedelta(days=30))
+    application(renewing, "publicized")
+    certificate(lapsed_renewing, status="expired", valid_until=days_ago(10))
+    renewal = application(lapsed_renewing, "publicized")
+    gone = certificate(revoked, status="revoked")
+    application(applied, "applied")
+    body = screen(tender, [e.uscc for e in (noticed, renewing, lapsed_renewing, revoked, applied)],
+                  {"certificate_required": True})
+    row = row_of(body, noticed.uscc)
+    assert row["outcome"] == "fail"
+    assert row["reasons"] == [f"本次招标要求有效的信用等级证书：评价结果公示中，尚未发证（信用等级证书 {pending.certificate_no}）"]
+    assert (row["certificate"]["status"], row["certificate"]["status_label"], row["certificate"]["valid"]) == (
+        "publicized", "公示中", False)
+    assert row_of(body, renewing.uscc)["outcome"] == "pass"
+    assert row_of(body, lapsed_renewing.uscc)["reasons"] == [
+        f"本次招标要求有效的信用等级证书：评价结果公示中，尚未发证（信用等级证书 {renewal.certificate_no}）"]
+    assert row_of(body, revoked.uscc)["reasons"] == [
+        f"本次招标要求有效的信用等级证书：信用等级证书 {gone.certificate_no} 已撤销（有效期至 {clock.add_years(TODAY, 2)}）"]
+    assert row_of(body, applied.uscc)["reasons"] == ["本次招标要求有效的信用等级证书：未查到该企业的信用等级证书"]
+    assert row_of(body, applied.uscc)["certificate"] is None
+
+
 def test_rules_are_stated_in_the_document(tender: Any, make_enterprise: Any) -> None:
     ent = make_enterprise()
     body = screen(tender, [ent.uscc], {"min_grade": "A", "barred_lists": ["watch", "black", "watch"],
