@@ -51,7 +51,9 @@ def certificate_out(session: Session, cert: Certificate, *, detail: bool = False
     extra: dict[str, Any] = {"open_objections": services.open_objection_count(session, cert),
                              "verify_url": verify_url(cert)}
     if detail:
-        extra["events"] = services.events_of(session, cert)
+        events = services.events_of(session, cert)
+        actors = services.actor_labels(session, (e.actor for e in events))
+        extra["events"] = [With(e, actor_label=actors[e.actor]) for e in events]
         extra["objections"] = [objection_out(o, cert) for o in services.objections_of(session, cert)]
     return as_it_stands(cert, clock.today(), **extra)
 

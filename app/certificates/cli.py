@@ -86,10 +86,12 @@ def certificates_show(ctx: Context, number: str) -> None:
             say(f"发证 {clock.format_cn(cert.issued_at)}；有效期 {cert.valid_from} 至 {cert.valid_until}；"
                 + (f"下次复核 {review}；" if review else "") + f"摘要 {cert.digest}（密钥 {cert.kid}）")
         say("状态历史：")
-        for e in services.events_of(session, cert):
+        events = services.events_of(session, cert)
+        actors = services.actor_labels(session, (e.actor for e in events))
+        for e in events:
             change = f"{label(e.from_status)} → {label(e.to_status)}" if e.from_status else label(e.to_status)
             note = (e.detail or {}).get("note")
-            say(f"  {clock.format_cn(e.at)}  {change}  {e.actor}  {e.reason or ''}"
+            say(f"  {clock.format_cn(e.at)}  {change}  {actors[e.actor]}  {e.reason or ''}"
                 + (f"（说明：{note}）" if note else ""))
         objections = services.objections_of(session, cert)
         if objections:

@@ -75,7 +75,9 @@ class CertificateEventSchema(StrictSchema):
     from_status = fields.String(allow_none=True)
     to_status = fields.String()
     to_label = fields.Function(lambda e: CERTIFICATE_STATUS_LABELS.get(e.to_status, e.to_status))
-    actor = fields.String()
+    actor = fields.String(metadata={"description": "操作人代码：user:用户名、job:任务名、system:…、cli"})
+    actor_label = fields.String(metadata={
+        "description": "操作人（中文）：用户的显示名与角色，如「王敏（征信机构）」；每日任务为「系统（每日任务）」等"})
     reason = fields.String(allow_none=True)
     note = fields.Function(lambda e: (e.detail or {}).get("note"), metadata={
         "description": "征信机构评价或发证时填写的说明（未填写为 null）"})

@@ -38,7 +38,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Role, User
+from app.accounts.models import ROLE_LABELS, Role, User
 from app.archive.models import Enterprise
 from app.audit import services as audit
 from app.certificates.errors import (
@@ -322,6 +322,35 @@ def certificate_of(session: Session, objection: CertificateObjection) -> Certifi
 
 def actor_of(user: User) -> str:
     return f"user:{user.username}"
+
+
+# The actors that are no person, as operators read them (``job:…`` is any job; the daily one
+# in practice, and a test's).
+SYSTEM_ACTORS = {"system:grade": "系统（信用等级变化）", "system:black_list": "系统（列入黑名单）",
+                 "cli": "系统（命令行手动运行每日任务）"}
+
+
+def actor_labels(session: Session, actors: Iterable[str]) -> dict[str, str]:
+    """Who made each change, as a person reads it: a user by display name and role
+    (「王敏（征信机构）」), the daily job as 「系统（每日任务）」, the signals' receivers by what
+    moved them, a bank's system as 「机构系统（接口）」; never the code (``user:…``, ``job:…``)."""
+    wanted = set(actors)
+    names = {a[5:] for a in wanted if a.startswith("user:")}
+    users = {u.username: u for u in session.scalars(sa.select(User).where(User.username.in_(names)))} if names else {}
+    out = {}
+    for actor in wanted:
+        user = users.get(actor[5:]) if actor.startswith("user:") else None
+        if user is not None:
+            out[actor] = f"{user.display_name}（{ROLE_LABELS[user.role]}）"
+        elif actor.startswith("user:"):
+            out[actor] = f"用户 {actor[5:]}"  # no such user (any more)
+        elif actor.startswith("job:"):
+            out[actor] = "系统（每日任务）"
+        elif actor.startswith("client:"):
+            out[actor] = "机构系统（接口）"
+        else:
+            out[actor] = SYSTEM_ACTORS.get(actor, "系统")
+    return out
 
 
 _ACTIONS = {S.applied: "certificate.applied", S.publicized: "certificate.publicized", S.rejected: "certificate.rejected",

@@ -42,7 +42,9 @@ def _view(cert: Certificate) -> dict[str, Any]:
     """What a certificate's page shows beside the row itself."""
     session = db_session()
     now = services.standing(cert)
-    return {"cert": cert, "status": now.status, "standing": now, "events": services.events_of(session, cert),
+    events = services.events_of(session, cert)
+    return {"cert": cert, "status": now.status, "standing": now, "events": events,
+            "actors": services.actor_labels(session, (e.actor for e in events)),
             "objections": services.objections_of(session, cert),
             "open_objections": services.open_objection_count(session, cert),
             "notice_open": services.notice_open(cert), "next_review": services.next_review(cert),

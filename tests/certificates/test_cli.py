@@ -78,6 +78,9 @@ def test_list_advance_show_pdf_and_the_rule(fresh_databases, tmp_path, monkeypat
         assert "已申报 → 公示中" in shown.output and "publicized" not in shown.output  # labels, not codes
         assert "cli" in shown.output and "有效期 2026-11-18 至 2029-11-17" in shown.output
         assert "下次复核 2027-11-18" in shown.output
+        # Who: people by name and role, the command line as such; never the codes.
+        assert "firm-cli（企业）" in shown.output and "系统（命令行手动运行每日任务）" in shown.output
+        assert "user:" not in shown.output and "  cli  " not in shown.output
         missing = runner.invoke(main, ["certificates", "show", "PCC2026AAAAAAAAAAAA"])
         assert missing.exit_code == 1 and "没有编号为 PCC2026AAAAAAAAAAAA 的证书" in missing.output
         pdf = tmp_path / "cert.pdf"

@@ -221,3 +221,33 @@ def test_the_operators_note_is_kept_and_shown_in_the_history(client, db, applied
     assert blank.status_code == 409
     sign_in(user)
     assert "说明：材料齐全，按当前等级公示" in page(client, f"/me/certificates/{waiting.certificate_no}")
+
+
+def test_the_console_names_who_made_each_change(client, db, make_enterprise, grade, keys, make_user, sign_in):
+    """People by display name and role, the daily job as the system: never 「user:…」 or 「job:…」."""
+    from app.accounts.services import create_user
+    from tests.conftest import PASSWORD
+
+    ent = make_enterprise()
+    grade(ent, "AA")
+    firm = create_user(db, username="firm-91330102mat0n2ek3f", password=PASSWORD, role="firm",
+                       enterprise_uscc=ent.uscc, display_name="李华")
+    operator = create_user(db, username="sme2", password=PASSWORD, role="operator", display_name="王敏")
+    with time_machine.travel(clock.now() - days(8), tick=False):
+        cert = services.apply(db, firm)
+        services.evaluate(db, cert.certificate_no, services.actor_of(operator))
+    services.issue(db, keys, cert.certificate_no, "job:certificates.advance")
+    services.grades_changed(db, [{"enterprise_id": ent.id, "new_grade": "BBB"}])  # suspended by the rule
+    sign_in(operator)
+    html = page(client, f"/console/certificates/{cert.certificate_no}")
+    history = html.split("<caption>状态历史</caption>", 1)[1]
+    for who in ("李华（企业）", "王敏（征信机构）", "系统（每日任务）", "系统（信用等级变化）"):
+        assert f"<td>{who}</td>" in history, who
+    assert "user:" not in history and "job:" not in history and "system:" not in history
+    events = client.get(f"/api/v1/certificates/{cert.certificate_no}/history").get_json()["events"]
+    assert [(e["actor"], e["actor_label"]) for e in events] == [
+        ("user:firm-91330102mat0n2ek3f", "李华（企业）"), ("user:sme2", "王敏（征信机构）"),
+        ("job:certificates.advance", "系统（每日任务）"), ("system:grade", "系统（信用等级变化）")]
+    assert services.actor_labels(db, ["user:nobody-here", "system:black_list", "cli", "client:bank-1", "system"]) == {
+        "user:nobody-here": "用户 nobody-here", "system:black_list": "系统（列入黑名单）",
+        "cli": "系统（命令行手动运行每日任务）", "client:bank-1": "机构系统（接口）", "system": "系统"}
