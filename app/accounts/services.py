@@ -192,3 +192,18 @@ def actor_labels(session: Session, actors: Iterable[str]) -> dict[str, str]:
         else:
             out[actor] = "平台"
     return out
+
+
+def actor_names(session: Session, actors: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """People among audit actors, as the audit log names them: ``user:NAME`` (most of the code
+    base) or ``user:ID`` (consent's views) → (display name, role label).  A name is looked up
+    as a username first, then, if it is a number no username has, as an id; actors that name
+    nobody (a deleted or mistyped user) are left out."""
+    keys = {a[5:] for a in actors if a.startswith("user:") and a[5:]}
+    if not keys:
+        return {}
+    by_name = {u.username: u for u in session.scalars(sa.select(User).where(User.username.in_(keys)))}
+    ids = {int(k) for k in keys - by_name.keys() if k.isascii() and k.isdigit() and len(k) < 19}
+    by_id = {str(u.id): u for u in session.scalars(sa.select(User).where(User.id.in_(ids)))} if ids else {}
+    return {f"user:{key}": (user.display_name, ROLE_LABELS[user.role])
+            for key, user in (*by_id.items(), *by_name.items())}

@@ -15,7 +15,13 @@ from app.accounts import sessions, throttle
 from app.accounts.auth import require_user
 from app.accounts.models import Role
 from app.accounts.schemas import LoginSchema, MeSchema, PasswordChangeSchema, SessionSchema
-from app.accounts.services import authenticate, change_own_password, get_user, set_active
+from app.accounts.services import (
+    actor_names,
+    authenticate,
+    change_own_password,
+    get_user,
+    set_active,
+)
 from app.audit import services as audit
 from app.core.errors import Conflict, DomainError, InvalidInput, flatten_messages
 from app.core.extensions import cookie_csrf, db_session, limiter, settings
@@ -53,6 +59,13 @@ OPENAPI_ROUTES: dict[str, dict[str, Any]] = {  # by endpoint
         "responses": {"200": _ok({"type": "object", "properties": {
             "username": {"type": "string"}, "active": {"type": "boolean"}}}), **_ERRORS}}},
 }
+
+
+@bp.app_context_processor
+def _people() -> dict[str, Any]:
+    """Pages of lower layers (the audit log) name the people among their actors (``user:…``)
+    with ``people_named(actors)``: {actor: (display name, role label)}."""
+    return {"people_named": lambda actors: actor_names(db_session(), actors)}
 
 
 def _safe_next(target: str | None) -> str:

@@ -1,0 +1,156 @@
+"""The operator's pages (#28): the audit log in words, the ingestion batches grouped, the
+supervision classes, and the users (created, disabled and enabled, passwords reset, sessions
+ended) — operators only, every form with its CSRF token, every action audited."""
+
+from __future__ import annotations
+
+import ast
+import html
+import re
+from pathlib import Path
+from typing import Any
+
+from app.audit import services as audit
+from app.audit.web import ACTION_LABELS, SUBJECT_LABELS
+
+ROOT = Path(__file__).resolve().parents[2]
+ACTION = re.compile(r"\A[a-z_]+\.[a-z_]+\Z")
+# Helpers whose string arguments name the action they audit.
+AUDITING_HELPERS = {"audited", "_audit_oauth_failure", "_attempt"}
+
+
+def _text(page: str) -> str:
+    """What a reader sees: the page without its tags, attributes and scripts."""
+    body = page.split("<main", 1)[1].split("</main>", 1)[0]
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", body)))
+
+
+def _token(page: str) -> str:
+    return page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+
+
+# --- the audit log ----------------------------------------------------------------------------
+
+def _recorded_action_codes() -> set[str]:
+    """Every action code written as a literal where the code base records an event: the
+    action of ``record(session, actor, ACTION, …)``, ``action=``/``audit_as=`` (``Pending``,
+    ``refuse_later``) and the helpers that audit a view's refusals."""
+    found: set[str] = set()
+
+    def literals(node: ast.AST) -> set[str]:  # a constant, or either branch of ``a if c else b``
+        if isinstance(node, ast.IfExp):
+            return literals(node.body) | literals(node.orelse)
+        return {node.value} if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+            and ACTION.match(node.value) else set()
+
+    for package in ("app", "consent", "reports", "marketplace"):
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.Call):
+                    continue
+                name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+                if name == "record" and len(node.args) >= 3:
+                    found |= literals(node.args[2])
+                for kw in node.keywords:
+                    if kw.arg in ("action", "audit_as"):
+                        found |= literals(kw.value)
+                if name in AUDITING_HELPERS:
+                    for arg in node.args:
+                        found |= literals(arg)
+    return found
+
+
+def _computed_action_codes() -> set[str]:
+    """The action codes the code base builds from a status or a verb (f-strings)."""
+    from app.certificates.models import CertificateStatus
+    from app.monitoring.models import EndpointStatus
+    from app.oversight.models import RepairStatus
+    from consent.models import ConsentStatus
+    from consent.services import FIRM_TRANSITIONS
+    from marketplace.models import ApplicationStatus, OfferStatus
+    from reports.services import AUDIT_ACTIONS
+
+    return {
+        *(f"consent.{str(s).lower()}" for s in ConsentStatus),  # consent.services: each status reached
+        *(f"consent.{a}" for a in (*FIRM_TRANSITIONS, "approve", "reject")),  # consent.web: a firm's refused action
+        *(f"certificate.{s}" for s in CertificateStatus),
+        "certificate.restored", "certificate.reviewed",
+        *(f"application.{s}" for s in ApplicationStatus),
+        *(f"offer.{s}" for s in (OfferStatus.accepted, OfferStatus.declined, OfferStatus.withdrawn)),
+        *(f"repair.{s}" for s in (RepairStatus.approved, RepairStatus.rejected)),
+        *(f"list.{k}" for k in ("entered", "exited", "published", "cancelled")),
+        *(f"webhook.endpoint_{s}" for s in EndpointStatus),
+        *AUDIT_ACTIONS.values(),
+        "demo.seeded",
+    }
+
+
+def test_every_action_the_code_base_records_has_a_chinese_label() -> None:
+    literal = _recorded_action_codes()
+    assert {"session.sign_in", "report.read", "gate.access", "oauth.token", "consent.grant"} <= literal  # the scan finds them
+    missing = sorted((literal | _computed_action_codes()) - ACTION_LABELS.keys())
+    assert not missing, f"审计操作缺少中文名称（app/audit/web.py ACTION_FAMILIES）：{missing}"
+    assert all(re.search(r"[\u4e00-\u9fff]", label) for label in ACTION_LABELS.values())
+
+
+def test_the_audit_log_reads_in_words(client: Any, db: Any, login: Any, make_user: Any) -> None:
+    operator = make_user("operator", username="op-reader")
+    operator.display_name = "王审计"
+    firm_user = make_user("bank", username="officer-li")
+    firm_user.display_name = "李信贷"
+    db.flush()
+    rid = "9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+    # As consent's services write them: the firm's user by id, from None, reason None.
+    audit.record(db, f"user:{firm_user.id}", "consent.active", subject_type="consent", subject_id="cst_words1",
+                 detail={"from": None, "to": "ACTIVE", "reason": None}, request_id=rid)
+    audit.record(db, "user:officer-li", "consent.active", subject_type="consent", subject_id="cst_words2",
+                 detail={"from": "PENDING", "to": "ACTIVE", "reason": "企业同意"})
+    audit.record(db, "job:certificates.advance", "certificate.suspended", subject_type="certificate",
+                 subject_id="PCC2026WORDS", detail={"from": "issued", "to": "suspended", "reason": "等级下降",
+                                                    "cause": "evaluation"})
+    audit.record(db, "ip:10.1.2.3", "session.sign_in", outcome="refused", code="bad_credentials",
+                 subject_type="user", subject_id="nobody")
+    db.flush()
+    login(operator)
+    page = client.get("/console/audit?per_page=10")
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    text = _text(body)
+    assert "None" not in text and "user:" not in text and "job:" not in text
+    assert "新建，状态为 生效中" in text  # from None, reason None: no "None" anywhere
+    assert "由 待企业确认 变为 生效中，原因：企业同意" in text
+    assert "由 有效 变为 暂停，原因：等级下降" in text and "起因 评价结果" in text
+    assert len(re.findall(r"李信贷\s*（金融机构）", text)) == 2  # named by id (consent) and by username alike
+    assert "系统" in text and "未登录的访问者" in text
+    assert "授权生效" in text and "暂停证书" in text and "登录" in text
+    for code in ("consent.active", "certificate.suspended", "session.sign_in"):
+        assert f">{code}<" not in body  # the code is a title and a filter, not the cell's text
+    # The request id: its first eight characters, the whole one in the title and the filter.
+    assert re.search(rf'title="请求编号 {rid}[^"]*">{rid[:8]}</a>', body)
+    assert f"?request_id={rid}" in body
+    assert client.get(f"/console/audit?request_id={rid}").get_data(as_text=True).count("cst_words1") >= 1
+
+
+def test_the_audit_log_filters_by_family_and_by_a_rows_action(client: Any, db: Any, login: Any,
+                                                              make_user: Any) -> None:
+    audit.record(db, "system", "client.register", subject_type="oauth_client", subject_id="pc_filter")
+    audit.record(db, "system", "session.sign_out", subject_type="user", subject_id="someone")
+    db.flush()
+    login(make_user("operator"))
+    page = client.get("/console/audit?action=client")
+    text = _text(page.get_data(as_text=True))
+    assert "登记 OAuth 客户端" in text and "退出登录" not in text
+    assert '<option value="client" selected>接口客户端</option>' in page.get_data(as_text=True)
+    one = client.get("/console/audit?action=client.register").get_data(as_text=True)
+    assert '<option value="client.register" selected>登记 OAuth 客户端</option>' in one
+    kinds = client.get("/console/audit?subject_type=oauth_client").get_data(as_text=True)
+    assert f'<option value="oauth_client" selected>{SUBJECT_LABELS["oauth_client"]}</option>' in kinds
+
+
+def test_only_operators_read_the_audit_page(client: Any, db: Any, login: Any, make_user: Any,
+                                            make_enterprise: Any) -> None:
+    signed_out = client.get("/console/audit", headers={"Accept": "text/html"})
+    assert signed_out.status_code == 302 and "/login" in signed_out.headers["Location"]
+    for who in (make_user("firm", enterprise=make_enterprise()), make_user("bank")):
+        login(who)
+        assert client.get("/console/audit").status_code == 403
