@@ -38,12 +38,19 @@ class ScreeningRulesSchema(StrictSchema):
                                 metadata={"description": "统计年限内严重行政处罚至多几次"})
     certificate_required = JsonBool(load_default=False, metadata={"description": "须持有有效的信用等级证书"})
 
-    @validates_schema(skip_on_field_errors=True)
-    def _check(self, data: dict[str, Any], **_: Any) -> None:
+    @validates_schema(pass_original=True, skip_on_field_errors=False)
+    def _check(self, data: dict[str, Any], original: Any, **_: Any) -> None:
+        """The rules taken together, also when another field is wrong (every field's errors in
+        one answer).  A pair is judged on what was sent (a value refused on its own is still
+        given); a field refused on its own gets no second error here."""
+        if not isinstance(original, dict):
+            return
         errors: dict[str, list[str]] = {}
-        if "black" not in data["barred_lists"]:
+        barred = original.get("barred_lists", BARRED_DEFAULT)
+        fine = isinstance(barred, list) and all(isinstance(x, str) and x in BARRABLE_LISTS for x in barred)
+        if fine and "black" not in barred:
             errors["barred_lists"] = ["须包含黑名单（取值 black）：依中电联意见，列入失信联合惩戒名单（黑名单）的企业一律不得参与投标。"]
-        years, most = data.get("serious_penalty_years"), data.get("max_serious_penalties")
+        years, most = original.get("serious_penalty_years"), original.get("max_serious_penalties")
         if years is not None and most is None:
             errors["max_serious_penalties"] = ["给出了严重行政处罚的统计年限，须同时给出次数上限。"]
         if most is not None and years is None:

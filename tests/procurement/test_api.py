@@ -126,6 +126,33 @@ def test_bad_bodies_are_refused_naming_the_field(tender: Any, body: dict[str, An
     assert resp.get_json()["errors"] == errors
 
 
+BLACK_REQUIRED = "须包含黑名单（取值 black）：依中电联意见，列入失信联合惩戒名单（黑名单）的企业一律不得参与投标。"
+GRADE_CHOICES = "取值应为以下之一：AAA、AA、A、BBB、BB、B、CCC、CC、C。"
+
+
+@pytest.mark.parametrize(("rules", "errors"), [
+    ({"barred_lists": ["watch"], "min_grade": "X"},
+     {"rules.min_grade": [GRADE_CHOICES], "rules.barred_lists": [BLACK_REQUIRED]}),
+    ({"min_grade": "X", "serious_penalty_years": 3},
+     {"rules.min_grade": [GRADE_CHOICES], "rules.max_serious_penalties": ["给出了严重行政处罚的统计年限，须同时给出次数上限。"]}),
+    ({"barred_lists": ["watch", "red"], "serious_penalty_years": 6, "colour": "red"},
+     {"rules.barred_lists[1]": ["取值应为以下之一：black、watch。"],
+      "rules.serious_penalty_years": ["应为 1–5 年（不良记录在信用档案中只保存 5 年）。"],
+      "rules.max_serious_penalties": ["给出了严重行政处罚的统计年限，须同时给出次数上限。"], "rules.colour": ["未知字段。"]}),
+    ({"max_serious_penalties": "多", "nr_policy": "maybe"},
+     {"rules.max_serious_penalties": ["应为整数。"], "rules.serious_penalty_years": ["给出了严重行政处罚的次数上限，须同时给出统计年限。"],
+      "rules.nr_policy": ["取值应为以下之一：pass、fail。"]}),
+    ({"barred_lists": "black", "min_grade": "X"},
+     {"rules.barred_lists": ["应为列表。"], "rules.min_grade": [GRADE_CHOICES]}),
+])
+def test_every_error_of_the_rules_at_once(tender: Any, rules: dict[str, Any], errors: dict[str, Any]) -> None:
+    """A field's error does not hide the rules' cross-field errors until the next request."""
+    full = {"tender_name": "配网物资招标", "codes": ["91110000053621038D"], "rules": rules}
+    resp = tender.http.post("/api/v1/screenings", json=full, headers=bearer(tender.token()))
+    assert resp.status_code == 422, resp.get_json()
+    assert resp.get_json()["errors"] == errors
+
+
 def test_a_body_that_is_not_json(tender: Any) -> None:
     resp = tender.http.post("/api/v1/screenings", data="{codes:", content_type="application/json",
                             headers=bearer(tender.token()))

@@ -170,6 +170,18 @@ def test_a_bad_file_is_the_files_error_only(tenderer_in: Any, client: FlaskClien
     assert 'id="codes-err"' not in page and "应为 1–10000 个统一社会信用代码" not in page
 
 
+def test_every_rule_error_beside_its_field_at_once(tenderer_in: Any, client: FlaskClient) -> None:
+    resp = post_form(client, {**FORM, "codes": "91110000053621038D", "rules.min_grade": "X",
+                              "rules.max_open_dishonest": "两条", "rules.serious_penalty_years": "9"})
+    assert resp.status_code == 422
+    page = resp.get_data(as_text=True)
+    for field, message in (("rules-min_grade", "取值应为以下之一"), ("rules-max_open_dishonest", "应为整数。"),
+                           ("rules-serious_penalty_years", "应为 1–5 年"),
+                           ("rules-max_serious_penalties", "给出了严重行政处罚的统计年限，须同时给出次数上限。")):
+        found = re.search(rf'<p class="err" id="{field}-err" role="alert">([^<]*)</p>', page)
+        assert found is not None and message in found.group(1), field
+
+
 def test_pages_are_for_tenderers(client: FlaskClient, make_user: Any, sign_in: Any, tender: Any) -> None:
     html = {"Accept": "text/html"}
     to_sign_in = client.get("/procurement/screenings", headers=html)
