@@ -6,6 +6,7 @@ Forms use the API's schemas and services; errors show next to their field."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
@@ -16,13 +17,14 @@ from app.accounts.models import Role
 from app.certificates import schemas, services
 from app.certificates.models import CERTIFICATE_STATUS_LABELS, Certificate, CertificateStatus
 from app.certificates.rules import current as current_rules
-from app.core import clock
+from app.core import clock, jobs
 from app.core.errors import DomainError
-from app.core.extensions import db_session, signing_keys
+from app.core.extensions import db_session, settings, signing_keys
 from app.core.forms import Errors, domain_errors, filled, load_form, page_no
 
 bp = Blueprint("certificates_web", __name__, template_folder="templates")
 
+DAILY_JOB = "certificates.advance"
 QUEUE = ("applied", "publicized", "issued", "suspended", "revoked", "rejected", "expired", "withdrawn")
 ACTIONS = {"evaluate": "评价", "issue": "发证", "suspend": "暂停", "revoke": "撤销", "restore": "恢复"}
 
@@ -32,6 +34,18 @@ def _labels() -> dict[str, Any]:
     return {"CERTIFICATE_STATUS_LABELS": {str(k): v for k, v in CERTIFICATE_STATUS_LABELS.items()},
             "OBJECTION_STATUS_LABELS": schemas.OBJECTION_STATUS_LABELS,
             "certificate_standing": services.standing}  # a row's status as of today, as every page shows it
+
+
+def _daily_run() -> str | None:
+    """When the daily work runs, as an operator reads it (``PC_JOB_SCHEDULE`` may move it or
+    turn it off): 「每天 00:15（北京时间）」; ``None`` when it is off."""
+    cron = " ".join(settings().job_schedule.get(DAILY_JOB, jobs.DEFAULT_SCHEDULE[DAILY_JOB]).split())
+    if not cron:
+        return None
+    daily = re.fullmatch(r"(\d{1,2}) (\d{1,2}) \* \* \*", cron)
+    if daily and int(daily[1]) < 60 and int(daily[2]) < 24:
+        return f"每天 {int(daily[2]):02d}:{int(daily[1]):02d}（北京时间）"
+    return "按运维设定的时间"
 
 
 def _form() -> dict[str, Any]:
@@ -194,7 +208,8 @@ def console() -> str:
     return render_template("certificates/console.html", page=page, status=status,
                            q=q or "", counts=services.counts_by_status(session), queue=QUEUE,
                            objections=[(o, services.certificate_of(session, o)) for o in objections.items],
-                           open_total=objections.total, now=clock.now(), rules=current_rules().describe())
+                           open_total=objections.total, now=clock.now(), rules=current_rules().describe(),
+                           daily_run=_daily_run())
 
 
 def _render_console_certificate(number: str, errors: Errors | None = None, form: dict[str, Any] | None = None,

@@ -251,3 +251,26 @@ def test_the_console_names_who_made_each_change(client, db, make_enterprise, gra
     assert services.actor_labels(db, ["user:nobody-here", "system:black_list", "cli", "client:bank-1", "system"]) == {
         "user:nobody-here": "用户 nobody-here", "system:black_list": "系统（列入黑名单）",
         "cli": "系统（命令行手动运行每日任务）", "client:bank-1": "机构系统（接口）", "system": "系统"}
+
+
+@pytest.mark.parametrize(("schedule", "said"), [
+    (None, "系统每天 00:15（北京时间）自动处理"),
+    ("30 1 * * *", "系统每天 01:30（北京时间）自动处理"),
+    ("0 */6 * * *", "系统按运维设定的时间自动处理"),
+    ("", "系统每日的自动处理（到期、复核、公示期满发证）目前未开启"),
+])
+def test_the_console_words_the_rule_and_the_daily_work_for_an_operator(client, app, db, operator, sign_in,
+                                                                        monkeypatch, schedule, said):
+    """No configuration or job names as headlines: the rule's name only as a muted hint."""
+    import dataclasses
+
+    if schedule is not None:
+        now = app.extensions["pc_settings"]
+        monkeypatch.setitem(app.extensions, "pc_settings",
+                            dataclasses.replace(now, job_schedule={"certificates.advance": schedule}))
+    sign_in(operator)
+    html = page(client, "/console/certificates")
+    assert "<summary>现行证书规则</summary>" in html and "公示期 7 天" in html
+    assert said in html
+    assert "certificates.advance" not in html and "powercredit" not in html
+    assert html.count("PC_CERTIFICATE_RULES") == 1 and '<p class="muted">规则由平台运维配置（配置项 PC_CERTIFICATE_RULES）' in html
