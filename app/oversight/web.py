@@ -7,22 +7,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from marshmallow import fields, validate
 
 from app.accounts.auth import require_firm, require_user
 from app.accounts.models import Role
 from app.accounts.services import list_institutions
 from app.archive import services as archive_services
-from app.archive.models import CreditRecord, DataProvider, segment_label
+from app.archive.models import CreditRecord, DataProvider, IngestionRun, segment_label
 from app.archive.schemas import RunArgs
 from app.core import clock
+from app.core.db import Page
 from app.core.errors import DomainError, NotFound
 from app.core.extensions import db_session, signing_keys, writes
 from app.core.forms import Errors, domain_errors, filled, load_form, page_no, query_args
-from app.core.schemas_base import PageArgs
+from app.core.schemas_base import INT64_MAX, Int, PageArgs, one_of
 from app.oauth.services import clients_of_institution, clients_of_provider
 from app.oversight import commitments, lists, notices, objections, repair, schemas
 from app.oversight.models import (
@@ -442,15 +445,96 @@ def console_institutions() -> str:
         (i, clients_of_institution(session, i.id)) for i in list_institutions(session)])
 
 
+class _RunListArgs(RunArgs):
+    """The batches page's filters: the API's, and by size (``single``: one row, ``multi``: more)
+    and by a range of batch numbers (a collapsed line's batches, ``first``–``last``); ``each``
+    lists one-row batches one by one."""
+
+    size = fields.String(load_default=None, validate=one_of(["single", "multi"]))
+    first = Int(load_default=None, validate=validate.Range(min=1, max=INT64_MAX, error="批次编号应为正整数。"))
+    last = Int(load_default=None, validate=validate.Range(min=1, max=INT64_MAX, error="批次编号应为正整数。"))
+    each = fields.Boolean(load_default=False)
+
+
+@dataclass
+class _RunLine:
+    """A line of the batches page: one batch (``run``), or a run of consecutive one-row
+    batches of one provider collapsed (``count`` of them, numbers ``first``–``last``)."""
+
+    provider: DataProvider
+    count: int
+    first: int
+    last: int
+    started_from: Any
+    started_to: Any
+    total: int
+    accepted: int
+    corrected: int
+    unchanged: int
+    refused: int
+    committed: int
+    run: IngestionRun | None = None
+
+
+def _run_lines(session: Any, args: dict[str, Any], collapse: bool) -> Page[_RunLine]:
+    """The batches newest first, filtered; consecutive one-row batches of the same provider
+    (in that order) collapsed into one line when ``collapse``: each such run of batches is an
+    island of equal ``row_number() - row_number() over (provider, one-row)``."""
+    order = (IngestionRun.started_at.desc(), IngestionRun.id.desc())
+    single = sa.case((IngestionRun.total == 1, 1), else_=0)
+    stmt = sa.select(IngestionRun.id, IngestionRun.provider_id, IngestionRun.started_at, IngestionRun.total,
+                     IngestionRun.accepted, IngestionRun.corrected, IngestionRun.unchanged, IngestionRun.refused,
+                     sa.case((IngestionRun.committed.is_(True), 1), else_=0).label("committed"),
+                     single.label("single"), sa.func.row_number().over(order_by=order).label("n"),
+                     sa.func.row_number().over(partition_by=(IngestionRun.provider_id, single), order_by=order)
+                     .label("m"))
+    if args["provider"]:
+        stmt = stmt.join(DataProvider, DataProvider.id == IngestionRun.provider_id).where(
+            DataProvider.code == args["provider"])
+    if args["refused_only"]:
+        stmt = stmt.where(sa.or_(IngestionRun.refused > 0, IngestionRun.committed.is_(False)))
+    if args["size"]:
+        stmt = stmt.where(IngestionRun.total == 1 if args["size"] == "single" else IngestionRun.total != 1)
+    if args["first"]:
+        stmt = stmt.where(IngestionRun.id >= args["first"])
+    if args["last"]:
+        stmt = stmt.where(IngestionRun.id <= args["last"])
+    runs = stmt.subquery()
+    line = sa.case((runs.c.single == 1, runs.c.n - runs.c.m), else_=-runs.c.n) if collapse else runs.c.n
+    lines = (sa.select(runs.c.provider_id, sa.func.count().label("count"), sa.func.min(runs.c.id).label("first"),
+                       sa.func.max(runs.c.id).label("last"), sa.func.min(runs.c.started_at).label("started_from"),
+                       sa.func.max(runs.c.started_at).label("started_to"),
+                       *(sa.func.sum(getattr(runs.c, c)).label(c) for c in
+                         ("total", "accepted", "corrected", "unchanged", "refused", "committed")))
+             .group_by(runs.c.provider_id, runs.c.single, line).order_by(sa.func.min(runs.c.n)))
+    total = session.scalar(sa.select(sa.func.count()).select_from(lines.order_by(None).subquery()))
+    page, per_page = args["page"], args["per_page"]
+    rows = session.execute(lines.limit(per_page).offset((page - 1) * per_page)).all()
+    providers = {p.id: p for p in session.scalars(sa.select(DataProvider).where(
+        DataProvider.id.in_({r.provider_id for r in rows})))} if rows else {}
+    singles = [r.first for r in rows if r.count == 1]
+    runs_by_id = {r.id: r for r in session.scalars(sa.select(IngestionRun).where(IngestionRun.id.in_(singles)))} \
+        if singles else {}
+    items = [_RunLine(providers[r.provider_id], r.count, r.first, r.last, r.started_from, r.started_to,
+                      total=int(r.total or 0), accepted=int(r.accepted or 0), corrected=int(r.corrected or 0),
+                      unchanged=int(r.unchanged or 0), refused=int(r.refused or 0), committed=int(r.committed or 0),
+                      run=runs_by_id.get(r.first) if r.count == 1 else None) for r in rows]
+    return Page(items, page, per_page, int(total or 0))
+
+
 @bp.get("/console/ingestion")
 def console_ingestion() -> str:
+    """Data batches, newest first.  Online signing writes a batch of one row per signature: a
+    run of those from one provider shows as one line, with a link to its batches."""
     require_user(Role.operator)
-    args = query_args(RunArgs())
+    args = query_args(_RunListArgs())
     session = db_session()
-    page = archive_services.list_runs(session, args["page"], args["per_page"], args["provider"], args["refused_only"])
+    collapse = not (args["each"] or args["size"] == "single" or args["first"] or args["last"])
+    page = _run_lines(session, args, collapse)
     providers = [tuple(r) for r in session.execute(sa.select(DataProvider.code, DataProvider.name)
                                                    .order_by(DataProvider.code))]
-    return render_template("oversight/ingestion_runs.html", runs=page.items, page=page, args=args, providers=providers)
+    return render_template("oversight/ingestion_runs.html", lines=page.items, page=page, args=args,
+                           providers=providers, collapse=collapse)
 
 
 @bp.get("/console/ingestion/<int:run_id>")

@@ -154,3 +154,64 @@ def test_only_operators_read_the_audit_page(client: Any, db: Any, login: Any, ma
     for who in (make_user("firm", enterprise=make_enterprise()), make_user("bank")):
         login(who)
         assert client.get("/console/audit").status_code == 403
+
+
+# --- the ingestion batches --------------------------------------------------------------------
+
+def _runs(db: Any, make_provider: Any) -> tuple[Any, Any, list[Any]]:
+    """Batches newest last: A×5 rows, then A, A, A (one row each), B (one row), A, A (one row
+    each), B×2 rows — after anything else in the database."""
+    import datetime as dt
+
+    from app.archive.models import IngestionRun
+    from app.core import clock
+
+    a, b = make_provider(code="prov-signing"), make_provider(code="prov-other")
+    made = []
+    for i, (provider, total) in enumerate([(a, 5), (a, 1), (a, 1), (a, 1), (b, 1), (a, 1), (a, 1), (b, 2)]):
+        run = IngestionRun(provider_id=provider.id, source="api", filename=f"在线签署 cmt_{i}" if total == 1 else None,
+                           started_at=clock.now() + dt.timedelta(days=1, minutes=i), total=total, accepted=total,
+                           committed=True)
+        db.add(run)
+        made.append(run)
+    db.flush()
+    return a, b, made
+
+
+def _listed(page: str) -> list[str]:
+    """The page's lines by their first cell: ``#12`` or ``#3–#5``."""
+    return re.findall(r'<td class="nowrap" data-label="批次"><a href="[^"]*">(#\d+(?:–#\d+)?)</a>', page)
+
+
+def test_consecutive_one_row_batches_of_a_provider_show_as_one_line(client: Any, db: Any, login: Any,
+                                                                    make_user: Any, make_provider: Any) -> None:
+    a, b, runs = _runs(db, make_provider)
+    ids = [r.id for r in runs]
+    login(make_user("operator"))
+    page = client.get("/console/ingestion?per_page=5").get_data(as_text=True)
+    assert _listed(page) == [f"#{ids[7]}", f"#{ids[5]}–#{ids[6]}", f"#{ids[4]}", f"#{ids[1]}–#{ids[3]}", f"#{ids[0]}"]
+    assert "3 个单行批次" in page and "2 个单行批次" in page
+    # Every batch stays reachable: a collapsed line links to its batches, one by one.
+    link = html.unescape(re.search(rf'<a href="([^"]*)">#{ids[1]}–#{ids[3]}</a>', page).group(1))  # type: ignore[union-attr]
+    assert f"provider={a.code}" in link and "size=single" in link
+    batches = client.get(link).get_data(as_text=True)
+    assert _listed(batches) == [f"#{ids[3]}", f"#{ids[2]}", f"#{ids[1]}"]
+    assert "返回全部批次" in batches
+    # One by one on request; by size.
+    assert _listed(client.get("/console/ingestion?per_page=8&each=true").get_data(as_text=True)) == [
+        f"#{i}" for i in reversed(ids)]
+    assert _listed(client.get("/console/ingestion?per_page=3&size=multi").get_data(as_text=True))[:2] == [
+        f"#{ids[7]}", f"#{ids[0]}"]
+    singles = _listed(client.get(f"/console/ingestion?size=single&provider={a.code}").get_data(as_text=True))
+    assert singles == [f"#{i}" for i in (ids[6], ids[5], ids[3], ids[2], ids[1])]
+    # One provider's batches: its one-row batches are consecutive there, one line.
+    assert _listed(client.get(f"/console/ingestion?provider={a.code}").get_data(as_text=True)) == [
+        f"#{ids[1]}–#{ids[6]}", f"#{ids[0]}"]
+
+
+def test_the_batches_page_refuses_bad_filters_with_a_page_not_an_error(client: Any, db: Any, login: Any,
+                                                                       make_user: Any) -> None:
+    login(make_user("operator"))
+    for query in ("size=huge", "first=abc", "last=0", "each=perhaps"):
+        resp = client.get(f"/console/ingestion?{query}", headers={"Accept": "text/html"})
+        assert resp.status_code == 422, query
