@@ -98,7 +98,7 @@ def certificates_show(ctx: Context, number: str) -> None:
             say("异议：")
         for o in objections:
             say(f"  {o.objection_no}  {clock.format_cn(o.created_at)}  {OBJECTION_STATUS_LABELS[str(o.status)]}  {o.text}"
-                + (f"（处理：{o.resolution}）" if o.resolution else ""))
+                + (f"（处理：{o.resolution}）" if o.resolution and o.status != "closed" else ""))
 
 
 @certificates_group.command("pdf", help="把已颁发的证书写成 PDF 文件（二维码指向 --base-url 上的核验页）")

@@ -92,6 +92,7 @@ class CertificateObjectionStatus(enum.StrEnum):
     open = "open"
     upheld = "upheld"  # 异议成立: the certificate is not issued (or is revoked)
     dismissed = "dismissed"  # 异议不成立
+    closed = "closed"  # 已终结: the firm withdrew its application; nobody judged the objection
 
 
 class CertificateObjection(Base):

@@ -12,7 +12,8 @@ from app.certificates.models import (
 from app.core.pagination import PageSchema, page_of
 from app.core.schemas_base import JsonBool, PageArgs, StrictSchema, one_of, text
 
-OBJECTION_STATUS_LABELS = {"open": "待处理", "upheld": "异议成立", "dismissed": "异议不成立"}
+OBJECTION_STATUS_LABELS = {"open": "待处理", "upheld": "异议成立", "dismissed": "异议不成立",
+                           "closed": "已终结（企业撤回申报）"}
 
 
 class CertificateApplySchema(StrictSchema):
@@ -90,7 +91,8 @@ class CertificateObjectionSchema(StrictSchema):
     objection_no = fields.String()
     certificate_no = fields.String()
     text = fields.String()
-    status = fields.Function(lambda o: str(o.status))
+    status = fields.Function(lambda o: str(o.status), metadata={
+        "description": "open 待处理；upheld 异议成立；dismissed 异议不成立；closed 已终结（企业撤回申报，未作核查结论）"})
     status_label = fields.Function(lambda o: OBJECTION_STATUS_LABELS[str(o.status)])
     created_at = fields.DateTime()
     resolved_at = fields.DateTime(allow_none=True)

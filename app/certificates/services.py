@@ -85,6 +85,7 @@ TITLE = "电力行业企业信用等级证书"
 NUMBER_RE = re.compile(r"^PCC(\d{4})([A-Z2-7]{12})$")
 AUTOMATIC_CAUSES = ("grade", "review")  # suspensions the rule may lift (not an operator's)
 NOTICE_KIND = "certificate"
+WITHDRAWN_OBJECTION = "企业已撤回申报，异议终结"  # an objection closed by the withdrawal (migration 0022 reads it)
 
 
 # --- numbers, canonical form ----------------------------------------------------------------
@@ -553,12 +554,12 @@ def resolve_objection(session: Session, user: User, objection_no: str, outcome: 
     dismissed (issuing may go ahead once no other objection is open)."""
     if user.role != Role.operator:
         raise Forbidden("证书异议由征信机构核查处理", code="not_an_operator")
+    if outcome not in (CertificateObjectionStatus.upheld, CertificateObjectionStatus.dismissed):
+        raise InvalidInput("处理结果有误", errors={"outcome": ["处理结果只能是异议成立或异议不成立。"]})
+    result = CertificateObjectionStatus(outcome)
     objection = get_objection(session, objection_no)
     cert = session.scalars(sa.select(Certificate).where(Certificate.id == objection.certificate_pk)
                            .with_for_update(of=Certificate).execution_options(populate_existing=True)).one()
-    result = CertificateObjectionStatus(outcome)
-    if result == CertificateObjectionStatus.open:
-        raise InvalidInput("处理结果有误", errors={"outcome": ["处理结果只能是异议成立或异议不成立。"]})
     now = clock.now()
     done = session.execute(
         sa.update(CertificateObjection).where(CertificateObjection.id == objection.id,
@@ -566,6 +567,9 @@ def resolve_objection(session: Session, user: User, objection_no: str, outcome: 
         .values(status=result, resolution=resolution, resolved_at=now, resolved_by=user.id)
         .execution_options(synchronize_session=False)).rowcount  # type: ignore[attr-defined]
     if done != 1:
+        session.refresh(objection)
+        if objection.status == CertificateObjectionStatus.closed:
+            raise Conflict("该异议已随企业撤回申报终结，无需处理", code="objection_resolved")
         raise Conflict("该异议已处理", code="objection_resolved")
     session.refresh(objection)
     audit.record(session, actor_of(user), "certificate.objection_resolved", subject_type="certificate_objection",
@@ -702,10 +706,10 @@ def withdraw(session: Session, user: User, number: str, reason: str | None, *,
         raise StatusConflict(f"证书 {number} 当前为「{CERTIFICATE_STATUS_LABELS[cert.status]}」，只有发证前的申报可以撤回")
     _move(session, cert, OPEN, S.withdrawn, actor_of(user), f"企业撤回申报{'：' + reason if reason else ''}",
           cause="withdrawal", request_id=request_id)
-    # Objections to a withdrawn result are moot: closed as dismissed, saying so.
+    # Objections to a withdrawn result are moot: closed — not judged either way —, saying why.
     session.execute(sa.update(CertificateObjection).where(
         CertificateObjection.certificate_pk == cert.id, CertificateObjection.status == CertificateObjectionStatus.open)
-        .values(status=CertificateObjectionStatus.dismissed, resolved_at=clock.now(), resolution="企业已撤回申报，异议终结"))
+        .values(status=CertificateObjectionStatus.closed, resolved_at=clock.now(), resolution=WITHDRAWN_OBJECTION))
     return cert
 
 

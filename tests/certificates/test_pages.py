@@ -184,8 +184,13 @@ def test_the_objector_and_the_firm_see_how_a_result_ended_the_public_does_not(cl
     assert "我提出的异议" in html and "该企业有未结清的电费欠费" in html
     if end == "upheld":
         assert "异议成立" in html and "处理说明：经核查属实，欠费 3 个月" in html
+    else:  # ended with the application, not judged: never 「异议不成立」
+        assert "已终结（企业撤回申报）" in html and "撤回申报，异议随之终结，未作核查结论" in html
+        assert "异议不成立" not in html and "处理说明" not in html
     assert reason not in html  # the result's own reason is the firm's and operators'
     mine = client.get(f"/api/v1/certificate-objections/{o.objection_no}").get_json()
+    assert (mine["status"], mine["status_label"]) == (
+        ("upheld", "异议成立") if end == "upheld" else ("closed", "已终结（企业撤回申报）"))
     assert (mine["certificate_status"], mine["certificate_status_label"]) == (
         ("rejected", "未通过") if end == "upheld" else ("withdrawn", "已撤回"))
     listed = client.get("/api/v1/certificate-objections").get_json()["items"]
@@ -196,6 +201,11 @@ def test_the_objector_and_the_firm_see_how_a_result_ended_the_public_does_not(cl
     assert outcome in html and reason in html and f"/me/certificates/{cert.certificate_no}" in html
     sign_in(operator)
     assert reason in page(client, path)
+    console = page(client, f"/console/certificates/{cert.certificate_no}")
+    if end == "withdrawn":
+        assert "<strong>已终结（企业撤回申报）</strong>" in console and "异议不成立" not in console.split('id="objections"')[1].split("</section>")[0]
+    closed = client.get("/api/v1/certificate-objections", query_string={"status": "closed"}).get_json()["items"]
+    assert [i["objection_no"] for i in closed] == ([o.objection_no] if end == "withdrawn" else [])
 
 
 def test_an_application_never_published_has_no_publicity_page_even_for_its_firm(client, db, applied, sign_in):

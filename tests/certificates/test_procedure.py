@@ -188,7 +188,11 @@ def test_the_firm_withdraws_before_issue_and_open_objections_end(db, publicized,
     cert, _, user = publicized()
     o = services.object_to(db, person("bank"), cert.certificate_no, "有异议")
     services.withdraw(db, user, cert.certificate_no, "材料需补充")
-    assert cert.status == "withdrawn" and db.get(CertificateObjection, o.id).status == "dismissed"
+    # Closed, not judged: neither upheld nor dismissed (「异议不成立」 it was not).
+    closed = db.get(CertificateObjection, o.id)
+    db.refresh(closed)  # the update went to the database, not to the object in the session
+    assert cert.status == "withdrawn" and closed.status == "closed"
+    assert (closed.resolved_by, closed.resolution) == (None, "企业已撤回申报，异议终结") and closed.resolved_at is not None
     with pytest.raises(services.StatusConflict):
         services.withdraw(db, user, cert.certificate_no, None)
 
@@ -269,3 +273,17 @@ def test_the_issue_says_what_became_of_the_objections(db, publicized, keys, pers
     assert cert.status == "issued" and cert.status_reason == reason
     event = services.events_of(db, cert)[-1]
     assert (event.reason, event.detail["note"]) == (reason, "核对无误")
+
+
+def test_an_objection_closed_by_the_withdrawal_cannot_be_resolved(db, publicized, person, operator):
+    cert, _, user = publicized()
+    o = services.object_to(db, person("bank"), cert.certificate_no, "有异议")
+    services.withdraw(db, user, cert.certificate_no, None)
+    with pytest.raises(Conflict) as refused:
+        services.resolve_objection(db, operator, o.objection_no, "dismissed", "迟到的处理")
+    assert refused.value.code == "objection_resolved" and "随企业撤回申报终结" in refused.value.detail
+    for outcome in ("closed", "open", "bogus"):
+        with pytest.raises(services.InvalidInput) as bad:
+            services.resolve_objection(db, operator, o.objection_no, outcome, "x")
+        assert bad.value.errors == {"outcome": ["处理结果只能是异议成立或异议不成立。"]}
+    assert db.get(CertificateObjection, o.id).status == "closed"
