@@ -458,7 +458,10 @@ def public_verification(session: Session, keys: SigningKeys, number: str, digest
     many rows were sent — never the bidders or the outcomes.  Registered with
     ``app.core.verification`` for ``/verify/{no}``."""
     check_number(number)
-    wanted = check_digest(digest)
+    try:
+        wanted = check_digest(digest)
+    except InvalidInput as exc:  # reports' check names a report; this is a screening's digest
+        raise InvalidInput("筛查结果的摘要格式不正确", errors=exc.errors) from None
     found = session.scalar(sa.select(Screening).where(Screening.screening_no == number))
     if found is None:
         raise ScreeningNotFound(f"未查询到编号为 {number} 的筛查结果：该编号不是本平台出具的筛查结果")

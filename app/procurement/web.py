@@ -24,9 +24,9 @@ bp = Blueprint("procurement_web", __name__, template_folder="templates")
 PER_PAGE = 100
 CODE_SEPARATORS = re.compile(r"[\s,;，；、]+")
 OUTCOME_FILTERS = {"fail": "不通过", "pass": "通过", "none": "未查到、代码无效或重复"}
-DATE_WORDS = {"decided_on": "决定", "publish_until": "公示至", "published_on": "公布", "filed_on": "立案",
-              "entered_on": "列入", "ends_on": "期限至", "grade_as_of": "评价", "valid_until": "有效期至",
-              "accident_on": "事故"}
+DATE_WORDS = {"grade_as_of": "评价", "filed_on": "立案", "decided_on": "决定", "accident_on": "事故",
+              "entered_on": "列入", "published_on": "公布", "publish_until": "公示至", "ends_on": "期限至",
+              "valid_until": "有效期至"}  # in the order a record's dates are told
 NR_LABELS = {"": "默认（设了最低等级时不通过，否则通过）", "fail": "不通过", "pass": "通过"}
 
 
@@ -48,6 +48,15 @@ def _detail_args() -> tuple[dict[str, Any], list[str]]:
         problems = [f"{QUERY_LABELS.get(name, f'网址参数「{name}」')}：{''.join(messages)}"
                     for name, messages in flatten_messages(exc.messages).items()]
         return {"outcome": None}, problems
+
+
+def dated(dates: dict[str, str | None]) -> str:
+    """A fact's dates in words, in the order they happened (the document keeps them by key):
+    ``列入 2026-10-07，公布 2026-10-09，期限至 2029-10-09``."""
+    order = list(DATE_WORDS)
+    known = sorted((k for k in dates if k in DATE_WORDS), key=order.index)
+    return "，".join(f"{DATE_WORDS.get(k, k)} {dates[k]}" for k in [*known, *(k for k in dates if k not in DATE_WORDS)]
+                    if dates[k])
 
 
 def _tenderer() -> services.Tenderer:
@@ -136,5 +145,5 @@ def screening(screening_no: str) -> tuple[str, int]:
     number = page_no()
     page: Page[dict[str, Any]] = Page(rows[(number - 1) * PER_PAGE: number * PER_PAGE], number, PER_PAGE, len(rows))
     return render_template("procurement/detail.html", s=found, doc=doc, page=page, outcome=args["outcome"],
-                           filters=OUTCOME_FILTERS, outcome_labels=OUTCOME_LABELS, date_words=DATE_WORDS,
+                           filters=OUTCOME_FILTERS, outcome_labels=OUTCOME_LABELS, dated=dated,
                            verify_url=downloads.verify_url(found), problems=problems), 422 if problems else 200

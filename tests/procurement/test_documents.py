@@ -139,6 +139,16 @@ def test_verify_unknown_and_malformed_numbers(client: FlaskClient) -> None:
     assert digest.status_code == 422 and list(digest.get_json()["errors"]) == ["digest"]
 
 
+def test_a_malformed_digest_is_named_as_the_screenings(issued: dict[str, Any], client: FlaskClient) -> None:
+    number = issued["number"]
+    answer = client.get(f"/verify/{number}?digest=zz&format=json")
+    assert answer.status_code == 422 and answer.get_json()["detail"] == "筛查结果的摘要格式不正确"
+    page = client.get(f"/verify/{number}?digest=zz")
+    assert page.status_code == 422
+    text = page.get_data(as_text=True)
+    assert "筛查结果的摘要格式不正确" in text and "报告摘要" not in text
+
+
 
 def test_every_download_is_an_attachment_named_by_its_number(issued: dict[str, Any], tender: Any) -> None:
     """The signed file, the PDF and the CSV are saved under the screening's number, not shown

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from app.procurement.models import Screening
-from tests.procurement.conftest import days_ago, serious_penalty
+from tests.procurement.conftest import days_ago, dishonest, serious_penalty
 
 FORM = {"tender_name": "输电线路铁塔招标", "tender_no": "ZB-2026-0101"}
 
@@ -39,6 +39,7 @@ def test_the_tenderers_home_is_its_screenings(tenderer_in: Any, client: FlaskCli
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/procurement/screenings")
     page = client.get("/procurement/screenings").get_data(as_text=True)
     assert "投标人信用筛查" in page and "还没有筛查结果" in page and "新建筛查" in page
+    assert "「真伪核验」" in page and "报告核验" not in page  # the navigation's name for /verify
 
 
 def test_a_screening_from_pasted_codes(tenderer_in: Any, client: FlaskClient, make_enterprise: Any, grade: Any,
@@ -180,6 +181,30 @@ def test_every_rule_error_beside_its_field_at_once(tenderer_in: Any, client: Fla
                            ("rules-max_serious_penalties", "给出了严重行政处罚的统计年限，须同时给出次数上限。")):
         found = re.search(rf'<p class="err" id="{field}-err" role="alert">([^<]*)</p>', page)
         assert found is not None and message in found.group(1), field
+
+
+def test_the_basis_reads_without_stray_spaces(tenderer_in: Any, client: FlaskClient, make_enterprise: Any,
+                                              grade: Any, add: Any, listed: Any, db: Any) -> None:
+    """The 依据 pieces (a grade and its date, a list record, a court and its dates, a record
+    without a reference) are joined with full-width punctuation and no space before it."""
+    low, black = make_enterprise(), make_enterprise()
+    grade(low, "C")
+    grade(black, "A")
+    records = [add(black, "judicial", dishonest(1, days_ago(60))), add(black, "penalty", serious_penalty(days_ago(45))),
+               add(black, "safety", {"accident_on": days_ago(80).isoformat(), "level": "major", "deaths": 11,
+                                     "description": "施工坍塌"})]
+    entry = listed(black, "black", records)
+    resp = post_form(client, {**FORM, "codes": f"{low.uscc}\n{black.uscc}", "rules.min_grade": "BBB",
+                              "rules.max_open_dishonest": "0"})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+    number = db.scalars(sa.select(Screening.screening_no)).one()
+    html = client.get(f"/procurement/screenings/{number}").get_data(as_text=True)
+    basis = " ".join(re.findall(r"<details>.*?</details>", html, flags=re.S))
+    text = re.sub(r"\s+", " ", visible_text(basis))
+    listed_on = f"名单记录 #{entry.id}，列入 {entry.entered_on}，公布 {entry.published_on}，期限至 {entry.ends_on}（公开信息）"
+    for expected in ("信用等级低于 BBB：C，评价 ", listed_on, "人民法院，立案 ", "生产安全事故，事故 "):
+        assert expected in text, (expected, text)
+    assert re.findall(r"\s[，。；：（）]", text) == [], text
 
 
 def test_pages_are_for_tenderers(client: FlaskClient, make_user: Any, sign_in: Any, tender: Any) -> None:
