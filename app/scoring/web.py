@@ -7,15 +7,19 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, render_template, request
+from marshmallow import fields
 
 from app.accounts.auth import require_user
 from app.accounts.models import Role
+from app.archive.models import Segment
 from app.core import clock
 from app.core.errors import InvalidInput
 from app.core.extensions import db_session
-from app.core.forms import load_form
+from app.core.forms import load_form, query_args
+from app.core.schemas_base import one_of
 from app.scoring import services
-from app.scoring.schemas import ValidationFormArgs
+from app.scoring.schemas import ClassArgs, ValidationFormArgs
+from app.scoring.scorecard import GRADES, SUPERVISION_CLASSES
 from app.scoring.validation import scorecard_by_version, validate_scorecard
 
 bp = Blueprint("scoring_web", __name__, template_folder="templates")  # its pages beside it
@@ -79,3 +83,25 @@ def _charts(report: dict[str, Any]) -> dict[str, Any]:
         "stability": [(st["base_as_of"], [_percent(r["base_share"]) for r in st["rows"]]),
                       (st["as_of"], [_percent(r["current_share"]) for r in st["rows"]])],
     }
+
+
+class _SupervisionPageArgs(ClassArgs):
+    """The supervision page's query: the API's (page, per_page, segment) and the class shown."""
+
+    supervision_class = fields.String(load_default="D", data_key="class", validate=one_of(SUPERVISION_CLASSES))
+
+
+@bp.get("/console/supervision")
+def console_supervision() -> str:
+    """信用分类监管: how many firms each class A–D holds (in a segment, or all), and one
+    class's firms, lowest scores first — the API's ``GET /api/v1/supervision/{class}``."""
+    require_user(Role.operator)
+    args = query_args(_SupervisionPageArgs())
+    session = db_session()
+    shown, segment = args["supervision_class"], args["segment"]
+    counts = {c: services.firms_in_class(session, c, 1, 1, segment).total for c in SUPERVISION_CLASSES}
+    page = services.firms_in_class(session, shown, args["page"], args["per_page"], segment)
+    supervision = services.current_scorecard().supervision  # grade -> class
+    grades = {c: [g for g in GRADES if supervision.get(g) == c] for c in SUPERVISION_CLASSES}
+    return render_template("scoring/supervision.html", args=args, shown=shown, segment=segment, counts=counts,
+                           page=page, grades=grades, segments=list(Segment))

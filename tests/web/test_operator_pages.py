@@ -215,3 +215,65 @@ def test_the_batches_page_refuses_bad_filters_with_a_page_not_an_error(client: A
     for query in ("size=huge", "first=abc", "last=0", "each=perhaps"):
         resp = client.get(f"/console/ingestion?{query}", headers={"Accept": "text/html"})
         assert resp.status_code == 422, query
+
+
+# --- supervision classes ----------------------------------------------------------------------
+
+def _evaluated(db: Any, ent: Any, grade: str, score: str, supervision_class: str | None) -> None:
+    import secrets
+    from decimal import Decimal
+
+    from app.core import clock
+    from app.scoring.models import Evaluation
+
+    db.add(Evaluation(enterprise_id=ent.id, scorecard_id="power-credit", scorecard_version="2.0", as_of=clock.today(),
+                      score=Decimal(score) if supervision_class else None, grade=grade,
+                      uncapped_grade=grade if supervision_class else None, supervision_class=supervision_class,
+                      explanation={}, inputs_digest=secrets.token_hex(32), record_count=3, current=True))
+
+
+def test_operators_see_firms_by_supervision_class(client: Any, db: Any, login: Any, make_user: Any,
+                                                  make_enterprise: Any) -> None:
+    low = make_enterprise(name="丁类低分电力有限公司", segment="generation")
+    high = make_enterprise(name="丁类高分电力有限公司", segment="generation")
+    retail = make_enterprise(name="丁类售电有限公司", segment="retail")
+    a_firm = make_enterprise(name="甲类电力有限公司", segment="generation")
+    _evaluated(db, low, "C", "21.50", "D")
+    _evaluated(db, high, "CCC", "48.00", "D")
+    _evaluated(db, retail, "CC", "30.00", "D")
+    _evaluated(db, a_firm, "AAA", "95.00", "A")
+    _evaluated(db, make_enterprise(name="不予评级有限公司"), "NR", "0", None)
+    db.flush()
+    login(make_user("operator"))
+
+    page = client.get("/console/supervision")  # D (重点监管) first
+    assert page.status_code == 200
+    text = _text(page.get_data(as_text=True))
+    assert "D 类（重点监管） 3 家" in text and "A 类（绿色通道） 1 家" in text and "B 类（常规监管） 0 家" in text
+    order = [text.index(n) for n in ("丁类低分电力有限公司", "丁类售电有限公司", "丁类高分电力有限公司")]
+    assert order == sorted(order)  # lowest scores first
+    assert "甲类电力有限公司" not in text and "不予评级有限公司" not in text
+    assert "21.50" in text and "发电" in text and "售电" in text and low.uscc in text
+
+    by_segment = _text(client.get("/console/supervision?class=D&segment=generation").get_data(as_text=True))
+    assert "丁类低分电力有限公司" in by_segment and "丁类售电有限公司" not in by_segment
+    assert "D 类（重点监管） 2 家" in by_segment and "A 类（绿色通道） 1 家" in by_segment
+
+    a_page = client.get("/console/supervision?class=A").get_data(as_text=True)
+    assert "甲类电力有限公司" in a_page and "丁类低分电力有限公司" not in a_page
+    assert 'aria-current="page">A 类（绿色通道）' in a_page
+
+    paged = client.get("/console/supervision?class=D&per_page=2&page=2").get_data(as_text=True)
+    assert "丁类高分电力有限公司" in paged and "丁类低分电力有限公司" not in paged
+
+    for bad in ("class=E", "segment=moon", "page=0", "per_page=1000"):
+        assert client.get(f"/console/supervision?{bad}", headers={"Accept": "text/html"}).status_code == 422, bad
+
+
+def test_only_operators_see_the_supervision_page(client: Any, db: Any, login: Any, make_user: Any,
+                                                 make_enterprise: Any) -> None:
+    signed_out = client.get("/console/supervision", headers={"Accept": "text/html"})
+    assert signed_out.status_code == 302 and "/login" in signed_out.headers["Location"]
+    for who in (make_user("firm", enterprise=make_enterprise()), make_user("bank")):
+        login(who)
+        assert client.get("/console/supervision").status_code == 403
