@@ -116,8 +116,9 @@ _TERMS_OF_PURPOSE = {
     Purpose.credit_line_review: PurposeTerms(None, (), _LENDING_WHY, *_ONCE),
     Purpose.supply_chain_finance: PurposeTerms(None, (), _LENDING_WHY, *_ONCE),
     Purpose.post_loan_monitoring: PurposeTerms(
-        None, (), _LENDING_WHY + "预警推送只涉及所授权部分的变动。", FetchType.periodic, (PeriodUnit.month, 4),
-        "贷后管理在授权有效期内持续查看：默认每月至多 4 次。"),
+        None, (), _LENDING_WHY, FetchType.periodic, (PeriodUnit.month, 4),
+        "在授权有效期内持续查看（预警推送只涉及所授权部分的变动），一次性授权第一次查看后即用完："
+        "默认每月至多 4 次。"),
     Purpose.group_credit_management: PurposeTerms(
         None, ("evaluation",),
         "集团看板上的得分、三个维度与百分位只用到「信用评价」；等级、名单等公开信息无需授权。"

@@ -15,7 +15,7 @@ from marshmallow import ValidationError
 
 from app.accounts.auth import require_user
 from app.accounts.models import ROLE_LABELS, Institution, InstitutionKind, Role, User
-from app.accounts.services import list_institutions
+from app.accounts.services import find_institution
 from app.archive.models import Enterprise
 from app.archive.services import get_enterprise
 from app.audit.services import Pending, refuse_later
@@ -26,6 +26,8 @@ from app.oauth.scopes import REPORT_SECTIONS
 from app.oauth.server import authorization
 from consent import schemas, services
 from consent.models import (
+    FETCH_TYPE_LABELS,
+    FETCH_TYPE_MEANINGS,
     PURPOSE_LABELS,
     STATUS_LABELS,
     UNIT_LABELS,
@@ -38,6 +40,7 @@ from consent.models import (
     counterparts_label,
     licence_label,
     purposes_for,
+    terms_for,
 )
 
 bp = Blueprint("consent_web", __name__, template_folder="templates")  # its pages beside it
@@ -196,24 +199,23 @@ def consent_action(consent_id: str, action: str) -> Any:
 def _terms_form_to_body(form: dict[str, Any], party: str) -> dict[str, Any]:
     """A terms form (the firm's grant, the officer's request) as the API's JSON body;
     ``party`` is the other side's field (``institution`` or ``uscc``)."""
-    # A date left empty is missing (缺少必填字段), not a malformed date-time.
-    dates = {"from": form.get("data_from"), "to": form.get("data_to")}
+    # A field left empty is missing (缺少必填字段：…, naming it), not a malformed value.
+    def given(**values: Any) -> dict[str, Any]:
+        return {k: v for k, v in values.items() if v not in (None, "")}
+
     body: dict[str, Any] = {
-        party: form.get(party, ""), "purpose": form.get("purpose", ""),
+        party: form.get(party, ""), **given(purpose=form.get("purpose")),
         "scopes": request.form.getlist("scopes"),
-        "data_range": {k: v for k, v in dates.items() if v},
-        "fetch_type": form.get("fetch_type", ""),
-        "data_life": {"unit": form.get("data_life_unit", ""), "value": form.get("data_life_value", "")},
+        "data_range": given(**{"from": form.get("data_from"), "to": form.get("data_to")}),
+        **given(valid_until=form.get("valid_until"), fetch_type=form.get("fetch_type")),
+        "data_life": given(unit=form.get("data_life_unit"), value=form.get("data_life_value")),
     }
-    if form.get("valid_until"):
-        body["valid_until"] = form["valid_until"]
     if form.get("fetch_type") == FetchType.periodic:
-        body["frequency"] = {"unit": form.get("frequency_unit", ""), "value": form.get("frequency_value", "")}
+        body["frequency"] = given(unit=form.get("frequency_unit"), value=form.get("frequency_value"))
     return body
 
 
-_FORM_DEFAULTS = {"fetch_type": "one_time", "data_life_unit": "year", "data_life_value": "1",
-                  "purpose": "loan_application"}
+_FORM_DEFAULTS = {"data_life_unit": "year", "data_life_value": "1", "purpose": "loan_application"}
 
 
 def _attempt(action: Callable[[], T], audit_as: str, actor: User) -> tuple[T | None, dict[str, list[str]]]:
@@ -233,14 +235,41 @@ def _attempt(action: Callable[[], T], audit_as: str, actor: User) -> tuple[T | N
 
 def _terms_page(template: str, form: dict[str, Any], errors: dict[str, list[str]],
                 purposes: Sequence[Purpose], **context: Any) -> Any:
-    """A terms form again, the errors under their fields (422) or blank (200); ``purposes``
-    are those the institution on the other side may hold (``purposes_for`` its kind)."""
+    """A terms form again, the errors under their fields (422) or new (200); ``purposes``
+    are those the institution on the other side may hold (``purposes_for`` its kind).  A new
+    form offers the sections those purposes may cover, ticks those the chosen purpose reads
+    and fetches as it is used (``terms_for``), and says why."""
     errors = {k.replace("data_range.from", "data_from").replace("data_range.to", "data_to")
               .replace("frequency.", "frequency_").replace("data_life.", "data_life_"): v for k, v in errors.items()}
     if form.get("purpose") not in purposes and not errors:
         form["purpose"] = str(purposes[0])
+    if request.method == "POST":
+        chosen = set(request.form.getlist("scopes"))
+    else:
+        usual = terms_for(form["purpose"])
+        chosen = set(usual.needed)
+        form.setdefault("fetch_type", str(usual.fetch_type))
+        if usual.frequency is not None:
+            form.setdefault("frequency_unit", str(usual.frequency[0]))
+            form.setdefault("frequency_value", str(usual.frequency[1]))
+    offered = {s for p in purposes for s in terms_for(p).offered}
     return render_template(template, form=form, errors=errors, purposes=list(purposes), units=list(PeriodUnit),
-                           chosen=set(request.form.getlist("scopes")), **context), 422 if errors else 200
+                           chosen=chosen, sections=[(k, v) for k, v in REPORT_SECTIONS.items() if k in offered],
+                           guide={"sections": _guide(purposes, "why"), "fetch": _guide(purposes, "fetch_why")},
+                           fetch_types=[(str(t), FETCH_TYPE_LABELS[t], FETCH_TYPE_MEANINGS[t])
+                                                                for t in FetchType],
+                           **context), 422 if errors else 200
+
+
+def _guide(purposes: Sequence[Purpose], attr: str) -> list[tuple[str, str]]:
+    """What the form says per purpose (``attr`` of its ``terms_for``: ``why`` of the
+    sections, ``fetch_why`` of the fetching): purposes saying the same share one line, named
+    together — unnamed when all of them say it."""
+    lines: dict[str, list[Purpose]] = {}
+    for p in purposes:
+        lines.setdefault(getattr(terms_for(p), attr), []).append(p)
+    return [("、".join(PURPOSE_LABELS[p] for p in alike) if len(lines) > 1 else "", text)
+            for text, alike in lines.items()]
 
 
 def _by_counterpart(institutions: list[Institution]) -> list[tuple[str, list[Institution]]]:
@@ -261,25 +290,33 @@ def grant() -> Any:
     other (a 422 under 用途)."""
     user = require_user(Role.firm)
     session = db_session()
-    institutions = list_institutions(session, active_only=True)
+    assert user.enterprise_id is not None  # a firm's administrator
+    institutions = services.grantable_institutions(session, user.enterprise_id)
     form: dict[str, Any] = request.form.to_dict() if request.method == "POST" else {
         **_FORM_DEFAULTS, "institution": request.args.get("institution", "")[:64]}
     chosen = next((i for i in institutions if i.licence_no == form.get("institution")), None)
+    # A power group the firm is not in is not offered; named all the same, the service
+    # refuses it as the API does (a 422 under 授权对象, audited).
+    other = find_institution(session, form["institution"]) if chosen is None and form.get("institution") else None
+    foreign_group = other if other is not None and other.active and other.kind == InstitutionKind.group else None
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         def grant_it() -> tuple[Consent, Institution]:
             data = schemas.FirmGrantSchema().load(_terms_form_to_body(form, "institution"))
-            if chosen is None:
+            target = chosen or foreign_group
+            if target is None:
                 raise ValidationError({"institution": ["请选择授权对象（金融机构、电力集团或招标采购单位）。"]})
-            return services.grant_consent(session, signing_keys(), user, institution=chosen,
-                                          terms=data["terms"], via="firm", request_id=g.get("request_id")), chosen
+            return services.grant_consent(session, signing_keys(), user, institution=target, terms=data["terms"],
+                                          via="firm", request_id=g.get("request_id"), offered_only=True), target
 
         done, errors = _attempt(grant_it, "consent.grant", user)
         if done is not None:
             flash(f"已授权「{done[1].name}」，授权编号 {done[0].consent_id}。", "success")
             return redirect(url_for("consent_web.consents"))
     elif form["institution"] and chosen is None:
-        errors = {"institution": ["没有该机构，或该机构已停用：请重新选择。"]}
+        errors = {"institution": [
+            f"本企业不是「{foreign_group.name}」的子公司：集团信用管理只能授予本企业所属的电力集团。请重新选择。"
+            if foreign_group is not None else "没有该机构，或该机构已停用：请重新选择。"]}
     return _terms_page("consent/grant.html", form, errors, purposes_for(chosen.kind) if chosen else list(Purpose),
                        institutions=_by_counterpart(institutions), institution=chosen)
 
@@ -302,7 +339,8 @@ def request_consent() -> Any:
                 ent = get_enterprise(session, data["uscc"])
             except DomainError as exc:
                 raise ValidationError({"uscc": [exc.detail]}) from exc
-            return services.request_consent(session, user, ent, data["terms"], g.get("request_id")), ent
+            return services.request_consent(session, user, ent, data["terms"], g.get("request_id"),
+                                            offered_only=True), ent
 
         done, errors = _attempt(request_it, "consent.request", user)
         if done is not None:
