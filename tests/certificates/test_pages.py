@@ -284,3 +284,21 @@ def test_the_console_words_the_rule_and_the_daily_work_for_an_operator(client, a
     assert said in html
     assert "certificates.advance" not in html and "powercredit" not in html
     assert html.count("PC_CERTIFICATE_RULES") == 1 and '<p class="muted">规则由平台运维配置（配置项 PC_CERTIFICATE_RULES）' in html
+
+
+def test_the_firms_list_gives_a_notice_period_only_while_the_result_is_in_it(client, db, publicized, person, operator,
+                                                                             sign_in):
+    """Rejected during its notice (an objection upheld), a result was never valid and its notice
+    was cut short: 「—」, not a period it did not run."""
+    cert, _, user = publicized("AA")
+    sign_in(user)
+    def row() -> str:
+        [found] = [r for r in re.findall(r"<tr>(.*?)</tr>", page(client, "/me/certificates"), re.S)
+                   if cert.certificate_no in r]
+        return found
+
+    assert "公示 2026-11-18" in row() and "至 2026-11-24 23:59" in row()
+    o = services.object_to(db, person("bank"), cert.certificate_no, "有异议")
+    services.resolve_objection(db, operator, o.objection_no, "upheld", "经核查属实")
+    rejected = row()
+    assert "未通过" in rejected and "公示" not in rejected and rejected.rstrip().endswith("<td>—</td>"), rejected
