@@ -23,6 +23,7 @@ import io
 import json
 import re
 import secrets
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -110,6 +111,27 @@ def new_screening_no(at: dt.datetime) -> str:
     return f"{PREFIX}{at.astimezone(clock.BEIJING):%Y%m%d}{tail}"
 
 
+FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}  # ！…～ → !…~, as NFKC maps them
+_EDGES = re.compile(r"^[\s\u200b-\u200d\u2060\ufeff]+|[\s\u200b-\u200d\u2060\ufeff]+$")
+
+
+def normalise_code(raw: str) -> str:
+    """A row as the code it spells: full-width ASCII (９１…, Ａ–Ｚ, typed in a Chinese input
+    method's full-width mode) as ASCII — NFKC for those characters only —, the whitespace and
+    zero-width characters around it removed, upper case.  Nothing inside is removed."""
+    return _EDGES.sub("", raw.translate(FULL_WIDTH)).upper()
+
+
+def invisible(code: str) -> str | None:
+    """Why a code with a control or format character (U+0000, U+0007, U+200B…) inside is no
+    code — the character and its place — or None.  Such a row is refused, never cleaned: a
+    code is not guessed at."""
+    seen = dict.fromkeys(c for c in code if unicodedata.category(c) in ("Cc", "Cf"))
+    if not seen:
+        return None
+    return "含不可见字符 " + "、".join(f"U+{ord(c):04X}（第 {code.index(c) + 1} 位）" for c in seen) + "，请删去后重新提交"
+
+
 def _printable(text: str) -> str:
     """Printable characters only: no U+0000 and no lone surrogate (which no database or JSON
     encoder takes), shown as U+FFFD."""
@@ -140,16 +162,19 @@ def screen(session: Session, keys: SigningKeys, tenderer: Tenderer, codes: Seque
 
     # 1. Each row's code: checked, and duplicates pointed at their first row.
     first_row: dict[str, int] = {}
-    parsed: list[tuple[int, str, str, Any]] = []  # (row, shown text or code, kind, verdict or first row)
+    parsed: list[tuple[int, str, str, Any]] = []  # (row, shown text or code, kind, verdict, reason or first row)
     for row, raw in enumerate(codes, start=1):
-        code = raw.strip().upper()
+        code = normalise_code(raw)
         if code in first_row:
             parsed.append((row, _shown(raw).upper(), "duplicate", first_row[code]))
             continue
         first_row[code] = row
+        if (why := invisible(code)) is not None:
+            parsed.append((row, _shown(raw).upper(), "invalid", why))
+            continue
         verdict = check_uscc(code, allow_legacy=True)
-        parsed.append((row, verdict.code if verdict.ok else _shown(raw).upper(), "code" if verdict.ok else "invalid",
-                       verdict))
+        parsed.append((row, verdict.code, "code", verdict) if verdict.ok
+                      else (row, _shown(raw).upper(), "invalid", verdict.error or ""))
 
     # 2. What is known of the firms, for the whole batch at once.
     by_code = facts.find_firms(session, [text for _, text, kind, _ in parsed if kind == "code"])
@@ -195,7 +220,7 @@ def screen(session: Session, keys: SigningKeys, tenderer: Tenderer, codes: Seque
         if kind == "duplicate":
             rows.append(_empty_row(row, text, "duplicate", [f"与第 {extra} 行重复，只筛查一次、只计一次"], extra))
         elif kind == "invalid":
-            rows.append(_empty_row(row, text, "invalid", [f"统一社会信用代码无效：{_printable(extra.error or '')}"]))
+            rows.append(_empty_row(row, text, "invalid", [f"统一社会信用代码无效：{_printable(extra)}"]))
         elif (bidder := by_code.get(text)) is None:
             rows.append(_empty_row(row, text, "unknown", [
                 f"信用档案中没有统一社会信用代码为 {text} 的企业，无法筛查：请核实代码，或请该企业在本平台登记"]))

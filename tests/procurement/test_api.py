@@ -89,6 +89,47 @@ def test_a_row_that_is_no_text_at_all_is_shown_cleaned(tender: Any) -> None:
     assert odd["reasons"] == ["统一社会信用代码无效：统一社会信用代码含非法字符 \ufffd（不使用 I、O、S、V、Z）"]
 
 
+def full_width(text: str) -> str:
+    """ASCII as typed with a Chinese input method in full-width mode (９１… Ａ…)."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+def test_full_width_codes_are_read_as_codes(tender: Any, make_enterprise: Any, grade: Any) -> None:
+    """Full-width digits and letters and the spaces around a code (an ideographic space, a
+    zero-width one) are read as the code they spell; a row that is still no code keeps what
+    was sent."""
+    lettered = make_enterprise(uscc=make_uscc("9", "1", "330106", "MA01W2XQ"))
+    plain = make_enterprise()
+    grade(lettered, "AA")
+    unknown = make_uscc("9", "1", "110108", "55667799")
+    sent = ["\u3000" + full_width(lettered.uscc.lower()) + " \u200b", full_width(plain.uscc), lettered.uscc,
+            full_width(unknown), full_width(BAD_CHECK)]
+    resp = tender.screen(sent)
+    assert resp.status_code == 201, resp.get_json()
+    rows = resp.get_json()["screening"]["bidders"]
+    assert [(r["uscc"], r["status"], r["duplicate_of"]) for r in rows] == [
+        (lettered.uscc, "found", None), (plain.uscc, "NR", None), (lettered.uscc, "duplicate", 1),
+        (unknown, "unknown", None), (full_width(BAD_CHECK), "invalid", None)]
+    assert rows[0]["name"] == lettered.name and rows[0]["outcome"] == "pass"
+    assert rows[4]["reasons"] == ["统一社会信用代码无效：校验位错误：第 18 位应为 D，实为 X"]
+
+
+@pytest.mark.parametrize(("code", "reason"), [
+    ("9111000005362103\u0000D", "含不可见字符 U+0000（第 17 位）"),
+    ("91110000\u00070536\u200b21038D", "含不可见字符 U+0007（第 9 位）、U+200B（第 14 位）"),
+    ("\u00079111000005362103 8D", "含不可见字符 U+0007（第 1 位）"),
+])
+def test_a_control_character_in_a_code_refuses_the_row(tender: Any, code: str, reason: str) -> None:
+    """Never silently dropped (a code is not guessed at): the row is invalid, its reason names
+    the character and its place, and the text kept shows it as U+FFFD."""
+    resp = tender.screen([code])
+    assert resp.status_code == 201, resp.get_json()
+    (row,) = resp.get_json()["screening"]["bidders"]
+    assert row["status"] == "invalid"
+    assert row["reasons"] == [f"统一社会信用代码无效：{reason}，请删去后重新提交"]
+    assert row["uscc"] == "".join("\ufffd" if c in "\u0000\u0007\u200b" else c for c in code.strip())
+
+
 def test_at_most_10000_codes(tender: Any) -> None:
     resp = tender.screen(["91110000053621038D"] * 10_001)
     assert resp.status_code == 422

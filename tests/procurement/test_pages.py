@@ -116,6 +116,19 @@ def test_the_pages_speak_chinese_and_end_a_sentence_once(tenderer_in: Any, clien
         assert ENGLISH_KEY.findall(text) == [], name
         assert "。。" not in text and "。）" not in text, name
 
+def test_full_width_codes_pasted_or_uploaded(tenderer_in: Any, client: FlaskClient, make_enterprise: Any,
+                                             db: Any) -> None:
+    a, b = make_enterprise(), make_enterprise()
+    wide = {c: chr(ord(c) + 0xFEE0) for c in "0123456789ABCDEFGHJKLMNPQRTUWXY"}
+    pasted = "\u3000".join("".join(wide[c] for c in e.uscc) for e in (a, b))
+    assert post_form(client, {**FORM, "codes": pasted}).status_code == 302
+    uploaded = ("uscc\n" + "".join(wide[c] for c in b.uscc) + "\u3000\n").encode("gb18030")
+    assert post_form(client, {**FORM, "codes": ""}, (uploaded, "x.csv")).status_code == 302
+    bodies = [__import__("json").loads(s.body) for s in db.scalars(sa.select(Screening).order_by(Screening.id))]
+    assert [[(r["uscc"], r["status"]) for r in body["bidders"]] for body in bodies] == [
+        [(a.uscc, "NR"), (b.uscc, "NR")], [(b.uscc, "NR")]]
+
+
 @pytest.mark.parametrize(("content", "encoding"), [
     ("序号,uscc,名称\n1,{a},甲\n2,{b},乙\n", "utf-8-sig"),
     ("统一社会信用代码,企业名称\r\n{a},甲公司\r\n{b},乙公司\r\n", "gb18030"),
