@@ -4,7 +4,8 @@ bytes out (cached per screening by the caller; a screening never changes).
 A4 landscape: the header (number, tender, tenderer, time, the rules in words, the counts, a
 QR code to ``/verify/{no}`` with the digest and key id), then one table row per bidder —
 row, code (its column wide enough that a code is never split), name, grade and its date,
-lists, outcome, reasons and warnings — drawn straight
+the grade certificate (its number, as unsplit, and status, or 无), lists, outcome, reasons
+and warnings — drawn straight
 on the canvas (10,000 rows would take a platypus table minutes to lay out, split after
 split), its header row repeated on every page; "第 x 页 / 共 y 页", the number and the
 digest on every page.  The font is reports' embedded WenQuanYi Micro Hei (registered once
@@ -33,8 +34,12 @@ SIZE = 7.5  # table text, points
 LEADING = 9.6
 PAD = 2.5
 MAX_CELL_LINES = 40
-COLUMNS = (("行", 24), ("统一社会信用代码", 0), ("企业名称", 140), ("信用等级", 56), ("名单", 104), ("结论", 36))
+COLUMNS = (("行", 24), ("统一社会信用代码", 0), ("企业名称", 128), ("信用等级", 48), ("信用等级证书", 0), ("名单", 96),
+           ("结论", 34))
 CODE_COLUMN = 1  # its width is code_width(): a code is never split over two lines
+CERTIFICATE_COLUMN = 4  # its width is certificate_width(): nor is a certificate's number
+OUTCOME_COLUMN = 6
+BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 BAD = colors.HexColor("#b42318")
 
 
@@ -69,6 +74,29 @@ def code_width() -> float:
     return 6 * widest("0123456789") + 12 * widest(ALPHABET) + CELL_PADDING + 1
 
 
+def certificate_width() -> float:
+    """The certificate column's width: any certificate number (``PCC`` + the year + 12 base32
+    characters, each place as wide as its widest character) on one line, with the padding."""
+    def widest(chars: str) -> float:
+        return max(pdfmetrics.stringWidth(ch, FONT, SIZE) for ch in chars)
+
+    return (pdfmetrics.stringWidth("PCC", FONT, SIZE) + 4 * widest("0123456789") + 12 * widest(BASE32)
+            + CELL_PADDING + 1)
+
+
+def certificate_cell(r: dict[str, Any]) -> str:
+    """The row's certificate: its number and status (公示中，尚未发证 for a result in its
+    notice period; with its end for one issued); 无 for a firm found without one; — for a row
+    that screened no firm."""
+    cert = r.get("certificate")
+    if not cert:
+        return "无" if r["status"] in ("found", "NR") else "—"
+    if cert["status"] == "publicized":
+        return f"{cert['certificate_no']}\n公示中，尚未发证"
+    until = f"，至 {cert['valid_until']}" if cert.get("valid_until") and cert["status"] != "revoked" else ""
+    return f"{cert['certificate_no']}\n{cert['status_label']}{until}"
+
+
 def _local(iso: str) -> str:
     return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(clock.BEIJING).strftime("%Y-%m-%d %H:%M")
 
@@ -83,7 +111,7 @@ def _cells(r: dict[str, Any], widths: list[float]) -> list[list[str]]:
     if consent:
         notes.append("授权：" + ("已使用 " + consent["consent_id"] + "；" + "；".join(consent["added"])
                                if consent["used"] else consent["note"]))
-    texts = [str(r["row"]), r["uscc"], r["name"] or r["status_label"], grade, lists or "—",
+    texts = [str(r["row"]), r["uscc"], r["name"] or r["status_label"], grade, certificate_cell(r), lists or "—",
              r["outcome_label"], "\n".join(notes) or "—"]
     out = []
     for text, width in zip(texts, widths, strict=True):
@@ -103,6 +131,7 @@ def render_screening_pdf(doc: dict[str, Any], *, digest: str, verify_url: str, k
     left, right = MARGIN, w - MARGIN
     widths = [float(x) for _, x in COLUMNS]
     widths[CODE_COLUMN] = code_width()
+    widths[CERTIFICATE_COLUMN] = certificate_width()
     widths.append(right - left - sum(widths))
     titles = [t for t, _ in COLUMNS] + ["原因与提示"]
     number, issued = doc["screening_no"], _local(doc["issued_at"])
@@ -196,7 +225,7 @@ def render_screening_pdf(doc: dict[str, Any], *, digest: str, verify_url: str, k
         x = left
         c.setFont(FONT, SIZE)
         for col, (lines, width) in enumerate(zip(cells, widths, strict=True)):
-            c.setFillColor(BAD if col == 5 and r["outcome"] == "fail" else colors.black)
+            c.setFillColor(BAD if col == OUTCOME_COLUMN and r["outcome"] == "fail" else colors.black)
             for n, line in enumerate(lines):
                 c.drawString(x + 3, y - PAD - SIZE - n * LEADING, line)
             x += width

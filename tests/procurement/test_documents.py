@@ -201,6 +201,38 @@ def test_a_code_is_never_split_over_lines_in_the_pdf(tender: Any, make_enterpris
         assert any(row["uscc"] in line for line in lines), (row["uscc"], text)
     assert any(firm.uscc in line and firm.name in line for line in lines)  # a firm found: its name beside it
 
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils (pdftotext) not installed")
+def test_the_pdf_has_the_certificate_column(tender: Any, make_enterprise: Any, grade: Any, certificate: Any,
+                                            tmp_path: Path) -> None:
+    """As the CSV: each firm's certificate number (on one line, beside its code) and status, or
+    无; a row that screened no firm has none to show."""
+    from app.archive.uscc import make_uscc
+
+    held, paused, none = make_enterprise(uscc=make_uscc("N", "1", "110000", "WWMWMWMW")), make_enterprise(), \
+        make_enterprise()
+    for ent in (held, paused, none):
+        grade(ent, "AA")
+    good = certificate(held, valid_until=days_ago(-400))
+    good.certificate_no = "PCC2026WWWWWWWWWMWW"  # the widest a number can be
+    stopped = certificate(paused, status="suspended")
+    resp = tender.screen([held.uscc, paused.uscc, none.uscc, "91110000053621038X"], {"certificate_required": True})
+    assert resp.status_code == 201
+    pdf = tender.http.get(f"/api/v1/screenings/{resp.headers['X-Screening-No']}/pdf", headers=bearer(tender.token()))
+    path = tmp_path / "certificates.pdf"
+    path.write_bytes(pdf.data)
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    lines = text.splitlines()
+    assert "信用等级证书" in text
+    for ent, cert in ((held, good), (paused, stopped)):
+        assert any(ent.uscc in line and cert.certificate_no in line for line in lines), (cert.certificate_no, text)
+    squeezed = re.sub(r"\s+", "", text)
+    assert f"有效，至{days_ago(-400)}" in squeezed and "已暂停，至" in squeezed
+    row = next(line for line in lines if none.uscc in line)
+    assert re.search(rf"{none.uscc}.*\s无\s", row), row
+    invalid = next(line for line in lines if "91110000053621038X" in line)
+    assert re.search(r"91110000053621038X.*\s—\s", invalid), invalid
+
+
 def test_a_long_screening_pdf_runs_over_pages(tender: Any, make_enterprise: Any, tmp_path: Path) -> None:
     from app.procurement.pdf import render_screening_pdf
 
