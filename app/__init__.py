@@ -54,6 +54,16 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL="/api/docs/static/",
+        API_SPEC_OPTIONS={"info": {"description": (
+            "PowerCredit 电力征信的 REST API（OpenAPI 3）。\n\n"
+            "金融机构接入请先读 **[金融机构接入指南](/docs/integration)**：客户端凭证令牌（`consents:write`）→ "
+            "`POST /api/v1/consents` → 企业经授权码 + PKCE S256 同意 → 换取绑定授权的令牌（应答含 `consent_id`）→ "
+            "`POST /api/v1/reports` → 按收到的字节保存 → 离线核验。报告的规范化 JSON、SHA-256 摘要与 Ed25519 JWS"
+            "（`typ: pc-report+jws`）的逐字节规则和可复现的示例都在指南中。\n\n"
+            "签名公钥：[/.well-known/jwks.json](/.well-known/jwks.json)；授权服务器元数据（RFC 8414）："
+            "[/.well-known/oauth-authorization-server](/.well-known/oauth-authorization-server)。"
+            "未带会话或令牌的调用一律先得到 401 及其质询（系统调用的接口 Bearer 在前）。"
+            "错误为 RFC 7807 `application/problem+json`；OAuth 端点保持 RFC 6749 的 `{error, error_description}`。")}},
         OAUTH2_TOKEN_EXPIRES_IN={"client_credentials": settings.access_token_ttl,
                                  "authorization_code": settings.access_token_ttl,
                                  "refresh_token": settings.access_token_ttl},
@@ -159,6 +169,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.accounts import web as accounts_web
     from app.audit.web import bp as audit_web
     from app.certificates.web import bp as certificates_web
+    from app.docs_web import bp as docs_web
     from app.groups.web import bp as groups_web
     from app.monitoring.web import bp as monitoring_web
     from app.monitoring.webhook_web import bp as webhooks_web
@@ -184,6 +195,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(webhooks_web)
     app.register_blueprint(monitoring_web)
     app.register_blueprint(accounts_web.bp)
+    app.register_blueprint(docs_web)
     app.register_blueprint(web_bp)
     _document_routes(app)
     return app

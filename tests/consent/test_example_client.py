@@ -479,13 +479,11 @@ def test_the_page_is_the_guide(live: Live) -> None:
     assert links and set(links) <= ids, set(links) - ids
 
 
-@pytest.mark.xfail(strict=True, reason="the roof registers app.docs_web's blueprint in create_app (pending)")
 def test_the_application_serves_the_guide(app: Flask, client: FlaskClient) -> None:
     assert "docs_web" in app.blueprints
     assert client.get("/docs/integration").status_code == 200
 
 
-@pytest.mark.xfail(strict=True, reason="the roof puts the guide's link in the OpenAPI info.description (pending)")
 def test_the_api_documentation_links_the_guide(app: Flask, client: FlaskClient) -> None:
     info = client.get("/api/openapi.json").get_json()["info"]
     assert "/docs/integration" in info.get("description", "")
