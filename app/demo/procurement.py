@@ -79,7 +79,7 @@ def seed_procurement(session: Session, signer: SigningKeys, seed: int, password:
     now = clock.now().replace(microsecond=0)
     for ent in sorted(rng.sample(rated, min(CONSENTING_FIRMS, len(rated))), key=lambda e: e.id):
         grant_consent(session, signer, demo_firm_user(session, ent), institution=inst, via="firm", terms=Terms(
-            purpose=Purpose.bid_qualification, scopes=["evaluation", "judicial", "licence_penalty", "lists"],
+            purpose=Purpose.bid_qualification, scopes=["judicial", "licence_penalty"],
             data_from=clock.add_years(today, -3), data_to=today, valid_until=now + dt.timedelta(days=180),
             fetch_type=FetchType.periodic, frequency_unit=PeriodUnit.month, frequency_value=10,
             data_life_unit=PeriodUnit.month, data_life_value=6))
