@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import Iterable
 
 import sqlalchemy as sa
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app.accounts import sessions as user_sessions
 from app.accounts.errors import UserExists
-from app.accounts.models import ROLE_LABELS, Institution, InstitutionKind, Role, User
+from app.accounts.models import ROLE_LABELS, Institution, InstitutionKind, Role, User, UserSession
 from app.accounts.passwords import hashing
 from app.archive.services import get_enterprise
 from app.core import clock
+from app.core.db import Page, paginate
 from app.core.errors import InvalidInput, NotFound
 
 MIN_PASSWORD_LENGTH = 10
@@ -207,3 +209,75 @@ def actor_names(session: Session, actors: Iterable[str]) -> dict[str, tuple[str,
     by_id = {str(u.id): u for u in session.scalars(sa.select(User).where(User.id.in_(ids)))} if ids else {}
     return {f"user:{key}": (user.display_name, ROLE_LABELS[user.role])
             for key, user in (*by_id.items(), *by_name.items())}
+
+
+# --- the operator's management of users (the console's users page) ----------------------------
+
+ONE_TIME_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud or copied by hand
+
+
+def one_time_password() -> str:
+    """A password for a user to sign in with once and then change: four groups of four
+    characters (``k7mq-3xtp-9wcd-h2fa``), about 79 bits."""
+    return "-".join("".join(secrets.choice(ONE_TIME_ALPHABET) for _ in range(4)) for _ in range(4))
+
+
+def list_users(session: Session, *, q: str | None = None, role: str | None = None, active: bool | None = None,
+               page: int = 1, per_page: int = 20) -> Page[User]:
+    """Users by username, with their enterprise and institution; ``q`` matches a part of the
+    username or the display name."""
+    stmt = (sa.select(User).options(joinedload(User.enterprise), joinedload(User.institution))
+            .order_by(User.username))
+    if q:
+        stmt = stmt.where(sa.or_(User.username.icontains(q, autoescape=True),
+                                 User.display_name.icontains(q, autoescape=True)))
+    if role:
+        stmt = stmt.where(User.role == role)
+    if active is not None:
+        stmt = stmt.where(User.active.is_(active))
+    return paginate(session, stmt, page, per_page)
+
+
+def open_session_counts(session: Session, user_ids: Iterable[int]) -> dict[int, int]:
+    """How many open (not ended, not past their absolute timeout) sessions each user has."""
+    ids = list(user_ids)
+    if not ids:
+        return {}
+    return {int(u): int(n) for u, n in session.execute(
+        sa.select(UserSession.user_id, sa.func.count()).where(
+            UserSession.user_id.in_(ids), UserSession.ended_at.is_(None), UserSession.expires_at > clock.now())
+        .group_by(UserSession.user_id))}
+
+
+def add_user(session: Session, *, username: str, role: str, display_name: str | None = None,
+             enterprise_uscc: str | None = None, institution_licence: str | None = None) -> tuple[User, str]:
+    """A new user, as ``powercredit users add`` makes one (the same bindings by role), with a
+    one-time password to hand over; returns the user and that password (never stored)."""
+    password = one_time_password()
+    try:
+        user = create_user(session, username=username, password=password, role=role, display_name=display_name,
+                           enterprise_uscc=enterprise_uscc, institution_licence=institution_licence)
+    except NotFound as exc:  # the enterprise or institution named
+        field = "enterprise" if role == Role.firm else "institution"
+        raise InvalidInput(exc.detail, errors={field: [f"{exc.detail}。"]}) from None
+    return user, password
+
+
+def reset_password(session: Session, user: User) -> tuple[str, int]:
+    """A new one-time password for ``user``; every session of theirs ends.  Returns the
+    password (shown once, never stored) and how many sessions ended."""
+    password = one_time_password()
+    return password, set_password(session, user, password)
+
+
+def end_user_session(session: Session, user: User, session_id: int) -> bool:
+    """End one of ``user``'s open sessions (an operator's decision: ``revoked``)."""
+    result = session.execute(sa.update(UserSession).where(
+        UserSession.id == session_id, UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+        .values(ended_at=clock.now(), ended_reason="revoked").execution_options(synchronize_session=False))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def end_user_sessions(session: Session, user: User, *, keep: str | None = None) -> int:
+    """End every open session of ``user`` (but ``keep``'s, the token of the operator's own)."""
+    return user_sessions.end_all(session, user.id, "revoked", keep=keep)

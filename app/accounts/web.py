@@ -6,25 +6,34 @@ import math
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, make_response, redirect, render_template, request, url_for
 from flask import session as flask_session
 from flask_login import current_user, login_user, logout_user
-from marshmallow import ValidationError
+from marshmallow import ValidationError, fields, validate
 
 from app.accounts import sessions, throttle
 from app.accounts.auth import require_user
-from app.accounts.models import Role
+from app.accounts.models import Role, User
 from app.accounts.schemas import LoginSchema, MeSchema, PasswordChangeSchema, SessionSchema
 from app.accounts.services import (
     actor_names,
+    add_user,
     authenticate,
     change_own_password,
+    end_user_session,
+    end_user_sessions,
     get_user,
+    list_institutions,
+    list_users,
+    open_session_counts,
+    reset_password,
     set_active,
 )
 from app.audit import services as audit
 from app.core.errors import Conflict, DomainError, InvalidInput, flatten_messages
 from app.core.extensions import cookie_csrf, db_session, limiter, settings
+from app.core.forms import Errors, domain_errors, filled, load_form, query_args
+from app.core.schemas_base import PageArgs, StrictSchema, one_of
 
 bp = Blueprint("accounts", __name__, template_folder="templates")  # its pages beside it
 
@@ -202,3 +211,168 @@ def enable_user(username: str) -> Any:
     audit.record(db_session(), f"user:{operator.username}", "user.enabled", subject_type="user",
                  subject_id=user.username)
     return {"username": user.username, "active": True}
+
+
+# --- the operator's users page ------------------------------------------------------------------
+
+_USERNAME = r"\A[A-Za-z0-9][A-Za-z0-9._@-]{0,63}\Z"
+
+
+class _UserListArgs(PageArgs):
+    q = fields.String(load_default=None, validate=validate.Length(max=64, error="至多 64 个字符。"))
+    role = fields.String(load_default=None, validate=one_of(list(Role)))
+    status = fields.String(load_default=None, validate=one_of(["active", "disabled"]))
+
+
+class _NewUserForm(StrictSchema):
+    """The console's form for a new user: what ``powercredit users add`` asks, bar the password
+    (a one-time one is made); the bindings by role are the service's rules."""
+
+    username = fields.String(required=True, validate=[
+        validate.Regexp(_USERNAME, error="用户名为 1–64 个字母、数字或 . _ @ -，以字母或数字开头。"),
+        validate.Regexp(r"\D", error="用户名不能全为数字（审计日志中会与用户编号混淆）。")])
+    display_name = fields.String(load_default=None, validate=validate.Length(max=100, error="至多 100 个字符。"))
+    role = fields.String(required=True, validate=one_of(list(Role)))
+    enterprise = fields.String(load_default=None, validate=validate.Length(max=18, error="统一社会信用代码为 18 位。"))
+    institution = fields.String(load_default=None, validate=validate.Length(max=64, error="至多 64 个字符。"))
+
+
+def _operator() -> User:
+    return require_user(Role.operator)
+
+
+def _one_time(template: str, **context: Any) -> Any:
+    """A page that shows a one-time password: never kept by a cache or the browser's history."""
+    resp = make_response(render_template(template, **context))
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.get("/console/users")
+def console_users() -> str:
+    """Every user: role, enterprise or institution, status, last sign-in, open sessions."""
+    _operator()
+    args = query_args(_UserListArgs())
+    session = db_session()
+    active = {"active": True, "disabled": False}.get(args["status"] or "")
+    page = list_users(session, q=args["q"], role=args["role"], active=active, page=args["page"],
+                      per_page=args["per_page"])
+    return render_template("accounts/users.html", page=page, args=args,
+                           open_sessions=open_session_counts(session, (u.id for u in page.items)))
+
+
+@bp.route("/console/users/new", methods=["GET", "POST"])
+def console_new_user() -> Any:
+    """A new user, bound by role as the CLI binds one; its one-time password shown once."""
+    operator = _operator()
+    form: dict[str, Any] = {"role": request.args.get("role", "")}
+    errors: Errors = {}
+    if request.method == "POST":
+        form = {k: v.strip() for k, v in request.form.items() if k != "csrf_token"}
+        data, errors = load_form(_NewUserForm(), filled(form, ("username", "display_name", "role", "enterprise",
+                                                                "institution")))
+        if data is not None:
+            try:
+                user, password = add_user(db_session(), username=data["username"], role=data["role"],
+                                          display_name=data["display_name"],
+                                          enterprise_uscc=(data["enterprise"] or "").upper() or None,
+                                          institution_licence=data["institution"])
+            except DomainError as exc:
+                errors = domain_errors(exc)
+            else:
+                audit.record(db_session(), f"user:{operator.username}", "user.created", subject_type="user",
+                             subject_id=user.username, request_id=g.get("request_id"), detail={
+                                 "role": str(user.role), "enterprise": user.enterprise.uscc if user.enterprise else None,
+                                 "institution": user.institution.licence_no if user.institution else None})
+                return _one_time("accounts/one_time_password.html", user=user, password=password, created=True)
+    return render_template("accounts/user_new.html", form=form, errors=errors, roles=list(Role),
+                           institutions=list_institutions(db_session(), active_only=True)), 422 if errors else 200
+
+
+@bp.get("/console/users/<string:username>")
+def console_user(username: str) -> str:
+    """One user: who they are, their open sessions, and what an operator may do."""
+    operator = _operator()
+    session = db_session()
+    user = get_user(session, username)
+    mine = sessions.find_token_id(session, flask_session.get(sessions.TOKEN_KEY))
+    return render_template("accounts/user.html", user=user, open=sessions.open_sessions(session, user.id),
+                           mine=mine, is_self=user.id == operator.id)
+
+
+def _back(user: User) -> Any:
+    return redirect(url_for("accounts.console_user", username=user.username))
+
+
+@bp.post("/console/users/<string:username>/disable")
+def console_disable_user(username: str) -> Any:
+    operator = _operator()
+    session = db_session()
+    user = get_user(session, username)
+    if user.id == operator.id:
+        flash("不能停用自己的账号。", "error")
+        return _back(user)
+    ended = set_active(session, user, False)
+    audit.record(session, f"user:{operator.username}", "user.disabled", subject_type="user", subject_id=user.username,
+                 request_id=g.get("request_id"), detail={"ended_sessions": ended})
+    flash(f"已停用 {user.display_name}（{user.username}）；结束登录会话 {ended} 个。", "success")
+    return _back(user)
+
+
+@bp.post("/console/users/<string:username>/enable")
+def console_enable_user(username: str) -> Any:
+    operator = _operator()
+    session = db_session()
+    user = get_user(session, username)
+    set_active(session, user, True)
+    audit.record(session, f"user:{operator.username}", "user.enabled", subject_type="user", subject_id=user.username,
+                 request_id=g.get("request_id"))
+    flash(f"已启用 {user.display_name}（{user.username}），其须重新登录。", "success")
+    return _back(user)
+
+
+@bp.post("/console/users/<string:username>/password")
+def console_reset_password(username: str) -> Any:
+    """A new one-time password, shown once; every session of the user ends."""
+    operator = _operator()
+    session = db_session()
+    user = get_user(session, username)
+    if user.id == operator.id:
+        flash("不能在此重置自己的密码：请以本人账号修改密码。", "error")
+        return _back(user)
+    password, ended = reset_password(session, user)
+    audit.record(session, f"user:{operator.username}", "user.password_reset", subject_type="user",
+                 subject_id=user.username, request_id=g.get("request_id"), detail={"ended_sessions": ended})
+    return _one_time("accounts/one_time_password.html", user=user, password=password, created=False, ended=ended)
+
+
+@bp.post("/console/users/<string:username>/sessions/<int:session_id>/end")
+def console_end_session(username: str, session_id: int) -> Any:
+    operator = _operator()
+    session = db_session()
+    user = get_user(session, username)
+    if session_id == sessions.find_token_id(session, flask_session.get(sessions.TOKEN_KEY)):
+        flash("这是您本次的会话：请用「退出」结束。", "error")
+        return _back(user)
+    if end_user_session(session, user, session_id):
+        audit.record(session, f"user:{operator.username}", "session.revoked", subject_type="user",
+                     subject_id=user.username, request_id=g.get("request_id"), detail={"session_id": session_id})
+        flash("已结束该会话。", "success")
+    else:
+        flash("该会话已结束或不属于此用户。", "error")
+    return _back(user)
+
+
+@bp.post("/console/users/<string:username>/sessions/end")
+def console_end_sessions(username: str) -> Any:
+    """End all of the user's sessions (an operator ending their own keeps this one)."""
+    operator = _operator()
+    session = db_session()
+    user = get_user(session, username)
+    ended = end_user_sessions(session, user, keep=flask_session.get(sessions.TOKEN_KEY) if user.id == operator.id
+                              else None)
+    if ended:
+        audit.record(session, f"user:{operator.username}", "session.revoked", subject_type="user",
+                     subject_id=user.username, request_id=g.get("request_id"), detail={"ended_sessions": ended})
+    flash(f"已结束 {ended} 个会话。" if ended else "没有可结束的会话。", "success" if ended else "info")
+    return _back(user)

@@ -86,7 +86,7 @@ SUBJECT_LABELS = {
 
 # What a detail's key says (keys not here show as they are).
 DETAIL_LABELS = {
-    "uscc": "企业", "enterprise_id": "企业编号", "institution": "机构", "purpose": "用途", "sections": "报告内容",
+    "uscc": "企业", "enterprise": "企业", "enterprise_id": "企业编号", "institution": "机构", "purpose": "用途", "sections": "报告内容",
     "resource": "所取资源", "query_log_id": "查询记录", "ip": "IP 地址", "ended_sessions": "结束的会话",
     "session_id": "会话", "role": "角色", "username": "用户名", "display_name": "姓名", "digest": "摘要",
     "sha256": "摘要", "format": "格式", "what": "内容", "path": "路径", "tender_no": "招标编号", "rows": "行数",

@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from app.audit import services as audit
 from app.audit.web import ACTION_LABELS, SUBJECT_LABELS
 
@@ -277,3 +279,324 @@ def test_only_operators_see_the_supervision_page(client: Any, db: Any, login: An
     for who in (make_user("firm", enterprise=make_enterprise()), make_user("bank")):
         login(who)
         assert client.get("/console/supervision").status_code == 403
+
+
+# --- users ------------------------------------------------------------------------------------
+
+def _signed_in(app: Any, username: str, password: str) -> Any:
+    """Another browser, signed in as ``username``."""
+    other = app.test_client()
+    page = other.get("/login").get_data(as_text=True)
+    resp = other.post("/login", data={"username": username, "password": password, "csrf_token": _token(page)})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
+    return other
+
+
+def _form_token(client: Any, path: str = "/console/users/new") -> str:
+    return _token(client.get(path).get_data(as_text=True))
+
+
+def _events(db: Any, action: str) -> list[Any]:
+    import sqlalchemy as sa
+
+    from app.audit.models import AuditEvent
+
+    return list(db.scalars(sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
+
+
+def _one_time_password(page: str) -> str:
+    found = re.search(r'<p class="one-time"><code>([a-z0-9-]+)</code></p>', page)
+    assert found, page[:2000]
+    return found.group(1)
+
+
+@pytest.fixture
+def institutions(db: Any, make_enterprise: Any) -> dict[str, Any]:
+    from app.accounts.services import create_institution
+
+    parent = make_enterprise(name="测试电力集团有限公司")
+    return {
+        "bank": create_institution(db, name="测试银行股份有限公司", licence_no="B-USERS-1"),
+        "group": create_institution(db, name="测试电力集团", licence_no="G-USERS-1", kind="group", uscc=parent.uscc),
+        "procurement": create_institution(db, name="测试招标采购中心", licence_no="P-USERS-1", kind="procurement"),
+        "parent": parent,
+    }
+
+
+def test_operators_list_users_with_role_binding_status_and_last_sign_in(app: Any, client: Any, db: Any, login: Any,
+                                                                        make_user: Any, make_enterprise: Any) -> None:
+    from tests.conftest import PASSWORD
+
+    ent = make_enterprise(name="列表测试电力有限公司")
+    firm = make_user("firm", enterprise=ent, username="list-firm")
+    firm.display_name = "列表企业用户"
+    idle = make_user("bank", username="list-bank")
+    idle.active = False
+    db.flush()
+    _signed_in(app, "list-firm", PASSWORD)
+    login(make_user("operator", username="list-operator"))
+    page = client.get("/console/users?q=list-")
+    assert page.status_code == 200
+    text = _text(page.get_data(as_text=True))
+    assert "列表企业用户 list-firm 企业 列表测试电力有限公司 启用" in text
+    assert "list-bank 金融机构 测试银行股份有限公司 已停用 从未登录 0" in text
+    firm_row = text.split("list-firm", 1)[1].split("list-operator", 1)[0]
+    assert "从未登录" not in firm_row and re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d 1", firm_row)  # signed in, 1 session
+    only_disabled = _text(client.get("/console/users?q=list-&status=disabled").get_data(as_text=True))
+    assert "list-bank" in only_disabled and "list-firm" not in only_disabled
+    only_firms = _text(client.get("/console/users?q=list-&role=firm").get_data(as_text=True))
+    assert "list-firm" in only_firms and "list-bank" not in only_firms
+    assert "list-firm" not in _text(client.get("/console/users?q=100%25").get_data(as_text=True))  # % is a character
+    for bad in ("role=king", "status=maybe", "q=" + "x" * 65, "page=0"):
+        assert client.get(f"/console/users?{bad}", headers={"Accept": "text/html"}).status_code == 422, bad
+
+
+def test_an_operator_creates_users_as_the_cli_does_with_a_one_time_password(app: Any, client: Any, db: Any,
+                                                                            login: Any, make_user: Any,
+                                                                            make_enterprise: Any,
+                                                                            institutions: dict[str, Any]) -> None:
+    from app.accounts.services import get_user
+
+    ent = make_enterprise()
+    login(make_user("operator", username="creator"))
+    made = {
+        "new-firm": {"role": "firm", "enterprise": ent.uscc.lower()},  # the USCC's case as typed
+        "new-bank": {"role": "bank", "institution": "B-USERS-1"},
+        "new-group": {"role": "group", "institution": "G-USERS-1"},
+        "new-tenderer": {"role": "tenderer", "institution": "P-USERS-1"},
+        "new-operator": {"role": "operator"},
+    }
+    for username, fields in made.items():
+        resp = client.post("/console/users/new", data={"csrf_token": _form_token(client), "username": username,
+                                                        "display_name": f"{username} 的姓名", **fields})
+        assert resp.status_code == 200, username
+        assert resp.headers["Cache-Control"] == "no-store"
+        password = _one_time_password(resp.get_data(as_text=True))
+        assert len(password) == 19 and "只显示这一次" in resp.get_data(as_text=True)
+        user = get_user(db, username)
+        assert str(user.role) == fields["role"]
+        assert _signed_in(app, username, password).get("/api/v1/me").get_json()["username"] == username
+    assert get_user(db, "new-firm").enterprise_id == ent.id
+    group = get_user(db, "new-group")
+    assert (group.institution_id, group.enterprise_id) == (institutions["group"].id, institutions["parent"].id)
+    created = _events(db, "user.created")
+    assert [e.subject_id for e in created] == list(made) and {e.actor for e in created} == {"user:creator"}
+    assert created[0].detail == {"role": "firm", "enterprise": ent.uscc, "institution": None}
+    assert not any(p in str(e.detail) for e in created for p in ("password",))
+
+
+@pytest.mark.parametrize(("fields", "field", "message"), [
+    ({"username": "bad name!", "role": "operator"}, "username", "用户名为 1–64 个"),
+    ({"username": "12345", "role": "operator"}, "username", "不能全为数字"),
+    ({"username": "creator", "role": "operator"}, "username", "已存在"),
+    ({"username": "x-firm", "role": "firm"}, "enterprise", "企业用户须指定统一社会信用代码"),
+    ({"username": "x-firm", "role": "firm", "enterprise": "911100000000000000"}, "enterprise", "没有"),
+    ({"username": "x-bank", "role": "bank"}, "institution", "须指定金融许可证号"),
+    ({"username": "x-bank", "role": "bank", "institution": "NO-SUCH"}, "institution", "NO-SUCH"),
+    ({"username": "x-group", "role": "group", "institution": "B-USERS-1"}, "institution", "应为登记为电力集团"),
+    ({"username": "x-tenderer", "role": "tenderer", "institution": "B-USERS-1"}, "institution", "招标采购单位"),
+    ({"username": "x-op", "role": "operator", "institution": "B-USERS-1"}, "role", "不能绑定企业或机构"),
+    ({"username": "x-none"}, "role", ""),
+    ({"username": "x-long", "role": "operator", "display_name": "名" * 101}, "display_name", "至多 100 个字符"),
+])
+def test_a_refused_new_user_shows_the_error_next_to_its_field(client: Any, db: Any, login: Any, make_user: Any,
+                                                              institutions: dict[str, Any], fields: dict[str, str],
+                                                              field: str, message: str) -> None:
+    import sqlalchemy as sa
+
+    from app.accounts.models import User
+
+    login(make_user("operator", username="creator"))
+    before = db.scalar(sa.select(sa.func.count()).select_from(User))
+    resp = client.post("/console/users/new", data={"csrf_token": _form_token(client), **fields})
+    assert resp.status_code == 422
+    page = resp.get_data(as_text=True)
+    error = re.search(rf'<p class="err" id="{field}-err" role="alert">([^<]*)</p>', page)
+    assert error and message in html.unescape(error.group(1)), page[page.find("<form"):][:3000]
+    assert f'aria-describedby="{field}-err"' in page
+    assert f'value="{html.escape(fields["username"])}"' in page  # what was typed stays
+    assert db.scalar(sa.select(sa.func.count()).select_from(User)) == before
+    assert not _events(db, "user.created")
+
+
+def test_an_operator_disables_and_enables_a_user_from_the_page(app: Any, client: Any, db: Any, login: Any,
+                                                               make_user: Any, make_enterprise: Any) -> None:
+    from tests.conftest import PASSWORD
+
+    target = make_user("firm", enterprise=make_enterprise(), username="to-disable")
+    theirs = _signed_in(app, "to-disable", PASSWORD)
+    operator = make_user("operator", username="disabler")
+    login(operator)
+    page = client.get("/console/users/to-disable").get_data(as_text=True)
+    assert ">停用账号</button>" in page and "在线会话（1）" in page
+    resp = client.post("/console/users/to-disable/disable", data={"csrf_token": _token(page)})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/console/users/to-disable")
+    db.refresh(target)
+    assert target.active is False
+    assert theirs.get("/api/v1/me").status_code == 401  # their session ended at once
+    [event] = _events(db, "user.disabled")
+    assert (event.actor, event.subject_id, event.detail) == ("user:disabler", "to-disable", {"ended_sessions": 1})
+    page = client.get("/console/users/to-disable").get_data(as_text=True)
+    assert "已停用" in _text(page) and "重新启用" in page
+    assert client.post("/console/users/to-disable/enable", data={"csrf_token": _token(page)}).status_code == 302
+    db.refresh(target)
+    assert target.active is True and _events(db, "user.enabled")[0].actor == "user:disabler"
+    # Not oneself.
+    own = client.get("/console/users/disabler").get_data(as_text=True)
+    assert ">停用账号</button>" not in own and ">重置密码</button>" not in own
+    client.post("/console/users/disabler/disable", data={"csrf_token": _token(own)})
+    db.refresh(operator)
+    assert operator.active is True and len(_events(db, "user.disabled")) == 1
+
+
+def test_an_operator_resets_a_password_shown_once_and_the_users_sessions_end(app: Any, client: Any, db: Any,
+                                                                             login: Any, make_user: Any) -> None:
+    from tests.conftest import PASSWORD
+
+    make_user("bank", username="forgetful")
+    first, second = _signed_in(app, "forgetful", PASSWORD), _signed_in(app, "forgetful", PASSWORD)
+    login(make_user("operator", username="resetter"))
+    page = client.get("/console/users/forgetful").get_data(as_text=True)
+    resp = client.post("/console/users/forgetful/password", data={"csrf_token": _token(page)})
+    assert resp.status_code == 200 and resp.headers["Cache-Control"] == "no-store"
+    body = resp.get_data(as_text=True)
+    password = _one_time_password(body)
+    assert "原有的登录会话已全部结束（2 个）" in _text(body)
+    assert first.get("/api/v1/me").status_code == 401 and second.get("/api/v1/me").status_code == 401
+    assert _signed_in(app, "forgetful", password).get("/api/v1/me").status_code == 200
+    old = app.test_client()
+    resp = old.post("/login", data={"username": "forgetful", "password": PASSWORD,
+                                    "csrf_token": _token(old.get("/login").get_data(as_text=True))})
+    assert resp.status_code == 422  # the old password no longer works
+    [event] = _events(db, "user.password_reset")
+    assert (event.actor, event.subject_id, event.detail) == ("user:resetter", "forgetful", {"ended_sessions": 2})
+    assert password not in client.get("/console/users/forgetful").get_data(as_text=True)  # shown once only
+    assert password not in client.get("/console/audit").get_data(as_text=True)
+
+
+def test_an_operator_sees_and_ends_a_users_sessions(app: Any, client: Any, db: Any, login: Any,
+                                                    make_user: Any) -> None:
+    import sqlalchemy as sa
+
+    from app.accounts.models import UserSession
+    from tests.conftest import PASSWORD
+
+    target = make_user("bank", username="roaming")
+    first, second, third = (_signed_in(app, "roaming", PASSWORD) for _ in range(3))
+    login(make_user("operator", username="session-keeper"))
+    page = client.get("/console/users/roaming").get_data(as_text=True)
+    assert "在线会话（3）" in page
+    ids = [s.id for s in db.scalars(sa.select(UserSession).where(UserSession.user_id == target.id)
+                                    .order_by(UserSession.id))]
+    resp = client.post(f"/console/users/roaming/sessions/{ids[0]}/end", data={"csrf_token": _token(page)})
+    assert resp.status_code == 302
+    assert first.get("/api/v1/me").status_code == 401 and second.get("/api/v1/me").status_code == 200
+    [event] = _events(db, "session.revoked")
+    assert (event.actor, event.subject_id, event.detail) == ("user:session-keeper", "roaming", {"session_id": ids[0]})
+    ended = db.get(UserSession, ids[0])
+    db.refresh(ended)
+    assert ended.ended_reason == "revoked"
+    # Another user's session id ends nothing.
+    other = make_user("bank", username="bystander")
+    _signed_in(app, "bystander", PASSWORD)
+    [theirs] = db.scalars(sa.select(UserSession.id).where(UserSession.user_id == other.id)).all()
+    client.post(f"/console/users/roaming/sessions/{theirs}/end", data={"csrf_token": _token(page)})
+    assert db.scalar(sa.select(UserSession.ended_at).where(UserSession.id == theirs)) is None
+    # All of them.
+    resp = client.post("/console/users/roaming/sessions/end", data={"csrf_token": _token(page)})
+    assert resp.status_code == 302
+    assert second.get("/api/v1/me").status_code == 401 and third.get("/api/v1/me").status_code == 401
+    assert _events(db, "session.revoked")[-1].detail == {"ended_sessions": 2}
+    assert "没有在线的会话" in client.get("/console/users/roaming").get_data(as_text=True)
+
+
+def test_an_operator_does_not_end_their_own_current_session_from_the_page(client: Any, db: Any, login: Any,
+                                                                          make_user: Any) -> None:
+    import sqlalchemy as sa
+
+    from app.accounts.models import UserSession
+
+    me = make_user("operator", username="self-keeper")
+    login(me)
+    page = client.get("/console/users/self-keeper").get_data(as_text=True)
+    assert "本次会话" in page
+    [mine] = db.scalars(sa.select(UserSession.id).where(UserSession.user_id == me.id)).all()
+    client.post(f"/console/users/self-keeper/sessions/{mine}/end", data={"csrf_token": _token(page)})
+    client.post("/console/users/self-keeper/sessions/end", data={"csrf_token": _token(page)})  # "the others"
+    assert client.get("/api/v1/me").status_code == 200  # still signed in
+    resp = client.post("/console/users/self-keeper/password", data={"csrf_token": _token(page)})
+    assert resp.status_code == 302 and not _events(db, "user.password_reset")
+
+
+USER_WRITES = ["/console/users/new", "/console/users/victim/disable", "/console/users/victim/enable",
+               "/console/users/victim/password", "/console/users/victim/sessions/end",
+               "/console/users/victim/sessions/1/end"]
+
+
+def test_nobody_but_operators_reaches_the_users_pages(app: Any, client: Any, db: Any, login: Any, make_user: Any,
+                                                      make_enterprise: Any, institutions: dict[str, Any]) -> None:
+    import sqlalchemy as sa
+
+    from app.accounts.models import User, UserSession
+    from app.accounts.services import create_user
+    from tests.conftest import PASSWORD
+
+    victim = make_user("bank", username="victim")
+    victims_browser = _signed_in(app, "victim", PASSWORD)
+    data = {"username": "intruder-made", "role": "operator"}
+
+    def unchanged() -> None:
+        db.refresh(victim)
+        assert victim.active is True
+        assert victims_browser.get("/api/v1/me").status_code == 200  # no session of theirs ended
+        assert db.scalar(sa.select(User.id).where(User.username == "intruder-made")) is None
+        assert not (_events(db, "user.created") + _events(db, "user.disabled")
+                    + _events(db, "user.password_reset") + _events(db, "session.revoked"))
+
+    # Signed out: pages send to the sign-in; writes are refused (with or without a token).
+    anon = app.test_client()
+    for path in ("/console/users", "/console/users/new", "/console/users/victim"):
+        resp = anon.get(path, headers={"Accept": "text/html"})
+        assert resp.status_code == 302 and "/login" in resp.headers["Location"], path
+    token = _token(anon.get("/login").get_data(as_text=True))
+    for path in USER_WRITES:
+        assert anon.post(path, data={**data, "csrf_token": token}).status_code == 401, path
+        assert anon.post(path, data=data).status_code in (400, 401), path
+    unchanged()
+
+    # Every other role: 403, for pages and writes alike.
+    others = [make_user("firm", enterprise=make_enterprise()), make_user("bank"),
+              create_user(db, username="users-group", password=PASSWORD, role="group", institution_licence="G-USERS-1"),
+              create_user(db, username="users-tenderer", password=PASSWORD, role="tenderer",
+                          institution_licence="P-USERS-1")]
+    for who in others:
+        login(who)
+        for path in ("/console/users", "/console/users/new", "/console/users/victim"):
+            assert client.get(path).status_code == 403, (who.role, path)
+        token = _token(client.get("/login").get_data(as_text=True))
+        for path in USER_WRITES:
+            assert client.post(path, data={**data, "csrf_token": token}).status_code == 403, (who.role, path)
+    unchanged()
+    assert db.scalar(sa.select(sa.func.count()).select_from(UserSession).where(
+        UserSession.user_id == victim.id, UserSession.ended_at.is_(None))) == 1
+
+
+def test_every_users_form_needs_its_csrf_token(app: Any, client: Any, db: Any, login: Any, make_user: Any) -> None:
+    from tests.conftest import PASSWORD
+
+    victim = make_user("bank", username="victim")
+    victims_browser = _signed_in(app, "victim", PASSWORD)
+    login(make_user("operator", username="forgetful-operator"))
+    client.environ_base.pop("HTTP_X_CSRFTOKEN", None)  # a form post from another site carries none
+    for path in USER_WRITES:
+        for token in (None, "forged"):
+            body = {"username": "csrf-made", "role": "operator", **({"csrf_token": token} if token else {})}
+            assert client.post(path, data=body).status_code == 400, (path, token)
+    db.refresh(victim)
+    assert victim.active is True and victims_browser.get("/api/v1/me").status_code == 200
+    assert not _events(db, "user.created") and not _events(db, "user.disabled")
+    # Each of the pages' forms carries it.
+    for path in ("/console/users/new", "/console/users/victim"):
+        page = client.get(path).get_data(as_text=True)
+        forms = re.findall(r"<form method=\"post\".*?</form>", page, re.S)
+        assert forms and all('name="csrf_token"' in f for f in forms), path
