@@ -376,3 +376,44 @@ def console_end_sessions(username: str) -> Any:
                      subject_id=user.username, request_id=g.get("request_id"), detail={"ended_sessions": ended})
     flash(f"已结束 {ended} 个会话。" if ended else "没有可结束的会话。", "success" if ended else "info")
     return _back(user)
+
+
+# --- one's own password (a one-time password is changed here after signing in with it) -----------
+
+class _PasswordForm(StrictSchema):
+    current_password = fields.String(required=True, validate=validate.Length(min=1, max=200, error="请输入当前密码。"))
+    new_password = fields.String(required=True, validate=validate.Length(min=1, max=200, error="请输入新密码。"))
+    confirm_password = fields.String(required=True, validate=validate.Length(min=1, max=200, error="请再输入一次新密码。"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def password_page() -> Any:
+    """Any signed-in user changes their own password (the API's rules and throttle); their
+    other sessions end."""
+    user = require_user()
+    errors: Errors = {}
+    if request.method == "POST":
+        form = {k: v for k, v in request.form.items() if k != "csrf_token"}
+        data, errors = load_form(_PasswordForm(), filled(form, ("current_password", "new_password",
+                                                                "confirm_password")))
+        if data is not None and data["new_password"] != data["confirm_password"]:
+            errors = {"confirm_password": ["两次输入的新密码不一致。"]}
+        elif data is not None:
+            wait = throttle.wait_seconds(db_session(), user.username, request.remote_addr)
+            if wait:
+                errors = {"current_password": [f"该账号密码验证失败次数过多，请 {math.ceil(wait / 60)} 分钟后再试。"]}
+                return render_template("accounts/password.html", errors=errors), 429, {"Retry-After": str(wait)}
+            try:
+                ended = change_own_password(db_session(), user, data["current_password"], data["new_password"],
+                                            keep_session=flask_session.get(sessions.TOKEN_KEY))
+            except InvalidInput as exc:
+                if "current_password" in (exc.errors or {}):
+                    throttle.failed(user.username, request.remote_addr)
+                errors = domain_errors(exc)
+            else:
+                audit.record(db_session(), f"user:{user.username}", "user.password_changed", subject_type="user",
+                             subject_id=user.username, request_id=g.get("request_id"),
+                             detail={"ended_sessions": ended})
+                flash(f"密码已修改；其他登录会话已结束（{ended} 个）。", "success")
+                return redirect(url_for("web.home"))
+    return render_template("accounts/password.html", errors=errors), 422 if errors else 200

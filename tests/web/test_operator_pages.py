@@ -600,3 +600,59 @@ def test_every_users_form_needs_its_csrf_token(app: Any, client: Any, db: Any, l
         page = client.get(path).get_data(as_text=True)
         forms = re.findall(r"<form method=\"post\".*?</form>", page, re.S)
         assert forms and all('name="csrf_token"' in f for f in forms), path
+
+
+# --- one's own password -----------------------------------------------------------------------
+
+def test_a_user_changes_a_one_time_password_on_a_page(app: Any, client: Any, db: Any, login: Any,
+                                                      make_user: Any, make_enterprise: Any) -> None:
+    from tests.conftest import PASSWORD
+
+    user = make_user("firm", enterprise=make_enterprise(), username="otp-holder")
+    elsewhere = _signed_in(app, "otp-holder", PASSWORD)
+    login(user)
+    page = client.get("/account/password").get_data(as_text=True)
+    refusals = [
+        ({"current_password": PASSWORD, "new_password": "new-secret-2027", "confirm_password": "other-2027"},
+         "confirm_password", "不一致"),
+        ({"current_password": "wrong-password", "new_password": "new-secret-2027",
+          "confirm_password": "new-secret-2027"}, "current_password", "当前密码不正确"),
+        ({"current_password": PASSWORD, "new_password": "short", "confirm_password": "short"},
+         "new_password", "至少 10 个字符"),
+        ({"current_password": PASSWORD, "new_password": PASSWORD, "confirm_password": PASSWORD},
+         "new_password", "不能与当前密码相同"),
+        ({"current_password": PASSWORD}, "new_password", "缺少"),
+    ]
+    for form, field, message in refusals:
+        resp = client.post("/account/password", data={"csrf_token": _token(page), **form})
+        assert resp.status_code == 422, form
+        error = re.search(rf'<p class="err" id="{field}-err" role="alert">([^<]*)</p>', resp.get_data(as_text=True))
+        assert error and message in html.unescape(error.group(1)), (form, resp.get_data(as_text=True)[-3000:])
+    assert elsewhere.get("/api/v1/me").status_code == 200  # nothing changed yet
+    assert not _events(db, "user.password_changed")
+    resp = client.post("/account/password", data={"csrf_token": _token(page), "current_password": PASSWORD,
+                                                  "new_password": "new-secret-2027",
+                                                  "confirm_password": "new-secret-2027"})
+    assert resp.status_code == 302
+    assert client.get("/api/v1/me").status_code == 200  # this session stays
+    assert elsewhere.get("/api/v1/me").status_code == 401  # the others end
+    assert _signed_in(app, "otp-holder", "new-secret-2027").get("/api/v1/me").status_code == 200
+    [event] = _events(db, "user.password_changed")
+    assert (event.actor, event.detail) == ("user:otp-holder", {"ended_sessions": 1})
+
+
+def test_the_password_page_needs_a_signed_in_user_and_its_csrf_token(app: Any, client: Any, db: Any, login: Any,
+                                                                     make_user: Any) -> None:
+    from tests.conftest import PASSWORD
+
+    anon = app.test_client()
+    resp = anon.get("/account/password", headers={"Accept": "text/html"})
+    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+    token = _token(anon.get("/login").get_data(as_text=True))
+    body = {"current_password": PASSWORD, "new_password": "new-secret-2027", "confirm_password": "new-secret-2027"}
+    assert anon.post("/account/password", data={**body, "csrf_token": token}).status_code == 401
+    login(make_user("bank", username="csrf-victim"))
+    client.environ_base.pop("HTTP_X_CSRFTOKEN", None)
+    assert client.post("/account/password", data=body).status_code == 400
+    assert _signed_in(app, "csrf-victim", PASSWORD).get("/api/v1/me").status_code == 200  # unchanged
+    assert not _events(db, "user.password_changed")
