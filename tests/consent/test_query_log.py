@@ -132,7 +132,10 @@ def test_reports_alerts_and_fetches_read_in_chinese_too(active_token, db, client
         assert shown in seen, shown
     for raw in ("report:PC", "alert:alt", "data:fetch"):
         assert raw not in seen, raw
-    assert "仅公开信息" not in seen and consent.consent_id in seen  # each under the consent, named
+    # each under the consent: its id's first characters, the whole on hover and behind the link
+    assert "仅公开信息" not in seen and f"{consent.consent_id[:10]}…" in seen
+    assert f'href="/consents/{consent.consent_id}" title="{consent.consent_id}"' in client.get("/consents").get_data(
+        as_text=True)
 
 
 # --- what each consent was used for ---------------------------------------------------------------
@@ -158,7 +161,7 @@ def test_a_consents_row_and_page_list_the_screenings_made_under_it(screened, db,
     tender, consent, numbers, public = screened
     login(firm.user)
     listing = client.get("/consents").get_data(as_text=True)
-    row = re.search(rf'<tr>\s*<td><a href="/consents/{consent.consent_id}">.*?</tr>', listing, re.S)
+    row = re.search(rf'<tr>\s*<td[^>]*><a href="/consents/{consent.consent_id}"[^>]*>.*?</tr>', listing, re.S)
     assert row, listing[:3000]
     text = visible_text(row.group())
     assert "3 次" in text and "全部使用记录" in text
