@@ -95,12 +95,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         login_manager,
     )
     from app.core.headers import security_headers
+    from app.core.typography import typeset_html
 
     request_log.configure_logging(settings.log_level)
     wiring.wire()  # what lower layers are handed by higher ones
     jobs.configure(settings)  # events a request commits are queued for the consumer
     request_log.init_app(app)
     register_error_handlers(app)
+    app.after_request(typeset_html)  # codes, numbers and dates in table cells never break (runs last)
     app.after_request(finish_session)
     app.after_request(security_headers)
     app.after_request(ratelimit.retry_after_only_on_refusals)  # runs after the limiter's (reverse order)

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.scoring.models import Evaluation
+from tests.markup import unwrapped
 
 
 def _factor(points: str, reason: str) -> dict[str, Any]:
@@ -33,7 +34,7 @@ def test_the_firm_home_compares_with_the_previous_day_and_reads_only_two_explana
     login(user)
 
     statements.clear()
-    page = client.get("/").get_data(as_text=True)
+    page = unwrapped(client.get("/").get_data(as_text=True))
     assert "第 39 次评价的说明" in page  # the current evaluation's factors
     assert "+1.0" in page  # 79.0 now against 78.0 the previous day
     assert "89.00" in page and "88.00" in page  # the score and the previous one

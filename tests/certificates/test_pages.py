@@ -14,12 +14,13 @@ from app.certificates import services
 from app.core import clock
 from tests.certificates.conftest import days, reload
 from tests.consent.conftest import csrf_of
+from tests.markup import unwrapped
 
 
 def page(client: Any, path: str, status: int = 200) -> str:
     resp = client.get(path)
     assert resp.status_code == status, (path, resp.status_code, resp.get_data(as_text=True)[:400])
-    return resp.get_data(as_text=True)
+    return unwrapped(resp.get_data(as_text=True))
 
 
 def post(client: Any, path: str, data: dict[str, str], form_page: str) -> Any:

@@ -15,6 +15,7 @@ from app.certificates import services
 from app.certificates.rules import Rules, anniversary, term_end
 from app.core import clock
 from tests.certificates.conftest import OPERATOR, reload
+from tests.markup import unwrapped
 
 D = dt.date
 
@@ -122,7 +123,7 @@ def test_a_certificate_past_its_validity_shows_as_expired_everywhere_before_the_
         assert (body["status"], body["status_label"], body["status_reason"]) == ("expired", "已过期", LAPSED)
         assert body["status_changed_at"] == "2029-11-17T16:00:00.000Z"  # 2029-11-18 00:00 Beijing
         assert body["valid"] is False and body["verdict"] == "证书已过期：不再有效"
-        html = client.get(f"/verify/{number}").get_data(as_text=True)
+        html = unwrapped(client.get(f"/verify/{number}").get_data(as_text=True))
         assert f"已过期</strong>：{LAPSED}" in html and (row_reason or "—") not in html
         profile = client.get(f"/api/v1/public/enterprises/{ent.uscc}/certificates").get_json()
         assert [(c["status"], c["status_label"], c["status_reason"]) for c in profile] == [("expired", "已过期", LAPSED)]

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import Institution
 from app.core import signals
+from tests.markup import unwrapped
 from tests.monitoring.conftest import add_consent, dispatch
 
 
@@ -28,7 +29,7 @@ def test_a_bank_officer_subscribes_from_the_page_and_sees_the_alert(
         "enterprise_id": firm.id, "old_grade": "AA", "new_grade": "A", "old_score": None, "new_score": None,
         "as_of": "2026-11-18"}])
     dispatch(db)
-    text = client.get("/bank/monitoring").get_data(as_text=True)
+    text = unwrapped(client.get("/bank/monitoring").get_data(as_text=True))
     assert "信用等级下调，AA → A（2026-11-18 评价）" in text and firm.uscc in text and "1 条未读" in text
 
 

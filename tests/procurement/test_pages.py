@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from app.procurement.models import Screening
+from tests.markup import unwrapped
 from tests.procurement.conftest import days_ago, dishonest, serious_penalty
 
 FORM = {"tender_name": "输电线路铁塔招标", "tender_no": "ZB-2026-0101"}
@@ -60,7 +61,7 @@ def test_a_screening_from_pasted_codes(tenderer_in: Any, client: FlaskClient, ma
                                "certificate_required": False}
     assert (screening.total, screening.passed, screening.failed, screening.not_found) == (3, 1, 1, 1)
     assert screening.user_id == tenderer_in.user.id
-    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    page = unwrapped(client.get(resp.headers["Location"]).get_data(as_text=True))
     assert f"已完成筛查 {screening.screening_no}：共 3 家投标人，通过 1 家，不通过 1 家，未查到或代码无效 1 家。" in page
     for expected in (good.name, bad.name, "浙能监罚〔2026〕31号", "代码无效", "与第 1 行重复", "下载 CSV", "下载 PDF",
                      "下载签名文件（JSON）", f"/verify/{screening.screening_no}?digest={screening.digest}",
@@ -81,7 +82,7 @@ ENGLISH_KEY = re.compile(r"\b(?:query\.)?[a-z]+(?:_[a-z]+)+\b|\bquery\.[a-z]+\b"
 
 def visible_text(html: str) -> str:
     """What a reader sees: no markup, scripts, styles or attribute values."""
-    html = re.sub(r"<(script|style)\b.*?</\1>", "", html, flags=re.S)
+    html = re.sub(r"<(script|style)\b.*?</\1>", "", unwrapped(html), flags=re.S)
     return re.sub(r"<[^>]+>", " ", html)
 
 

@@ -8,55 +8,15 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from consent.models import Consent, ConsentStatus
 from marketplace.models import Application, ApplicationStatus
-from tests.web.conftest import DEMO_PASSWORD, SCREENSHOTS, DemoSite
-
-CHROMIUM = "/usr/bin/chromium"
-# As root in a container with a closed network: no sandbox, and no background connections.
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "Debian's chromium is needed (scripts/system-deps.sh test installs it)"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield b
-        b.close()
-
-
-class Shots:
-    def __init__(self, backend: str, test: str) -> None:
-        self.prefix = f"{backend}-{test}"
-        self.n = 0
-
-    def take(self, page: Page, what: str) -> None:
-        self.n += 1
-        page.screenshot(path=str(SCREENSHOTS / f"{self.prefix}-{self.n:02d}-{what}.png"), full_page=True)
-
-
-def open_as(browser: Browser, site: DemoSite, role: str | None, width: int = 1280) -> Page:
-    context = browser.new_context(base_url=site.url, viewport={"width": width, "height": 900}, accept_downloads=True,
-                                  locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    if role is not None:
-        page.goto("/login")
-        page.fill("#username", role)
-        page.fill("#password", DEMO_PASSWORD)
-        page.click("main button[type=submit]")
-        expect(page.locator("nav.role-nav")).to_be_visible()
-    return page
+from tests.web.conftest import DemoSite, Shots, open_as
 
 
 def demo_firm(site: DemoSite) -> tuple[str, str]:
