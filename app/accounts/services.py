@@ -154,9 +154,15 @@ def set_active(session: Session, user: User, active: bool) -> int:
     return 0 if active else user_sessions.end_all(session, user.id, "user_disabled")
 
 
+class AccountDisabled(Exception):
+    """The right password for an account an operator disabled: said only to who knows it."""
+
+
 def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The user whose password this is, or None; :class:`AccountDisabled` for the right password
+    of a disabled account (a wrong one reads as any other: nobody learns the account exists)."""
     user = session.scalar(sa.select(User).where(User.username == username))
-    if user is None or not user.active:
+    if user is None:
         with contextlib.suppress(VerificationError):
             hashing.hasher.verify(hashing.dummy_hash, password)
         return None
@@ -164,6 +170,8 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
         hashing.hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         return None
+    if not user.active:
+        raise AccountDisabled(user.username)
     if hashing.should_rehash(user.password_hash):
         user.password_hash = hashing.hasher.hash(password)
     user.last_login_at = clock.now()

@@ -16,6 +16,7 @@ from app.accounts.auth import require_user
 from app.accounts.models import Role, User
 from app.accounts.schemas import LoginSchema, MeSchema, PasswordChangeSchema, SessionSchema
 from app.accounts.services import (
+    AccountDisabled,
     actor_names,
     add_user,
     authenticate,
@@ -108,7 +109,14 @@ def login() -> Any:
                 errors = {"password": [f"该账号登录失败次数过多，请 {math.ceil(wait / 60)} 分钟后再试。"]}
                 return (render_template("accounts/login.html", form=form, errors=errors), 429,
                         {"Retry-After": str(wait)})
-            user = authenticate(db_session(), data["username"], data["password"])
+            try:
+                user = authenticate(db_session(), data["username"], data["password"])
+            except AccountDisabled:
+                audit.refuse_later(db_session(), audit.Pending(
+                    actor=f"ip:{address}", action="session.sign_in", code="account_disabled", subject_type="user",
+                    subject_id=data["username"][:64]))
+                errors = {"password": ["该账号已被停用，无法登录。如有疑问，请联系平台运营人员。"]}
+                return render_template("accounts/login.html", form=form, errors=errors), 403
             if user is None:
                 throttle.failed(data["username"], address)
                 audit.refuse_later(db_session(), audit.Pending(  # written after the refusal's rollback

@@ -106,6 +106,19 @@ DETAIL_LABELS = {
     "paid_on": "还款日", "days_past_due": "逾期天数",
 }
 # What a certificate's change was caused by (``detail["cause"]``).
+# Why a request was refused, for the codes a reader meets most; any other shows its code alone.
+REFUSAL_LABELS = {
+    "bad_credentials": "用户名或密码错误", "throttled": "失败次数过多，暂停登录", "account_disabled": "账号已停用",
+    "cross_site_request": "跨站请求（CSRF 校验未通过）", "validation_failed": "输入不合规定",
+    "not_a_firm": "非企业用户", "not_an_operator": "非征信机构运营人员", "not_an_institution": "非机构用户",
+    "not_a_bank_officer": "非金融机构人员", "not_a_provider": "非数据来源", "wrong_party": "非该事项的当事方",
+    "not_your_enterprise": "非本企业", "not_your_group": "非本集团", "not_your_product": "非本机构的产品",
+    "illegal_transition": "当前状态不允许此操作", "concurrent_change": "同时有其他修改",
+    "black_listed": "列入黑名单", "purpose_not_permitted": "该类机构不能以此用途申请授权",
+    "scope_not_permitted": "该用途不能包含所选信息", "self_report_allowance_exhausted": "免费自查次数已用完",
+    "consent_required": "缺少有效授权", "insufficient_scope": "令牌权限不足", "batch_refused": "报送批次被拒收",
+    "database_unavailable": "数据库暂不可用", "request_entity_too_large": "请求体过大",
+}
 CAUSE_LABELS = {"application": "企业申报", "evaluation": "评价结果", "issue": "公示期满", "manual": "人工处理",
                 "objection": "异议", "black_list": "列入黑名单", "expiry": "有效期满", "renewal": "换发新证",
                 "withdrawal": "企业撤回"}
@@ -172,5 +185,5 @@ def console_audit() -> tuple[str, int]:
     return render_template("audit/audit.html", page=page, args=request.args, errors=errors,
                            actors={e.actor: actor_of(e.actor) for e in events},
                            families=ACTION_FAMILIES, ACTION_LABELS=ACTION_LABELS, SUBJECT_LABELS=SUBJECT_LABELS,
-                           DETAIL_LABELS=DETAIL_LABELS, CAUSE_LABELS=CAUSE_LABELS, short=SHORT_ID,
+                           DETAIL_LABELS=DETAIL_LABELS, CAUSE_LABELS=CAUSE_LABELS, REFUSAL_LABELS=REFUSAL_LABELS, short=SHORT_ID,
                            is_digest=is_digest, text=value_text), 422 if errors else 200

@@ -98,8 +98,9 @@ def test_an_operator_disabling_a_user_ends_their_sessions(app, client, login, ma
     import re
 
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    assert again.post("/login", data={"username": firm_user.username, "password": PASSWORD,
-                                      "csrf_token": token}).status_code == 422
+    refused = again.post("/login", data={"username": firm_user.username, "password": PASSWORD, "csrf_token": token})
+    assert refused.status_code == 403 and "该账号已被停用" in refused.get_data(as_text=True)  # its own password
+    assert again.get("/api/v1/me").status_code == 401
     assert client.post(f"/api/v1/users/{operator.username}/disable").get_json()["code"] == "cannot_disable_self"
     assert client.post("/api/v1/users/nobody/disable").status_code == 404
     assert client.post(f"/api/v1/users/{firm_user.username}/enable").get_json()["active"] is True

@@ -20,7 +20,8 @@ from tests.web.conftest import DemoSite, Shots, open_as
 
 # A token that must not break: starts and ends with a letter or digit, holds a digit, and runs
 # through the characters of codes, amounts, dates and document numbers (2026-12-07 10:00 is
-# two: a date and a time may stand on two lines, neither may break).
+# two: a date and a time may stand on two lines, neither may break).  A token over 32 characters
+# — a 64-character digest — is no word: it may break rather than push a phone's page wide.
 BROKEN_TOKENS = r"""
 () => {
   const token = /[0-9A-Za-z][0-9A-Za-z_\-:.,\/%〔〕…]*[0-9A-Za-z%〕…]/g;
@@ -29,7 +30,7 @@ BROKEN_TOKENS = r"""
     const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
     for (let node = walker.nextNode(); node; node = walker.nextNode()) {
       for (const m of node.nodeValue.matchAll(token)) {
-        if (m[0].length < 3 || !/[0-9]/.test(m[0])) continue;
+        if (m[0].length < 3 || m[0].length > 32 || !/[0-9]/.test(m[0])) continue;
         const range = document.createRange();
         range.setStart(node, m.index);
         range.setEnd(node, m.index + m[0].length);

@@ -656,3 +656,29 @@ def test_the_password_page_needs_a_signed_in_user_and_its_csrf_token(app: Any, c
     assert client.post("/account/password", data=body).status_code == 400
     assert _signed_in(app, "csrf-victim", PASSWORD).get("/api/v1/me").status_code == 200  # unchanged
     assert not _events(db, "user.password_changed")
+
+
+# --- a disabled account -------------------------------------------------------------------------
+
+def test_a_disabled_account_is_told_so_only_with_its_password(app: Any, db: Any, make_user: Any,
+                                                             make_enterprise: Any, login: Any, client: Any) -> None:
+    """The right password of a disabled account: 403 and 「已被停用」; a wrong one reads as any
+    other failure (nobody learns the account exists or is disabled); the audit log names each
+    refusal in words."""
+    from tests.conftest import PASSWORD
+
+    user = make_user("firm", enterprise=make_enterprise(), username="gone-firm")
+    user.active = False
+    db.flush()
+    other = app.test_client()
+    token = _token(other.get("/login").get_data(as_text=True))
+    wrong = other.post("/login", data={"username": "gone-firm", "password": "wrong-password-1", "csrf_token": token})
+    assert wrong.status_code == 422
+    assert "用户名或密码错误" in wrong.get_data(as_text=True) and "停用" not in wrong.get_data(as_text=True)
+    right = other.post("/login", data={"username": "gone-firm", "password": PASSWORD, "csrf_token": token})
+    assert right.status_code == 403 and "该账号已被停用" in right.get_data(as_text=True)
+    assert other.get("/api/v1/me").status_code == 401  # not signed in
+    assert [e.code for e in _events(db, "session.sign_in")] == ["bad_credentials", "account_disabled"]
+    login(make_user("operator"))
+    page = client.get("/console/audit?action=session.sign_in").get_data(as_text=True)
+    assert "用户名或密码错误" in page and "账号已停用" in page
