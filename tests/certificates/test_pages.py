@@ -4,6 +4,7 @@ next to their field; who may open what."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -121,6 +122,24 @@ def test_results_in_notice_are_public_and_people_signed_in_object_on_their_page(
     html = page(client, path)
     assert "我提出的异议" in html and "该企业在我单位招标中有串标记录" in html and "待处理" in html
     assert "您对该评价结果已有待处理的异议" in html and 'name="text"' not in html  # one open objection per person
+
+
+def test_a_result_whose_notice_ended_is_listed_as_awaiting_issue_without_an_objection_link(
+        client, db, publicized, person, sign_in):
+    """Past its 公示 (an objection still open keeps it from issue), the result stays listed but
+    is marked 「公示已结束，待发证」, and no longer invites an objection."""
+    cert, ent, _ = publicized("AA")
+    sign_in(person("tenderer"))
+
+    def row() -> str:
+        [found] = [r for r in re.findall(r"<tr>(.*?)</tr>", page(client, "/certificates/publicity"), re.S)
+                   if cert.certificate_no in r]
+        return found
+
+    assert "与提出异议" in row() and "公示已结束" not in row()
+    with time_machine.travel(cert.notice_until + dt.timedelta(seconds=1), tick=False):
+        assert "公示已结束，待发证" in row() and "与提出异议" not in row()
+        assert 'name="text"' not in page(client, f"/certificates/publicity/{cert.certificate_no}")
 
 
 def test_the_public_profile_lists_the_firms_certificates(client, db, issued, operator):
