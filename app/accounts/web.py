@@ -164,26 +164,32 @@ def change_password() -> Any:
         data = PasswordChangeSchema().load(request.get_json(silent=True) or {})
     except ValidationError as exc:
         raise InvalidInput("请求有误", errors=flatten_messages(exc.messages)) from None
-    # Guessing the current password here counts as failed sign-ins (the same throttle).
-    wait = throttle.wait_seconds(db_session(), user.username, request.remote_addr)
-    if wait:
-        raise TooManyAttempts(f"该账号密码验证失败次数过多，请 {math.ceil(wait / 60)} 分钟后再试",
-                              headers={"Retry-After": str(wait)})
-    try:
-        ended = change_own_password(db_session(), user, data["current_password"], data["new_password"],
-                                    keep_session=flask_session.get(sessions.TOKEN_KEY))
-    except InvalidInput as exc:
-        if "current_password" in (exc.errors or {}):
-            throttle.failed(user.username, request.remote_addr)
-        raise
-    audit.record(db_session(), f"user:{user.username}", "user.password_changed", subject_type="user",
-                 subject_id=user.username, detail={"ended_sessions": ended})
+    ended = _change_own_password(user, data["current_password"], data["new_password"])
     return {"changed": True, "ended_sessions": ended}
 
 
 class TooManyAttempts(DomainError):
     status = 429
     code = "too_many_attempts"
+
+
+def _change_own_password(user: User, current: str, new: str) -> int:
+    """The API's and the page's change of one's own password: guessing the current password
+    counts as failed sign-ins (the same throttle, :class:`TooManyAttempts` while it holds);
+    the other sessions end (how many is returned); audited."""
+    wait = throttle.wait_seconds(db_session(), user.username, request.remote_addr)
+    if wait:
+        raise TooManyAttempts(f"该账号密码验证失败次数过多，请 {math.ceil(wait / 60)} 分钟后再试",
+                              headers={"Retry-After": str(wait)})
+    try:
+        ended = change_own_password(db_session(), user, current, new, keep_session=flask_session.get(sessions.TOKEN_KEY))
+    except InvalidInput as exc:
+        if "current_password" in (exc.errors or {}):
+            throttle.failed(user.username, request.remote_addr)
+        raise
+    audit.record(db_session(), f"user:{user.username}", "user.password_changed", subject_type="user",
+                 subject_id=user.username, request_id=g.get("request_id"), detail={"ended_sessions": ended})
+    return ended
 
 
 @bp.get("/api/v1/me/sessions")
@@ -407,21 +413,14 @@ def password_page() -> Any:
         if data is not None and data["new_password"] != data["confirm_password"]:
             errors = {"confirm_password": ["两次输入的新密码不一致。"]}
         elif data is not None:
-            wait = throttle.wait_seconds(db_session(), user.username, request.remote_addr)
-            if wait:
-                errors = {"current_password": [f"该账号密码验证失败次数过多，请 {math.ceil(wait / 60)} 分钟后再试。"]}
-                return render_template("accounts/password.html", errors=errors), 429, {"Retry-After": str(wait)}
             try:
-                ended = change_own_password(db_session(), user, data["current_password"], data["new_password"],
-                                            keep_session=flask_session.get(sessions.TOKEN_KEY))
+                ended = _change_own_password(user, data["current_password"], data["new_password"])
+            except TooManyAttempts as exc:
+                errors = {"current_password": [f"{exc.detail}。"]}
+                return render_template("accounts/password.html", errors=errors), 429, exc.headers
             except InvalidInput as exc:
-                if "current_password" in (exc.errors or {}):
-                    throttle.failed(user.username, request.remote_addr)
                 errors = domain_errors(exc)
             else:
-                audit.record(db_session(), f"user:{user.username}", "user.password_changed", subject_type="user",
-                             subject_id=user.username, request_id=g.get("request_id"),
-                             detail={"ended_sessions": ended})
                 flash(f"密码已修改；其他登录会话已结束（{ended} 个）。", "success")
                 return redirect(url_for("web.home"))
     return render_template("accounts/password.html", errors=errors), 422 if errors else 200
