@@ -105,7 +105,6 @@ DETAIL_LABELS = {
     "discoverable": "接受主动授信", "url": "地址", "amount_due": "应还（元）", "amount_paid": "实还（元）",
     "paid_on": "还款日", "days_past_due": "逾期天数",
 }
-# What a certificate's change was caused by (``detail["cause"]``).
 # Why a request was refused, for the codes a reader meets most; any other shows its code alone.
 REFUSAL_LABELS = {
     "bad_credentials": "用户名或密码错误", "throttled": "失败次数过多，暂停登录", "account_disabled": "账号已停用",
@@ -119,6 +118,7 @@ REFUSAL_LABELS = {
     "consent_required": "缺少有效授权", "insufficient_scope": "令牌权限不足", "batch_refused": "报送批次被拒收",
     "database_unavailable": "数据库暂不可用", "request_entity_too_large": "请求体过大",
 }
+# What a certificate's change was caused by (``detail["cause"]``).
 CAUSE_LABELS = {"application": "企业申报", "evaluation": "评价结果", "issue": "公示期满", "manual": "人工处理",
                 "objection": "异议", "black_list": "列入黑名单", "expiry": "有效期满", "renewal": "换发新证",
                 "withdrawal": "企业撤回"}

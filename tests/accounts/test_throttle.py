@@ -69,3 +69,17 @@ def test_guessing_the_current_password_in_a_session_is_throttled_too(client, log
         assert wrong.status_code == 422
     held = client.post("/api/v1/me/password", json={"current_password": PASSWORD, "new_password": "y" * 12})
     assert held.status_code == 429 and held.get_json()["code"] == "too_many_attempts" and held.headers["Retry-After"]
+
+
+def test_guessing_the_current_password_on_the_page_is_throttled_alike(client, login, make_user):
+    user = make_user("operator")
+    login(user)
+    form = {"current_password": "guess-guess", "new_password": "x" * 12, "confirm_password": "x" * 12}
+    for _ in range(5):
+        wrong = client.post("/account/password", data=form)
+        assert wrong.status_code == 422 and "当前密码不正确" in wrong.get_data(as_text=True)
+    held = client.post("/account/password", data={**form, "current_password": PASSWORD})
+    assert held.status_code == 429 and int(held.headers["Retry-After"]) > 0
+    assert "密码验证失败次数过多" in held.get_data(as_text=True)
+    assert client.post("/api/v1/me/password", json={"current_password": PASSWORD,
+                                                    "new_password": "y" * 12}).status_code == 429  # one count
