@@ -144,7 +144,10 @@ def consents() -> str:
                            uses=services.recent_uses(session, [c.id for c in page.items]),
                            counterparts=counterparts_label(c.institution.kind for c in page.items),
                            is_firm=actor.user is not None and actor.user.role == Role.firm,
-                           is_bank=actor.user is not None and actor.user.role == Role.bank)
+                           is_bank=actor.user is not None and actor.user.role == Role.bank,
+                           # a bank's, a group's or a tenderer's own: every row names it, so no column does
+                           own_institution=(actor.user.institution if actor.user is not None
+                                            and actor.user.role != Role.firm else None))
 
 
 @bp.get("/consents/<string:consent_id>")
@@ -183,6 +186,8 @@ def consent_action(consent_id: str, action: str) -> Any:
         flash("不支持的操作。", "error")
         return redirect(url_for("consent_web.consents"))
     reason = (request.form.get("reason") or "").strip()[:500] or None
+    back = (url_for("consent_web.consent_detail", consent_id=consent_id) if request.form.get("back") == "detail"
+            else url_for("consent_web.consents"))
     try:
         consent = services.get_consent(session, consent_id, services.Actor(user=user))
         services.firm_decides(session, signing_keys(), user, consent, action, reason, g.get("request_id"))
@@ -191,9 +196,9 @@ def consent_action(consent_id: str, action: str) -> Any:
         refuse_later(session, Pending(actor=f"user:{user.id}", action=f"consent.{action}", code=exc.code,
                                       subject_type="consent", subject_id=consent_id, request_id=g.get("request_id")))
         flash(exc.detail, "error")
-        return redirect(url_for("consent_web.consents"))
+        return redirect(back)
     flash(f"已{services.ACTION_LABELS[action]}对「{consent.institution.name}」的授权。", "success")
-    return redirect(url_for("consent_web.consents"))
+    return redirect(back)
 
 
 def _terms_form_to_body(form: dict[str, Any], party: str) -> dict[str, Any]:

@@ -80,8 +80,20 @@ def test_an_officer_requests_a_consent_the_firm_is_told_and_approves_it(bank, fi
     login(firm.user)
     assert "去同意或拒绝" in client.get("/me/notices").get_data(as_text=True)
     page = client.get("/consents").get_data(as_text=True)
-    resp = client.post(f"/consents/{consent.consent_id}/approve", data={"csrf_token": csrf_of(page)})
-    assert resp.status_code == 302
+    # The list does not approve at a click: the request's row leads to its terms, where the
+    # answer is given after the sections, data range and validity are shown.
+    row = page.split(f'title="{consent.consent_id}"', 1)[1].split("</tr>", 1)[0]
+    assert 'data-action="approve"' not in row and "查看条款并答复" in row
+    assert f'href="/consents/{consent.consent_id}#decide"' in row and " 申请</span>" in row  # when it was asked
+    assert "暂停" in page and "撤销" in page and "不可恢复" in page  # what each does, in words
+    detail = client.get(f"/consents/{consent.consent_id}").get_data(as_text=True)
+    decide = detail.split('id="decide"', 1)[1]
+    assert "答复申请" in decide and f"数据范围 {consent.data_from} 至 {consent.data_to}" in decide
+    assert 'data-action="approve"' in decide and 'data-action="reject"' in decide
+    resp = client.post(f"/consents/{consent.consent_id}/approve", data={"csrf_token": csrf_of(detail), "back": "detail"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/consents/{consent.consent_id}")
+    after = client.get(f"/consents/{consent.consent_id}").get_data(as_text=True)
+    assert "已同意" in after and 'data-action="revoke"' in after.split('id="decide"', 1)[1]
     db.expire_all()
     approved = db.get(Consent, consent.id)
     assert approved is not None and approved.status == ConsentStatus.active and approved.artefact

@@ -40,7 +40,7 @@ def visible_text(page: str) -> str:
 
 def log_table(page: str) -> str:
     """The query log's table, as read."""
-    table = re.search(r'<table class="query-log">.*?</table>', page, re.S)
+    table = re.search(r'<table class="query-log[^"]*">.*?</table>', page, re.S)
     assert table, page[:3000]
     return visible_text(table.group())
 
