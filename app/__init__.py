@@ -114,6 +114,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = "请先登录。"
+    from app.accounts.auth import password_change_first
+
+    app.before_request(password_change_first)  # a one-time password is changed before anything else
 
     from app.oauth.server import authorization
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 from urllib.parse import urlsplit
 
-from flask import request
+from flask import flash, redirect, request, url_for
 from flask import session as flask_session
+from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
 from wtforms import ValidationError
 
@@ -82,3 +83,30 @@ def require_csrf_header(what: str) -> None:
         validate_csrf(request.headers.get("X-CSRFToken"))
     except ValidationError as exc:
         raise CsrfRequired(f"{what}须在 X-CSRFToken 头中带上页面的 CSRF 令牌（在本站页面上操作即可）") from exc
+
+
+class PasswordChangeRequired(Forbidden):
+    code = "password_change_required"
+
+
+# What a user holding a one-time password may still reach: the page and the API that change
+# it, who they are, signing out, and the site's files.
+_WHILE_TEMPORARY = {"accounts.password_page", "accounts.change_password", "accounts.me", "accounts.logout",
+                    "static", "web.favicon"}
+
+
+def password_change_first() -> Any:
+    """A ``before_request`` hook: a user signed in with a password an operator handed over
+    (``must_change_password``) is sent to the change-password page, whatever they open,
+    until they set their own; the API answers 403 ``password_change_required``.  Bank
+    systems (bearer tokens) carry no session and are not concerned."""
+    if request.endpoint in _WHILE_TEMPORARY or request.endpoint is None:
+        return None
+    user = current_user
+    if not user.is_authenticated or not getattr(user, "must_change_password", False):
+        return None
+    if request.path.startswith("/api/"):
+        raise PasswordChangeRequired("请先修改一次性密码：POST /api/v1/me/password")
+    flash("您使用的是运营人员发放的一次性密码：请先设置自己的密码，再继续使用。", "info")
+    nxt = request.full_path.rstrip("?") if request.method == "GET" else None
+    return redirect(url_for("accounts.password_page", next=nxt))

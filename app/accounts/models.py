@@ -82,6 +82,8 @@ class User(Base):
         sa.ForeignKey("institution.id"), index=True
     )
     active: Mapped[bool] = mapped_column(default=True)
+    # a password handed over by an operator (one-time): changed before anything else is done
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 

@@ -23,6 +23,8 @@ class MeSchema(StrictSchema):
     role = fields.String()
     enterprise_uscc = fields.Function(lambda u: u.enterprise.uscc if u.enterprise else None)
     institution = fields.Function(lambda u: u.institution.name if u.institution else None)
+    must_change_password = fields.Boolean(metadata={
+        "description": "true：当前密码为运营人员发放的一次性密码，须先调用 POST /api/v1/me/password 修改，其他接口返回 403"})
     # The session's CSRF token: a signed-in user's API writes send it as X-CSRFToken.
     csrf_token = fields.Function(lambda _u: generate_csrf(), metadata={
         "description": "本会话的 CSRF 令牌：已登录用户调用 API 写操作（POST/PUT/PATCH/DELETE）时放在 X-CSRFToken 请求头中"})

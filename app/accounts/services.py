@@ -14,6 +14,7 @@ from app.accounts import sessions as user_sessions
 from app.accounts.errors import UserExists
 from app.accounts.models import ROLE_LABELS, Institution, InstitutionKind, Role, User, UserSession
 from app.accounts.passwords import hashing
+from app.archive.errors import EnterpriseNotFound
 from app.archive.services import get_enterprise
 from app.core import clock
 from app.core.db import Page, paginate
@@ -68,6 +69,9 @@ def get_institution(session: Session, licence_no: str) -> Institution:
     return inst
 
 
+_FIELD_LABELS = {"username": "用户名", "role": "角色", "enterprise": "企业", "institution": "机构"}
+
+
 def create_user(
     session: Session,
     *,
@@ -77,51 +81,71 @@ def create_user(
     display_name: str | None = None,
     enterprise_uscc: str | None = None,
     institution_licence: str | None = None,
+    temporary: bool = False,
 ) -> User:
+    # Every fault at once (a form shows each under its field), not the first one alone.
+    errors: dict[str, list[str]] = {}
+    if session.scalar(sa.select(User.id).where(User.username == username)) is not None:
+        errors["username"] = ["已存在。"]
     if role not in Role.__members__:
-        raise InvalidInput("角色无效", errors={"role": ["应为 operator、firm、bank、group 或 tenderer。"]})
-    if session.scalar(sa.select(User.id).where(User.username == username)):
-        raise UserExists(f"用户名 {username} 已存在", errors={"username": ["已存在。"]})
+        errors["role"] = ["应为 operator、firm、bank、group 或 tenderer。"]
+        raise InvalidInput("角色无效", errors=errors)
+    enterprise_id = institution_id = None
+    try:
+        if role == Role.firm:
+            if not enterprise_uscc:
+                errors["enterprise"] = ["企业用户须指定统一社会信用代码。"]
+            else:
+                enterprise_id = get_enterprise(session, enterprise_uscc).id
+        elif role == Role.bank:
+            if not institution_licence:
+                errors["institution"] = ["金融机构用户须选择所属金融机构（金融许可证号）。"]
+            else:
+                institution_id = get_institution(session, institution_licence).id
+        elif role == Role.group:  # bound to the group's institution and its parent enterprise
+            if not institution_licence:
+                errors["institution"] = ["集团用户须选择所属电力集团（机构编号）。"]
+            else:
+                group = get_institution(session, institution_licence)
+                if group.kind != InstitutionKind.group or group.uscc is None:
+                    errors["institution"] = ["应为登记为电力集团（group）的机构。"]
+                else:
+                    parent = get_enterprise(session, group.uscc)
+                    if enterprise_uscc and enterprise_uscc.strip().upper() != parent.uscc:
+                        errors["enterprise"] = [f"该集团的母公司为 {parent.uscc}。"]
+                    institution_id, enterprise_id = group.id, parent.id
+        elif role == Role.tenderer:  # bound to a procurement institution (招标采购单位)
+            if not institution_licence:
+                errors["institution"] = ["招标采购人员须选择所属招标采购单位（机构编号）。"]
+            else:
+                tenderer = get_institution(session, institution_licence)
+                if tenderer.kind != InstitutionKind.procurement:
+                    errors["institution"] = ["应为登记为招标采购单位（procurement）的机构。"]
+                institution_id = tenderer.id
+        elif enterprise_uscc or institution_licence:
+            errors["role"] = ["征信机构人员（operator）不能绑定企业或机构。"]
+    except NotFound as exc:  # a code or a licence number naming no one here
+        field = "enterprise" if isinstance(exc, EnterpriseNotFound) else "institution"
+        errors.setdefault(field, []).append(f"{exc.detail}。")
+    if errors:
+        if list(errors) == ["username"]:
+            raise UserExists(f"用户名 {username} 已存在", errors=errors)
+        raise InvalidInput("请求有误：" + "、".join(_FIELD_LABELS.get(f, f) for f in errors), errors=errors)
     user = User(username=username, display_name=display_name or username, role=Role(role),
-                password_hash=hash_password(password))
-    if role == Role.firm:
-        if not enterprise_uscc:
-            raise InvalidInput("企业用户须绑定企业", errors={"enterprise": ["企业用户须指定统一社会信用代码。"]})
-        user.enterprise_id = get_enterprise(session, enterprise_uscc).id
-    elif role == Role.bank:
-        if not institution_licence:
-            raise InvalidInput("金融机构用户须绑定机构", errors={"institution": ["须指定金融许可证号。"]})
-        user.institution_id = get_institution(session, institution_licence).id
-    elif role == Role.group:  # bound to the group's institution and its parent enterprise
-        if not institution_licence:
-            raise InvalidInput("集团用户须绑定电力集团", errors={"institution": ["须指定电力集团的机构编号。"]})
-        group = get_institution(session, institution_licence)
-        if group.kind != InstitutionKind.group or group.uscc is None:
-            raise InvalidInput("该机构不是电力集团", errors={"institution": ["应为登记为电力集团（group）的机构。"]})
-        parent = get_enterprise(session, group.uscc)
-        if enterprise_uscc and enterprise_uscc.strip().upper() != parent.uscc:
-            raise InvalidInput("集团用户绑定的企业应为集团母公司",
-                               errors={"enterprise": [f"该集团的母公司为 {parent.uscc}。"]})
-        user.institution_id, user.enterprise_id = group.id, parent.id
-    elif role == Role.tenderer:  # bound to a procurement institution (招标采购单位)
-        if not institution_licence:
-            raise InvalidInput("招标采购人员须绑定招标采购单位", errors={"institution": ["须指定招标采购单位的机构编号。"]})
-        tenderer = get_institution(session, institution_licence)
-        if tenderer.kind != InstitutionKind.procurement:
-            raise InvalidInput("该机构不是招标采购单位",
-                               errors={"institution": ["应为登记为招标采购单位（procurement）的机构。"]})
-        user.institution_id = tenderer.id
-    elif enterprise_uscc or institution_licence:
-        raise InvalidInput("运营人员不绑定企业或机构", errors={"role": ["operator 不能绑定企业或机构。"]})
+                password_hash=hash_password(password), enterprise_id=enterprise_id, institution_id=institution_id,
+                must_change_password=temporary)
     session.add(user)
     session.flush()
     return user
 
 
-def set_password(session: Session, user: User, password: str, *, keep_session: str | None = None) -> int:
+def set_password(session: Session, user: User, password: str, *, keep_session: str | None = None,
+                 temporary: bool = False) -> int:
     """A new password; every session of the user ends (but ``keep_session``, the token of
-    the session that changed it).  Returns how many ended."""
+    the session that changed it).  ``temporary``: one handed over by an operator, which its
+    holder must change at the next sign-in.  Returns how many sessions ended."""
     user.password_hash = hash_password(password)
+    user.must_change_password = temporary
     session.flush()
     return user_sessions.end_all(session, user.id, "password_changed", keep=keep_session)
 
@@ -262,12 +286,8 @@ def add_user(session: Session, *, username: str, role: str, display_name: str | 
     """A new user, as ``powercredit users add`` makes one (the same bindings by role), with a
     one-time password to hand over; returns the user and that password (never stored)."""
     password = one_time_password()
-    try:
-        user = create_user(session, username=username, password=password, role=role, display_name=display_name,
-                           enterprise_uscc=enterprise_uscc, institution_licence=institution_licence)
-    except NotFound as exc:  # the enterprise or institution named
-        field = "enterprise" if role == Role.firm else "institution"
-        raise InvalidInput(exc.detail, errors={field: [f"{exc.detail}。"]}) from None
+    user = create_user(session, username=username, password=password, role=role, display_name=display_name,
+                       enterprise_uscc=enterprise_uscc, institution_licence=institution_licence, temporary=True)
     return user, password
 
 
@@ -275,7 +295,7 @@ def reset_password(session: Session, user: User) -> tuple[str, int]:
     """A new one-time password for ``user``; every session of theirs ends.  Returns the
     password (shown once, never stored) and how many sessions ended."""
     password = one_time_password()
-    return password, set_password(session, user, password)
+    return password, set_password(session, user, password, temporary=True)
 
 
 def end_user_session(session: Session, user: User, session_id: int) -> bool:

@@ -417,10 +417,12 @@ def password_page() -> Any:
                 ended = _change_own_password(user, data["current_password"], data["new_password"])
             except TooManyAttempts as exc:
                 errors = {"current_password": [f"{exc.detail}。"]}
-                return render_template("accounts/password.html", errors=errors), 429, exc.headers
+                return render_template("accounts/password.html", errors=errors, user=user,
+                                       next=request.form.get("next")), 429, exc.headers
             except InvalidInput as exc:
                 errors = domain_errors(exc)
             else:
                 flash(f"密码已修改；其他登录会话已结束（{ended} 个）。", "success")
-                return redirect(url_for("web.home"))
-    return render_template("accounts/password.html", errors=errors), 422 if errors else 200
+                return redirect(_safe_next(request.form.get("next") or request.args.get("next")))
+    return render_template("accounts/password.html", errors=errors, user=user,
+                           next=request.form.get("next") or request.args.get("next")), 422 if errors else 200

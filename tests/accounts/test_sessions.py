@@ -141,7 +141,11 @@ def test_cookies_are_secure_behind_tls(database_url, tmp_path, make_user, db):
 
 
 def test_the_cli_resets_a_password_and_disables_a_user(fresh_databases, tmp_path, monkeypatch):
+    import os
+
+    from app.accounts.services import get_user
     from app.cli import main
+    from app.core.db import Database
 
     monkeypatch.setenv("DATABASE_URL", fresh_databases.new())
     monkeypatch.setenv("PC_INSTANCE_PATH", str(tmp_path / "instance"))
@@ -154,6 +158,22 @@ def test_the_cli_resets_a_password_and_disables_a_user(fresh_databases, tmp_path
     assert disabled.exit_code == 0 and "已停用 op1" in disabled.output
     missing = runner.invoke(main, ["users", "disable", "nobody"])
     assert missing.exit_code != 0 and "nobody" in missing.output
+    # --temporary: a password handed over, to be changed at the next sign-in; without it, not.
+    made = runner.invoke(main, ["users", "add", "--username", "op2", "--role", "operator",
+                                "--password", "handed-over-2027", "--temporary"])
+    assert made.exit_code == 0 and "首次登录须修改密码" in made.output
+    reset = runner.invoke(main, ["users", "set-password", "op1", "--password", "handed-over-2028", "--temporary"])
+    assert reset.exit_code == 0 and "下次登录须修改密码" in reset.output
+    database = Database(os.environ["DATABASE_URL"])
+    try:
+        with database.transaction() as session:
+            assert get_user(session, "op1").must_change_password and get_user(session, "op2").must_change_password
+        again = runner.invoke(main, ["users", "set-password", "op1", "--password", "chosen-by-op1-2028"])
+        assert again.exit_code == 0 and "须修改" not in again.output
+        with database.transaction() as session:
+            assert not get_user(session, "op1").must_change_password
+    finally:
+        database.dispose()
 
 
 def test_sign_ins_sign_outs_and_password_changes_are_audited(app, client, login, make_user, db):

@@ -391,7 +391,7 @@ def test_an_operator_creates_users_as_the_cli_does_with_a_one_time_password(app:
     ({"username": "creator", "role": "operator"}, "username", "已存在"),
     ({"username": "x-firm", "role": "firm"}, "enterprise", "企业用户须指定统一社会信用代码"),
     ({"username": "x-firm", "role": "firm", "enterprise": "911100000000000000"}, "enterprise", "没有"),
-    ({"username": "x-bank", "role": "bank"}, "institution", "须指定金融许可证号"),
+    ({"username": "x-bank", "role": "bank"}, "institution", "须选择所属金融机构"),
     ({"username": "x-bank", "role": "bank", "institution": "NO-SUCH"}, "institution", "NO-SUCH"),
     ({"username": "x-group", "role": "group", "institution": "B-USERS-1"}, "institution", "应为登记为电力集团"),
     ({"username": "x-tenderer", "role": "tenderer", "institution": "B-USERS-1"}, "institution", "招标采购单位"),
@@ -416,6 +416,20 @@ def test_a_refused_new_user_shows_the_error_next_to_its_field(client: Any, db: A
     assert f'aria-describedby="{field}-err"' in page
     assert f'value="{html.escape(fields["username"])}"' in page  # what was typed stays
     assert db.scalar(sa.select(sa.func.count()).select_from(User)) == before
+    assert not _events(db, "user.created")
+
+
+def test_a_new_user_refused_on_several_fields_shows_every_error(client: Any, db: Any, login: Any,
+                                                                 make_user: Any) -> None:
+    """A name already taken and a bank user with no bank: both are said at once, each under
+    its own field, so the operator does not fix one to be told of the next."""
+    login(make_user("operator", username="creator"))
+    resp = client.post("/console/users/new", data={"csrf_token": _form_token(client), "username": "creator",
+                                                   "role": "bank"})
+    assert resp.status_code == 422
+    page = html.unescape(resp.get_data(as_text=True))
+    assert re.search(r'<p class="err" id="username-err" role="alert">已存在', page)
+    assert re.search(r'<p class="err" id="institution-err" role="alert">金融机构用户须选择所属金融机构', page)
     assert not _events(db, "user.created")
 
 
@@ -682,3 +696,62 @@ def test_a_disabled_account_is_told_so_only_with_its_password(app: Any, db: Any,
     login(make_user("operator"))
     page = client.get("/console/audit?action=session.sign_in").get_data(as_text=True)
     assert "用户名或密码错误" in page and "账号已停用" in page
+
+
+def test_a_one_time_password_must_be_changed_before_anything_else(app: Any, client: Any, db: Any, login: Any,
+                                                                  make_user: Any, make_enterprise: Any) -> None:
+    """A password the operator read out is known to two people: its holder, once signed in,
+    is kept on the change-password page (the API: 403 password_change_required) until they
+    set their own, then sent on to where they were going; a user who chose their password
+    is never held."""
+    from app.accounts.services import get_user
+    from tests.conftest import PASSWORD
+
+    make_user("firm", enterprise=make_enterprise(), username="newcomer")
+    make_user("firm", enterprise=make_enterprise(), username="settled")
+    login(make_user("operator", username="resetter"))
+    page = client.get("/console/users/newcomer").get_data(as_text=True)
+    one_time = _one_time_password(client.post("/console/users/newcomer/password",
+                                              data={"csrf_token": _token(page)}).get_data(as_text=True))
+    assert get_user(db, "newcomer").must_change_password is True
+
+    browser = app.test_client()
+    token = _token(browser.get("/login").get_data(as_text=True))
+    resp = browser.post("/login", data={"username": "newcomer", "password": one_time, "csrf_token": token,
+                                        "next": "/consents"})
+    assert resp.status_code == 302 and resp.headers["Location"] == "/consents"
+    held = browser.get("/consents")
+    assert held.status_code == 302 and held.headers["Location"] == "/account/password?next=/consents"
+    for path in ("/", "/me/reports", "/console/users"):
+        assert browser.get(path).headers.get("Location", "").startswith("/account/password"), path
+    api = browser.get("/api/v1/consents")
+    assert api.status_code == 403 and api.get_json()["code"] == "password_change_required"
+    assert api.headers["Content-Type"].startswith("application/problem+json")
+    me = browser.get("/api/v1/me")
+    assert me.status_code == 200 and me.get_json()["must_change_password"] is True
+    form = browser.get("/account/password?next=%2Fconsents").get_data(as_text=True)
+    assert "一次性密码" in form and 'name="next" value="/consents"' in form
+    resp = browser.post("/account/password", data={"csrf_token": _token(form), "next": "/consents",
+                                                   "current_password": one_time, "new_password": "my-own-secret-27",
+                                                   "confirm_password": "my-own-secret-27"})
+    assert resp.status_code == 302 and resp.headers["Location"] == "/consents"
+    assert browser.get("/consents").status_code == 200
+    db.expire_all()
+    assert get_user(db, "newcomer").must_change_password is False
+    assert browser.get("/api/v1/me").get_json()["must_change_password"] is False
+
+    # Someone who chose their own password goes straight where they were going.
+    settled = _signed_in(app, "settled", PASSWORD)
+    assert settled.get("/consents").status_code == 200 and settled.get("/api/v1/consents").status_code == 200
+    # A next that leaves the site is ignored after the change too.
+    login(make_user("operator", username="resetter2"))
+    page = client.get("/console/users/settled").get_data(as_text=True)
+    one_time = _one_time_password(client.post("/console/users/settled/password",
+                                              data={"csrf_token": _token(page)}).get_data(as_text=True))
+    settled = _signed_in(app, "settled", one_time)
+    form = settled.get("/account/password").get_data(as_text=True)
+    resp = settled.post("/account/password", data={"csrf_token": _token(form), "next": "//evil.example/x",
+                                                   "current_password": one_time, "new_password": "settled-again-27",
+                                                   "confirm_password": "settled-again-27"})
+    assert resp.status_code == 302 and resp.headers["Location"] == "/"
+
