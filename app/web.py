@@ -156,6 +156,25 @@ def zip_filter(left: Any, right: Any) -> list[tuple[Any, Any]]:
 
 bp.add_app_template_filter(segment_label, "segment_label")
 
+# Field names an error page may show (a query string's or a form's), in words; the name
+# itself follows in brackets, since the address or a script carries it.
+FIELD_LABELS = {
+    "page": "页码", "per_page": "每页条数", "q": "查找内容", "status": "状态", "role": "角色", "kind": "类别",
+    "category": "记录类别", "from": "起始日期", "to": "截止日期", "date_from": "起始日期", "date_to": "截止日期",
+    "provider": "数据源", "segment": "领域", "province": "地区", "region": "地区", "grade": "信用等级",
+    "class": "监管类别", "supervision_class": "监管类别", "uscc": "统一社会信用代码", "action": "操作",
+    "actor": "操作人", "outcome": "结果", "type": "类型", "amount": "金额", "sort": "排序", "list": "名单",
+    "form": "表单", "path": "地址", "csrf_token": "表单令牌",
+}
+
+
+@bp.app_template_filter("field_label")
+def field_label(name: str) -> str:
+    """``query.page`` → 页码（page）; a name with no label is shown as it is."""
+    bare = name.split(".", 1)[1] if name.split(".", 1)[0] in ("query", "form", "json", "headers") and "." in name else name
+    label = FIELD_LABELS.get(bare)
+    return f"{label}（{bare}）" if label else bare
+
 
 @bp.app_template_filter("zip_labels")
 def zip_labels(values: Any, labels: dict[str, str] | None = None) -> list[tuple[str, str]]:

@@ -22,6 +22,7 @@ from app.audit.services import Pending, refuse_later
 from app.core.errors import DomainError, flatten_messages
 from app.core.extensions import db_session, signing_keys, writes
 from app.core.forms import page_no
+from app.oauth.models import OAuthClient
 from app.oauth.scopes import REPORT_SECTIONS
 from app.oauth.server import authorization
 from consent import schemas, services
@@ -92,6 +93,13 @@ def authorize() -> Any:
     """The consent screen: the firm's administrator reads what the bank asks for and
     approves or rejects it; the bank gets a code (PKCE S256) bound to the consent."""
     if not current_user.is_authenticated:
+        # Said on the sign-in page, so that a firm sent here by a bank's link knows why it is
+        # asked to sign in (the institution named from the client's registration, never the URL).
+        client = db_session().scalar(sa.select(OAuthClient).where(
+            OAuthClient.client_id == (request.args.get("client_id") or "")[:64]))
+        institution = db_session().get(Institution, client.institution_id) if client and client.institution_id else None
+        flash(f"「{institution.name if institution else '一家机构'}」请求您的企业授权，以查询本企业的信用信息。"
+              "请以企业账号登录：登录后会列出申请查询的内容、数据范围与期限，由您决定同意或拒绝。", "info")
         return redirect(url_for("accounts.login", next=request.full_path))
     user: User = current_user._get_current_object()
     try:

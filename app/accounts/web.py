@@ -12,6 +12,7 @@ from flask_login import current_user, login_user, logout_user
 from marshmallow import ValidationError, fields, validate
 
 from app.accounts import sessions, throttle
+from app.accounts.agents import describe_agent
 from app.accounts.auth import require_user
 from app.accounts.models import Role, User
 from app.accounts.schemas import LoginSchema, MeSchema, PasswordChangeSchema, SessionSchema
@@ -37,6 +38,7 @@ from app.core.forms import Errors, domain_errors, filled, load_form, query_args
 from app.core.schemas_base import PageArgs, StrictSchema, one_of
 
 bp = Blueprint("accounts", __name__, template_folder="templates")  # its pages beside it
+bp.add_app_template_filter(describe_agent, "agent")  # a session's browser in a few words
 
 # The signed-in user's API (session cookie; writes carry X-CSRFToken), in the OpenAPI document
 # (added by create_app).

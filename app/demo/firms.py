@@ -258,7 +258,7 @@ def seed_demo(
     report.firms_total = firms
 
     for code, rows in batches.items():
-        result = ingest_records(session, providers[code], rows, source="file", filename="demo-seed", keep_rows=False)
+        result = ingest_records(session, providers[code], rows, source="file", filename="演示数据", keep_rows=False)
         if result.refused:
             first = result.refusals[0]
             raise RuntimeError(f"演示数据未通过校验（{code} 第 {first.index} 行）：{first.errors}")
@@ -267,7 +267,7 @@ def seed_demo(
 
     # Demo users: the firm user is bound to a firm of high quality with a full file.
     firm_uscc = firm_uscc or first_uscc
-    demo_users = {
+    demo_users: dict[str, dict[str, str]] = {
         "operator": {"role": "operator", "display_name": "征信运营员"},
         "firm": {"role": "firm", "display_name": "企业财务负责人", "enterprise_uscc": firm_uscc},
         "bank": {"role": "bank", "display_name": "银行信贷经理", "institution_licence": BANKS[0][1]},
@@ -276,7 +276,9 @@ def seed_demo(
         password = passwords[username]
         user = session.scalar(sa.select(User).where(User.username == username))
         if user is None:
-            create_user(session, username=username, password=password, **user_spec)
+            create_user(session, username=username, password=password, role=user_spec["role"],
+                        display_name=user_spec["display_name"], enterprise_uscc=user_spec.get("enterprise_uscc"),
+                        institution_licence=user_spec.get("institution_licence"))
         else:
             set_password(session, user, password)
         report.users[username] = (str(user_spec["role"]), password)

@@ -441,7 +441,7 @@ def test_the_firms_page_offers_the_edition_and_says_it_spends_a_free_report(arch
     token = csrf_of(html)
     done = client.post("/me/reports", data={"csrf_token": token, "edition": "bidding"}, follow_redirects=True)
     page = done.get_data(as_text=True)
-    assert "已出具信用报告（招投标专用版） PC" in page and "剩余 1 次" in page and "<td>招投标专用版</td>" in page
+    assert "已出具信用报告（招投标专用版） PC" in page and "剩余 1 次" in page and '<td data-label="版本">招投标专用版</td>' in page
     plain = client.post("/me/reports", data={"csrf_token": token}, follow_redirects=True).get_data(as_text=True)
     assert "已出具自主查询报告 PC" in plain and "剩余 0 次" in plain  # without a choice: the 自主查询版, as before
     bad = client.post("/me/reports", data={"csrf_token": token, "edition": "full"})
