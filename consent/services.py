@@ -493,8 +493,14 @@ def get_consent(session: Session, consent_id: str, actor: Actor) -> Consent:
     return consent
 
 
-def list_consents(session: Session, actor: Actor, status: str | None, page: int, per_page: int) -> Page[Any]:
-    stmt = _visible(sa.select(Consent), actor).order_by(Consent.created_at.desc(), Consent.id.desc())
+def list_consents(session: Session, actor: Actor, status: str | None, page: int, per_page: int,
+                  *, waiting_first: bool = False) -> Page[Any]:
+    """Newest first; ``waiting_first``: requests awaiting the firm's answer before the rest
+    (the firm's page, where they are what it has to act on)."""
+    order = [Consent.created_at.desc(), Consent.id.desc()]
+    if waiting_first:
+        order.insert(0, sa.case((Consent.status == ConsentStatus.pending, 0), else_=1))
+    stmt = _visible(sa.select(Consent), actor).order_by(*order)
     if status:
         stmt = stmt.where(Consent.status == status)
     return paginate(session, stmt, page, per_page)

@@ -13,7 +13,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_login import current_user
 from marshmallow import ValidationError
 
-from app.accounts.auth import require_user
+from app.accounts.auth import explain_sign_in, require_user
 from app.accounts.models import ROLE_LABELS, Institution, InstitutionKind, Role, User
 from app.accounts.services import find_institution
 from app.archive.models import Enterprise
@@ -58,7 +58,7 @@ def _labels() -> dict[str, Any]:
 
 
 def _refusal_page(status: int, title: str, detail: str, code: str, consent_id: str | None = None,
-                  description: str | None = None) -> tuple[str, int]:
+                  description: str | None = None, switch_account: bool = False) -> tuple[str, int]:
     refuse_later(db_session(), Pending(actor=f"user:{current_user.id}" if current_user.is_authenticated else
                                        f"ip:{request.remote_addr}", action="oauth.authorize", code=code,
                                        subject_type="consent" if consent_id else None, subject_id=consent_id,
@@ -67,7 +67,8 @@ def _refusal_page(status: int, title: str, detail: str, code: str, consent_id: s
                                                **({"description": description} if description else {})},
                                        request_id=g.get("request_id")))
     problem = {"status": status, "title": title, "detail": detail, "code": code, "request_id": g.get("request_id")}
-    return render_template("error.html", problem=problem), status
+    return render_template("error.html", problem=problem,
+                           switch_account=request.full_path if switch_account else None), status
 
 
 def authorize_error_text(error: OAuth2Error) -> str:
@@ -98,8 +99,9 @@ def authorize() -> Any:
         client = db_session().scalar(sa.select(OAuthClient).where(
             OAuthClient.client_id == (request.args.get("client_id") or "")[:64]))
         institution = db_session().get(Institution, client.institution_id) if client and client.institution_id else None
-        flash(f"「{institution.name if institution else '一家机构'}」请求您的企业授权，以查询本企业的信用信息。"
-              "请以企业账号登录：登录后会列出申请查询的内容、数据范围与期限，由您决定同意或拒绝。", "info")
+        explain_sign_in(request.full_path, f"「{institution.name if institution else '一家机构'}」请求您的企业授权，"
+                        "以查询本企业的信用信息。请以企业账号登录：登录后会列出申请查询的内容、数据范围与期限，"
+                        "由您决定同意或拒绝。")
         return redirect(url_for("accounts.login", next=request.full_path))
     user: User = current_user._get_current_object()
     try:
@@ -114,7 +116,13 @@ def authorize() -> Any:
         return _refusal_page(400, "授权请求无效", authorize_error_text(error), error.error,
                              description=error.description)
     consent = grant.request.pc_consent
-    if user.role != Role.firm or user.enterprise_id != consent.enterprise_id:
+    if user.role != Role.firm:
+        # A bank officer or an operator opened the firm's link: say whose account it needs and
+        # offer to sign out and in again (which firm is asked is not said).
+        return _refusal_page(403, "须以企业账号处理", f"您当前以「{user.display_name}（{ROLE_LABELS[user.role]}）」登录。"
+                             "授权请求须由被查询企业的账号处理：请退出后以企业账号登录。", "firm_account_required",
+                             consent.consent_id, switch_account=True)
+    if user.enterprise_id != consent.enterprise_id:
         # Not this firm's request: as if it did not exist (another party's consent is not disclosed).
         return _refusal_page(404, "授权请求不存在", "没有找到需要您处理的授权请求。", "tenancy_denied",
                              consent.consent_id)
@@ -146,13 +154,13 @@ def consents() -> str:
     status = request.args.get("status") or None
     if status not in {None, *[str(s) for s in ConsentStatus]}:
         status = None
-    page = services.list_consents(session, actor, status, page_no(), 20)
+    is_firm = actor.user is not None and actor.user.role == Role.firm
+    page = services.list_consents(session, actor, status, page_no(), 20, waiting_first=is_firm)
     log = services.query_log(session, actor, 1, 20)
     return render_template("consent/list.html", page=page, log=log, status=status, statuses=list(ConsentStatus),
                            uses=services.recent_uses(session, [c.id for c in page.items]),
                            counterparts=counterparts_label(c.institution.kind for c in page.items),
-                           is_firm=actor.user is not None and actor.user.role == Role.firm,
-                           is_bank=actor.user is not None and actor.user.role == Role.bank,
+                           is_firm=is_firm, is_bank=actor.user is not None and actor.user.role == Role.bank,
                            # a bank's, a group's or a tenderer's own: every row names it, so no column does
                            own_institution=(actor.user.institution if actor.user is not None
                                             and actor.user.role != Role.firm else None))

@@ -24,15 +24,35 @@ class CsrfRequired(DomainError):
     code = "csrf_failed"
 
 
+ENDED_KEY = "_pc_ended"  # why the browser's last session ended, for the sign-in page
+REASON_KEY = "_pc_sign_in_for"  # {next, text}: why a page sent the browser to sign in
+
+
+def explain_sign_in(next_path: str, text: str) -> None:
+    """A page sending the browser to sign in says why (shown on the sign-in page for as long
+    as its ``next`` is this path, wrong passwords included)."""
+    flask_session[REASON_KEY] = {"next": next_path, "text": text}
+
+
+def sign_in_reason(next_path: str | None) -> str | None:
+    stored = flask_session.get(REASON_KEY)
+    if isinstance(stored, dict) and next_path and stored.get("next") == next_path:
+        return str(stored.get("text") or "") or None
+    return None
+
+
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
     """The user of the request's session: only while its server-side session is open (not
     signed out, ended by a password change or a disabled account, idle or expired)."""
     if not user_id.isdigit():
         return None
-    row = sessions.find_open(db_session(), flask_session.get(sessions.TOKEN_KEY), int(user_id),
-                             settings().session_idle_minutes)
+    token = flask_session.get(sessions.TOKEN_KEY)
+    row = sessions.find_open(db_session(), token, int(user_id), settings().session_idle_minutes)
     if row is None:
+        why = sessions.why_not_open(db_session(), token, int(user_id), settings().session_idle_minutes)
+        if why:  # said on the sign-in page the browser is sent to, once
+            flask_session[ENDED_KEY] = why
         flask_session.pop(sessions.TOKEN_KEY, None)
         return None
     sessions.touch(database().transaction, row)

@@ -72,25 +72,17 @@ def get_institution(session: Session, licence_no: str) -> Institution:
 _FIELD_LABELS = {"username": "用户名", "role": "角色", "enterprise": "企业", "institution": "机构"}
 
 
-def create_user(
-    session: Session,
-    *,
-    username: str,
-    password: str,
-    role: str,
-    display_name: str | None = None,
-    enterprise_uscc: str | None = None,
-    institution_licence: str | None = None,
-    temporary: bool = False,
-) -> User:
-    # Every fault at once (a form shows each under its field), not the first one alone.
+def _bindings(session: Session, role: str, enterprise_uscc: str | None,
+              institution_licence: str | None) -> tuple[dict[str, list[str]], int | None, int | None]:
+    """A role's bindings checked (firm: an enterprise; bank: a lender; group: a group and its
+    parent; tenderer: a procurement institution; operator: none), every fault at once:
+    (errors by field, enterprise id, institution id)."""
     errors: dict[str, list[str]] = {}
-    if session.scalar(sa.select(User.id).where(User.username == username)) is not None:
-        errors["username"] = ["已存在。"]
-    if role not in Role.__members__:
-        errors["role"] = ["应为 operator、firm、bank、group 或 tenderer。"]
-        raise InvalidInput("角色无效", errors=errors)
     enterprise_id = institution_id = None
+    if role in (Role.bank, Role.tenderer) and enterprise_uscc:
+        errors["enterprise"] = [f"{'金融机构用户' if role == Role.bank else '招标采购人员'}不绑定企业：请留空。"]
+    if role == Role.firm and institution_licence:
+        errors["institution"] = ["企业用户不绑定机构：请选择「不绑定」。"]
     try:
         if role == Role.firm:
             if not enterprise_uscc:
@@ -127,6 +119,39 @@ def create_user(
     except NotFound as exc:  # a code or a licence number naming no one here
         field = "enterprise" if isinstance(exc, EnterpriseNotFound) else "institution"
         errors.setdefault(field, []).append(f"{exc.detail}。")
+    return errors, enterprise_id, institution_id
+
+
+def binding_errors(session: Session, role: str, enterprise_uscc: str | None,
+                   institution_licence: str | None) -> dict[str, list[str]]:
+    """What would be wrong with these bindings for ``role`` (a form shows them with its own
+    errors); {} for an unknown role, which the form names itself."""
+    if role not in Role.__members__:
+        return {}
+    return _bindings(session, role, enterprise_uscc, institution_licence)[0]
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str | None = None,
+    enterprise_uscc: str | None = None,
+    institution_licence: str | None = None,
+    temporary: bool = False,
+) -> User:
+    # Every fault at once (a form shows each under its field), not the first one alone.
+    errors: dict[str, list[str]] = {}
+    if session.scalar(sa.select(User.id).where(User.username == username)) is not None:
+        errors["username"] = ["已存在。"]
+    if role not in Role.__members__:
+        errors["role"] = ["应为 operator、firm、bank、group 或 tenderer。"]
+        raise InvalidInput("角色无效", errors=errors)
+    found, enterprise_id, institution_id = _bindings(session, role, enterprise_uscc, institution_licence)
+    for field, messages in found.items():
+        errors.setdefault(field, []).extend(messages)
     if errors:
         if list(errors) == ["username"]:
             raise UserExists(f"用户名 {username} 已存在", errors=errors)

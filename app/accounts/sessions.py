@@ -66,6 +66,29 @@ def find_open(session: Session, token: str | None, user_id: int, idle_minutes: i
     return row
 
 
+ENDED_WORDS = {
+    "password_changed": "密码已修改，此前的登录已结束：请用新密码登录。",
+    "revoked": "平台运营人员结束了您的登录，请重新登录。",
+    "user_disabled": "该账号已被停用。如有疑问，请联系平台运营人员。",
+    "idle": "您有一段时间没有操作，登录已自动结束，请重新登录。",
+    "expired": "登录时间已达上限，请重新登录。",
+}
+
+
+def why_not_open(session: Session, token: str | None, user_id: int, idle_minutes: int) -> str | None:
+    """Why the browser's session (its token, for ``user_id``) is no longer open, in words for
+    the sign-in page: ended by a password change, an operator or a disabled account, idle or
+    expired; None when it was signed out (the user knows) or is not this user's."""
+    if not token:
+        return None
+    row = session.scalar(sa.select(UserSession).where(UserSession.token_hash == _hash(token)))
+    if row is None or row.user_id != user_id:
+        return None
+    if row.ended_at is not None:
+        return ENDED_WORDS.get(row.ended_reason or "")
+    return ENDED_WORDS[lapse_reason(row, idle_minutes)]
+
+
 def lapse_reason(row: UserSession, idle_minutes: int) -> str:
     return "expired" if clock.now() >= row.expires_at else "idle"
 

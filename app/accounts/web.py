@@ -13,14 +13,16 @@ from marshmallow import ValidationError, fields, validate
 
 from app.accounts import sessions, throttle
 from app.accounts.agents import describe_agent
-from app.accounts.auth import require_user
+from app.accounts.auth import ENDED_KEY, REASON_KEY, require_user, sign_in_reason
 from app.accounts.models import Role, User
 from app.accounts.schemas import LoginSchema, MeSchema, PasswordChangeSchema, SessionSchema
 from app.accounts.services import (
+    MIN_PASSWORD_LENGTH,
     AccountDisabled,
     actor_names,
     add_user,
     authenticate,
+    binding_errors,
     change_own_password,
     end_user_session,
     end_user_sessions,
@@ -109,7 +111,7 @@ def login() -> Any:
                     actor=f"ip:{address}", action="session.sign_in", code="throttled", subject_type="user",
                     subject_id=data["username"][:64], detail={"retry_after": wait}))
                 errors = {"password": [f"该账号登录失败次数过多，请 {math.ceil(wait / 60)} 分钟后再试。"]}
-                return (render_template("accounts/login.html", form=form, errors=errors), 429,
+                return (_login_page(form, errors), 429,
                         {"Retry-After": str(wait)})
             try:
                 user = authenticate(db_session(), data["username"], data["password"])
@@ -118,7 +120,7 @@ def login() -> Any:
                     actor=f"ip:{address}", action="session.sign_in", code="account_disabled", subject_type="user",
                     subject_id=data["username"][:64]))
                 errors = {"password": ["该账号已被停用，无法登录。如有疑问，请联系平台运营人员。"]}
-                return render_template("accounts/login.html", form=form, errors=errors), 403
+                return _login_page(form, errors), 403
             if user is None:
                 throttle.failed(data["username"], address)
                 audit.refuse_later(db_session(), audit.Pending(  # written after the refusal's rollback
@@ -131,14 +133,22 @@ def login() -> Any:
                                        ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
                 login_user(user)
                 flask_session[sessions.TOKEN_KEY] = token
+                flask_session.pop(REASON_KEY, None)
                 audit.record(db_session(), f"user:{user.username}", "session.sign_in", subject_type="user",
                              subject_id=user.username, detail={"ip": address})
                 flash(f"欢迎，{user.display_name}。", "success")
                 return redirect(_safe_next(data.get("next")))
             errors = {"password": ["用户名或密码错误。"]}
         status = 422 if errors else 200
-        return render_template("accounts/login.html", form=form, errors=errors), status
-    return render_template("accounts/login.html", form=form, errors=errors)
+        return _login_page(form, errors), status
+    return _login_page(form, errors)
+
+
+def _login_page(form: dict[str, Any], errors: dict[str, list[str]]) -> str:
+    """The sign-in page; it says why the browser is here when a page said so (a bank's
+    authorization link) and, once, why its last session ended."""
+    return render_template("accounts/login.html", form=form, errors=errors,
+                           reason=sign_in_reason(form.get("next")), ended=flask_session.pop(ENDED_KEY, None))
 
 
 @bp.post("/logout")
@@ -148,6 +158,9 @@ def logout() -> Any:
         audit.record(db_session(), f"user:{who}", "session.sign_out", subject_type="user", subject_id=who)
     logout_user()
     flash("已退出登录。", "info")
+    nxt = request.form.get("next")
+    if nxt and _safe_next(nxt) == nxt:  # sign in again for a page (another account for a firm's link)
+        return redirect(url_for("accounts.login", next=nxt))
     return redirect(url_for("web.home"))
 
 
@@ -287,6 +300,11 @@ def console_new_user() -> Any:
         form = {k: v.strip() for k, v in request.form.items() if k != "csrf_token"}
         data, errors = load_form(_NewUserForm(), filled(form, ("username", "display_name", "role", "enterprise",
                                                                 "institution")))
+        if data is None:  # the form's own faults, and the bindings' with them: all at once
+            for field, messages in binding_errors(db_session(), form.get("role", ""),
+                                                  (form.get("enterprise") or "").upper()[:18] or None,
+                                                  form.get("institution") or None).items():
+                errors.setdefault(field, messages)
         if data is not None:
             try:
                 user, password = add_user(db_session(), username=data["username"], role=data["role"],
@@ -412,8 +430,13 @@ def password_page() -> Any:
         form = {k: v for k, v in request.form.items() if k != "csrf_token"}
         data, errors = load_form(_PasswordForm(), filled(form, ("current_password", "new_password",
                                                                 "confirm_password")))
-        if data is not None and data["new_password"] != data["confirm_password"]:
-            errors = {"confirm_password": ["两次输入的新密码不一致。"]}
+        if data is not None and (data["new_password"] != data["confirm_password"]
+                                 or len(data["new_password"]) < MIN_PASSWORD_LENGTH):
+            errors = {}  # both faults at once: too short, and not typed the same twice
+            if len(data["new_password"]) < MIN_PASSWORD_LENGTH:
+                errors["new_password"] = [f"至少 {MIN_PASSWORD_LENGTH} 个字符。"]
+            if data["new_password"] != data["confirm_password"]:
+                errors["confirm_password"] = ["两次输入的新密码不一致。"]
         elif data is not None:
             try:
                 ended = _change_own_password(user, data["current_password"], data["new_password"])
@@ -424,7 +447,7 @@ def password_page() -> Any:
             except InvalidInput as exc:
                 errors = domain_errors(exc)
             else:
-                flash(f"密码已修改；其他登录会话已结束（{ended} 个）。", "success")
+                flash("密码已修改" + (f"；您在其他浏览器或设备上的 {ended} 个登录已结束。" if ended else "。"), "success")
                 return redirect(_safe_next(request.form.get("next") or request.args.get("next")))
     return render_template("accounts/password.html", errors=errors, user=user,
                            next=request.form.get("next") or request.args.get("next")), 422 if errors else 200

@@ -195,3 +195,41 @@ def test_sign_ins_sign_outs_and_password_changes_are_audited(app, client, login,
         .order_by(AuditEvent.id))]
     assert events == [("session.sign_in", "refused", "bad_credentials"), ("session.sign_in", "ok", None),
                       ("user.password_changed", "ok", None), ("session.sign_out", "ok", None)]
+
+
+def test_a_browser_whose_session_ended_is_told_why_once(app, db, make_user, make_enterprise):
+    """A session ended elsewhere (a password reset, an operator, idleness) sends the browser to
+    sign in with the reason in words, once; signing out says nothing more than 已退出登录."""
+    from app.accounts.models import User
+    from app.accounts.services import end_user_sessions, get_user, reset_password
+
+    make_user("firm", enterprise=make_enterprise(), username="ended-1")
+    html = {"Accept": "text/html"}
+    current = [PASSWORD]
+
+    def browser_then(end) -> str:  # noqa: ANN001
+        browser = app.test_client()
+        _sign_in(browser, "ended-1", current[0])
+        assert browser.get("/consents", headers=html).status_code == 200
+        end()
+        db.commit()
+        resp = browser.get("/consents", headers=html)
+        assert resp.status_code == 302 and resp.headers["Location"].startswith("/login")
+        page = browser.get(resp.headers["Location"]).get_data(as_text=True)
+        assert "已结束" not in browser.get("/login").get_data(as_text=True)  # said once
+        return page
+
+    def reset() -> None:
+        current[0] = reset_password(db, get_user(db, "ended-1"))[0]
+
+    assert "密码已修改，此前的登录已结束" in browser_then(reset)
+    # (the handed-over password would hold the next browser on the change page: set as chosen)
+    db.execute(sa.update(User).where(User.username == "ended-1").values(must_change_password=False))
+    db.commit()
+    assert "平台运营人员结束了您的登录" in browser_then(lambda: end_user_sessions(db, get_user(db, "ended-1")))
+    browser = app.test_client()
+    _sign_in(browser, "ended-1", current[0])
+    with time_machine.travel(clock.now() + dt.timedelta(hours=3), tick=False):
+        resp = browser.get("/consents", headers=html)
+        assert resp.status_code == 302
+        assert "一段时间没有操作" in browser.get(resp.headers["Location"]).get_data(as_text=True)

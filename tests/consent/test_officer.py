@@ -130,3 +130,25 @@ def test_a_bank_systems_request_notifies_the_firm_too(bank, firm, db) -> None:
     consent = bank.request_consent(firm.enterprise.uscc)
     notice = db.scalar(sa.select(Notice).where(Notice.enterprise_id == firm.enterprise.id))
     assert notice is not None and notice.subject_id == consent["consent_id"] and notice.kind == "consent_request"
+
+
+def test_the_firm_rejects_on_the_requests_page_with_a_reason(bank, firm, client, login, db) -> None:
+    officer = _officer(db, bank, "officer-r")
+    login(officer)
+    page = client.get(f"/consents/request?uscc={firm.enterprise.uscc}").get_data(as_text=True)
+    assert client.post("/consents/request", data=_form(page, firm.enterprise.uscc)).status_code == 302
+    db.expire_all()
+    consent = db.scalar(sa.select(Consent).where(Consent.enterprise_id == firm.enterprise.id))
+    login(firm.user)
+    detail = client.get(f"/consents/{consent.consent_id}").get_data(as_text=True)
+    decide = detail.split('id="decide"', 1)[1]
+    assert 'name="reason"' in decide and "拒绝理由（选填" in decide
+    resp = client.post(f"/consents/{consent.consent_id}/reject",
+                       data={"csrf_token": csrf_of(detail), "back": "detail", "reason": "本企业暂无贷款需求"})
+    assert resp.status_code == 302
+    db.expire_all()
+    assert db.get(Consent, consent.id).status == ConsentStatus.rejected
+    last = db.scalars(sa.select(ConsentEvent).where(ConsentEvent.consent_pk == consent.id)
+                      .order_by(ConsentEvent.id.desc())).first()
+    assert last is not None and last.reason == "本企业暂无贷款需求"
+    assert "本企业暂无贷款需求" in client.get(f"/consents/{consent.consent_id}").get_data(as_text=True)

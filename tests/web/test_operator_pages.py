@@ -396,6 +396,10 @@ def test_an_operator_creates_users_as_the_cli_does_with_a_one_time_password(app:
     ({"username": "x-group", "role": "group", "institution": "B-USERS-1"}, "institution", "应为登记为电力集团"),
     ({"username": "x-tenderer", "role": "tenderer", "institution": "B-USERS-1"}, "institution", "招标采购单位"),
     ({"username": "x-op", "role": "operator", "institution": "B-USERS-1"}, "role", "不能绑定企业或机构"),
+    ({"username": "x-firm2", "role": "firm", "enterprise": "911100000000000000", "institution": "B-USERS-1"},
+     "institution", "企业用户不绑定机构"),
+    ({"username": "x-bank2", "role": "bank", "institution": "B-USERS-1", "enterprise": "911100000000000000"},
+     "enterprise", "金融机构用户不绑定企业"),
     ({"username": "x-none"}, "role", ""),
     ({"username": "x-long", "role": "operator", "display_name": "名" * 101}, "display_name", "至多 100 个字符"),
 ])
@@ -431,6 +435,12 @@ def test_a_new_user_refused_on_several_fields_shows_every_error(client: Any, db:
     assert re.search(r'<p class="err" id="username-err" role="alert">已存在', page)
     assert re.search(r'<p class="err" id="institution-err" role="alert">金融机构用户须选择所属金融机构', page)
     assert not _events(db, "user.created")
+    # A malformed name (the form's own rule) and an unknown firm code (the bindings'): both.
+    resp = client.post("/console/users/new", data={"csrf_token": _form_token(client), "username": "张 三!",
+                                                   "role": "firm", "enterprise": "12345"})
+    page = html.unescape(resp.get_data(as_text=True))
+    assert resp.status_code == 422 and 'id="username-err"' in page
+    assert re.search(r'<p class="err" id="enterprise-err" role="alert">[^<]*没有统一社会信用代码为 12345 的企业', page)
 
 
 def test_an_operator_disables_and_enables_a_user_from_the_page(app: Any, client: Any, db: Any, login: Any,
@@ -755,3 +765,35 @@ def test_a_one_time_password_must_be_changed_before_anything_else(app: Any, clie
                                                    "confirm_password": "settled-again-27"})
     assert resp.status_code == 302 and resp.headers["Location"] == "/"
 
+
+
+def test_the_password_page_says_every_fault_at_once(app: Any, client: Any, login: Any, make_user: Any,
+                                                    make_enterprise: Any) -> None:
+    from tests.conftest import PASSWORD
+
+    login(make_user("firm", enterprise=make_enterprise(), username="hasty"))
+    page = client.get("/account/password").get_data(as_text=True)
+    resp = client.post("/account/password", data={"csrf_token": _token(page), "current_password": PASSWORD,
+                                                  "new_password": "short", "confirm_password": "shorter"})
+    body = html.unescape(resp.get_data(as_text=True))
+    assert resp.status_code == 422
+    assert re.search(r'id="new_password-err" role="alert">至少 10 个字符', body)
+    assert re.search(r'id="confirm_password-err" role="alert">两次输入的新密码不一致', body)
+
+
+def test_while_a_password_is_to_be_changed_the_page_shows_no_role_bar(app: Any, client: Any, db: Any, login: Any,
+                                                                       make_user: Any, make_enterprise: Any) -> None:
+    make_user("firm", enterprise=make_enterprise(), username="barless")
+    login(make_user("operator", username="resetter3"))
+    page = client.get("/console/users/barless").get_data(as_text=True)
+    body = client.post("/console/users/barless/password", data={"csrf_token": _token(page)}).get_data(as_text=True)
+    assert "首次登录后须先设置自己的密码" in body and "「修改密码」页" not in body
+    held = _signed_in(app, "barless", _one_time_password(body))
+    form = held.get("/account/password").get_data(as_text=True)
+    assert 'class="role-nav"' not in form and "一次性密码" in form
+    resp = held.post("/account/password", data={"csrf_token": _token(form), "current_password":
+                                                 _one_time_password(body), "new_password": "barless-own-2027",
+                                                 "confirm_password": "barless-own-2027"})
+    assert resp.status_code == 302
+    home = held.get("/", follow_redirects=True).get_data(as_text=True)
+    assert 'class="role-nav"' in home and "密码已修改。" in home and "0 个" not in home

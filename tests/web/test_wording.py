@@ -132,3 +132,62 @@ def test_session_browsers_are_named_on_a_users_page(demo_site: DemoSite) -> None
                headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"})
     page = operator.get("/console/users/bank").get_data(as_text=True)
     assert "Firefox 121 · Linux" in page and 'title="Mozilla/5.0 (X11' in page
+
+
+def _authorize_url(demo_site: DemoSite) -> str:
+    client_id = re.search(r"金融机构 \S+ 客户端：client_id=(\S+)", demo_site.seed_output).group(1)  # type: ignore[union-attr]
+    return "/oauth/authorize?" + urlencode({"response_type": "code", "client_id": client_id})
+
+
+def test_the_reason_to_sign_in_stays_after_a_wrong_password(demo_site: DemoSite) -> None:
+    browser = demo_site.client(None)
+    login = browser.get(_authorize_url(demo_site)).headers["Location"]
+    page = browser.get(login).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    nxt = re.search(r'name="next" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    wrong = browser.post("/login", data={"username": "firm", "password": "not-the-password", "csrf_token": token,
+                                         "next": html.unescape(nxt)})
+    text = _text(wrong.get_data(as_text=True))
+    assert wrong.status_code == 422 and "用户名或密码错误" in text and "请求您的企业授权" in text
+    # Another page's sign-in does not borrow it.
+    assert "请求您的企业授权" not in _text(browser.get("/login?next=/consents").get_data(as_text=True))
+
+
+def test_a_bank_officer_on_a_firms_link_is_told_whose_account_it_needs(demo_site: DemoSite) -> None:
+    from tests.consent.conftest import pkce
+
+    seed = demo_site.seed_output
+    client_id, callback = re.search(r"金融机构 \S+ 客户端：client_id=(\S+) client_secret=\S+ 回调=(\S+)",  # type: ignore[union-attr]
+                                    seed).groups()
+    consent_id = re.search(r"(cst_\w+)（待企业确认", seed).group(1)  # type: ignore[union-attr]
+    _, challenge = pkce()
+    link = "/oauth/authorize?" + urlencode({
+        "response_type": "code", "client_id": client_id, "redirect_uri": callback, "state": "st-1",
+        "code_challenge": challenge, "code_challenge_method": "S256", "consent_id": consent_id})
+    bank = demo_site.client("bank")
+    resp = bank.get(link)
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 403 and "须以企业账号处理" in _text(page) and "银行信贷经理" in _text(page)
+    assert "退出并以企业账号登录" in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    nxt = html.unescape(re.search(r'name="next" value="([^"]+)"', page).group(1))  # type: ignore[union-attr]
+    out = bank.post("/logout", data={"csrf_token": token, "next": nxt})
+    assert out.status_code == 302 and out.headers["Location"].startswith("/login?next=/oauth/authorize?response_type")
+    # A next leaving the site is not followed.
+    bank = demo_site.client("bank")
+    token = re.search(r'name="csrf_token" value="([^"]+)"',  # type: ignore[union-attr]
+                      bank.get("/consents").get_data(as_text=True)).group(1)
+    assert bank.post("/logout", data={"csrf_token": token, "next": "//evil.example/"}).headers["Location"] == "/"
+
+
+def test_the_firms_home_puts_what_to_act_on_before_the_factors(demo_site: DemoSite) -> None:
+    firm = demo_site.client("firm")
+    home = firm.get("/").get_data(as_text=True)
+    assert home.index('class="tiles"') < home.index('id="why-h"') < home.index("等级历史")
+    waiting = re.search(r"待确认 <strong>(\d+)</strong>", home).group(1)  # type: ignore[union-attr]
+    assert waiting != "0" and f"答复 {waiting} 项授权申请" in home and 'href="/consents?status=PENDING"' in home
+    listing = firm.get("/consents").get_data(as_text=True)
+    rows = re.findall(r"<tr( class=\"waiting\")?>\s*<td class=\"nowrap\" data-label=\"授权编号\">", listing)
+    assert rows and all(rows[: int(waiting)]) and not any(rows[int(waiting):])  # waiting ones first, marked
+    reports = firm.get("/me/reports").get_data(as_text=True)
+    assert re.search(r'<code class="hash">[0-9a-f]{64}</code>', reports)  # the whole digest, to copy
