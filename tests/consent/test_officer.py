@@ -83,7 +83,7 @@ def test_an_officer_requests_a_consent_the_firm_is_told_and_approves_it(bank, fi
     # The list does not approve at a click: the request's row leads to its terms, where the
     # answer is given after the sections, data range and validity are shown.
     row = page.split(f'title="{consent.consent_id}"', 1)[1].split("</tr>", 1)[0]
-    assert 'data-action="approve"' not in row and "查看条款并答复" in row
+    assert 'data-action="approve"' not in row and "查看并答复" in row
     assert f'href="/consents/{consent.consent_id}#decide"' in row and " 申请</span>" in row  # when it was asked
     assert "暂停" in page and "撤销" in page and "不可恢复" in page  # what each does, in words
     detail = client.get(f"/consents/{consent.consent_id}").get_data(as_text=True)
