@@ -25,5 +25,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('app_user', schema=None) as batch_op:
-        batch_op.drop_column('must_change_password')
+    # A plain DROP COLUMN, on SQLite too (3.35+): a batch rebuild of app_user would drop the table
+    # every session, consent and audit row refers to.
+    op.drop_column('app_user', 'must_change_password')

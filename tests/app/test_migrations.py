@@ -140,3 +140,29 @@ def test_0012_gives_records_of_behaviour_still_going_on_their_retention_back(fre
         assert rows["c-1"].expires_on == clock.add_years(due, 5) and rows["c-1"].status == RecordStatus.expired
     finally:
         database.dispose()
+
+
+def test_0023_adds_must_change_password_false_and_drops_it_without_losing_a_user(fresh_databases) -> None:
+    """Users made before 0023 chose their passwords: false. Its downgrade drops the column in
+    place (no rebuild of app_user, which sessions, consents and audit rows refer to)."""
+    from app.accounts.services import add_user, create_user
+    from app.core import migrate
+    from app.core.db import Database
+
+    url = fresh_databases.new()
+    database = Database(url)
+    try:
+        with database.transaction() as session:
+            create_user(session, username="chose-0023", password="correct-horse-battery", role="operator")
+            add_user(session, username="handed-0023", role="operator")
+        migrate.downgrade(url, rev="0022")
+        with database.session() as session:
+            columns = {c["name"] for c in sa.inspect(session.connection()).get_columns("app_user")}
+            assert "must_change_password" not in columns
+            assert session.execute(sa.text("SELECT count(*) FROM app_user")).scalar_one() == 2
+        migrate.upgrade(url)
+        with database.session() as session:
+            rows = dict(session.execute(sa.text("SELECT username, must_change_password FROM app_user")).all())
+        assert {k: bool(v) for k, v in rows.items()} == {"chose-0023": False, "handed-0023": False}
+    finally:
+        database.dispose()
