@@ -96,9 +96,12 @@ def authorize() -> Any:
     if not current_user.is_authenticated:
         # Said on the sign-in page, so that a firm sent here by a bank's link knows why it is
         # asked to sign in (the institution named from the client's registration, never the URL).
-        client = db_session().scalar(sa.select(OAuthClient).where(
-            OAuthClient.client_id == (request.args.get("client_id") or "")[:64]))
-        institution = db_session().get(Institution, client.institution_id) if client and client.institution_id else None
+        # Named only for a link that names a consent this client asked for (and is waiting).
+        asked = db_session().scalar(sa.select(Consent).join(OAuthClient, OAuthClient.id == Consent.client_pk).where(
+            OAuthClient.client_id == (request.args.get("client_id") or "")[:64],
+            Consent.consent_id == (request.args.get("consent_id") or "")[:64],
+            Consent.status == ConsentStatus.pending))
+        institution = asked.institution if asked is not None else None
         explain_sign_in(request.full_path, f"「{institution.name if institution else '一家机构'}」请求您的企业授权，"
                         "以查询本企业的信用信息。请以企业账号登录：登录后会列出申请查询的内容、数据范围与期限，"
                         "由您决定同意或拒绝。")

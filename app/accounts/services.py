@@ -93,7 +93,10 @@ def _bindings(session: Session, role: str, enterprise_uscc: str | None,
             if not institution_licence:
                 errors["institution"] = ["金融机构用户须选择所属金融机构（金融许可证号）。"]
             else:
-                institution_id = get_institution(session, institution_licence).id
+                lender = get_institution(session, institution_licence)
+                if lender.kind in (InstitutionKind.group, InstitutionKind.procurement):
+                    errors["institution"] = ["应为金融机构（银行、财务公司、担保、租赁等），不是电力集团或招标采购单位。"]
+                institution_id = lender.id
         elif role == Role.group:  # bound to the group's institution and its parent enterprise
             if not institution_licence:
                 errors["institution"] = ["集团用户须选择所属电力集团（机构编号）。"]
@@ -102,7 +105,11 @@ def _bindings(session: Session, role: str, enterprise_uscc: str | None,
                 if group.kind != InstitutionKind.group or group.uscc is None:
                     errors["institution"] = ["应为登记为电力集团（group）的机构。"]
                 else:
-                    parent = get_enterprise(session, group.uscc)
+                    try:
+                        parent = get_enterprise(session, group.uscc)
+                    except EnterpriseNotFound:  # the group's own record, not the form's enterprise field
+                        errors["institution"] = [f"该集团的母公司（{group.uscc}）不在信用档案中。"]
+                        return errors, None, None
                     if enterprise_uscc and enterprise_uscc.strip().upper() != parent.uscc:
                         errors["enterprise"] = [f"该集团的母公司为 {parent.uscc}。"]
                     institution_id, enterprise_id = group.id, parent.id
@@ -119,6 +126,8 @@ def _bindings(session: Session, role: str, enterprise_uscc: str | None,
     except NotFound as exc:  # a code or a licence number naming no one here
         field = "enterprise" if isinstance(exc, EnterpriseNotFound) else "institution"
         errors.setdefault(field, []).append(f"{exc.detail}。")
+    if errors:  # nothing bound when anything is wrong
+        return errors, None, None
     return errors, enterprise_id, institution_id
 
 

@@ -207,7 +207,7 @@ def test_a_browser_whose_session_ended_is_told_why_once(app, db, make_user, make
     html = {"Accept": "text/html"}
     current = [PASSWORD]
 
-    def browser_then(end) -> str:  # noqa: ANN001
+    def browser_then(end, said: str) -> None:  # noqa: ANN001
         browser = app.test_client()
         _sign_in(browser, "ended-1", current[0])
         assert browser.get("/consents", headers=html).status_code == 200
@@ -215,21 +215,28 @@ def test_a_browser_whose_session_ended_is_told_why_once(app, db, make_user, make
         db.commit()
         resp = browser.get("/consents", headers=html)
         assert resp.status_code == 302 and resp.headers["Location"].startswith("/login")
-        page = browser.get(resp.headers["Location"]).get_data(as_text=True)
-        assert "已结束" not in browser.get("/login").get_data(as_text=True)  # said once
-        return page
+        assert said in browser.get(resp.headers["Location"]).get_data(as_text=True)
+        assert said not in browser.get("/login").get_data(as_text=True)  # said once
 
     def reset() -> None:
         current[0] = reset_password(db, get_user(db, "ended-1"))[0]
 
-    assert "密码已修改，此前的登录已结束" in browser_then(reset)
+    browser_then(reset, "密码已修改，此前的登录已结束")
     # (the handed-over password would hold the next browser on the change page: set as chosen)
     db.execute(sa.update(User).where(User.username == "ended-1").values(must_change_password=False))
     db.commit()
-    assert "平台运营人员结束了您的登录" in browser_then(lambda: end_user_sessions(db, get_user(db, "ended-1")))
+    browser_then(lambda: end_user_sessions(db, get_user(db, "ended-1")), "平台运营人员结束了您的登录")
     browser = app.test_client()
     _sign_in(browser, "ended-1", current[0])
     with time_machine.travel(clock.now() + dt.timedelta(hours=3), tick=False):
         resp = browser.get("/consents", headers=html)
         assert resp.status_code == 302
         assert "一段时间没有操作" in browser.get(resp.headers["Location"]).get_data(as_text=True)
+        assert "一段时间没有操作" not in browser.get("/login").get_data(as_text=True)
+    # Signing out oneself is 已退出登录, and nothing is said at the next sign-in.
+    browser = app.test_client()
+    _sign_in(browser, "ended-1", current[0])
+    out = browser.post("/logout", data={"csrf_token": _token(browser)})
+    assert out.status_code == 302
+    page = browser.get("/login").get_data(as_text=True)
+    assert "已退出登录" in page and not any(w in page for w in ("此前的登录已结束", "运营人员结束", "自动结束"))

@@ -393,6 +393,7 @@ def test_an_operator_creates_users_as_the_cli_does_with_a_one_time_password(app:
     ({"username": "x-firm", "role": "firm", "enterprise": "911100000000000000"}, "enterprise", "没有"),
     ({"username": "x-bank", "role": "bank"}, "institution", "须选择所属金融机构"),
     ({"username": "x-bank", "role": "bank", "institution": "NO-SUCH"}, "institution", "NO-SUCH"),
+    ({"username": "x-bank3", "role": "bank", "institution": "G-USERS-1"}, "institution", "不是电力集团或招标采购单位"),
     ({"username": "x-group", "role": "group", "institution": "B-USERS-1"}, "institution", "应为登记为电力集团"),
     ({"username": "x-tenderer", "role": "tenderer", "institution": "B-USERS-1"}, "institution", "招标采购单位"),
     ({"username": "x-op", "role": "operator", "institution": "B-USERS-1"}, "role", "不能绑定企业或机构"),

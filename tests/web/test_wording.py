@@ -104,17 +104,23 @@ def test_the_verification_page_does_not_send_the_public_to_a_command(demo_site: 
 
 def test_a_firm_sent_by_a_banks_link_is_told_why_it_must_sign_in(demo_site: DemoSite) -> None:
     client_id = re.search(r"金融机构 \S+ 客户端：client_id=(\S+)", demo_site.seed_output).group(1)  # type: ignore[union-attr]
-    browser = demo_site.client(None)
-    resp = browser.get("/oauth/authorize?" + urlencode({"response_type": "code", "client_id": client_id}))
-    assert resp.status_code == 302 and resp.headers["Location"].startswith("/login?next=")
-    login = _text(browser.get(resp.headers["Location"]).get_data(as_text=True))
+    waiting = re.search(r"(cst_\w+)（待企业确认", demo_site.seed_output).group(1)  # type: ignore[union-attr]
+
+    def sign_in_page(**params: str) -> str:
+        browser = demo_site.client(None)
+        resp = browser.get("/oauth/authorize?" + urlencode({"response_type": "code", **params}))
+        assert resp.status_code == 302 and resp.headers["Location"].startswith("/login?next=")
+        return _text(browser.get(resp.headers["Location"]).get_data(as_text=True))
+
+    login = sign_in_page(client_id=client_id, consent_id=waiting)
     assert "请求您的企业授权" in login and "由您决定同意或拒绝" in login
     bank = re.search(r"「([^」]+)」请求您的企业授权", login).group(1)  # type: ignore[union-attr]
-    assert bank.endswith(("分行", "公司", "银行"))
-    # A client_id nobody registered does not put its own words on the page.
-    browser = demo_site.client(None)
-    resp = browser.get("/oauth/authorize?" + urlencode({"client_id": "中国人民银行总行"}))
-    login = _text(browser.get(resp.headers["Location"]).get_data(as_text=True))
+    assert bank.endswith(("分行", "公司", "银行")) and bank != "一家机构"
+    # The institution is named only for a consent this client asked for and that waits: not
+    # for a bare client id, nor for words put in the address.
+    assert "「一家机构」请求您的企业授权" in sign_in_page(client_id=client_id)
+    assert "「一家机构」请求您的企业授权" in sign_in_page(client_id=client_id, consent_id="cst_nosuchconsent")
+    login = sign_in_page(client_id="中国人民银行总行", consent_id=waiting)
     assert "「一家机构」请求您的企业授权" in login and "中国人民银行总行」" not in login
 
 
