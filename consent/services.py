@@ -493,6 +493,16 @@ def get_consent(session: Session, consent_id: str, actor: Actor) -> Consent:
     return consent
 
 
+def waiting_request(session: Session, client_id: str | None, consent_id: str | None) -> Consent | None:
+    """The consent ``consent_id`` if the OAuth client ``client_id`` asked for it and it awaits
+    the firm's answer; None otherwise (what a bank's authorization link names, unchecked)."""
+    if not client_id or not consent_id:
+        return None
+    return session.scalar(sa.select(Consent).join(OAuthClient, OAuthClient.id == Consent.client_pk).where(
+        OAuthClient.client_id == client_id[:64], Consent.consent_id == consent_id[:64],
+        Consent.status == ConsentStatus.pending))
+
+
 def list_consents(session: Session, actor: Actor, status: str | None, page: int, per_page: int,
                   *, waiting_first: bool = False) -> Page[Any]:
     """Newest first; ``waiting_first``: requests awaiting the firm's answer before the rest

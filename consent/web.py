@@ -22,7 +22,6 @@ from app.audit.services import Pending, refuse_later
 from app.core.errors import DomainError, flatten_messages
 from app.core.extensions import db_session, signing_keys, writes
 from app.core.forms import page_no
-from app.oauth.models import OAuthClient
 from app.oauth.scopes import REPORT_SECTIONS
 from app.oauth.server import authorization
 from consent import schemas, services
@@ -97,10 +96,7 @@ def authorize() -> Any:
         # Said on the sign-in page, so that a firm sent here by a bank's link knows why it is
         # asked to sign in (the institution named from the client's registration, never the URL).
         # Named only for a link that names a consent this client asked for (and is waiting).
-        asked = db_session().scalar(sa.select(Consent).join(OAuthClient, OAuthClient.id == Consent.client_pk).where(
-            OAuthClient.client_id == (request.args.get("client_id") or "")[:64],
-            Consent.consent_id == (request.args.get("consent_id") or "")[:64],
-            Consent.status == ConsentStatus.pending))
+        asked = services.waiting_request(db_session(), request.args.get("client_id"), request.args.get("consent_id"))
         institution = asked.institution if asked is not None else None
         explain_sign_in(request.full_path, f"「{institution.name if institution else '一家机构'}」请求您的企业授权，"
                         "以查询本企业的信用信息。请以企业账号登录：登录后会列出申请查询的内容、数据范围与期限，"

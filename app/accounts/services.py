@@ -23,9 +23,15 @@ from app.core.errors import InvalidInput, NotFound
 MIN_PASSWORD_LENGTH = 10
 
 
+def password_faults(password: str) -> list[str]:
+    """What the rules find wrong with a new password (a form says it beside its other faults)."""
+    return [f"至少 {MIN_PASSWORD_LENGTH} 个字符。"] if len(password) < MIN_PASSWORD_LENGTH else []
+
+
 def hash_password(password: str) -> str:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput("密码过短", errors={"password": [f"至少 {MIN_PASSWORD_LENGTH} 个字符。"]})
+    faults = password_faults(password)
+    if faults:
+        raise InvalidInput("密码过短", errors={"password": faults})
     return hashing.hasher.hash(password)
 
 

@@ -17,7 +17,6 @@ from app.accounts.auth import ENDED_KEY, REASON_KEY, require_user, sign_in_reaso
 from app.accounts.models import Role, User
 from app.accounts.schemas import LoginSchema, MeSchema, PasswordChangeSchema, SessionSchema
 from app.accounts.services import (
-    MIN_PASSWORD_LENGTH,
     AccountDisabled,
     actor_names,
     add_user,
@@ -30,6 +29,7 @@ from app.accounts.services import (
     list_institutions,
     list_users,
     open_session_counts,
+    password_faults,
     reset_password,
     set_active,
 )
@@ -430,11 +430,9 @@ def password_page() -> Any:
         form = {k: v for k, v in request.form.items() if k != "csrf_token"}
         data, errors = load_form(_PasswordForm(), filled(form, ("current_password", "new_password",
                                                                 "confirm_password")))
-        if data is not None and (data["new_password"] != data["confirm_password"]
-                                 or len(data["new_password"]) < MIN_PASSWORD_LENGTH):
-            errors = {}  # both faults at once: too short, and not typed the same twice
-            if len(data["new_password"]) < MIN_PASSWORD_LENGTH:
-                errors["new_password"] = [f"至少 {MIN_PASSWORD_LENGTH} 个字符。"]
+        faults = password_faults(data["new_password"]) if data is not None else []
+        if data is not None and (faults or data["new_password"] != data["confirm_password"]):
+            errors = {"new_password": faults} if faults else {}  # both at once: too short, not the same twice
             if data["new_password"] != data["confirm_password"]:
                 errors["confirm_password"] = ["两次输入的新密码不一致。"]
         elif data is not None:

@@ -142,7 +142,7 @@ def test_the_firm_rejects_on_the_requests_page_with_a_reason(bank, firm, client,
     login(firm.user)
     detail = client.get(f"/consents/{consent.consent_id}").get_data(as_text=True)
     decide = detail.split('id="decide"', 1)[1]
-    assert 'name="reason"' in decide and "拒绝理由（选填" in decide
+    assert 'name="reason"' in decide and "拒绝理由（选填，机构可见）</label>" in decide
     resp = client.post(f"/consents/{consent.consent_id}/reject",
                        data={"csrf_token": csrf_of(detail), "back": "detail", "reason": "本企业暂无贷款需求"})
     assert resp.status_code == 302
